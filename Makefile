@@ -1,0 +1,65 @@
+# The two commands of the README, and the longer runs beside them.
+#
+#   make run     install what is missing, build, start vppnotify serve on 127.0.0.1:8080
+#   make test    install what is missing, build twice (normal, ASan+UBSan), run every test
+#   make bench   release build + wrk against vppnotify and nginx (bench/README.md)
+#   make fuzz    libFuzzer harnesses for a bounded time (FUZZ_SECONDS per harness)
+#
+# Build trees: build/ (normal), build-asan/ (sanitizers), build-release/ (bench),
+# build-fuzz/ (clang + libFuzzer). All are disposable.
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_ARGS ?=
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build build-asan run test test-normal test-asan bench bench-cpu fuzz format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+build: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build -j $(JOBS)
+
+build-asan:
+	@scripts/deps.sh test
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVN_SANITIZE=ON >/dev/null
+	cmake --build build-asan -j $(JOBS)
+
+run: build
+	@scripts/run.sh
+
+test:
+	@scripts/deps.sh test
+	$(MAKE) --no-print-directory test-normal
+	$(MAKE) --no-print-directory test-asan
+
+test-normal: build
+	@scripts/deps.sh test
+	cd build && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+test-asan: build-asan
+	cd build-asan && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+bench:
+	@scripts/deps.sh bench
+	@bench/run.sh
+
+bench-cpu:
+	@scripts/deps.sh bench
+	@bench/cpu.sh
+
+fuzz:
+	@scripts/deps.sh fuzz
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DVN_FUZZ=ON -DVN_SANITIZE=ON \
+		-DVN_TESTS=OFF >/dev/null
+	cmake --build build-fuzz -j $(JOBS)
+	@tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-release build-fuzz

@@ -1,0 +1,64 @@
+/*
+ * log.h - one line per event, text or JSON, to stderr (or a file descriptor).
+ *
+ * vn_log() checks the level before formatting (Redis serverLog). Structured lines use
+ * vn_log_fields(): every value is escaped (control characters, quotes), so an
+ * attacker-controlled field cannot forge a line (CWE-117). Never pass a token, an
+ * Authorization header or a request body to these functions.
+ *
+ * Text:  2026-11-25T19:06:53.123Z info notification id=... type=ASSET_COUNT outcome=applied
+ * JSON:  {"ts":"2026-11-25T19:06:53.123Z","level":"info","msg":"notification","id":"..."}
+ *
+ * Thread-safe: each line is built in a local buffer and written with one write(2).
+ */
+#ifndef VPPNOTIFY_LOG_H
+#define VPPNOTIFY_LOG_H
+
+#include <stdint.h>
+
+enum vn_log_level { VN_LOG_ERROR = 0, VN_LOG_WARN = 1, VN_LOG_INFO = 2, VN_LOG_DEBUG = 3 };
+enum vn_log_format { VN_LOG_TEXT = 0, VN_LOG_JSON = 1 };
+
+extern int vn__log_level;
+
+/* Set level, format and the file descriptor lines go to (2 = stderr). Not thread-safe: call
+ * it at start-up, before threads exist. */
+void vn_log_setup(enum vn_log_level level, enum vn_log_format format, int fd);
+
+/* "error", "warn", "info", "debug" -> level; 0 or VN_EPARSE. */
+int vn_log_level_parse(const char *s, enum vn_log_level *out);
+
+#define vn_log(level, ...)                                                                     \
+    do {                                                                                       \
+        if ((int)(level) <= vn__log_level)                                                     \
+            vn__log_printf((level), __VA_ARGS__);                                              \
+    } while (0)
+
+#define vn_log_error(...) vn_log(VN_LOG_ERROR, __VA_ARGS__)
+#define vn_log_warn(...) vn_log(VN_LOG_WARN, __VA_ARGS__)
+#define vn_log_info(...) vn_log(VN_LOG_INFO, __VA_ARGS__)
+#define vn_log_debug(...) vn_log(VN_LOG_DEBUG, __VA_ARGS__)
+
+enum vn_log_ftype { VN_LF_STR, VN_LF_INT, VN_LF_MS };
+
+/* One key=value of a structured line. A VN_LF_STR field with s == NULL is left out. */
+struct vn_log_field {
+    const char *key;
+    enum vn_log_ftype type;
+    const char *s;  /* VN_LF_STR */
+    int64_t i;      /* VN_LF_INT */
+    double ms;      /* VN_LF_MS: a latency, printed with 3 decimals */
+};
+
+#define VN_LF_S(k, v) ((struct vn_log_field){.key = (k), .type = VN_LF_STR, .s = (v)})
+#define VN_LF_I(k, v) ((struct vn_log_field){.key = (k), .type = VN_LF_INT, .i = (v)})
+#define VN_LF_D(k, v) ((struct vn_log_field){.key = (k), .type = VN_LF_MS, .ms = (v)})
+
+/* A structured line: msg plus fields. Checks the level itself. */
+void vn_log_fields(enum vn_log_level level, const char *msg, const struct vn_log_field *f,
+                   int n);
+
+void vn__log_printf(enum vn_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,369 @@
+/* opts.c - see include/vppnotify/opts.h. */
+#include "vppnotify/opts.h"
+#include "vppnotify/error.h"
+#include "vppnotify/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONFIG_LINE_MAX 4096
+
+static int allowed_has(const char *const *allowed, const char *name)
+{
+    for (; *allowed; allowed++)
+        if (strcmp(*allowed, name) == 0)
+            return 1;
+    return 0;
+}
+
+const struct vn_opt *vn_opts_find(const struct vn_opt_table *t, const char *name)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->opts[i].name, name) == 0)
+            return &t->opts[i];
+    return NULL;
+}
+
+static void *field(void *cfg, const struct vn_opt *o)
+{
+    return (char *)cfg + o->off;
+}
+
+static int choice_ok(const struct vn_opt *o, const char *v)
+{
+    size_t len = strlen(v);
+    const char *p = o->choices;
+
+    while (p && *p) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        if (n == len && strncmp(p, v, n) == 0)
+            return 1;
+        p = bar ? bar + 1 : NULL;
+    }
+    return 0;
+}
+
+static int list_add(struct vn_strlist *l, const char *v)
+{
+    /* Each value may itself be a comma-separated list; empty items are skipped. */
+    const char *p = v;
+
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        if (n) {
+            char **nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+            if (!nv)
+                return -ENOMEM;
+            l->v = nv;
+            l->v[l->n] = strndup(p, n);
+            if (!l->v[l->n])
+                return -ENOMEM;
+            l->n++;
+        }
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+static void list_clear(struct vn_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+/* Set one option from text; source says where the text came from, for messages. */
+static int set_value(const struct vn_opt *o, void *cfg, const char *v, const char *source,
+                     struct vn_error *err)
+{
+    long long n = 0;
+    int rc = 0;
+
+    switch (o->type) {
+    case VN_OPT_FLAG:
+        if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
+            *(int *)field(cfg, o) = 1;
+        else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") ||
+                 !strcmp(v, "off"))
+            *(int *)field(cfg, o) = 0;
+        else
+            return vn_error_set(err, VN_EUSAGE, "%s '--%s' value '%s': expected true or false",
+                                source, o->name, v);
+        return 0;
+    case VN_OPT_STRING:
+    case VN_OPT_CHOICE: {
+        char **s = field(cfg, o);
+        if (o->type == VN_OPT_CHOICE && !choice_ok(o, v))
+            return vn_error_set(err, VN_EUSAGE, "%s '--%s' value '%s': expected one of %s",
+                                source, o->name, v, o->choices);
+        free(*s);
+        *s = strdup(v);
+        return *s ? 0 : -ENOMEM;
+    }
+    case VN_OPT_LIST:
+        return list_add(field(cfg, o), v);
+    case VN_OPT_INT:
+        rc = vn_parse_ll(v, o->min, o->max, &n);
+        if (rc == VN_EPARSE)
+            return vn_error_set(err, VN_EUSAGE, "%s '--%s' value '%s': expected an integer",
+                                source, o->name, v);
+        break;
+    case VN_OPT_SIZE:
+        rc = vn_parse_size(v, &n);
+        if (rc == VN_EPARSE)
+            return vn_error_set(err, VN_EUSAGE,
+                                "%s '--%s' value '%s': expected a size such as 65536, 64K or 1M",
+                                source, o->name, v);
+        break;
+    case VN_OPT_DURATION:
+        rc = vn_parse_duration_ms(v, &n);
+        if (rc == VN_EPARSE)
+            return vn_error_set(err, VN_EUSAGE,
+                                "%s '--%s' value '%s': expected a duration such as 500ms, 30s, "
+                                "5m or 1h",
+                                source, o->name, v);
+        break;
+    }
+    if (rc == 0 && (n < o->min || n > o->max))
+        rc = VN_ETOOBIG;
+    if (rc == VN_ETOOBIG) {
+        char lo[32], hi[32];
+        if (o->type == VN_OPT_DURATION) {
+            vn_format_duration(o->min, lo, sizeof(lo));
+            vn_format_duration(o->max, hi, sizeof(hi));
+        } else {
+            snprintf(lo, sizeof(lo), "%lld", o->min);
+            snprintf(hi, sizeof(hi), "%lld", o->max);
+        }
+        return vn_error_set(err, VN_EUSAGE, "%s '--%s' value '%s' is outside %s..%s", source,
+                            o->name, v, lo, hi);
+    }
+    if (rc)
+        return rc;
+    *(long long *)field(cfg, o) = n;
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    char *e;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+        *--e = '\0';
+    return s;
+}
+
+/* Config file: "name = value" or "name value" lines; '#' starts a comment line. Options the
+ * command does not take are skipped, so that one file can serve every command. */
+static int read_config(const struct vn_opt_table *t, const char *const *allowed, void *cfg,
+                       const char *path, struct vn_error *err)
+{
+    char line[CONFIG_LINE_MAX], source[600];
+    FILE *f = fopen(path, "re");
+    int lineno = 0, rc = 0;
+
+    if (!f)
+        return vn_error_set(err, VN_EUSAGE, "cannot read config file '%s': %s", path,
+                            strerror(errno));
+    while (fgets(line, sizeof(line), f)) {
+        char *s = trim(line), *name, *value, *sep;
+        const struct vn_opt *o;
+
+        lineno++;
+        if (!*s || *s == '#')
+            continue;
+        sep = strpbrk(s, "= \t");
+        if (!sep) {
+            rc = vn_error_set(err, VN_EUSAGE, "config file '%s' line %d: expected 'name = value'",
+                              path, lineno);
+            break;
+        }
+        *sep = '\0';
+        name = trim(s);
+        value = trim(sep + 1);
+        if (*value == '=')
+            value = trim(value + 1);
+        o = vn_opts_find(t, name);
+        if (!o || !strcmp(name, "config")) {
+            rc = vn_error_set(err, VN_EUSAGE, "config file '%s' line %d: unknown option '%s'",
+                              path, lineno, name);
+            break;
+        }
+        if (!allowed_has(allowed, name))
+            continue;
+        snprintf(source, sizeof(source), "config file '%s' line %d: option", path, lineno);
+        rc = set_value(o, cfg, value, source, err);
+        if (rc)
+            break;
+    }
+    fclose(f);
+    return rc;
+}
+
+int vn_opts_parse(const struct vn_opt_table *t, const char *const *allowed, void *cfg, int argc,
+                  char **argv, int *first_positional, struct vn_error *err)
+{
+    char **pos;
+    int npos = 0, rc = 0, i;
+    const char *config = NULL;
+
+    /* Defaults for every option, so that code may read any field. */
+    for (size_t k = 0; k < t->n; k++) {
+        const struct vn_opt *o = &t->opts[k];
+        if (o->def && (rc = set_value(o, cfg, o->def, "default of", err)))
+            return rc;
+    }
+    /* The config file comes before the environment and the command line. */
+    if (allowed_has(allowed, "config")) {
+        for (i = 1; i < argc; i++) {
+            if (!strcmp(argv[i], "--"))
+                break;
+            if (!strcmp(argv[i], "--config") && i + 1 < argc)
+                config = argv[i + 1];
+            else if (!strncmp(argv[i], "--config=", 9))
+                config = argv[i] + 9;
+        }
+        if (!config && vn_opts_find(t, "config") && vn_opts_find(t, "config")->env)
+            config = getenv(vn_opts_find(t, "config")->env);
+        if (config && *config && (rc = read_config(t, allowed, cfg, config, err)))
+            return rc;
+    }
+    for (size_t k = 0; k < t->n; k++) {
+        const struct vn_opt *o = &t->opts[k];
+        const char *v;
+        char source[128];
+        if (!o->env || !allowed_has(allowed, o->name) || !(v = getenv(o->env)))
+            continue;
+        snprintf(source, sizeof(source), "environment %s for option", o->env);
+        if ((rc = set_value(o, cfg, v, source, err)))
+            return rc;
+    }
+
+    pos = calloc((size_t)argc + 1, sizeof(*pos));
+    if (!pos)
+        return -ENOMEM;
+    for (i = 1; i < argc; i++) {
+        char *a = argv[i], name[128];
+        const char *value = NULL;
+        const struct vn_opt *o;
+        size_t nlen;
+
+        if (!strcmp(a, "--")) {
+            for (i++; i < argc; i++)
+                pos[npos++] = argv[i];
+            break;
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            pos[npos++] = a;
+            continue;
+        }
+        nlen = strcspn(a + 2, "=");
+        if (nlen >= sizeof(name)) {
+            rc = vn_error_set(err, VN_EUSAGE, "unknown option '%.40s...'", a);
+            break;
+        }
+        memcpy(name, a + 2, nlen);
+        name[nlen] = '\0';
+        if (a[2 + nlen] == '=')
+            value = a + 2 + nlen + 1;
+        o = vn_opts_find(t, name);
+        if (!o || !allowed_has(allowed, name)) {
+            rc = vn_error_set(err, VN_EUSAGE, "unknown option '--%s' (see --help)", name);
+            break;
+        }
+        if (o->type == VN_OPT_FLAG && !value) {
+            *(int *)field(cfg, o) = 1;
+            continue;
+        }
+        if (!value) {
+            if (i + 1 >= argc) {
+                rc = vn_error_set(err, VN_EUSAGE, "option '--%s' needs a value (%s)", name,
+                                  o->metavar ? o->metavar : "VALUE");
+                break;
+            }
+            value = argv[++i];
+        }
+        if ((rc = set_value(o, cfg, value, "option", err)))
+            break;
+    }
+    if (rc == 0) {
+        int first = argc - npos;
+        for (int k = 0; k < npos; k++)
+            argv[first + k] = pos[k];
+        *first_positional = first;
+    }
+    free(pos);
+    return rc;
+}
+
+void vn_opts_release(const struct vn_opt_table *t, void *cfg)
+{
+    for (size_t k = 0; k < t->n; k++) {
+        const struct vn_opt *o = &t->opts[k];
+        if (o->type == VN_OPT_STRING || o->type == VN_OPT_CHOICE) {
+            char **s = field(cfg, o);
+            free(*s);
+            *s = NULL;
+        } else if (o->type == VN_OPT_LIST) {
+            list_clear(field(cfg, o));
+        }
+    }
+}
+
+static void describe_default(const struct vn_opt *o, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    if (o->def && o->type != VN_OPT_FLAG)
+        snprintf(out, outlen, "default %s", o->def);
+}
+
+void vn_opts_help(FILE *out, const struct vn_opt_table *t, const char *const *allowed,
+                  const char *usage, const char *summary)
+{
+    fprintf(out, "usage: %s\n\n%s\n", usage, summary);
+    if (!allowed[0])
+        return;
+    fprintf(out, "\noptions:\n");
+    for (const char *const *a = allowed; *a; a++) {
+        const struct vn_opt *o = vn_opts_find(t, *a);
+        char left[80], def[128], extra[256];
+        if (!o)
+            continue;
+        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "",
+                 o->metavar ? o->metavar : "");
+        describe_default(o, def, sizeof(def));
+        snprintf(extra, sizeof(extra), "%s%s%s%s%s", def[0] || o->env ? " (" : "", def,
+                 def[0] && o->env ? "; " : "", o->env ? "env " : "", o->env ? o->env : "");
+        fprintf(out, "  %-26s %s%s%s\n", left, o->help, extra, def[0] || o->env ? ")" : "");
+        if (o->type == VN_OPT_CHOICE)
+            fprintf(out, "  %-26s one of: %s\n", "", o->choices);
+    }
+}
+
+void vn_opts_markdown(FILE *out, const struct vn_opt_table *t, const char *const *allowed)
+{
+    fprintf(out, "| option | default | env | meaning |\n| --- | --- | --- | --- |\n");
+    for (const char *const *a = allowed; *a; a++) {
+        const struct vn_opt *o = vn_opts_find(t, *a);
+        if (!o)
+            continue;
+        fprintf(out, "| `--%s%s%s` | %s%s%s | %s%s%s | %s%s%s |\n", o->name,
+                o->metavar ? " " : "", o->metavar ? o->metavar : "",
+                o->def && o->type != VN_OPT_FLAG ? "`" : "",
+                o->def && o->type != VN_OPT_FLAG ? o->def : "",
+                o->def && o->type != VN_OPT_FLAG ? "`" : "", o->env ? "`" : "",
+                o->env ? o->env : "", o->env ? "`" : "", o->help,
+                o->type == VN_OPT_CHOICE ? "; one of " : "",
+                o->type == VN_OPT_CHOICE ? o->choices : "");
+    }
+}

@@ -1,0 +1,136 @@
+# Shared helpers of the integration tests: start the real binaries on 127.0.0.1, drive them
+# with curl, assert what a user would observe. Sourced by tests/integration/test_*.sh, which
+# CTest runs with VN_BUILD_DIR, VN_SOURCE_DIR and VN_FIXTURES set (tests/CMakeLists.txt).
+#
+# Conventions: every test works in its own temporary directory ($T), binds port 0 and reads
+# the real address from --ready-file, so tests run in parallel. A daemon that exits non-zero
+# at the end (a sanitizer report, a leak) fails the test.
+
+set -euo pipefail
+
+: "${VN_BUILD_DIR:?run through ctest, or set VN_BUILD_DIR}"
+: "${VN_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${VN_FIXTURES:=$VN_SOURCE_DIR/tests/fixtures}"
+
+VPPNOTIFY="$VN_BUILD_DIR/src/cli/vppnotify"
+VPPSIM="$VN_BUILD_DIR/sim/vppsim"
+VN_TOOLS="$VN_BUILD_DIR/tests"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=66}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=67}"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/vn-it.XXXXXX")
+VN_PIDS=()
+VN_FAILED=0
+VN_TEST_NAME=$(basename "$0" .sh)
+
+vn_cleanup() {
+    local rc=$?
+    for pid in "${VN_PIDS[@]}"; do
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    if [ "$rc" -ne 0 ] || [ "$VN_FAILED" -ne 0 ]; then
+        echo "# $VN_TEST_NAME failed; logs in $T:" >&2
+        for f in "$T"/*.log; do
+            [ -f "$f" ] || continue
+            echo "# ---- $f (last 40 lines)" >&2
+            tail -n 40 "$f" >&2
+        done
+    else
+        rm -rf "$T"
+    fi
+}
+trap vn_cleanup EXIT
+
+fail() {
+    echo "not ok - $*" >&2
+    VN_FAILED=1
+    exit 1
+}
+
+ok() {
+    echo "ok - $*"
+}
+
+# assert_eq ACTUAL EXPECTED WHAT
+assert_eq() {
+    if [ "$1" != "$2" ]; then
+        fail "$3: expected '$2', got '$1'"
+    fi
+}
+
+# assert_json FILE JQ_EXPR EXPECTED [WHAT]: jq -c of the expression must equal EXPECTED.
+assert_json() {
+    local got
+    got=$(jq -c "$2" "$1") || fail "${4:-$2}: jq failed on $1: $(head -c 300 "$1")"
+    if [ "$got" != "$3" ]; then
+        fail "${4:-$2}: expected $3, got $got (file $1)"
+    fi
+}
+
+# assert_contains FILE TEXT WHAT
+assert_contains() {
+    grep -qF -- "$2" "$1" || fail "$3: '$2' not found in $1"
+}
+
+assert_not_contains() {
+    if grep -qF -- "$2" "$1"; then
+        fail "$3: '$2' found in $1"
+    fi
+}
+
+# wait_for SECONDS COMMAND...: poll until the command succeeds.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.05
+    done
+}
+
+# Start `vppnotify serve` in the background. Sets VN_URL (http://127.0.0.1:PORT), VN_SERVE_PID.
+# Extra arguments go to serve. The database defaults to $T/vn.db; logs go to $T/serve.log.
+vn_serve_start() {
+    rm -f "$T/ready"
+    "$VPPNOTIFY" serve --db "${VN_DB:-$T/vn.db}" --listen 127.0.0.1:0 --ready-file "$T/ready" \
+        "$@" >>"$T/serve.log" 2>&1 &
+    VN_SERVE_PID=$!
+    VN_PIDS+=("$VN_SERVE_PID")
+    if ! wait_for 20 test -s "$T/ready"; then
+        fail "vppnotify serve did not become ready (see $T/serve.log)"
+    fi
+    VN_ADDR=$(head -n1 "$T/ready")
+    VN_URL="${VN_SCHEME:-http}://$VN_ADDR"
+}
+
+# Stop serve with SIGTERM and require a clean exit (0): leaks and sanitizer reports fail.
+vn_serve_stop() {
+    local rc=0
+    kill -TERM "$VN_SERVE_PID" 2>/dev/null || true
+    wait "$VN_SERVE_PID" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        fail "vppnotify serve exited with status $rc after SIGTERM (see $T/serve.log)"
+    fi
+}
+
+# vn_cli ARGS...: run a store-touching vppnotify command against the test database.
+vn_cli() {
+    VPPNOTIFY_DB="${VN_DB:-$T/vn.db}" "$VPPNOTIFY" "$@"
+}
+
+# vn_post FILE TOKEN [CURL ARGS...]: POST a body; prints the status; body saved in $T/resp.
+vn_post() {
+    local file=$1 token=$2
+    shift 2
+    curl -sS -o "$T/resp" -w '%{http_code}' -X POST "$VN_URL/notifications" \
+        -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
+        --data-binary "@$file" "$@"
+}
+
+# vn_new_location UID NAME: create a location with a token file; prints the token file path.
+vn_new_location() {
+    local uid=$1 name=${2:-test} tf="$T/token.$1"
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$tf")
+    vn_cli location add --uid "$uid" --name "$name" --token-file "$tf" >/dev/null
+    echo "$tf"
+}

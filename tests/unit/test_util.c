@@ -1,0 +1,245 @@
+/* Unit tests of the small helpers: util.c, buf.c, opts.c, json.c, secret.c, log.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vppnotify/buf.h"
+#include "vppnotify/error.h"
+#include "vppnotify/json.h"
+#include "vppnotify/opts.h"
+#include "vppnotify/secret.h"
+#include "vppnotify/util.h"
+
+static void test_parse_duration(void **state)
+{
+    long long ms;
+
+    assert_int_equal(vn_parse_duration_ms("30s", &ms), 0);
+    assert_int_equal(ms, 30000);
+    assert_int_equal(vn_parse_duration_ms("250ms", &ms), 0);
+    assert_int_equal(ms, 250);
+    assert_int_equal(vn_parse_duration_ms("5m", &ms), 0);
+    assert_int_equal(ms, 300000);
+    assert_int_equal(vn_parse_duration_ms("2h", &ms), 0);
+    assert_int_equal(ms, 7200000);
+    assert_int_equal(vn_parse_duration_ms("7", &ms), 0);
+    assert_int_equal(ms, 7000);
+    assert_int_equal(vn_parse_duration_ms("5 m", &ms), VN_EPARSE);
+    assert_int_equal(vn_parse_duration_ms("-5s", &ms), VN_EPARSE);
+    assert_int_equal(vn_parse_duration_ms("", &ms), VN_EPARSE);
+    assert_int_equal(vn_parse_duration_ms("99999999999999999999s", &ms), VN_ETOOBIG);
+}
+
+static void test_parse_size(void **state)
+{
+    long long b;
+
+    assert_int_equal(vn_parse_size("1M", &b), 0);
+    assert_int_equal(b, 1048576);
+    assert_int_equal(vn_parse_size("64KiB", &b), 0);
+    assert_int_equal(b, 65536);
+    assert_int_equal(vn_parse_size("100", &b), 0);
+    assert_int_equal(b, 100);
+    assert_int_equal(vn_parse_size("1T", &b), VN_EPARSE);
+}
+
+static void test_parse_ll(void **state)
+{
+    long long v;
+
+    assert_int_equal(vn_parse_ll("-12", -100, 100, &v), 0);
+    assert_int_equal(v, -12);
+    assert_int_equal(vn_parse_ll("12x", 0, 100, &v), VN_EPARSE);
+    assert_int_equal(vn_parse_ll("101", 0, 100, &v), VN_ETOOBIG);
+    assert_int_equal(vn_parse_ll(" 1", 0, 100, &v), VN_EPARSE);
+}
+
+static void test_time_roundtrip(void **state)
+{
+    char iso[VN_TIME_ISO_LEN];
+    int64_t ms;
+
+    assert_int_equal(vn_time_parse("2030-11-08T22:33:22+0000", &ms), 0);
+    vn_time_iso(ms, iso);
+    assert_string_equal(iso, "2030-11-08T22:33:22.000Z");
+    vn_time_apple(ms, iso);
+    assert_string_equal(iso, "2030-11-08T22:33:22+0000");
+    assert_int_equal(vn_time_parse("2030-11-08T23:33:22.5+01:00", &ms), 0);
+    vn_time_iso(ms, iso);
+    assert_string_equal(iso, "2030-11-08T22:33:22.500Z");
+    assert_int_equal(vn_time_parse("2027-01-15", &ms), 0);
+    vn_time_iso(ms, iso);
+    assert_string_equal(iso, "2027-01-15T00:00:00.000Z");
+    assert_int_equal(vn_time_parse("2030-13-08T22:33:22Z", &ms), VN_EPARSE);
+    assert_int_equal(vn_time_parse("2030-11-08T22:33:22", &ms), VN_EPARSE);
+}
+
+static void test_buf_bounded(void **state)
+{
+    struct vn_buf b;
+
+    vn_buf_init(&b, 8);
+    assert_string_equal(vn_buf_str(&b), "");
+    assert_int_equal(vn_buf_puts(&b, "12345"), 0);
+    assert_int_equal(vn_buf_printf(&b, "%d", 678), 0);
+    assert_string_equal(vn_buf_str(&b), "12345678");
+    assert_int_equal(vn_buf_puts(&b, "9"), VN_ETOOBIG);
+    assert_int_equal(b.len, 8);
+    assert_int_equal(vn_buf_printf(&b, "x"), VN_ETOOBIG);
+    vn_buf_release(&b);
+}
+
+struct cfg {
+    int help;
+    char *db;
+    long long n;
+    long long timeout;
+    char *fmt;
+    struct vn_strlist serial;
+};
+
+static const struct vn_opt opts[] = {
+    {"help", VN_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL, "show help", offsetof(struct cfg, help)},
+    {"db", VN_OPT_STRING, "x.db", 0, 0, NULL, "VN_TEST_DB", "PATH", "database",
+     offsetof(struct cfg, db)},
+    {"n", VN_OPT_INT, "3", 1, 10, NULL, NULL, "N", "a number", offsetof(struct cfg, n)},
+    {"timeout", VN_OPT_DURATION, "30s", 1, 3600000, NULL, NULL, "DUR", "a duration",
+     offsetof(struct cfg, timeout)},
+    {"format", VN_OPT_CHOICE, "text", 0, 0, "text|json", NULL, "F", "format",
+     offsetof(struct cfg, fmt)},
+    {"serial", VN_OPT_LIST, NULL, 0, 0, NULL, NULL, "S", "serials", offsetof(struct cfg, serial)},
+};
+static const struct vn_opt_table table = {opts, sizeof(opts) / sizeof(opts[0])};
+static const char *const all[] = {"help", "db", "n", "timeout", "format", "serial", NULL};
+
+static void test_opts_precedence_and_positionals(void **state)
+{
+    char *argv[] = {"prog", "pos1", "--n", "7", "--timeout=5m", "pos2", "--serial", "A,B",
+                    "--serial", "C", "--", "--n"};
+    int argc = sizeof(argv) / sizeof(argv[0]), first = 0;
+    struct cfg c;
+    struct vn_error err;
+
+    memset(&c, 0, sizeof(c));
+    setenv("VN_TEST_DB", "env.db", 1);
+    assert_int_equal(vn_opts_parse(&table, all, &c, argc, argv, &first, &err), 0);
+    assert_string_equal(c.db, "env.db");
+    assert_int_equal(c.n, 7);
+    assert_int_equal(c.timeout, 300000);
+    assert_string_equal(c.fmt, "text");
+    assert_int_equal(c.serial.n, 3);
+    assert_string_equal(c.serial.v[2], "C");
+    assert_int_equal(argc - first, 3);
+    assert_string_equal(argv[first], "pos1");
+    assert_string_equal(argv[first + 1], "pos2");
+    assert_string_equal(argv[first + 2], "--n");
+    vn_opts_release(&table, &c);
+    unsetenv("VN_TEST_DB");
+}
+
+static void test_opts_errors_quote_the_value(void **state)
+{
+    char *argv1[] = {"prog", "--n", "11"};
+    char *argv2[] = {"prog", "--format", "xml"};
+    char *argv3[] = {"prog", "--bogus"};
+    char *argv4[] = {"prog", "--n"};
+    struct cfg c;
+    struct vn_error err;
+    int first;
+
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(vn_opts_parse(&table, all, &c, 3, argv1, &first, &err), VN_EUSAGE);
+    assert_non_null(strstr(err.msg, "'--n' value '11' is outside 1..10"));
+    assert_int_equal(vn_opts_parse(&table, all, &c, 3, argv2, &first, &err), VN_EUSAGE);
+    assert_non_null(strstr(err.msg, "'xml': expected one of text|json"));
+    assert_int_equal(vn_opts_parse(&table, all, &c, 2, argv3, &first, &err), VN_EUSAGE);
+    assert_non_null(strstr(err.msg, "unknown option '--bogus'"));
+    assert_int_equal(vn_opts_parse(&table, all, &c, 2, argv4, &first, &err), VN_EUSAGE);
+    assert_non_null(strstr(err.msg, "'--n' needs a value"));
+    vn_opts_release(&table, &c);
+}
+
+static void test_json_strict(void **state)
+{
+    struct vn_error err;
+    json_t *v;
+
+    v = vn_json_load("{\"a\":1,\"a\":2}", 13, 32, &err);
+    assert_null(v);
+    assert_non_null(strstr(err.msg, "duplicate"));
+    v = vn_json_load("{\"a\":\"\xff\"}", 9, 32, &err);
+    assert_null(v);
+    v = vn_json_load("{\"a\":123456789012345678901234567890}", 36, 32, &err);
+    assert_null(v);
+    assert_non_null(strstr(err.msg, "too big"));
+    v = vn_json_load("[[[[1]]]]", 9, 3, &err);
+    assert_null(v);
+    assert_non_null(strstr(err.msg, "deeper than 3"));
+    v = vn_json_load("[[[[1]]]]", 9, 4, &err);
+    assert_non_null(v);
+    json_decref(v);
+}
+
+static void test_secret_file_permissions(void **state)
+{
+    char path[] = "/tmp/vn_test_secretXXXXXX", out[64];
+    struct vn_error err;
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "  tok-abcdefghijklmnop\n", 23), 23);
+    close(fd);
+    chmod(path, 0640);
+    assert_int_equal(vn_secret_read_file(path, out, sizeof(out), &err), VN_EPERM);
+    assert_non_null(strstr(err.msg, "mode 0640"));
+    assert_non_null(strstr(err.msg, "chmod 600"));
+    chmod(path, 0600);
+    assert_int_equal(vn_secret_read_file(path, out, sizeof(out), &err), 0);
+    assert_string_equal(out, "tok-abcdefghijklmnop");
+    assert_int_equal(vn_secret_read_file(path, out, 8, &err), VN_ETOOBIG);
+    unlink(path);
+}
+
+static void test_tokens(void **state)
+{
+    char a[VN_TOKEN_LEN + 1], b[VN_TOKEN_LEN + 1];
+    struct vn_error err;
+
+    vn_token_generate(a);
+    vn_token_generate(b);
+    assert_int_equal(strlen(a), VN_TOKEN_LEN);
+    assert_string_not_equal(a, b);
+    assert_int_equal(vn_token_check(a, &err), 0);
+    assert_int_equal(vn_token_check("short", &err), VN_EPARSE);
+    assert_int_equal(vn_token_check("has a space inside it", &err), VN_EPARSE);
+    assert_true(vn_ct_equal("abcd", "abcd", 4));
+    assert_false(vn_ct_equal("abcd", "abce", 4));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_duration),
+        cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_parse_ll),
+        cmocka_unit_test(test_time_roundtrip),
+        cmocka_unit_test(test_buf_bounded),
+        cmocka_unit_test(test_opts_precedence_and_positionals),
+        cmocka_unit_test(test_opts_errors_quote_the_value),
+        cmocka_unit_test(test_json_strict),
+        cmocka_unit_test(test_secret_file_permissions),
+        cmocka_unit_test(test_tokens),
+    };
+
+    if (vn_secret_init() != 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
