@@ -59,6 +59,10 @@ const char *vn_store_describe(struct vn_store *st);
 /* The message of the last failure on this handle ("database is locked"), or "". */
 const char *vn_store_last_error(struct vn_store *st);
 
+/* 1 once an I/O error (a failed write or fsync) happened on this handle: its view of the
+ * database can no longer be trusted and the process should stop. */
+int vn_store_failed_io(struct vn_store *st);
+
 /* ---- transactions ----------------------------------------------------------------------- */
 
 int vn_store_begin(struct vn_store *st);       /* a write transaction (SQLite: IMMEDIATE) */

@@ -1,0 +1,57 @@
+/*
+ * httpd.h - the HTTP(S) front door of `vppnotify serve` on libmicrohttpd.
+ *
+ * Routes: POST <path> (default /notifications) and GET /healthz. Every row of the status
+ * table of contract.md section 2 is decided here or by ingest's outcome. Connections are
+ * suspended while their notification waits for its group commit, so worker threads never
+ * block on the disk.
+ *
+ * Limits, all set explicitly (libmicrohttpd's own defaults include "no timeout"): body size,
+ * header memory per connection, connections in total and per IP, idle timeout, body read
+ * timeout, JSON nesting depth.
+ */
+#ifndef VPPNOTIFY_HTTPD_H
+#define VPPNOTIFY_HTTPD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vn_auth;
+struct vn_error;
+struct vn_ingest;
+struct vn_httpd;
+
+struct vn_httpd_options {
+    const char *listen;          /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:443"; port 0 ok */
+    const char *path;            /* notification path, "/notifications" */
+    const char *tls_cert_file;   /* PEM; both or neither */
+    const char *tls_key_file;    /* PEM; a secret file: 0600 */
+    size_t max_body;             /* bytes */
+    size_t max_header;           /* per-connection memory for headers (MHD memory limit) */
+    unsigned max_connections;
+    unsigned max_per_ip;
+    unsigned idle_timeout_s;     /* inactivity on a connection */
+    int64_t read_timeout_ms;     /* the whole body must arrive within this */
+    unsigned threads;            /* 0: one per CPU */
+    size_t max_depth;            /* JSON nesting */
+    unsigned retry_after_s;      /* Retry-After of a 503 */
+    size_t quarantine_max;       /* bytes of a non-notification body kept in quarantine */
+};
+
+/* Start serving. ingest and auth are borrowed and must outlive the server. */
+struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_ingest *ingest,
+                                struct vn_auth *auth, struct vn_error *err);
+
+/* The address actually bound ("127.0.0.1:39211"), valid until vn_httpd_free. */
+const char *vn_httpd_address(const struct vn_httpd *h);
+
+/* Stop accepting new connections; requests already in progress go on. */
+void vn_httpd_quiesce(struct vn_httpd *h);
+
+/* Requests received and not yet completed. */
+unsigned vn_httpd_in_flight(struct vn_httpd *h);
+
+/* Stop the server (closing every connection) and free it. NULL is allowed. */
+void vn_httpd_free(struct vn_httpd *h);
+
+#endif

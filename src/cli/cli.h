@@ -1,0 +1,98 @@
+/*
+ * cli.h - vppnotify's command line: the option table, the commands, shared output helpers.
+ *
+ * Every option of every command is one row of the table in options.c; a command lists the
+ * names it accepts. main.c dispatches; each cmd_*.c file implements a group of commands and
+ * is a thin client of the library.
+ */
+#ifndef VPPNOTIFY_CLI_H
+#define VPPNOTIFY_CLI_H
+
+#include <stdio.h>
+
+#include "vppnotify/opts.h"
+#include "vppnotify/store.h"
+
+/* Exit codes (contract section 4). */
+#define VN_EXIT_OK 0
+#define VN_EXIT_FAIL 1
+#define VN_EXIT_USAGE 2
+
+struct vn_cli {
+    /* common */
+    int help;
+    char *config;
+    char *db;
+    int json;
+    char *log_level;
+    char *log_format;
+    /* filters */
+    char *uid;
+    char *adam_id;
+    char *client_user_id;
+    char *serial;
+    char *event_id;
+    char *state;
+    char *type;
+    long long limit;
+    /* locations */
+    char *name;
+    char *token_file;
+    long long grace_ms;
+    /* serve */
+    char *listen;
+    char *path;
+    char *tls_cert;
+    char *tls_key;
+    long long max_body;
+    long long max_header;
+    long long max_connections;
+    long long max_per_ip;
+    long long idle_timeout_ms;
+    long long read_timeout_ms;
+    long long threads;
+    long long max_depth;
+    long long retry_after_ms;
+    long long queue_max;
+    long long batch_max;
+    long long db_busy_timeout_ms;
+    long long max_db_size;
+    long long auth_refresh_ms;
+    long long shutdown_timeout_ms;
+    long long quarantine_max;
+    char *ready_file;
+};
+
+struct vn_command {
+    const char *name;          /* "assets", "location add" */
+    const char *usage;         /* after "usage: " */
+    const char *summary;       /* one or two sentences */
+    const char *const *opts;   /* accepted option names, NULL-terminated */
+    int (*run)(struct vn_cli *c, int argc, char **argv); /* positionals only */
+    int positionals;           /* how many positional arguments it takes (-1: any) */
+};
+
+extern const struct vn_opt_table vn_cli_options;
+
+/* The commands of each file, for main.c. */
+extern const struct vn_command vn_cmd_serve[];
+extern const struct vn_command vn_cmd_location[];
+extern const struct vn_command vn_cmd_query[];
+extern const struct vn_command vn_cmd_replay[];
+
+/* Print "vppnotify: <msg>" on stderr (one line, the house style). */
+void vn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Open the store named by --db (or VPPNOTIFY_DB), printing an error on failure. */
+struct vn_store *vn_cli_open_store(const struct vn_cli *c, int read_only);
+
+/* Set up logging from --log-level / --log-format; VN_EXIT_USAGE on a bad value. */
+int vn_cli_setup_log(const struct vn_cli *c);
+
+/* Output of query rows: a table on a terminal-friendly layout, or one JSON array. */
+struct vn_output;
+struct vn_output *vn_output_new(int json, FILE *out);
+int vn_output_row(void *output, const struct vn_row *row); /* a vn_row_cb */
+int vn_output_finish(struct vn_output *o);                 /* prints; frees; 0 or -errno */
+
+#endif

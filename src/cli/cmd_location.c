@@ -1,0 +1,184 @@
+/*
+ * cmd_location.c - locations (Apple's uId) and their notification tokens:
+ * location add | list | remove | rotate-token.
+ *
+ * A token is read from a 0600 file, or generated and printed once on stdout (and nowhere
+ * else); the database keeps its SHA-256 digest only.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "vppnotify/error.h"
+#include "vppnotify/notification.h"
+#include "vppnotify/secret.h"
+#include "vppnotify/util.h"
+
+/* The token of --token-file, or a new one (*generated = 1). */
+static int obtain_token(const struct vn_cli *c, char *tok, size_t cap, int *generated)
+{
+    struct vn_error err = {0};
+
+    *generated = 0;
+    if (!c->token_file) {
+        vn_token_generate(tok);
+        *generated = 1;
+        return 0;
+    }
+    if (vn_secret_read_file(c->token_file, tok, cap, &err) != 0 ||
+        vn_token_check(tok, &err) != 0) {
+        vn_cli_error("token file '%s': %s", c->token_file, err.msg);
+        vn_wipe(tok, cap);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_uid(const char *uid)
+{
+    if (!uid) {
+        vn_cli_error("--uid is required");
+        return -1;
+    }
+    if (!*uid || strlen(uid) > VN_ID_MAX) {
+        vn_cli_error("--uid '%s' must be 1..%d characters", uid, VN_ID_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+static void show_token(const char *uid, const char *tok)
+{
+    /* stdout carries the token alone, so that it can be captured; words go to stderr. */
+    fprintf(stderr, "notification token for location '%s' (shown once; give it to Apple's "
+                    "Client Config as notificationAuthToken):\n",
+            uid);
+    printf("%s\n", tok);
+    fflush(stdout);
+}
+
+static int cmd_add(struct vn_cli *c, int argc, char **argv)
+{
+    char tok[VN_TOKEN_MAX + 1];
+    uint8_t digest[VN_DIGEST_LEN];
+    struct vn_store *st;
+    int generated, rc;
+
+    if (check_uid(c->uid) || obtain_token(c, tok, sizeof(tok), &generated))
+        return VN_EXIT_USAGE;
+    vn_digest(tok, strlen(tok), digest);
+    st = vn_cli_open_store(c, 0);
+    if (!st) {
+        vn_wipe(tok, sizeof(tok));
+        return VN_EXIT_FAIL;
+    }
+    rc = vn_store_location_add(st, c->uid, c->name ? c->name : c->uid, digest, vn_now_ms());
+    if (rc == VN_EDUP)
+        vn_cli_error("location '%s' already exists (use 'location rotate-token' for a new token)",
+                     c->uid);
+    else if (rc)
+        vn_cli_error("cannot add location '%s': %s", c->uid, vn_store_last_error(st));
+    else if (generated)
+        show_token(c->uid, tok);
+    else
+        fprintf(stderr, "location '%s' added with the token of '%s'\n", c->uid, c->token_file);
+    vn_wipe(tok, sizeof(tok));
+    vn_store_free(st);
+    return rc ? VN_EXIT_FAIL : VN_EXIT_OK;
+}
+
+static int cmd_list(struct vn_cli *c, int argc, char **argv)
+{
+    struct vn_filter f = {.uid = c->uid};
+    struct vn_output *out;
+    struct vn_store *st = vn_cli_open_store(c, 1);
+    int rc;
+
+    if (!st)
+        return VN_EXIT_FAIL;
+    out = vn_output_new(c->json, stdout);
+    rc = out ? vn_store_query(st, VN_Q_LOCATIONS, &f, vn_output_row, out) : -1;
+    if (rc < 0)
+        vn_cli_error("cannot list locations: %s", vn_store_last_error(st));
+    if (out && vn_output_finish(out) != 0)
+        rc = -1;
+    vn_store_free(st);
+    return rc < 0 ? VN_EXIT_FAIL : VN_EXIT_OK;
+}
+
+static int cmd_remove(struct vn_cli *c, int argc, char **argv)
+{
+    struct vn_store *st;
+    int rc;
+
+    if (check_uid(c->uid))
+        return VN_EXIT_USAGE;
+    st = vn_cli_open_store(c, 0);
+    if (!st)
+        return VN_EXIT_FAIL;
+    rc = vn_store_location_remove(st, c->uid);
+    if (rc == VN_ENOTFOUND)
+        vn_cli_error("no location '%s'", c->uid);
+    else if (rc)
+        vn_cli_error("cannot remove location '%s': %s", c->uid, vn_store_last_error(st));
+    else
+        fprintf(stderr, "location '%s' removed with its tokens, mirror and events\n", c->uid);
+    vn_store_free(st);
+    return rc ? VN_EXIT_FAIL : VN_EXIT_OK;
+}
+
+static int cmd_rotate(struct vn_cli *c, int argc, char **argv)
+{
+    char tok[VN_TOKEN_MAX + 1], grace[32];
+    uint8_t digest[VN_DIGEST_LEN];
+    struct vn_store *st;
+    int64_t now = vn_now_ms();
+    int generated, rc;
+
+    if (check_uid(c->uid) || obtain_token(c, tok, sizeof(tok), &generated))
+        return VN_EXIT_USAGE;
+    vn_digest(tok, strlen(tok), digest);
+    st = vn_cli_open_store(c, 0);
+    if (!st) {
+        vn_wipe(tok, sizeof(tok));
+        return VN_EXIT_FAIL;
+    }
+    rc = vn_store_location_rotate(st, c->uid, digest, now, now + c->grace_ms);
+    vn_format_duration(c->grace_ms, grace, sizeof(grace));
+    if (rc == VN_ENOTFOUND) {
+        vn_cli_error("no location '%s'", c->uid);
+    } else if (rc) {
+        vn_cli_error("cannot rotate the token of '%s': %s", c->uid, vn_store_last_error(st));
+    } else {
+        if (generated)
+            show_token(c->uid, tok);
+        fprintf(stderr, "the previous token of '%s' stays valid for %s\n", c->uid, grace);
+    }
+    vn_wipe(tok, sizeof(tok));
+    vn_store_free(st);
+    return rc ? VN_EXIT_FAIL : VN_EXIT_OK;
+}
+
+static const char *const o_add[] = {"help", "config", "db", "uid", "name", "token-file", NULL};
+static const char *const o_list[] = {"help", "config", "db", "uid", "json", NULL};
+static const char *const o_remove[] = {"help", "config", "db", "uid", NULL};
+static const char *const o_rotate[] = {"help", "config", "db", "uid", "token-file", "grace",
+                                       NULL};
+
+const struct vn_command vn_cmd_location[] = {
+    {"location add", "vppnotify location add --uid UID [--name NAME] [--token-file FILE]",
+     "create a location and its notification token (generated and printed once unless "
+     "--token-file)",
+     o_add, cmd_add, 0},
+    {"location list", "vppnotify location list [--json]",
+     "locations with their number of valid tokens and last TEST_NOTIFICATION", o_list, cmd_list,
+     0},
+    {"location remove", "vppnotify location remove --uid UID",
+     "delete a location with its tokens, mirror and events (the notification ledger stays)",
+     o_remove, cmd_remove, 0},
+    {"location rotate-token",
+     "vppnotify location rotate-token --uid UID [--grace DURATION] [--token-file FILE]",
+     "give a location a new token; the old one is still accepted for the grace window",
+     o_rotate, cmd_rotate, 0},
+    {NULL, NULL, NULL, NULL, NULL, 0},
+};

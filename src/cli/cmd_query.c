@@ -1,0 +1,107 @@
+/*
+ * cmd_query.c - the read commands: the mirror (assets, assignments, users, subscriptions,
+ * subscription-assignments), the ledger (notifications, events) and the quarantine.
+ * Each is one store query printed as a table or, with --json, one JSON array.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "vppnotify/error.h"
+
+static int run_query(struct vn_cli *c, enum vn_query q)
+{
+    struct vn_filter f = {
+        .uid = c->uid,
+        .adam_id = c->adam_id,
+        .client_user_id = c->client_user_id,
+        .serial_number = c->serial,
+        .event_id = c->event_id,
+        .state = c->state,
+        .type_name = c->type,
+        .limit = c->limit,
+    };
+    struct vn_output *out;
+    struct vn_store *st;
+    int rc;
+
+    st = vn_cli_open_store(c, 1);
+    if (!st)
+        return VN_EXIT_FAIL;
+    out = vn_output_new(c->json, stdout);
+    if (!out) {
+        vn_store_free(st);
+        vn_cli_error("out of memory");
+        return VN_EXIT_FAIL;
+    }
+    rc = vn_store_query(st, q, &f, vn_output_row, out);
+    if (rc < 0)
+        vn_cli_error("query failed: %s", vn_store_last_error(st)[0] ? vn_store_last_error(st)
+                                                                      : vn_strerror(rc));
+    if (vn_output_finish(out) != 0 && rc == 0) {
+        vn_cli_error("cannot write the output");
+        rc = -1;
+    }
+    vn_store_free(st);
+    return rc < 0 ? VN_EXIT_FAIL : VN_EXIT_OK;
+}
+
+#define QUERY_CMD(fn, q)                                                                       \
+    static int fn(struct vn_cli *c, int argc, char **argv)                                     \
+    {                                                                                          \
+        return run_query(c, q);                                                                \
+    }
+
+QUERY_CMD(cmd_assets, VN_Q_ASSETS)
+QUERY_CMD(cmd_assignments, VN_Q_ASSIGNMENTS)
+QUERY_CMD(cmd_users, VN_Q_USERS)
+QUERY_CMD(cmd_subscriptions, VN_Q_SUBSCRIPTIONS)
+QUERY_CMD(cmd_seats, VN_Q_SUBSCRIPTION_ASSIGNMENTS)
+QUERY_CMD(cmd_events, VN_Q_EVENTS)
+QUERY_CMD(cmd_notifications, VN_Q_NOTIFICATIONS)
+QUERY_CMD(cmd_quarantine, VN_Q_QUARANTINE)
+
+#define COMMON "help", "config", "db", "json", "uid", "limit"
+
+static const char *const o_assets[] = {COMMON, "adam-id", NULL};
+static const char *const o_assignments[] = {COMMON, "adam-id", "client-user-id", "serial", NULL};
+static const char *const o_users[] = {COMMON, "client-user-id", NULL};
+static const char *const o_subscriptions[] = {COMMON, "adam-id", NULL};
+static const char *const o_seats[] = {COMMON, "adam-id", "client-user-id", NULL};
+static const char *const o_events[] = {COMMON, "event-id", "type", NULL};
+static const char *const o_notifications[] = {COMMON, "state", "type", NULL};
+static const char *const o_quarantine[] = {COMMON, NULL};
+
+const struct vn_command vn_cmd_query[] = {
+    {"assets", "vppnotify assets [--db PATH] [--uid UID] [--adam-id ID] [--json]",
+     "licenses per product: total, assigned and available counts, and whether a sync is "
+     "needed",
+     o_assets, cmd_assets, 0},
+    {"assignments",
+     "vppnotify assignments [--db PATH] [--uid UID] [--adam-id ID] [--client-user-id ID] "
+     "[--serial S] [--json]",
+     "which user or device holds a license of which product", o_assignments, cmd_assignments,
+     0},
+    {"users", "vppnotify users [--db PATH] [--uid UID] [--client-user-id ID] [--json]",
+     "users of each location with their invitation and association state", o_users, cmd_users,
+     0},
+    {"subscriptions", "vppnotify subscriptions [--db PATH] [--uid UID] [--adam-id ID] [--json]",
+     "subscription seat counts (available and total, renewing and expiring)", o_subscriptions,
+     cmd_subscriptions, 0},
+    {"subscription-assignments",
+     "vppnotify subscription-assignments [--db PATH] [--uid UID] [--adam-id ID] "
+     "[--client-user-id ID] [--json]",
+     "which user holds a seat of which subscription, renewing or not", o_seats, cmd_seats, 0},
+    {"events", "vppnotify events [--db PATH] [--uid UID] [--event-id ID] [--type TYPE] [--json]",
+     "Apple events (eventId) seen in notifications: items succeeded and failed, errors",
+     o_events, cmd_events, 0},
+    {"notifications",
+     "vppnotify notifications [--db PATH] [--uid UID] [--state applied|stored] [--type TYPE] "
+     "[--json]",
+     "every notification received: when, its outcome, duplicates and conflicts",
+     o_notifications, cmd_notifications, 0},
+    {"quarantine", "vppnotify quarantine [--db PATH] [--json]",
+     "bodies refused with 400 (not JSON, or no valid envelope), kept for inspection",
+     o_quarantine, cmd_quarantine, 0},
+    {NULL, NULL, NULL, NULL, NULL, 0},
+};

@@ -1,0 +1,181 @@
+/*
+ * cmd_serve.c - `vppnotify serve`: wire the store, the ingest writer, the token cache and the
+ * HTTP server together; stop gracefully on SIGTERM/SIGINT (docs/ARCHITECTURE.md, Shutdown).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "vppnotify/auth.h"
+#include "vppnotify/error.h"
+#include "vppnotify/httpd.h"
+#include "vppnotify/ingest.h"
+#include "vppnotify/log.h"
+#include "vppnotify/util.h"
+
+/* Write the bound address to path atomically (tests and scripts wait for it). */
+static int write_ready_file(const char *path, const char *addr)
+{
+    char tmp[4096];
+    FILE *f;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "we");
+    if (!f)
+        return -errno;
+    fprintf(f, "%s\n", addr);
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return -errno;
+    return 0;
+}
+
+/* Wait for SIGTERM/SIGINT, or for the store to fail. Returns the signal, or 0 on failure. */
+static int wait_for_stop(struct vn_ingest *ing, const sigset_t *set)
+{
+    struct timespec tick = {1, 0};
+    struct vn_ingest_stats s;
+
+    for (;;) {
+        int sig = sigtimedwait(set, NULL, &tick);
+        if (sig == SIGTERM || sig == SIGINT)
+            return sig;
+        vn_ingest_stats(ing, &s);
+        if (s.store_failed) {
+            vn_log_error("the store reported an I/O error (%s); stopping so that a supervisor "
+                         "restarts vppnotify on a sane state",
+                         s.last_error);
+            return 0;
+        }
+    }
+}
+
+static void graceful_stop(struct vn_httpd *h, struct vn_ingest *ing, long long timeout_ms)
+{
+    int64_t deadline = vn_mono_ns() + timeout_ms * 1000000;
+    struct timespec pause = {0, 20 * 1000000};
+
+    vn_httpd_quiesce(h);
+    while (vn_httpd_in_flight(h) > 0 && vn_mono_ns() < deadline)
+        nanosleep(&pause, NULL);
+    if (vn_httpd_in_flight(h) > 0)
+        vn_log_warn("%u request(s) still in progress after %lld ms; closing them (nothing "
+                    "unanswered was acknowledged)",
+                    vn_httpd_in_flight(h), timeout_ms);
+    vn_ingest_stop(ing);
+}
+
+static int cmd_serve(struct vn_cli *c, int argc, char **argv)
+{
+    struct vn_httpd_options ho = {
+        .listen = c->listen,
+        .path = c->path,
+        .tls_cert_file = c->tls_cert,
+        .tls_key_file = c->tls_key,
+        .max_body = (size_t)c->max_body,
+        .max_header = (size_t)c->max_header,
+        .max_connections = (unsigned)c->max_connections,
+        .max_per_ip = (unsigned)c->max_per_ip,
+        .idle_timeout_s = (unsigned)((c->idle_timeout_ms + 999) / 1000),
+        .read_timeout_ms = c->read_timeout_ms,
+        .threads = (unsigned)c->threads,
+        .max_depth = (size_t)c->max_depth,
+        .retry_after_s = (unsigned)((c->retry_after_ms + 999) / 1000),
+        .quarantine_max = (size_t)c->quarantine_max,
+    };
+    struct vn_ingest_options io = {.queue_max = (size_t)c->queue_max,
+                                   .batch_max = (size_t)c->batch_max};
+    struct vn_ingest_stats s;
+    struct vn_error err = {0};
+    struct vn_store *wst = NULL, *ast = NULL;
+    struct vn_ingest *ing = NULL;
+    struct vn_auth *auth = NULL;
+    struct vn_httpd *h = NULL;
+    sigset_t set;
+    int rc = VN_EXIT_FAIL, sig;
+
+    if (c->path[0] != '/') {
+        vn_cli_error("serve: --path '%s' must start with '/'", c->path);
+        return VN_EXIT_USAGE;
+    }
+    /* Signals are taken by sigtimedwait in this thread only: block them before any thread. */
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    wst = vn_cli_open_store(c, 0);
+    if (!wst)
+        goto out;
+    vn_log_info("store: %s", vn_store_describe(wst));
+    ast = vn_cli_open_store(c, 1);
+    if (!ast)
+        goto out;
+    auth = vn_auth_new(ast, c->auth_refresh_ms, &err);
+    ast = NULL; /* owned by auth, even on failure */
+    if (!auth) {
+        vn_cli_error("%s", err.msg);
+        goto out;
+    }
+    ing = vn_ingest_new(wst, &io, &err);
+    wst = NULL; /* owned by ingest, even on failure */
+    if (!ing) {
+        vn_cli_error("%s", err.msg);
+        goto out;
+    }
+    h = vn_httpd_start(&ho, ing, auth, &err);
+    if (!h) {
+        vn_cli_error("serve: %s", err.msg);
+        goto out;
+    }
+    vn_log_info("listening on %s://%s%s (max body %lld bytes, %s)", c->tls_cert ? "https" : "http",
+                vn_httpd_address(h), c->path, c->max_body,
+                c->tls_cert ? "TLS" : "plain HTTP: loopback or behind a TLS proxy only");
+    if (c->ready_file && write_ready_file(c->ready_file, vn_httpd_address(h)) != 0) {
+        vn_cli_error("cannot write ready file '%s': %s", c->ready_file, strerror(errno));
+        goto out;
+    }
+
+    sig = wait_for_stop(ing, &set);
+    vn_log_info("%s; finishing requests in progress", sig ? strsignal(sig) : "store failed");
+    graceful_stop(h, ing, c->shutdown_timeout_ms);
+    vn_ingest_stats(ing, &s);
+    vn_log_info("stopped: %llu applied, %llu duplicates (%llu conflicts), %llu stored, %llu "
+                "quarantined, %llu unavailable, %llu commits",
+                (unsigned long long)s.applied, (unsigned long long)s.duplicates,
+                (unsigned long long)s.conflicts, (unsigned long long)s.stored,
+                (unsigned long long)s.quarantined, (unsigned long long)s.unavailable,
+                (unsigned long long)s.commits);
+    rc = sig ? VN_EXIT_OK : VN_EXIT_FAIL;
+out:
+    vn_httpd_free(h);
+    vn_ingest_free(ing);
+    vn_auth_free(auth);
+    vn_store_free(ast);
+    vn_store_free(wst);
+    if (c->ready_file)
+        unlink(c->ready_file);
+    return rc;
+}
+
+static const char *const o_serve[] = {
+    "help",           "config",        "db",           "log-level",       "log-format",
+    "listen",         "path",          "tls-cert",     "tls-key",         "max-body",
+    "max-header",     "max-connections", "max-per-ip", "idle-timeout",    "read-timeout",
+    "threads",        "max-depth",     "retry-after",  "queue-max",       "batch-max",
+    "db-busy-timeout", "max-db-size",  "auth-refresh", "shutdown-timeout", "quarantine-max",
+    "ready-file",     NULL};
+
+const struct vn_command vn_cmd_serve[] = {
+    {"serve",
+     "vppnotify serve [--listen ADDR:PORT] [--db PATH] [--path /notifications] "
+     "[--tls-cert F --tls-key F] [OPTIONS]",
+     "receive notifications: authenticate, dedupe, apply, and answer only once on disk",
+     o_serve, cmd_serve, 0},
+    {NULL, NULL, NULL, NULL, NULL, 0},
+};

@@ -1,0 +1,618 @@
+/* httpd.c - see include/vppnotify/httpd.h. */
+#include "vppnotify/httpd.h"
+#include "vppnotify/auth.h"
+#include "vppnotify/buf.h"
+#include "vppnotify/error.h"
+#include "vppnotify/ingest.h"
+#include "vppnotify/json.h"
+#include "vppnotify/log.h"
+#include "vppnotify/notification.h"
+#include "vppnotify/secret.h"
+#include "vppnotify/util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define TLS_FILE_MAX (64 * 1024)
+#define DISCARD_FACTOR 4 /* read at most this many times max_body before closing on a 413 */
+
+struct vn_httpd {
+    struct vn_httpd_options o;
+    struct vn_ingest *ingest;
+    struct vn_auth *auth;
+    struct MHD_Daemon *mhd;
+    char *tls_cert, *tls_key;
+    char address[96];
+    atomic_uint in_flight;
+};
+
+enum route { ROUTE_NOTIFY, ROUTE_HEALTH };
+enum phase { PH_BODY, PH_WAIT, PH_DONE };
+
+/* Per-request state: allocated on the first call, freed in request_completed (one place). */
+struct request {
+    struct vn_httpd *h;
+    struct MHD_Connection *conn;
+    enum route route;
+    enum phase phase;
+    int early_status;              /* decided before the body was read: answered at its end */
+    char early_error[256];
+    char uid[VN_ID_MAX + 1];       /* the token's location */
+    char remote[64];
+    struct vn_buf body;
+    size_t seen;                   /* body bytes received, kept or not */
+    int64_t start_ns;
+    struct vn_notification *n;
+    char reason[VN_ERROR_MSG_MAX]; /* why a body was quarantined */
+    struct vn_ingest_job job;
+    atomic_int job_done;
+};
+
+/* ---- responses --------------------------------------------------------------------------- */
+
+static enum MHD_Result respond_json(struct request *r, unsigned status, json_t *body)
+{
+    struct MHD_Response *resp;
+    char *text = vn_json_dump(body);
+    enum MHD_Result ret;
+    size_t len;
+
+    json_decref(body);
+    if (!text)
+        return MHD_NO;
+    len = strlen(text);
+    resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"vppnotify\"");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+                                r->route == ROUTE_HEALTH ? "GET" : "POST");
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%u", r->h->o.retry_after_s);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    r->phase = PH_DONE;
+    return ret;
+}
+
+static double elapsed_ms(const struct request *r)
+{
+    return (double)(vn_mono_ns() - r->start_ns) / 1e6;
+}
+
+/* The one log line of a request that carried no notification we could read. */
+static void log_rejected(struct request *r, unsigned status, const char *why)
+{
+    struct vn_log_field f[] = {
+        VN_LF_I("status", status),       VN_LF_S("error", why),
+        VN_LF_S("remote", r->remote),    VN_LF_I("bytes", (int64_t)r->seen),
+        VN_LF_D("latency_ms", elapsed_ms(r)),
+    };
+    vn_log_fields(status >= 500 ? VN_LOG_ERROR : VN_LOG_WARN, "request rejected", f,
+                  (int)(sizeof(f) / sizeof(f[0])));
+}
+
+static enum MHD_Result respond_error(struct request *r, unsigned status, const char *msg)
+{
+    log_rejected(r, status, msg);
+    return respond_json(r, status, json_pack("{ss}", "error", msg));
+}
+
+/* The one log line of a notification (contract: id, type, uId, outcome, latency). */
+static void log_notification(struct request *r, unsigned status)
+{
+    const struct vn_notification *n = r->n;
+    const struct vn_ingest_job *j = &r->job;
+    struct vn_log_field f[] = {
+        VN_LF_S("id", n->id),
+        VN_LF_S("type", n->type_name),
+        VN_LF_S("uid", n->uid),
+        VN_LF_S("event", n->event_id),
+        VN_LF_S("outcome", vn_outcome_name(j->outcome)),
+        VN_LF_I("status", status),
+        VN_LF_I("items", (int64_t)n->n_items),
+        VN_LF_S("conflict", j->outcome == VN_OUTCOME_DUPLICATE && j->conflict ? "yes" : NULL),
+        VN_LF_S("error", j->outcome == VN_OUTCOME_STORED || j->outcome == VN_OUTCOME_UNAVAILABLE
+                             ? j->error
+                             : NULL),
+        VN_LF_S("remote", r->remote),
+        VN_LF_D("latency_ms", elapsed_ms(r)),
+    };
+    enum vn_log_level lvl = VN_LOG_INFO;
+
+    if (j->outcome == VN_OUTCOME_UNAVAILABLE)
+        lvl = VN_LOG_ERROR;
+    else if (j->outcome == VN_OUTCOME_STORED || (j->conflict && j->outcome == VN_OUTCOME_DUPLICATE))
+        lvl = VN_LOG_WARN;
+    vn_log_fields(lvl, "notification", f, (int)(sizeof(f) / sizeof(f[0])));
+}
+
+/* Answer a request whose job the writer finished. */
+static enum MHD_Result respond_outcome(struct request *r)
+{
+    const struct vn_ingest_job *j = &r->job;
+
+    if (j->kind == VN_JOB_PING) {
+        struct vn_ingest_stats s;
+        vn_ingest_stats(r->h->ingest, &s);
+        if (j->outcome != VN_OUTCOME_OK || s.store_failed)
+            return respond_json(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                json_pack("{ss ss}", "status", "unavailable", "error",
+                                          s.store_failed ? s.last_error : j->error));
+        return respond_json(r, MHD_HTTP_OK,
+                            json_pack("{ss ss sI sI sI sI sI}", "status", "ok", "store",
+                                      "writable", "queued", (json_int_t)s.queued, "applied",
+                                      (json_int_t)s.applied, "duplicates",
+                                      (json_int_t)s.duplicates, "stored", (json_int_t)s.stored,
+                                      "unavailable", (json_int_t)s.unavailable));
+    }
+    if (j->kind == VN_JOB_QUARANTINE) {
+        if (j->outcome != VN_OUTCOME_QUARANTINED)
+            return respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                 "the body could not be kept in quarantine; retry later");
+        log_rejected(r, MHD_HTTP_BAD_REQUEST, r->reason);
+        return respond_json(r, MHD_HTTP_BAD_REQUEST,
+                            json_pack("{ss ss}", "error", r->reason, "status", "quarantined"));
+    }
+    switch (j->outcome) {
+    case VN_OUTCOME_APPLIED:
+    case VN_OUTCOME_DUPLICATE:
+        log_notification(r, MHD_HTTP_OK);
+        return respond_json(r, MHD_HTTP_OK,
+                            json_pack("{ss ss}", "status", vn_outcome_name(j->outcome),
+                                      "notificationId", r->n->id));
+    case VN_OUTCOME_STORED:
+        log_notification(r, MHD_HTTP_ACCEPTED);
+        return respond_json(r, MHD_HTTP_ACCEPTED,
+                            json_pack("{ss ss ss}", "status", "stored", "notificationId",
+                                      r->n->id, "reason", j->error));
+    default:
+        log_notification(r, MHD_HTTP_SERVICE_UNAVAILABLE);
+        return respond_json(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                            json_pack("{ss ss}", "error", "not stored; retry later",
+                                      "notificationId", r->n->id));
+    }
+}
+
+/* ---- the writer's callback and submission ------------------------------------------------ */
+
+static void job_done(struct vn_ingest_job *job)
+{
+    struct request *r = job->ud;
+
+    atomic_store(&r->job_done, 1);
+    MHD_resume_connection(r->conn);
+}
+
+/* Suspend, then submit (in that order: the writer may resume us at once). */
+static enum MHD_Result submit(struct request *r)
+{
+    int rc;
+
+    r->job.done = job_done;
+    r->job.ud = r;
+    r->job.received_ms = vn_now_ms();
+    r->phase = PH_WAIT;
+    MHD_suspend_connection(r->conn);
+    rc = vn_ingest_submit(r->h->ingest, &r->job);
+    if (rc) {
+        /* Not queued: answer 503 ourselves when the connection comes back. */
+        r->job.outcome = VN_OUTCOME_UNAVAILABLE;
+        vn_strlcpy(r->job.error,
+                   rc == VN_EFULL ? "ingest queue full" : "shutting down", sizeof(r->job.error));
+        atomic_store(&r->job_done, 1);
+        MHD_resume_connection(r->conn);
+    }
+    return MHD_YES;
+}
+
+/* ---- request phases ---------------------------------------------------------------------- */
+
+static void client_address(struct MHD_Connection *conn, char *out, size_t outlen)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char host[INET6_ADDRSTRLEN] = "?";
+
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host,
+                      sizeof(host));
+    }
+    vn_strlcpy(out, host, outlen);
+}
+
+/* "application/json", optionally followed by parameters ("; charset=utf-8"). */
+static int content_type_ok(const char *ct)
+{
+    size_t n = strlen("application/json");
+
+    if (!ct)
+        return 1;
+    while (*ct == ' ')
+        ct++;
+    if (vn_strncasecmp_ascii(ct, "application/json", n) != 0)
+        return 0;
+    ct += n;
+    while (*ct == ' ')
+        ct++;
+    return *ct == '\0' || *ct == ';';
+}
+
+/* First call: route and check headers. Returns MHD_YES/NO; an answer may already be queued. */
+static enum MHD_Result on_headers(struct request *r, const char *url, const char *method)
+{
+    struct vn_httpd *h = r->h;
+    const char *cl, *ct;
+
+    if (strcmp(url, "/healthz") == 0) {
+        r->route = ROUTE_HEALTH;
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            return respond_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+        return MHD_YES;
+    }
+    if (strcmp(url, h->o.path) != 0)
+        return respond_error(r, MHD_HTTP_NOT_FOUND, "not found");
+    r->route = ROUTE_NOTIFY;
+    if (strcmp(method, "POST") != 0)
+        return respond_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+    if (vn_auth_check(h->auth,
+                      MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_AUTHORIZATION),
+                      r->uid) != 0)
+        return respond_error(r, MHD_HTTP_UNAUTHORIZED, "missing, malformed or unknown token");
+    cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        long long n;
+        if (vn_parse_ll(cl, 0, (long long)h->o.max_body, &n) == VN_ETOOBIG) {
+            snprintf(r->early_error, sizeof(r->early_error),
+                     "Content-Length %s is larger than the limit of %zu bytes", cl,
+                     h->o.max_body);
+            return respond_error(r, MHD_HTTP_CONTENT_TOO_LARGE, r->early_error);
+        }
+        if (n > 0 && vn_buf_reserve(&r->body, (size_t)n) != 0)
+            return MHD_NO;
+    }
+    ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!content_type_ok(ct))
+        return respond_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                             "Content-Type must be application/json");
+    return MHD_YES;
+}
+
+static enum MHD_Result on_body(struct request *r, const char *data, size_t *size)
+{
+    struct vn_httpd *h = r->h;
+    size_t n = *size;
+
+    *size = 0;
+    r->seen += n;
+    if (vn_mono_ns() - r->start_ns > h->o.read_timeout_ms * 1000000) {
+        log_rejected(r, 408, "body not received within the read timeout; connection closed");
+        return MHD_NO;
+    }
+    if (r->early_status) {
+        if (r->seen > h->o.max_body * DISCARD_FACTOR) {
+            log_rejected(r, MHD_HTTP_CONTENT_TOO_LARGE, "body far over the limit; closed");
+            return MHD_NO;
+        }
+        return MHD_YES;
+    }
+    if (vn_buf_append(&r->body, data, n) != 0) {
+        r->early_status = MHD_HTTP_CONTENT_TOO_LARGE;
+        snprintf(r->early_error, sizeof(r->early_error),
+                 "body is larger than the limit of %zu bytes", h->o.max_body);
+        vn_buf_release(&r->body);
+    }
+    return MHD_YES;
+}
+
+/* The whole body is here: parse and hand over to the writer. */
+static enum MHD_Result on_complete(struct request *r)
+{
+    struct vn_httpd *h = r->h;
+    struct vn_parse_limits limits = {.max_depth = h->o.max_depth};
+    struct vn_error err = {0};
+    int rc;
+
+    if (r->early_status)
+        return respond_error(r, (unsigned)r->early_status, r->early_error);
+    if (r->route == ROUTE_HEALTH) {
+        r->job.kind = VN_JOB_PING;
+        return submit(r);
+    }
+    rc = vn_notification_parse(vn_buf_str(&r->body), r->body.len, &limits, &r->n, &err);
+    if (rc == VN_EPARSE) {
+        vn_strlcpy(r->reason, err.msg, sizeof(r->reason));
+        r->job.kind = VN_JOB_QUARANTINE;
+        r->job.body = vn_buf_str(&r->body);
+        r->job.original_len = r->body.len;
+        r->job.body_len = r->body.len < h->o.quarantine_max ? r->body.len : h->o.quarantine_max;
+        r->job.remote = r->remote;
+        r->job.reason = r->reason;
+        return submit(r);
+    }
+    if (rc)
+        return respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    if (strcmp(r->n->uid, r->uid) != 0) {
+        char msg[VN_ID_MAX + 96];
+        snprintf(msg, sizeof(msg), "uId '%s' is not the location of this token", r->n->uid);
+        return respond_error(r, MHD_HTTP_FORBIDDEN, msg);
+    }
+    r->job.kind = VN_JOB_NOTIFICATION;
+    r->job.n = r->n;
+    r->job.body = vn_buf_str(&r->body);
+    r->job.body_len = r->body.len;
+    vn_digest(r->job.body, r->job.body_len, r->job.digest);
+    return submit(r);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
+{
+    struct vn_httpd *h = cls;
+    struct request *r = *con_cls;
+
+    if (!r) {
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            return MHD_NO;
+        r->h = h;
+        r->conn = conn;
+        r->start_ns = vn_mono_ns();
+        r->phase = PH_BODY;
+        vn_buf_init(&r->body, h->o.max_body);
+        client_address(conn, r->remote, sizeof(r->remote));
+        *con_cls = r;
+        atomic_fetch_add(&h->in_flight, 1);
+        return on_headers(r, url, method);
+    }
+    switch (r->phase) {
+    case PH_BODY:
+        if (*upload_data_size)
+            return on_body(r, upload_data, upload_data_size);
+        return on_complete(r);
+    case PH_WAIT:
+        if (!atomic_load(&r->job_done))
+            return MHD_YES; /* spurious call; still waiting for the writer */
+        return respond_outcome(r);
+    case PH_DONE:
+        break;
+    }
+    /* A response is queued already; swallow whatever body the client still sends. */
+    *upload_data_size = 0;
+    return MHD_YES;
+}
+
+static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    struct vn_httpd *h = cls;
+    struct request *r = *con_cls;
+
+    if (!r)
+        return;
+    vn_notification_free(r->n);
+    vn_buf_release(&r->body);
+    free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&h->in_flight, 1);
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    vn_log_warn("libmicrohttpd: %s", msg);
+}
+
+/* ---- start and stop ---------------------------------------------------------------------- */
+
+/* Split "host:port" or "[v6]:port" and resolve it (numeric or a name such as localhost). */
+static int resolve_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen,
+                          char *host, size_t hostlen, struct vn_error *err)
+{
+    struct addrinfo hints, *res = NULL;
+    const char *colon;
+    char port[16];
+    size_t hl;
+    int rc;
+
+    if (listen[0] == '[') {
+        const char *end = strchr(listen, ']');
+        if (!end || end[1] != ':')
+            return vn_error_set(err, VN_EUSAGE, "listen address '%s': expected [ADDR]:PORT",
+                                listen);
+        hl = (size_t)(end - listen - 1);
+        colon = end + 1;
+        if (hl >= hostlen)
+            return vn_error_set(err, VN_EUSAGE, "listen address '%s' is too long", listen);
+        memcpy(host, listen + 1, hl);
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon)
+            return vn_error_set(err, VN_EUSAGE, "listen address '%s': expected HOST:PORT",
+                                listen);
+        hl = (size_t)(colon - listen);
+        if (hl >= hostlen)
+            return vn_error_set(err, VN_EUSAGE, "listen address '%s' is too long", listen);
+        memcpy(host, listen, hl);
+    }
+    host[hl] = '\0';
+    vn_strlcpy(port, colon + 1, sizeof(port));
+    if (!vn_is_digits(port, strlen(port)) || strlen(port) > 5 || atol(port) > 65535)
+        return vn_error_set(err, VN_EUSAGE, "listen address '%s': port '%s' is not 0..65535",
+                            listen, port);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    rc = getaddrinfo(hl ? host : NULL, port, &hints, &res);
+    if (rc != 0 || !res)
+        return vn_error_set(err, VN_EUSAGE, "listen address '%s': %s", listen, gai_strerror(rc));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *sslen = res->ai_addrlen;
+    if (!hl)
+        vn_strlcpy(host, res->ai_family == AF_INET6 ? "::" : "0.0.0.0", hostlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int read_text_file(const char *path, char **out, struct vn_error *err)
+{
+    struct vn_buf b;
+    char chunk[4096];
+    size_t n;
+    FILE *f = fopen(path, "re");
+
+    if (!f)
+        return vn_error_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
+    vn_buf_init(&b, TLS_FILE_MAX);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (vn_buf_append(&b, chunk, n) != 0) {
+            fclose(f);
+            vn_buf_release(&b);
+            return vn_error_set(err, VN_ETOOBIG, "'%s' is larger than %d bytes", path,
+                                TLS_FILE_MAX);
+        }
+    }
+    fclose(f);
+    *out = vn_buf_detach(&b, NULL);
+    if (!*out)
+        return vn_error_set(err, VN_EPARSE, "'%s' is empty", path);
+    return 0;
+}
+
+struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_ingest *ingest,
+                                struct vn_auth *auth, struct vn_error *err)
+{
+    struct vn_httpd *h = calloc(1, sizeof(*h));
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    char host[64];
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned threads = opts->threads;
+    const union MHD_DaemonInfo *info;
+
+    if (!h) {
+        vn_error_set(err, -ENOMEM, "out of memory");
+        return NULL;
+    }
+    h->o = *opts;
+    h->ingest = ingest;
+    h->auth = auth;
+    if (resolve_listen(opts->listen, &ss, &sslen, host, sizeof(host), err) != 0)
+        goto fail;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (!!opts->tls_cert_file != !!opts->tls_key_file) {
+        vn_error_set(err, VN_EUSAGE, "--tls-cert and --tls-key go together");
+        goto fail;
+    }
+    if (opts->tls_cert_file) {
+        h->tls_key = calloc(1, TLS_FILE_MAX);
+        if (!h->tls_key || read_text_file(opts->tls_cert_file, &h->tls_cert, err) != 0)
+            goto fail;
+        if (vn_secret_read_file(opts->tls_key_file, h->tls_key, TLS_FILE_MAX, err) != 0) {
+            vn_error_prefix(err, "TLS key");
+            goto fail;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (unsigned)n : 2;
+    }
+    {
+        /* TLS options only when TLS is on: MHD warns about them otherwise. */
+        struct MHD_OptionItem tls[] = {
+            {MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert},
+            {MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key},
+            {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+            {MHD_OPTION_END, 0, NULL},
+        };
+        struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
+
+        h->mhd = MHD_start_daemon(
+            flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
+            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+            MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+            opts->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->max_header,
+            MHD_OPTION_NOTIFY_COMPLETED, request_completed, h, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+            1024u, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY,
+            h->tls_cert ? tls : none, MHD_OPTION_END);
+    }
+    if (!h->mhd) {
+        vn_error_set(err, VN_ENET,
+                     "cannot listen on '%s' (address in use, no permission, bad TLS "
+                     "certificate or key?)",
+                     opts->listen);
+        goto fail;
+    }
+    info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    snprintf(h->address, sizeof(h->address), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+             host, info ? (unsigned)info->port : 0u);
+    return h;
+fail:
+    vn_httpd_free(h);
+    return NULL;
+}
+
+const char *vn_httpd_address(const struct vn_httpd *h)
+{
+    return h->address;
+}
+
+void vn_httpd_quiesce(struct vn_httpd *h)
+{
+    MHD_socket fd = MHD_quiesce_daemon(h->mhd);
+
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+unsigned vn_httpd_in_flight(struct vn_httpd *h)
+{
+    return atomic_load(&h->in_flight);
+}
+
+void vn_httpd_free(struct vn_httpd *h)
+{
+    if (!h)
+        return;
+    if (h->mhd)
+        MHD_stop_daemon(h->mhd);
+    if (h->tls_key) {
+        vn_wipe(h->tls_key, TLS_FILE_MAX);
+        free(h->tls_key);
+    }
+    free(h->tls_cert);
+    free(h);
+}
