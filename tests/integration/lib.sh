@@ -134,3 +134,28 @@ vn_new_location() {
     vn_cli location add --uid "$uid" --name "$name" --token-file "$tf" >/dev/null
     echo "$tf"
 }
+
+# ---- notification bodies -------------------------------------------------------------------
+
+# body_asset_count ID UID ADAMID DELTA
+body_asset_count() {
+    printf '{"notificationId":"%s","notificationType":"ASSET_COUNT","uId":"%s","notification":{"adamId":"%s","pricingParam":"STDQ","countDelta":%s}}' \
+        "$1" "$2" "$3" "$4"
+}
+
+# body_associate ID UID EVENTID ADAMID SERIAL...: ASSET_MANAGEMENT ASSOCIATE SUCCESS for serials
+body_associate() {
+    local id=$1 uid=$2 ev=$3 adam=$4 sep="" items=""
+    shift 4
+    for s in "$@"; do
+        items+="$sep{\"adamId\":\"$adam\",\"pricingParam\":\"STDQ\",\"serialNumber\":\"$s\"}"
+        sep=","
+    done
+    printf '{"notificationId":"%s","notificationType":"ASSET_MANAGEMENT","uId":"%s","notification":{"type":"ASSOCIATE","result":"SUCCESS","eventId":"%s","assignments":[%s]}}' \
+        "$id" "$uid" "$ev" "$items"
+}
+
+# body_test ID UID
+body_test() {
+    printf '{"notificationId":"%s","notificationType":"TEST_NOTIFICATION","uId":"%s","notification":{}}' "$1" "$2"
+}
