@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# `make bench`: durable ingest throughput of vppnotify against the HTTP ceiling of this machine.
+#
+# Release build, fresh database, synchronous=FULL (the default; never relaxed here), wrk on
+# 127.0.0.1 with bench/notify.lua making every notificationId unique. Scenarios (~10 s each):
+#   asset_count     single-element ASSET_COUNT, 64 connections
+#   assignments100  ASSET_MANAGEMENT ASSOCIATE with 100 assignments each, 16 connections
+#   duplicates      re-posting ids already stored, 64 connections
+#   ceiling         the asset_count POST against nginx answering 204, same machine, same run
+# Then the database is checked: every id vppnotify answered 2xx is stored exactly once and the
+# counts are right; a fast wrong answer fails the bench, loudly. Last, bench/cpu.sh counts
+# instructions per notification with callgrind.
+#
+# Output: bench/results/latest.json and latest.md. Knobs: BENCH_SECONDS (default 10),
+# BENCH_THREADS (wrk threads, default 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECS=${BENCH_SECONDS:-10}
+WRK_THREADS=${BENCH_THREADS:-2}
+JOBS=$(nproc)
+BIN=build-release/src/cli/vppnotify
+OUT=bench/results
+UID1=2049025000431439
+
+echo "== release build"
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DVN_TESTS=OFF >/dev/null
+cmake --build build-release -j "$JOBS" >/dev/null
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/vn-bench.XXXXXX")
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [ "${keep:-0}" = 1 ]; then echo "bench: files kept in $T" >&2; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+die() {
+    keep=1
+    echo "BENCH FAILED: $*" >&2
+    exit 1
+}
+
+(umask 077 && head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$T/token")
+TOKEN=$(cat "$T/token")
+"$BIN" location add --db "$T/bench.db" --uid $UID1 --name bench --token-file "$T/token" 2>/dev/null
+
+"$BIN" serve --db "$T/bench.db" --listen 127.0.0.1:0 --ready-file "$T/ready" \
+    --log-format json >"$T/serve.log" 2>&1 &
+SERVE_PID=$!
+pids+=("$SERVE_PID")
+for _ in $(seq 200); do [ -s "$T/ready" ] && break; sleep 0.05; done
+[ -s "$T/ready" ] || die "vppnotify serve did not start: $(tail -n 5 "$T/serve.log")"
+URL="http://$(cat "$T/ready")"
+
+# nginx answering 204 to the same POST: the HTTP ceiling of this machine.
+mkdir -p "$T/nginx"
+NGINX_PORT=$((20000 + RANDOM % 20000))
+cat >"$T/nginx/nginx.conf" <<NGX
+worker_processes $JOBS;
+daemon off;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log warn;
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $T/nginx/body;
+    proxy_temp_path $T/nginx/proxy;
+    fastcgi_temp_path $T/nginx/fastcgi;
+    uwsgi_temp_path $T/nginx/uwsgi;
+    scgi_temp_path $T/nginx/scgi;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / { return 204; }
+    }
+}
+NGX
+/usr/sbin/nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" &
+pids+=($!)
+sleep 0.5
+
+rss_mib() {
+    awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVE_PID/status"
+}
+
+# run NAME URL CONNECTIONS MODE RUN [DUP_IDS]: one wrk run; its "BENCH {...}" line → $T/NAME.json
+run() {
+    local name=$1 url=$2 conns=$3 mode=$4 runid=$5 dups=${6:-0}
+    echo "== $name: $conns connections, ${SECS}s"
+    wrk -t "$WRK_THREADS" -c "$conns" -d "${SECS}s" --timeout 10s -s bench/notify.lua "$url" \
+        -- "$mode" $UID1 "$TOKEN" "$runid" "$dups" >"$T/$name.wrk"
+    sed -n 's/^BENCH //p' "$T/$name.wrk" >"$T/$name.json"
+    [ -s "$T/$name.json" ] || die "wrk printed no result for $name: $(cat "$T/$name.wrk")"
+    jq -c '{requests, non_2xx, p50_ms: (.p50_us / 1000), p99_ms: (.p99_us / 1000)}' "$T/$name.json"
+}
+
+wrk -t "$WRK_THREADS" -c 16 -d 2s -s bench/notify.lua "$URL" -- asset_count $UID1 "$TOKEN" warm >/dev/null
+run asset_count "$URL" 64 asset_count ac
+RSS_AC=$(rss_mib)
+run assignments100 "$URL" 16 assignments100 a100
+RSS_A100=$(rss_mib)
+run duplicates "$URL" 64 duplicates ac 500
+RSS_DUP=$(rss_mib)
+run ceiling "http://127.0.0.1:$NGINX_PORT" 64 asset_count ceil
+
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID" || die "vppnotify serve exited with an error: $(tail -n 5 "$T/serve.log")"
+
+echo "== checking the database"
+DB="$T/bench.db"
+q() { sqlite3 -batch -noheader "$DB" "$1"; }
+jq -r 'select(.msg == "notification" and .status == 200 and .outcome == "applied") | .id' \
+    "$T/serve.log" >"$T/acked.txt"
+jq -r 'select(.msg == "notification" and .status == 200 and .outcome == "duplicate") | .id' \
+    "$T/serve.log" | sort -u >"$T/dup_acked.txt"
+q "CREATE TABLE acked(id TEXT);" 
+sqlite3 -batch "$DB" ".import $T/acked.txt acked"
+missing=$(q "SELECT count(*) FROM acked a LEFT JOIN notifications n ON n.notification_id = a.id
+             WHERE n.notification_id IS NULL OR n.state <> 'applied';")
+[ "$missing" = 0 ] || die "$missing notification(s) answered 200 'applied' are not stored as applied"
+twice=$(sort "$T/acked.txt" | uniq -d | wc -l)
+[ "$twice" = 0 ] || die "$twice notification id(s) were answered 'applied' more than once"
+for name in asset_count assignments100 duplicates; do
+    ok2xx=$(jq '.requests - .non_2xx' "$T/$name.json")
+    [ "$(jq .non_2xx "$T/$name.json")" = 0 ] || echo "bench: $name had non-2xx answers" >&2
+done
+ac_rows=$(q "SELECT count(*) FROM notifications WHERE notification_id LIKE 'ac-%' OR notification_id LIKE 'warm-%';")
+ac_total=$(q "SELECT total_count FROM assets WHERE adam_id = '408709785';")
+[ "$ac_rows" = "$ac_total" ] || die "asset totalCount $ac_total but $ac_rows ASSET_COUNT notifications stored: applied twice or lost"
+a100_rows=$(q "SELECT count(*) FROM notifications WHERE notification_id LIKE 'a100-%';")
+a100_assign=$(q "SELECT count(*) FROM assignments WHERE adam_id = '361309726';")
+a100_counted=$(q "SELECT assigned_count FROM assets WHERE adam_id = '361309726';")
+[ "$a100_assign" = $((a100_rows * 100)) ] || die "$a100_assign assignments for $a100_rows notifications of 100"
+[ "$a100_counted" = "$a100_assign" ] || die "assignedCount $a100_counted but $a100_assign assignment rows"
+dup_seen=$(q "SELECT coalesce(sum(duplicates), 0) FROM notifications WHERE notification_id LIKE 'ac-%';")
+dup_ok=$(jq '.requests - .non_2xx' "$T/duplicates.json")
+[ "$dup_seen" -ge "$dup_ok" ] || die "$dup_ok duplicates answered 2xx but only $dup_seen counted"
+for name in asset_count assignments100; do
+    ok2xx=$(jq '.requests - .non_2xx' "$T/$name.json")
+    prefix=$([ $name = asset_count ] && echo ac || echo a100)
+    logged=$(grep -c "\"id\":\"$prefix-" "$T/acked.txt" || true)
+    [ "$logged" -ge "$ok2xx" ] || die "$name: wrk saw $ok2xx 2xx but vppnotify logged $logged"
+done
+integrity=$(q "PRAGMA integrity_check;")
+[ "$integrity" = ok ] || die "integrity_check: $integrity"
+echo "   every 'applied' answer is stored once; counts consistent; integrity ok"
+
+echo "== instructions per notification (callgrind)"
+IPN=$(bench/cpu.sh --quiet || echo null)
+
+SYNC=$(q "PRAGMA synchronous;")
+JOURNAL=$(q "PRAGMA journal_mode;")
+scen() { # name rows_per_notification rss
+    jq -c --argjson rows "$2" --argjson rss "${3:-null}" '{
+        notifications_per_s: ((.requests - .non_2xx) / (.duration_us / 1e6) | . * 10 | round / 10),
+        rows_per_s: ((.requests - .non_2xx) * $rows / (.duration_us / 1e6) | round),
+        p50_ms: (.p50_us / 1000), p99_ms: (.p99_us / 1000), non_2xx: .non_2xx,
+        peak_rss_mib: $rss }' "$T/$1.json"
+}
+jq -n --argjson ac "$(scen asset_count 1 "$RSS_AC")" \
+    --argjson a100 "$(scen assignments100 100 "$RSS_A100")" \
+    --argjson dup "$(scen duplicates 0 "$RSS_DUP")" \
+    --argjson ceil "$(scen ceiling 0)" \
+    --argjson ipn "$IPN" \
+    --arg when "$(date -u +%FT%TZ)" --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    --arg cpus "$JOBS" --arg sync "$SYNC" --arg journal "$JOURNAL" --arg secs "$SECS" '{
+    scenarios: {asset_count: $ac, assignments100: $a100, duplicates: $dup, ceiling: $ceil},
+    ratio_to_ceiling: (($ac.notifications_per_s / $ceil.notifications_per_s) * 1000 | round / 1000),
+    instructions_per_notification: $ipn,
+    run: {at: $when, commit: $commit, cpus: ($cpus | tonumber), seconds_per_scenario: ($secs | tonumber),
+          sqlite_synchronous: $sync, sqlite_journal_mode: $journal}
+}' >"$OUT/latest.json"
+
+jq -r '
+  def row(n): .scenarios[n] as $s | "| \(n) | \($s.notifications_per_s) | \($s.rows_per_s) | \($s.p50_ms) | \($s.p99_ms) | \($s.non_2xx) | \($s.peak_rss_mib // "–") |";
+  "# Benchmark results\n",
+  "Run \(.run.at) at commit \(.run.commit) on \(.run.cpus) CPUs, \(.run.seconds_per_scenario) s per scenario, SQLite journal_mode=\(.run.sqlite_journal_mode) synchronous=\(.run.sqlite_synchronous) (2 = FULL). Produced by `make bench` (bench/run.sh); see docs/PERFORMANCE.md.\n",
+  "| scenario | notifications/s | rows/s | p50 ms | p99 ms | non-2xx | peak RSS MiB |",
+  "| --- | --- | --- | --- | --- | --- | --- |",
+  row("asset_count"), row("assignments100"), row("duplicates"), row("ceiling"),
+  "\nasset_count / ceiling = **\(.ratio_to_ceiling)**; instructions per notification (parse + apply, callgrind) = **\(.instructions_per_notification)**.",
+  "\nTargets (issue 5): asset_count ≥ 10,000/s and ≥ 0.25 of ceiling; assignments100 ≥ 100,000 rows/s; duplicates ≥ 20,000/s; p99 ≤ 25 ms; 0 non-2xx; peak RSS ≤ 64 MiB."
+' "$OUT/latest.json" >"$OUT/latest.md"
+echo
+cat "$OUT/latest.md"
