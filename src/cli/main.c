@@ -83,20 +83,24 @@ static void print_markdown(void)
     }
 }
 
-/* Find the command named by argv[1] (and argv[2] for two-word commands). */
+/* Find the command named by argv[1] (and argv[2] for two-word commands, which win: "assets
+ * associate" is not "assets" with an argument). */
 static const struct vn_command *find(int argc, char **argv, int *words)
 {
-    for (size_t g = 0; g < NGROUPS; g++) {
-        for (const struct vn_command *cmd = groups[g]; cmd->name; cmd++) {
-            const char *space = strchr(cmd->name, ' ');
-            if (!space && strcmp(cmd->name, argv[1]) == 0) {
-                *words = 1;
-                return cmd;
-            }
-            if (space && argc > 2 && strncmp(cmd->name, argv[1], (size_t)(space - cmd->name)) == 0 &&
-                argv[1][space - cmd->name] == '\0' && strcmp(space + 1, argv[2]) == 0) {
-                *words = 2;
-                return cmd;
+    for (int pass = 2; pass >= 1; pass--) {
+        for (size_t g = 0; g < NGROUPS; g++) {
+            for (const struct vn_command *cmd = groups[g]; cmd->name; cmd++) {
+                const char *space = strchr(cmd->name, ' ');
+                size_t n = space ? (size_t)(space - cmd->name) : 0;
+                if (pass == 1 && !space && strcmp(cmd->name, argv[1]) == 0) {
+                    *words = 1;
+                    return cmd;
+                }
+                if (pass == 2 && space && argc > 2 && strncmp(cmd->name, argv[1], n) == 0 &&
+                    argv[1][n] == '\0' && strcmp(space + 1, argv[2]) == 0) {
+                    *words = 2;
+                    return cmd;
+                }
             }
         }
     }
