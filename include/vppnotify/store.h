@@ -59,6 +59,14 @@ const char *vn_store_describe(struct vn_store *st);
 /* The message of the last failure on this handle ("database is locked"), or "". */
 const char *vn_store_last_error(struct vn_store *st);
 
+/*
+ * 1 once an operation on this handle failed with an I/O error (a failed write or fsync), else
+ * 0. Sticky: after a failed fsync the page cache cannot be trusted, so the daemon stops and a
+ * supervisor restarts it. The backend's own code is in vn_store_last_error's message
+ * ("disk I/O error (sqlite extended code 1034)").
+ */
+int vn_store_failed_io(struct vn_store *st);
+
 /* ---- transactions ----------------------------------------------------------------------- */
 
 int vn_store_begin(struct vn_store *st);       /* a write transaction (SQLite: IMMEDIATE) */
