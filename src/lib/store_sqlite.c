@@ -458,6 +458,11 @@ static int sqlite_begin(struct vn_store *st)
     struct vn__sqlite *s = sq(st);
     int rc;
 
+    /* SQLite would let BEGIN IMMEDIATE through on a read-only WAL connection and fail later. */
+    if (s->read_only) {
+        vn__store_set_error(st, "database '%s' is open read-only", s->path);
+        return VN_ESTORE;
+    }
     if (!sqlite3_get_autocommit(s->db)) {
         vn__store_set_error(st, "a transaction is already open on this handle");
         return VN_ESTORE;
