@@ -523,7 +523,7 @@ struct shim_file {
 };
 
 static sqlite3_vfs *g_real_vfs;
-static int g_fail_sync;
+static int g_fail_sync; /* 0, or the code every xSync returns */
 
 #define REAL(f) (((struct shim_file *)(f))->real)
 
@@ -546,7 +546,7 @@ static int shim_truncate(sqlite3_file *f, sqlite3_int64 size)
 static int shim_sync(sqlite3_file *f, int flags)
 {
     if (g_fail_sync)
-        return SQLITE_IOERR_FSYNC;
+        return g_fail_sync;
     return REAL(f)->pMethods->xSync(REAL(f), flags);
 }
 static int shim_file_size(sqlite3_file *f, sqlite3_int64 *size)
@@ -672,9 +672,24 @@ static void test_failed_fsync_marks_the_store_failed(void **state)
 
     s = vn_store_open(f->path, NULL, &err); /* the default VFS is now the shim */
     assert_non_null(s);
+
+    /* A COMMIT that fails busy leaves SQLite's transaction open: the store rolls it back so
+     * the handle is reusable, and what it held is not there. */
+    assert_int_equal(vn_store_begin(s), 0);
+    assert_int_equal(insert_note(s, "busy", "u1", "{}", 1), 0);
+    g_fail_sync = SQLITE_BUSY;
+    assert_int_equal(vn_store_commit(s), VN_ESTORE);
+    g_fail_sync = 0;
+    assert_string_equal(vn_store_last_error(s), "database is locked");
+    assert_int_equal(vn_store_failed_io(s), 0);
+    assert_int_equal(vn_store_begin(s), 0);
+    assert_int_equal(vn_store_commit(s), 0);
+    assert_int_equal(insert_note(s, "busy", "u1", "{}", 1), 0); /* it was never committed */
+
+    /* A failed fsync is an I/O error: the handle is marked failed. */
     assert_int_equal(vn_store_begin(s), 0);
     assert_int_equal(insert_note(s, "n1", "u1", "{}", 1), 0);
-    g_fail_sync = 1;
+    g_fail_sync = SQLITE_IOERR_FSYNC;
     assert_int_equal(vn_store_commit(s), VN_ESTORE);
     g_fail_sync = 0;
     assert_int_equal(vn_store_failed_io(s), 1);
