@@ -453,6 +453,24 @@ static const char *sqlite_describe(struct vn_store *st)
 
 /* ---- transactions ---------------------------------------------------------------------- */
 
+/*
+ * The transaction is gone although the caller did not end it: SQLite rolls the whole
+ * transaction back itself after SQLITE_FULL or an I/O error in a statement. Say so, and keep
+ * the reason (the failure just before) in the message.
+ */
+static int rolled_back(struct vn_store *st, const char *what)
+{
+    char why[VN_ERROR_MSG_MAX];
+
+    sq(st)->txn_ms = 0;
+    if (strstr(st->last_error, "the transaction was rolled back"))
+        return VN_ESTORE; /* already said (rollback_to, then commit) */
+    memcpy(why, st->last_error, sizeof(why));
+    vn__store_set_error(st, "%s: the transaction was rolled back%s%s", what,
+                        why[0] ? " after: " : "", why);
+    return VN_ESTORE;
+}
+
 static int sqlite_begin(struct vn_store *st)
 {
     struct vn__sqlite *s = sq(st);
@@ -490,11 +508,8 @@ static int sqlite_commit(struct vn_store *st)
     struct vn__sqlite *s = sq(st);
     int rc;
 
-    if (sqlite3_get_autocommit(s->db)) {
-        s->txn_ms = 0;
-        vn__store_set_error(st, "no transaction to commit (it was rolled back)");
-        return VN_ESTORE;
-    }
+    if (sqlite3_get_autocommit(s->db))
+        return rolled_back(st, "cannot commit");
     rc = vn__sq_exec(s, VN_SQ_COMMIT, "COMMIT");
     if (rc)
         vn__sq_abort(s); /* leave the handle reusable; keep why the commit failed */
@@ -518,10 +533,8 @@ static int sqlite_release(struct vn_store *st)
 {
     struct vn__sqlite *s = sq(st);
 
-    if (sqlite3_get_autocommit(s->db)) {
-        vn__store_set_error(st, "no savepoint to release (the transaction was rolled back)");
-        return VN_ESTORE;
-    }
+    if (sqlite3_get_autocommit(s->db))
+        return rolled_back(st, "cannot release the savepoint");
     return vn__sq_exec(s, VN_SQ_RELEASE, "RELEASE vn_job");
 }
 
@@ -530,12 +543,9 @@ static int sqlite_rollback_to(struct vn_store *st)
     struct vn__sqlite *s = sq(st);
     int rc;
 
-    /* After SQLITE_FULL or an I/O error SQLite may have rolled back the whole transaction. */
-    if (sqlite3_get_autocommit(s->db)) {
-        vn__store_set_error(st, "no savepoint to roll back to (the transaction was rolled "
-                            "back)");
-        return VN_ESTORE;
-    }
+    /* After SQLITE_FULL or an I/O error SQLite has rolled back the whole transaction. */
+    if (sqlite3_get_autocommit(s->db))
+        return rolled_back(st, "cannot roll back to the savepoint");
     rc = vn__sq_exec(s, VN_SQ_ROLLBACK_TO, "ROLLBACK TO vn_job");
     if (!rc)
         rc = vn__sq_exec(s, VN_SQ_RELEASE, "RELEASE vn_job");

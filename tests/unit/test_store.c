@@ -503,11 +503,19 @@ static void test_max_db_bytes_gives_full(void **state)
     assert_int_equal(vn_store_begin(f->st), 0);
     for (i = 0; i < 200 && rc == 0; i++) {
         snprintf(id, sizeof(id), "big-%d", i);
+        assert_int_equal(vn_store_savepoint(f->st), 0); /* one job of a group commit */
         rc = insert_note(f->st, id, "u1", body, 2);
+        if (rc == 0)
+            assert_int_equal(vn_store_release(f->st), 0);
     }
     assert_int_equal(rc, VN_EFULL);
     assert_true(i > 1); /* some fitted: the limit is the size given, not zero */
     assert_non_null(strstr(vn_store_last_error(f->st), "full"));
+    /* SQLite rolled the whole transaction back: the batch fails, and says why. */
+    assert_int_equal(vn_store_rollback_to(f->st), VN_ESTORE);
+    assert_non_null(strstr(vn_store_last_error(f->st), "rolled back after: "));
+    assert_non_null(strstr(vn_store_last_error(f->st), "full"));
+    assert_int_equal(vn_store_commit(f->st), VN_ESTORE);
     assert_int_equal(vn_store_rollback(f->st), 0);
     /* The handle is still usable and what was committed is intact. */
     assert_int_equal(vn_store_ping(f->st), 0);
