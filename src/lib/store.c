@@ -149,8 +149,7 @@ int vn_store_stored_ids(struct vn_store *st, const char *uid, char ***ids, size_
 }
 
 int vn_store_quarantine(struct vn_store *st, int64_t received_ms, const char *remote,
-                        const char *reason, const void *body, size_t body_len,
-                        size_t original_len)
+                        const char *reason, const void *body, size_t body_len, size_t original_len)
 {
     return st->ops->quarantine(st, received_ms, remote, reason, body, body_len, original_len);
 }
@@ -159,18 +158,15 @@ int vn_store_asset_adjust(struct vn_store *st, const char *uid, const char *adam
                           const char *pricing_param, long long d_total, long long d_assigned,
                           long long d_available)
 {
-    return st->ops->asset_adjust(st, uid, adam_id, pricing_param, d_total, d_assigned,
-                                 d_available);
+    return st->ops->asset_adjust(st, uid, adam_id, pricing_param, d_total, d_assigned, d_available);
 }
 
-int vn_store_assignment_insert(struct vn_store *st, const char *uid,
-                               const struct vn_assignment *a)
+int vn_store_assignment_insert(struct vn_store *st, const char *uid, const struct vn_assignment *a)
 {
     return st->ops->assignment_insert(st, uid, a);
 }
 
-int vn_store_assignment_delete(struct vn_store *st, const char *uid,
-                               const struct vn_assignment *a)
+int vn_store_assignment_delete(struct vn_store *st, const char *uid, const struct vn_assignment *a)
 {
     return st->ops->assignment_delete(st, uid, a);
 }
@@ -207,10 +203,9 @@ int vn_store_event_note(struct vn_store *st, const struct vn_event_note *e)
     return st->ops->event_note(st, e);
 }
 
-int vn_store_event_failed_item(struct vn_store *st, const char *event_id,
-                               long long error_number, const char *adam_id,
-                               const char *pricing_param, const char *client_user_id,
-                               const char *serial_number)
+int vn_store_event_failed_item(struct vn_store *st, const char *event_id, long long error_number,
+                               const char *adam_id, const char *pricing_param,
+                               const char *client_user_id, const char *serial_number)
 {
     return st->ops->event_failed_item(st, event_id, error_number, adam_id, pricing_param,
                                       client_user_id, serial_number);
@@ -239,8 +234,8 @@ int vn_store_location_rotate(struct vn_store *st, const char *uid,
     return st->ops->location_rotate(st, uid, digest, now_ms, grace_until_ms);
 }
 
-int vn_store_query(struct vn_store *st, enum vn_query q, const struct vn_filter *f,
-                   vn_row_cb cb, void *ud)
+int vn_store_query(struct vn_store *st, enum vn_query q, const struct vn_filter *f, vn_row_cb cb,
+                   void *ud)
 {
     static const struct vn_filter none;
 

@@ -43,16 +43,13 @@ struct vn_store_ops {
     int (*notification_body)(struct vn_store *st, const char *id, char **body, size_t *len);
     int (*stored_ids)(struct vn_store *st, const char *uid, char ***ids, size_t *n);
     int (*quarantine)(struct vn_store *st, int64_t received_ms, const char *remote,
-                      const char *reason, const void *body, size_t body_len,
-                      size_t original_len);
+                      const char *reason, const void *body, size_t body_len, size_t original_len);
 
     int (*asset_adjust)(struct vn_store *st, const char *uid, const char *adam_id,
                         const char *pricing_param, long long d_total, long long d_assigned,
                         long long d_available);
-    int (*assignment_insert)(struct vn_store *st, const char *uid,
-                             const struct vn_assignment *a);
-    int (*assignment_delete)(struct vn_store *st, const char *uid,
-                             const struct vn_assignment *a);
+    int (*assignment_insert)(struct vn_store *st, const char *uid, const struct vn_assignment *a);
+    int (*assignment_delete)(struct vn_store *st, const char *uid, const struct vn_assignment *a);
     int (*user_upsert)(struct vn_store *st, const char *uid, const struct vn_user *u,
                        const char *status);
     int (*subscription_set_counts)(struct vn_store *st, const char *uid, const char *adam_id,
@@ -81,8 +78,8 @@ struct vn_store_ops {
 /* The common head of every backend's handle. */
 struct vn_store {
     const struct vn_store_ops *ops;
-    int failed_io;                      /* sticky: an I/O error happened (vn_store_failed_io) */
-    char last_error[VN_ERROR_MSG_MAX];  /* the last failure's message, "" if none yet */
+    int failed_io;                     /* sticky: an I/O error happened (vn_store_failed_io) */
+    char last_error[VN_ERROR_MSG_MAX]; /* the last failure's message, "" if none yet */
 };
 
 /* Record the message of a failure on st (printf-style). Returns nothing: callers return codes. */
@@ -171,10 +168,10 @@ enum vn__sq_slot {
 struct vn__sqlite {
     struct vn_store base; /* first member: a struct vn_store * points at the whole handle */
     sqlite3 *db;
-    char *path;           /* owned */
+    char *path; /* owned */
     int read_only;
-    int schema_current;   /* the database's schema version when opened (after migrations) */
-    int64_t txn_ms;       /* when the current write transaction began; 0 outside one */
+    int schema_current; /* the database's schema version when opened (after migrations) */
+    int64_t txn_ms;     /* when the current write transaction began; 0 outside one */
     char txn_iso[VN_TIME_ISO_LEN];
     char describe[640];
     sqlite3_stmt *stmt[VN_SQ__COUNT];
@@ -214,15 +211,12 @@ int vn__sq_notification_set_state(struct vn_store *st, const char *id, enum vn_n
 int vn__sq_notification_body(struct vn_store *st, const char *id, char **body, size_t *len);
 int vn__sq_stored_ids(struct vn_store *st, const char *uid, char ***ids, size_t *n);
 int vn__sq_quarantine(struct vn_store *st, int64_t received_ms, const char *remote,
-                      const char *reason, const void *body, size_t body_len,
-                      size_t original_len);
+                      const char *reason, const void *body, size_t body_len, size_t original_len);
 int vn__sq_asset_adjust(struct vn_store *st, const char *uid, const char *adam_id,
                         const char *pricing_param, long long d_total, long long d_assigned,
                         long long d_available);
-int vn__sq_assignment_insert(struct vn_store *st, const char *uid,
-                             const struct vn_assignment *a);
-int vn__sq_assignment_delete(struct vn_store *st, const char *uid,
-                             const struct vn_assignment *a);
+int vn__sq_assignment_insert(struct vn_store *st, const char *uid, const struct vn_assignment *a);
+int vn__sq_assignment_delete(struct vn_store *st, const char *uid, const struct vn_assignment *a);
 int vn__sq_user_upsert(struct vn_store *st, const char *uid, const struct vn_user *u,
                        const char *status);
 int vn__sq_subscription_set_counts(struct vn_store *st, const char *uid, const char *adam_id,

@@ -182,8 +182,7 @@ static int create_file(const char *path, struct vn_error *err)
     if (stat(path, &sb) == 0)
         return 0;
     if (errno != ENOENT)
-        return vn_error_set(err, VN_ESTORE, "cannot open database '%s': %s", path,
-                            strerror(errno));
+        return vn_error_set(err, VN_ESTORE, "cannot open database '%s': %s", path, strerror(errno));
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0 && errno != EEXIST)
         return vn_error_set(err, VN_ESTORE, "cannot create database '%s': %s", path,
@@ -219,16 +218,18 @@ static int configure(struct vn__sqlite *s, const struct vn_store_options *opts, 
     int rc;
 
     sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, opts->busy_timeout_ms > INT_MAX ? INT_MAX
-                                                                : (int)opts->busy_timeout_ms);
+    sqlite3_busy_timeout(s->db,
+                         opts->busy_timeout_ms > INT_MAX ? INT_MAX : (int)opts->busy_timeout_ms);
 
     rc = one_text(s, s->read_only ? "PRAGMA journal_mode" : "PRAGMA journal_mode=WAL", mode,
                   sizeof(mode));
     if (rc)
         goto out;
     if (!s->read_only && !memory && strcmp(mode, "wal") != 0) {
-        rc = vn_error_set(err, VN_ESTORE, "cannot enable WAL on database '%s' (journal_mode "
-                          "is '%s')", s->path, mode);
+        rc = vn_error_set(err, VN_ESTORE,
+                          "cannot enable WAL on database '%s' (journal_mode "
+                          "is '%s')",
+                          s->path, mode);
         goto out;
     }
     rc = one_int(s, "PRAGMA synchronous=FULL", &sync);
@@ -241,8 +242,10 @@ static int configure(struct vn__sqlite *s, const struct vn_store_options *opts, 
     if (rc)
         goto out;
     if (sync != 2 || fk != 1) {
-        rc = vn_error_set(err, VN_ESTORE, "cannot set synchronous=FULL and foreign_keys=ON on "
-                          "database '%s'", s->path);
+        rc = vn_error_set(err, VN_ESTORE,
+                          "cannot set synchronous=FULL and foreign_keys=ON on "
+                          "database '%s'",
+                          s->path);
         goto out;
     }
     if (opts->max_db_bytes > 0) {
@@ -263,8 +266,7 @@ static int configure(struct vn__sqlite *s, const struct vn_store_options *opts, 
              s->read_only ? " read-only" : "");
 out:
     if (rc && err && !err->code)
-        vn_error_set(err, rc, "cannot configure database '%s': %s", s->path,
-                     s->base.last_error);
+        vn_error_set(err, rc, "cannot configure database '%s': %s", s->path, s->base.last_error);
     return rc;
 }
 
@@ -275,11 +277,15 @@ static int read_version(struct vn__sqlite *s, long long *version, long long *tab
     int rc;
 
     *version = 0;
-    rc = one_int(s, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT "
-                    "LIKE 'sqlite\\_%' ESCAPE '\\'", tables);
+    rc = one_int(s,
+                 "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT "
+                 "LIKE 'sqlite\\_%' ESCAPE '\\'",
+                 tables);
     if (!rc)
-        rc = one_int(s, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = "
-                        "'schema_migrations'", &has);
+        rc = one_int(s,
+                     "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = "
+                     "'schema_migrations'",
+                     &has);
     if (!rc && has)
         rc = one_int(s, "SELECT coalesce(max(version), 0) FROM schema_migrations", version);
     return rc;
@@ -313,8 +319,10 @@ static int apply_migration(struct vn__sqlite *s, long long v)
             vn__store_set_error(&s->base, "%s", msg);
         goto out;
     }
-    rc = sqlite3_prepare_v2(s->db, "INSERT INTO schema_migrations(version, applied_at) "
-                            "VALUES (?1, ?2)", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(s->db,
+                            "INSERT INTO schema_migrations(version, applied_at) "
+                            "VALUES (?1, ?2)",
+                            -1, &st, NULL);
     if (rc != SQLITE_OK) {
         rc = vn__sq_fail(s, rc);
         goto out;
@@ -345,26 +353,34 @@ static int migrate(struct vn__sqlite *s, struct vn_error *err)
         return vn_error_set(err, rc, "cannot read the schema of database '%s': %s", s->path,
                             s->base.last_error);
     if (v > want)
-        return vn_error_set(err, VN_ESTORE, "database '%s' has schema version %lld, newer than "
-                            "this build's %lld: use a newer vppnotify", s->path, v, want);
+        return vn_error_set(err, VN_ESTORE,
+                            "database '%s' has schema version %lld, newer than "
+                            "this build's %lld: use a newer vppnotify",
+                            s->path, v, want);
     if (v == 0 && tables > 0)
-        return vn_error_set(err, VN_ESTORE, "database '%s' is not a vppnotify database (it "
-                            "has tables but no schema_migrations)", s->path);
+        return vn_error_set(err, VN_ESTORE,
+                            "database '%s' is not a vppnotify database (it "
+                            "has tables but no schema_migrations)",
+                            s->path);
     if (s->read_only) {
         if (v == 0)
-            return vn_error_set(err, VN_ESTORE, "database '%s' has no vppnotify schema yet; "
+            return vn_error_set(err, VN_ESTORE,
+                                "database '%s' has no vppnotify schema yet; "
                                 "open it read-write once (vppnotify serve) to create it",
                                 s->path);
         if (v < want)
-            return vn_error_set(err, VN_ESTORE, "database '%s' has schema version %lld, older "
+            return vn_error_set(err, VN_ESTORE,
+                                "database '%s' has schema version %lld, older "
                                 "than this build's %lld; open it read-write once to migrate it",
                                 s->path, v, want);
     }
     for (; !s->read_only && v < want; v++) {
         rc = apply_migration(s, v + 1);
         if (rc)
-            return vn_error_set(err, rc, "cannot migrate database '%s' to schema version %lld: "
-                                "%s", s->path, v + 1, s->base.last_error);
+            return vn_error_set(err, rc,
+                                "cannot migrate database '%s' to schema version %lld: "
+                                "%s",
+                                s->path, v + 1, s->base.last_error);
     }
     s->schema_current = (int)v;
     return 0;
@@ -415,8 +431,10 @@ struct vn_store *vn__store_sqlite_open(const char *path, const struct vn_store_o
         goto fail;
     }
     if (!s->read_only && sqlite3_db_readonly(s->db, "main") == 1) {
-        rc = vn_error_set(err, VN_ESTORE, "cannot open database '%s' for writing: "
-                          "permission denied", path);
+        rc = vn_error_set(err, VN_ESTORE,
+                          "cannot open database '%s' for writing: "
+                          "permission denied",
+                          path);
         goto fail;
     }
     vn_error_clear(err);
@@ -561,8 +579,9 @@ static int sqlite_ping(struct vn_store *st)
     rc = sqlite_begin(st);
     if (rc)
         return rc;
-    q = vn__sq_stmt(s, VN_SQ_HEALTH, "INSERT INTO health(id, at) VALUES (1, ?1) "
-                                     "ON CONFLICT(id) DO UPDATE SET at = excluded.at");
+    q = vn__sq_stmt(s, VN_SQ_HEALTH,
+                    "INSERT INTO health(id, at) VALUES (1, ?1) "
+                    "ON CONFLICT(id) DO UPDATE SET at = excluded.at");
     if (!q) {
         rc = VN_ESTORE;
         goto out;

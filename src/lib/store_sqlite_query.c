@@ -73,9 +73,8 @@ struct qspec {
 #define B VN_V_BOOL
 #define J VN_V_JSON
 
-static const char *const k_assets[] = {"uId",           "adamId",         "pricingParam",
-                                       "totalCount",    "assignedCount",  "availableCount",
-                                       "needsSync"};
+static const char *const k_assets[] = {
+    "uId", "adamId", "pricingParam", "totalCount", "assignedCount", "availableCount", "needsSync"};
 static const enum vn_vtype t_assets[] = {T, T, T, I, I, I, B};
 
 static const char *const k_assignments[] = {"uId", "adamId", "pricingParam", "clientUserId",
@@ -98,18 +97,15 @@ static const enum vn_vtype t_subs[] = {T, T, T, I, I, I, I};
 static const char *const k_seats[] = {"uId", "adamId", "clientUserId", "renewing"};
 static const enum vn_vtype t_seats[] = {T, T, T, B};
 
-static const char *const k_events[] = {"eventId", "uId",       "notificationType",
-                                       "type",    "notifications", "succeeded",
-                                       "failed",  "errors"};
+static const char *const k_events[] = {"eventId",       "uId",       "notificationType", "type",
+                                       "notifications", "succeeded", "failed",           "errors"};
 static const enum vn_vtype t_events[] = {T, T, T, T, I, I, I, J};
 
-static const char *const k_notifications[] = {"notificationId", "notificationType", "uId",
-                                              "receivedAt",     "state",            "duplicates",
-                                              "conflicts"};
+static const char *const k_notifications[] = {
+    "notificationId", "notificationType", "uId", "receivedAt", "state", "duplicates", "conflicts"};
 static const enum vn_vtype t_notifications[] = {T, T, T, T, T, I, I};
 
-static const char *const k_locations[] = {"uId", "name", "tokenCount",
-                                          "lastTestNotificationAt"};
+static const char *const k_locations[] = {"uId", "name", "tokenCount", "lastTestNotificationAt"};
 static const enum vn_vtype t_locations[] = {T, T, I, T};
 
 static const char *const k_quarantine[] = {"id", "receivedAt", "remoteAddr", "reason",
@@ -122,8 +118,8 @@ static const enum vn_vtype t_quarantine[] = {I, T, T, T, I};
 #undef J
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-#define SAME_WIDTH(name)                                                                       \
-    _Static_assert(COUNT(k_##name) == COUNT(t_##name) && COUNT(k_##name) <= QMAX,              \
+#define SAME_WIDTH(name)                                                                           \
+    _Static_assert(COUNT(k_##name) == COUNT(t_##name) && COUNT(k_##name) <= QMAX,                  \
                    "keys and types of query " #name " disagree")
 SAME_WIDTH(assets);
 SAME_WIDTH(assignments);
@@ -135,10 +131,13 @@ SAME_WIDTH(notifications);
 SAME_WIDTH(locations);
 SAME_WIDTH(quarantine);
 
-#define SPEC(slot, sql, name)                                                                  \
-    {slot, sql, COUNT(k_##name), k_##name, t_##name}
+#define SPEC(slot, sql, name)                                                                      \
+    {                                                                                              \
+        slot, sql, COUNT(k_##name), k_##name, t_##name                                             \
+    }
 
 /* Indexed by enum vn_query. */
+/* clang-format off */
 static const struct qspec specs[] = {
     [VN_Q_ASSETS] = SPEC(VN_SQ_Q_ASSETS,
         "SELECT uid, adam_id, pricing_param, total_count, assigned_count, available_count, "
@@ -204,6 +203,7 @@ static const struct qspec specs[] = {
         "ORDER BY id LIMIT :limit",
         quarantine),
 };
+/* clang-format on */
 
 /* Bind a filter value to the named parameter if this query has it. */
 static void bind_named(sqlite3_stmt *st, const char *name, const char *v)

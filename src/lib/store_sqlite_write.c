@@ -20,11 +20,11 @@ static struct vn__sqlite *sq(struct vn_store *st)
 }
 
 /* Get a statement of slot or return VN_ESTORE from the calling function. */
-#define STMT(var, s, slot, sql)                                                                  \
-    do {                                                                                       \
-        (var) = vn__sq_stmt((s), (slot), (sql));                                               \
-        if (!(var))                                                                            \
-            return VN_ESTORE;                                                                  \
+#define STMT(var, s, slot, sql)                                                                    \
+    do {                                                                                           \
+        (var) = vn__sq_stmt((s), (slot), (sql));                                                   \
+        if (!(var))                                                                                \
+            return VN_ESTORE;                                                                      \
     } while (0)
 
 static int bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
@@ -242,8 +242,7 @@ out:
 }
 
 int vn__sq_quarantine(struct vn_store *st_, int64_t received_ms, const char *remote,
-                      const char *reason, const void *body, size_t body_len,
-                      size_t original_len)
+                      const char *reason, const void *body, size_t body_len, size_t original_len)
 {
     struct vn__sqlite *s = sq(st_);
     char iso[VN_TIME_ISO_LEN];
@@ -299,15 +298,16 @@ int vn__sq_asset_adjust(struct vn_store *st_, const char *uid, const char *adam_
 static int check_assignment(struct vn_store *st, const struct vn_assignment *a)
 {
     if (!a->client_user_id == !a->serial_number) {
-        vn__store_set_error(st, "assignment of adamId '%s' needs exactly one of clientUserId "
-                            "and serialNumber", a->adam_id.s);
+        vn__store_set_error(st,
+                            "assignment of adamId '%s' needs exactly one of clientUserId "
+                            "and serialNumber",
+                            a->adam_id.s);
         return VN_EPARSE;
     }
     return 0;
 }
 
-int vn__sq_assignment_insert(struct vn_store *st_, const char *uid,
-                             const struct vn_assignment *a)
+int vn__sq_assignment_insert(struct vn_store *st_, const char *uid, const struct vn_assignment *a)
 {
     struct vn__sqlite *s = sq(st_);
     sqlite3_stmt *st;
@@ -328,8 +328,7 @@ int vn__sq_assignment_insert(struct vn_store *st_, const char *uid,
     return rc ? rc : changed > 0;
 }
 
-int vn__sq_assignment_delete(struct vn_store *st_, const char *uid,
-                             const struct vn_assignment *a)
+int vn__sq_assignment_delete(struct vn_store *st_, const char *uid, const struct vn_assignment *a)
 {
     struct vn__sqlite *s = sq(st_);
     sqlite3_stmt *st;
@@ -555,8 +554,8 @@ static int finish(struct vn__sqlite *s, int rc)
     return s->base.ops->commit(&s->base);
 }
 
-static int insert_token(struct vn__sqlite *s, const char *uid,
-                        const uint8_t digest[VN_DIGEST_LEN], const char *created)
+static int insert_token(struct vn__sqlite *s, const char *uid, const uint8_t digest[VN_DIGEST_LEN],
+                        const char *created)
 {
     sqlite3_stmt *st;
     int rc, changed;
@@ -610,8 +609,7 @@ out:
 }
 
 /* Delete every row of uid from the table of slot. */
-static int delete_uid(struct vn__sqlite *s, enum vn__sq_slot slot, const char *sql,
-                      const char *uid)
+static int delete_uid(struct vn__sqlite *s, enum vn__sq_slot slot, const char *sql, const char *uid)
 {
     sqlite3_stmt *st;
 
@@ -708,8 +706,7 @@ int vn__sq_location_rotate(struct vn_store *st_, const char *uid,
         rc = run(s, st, NULL);
     } else {
         rc = delete_uid(s, VN_SQ_TOKEN_DROP_CURRENT,
-                        "DELETE FROM location_tokens WHERE uid = ?1 AND expires_at IS NULL",
-                        uid);
+                        "DELETE FROM location_tokens WHERE uid = ?1 AND expires_at IS NULL", uid);
     }
     if (rc)
         goto out;

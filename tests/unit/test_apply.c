@@ -26,7 +26,7 @@
 #include "vppnotify/util.h"
 
 #define UID "2049025000431439"
-#define T0 1790000000000LL /* a fixed receive time */
+#define T0  1790000000000LL /* a fixed receive time */
 
 struct fx {
     char dir[64];
@@ -292,8 +292,11 @@ static long long raw_int(struct fx *f, const char *sql)
  * something changed nothing. */
 static void snapshot(struct fx *f, int events, char *out, size_t outlen)
 {
-    static const enum vn_query all[] = {VN_Q_ASSETS, VN_Q_ASSIGNMENTS, VN_Q_USERS,
-                                        VN_Q_SUBSCRIPTIONS, VN_Q_SUBSCRIPTION_ASSIGNMENTS,
+    static const enum vn_query all[] = {VN_Q_ASSETS,
+                                        VN_Q_ASSIGNMENTS,
+                                        VN_Q_USERS,
+                                        VN_Q_SUBSCRIPTIONS,
+                                        VN_Q_SUBSCRIPTION_ASSIGNMENTS,
                                         VN_Q_EVENTS};
     struct rows r;
     size_t i, k, used = 0;
@@ -357,8 +360,10 @@ static void test_row_asset_count_unknown_asset_is_created_and_needs_sync(void **
     char want[160];
 
     assert_int_equal(apply(f, &n, NULL), 0);
-    snprintf(want, sizeof(want), "uId=%s adamId=1234 pricingParam=PLUS totalCount=7 "
-                                 "assignedCount=0 availableCount=7 needsSync=true", UID);
+    snprintf(want, sizeof(want),
+             "uId=%s adamId=1234 pricingParam=PLUS totalCount=7 "
+             "assignedCount=0 availableCount=7 needsSync=true",
+             UID);
     assert_string_equal(asset(f, "1234", "PLUS"), want);
 }
 
@@ -386,19 +391,24 @@ static void test_row_asset_management_associate_success(void **state)
     assert_int_equal(stats.upserted, 2); /* one adjustment per asset, not per assignment */
 
     assert_int_equal(q(f, VN_Q_ASSIGNMENTS, &r), 4);
-    snprintf(want, sizeof(want), "uId=%s adamId=55 pricingParam=STDQ clientUserId=client-100 "
-                                 "serialNumber=null", UID);
+    snprintf(want, sizeof(want),
+             "uId=%s adamId=55 pricingParam=STDQ clientUserId=client-100 "
+             "serialNumber=null",
+             UID);
     assert_string_equal(r.text[0], want);
-    snprintf(want, sizeof(want), "uId=%s adamId=408709785 pricingParam=STDQ clientUserId=null "
-                                 "serialNumber=C02XXXXXXX", UID);
+    snprintf(want, sizeof(want),
+             "uId=%s adamId=408709785 pricingParam=STDQ clientUserId=null "
+             "serialNumber=C02XXXXXXX",
+             UID);
     assert_string_equal(r.text[1], want);
     assert_string_equal(counts(f, "408709785", "STDQ"),
                         "totalCount=10 assignedCount=3 availableCount=7 needsSync=false");
     assert_string_equal(counts(f, "55", "STDQ"),
                         "totalCount=3 assignedCount=1 availableCount=2 needsSync=false");
     assert_int_equal(q(f, VN_Q_EVENTS, &r), 1);
-    snprintf(want, sizeof(want), "eventId=ev1 uId=%s notificationType=ASSET_MANAGEMENT "
-                                 "type=ASSOCIATE notifications=1 succeeded=4 failed=0 errors=[]",
+    snprintf(want, sizeof(want),
+             "eventId=ev1 uId=%s notificationType=ASSET_MANAGEMENT "
+             "type=ASSOCIATE notifications=1 succeeded=4 failed=0 errors=[]",
              UID);
     assert_string_equal(r.text[0], want);
 }
@@ -443,8 +453,8 @@ static void test_row_asset_management_revoke_success(void **state)
 {
     struct fx *f = *state;
     struct vn_assignment items[3];
-    struct vn_notification n = mgmt(VN_NT_ASSET_MANAGEMENT, "ASSET_MANAGEMENT", "m2",
-                                    VN_ACT_REVOKE, VN_RES_SUCCESS, "ev2");
+    struct vn_notification n = mgmt(VN_NT_ASSET_MANAGEMENT, "ASSET_MANAGEMENT", "m2", VN_ACT_REVOKE,
+                                    VN_RES_SUCCESS, "ev2");
     struct vn_apply_stats stats;
     struct rows r;
 
@@ -508,11 +518,13 @@ static void test_row_asset_management_failure(void **state)
 static void test_row_user_management_create_update(void **state)
 {
     struct fx *f = *state;
-    struct vn_user create = {.client_user_id = "client-100", .email = "a@example.com",
-                             .invite_code = "f551b37d", .status = "Registered"};
+    struct vn_user create = {.client_user_id = "client-100",
+                             .email = "a@example.com",
+                             .invite_code = "f551b37d",
+                             .status = "Registered"};
     struct vn_user update = {.client_user_id = "client-100", .email = "b@example.com"};
-    struct vn_notification n = mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u1",
-                                    VN_ACT_CREATE, VN_RES_SUCCESS, "evc");
+    struct vn_notification n =
+        mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u1", VN_ACT_CREATE, VN_RES_SUCCESS, "evc");
     struct vn_apply_stats stats;
     struct rows r;
     char want[256];
@@ -522,57 +534,63 @@ static void test_row_user_management_create_update(void **state)
     assert_int_equal(apply(f, &n, &stats), 0);
     assert_int_equal(stats.upserted, 1);
     assert_int_equal(q(f, VN_Q_USERS, &r), 1);
-    snprintf(want, sizeof(want), "uId=%s clientUserId=client-100 email=a@example.com "
-                                 "inviteCode=f551b37d idHash=null status=Registered", UID);
+    snprintf(want, sizeof(want),
+             "uId=%s clientUserId=client-100 email=a@example.com "
+             "inviteCode=f551b37d idHash=null status=Registered",
+             UID);
     assert_string_equal(r.text[0], want);
 
-    n = mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u2", VN_ACT_UPDATE, VN_RES_SUCCESS,
-             "evu");
+    n = mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u2", VN_ACT_UPDATE, VN_RES_SUCCESS, "evu");
     n.users = &update;
     n.n_items = 1;
     assert_int_equal(apply(f, &n, NULL), 0);
     assert_int_equal(q(f, VN_Q_USERS, &r), 1);
-    snprintf(want, sizeof(want), "uId=%s clientUserId=client-100 email=b@example.com "
-                                 "inviteCode=f551b37d idHash=null status=Registered", UID);
+    snprintf(want, sizeof(want),
+             "uId=%s clientUserId=client-100 email=b@example.com "
+             "inviteCode=f551b37d idHash=null status=Registered",
+             UID);
     assert_string_equal(r.text[0], want);
 }
 
 static void test_row_user_management_retire(void **state)
 {
     struct fx *f = *state;
-    struct vn_user create = {.client_user_id = "client-100", .email = "a@example.com",
-                             .invite_code = "f551b37d", .id_hash = "H1",
+    struct vn_user create = {.client_user_id = "client-100",
+                             .email = "a@example.com",
+                             .invite_code = "f551b37d",
+                             .id_hash = "H1",
                              .status = "Associated"};
     /* Apple's RETIRE example still shows inviteCode; here it is absent and must be kept. */
     struct vn_user retire = {.client_user_id = "client-100", .status = "Registered"};
-    struct vn_notification n = mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u1",
-                                    VN_ACT_CREATE, VN_RES_SUCCESS, "evc");
+    struct vn_notification n =
+        mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u1", VN_ACT_CREATE, VN_RES_SUCCESS, "evc");
     struct rows r;
     char want[256];
 
     n.users = &create;
     n.n_items = 1;
     assert_int_equal(apply(f, &n, NULL), 0);
-    n = mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u2", VN_ACT_RETIRE, VN_RES_SUCCESS,
-             "evr");
+    n = mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u2", VN_ACT_RETIRE, VN_RES_SUCCESS, "evr");
     n.users = &retire;
     n.n_items = 1;
     assert_int_equal(apply(f, &n, NULL), 0);
     assert_int_equal(q(f, VN_Q_USERS, &r), 1);
-    snprintf(want, sizeof(want), "uId=%s clientUserId=client-100 email=a@example.com "
-                                 "inviteCode=f551b37d idHash=H1 status=Retired", UID);
+    snprintf(want, sizeof(want),
+             "uId=%s clientUserId=client-100 email=a@example.com "
+             "inviteCode=f551b37d idHash=H1 status=Retired",
+             UID);
     assert_string_equal(r.text[0], want);
 }
 
 static void test_row_user_management_failure(void **state)
 {
     struct fx *f = *state;
-    struct vn_user create = {.client_user_id = "client-100", .email = "a@example.com",
-                             .status = "Registered"};
+    struct vn_user create = {
+        .client_user_id = "client-100", .email = "a@example.com", .status = "Registered"};
     struct vn_user users[2] = {{.client_user_id = "client-100", .email = "evil@example.com"},
                                {.client_user_id = "client-200", .status = "Registered"}};
-    struct vn_notification n = mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u1",
-                                    VN_ACT_CREATE, VN_RES_SUCCESS, "evc");
+    struct vn_notification n =
+        mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u1", VN_ACT_CREATE, VN_RES_SUCCESS, "evc");
     char before[4096], after[4096];
     struct vn_filter fl = {.event_id = "evf"};
     struct rows r;
@@ -580,8 +598,7 @@ static void test_row_user_management_failure(void **state)
     n.users = &create;
     n.n_items = 1;
     assert_int_equal(apply(f, &n, NULL), 0);
-    n = mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u2", VN_ACT_UPDATE, VN_RES_FAILURE,
-             "evf");
+    n = mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u2", VN_ACT_UPDATE, VN_RES_FAILURE, "evf");
     n.users = users;
     n.n_items = 2;
     n.apple_error.present = 1;
@@ -608,15 +625,17 @@ static void test_row_user_management_failure(void **state)
 static void test_row_user_associated(void **state)
 {
     struct fx *f = *state;
-    struct vn_user create = {.client_user_id = "client-100", .email = "a@example.com",
-                             .invite_code = "f551b37d", .status = "Registered"};
-    struct vn_user assoc[2] = {{.client_user_id = "client-100",
-                                .id_hash = "leSKk3IaE2vk2KLmv2k3/200D3=",
-                                .status = "Associated"},
-                               {.client_user_id = "client-new", .id_hash = "H2",
-                                .email = "n@example.com"}};
-    struct vn_notification n = mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u1",
-                                    VN_ACT_CREATE, VN_RES_SUCCESS, "evc");
+    struct vn_user create = {.client_user_id = "client-100",
+                             .email = "a@example.com",
+                             .invite_code = "f551b37d",
+                             .status = "Registered"};
+    struct vn_user assoc[2] = {
+        {.client_user_id = "client-100",
+         .id_hash = "leSKk3IaE2vk2KLmv2k3/200D3=",
+         .status = "Associated"},
+        {.client_user_id = "client-new", .id_hash = "H2", .email = "n@example.com"}};
+    struct vn_notification n =
+        mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u1", VN_ACT_CREATE, VN_RES_SUCCESS, "evc");
     struct vn_apply_stats stats;
     struct rows r;
     char want[256];
@@ -630,13 +649,17 @@ static void test_row_user_associated(void **state)
     assert_int_equal(apply(f, &n, &stats), 0);
     assert_int_equal(stats.upserted, 2);
     assert_int_equal(q(f, VN_Q_USERS, &r), 2);
-    snprintf(want, sizeof(want), "uId=%s clientUserId=client-100 email=a@example.com "
-                                 "inviteCode=f551b37d idHash=leSKk3IaE2vk2KLmv2k3/200D3= "
-                                 "status=Associated", UID);
+    snprintf(want, sizeof(want),
+             "uId=%s clientUserId=client-100 email=a@example.com "
+             "inviteCode=f551b37d idHash=leSKk3IaE2vk2KLmv2k3/200D3= "
+             "status=Associated",
+             UID);
     assert_string_equal(r.text[0], want);
     /* A user we had not seen is created; status is Associated even when the payload omits it. */
-    snprintf(want, sizeof(want), "uId=%s clientUserId=client-new email=n@example.com "
-                                 "inviteCode=null idHash=H2 status=Associated", UID);
+    snprintf(want, sizeof(want),
+             "uId=%s clientUserId=client-new email=n@example.com "
+             "inviteCode=null idHash=H2 status=Associated",
+             UID);
     assert_string_equal(r.text[1], want);
     /* No eventId: only the CREATE's event exists. */
     assert_int_equal(q(f, VN_Q_EVENTS, &r), 1);
@@ -661,9 +684,11 @@ static void test_row_subscription_count(void **state)
     n.counts = (struct vn_counts){14, 5, 100, 19};
     assert_int_equal(apply(f, &n, NULL), 0);
     assert_int_equal(q(f, VN_Q_SUBSCRIPTIONS, &r), 1);
-    snprintf(want, sizeof(want), "uId=%s adamId=12345 parentAdamId=54321 "
-                                 "counts.available.renewing=14 counts.available.expiring=5 "
-                                 "counts.total.renewing=100 counts.total.expiring=19", UID);
+    snprintf(want, sizeof(want),
+             "uId=%s adamId=12345 parentAdamId=54321 "
+             "counts.available.renewing=14 counts.available.expiring=5 "
+             "counts.total.renewing=100 counts.total.expiring=19",
+             UID);
     assert_string_equal(r.text[0], want);
 }
 
@@ -671,8 +696,8 @@ static void test_row_subscription_management_associate(void **state)
 {
     struct fx *f = *state;
     struct vn_seat seats[2] = {seat("12345", "vpp-user", 1), seat("12345", "other", 0)};
-    struct vn_notification n = mgmt(VN_NT_SUBSCRIPTION_MANAGEMENT, "SUBSCRIPTION_MANAGEMENT",
-                                    "sm1", VN_ACT_ASSOCIATE, VN_RES_SUCCESS, "evs");
+    struct vn_notification n = mgmt(VN_NT_SUBSCRIPTION_MANAGEMENT, "SUBSCRIPTION_MANAGEMENT", "sm1",
+                                    VN_ACT_ASSOCIATE, VN_RES_SUCCESS, "evs");
     struct vn_apply_stats stats;
     struct rows r;
     char want[160];
@@ -700,8 +725,8 @@ static void test_row_subscription_management_disassociate(void **state)
 {
     struct fx *f = *state;
     struct vn_seat seats[2] = {seat("12345", "vpp-user", 1), seat("12345", "other", 0)};
-    struct vn_notification n = mgmt(VN_NT_SUBSCRIPTION_MANAGEMENT, "SUBSCRIPTION_MANAGEMENT",
-                                    "sm1", VN_ACT_ASSOCIATE, VN_RES_SUCCESS, "evs");
+    struct vn_notification n = mgmt(VN_NT_SUBSCRIPTION_MANAGEMENT, "SUBSCRIPTION_MANAGEMENT", "sm1",
+                                    VN_ACT_ASSOCIATE, VN_RES_SUCCESS, "evs");
     struct vn_apply_stats stats;
     struct rows r;
 
@@ -709,8 +734,8 @@ static void test_row_subscription_management_disassociate(void **state)
     n.n_items = 2;
     assert_int_equal(apply(f, &n, NULL), 0);
     /* Apple's DISASSOCIATE shows the renewing of the seat that was held; it does not matter. */
-    n = mgmt(VN_NT_SUBSCRIPTION_MANAGEMENT, "SUBSCRIPTION_MANAGEMENT", "sm2",
-             VN_ACT_DISASSOCIATE, VN_RES_SUCCESS, "evd");
+    n = mgmt(VN_NT_SUBSCRIPTION_MANAGEMENT, "SUBSCRIPTION_MANAGEMENT", "sm2", VN_ACT_DISASSOCIATE,
+             VN_RES_SUCCESS, "evd");
     seats[0].renewing = 0;
     n.seats = seats;
     n.n_items = 1;
@@ -728,8 +753,8 @@ static void test_row_subscription_management_failure(void **state)
 {
     struct fx *f = *state;
     struct vn_seat s1 = seat("12345", "vpp-user", 1);
-    struct vn_notification n = mgmt(VN_NT_SUBSCRIPTION_MANAGEMENT, "SUBSCRIPTION_MANAGEMENT",
-                                    "sm1", VN_ACT_ASSOCIATE, VN_RES_FAILURE, "evx");
+    struct vn_notification n = mgmt(VN_NT_SUBSCRIPTION_MANAGEMENT, "SUBSCRIPTION_MANAGEMENT", "sm1",
+                                    VN_ACT_ASSOCIATE, VN_RES_FAILURE, "evx");
     char before[4096], after[4096];
     struct vn_seat held = seat("12345", "held", 1);
     struct vn_notification pre = mgmt(VN_NT_SUBSCRIPTION_MANAGEMENT, "SUBSCRIPTION_MANAGEMENT",
@@ -908,7 +933,7 @@ static void test_out_of_order_asset_count_after_associate_converges(void **state
     struct fx *f = *state;
     struct vn_assignment items[12];
     struct vn_notification assoc = mgmt(VN_NT_ASSET_MANAGEMENT, "ASSET_MANAGEMENT", "m1",
-                                         VN_ACT_ASSOCIATE, VN_RES_SUCCESS, "ev1");
+                                        VN_ACT_ASSOCIATE, VN_RES_SUCCESS, "ev1");
     struct vn_notification buy = asset_count("c1", "408709785", "STDQ", 5);
     char cuid[12][16], in_order[128];
     size_t i;
@@ -954,25 +979,29 @@ static void test_out_of_order_asset_count_after_associate_converges(void **state
 static void test_user_fields_absent_keep_stored_values(void **state)
 {
     struct fx *f = *state;
-    struct vn_user full = {.client_user_id = "c", .email = "e@x", .invite_code = "I",
-                           .id_hash = "H", .status = "Associated"};
+    struct vn_user full = {.client_user_id = "c",
+                           .email = "e@x",
+                           .invite_code = "I",
+                           .id_hash = "H",
+                           .status = "Associated"};
     struct vn_user bare = {.client_user_id = "c"};
-    struct vn_notification n = mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u1",
-                                    VN_ACT_CREATE, VN_RES_SUCCESS, "ev1");
+    struct vn_notification n =
+        mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u1", VN_ACT_CREATE, VN_RES_SUCCESS, "ev1");
     struct rows r;
     char want[160];
 
     n.users = &full;
     n.n_items = 1;
     assert_int_equal(apply(f, &n, NULL), 0);
-    n = mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u2", VN_ACT_UPDATE, VN_RES_SUCCESS,
-             "ev2");
+    n = mgmt(VN_NT_USER_MANAGEMENT, "USER_MANAGEMENT", "u2", VN_ACT_UPDATE, VN_RES_SUCCESS, "ev2");
     n.users = &bare;
     n.n_items = 1;
     assert_int_equal(apply(f, &n, NULL), 0);
     assert_int_equal(q(f, VN_Q_USERS, &r), 1);
-    snprintf(want, sizeof(want), "uId=%s clientUserId=c email=e@x inviteCode=I idHash=H "
-                                 "status=Associated", UID);
+    snprintf(want, sizeof(want),
+             "uId=%s clientUserId=c email=e@x inviteCode=I idHash=H "
+             "status=Associated",
+             UID);
     assert_string_equal(r.text[0], want);
 }
 
@@ -1059,9 +1088,9 @@ static void test_many_items_spanning_many_assets(void **state)
     struct fx *f = *state;
     enum { N = 300 }; /* more than fit on apply's stack array */
     struct vn_assignment *items = calloc(N, sizeof(*items));
-    char (*cuid)[16] = calloc(N, sizeof(*cuid));
+    char(*cuid)[16] = calloc(N, sizeof(*cuid));
     struct vn_notification n = mgmt(VN_NT_ASSET_MANAGEMENT, "ASSET_MANAGEMENT", "big",
-                                     VN_ACT_ASSOCIATE, VN_RES_SUCCESS, "ev");
+                                    VN_ACT_ASSOCIATE, VN_RES_SUCCESS, "ev");
     struct vn_apply_stats stats;
     size_t i;
 

@@ -131,8 +131,7 @@ static int render(void *ud, const struct vn_row *row)
     return 0;
 }
 
-static size_t q(struct vn_store *st, enum vn_query which, const struct vn_filter *f,
-                struct rows *r)
+static size_t q(struct vn_store *st, enum vn_query which, const struct vn_filter *f, struct rows *r)
 {
     memset(r, 0, sizeof(*r));
     assert_int_equal(vn_store_query(st, which, f, render, r), 0);
@@ -209,8 +208,7 @@ static void raw_exec(const char *path, const char *sql)
 {
     sqlite3 *db = NULL;
 
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                                     NULL),
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
@@ -604,13 +602,27 @@ static int shim_shm_unmap(sqlite3_file *f, int del)
 
 static const sqlite3_io_methods shim_io = {
     2, /* no xFetch/xUnfetch: memory-mapped I/O stays off */
-    shim_close, shim_read, shim_write, shim_truncate, shim_sync, shim_file_size, shim_lock,
-    shim_unlock, shim_check_reserved, shim_file_control, shim_sector_size, shim_device,
-    shim_shm_map, shim_shm_lock, shim_shm_barrier, shim_shm_unmap, NULL, NULL,
+    shim_close,
+    shim_read,
+    shim_write,
+    shim_truncate,
+    shim_sync,
+    shim_file_size,
+    shim_lock,
+    shim_unlock,
+    shim_check_reserved,
+    shim_file_control,
+    shim_sector_size,
+    shim_device,
+    shim_shm_map,
+    shim_shm_lock,
+    shim_shm_barrier,
+    shim_shm_unmap,
+    NULL,
+    NULL,
 };
 
-static int shim_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
-                     int *out_flags)
+static int shim_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out_flags)
 {
     struct shim_file *p = (struct shim_file *)f;
     int rc;
@@ -794,8 +806,7 @@ static void test_ledger_set_state_and_body(void **state)
     assert_int_equal(q(f->st, VN_Q_NOTIFICATIONS, &fl, &rows), 0);
     fl.state = "applied";
     assert_int_equal(q(f->st, VN_Q_NOTIFICATIONS, &fl, &rows), 1);
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM notifications WHERE error IS NULL"),
-                     1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM notifications WHERE error IS NULL"), 1);
     assert_int_equal(vn_store_notification_set_state(f->st, "nope", VN_NSTATE_APPLIED, NULL),
                      VN_ENOTFOUND);
 }
@@ -990,12 +1001,19 @@ static void test_location_remove_deletes_mirror_keeps_record(void **state)
     struct vn_user u = {.client_user_id = "c1", .status = "Registered"};
     struct vn_seat seat = {.client_user_id = "c1", .renewing = 1};
     struct vn_counts c = {1, 2, 3, 4};
-    struct vn_event_note e = {.event_id = "ev1", .uid = "u1", .notification_type = "X",
-                              .failed = 1, .error_number = 9709};
+    struct vn_event_note e = {.event_id = "ev1",
+                              .uid = "u1",
+                              .notification_type = "X",
+                              .failed = 1,
+                              .error_number = 9709};
     struct toks t;
     struct rows rows;
-    enum vn_query mirror[] = {VN_Q_ASSETS, VN_Q_ASSIGNMENTS, VN_Q_USERS, VN_Q_SUBSCRIPTIONS,
-                              VN_Q_SUBSCRIPTION_ASSIGNMENTS, VN_Q_EVENTS};
+    enum vn_query mirror[] = {VN_Q_ASSETS,
+                              VN_Q_ASSIGNMENTS,
+                              VN_Q_USERS,
+                              VN_Q_SUBSCRIPTIONS,
+                              VN_Q_SUBSCRIPTION_ASSIGNMENTS,
+                              VN_Q_EVENTS};
     size_t i;
 
     vn_strlcpy(a.adam_id.s, "1", sizeof(a.adam_id.s));
@@ -1018,9 +1036,8 @@ static void test_location_remove_deletes_mirror_keeps_record(void **state)
         assert_int_equal(vn_store_subscription_set_counts(f->st, uid, "7", NULL, &c), 0);
         assert_int_equal(vn_store_seat_upsert(f->st, uid, &seat), 1);
         assert_int_equal(vn_store_event_note(f->st, &e), 0);
-        assert_int_equal(vn_store_event_failed_item(f->st, e.event_id, 9709, "1", "STDQ", "c1",
-                                                    NULL),
-                         0);
+        assert_int_equal(
+            vn_store_event_failed_item(f->st, e.event_id, 9709, "1", "STDQ", "c1", NULL), 0);
         assert_int_equal(insert_note(f->st, i ? "n2" : "n1", uid, "{}", 1), 0);
         assert_int_equal(vn_store_commit(f->st), 0);
     }
@@ -1052,8 +1069,8 @@ static void test_assignment_insert_delete_report_real_changes(void **state)
     struct fx *f = *state;
     struct vn_assignment user = {.pricing_param = "STDQ", .client_user_id = "c1"};
     struct vn_assignment dev = {.pricing_param = "STDQ", .serial_number = "c1"};
-    struct vn_assignment both = {.pricing_param = "STDQ", .client_user_id = "c",
-                                 .serial_number = "s"};
+    struct vn_assignment both = {
+        .pricing_param = "STDQ", .client_user_id = "c", .serial_number = "s"};
     struct vn_assignment none = {.pricing_param = "STDQ"};
 
     vn_strlcpy(user.adam_id.s, "5", sizeof(user.adam_id.s));
@@ -1075,18 +1092,27 @@ static void test_query_keys_and_filters(void **state)
     struct fx *f = *state;
     struct vn_assignment a1 = {.pricing_param = "STDQ", .client_user_id = "c1"};
     struct vn_assignment a2 = {.pricing_param = "PLUS", .serial_number = "SER9"};
-    struct vn_user u1 = {.client_user_id = "c1", .email = "c1@example.com", .invite_code = "I",
+    struct vn_user u1 = {.client_user_id = "c1",
+                         .email = "c1@example.com",
+                         .invite_code = "I",
                          .status = "Registered"};
     struct vn_user u2 = {.client_user_id = "c2", .id_hash = "H", .status = "Associated"};
     struct vn_seat s1 = {.client_user_id = "c1", .renewing = 1};
     struct vn_seat s2 = {.client_user_id = "c2", .renewing = 0};
     struct vn_counts c = {15, 5, 100, 20};
-    struct vn_event_note e1 = {.event_id = "ev1", .uid = "u1",
-                               .notification_type = "ASSET_MANAGEMENT", .action = "ASSOCIATE",
-                               .succeeded = 3, .ms = 1000};
-    struct vn_event_note e2 = {.event_id = "ev2", .uid = "u2",
-                               .notification_type = "USER_MANAGEMENT", .action = "CREATE",
-                               .failed = 2, .error_number = 9600, .error_message = "bad",
+    struct vn_event_note e1 = {.event_id = "ev1",
+                               .uid = "u1",
+                               .notification_type = "ASSET_MANAGEMENT",
+                               .action = "ASSOCIATE",
+                               .succeeded = 3,
+                               .ms = 1000};
+    struct vn_event_note e2 = {.event_id = "ev2",
+                               .uid = "u2",
+                               .notification_type = "USER_MANAGEMENT",
+                               .action = "CREATE",
+                               .failed = 2,
+                               .error_number = 9600,
+                               .error_message = "bad",
                                .ms = 2000};
     struct vn_filter fl;
     struct rows r;
