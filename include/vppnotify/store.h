@@ -225,7 +225,9 @@ struct vn_row {
     const struct vn_value *vals;
 };
 
-/* Return non-zero to stop the iteration (that value is returned by vn_store_query). */
+/* Return non-zero to stop the iteration (that value is returned by vn_store_query). The
+ * callback may use the store, but must not run the same query on the same handle (each query
+ * is one cached statement, busy until the iteration ends). */
 typedef int (*vn_row_cb)(void *ud, const struct vn_row *row);
 
 enum vn_query {
