@@ -59,8 +59,12 @@ const char *vn_store_describe(struct vn_store *st);
 /* The message of the last failure on this handle ("database is locked"), or "". */
 const char *vn_store_last_error(struct vn_store *st);
 
-/* 1 once an I/O error (a failed write or fsync) happened on this handle: its view of the
- * database can no longer be trusted and the process should stop. */
+/*
+ * 1 once an operation on this handle failed with an I/O error (a failed write or fsync), else
+ * 0. Sticky: after a failed fsync the page cache cannot be trusted, so the daemon stops and a
+ * supervisor restarts it. The backend's own code is in vn_store_last_error's message
+ * ("disk I/O error (sqlite extended code 1034)").
+ */
 int vn_store_failed_io(struct vn_store *st);
 
 /* ---- transactions ----------------------------------------------------------------------- */
@@ -221,7 +225,9 @@ struct vn_row {
     const struct vn_value *vals;
 };
 
-/* Return non-zero to stop the iteration (that value is returned by vn_store_query). */
+/* Return non-zero to stop the iteration (that value is returned by vn_store_query). The
+ * callback may use the store, but must not run the same query on the same handle (each query
+ * is one cached statement, busy until the iteration ends). */
 typedef int (*vn_row_cb)(void *ud, const struct vn_row *row);
 
 enum vn_query {

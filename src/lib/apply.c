@@ -1,0 +1,285 @@
+/*
+ * apply.c - see include/vppnotify/apply.h: contract.md section 3, row by row, on top of the
+ * store's primitives (no SQL here, so every backend behaves the same).
+ *
+ * Counts move only by rows that really changed: an ASSOCIATE that repeats an assignment we
+ * already have, or a DISASSOCIATE of one we never saw, changes no count. Deltas are applied
+ * exactly, never clamped: they commute, so notifications that arrive out of order converge,
+ * and a count that goes negative or inconsistent marks the asset needsSync (the store checks).
+ */
+#include "vppnotify/apply.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vppnotify/error.h"
+#include "vppnotify/notification.h"
+#include "vppnotify/store.h"
+
+#define STACK_ITEMS 128 /* Apple sends at most 100 items a notification */
+
+/* The action's name as Apple writes it (notification.c has the same table; it is not linked
+ * in every build of this module's tests, so apply keeps its own). */
+static const char *action_name(enum vn_action a)
+{
+    switch (a) {
+    case VN_ACT_ASSOCIATE:
+        return "ASSOCIATE";
+    case VN_ACT_DISASSOCIATE:
+        return "DISASSOCIATE";
+    case VN_ACT_REVOKE:
+        return "REVOKE";
+    case VN_ACT_CREATE:
+        return "CREATE";
+    case VN_ACT_UPDATE:
+        return "UPDATE";
+    case VN_ACT_RETIRE:
+        return "RETIRE";
+    case VN_ACT_NONE:
+        break;
+    }
+    return NULL;
+}
+
+static const char *pricing(const struct vn_assignment *a)
+{
+    return a->pricing_param ? a->pricing_param : "STDQ";
+}
+
+static int cmp_asset(const void *pa, const void *pb)
+{
+    const struct vn_assignment *a = *(const struct vn_assignment *const *)pa;
+    const struct vn_assignment *b = *(const struct vn_assignment *const *)pb;
+    int c = strcmp(a->adam_id.s, b->adam_id.s);
+
+    return c ? c : strcmp(pricing(a), pricing(b));
+}
+
+/*
+ * ASSET_MANAGEMENT SUCCESS: insert (associate) or delete each assignment, then move each
+ * asset's counts once by the number of rows that really changed.
+ */
+static int apply_assignments(struct vn_store *st, const struct vn_notification *n, int associate,
+                             struct vn_apply_stats *stats)
+{
+    const struct vn_assignment *stack[STACK_ITEMS];
+    const struct vn_assignment **changed = stack;
+    size_t nchanged = 0, i, j;
+    long long k;
+    int rc = 0;
+
+    if (n->n_items > STACK_ITEMS) {
+        changed = malloc(n->n_items * sizeof(*changed));
+        if (!changed)
+            return -ENOMEM;
+    }
+    for (i = 0; i < n->n_items; i++) {
+        const struct vn_assignment *a = &n->assignments[i];
+
+        rc = associate ? vn_store_assignment_insert(st, n->uid, a)
+                       : vn_store_assignment_delete(st, n->uid, a);
+        if (rc < 0)
+            goto out;
+        if (rc > 0)
+            changed[nchanged++] = a;
+    }
+    rc = 0;
+    if (associate)
+        stats->inserted += (long long)nchanged;
+    else
+        stats->deleted += (long long)nchanged;
+
+    /* Group the changed rows by asset: one adjustment per asset, none for an asset that
+     * did not change (so no asset row appears for a no-op). */
+    qsort(changed, nchanged, sizeof(*changed), cmp_asset);
+    for (i = 0; i < nchanged; i = j) {
+        for (j = i + 1; j < nchanged && cmp_asset(&changed[i], &changed[j]) == 0; j++)
+            ;
+        k = (long long)(j - i);
+        rc = vn_store_asset_adjust(st, n->uid, changed[i]->adam_id.s, pricing(changed[i]), 0,
+                                   associate ? k : -k, associate ? -k : k);
+        if (rc)
+            goto out;
+        stats->upserted++;
+    }
+out:
+    if (changed != stack)
+        free(changed);
+    return rc;
+}
+
+static int apply_users(struct vn_store *st, const struct vn_notification *n, const char *status,
+                       struct vn_apply_stats *stats)
+{
+    size_t i;
+    int rc;
+
+    for (i = 0; i < n->n_items; i++) {
+        rc = vn_store_user_upsert(st, n->uid, &n->users[i], status);
+        if (rc)
+            return rc;
+        stats->upserted++;
+    }
+    return 0;
+}
+
+static int apply_seats(struct vn_store *st, const struct vn_notification *n, int associate,
+                       struct vn_apply_stats *stats)
+{
+    size_t i;
+    int rc;
+
+    for (i = 0; i < n->n_items; i++) {
+        rc = associate ? vn_store_seat_upsert(st, n->uid, &n->seats[i])
+                       : vn_store_seat_delete(st, n->uid, &n->seats[i]);
+        if (rc < 0)
+            return rc;
+        if (associate)
+            stats->inserted += rc;
+        else
+            stats->deleted += rc;
+    }
+    return 0;
+}
+
+/* Record one failed item of a FAILURE notification, whatever the type's item is. */
+static int note_failed_item(struct vn_store *st, const struct vn_notification *n, size_t i)
+{
+    long long num = n->apple_error.number;
+
+    switch (n->type) {
+    case VN_NT_ASSET_MANAGEMENT: {
+        const struct vn_assignment *a = &n->assignments[i];
+
+        return vn_store_event_failed_item(st, n->event_id, num, a->adam_id.s, pricing(a),
+                                          a->client_user_id, a->serial_number);
+    }
+    case VN_NT_USER_MANAGEMENT:
+        return vn_store_event_failed_item(st, n->event_id, num, NULL, NULL,
+                                          n->users[i].client_user_id, NULL);
+    case VN_NT_SUBSCRIPTION_MANAGEMENT:
+        return vn_store_event_failed_item(st, n->event_id, num, n->seats[i].adam_id.s, NULL,
+                                          n->seats[i].client_user_id, NULL);
+    default:
+        return 0;
+    }
+}
+
+/* What the notification tells about its event: counters, errors, failed items. */
+static int note_event(struct vn_store *st, const struct vn_notification *n, int64_t now_ms)
+{
+    struct vn_event_note e = {0};
+    size_t i;
+    int rc;
+
+    if (!n->event_id)
+        return 0;
+    e.event_id = n->event_id;
+    e.uid = n->uid;
+    e.notification_type = n->type_name;
+    e.action = action_name(n->action);
+    e.ms = now_ms;
+    if (n->result == VN_RES_SUCCESS) {
+        e.succeeded = (long long)n->n_items;
+    } else if (n->result == VN_RES_FAILURE) {
+        e.failed = (long long)n->n_items;
+        e.error_number = n->apple_error.number;
+        e.error_message = n->apple_error.message;
+    }
+    rc = vn_store_event_note(st, &e);
+    for (i = 0; !rc && n->result == VN_RES_FAILURE && i < n->n_items; i++)
+        rc = note_failed_item(st, n, i);
+    return rc;
+}
+
+/* Whether a *_MANAGEMENT notification's type and result fit its kind (the parser ensures it;
+ * apply refuses rather than guess if a caller hands it something else). */
+static int action_fits(const struct vn_notification *n)
+{
+    enum vn_action a = n->action;
+
+    switch (n->type) {
+    case VN_NT_ASSET_MANAGEMENT:
+        if (a != VN_ACT_ASSOCIATE && a != VN_ACT_DISASSOCIATE && a != VN_ACT_REVOKE)
+            return 0;
+        break;
+    case VN_NT_USER_MANAGEMENT:
+        if (a != VN_ACT_CREATE && a != VN_ACT_UPDATE && a != VN_ACT_RETIRE)
+            return 0;
+        break;
+    case VN_NT_SUBSCRIPTION_MANAGEMENT:
+        if (a != VN_ACT_ASSOCIATE && a != VN_ACT_DISASSOCIATE)
+            return 0;
+        break;
+    default:
+        return 1;
+    }
+    return n->result == VN_RES_SUCCESS || n->result == VN_RES_FAILURE;
+}
+
+int vn_apply(struct vn_store *st, const struct vn_notification *n, int64_t now_ms,
+             struct vn_apply_stats *stats, struct vn_error *err)
+{
+    struct vn_apply_stats local;
+    const char *why = NULL; /* our own reason; else the store's last error */
+    int success = n->result == VN_RES_SUCCESS;
+    int rc = 0;
+
+    if (!stats)
+        stats = &local;
+    memset(stats, 0, sizeof(*stats));
+    if (!n->valid || n->type == VN_NT_UNKNOWN) {
+        rc = VN_EPARSE;
+        why = n->type == VN_NT_UNKNOWN ? "unknown notification type" : n->error;
+        goto out;
+    }
+    if (!action_fits(n)) {
+        rc = VN_EPARSE;
+        why = "its type and result do not fit this notification type";
+        goto out;
+    }
+
+    /* *_MANAGEMENT FAILURE: no mirror change; note_event records the error and the items. */
+    switch (n->type) {
+    case VN_NT_TEST_NOTIFICATION:
+        rc = vn_store_location_tested(st, n->uid, now_ms);
+        break;
+    case VN_NT_ASSET_COUNT:
+        rc = vn_store_asset_adjust(st, n->uid, n->adam_id.s, n->pricing_param, n->count_delta, 0,
+                                   n->count_delta);
+        stats->upserted += rc == 0;
+        break;
+    case VN_NT_ASSET_MANAGEMENT:
+        if (success)
+            rc = apply_assignments(st, n, n->action == VN_ACT_ASSOCIATE, stats);
+        break;
+    case VN_NT_USER_MANAGEMENT:
+        if (success)
+            rc = apply_users(st, n, n->action == VN_ACT_RETIRE ? "Retired" : NULL, stats);
+        break;
+    case VN_NT_USER_ASSOCIATED:
+        rc = apply_users(st, n, "Associated", stats);
+        break;
+    case VN_NT_SUBSCRIPTION_COUNT:
+        rc = vn_store_subscription_set_counts(st, n->uid, n->adam_id.s,
+                                              n->has_parent_adam_id ? n->parent_adam_id.s : NULL,
+                                              &n->counts);
+        stats->upserted += rc == 0;
+        break;
+    case VN_NT_SUBSCRIPTION_MANAGEMENT:
+        if (success)
+            rc = apply_seats(st, n, n->action == VN_ACT_ASSOCIATE, stats);
+        break;
+    case VN_NT_UNKNOWN:
+        break;
+    }
+    if (!rc)
+        rc = note_event(st, n, now_ms);
+out:
+    if (rc)
+        vn_error_set(err, rc, "cannot apply %s '%s' of location '%s': %s",
+                     n->type_name ? n->type_name : "notification", n->id ? n->id : "",
+                     n->uid ? n->uid : "", why ? why : vn_store_last_error(st));
+    return rc;
+}

@@ -1,0 +1,243 @@
+/*
+ * store.c - see include/vppnotify/store.h: pick the backend from the URL and dispatch every
+ * operation through its struct vn_store_ops (store_impl.h).
+ */
+#include "store_impl.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define VN_STORE_DEFAULT_BUSY_MS 5000
+
+static int has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+void vn__store_set_error(struct vn_store *st, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!st)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(st->last_error, sizeof(st->last_error), fmt, ap);
+    va_end(ap);
+}
+
+struct vn_store *vn_store_open(const char *url, const struct vn_store_options *opts,
+                               struct vn_error *err)
+{
+    struct vn_store_options o = {0};
+    const char *path = url;
+
+    if (opts)
+        o = *opts;
+    if (o.busy_timeout_ms <= 0)
+        o.busy_timeout_ms = VN_STORE_DEFAULT_BUSY_MS;
+    if (o.max_db_bytes < 0)
+        o.max_db_bytes = 0;
+
+    if (!url || !*url) {
+        vn_error_set(err, VN_EPARSE, "no database given");
+        return NULL;
+    }
+    if (has_prefix(url, "postgresql://") || has_prefix(url, "postgres://")) {
+#ifdef VN_HAVE_POSTGRES
+        return vn__store_pg_open(url, &o, err);
+#else
+        vn_error_set(err, VN_ENOTSUP, "PostgreSQL support is not built yet; use a file path");
+        return NULL;
+#endif
+    }
+    if (has_prefix(url, "sqlite:"))
+        path = url + strlen("sqlite:");
+    if (!*path) {
+        vn_error_set(err, VN_EPARSE, "empty database path in '%s'", url);
+        return NULL;
+    }
+    return vn__store_sqlite_open(path, &o, err);
+}
+
+void vn_store_free(struct vn_store *st)
+{
+    if (st)
+        st->ops->free(st);
+}
+
+int vn_store_schema_version(struct vn_store *st, int *current, int *expected)
+{
+    return st->ops->schema_version(st, current, expected);
+}
+
+const char *vn_store_describe(struct vn_store *st)
+{
+    return st->ops->describe(st);
+}
+
+const char *vn_store_last_error(struct vn_store *st)
+{
+    return st ? st->last_error : "";
+}
+
+int vn_store_failed_io(struct vn_store *st)
+{
+    return st ? st->failed_io : 0;
+}
+
+int vn_store_begin(struct vn_store *st)
+{
+    return st->ops->begin(st);
+}
+
+int vn_store_commit(struct vn_store *st)
+{
+    return st->ops->commit(st);
+}
+
+int vn_store_rollback(struct vn_store *st)
+{
+    return st->ops->rollback(st);
+}
+
+int vn_store_savepoint(struct vn_store *st)
+{
+    return st->ops->savepoint(st);
+}
+
+int vn_store_release(struct vn_store *st)
+{
+    return st->ops->release(st);
+}
+
+int vn_store_rollback_to(struct vn_store *st)
+{
+    return st->ops->rollback_to(st);
+}
+
+int vn_store_ping(struct vn_store *st)
+{
+    return st->ops->ping(st);
+}
+
+int vn_store_notification_insert(struct vn_store *st, const struct vn_notification_record *r)
+{
+    return st->ops->notification_insert(st, r);
+}
+
+int vn_store_notification_repeat(struct vn_store *st, const char *id,
+                                 const uint8_t digest[VN_DIGEST_LEN], int *conflict)
+{
+    return st->ops->notification_repeat(st, id, digest, conflict);
+}
+
+int vn_store_notification_set_state(struct vn_store *st, const char *id, enum vn_nstate state,
+                                    const char *error)
+{
+    return st->ops->notification_set_state(st, id, state, error);
+}
+
+int vn_store_notification_body(struct vn_store *st, const char *id, char **body, size_t *len)
+{
+    return st->ops->notification_body(st, id, body, len);
+}
+
+int vn_store_stored_ids(struct vn_store *st, const char *uid, char ***ids, size_t *n)
+{
+    return st->ops->stored_ids(st, uid, ids, n);
+}
+
+int vn_store_quarantine(struct vn_store *st, int64_t received_ms, const char *remote,
+                        const char *reason, const void *body, size_t body_len, size_t original_len)
+{
+    return st->ops->quarantine(st, received_ms, remote, reason, body, body_len, original_len);
+}
+
+int vn_store_asset_adjust(struct vn_store *st, const char *uid, const char *adam_id,
+                          const char *pricing_param, long long d_total, long long d_assigned,
+                          long long d_available)
+{
+    return st->ops->asset_adjust(st, uid, adam_id, pricing_param, d_total, d_assigned, d_available);
+}
+
+int vn_store_assignment_insert(struct vn_store *st, const char *uid, const struct vn_assignment *a)
+{
+    return st->ops->assignment_insert(st, uid, a);
+}
+
+int vn_store_assignment_delete(struct vn_store *st, const char *uid, const struct vn_assignment *a)
+{
+    return st->ops->assignment_delete(st, uid, a);
+}
+
+int vn_store_user_upsert(struct vn_store *st, const char *uid, const struct vn_user *u,
+                         const char *status)
+{
+    return st->ops->user_upsert(st, uid, u, status);
+}
+
+int vn_store_subscription_set_counts(struct vn_store *st, const char *uid, const char *adam_id,
+                                     const char *parent_adam_id, const struct vn_counts *c)
+{
+    return st->ops->subscription_set_counts(st, uid, adam_id, parent_adam_id, c);
+}
+
+int vn_store_seat_upsert(struct vn_store *st, const char *uid, const struct vn_seat *s)
+{
+    return st->ops->seat_upsert(st, uid, s);
+}
+
+int vn_store_seat_delete(struct vn_store *st, const char *uid, const struct vn_seat *s)
+{
+    return st->ops->seat_delete(st, uid, s);
+}
+
+int vn_store_location_tested(struct vn_store *st, const char *uid, int64_t ms)
+{
+    return st->ops->location_tested(st, uid, ms);
+}
+
+int vn_store_event_note(struct vn_store *st, const struct vn_event_note *e)
+{
+    return st->ops->event_note(st, e);
+}
+
+int vn_store_event_failed_item(struct vn_store *st, const char *event_id, long long error_number,
+                               const char *adam_id, const char *pricing_param,
+                               const char *client_user_id, const char *serial_number)
+{
+    return st->ops->event_failed_item(st, event_id, error_number, adam_id, pricing_param,
+                                      client_user_id, serial_number);
+}
+
+int vn_store_tokens(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud)
+{
+    return st->ops->tokens(st, now_ms, cb, ud);
+}
+
+int vn_store_location_add(struct vn_store *st, const char *uid, const char *name,
+                          const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms)
+{
+    return st->ops->location_add(st, uid, name, digest, now_ms);
+}
+
+int vn_store_location_remove(struct vn_store *st, const char *uid)
+{
+    return st->ops->location_remove(st, uid);
+}
+
+int vn_store_location_rotate(struct vn_store *st, const char *uid,
+                             const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms,
+                             int64_t grace_until_ms)
+{
+    return st->ops->location_rotate(st, uid, digest, now_ms, grace_until_ms);
+}
+
+int vn_store_query(struct vn_store *st, enum vn_query q, const struct vn_filter *f, vn_row_cb cb,
+                   void *ud)
+{
+    static const struct vn_filter none;
+
+    return st->ops->query(st, q, f ? f : &none, cb, ud);
+}

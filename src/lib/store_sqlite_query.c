@@ -1,0 +1,273 @@
+/*
+ * store_sqlite_query.c - the SQLite backend's reads: the token snapshot for authentication and
+ * the CLI's queries, whose rows are keyed by Apple's JSON names (contract.md section 4).
+ *
+ * Each query is one cached statement. Filters are named parameters written as
+ * "(:uid IS NULL OR uid = :uid)", so an absent filter is a NULL binding and no SQL is ever
+ * assembled at run time. Orders are stable: by the row's key, adamIds in numeric order
+ * (shorter decimal first), notifications and events oldest first.
+ */
+#define VN_SQLITE_INTERNAL
+#include "store_impl.h"
+
+#include <string.h>
+
+static struct vn__sqlite *sq(struct vn_store *st)
+{
+    return (struct vn__sqlite *)st;
+}
+
+/* ---- tokens ---------------------------------------------------------------------------- */
+
+int vn__sq_tokens(struct vn_store *st_, int64_t now_ms, vn_token_cb cb, void *ud)
+{
+    struct vn__sqlite *s = sq(st_);
+    char now_iso[VN_TIME_ISO_LEN];
+    struct vn_token_row row;
+    sqlite3_stmt *st;
+    int rc;
+
+    /* Times are fixed-width ISO text, so comparing the text compares the instants. */
+    st = vn__sq_stmt(s, VN_SQ_TOKENS,
+                     "SELECT uid, digest, expires_at FROM location_tokens "
+                     "WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY uid, id");
+    if (!st)
+        return VN_ESTORE;
+    vn_time_iso(now_ms, now_iso);
+    sqlite3_bind_text(st, 1, now_iso, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *exp = (const char *)sqlite3_column_text(st, 2);
+
+        if (sqlite3_column_bytes(st, 1) != VN_DIGEST_LEN)
+            continue; /* the schema's CHECK forbids it; never hand out a short digest */
+        row.uid = (const char *)sqlite3_column_text(st, 0);
+        row.digest = sqlite3_column_blob(st, 1);
+        row.expires_ms = 0;
+        if (exp && vn_time_parse(exp, &row.expires_ms) != 0)
+            continue;
+        rc = cb(ud, &row);
+        if (rc) {
+            sqlite3_reset(st);
+            return rc;
+        }
+    }
+    rc = rc == SQLITE_DONE ? 0 : vn__sq_fail(s, rc);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* ---- queries --------------------------------------------------------------------------- */
+
+#define QMAX 10 /* most columns of any query */
+
+struct qspec {
+    enum vn__sq_slot slot;
+    const char *sql;
+    size_t n;
+    const char *const *keys;
+    const enum vn_vtype *types;
+};
+
+#define T VN_V_TEXT
+#define I VN_V_INT
+#define B VN_V_BOOL
+#define J VN_V_JSON
+
+static const char *const k_assets[] = {
+    "uId", "adamId", "pricingParam", "totalCount", "assignedCount", "availableCount", "needsSync"};
+static const enum vn_vtype t_assets[] = {T, T, T, I, I, I, B};
+
+static const char *const k_assignments[] = {"uId", "adamId", "pricingParam", "clientUserId",
+                                            "serialNumber"};
+static const enum vn_vtype t_assignments[] = {T, T, T, T, T};
+
+static const char *const k_users[] = {"uId",        "clientUserId", "email",
+                                      "inviteCode", "idHash",       "status"};
+static const enum vn_vtype t_users[] = {T, T, T, T, T, T};
+
+static const char *const k_subs[] = {"uId",
+                                     "adamId",
+                                     "parentAdamId",
+                                     "counts.available.renewing",
+                                     "counts.available.expiring",
+                                     "counts.total.renewing",
+                                     "counts.total.expiring"};
+static const enum vn_vtype t_subs[] = {T, T, T, I, I, I, I};
+
+static const char *const k_seats[] = {"uId", "adamId", "clientUserId", "renewing"};
+static const enum vn_vtype t_seats[] = {T, T, T, B};
+
+static const char *const k_events[] = {"eventId",       "uId",       "notificationType", "type",
+                                       "notifications", "succeeded", "failed",           "errors"};
+static const enum vn_vtype t_events[] = {T, T, T, T, I, I, I, J};
+
+static const char *const k_notifications[] = {
+    "notificationId", "notificationType", "uId", "receivedAt", "state", "duplicates", "conflicts"};
+static const enum vn_vtype t_notifications[] = {T, T, T, T, T, I, I};
+
+static const char *const k_locations[] = {"uId", "name", "tokenCount", "lastTestNotificationAt"};
+static const enum vn_vtype t_locations[] = {T, T, I, T};
+
+static const char *const k_quarantine[] = {"id", "receivedAt", "remoteAddr", "reason",
+                                           "bodyLength"};
+static const enum vn_vtype t_quarantine[] = {I, T, T, T, I};
+
+#undef T
+#undef I
+#undef B
+#undef J
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define SAME_WIDTH(name)                                                                           \
+    _Static_assert(COUNT(k_##name) == COUNT(t_##name) && COUNT(k_##name) <= QMAX,                  \
+                   "keys and types of query " #name " disagree")
+SAME_WIDTH(assets);
+SAME_WIDTH(assignments);
+SAME_WIDTH(users);
+SAME_WIDTH(subs);
+SAME_WIDTH(seats);
+SAME_WIDTH(events);
+SAME_WIDTH(notifications);
+SAME_WIDTH(locations);
+SAME_WIDTH(quarantine);
+
+#define SPEC(slot, sql, name)                                                                      \
+    {                                                                                              \
+        slot, sql, COUNT(k_##name), k_##name, t_##name                                             \
+    }
+
+/* Indexed by enum vn_query. */
+/* clang-format off */
+static const struct qspec specs[] = {
+    [VN_Q_ASSETS] = SPEC(VN_SQ_Q_ASSETS,
+        "SELECT uid, adam_id, pricing_param, total_count, assigned_count, available_count, "
+        "  needs_sync FROM assets "
+        "WHERE (:uid IS NULL OR uid = :uid) AND (:adam_id IS NULL OR adam_id = :adam_id) "
+        "ORDER BY uid, length(adam_id), adam_id, pricing_param LIMIT :limit",
+        assets),
+    [VN_Q_ASSIGNMENTS] = SPEC(VN_SQ_Q_ASSIGNMENTS,
+        "SELECT uid, adam_id, pricing_param, client_user_id, serial_number FROM assignments "
+        "WHERE (:uid IS NULL OR uid = :uid) AND (:adam_id IS NULL OR adam_id = :adam_id) "
+        "  AND (:client_user_id IS NULL OR client_user_id = :client_user_id) "
+        "  AND (:serial_number IS NULL OR serial_number = :serial_number) "
+        "ORDER BY uid, length(adam_id), adam_id, pricing_param, client_user_id, serial_number "
+        "LIMIT :limit",
+        assignments),
+    [VN_Q_USERS] = SPEC(VN_SQ_Q_USERS,
+        "SELECT uid, client_user_id, email, invite_code, id_hash, status FROM users "
+        "WHERE (:uid IS NULL OR uid = :uid) "
+        "  AND (:client_user_id IS NULL OR client_user_id = :client_user_id) "
+        "ORDER BY uid, client_user_id LIMIT :limit",
+        users),
+    [VN_Q_SUBSCRIPTIONS] = SPEC(VN_SQ_Q_SUBSCRIPTIONS,
+        "SELECT uid, adam_id, parent_adam_id, available_renewing, available_expiring, "
+        "  total_renewing, total_expiring FROM subscriptions "
+        "WHERE (:uid IS NULL OR uid = :uid) AND (:adam_id IS NULL OR adam_id = :adam_id) "
+        "ORDER BY uid, length(adam_id), adam_id LIMIT :limit",
+        subs),
+    [VN_Q_SUBSCRIPTION_ASSIGNMENTS] = SPEC(VN_SQ_Q_SEATS,
+        "SELECT uid, adam_id, client_user_id, renewing FROM subscription_assignments "
+        "WHERE (:uid IS NULL OR uid = :uid) AND (:adam_id IS NULL OR adam_id = :adam_id) "
+        "  AND (:client_user_id IS NULL OR client_user_id = :client_user_id) "
+        "ORDER BY uid, length(adam_id), adam_id, client_user_id LIMIT :limit",
+        seats),
+    [VN_Q_EVENTS] = SPEC(VN_SQ_Q_EVENTS,
+        "SELECT e.event_id, e.uid, e.notification_type, e.type, e.notifications, e.succeeded, "
+        "  e.failed, "
+        "  (SELECT json_group_array(json_object('errorNumber', r.error_number, "
+        "     'errorMessage', r.error_message, 'count', r.count)) "
+        "   FROM (SELECT error_number, error_message, count FROM event_errors "
+        "         WHERE event_id = e.event_id ORDER BY error_number) AS r) "
+        "FROM events AS e "
+        "WHERE (:uid IS NULL OR e.uid = :uid) AND (:event_id IS NULL OR e.event_id = :event_id) "
+        "  AND (:type IS NULL OR e.notification_type = :type) "
+        "ORDER BY e.first_seen_at, e.event_id LIMIT :limit",
+        events),
+    [VN_Q_NOTIFICATIONS] = SPEC(VN_SQ_Q_NOTIFICATIONS,
+        "SELECT notification_id, notification_type, uid, received_at, state, duplicates, "
+        "  conflicts FROM notifications "
+        "WHERE (:uid IS NULL OR uid = :uid) AND (:state IS NULL OR state = :state) "
+        "  AND (:type IS NULL OR notification_type = :type) "
+        "  AND (:event_id IS NULL OR event_id = :event_id) "
+        "ORDER BY received_at, notification_id LIMIT :limit",
+        notifications),
+    [VN_Q_LOCATIONS] = SPEC(VN_SQ_Q_LOCATIONS,
+        "SELECT l.uid, l.name, "
+        "  (SELECT count(*) FROM location_tokens AS t WHERE t.uid = l.uid AND "
+        "     (t.expires_at IS NULL OR t.expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))), "
+        "  l.last_test_notification_at FROM locations AS l "
+        "WHERE (:uid IS NULL OR l.uid = :uid) ORDER BY l.uid LIMIT :limit",
+        locations),
+    [VN_Q_QUARANTINE] = SPEC(VN_SQ_Q_QUARANTINE,
+        "SELECT id, received_at, remote_addr, reason, body_length FROM quarantine "
+        "ORDER BY id LIMIT :limit",
+        quarantine),
+};
+/* clang-format on */
+
+/* Bind a filter value to the named parameter if this query has it. */
+static void bind_named(sqlite3_stmt *st, const char *name, const char *v)
+{
+    int i = sqlite3_bind_parameter_index(st, name);
+
+    if (i > 0)
+        vn__sq_text(st, i, v);
+}
+
+int vn__sq_query(struct vn_store *st_, enum vn_query q, const struct vn_filter *f, vn_row_cb cb,
+                 void *ud)
+{
+    struct vn__sqlite *s = sq(st_);
+    struct vn_value vals[QMAX];
+    struct vn_row row;
+    const struct qspec *spec;
+    sqlite3_stmt *st;
+    size_t k;
+    int rc, i;
+
+    if ((size_t)q >= sizeof(specs) / sizeof(specs[0]) || !specs[q].sql) {
+        vn__store_set_error(st_, "unknown query %d", (int)q);
+        return VN_EPARSE;
+    }
+    spec = &specs[q];
+    st = vn__sq_stmt(s, spec->slot, spec->sql);
+    if (!st)
+        return VN_ESTORE;
+    bind_named(st, ":uid", f->uid);
+    bind_named(st, ":adam_id", f->adam_id);
+    bind_named(st, ":client_user_id", f->client_user_id);
+    bind_named(st, ":serial_number", f->serial_number);
+    bind_named(st, ":event_id", f->event_id);
+    bind_named(st, ":state", f->state);
+    bind_named(st, ":type", f->type_name);
+    i = sqlite3_bind_parameter_index(st, ":limit");
+    if (i > 0)
+        sqlite3_bind_int64(st, i, f->limit > 0 ? f->limit : -1);
+
+    row.n = spec->n;
+    row.keys = spec->keys;
+    row.vals = vals;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (k = 0; k < spec->n; k++) {
+            memset(&vals[k], 0, sizeof(vals[k]));
+            if (sqlite3_column_type(st, (int)k) == SQLITE_NULL)
+                continue; /* VN_V_NULL */
+            vals[k].type = spec->types[k];
+            if (spec->types[k] == VN_V_INT || spec->types[k] == VN_V_BOOL) {
+                vals[k].i = sqlite3_column_int64(st, (int)k);
+                if (spec->types[k] == VN_V_BOOL)
+                    vals[k].i = vals[k].i != 0;
+            } else {
+                vals[k].s = (const char *)sqlite3_column_text(st, (int)k);
+            }
+        }
+        rc = cb(ud, &row);
+        if (rc) {
+            sqlite3_reset(st);
+            return rc;
+        }
+    }
+    rc = rc == SQLITE_DONE ? 0 : vn__sq_fail(s, rc);
+    sqlite3_reset(st);
+    return rc;
+}
