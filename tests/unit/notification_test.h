@@ -103,8 +103,8 @@ static inline void expect_invalid_text(const char *text, const char *msg)
 
 /*
  * The seed fixture with one change at path (dots; array indices as numbers, "a.0.b"): value
- * set (stolen reference; missing parent objects are created) or, when value is NULL, the
- * member deleted. Returns the JSON text (free()).
+ * set (stolen reference; missing parent objects are created; an index one past the end
+ * appends) or, when value is NULL, the member deleted. Returns the JSON text (free()).
  */
 static inline char *variant(const char *fixture, const char *path, json_t *value)
 {
@@ -145,7 +145,9 @@ static inline char *variant(const char *fixture, const char *path, json_t *value
     if (json_is_array(cur)) {
         size_t i = strtoul(seg, NULL, 10);
 
-        if (value)
+        if (value && i == json_array_size(cur))
+            assert_int_equal(json_array_append_new(cur, value), 0);
+        else if (value)
             assert_int_equal(json_array_set_new(cur, i, value), 0);
         else
             assert_int_equal(json_array_remove(cur, i), 0);

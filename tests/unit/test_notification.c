@@ -489,6 +489,56 @@ static void test_depth_cap(void **state)
     free(six);
 }
 
+/* ---- names ------------------------------------------------------------------------------ */
+
+static void test_names(void **state)
+{
+    static const char *const types[] = {NULL, "TEST_NOTIFICATION", "ASSET_COUNT",
+                                        "ASSET_MANAGEMENT", "USER_MANAGEMENT", "USER_ASSOCIATED",
+                                        "SUBSCRIPTION_COUNT", "SUBSCRIPTION_MANAGEMENT"};
+    static const char *const actions[] = {NULL,     "ASSOCIATE", "DISASSOCIATE", "REVOKE",
+                                          "CREATE", "UPDATE",    "RETIRE"};
+
+    for (int t = VN_NT_UNKNOWN; t <= VN_NT_SUBSCRIPTION_MANAGEMENT; t++) {
+        if (t == VN_NT_UNKNOWN) {
+            assert_null(vn_ntype_name(VN_NT_UNKNOWN));
+            continue;
+        }
+        assert_string_equal(vn_ntype_name((enum vn_ntype)t), types[t]);
+        assert_int_equal(vn_ntype_from_name(types[t]), t);
+    }
+    assert_null(vn_ntype_name((enum vn_ntype)99));
+    assert_int_equal(vn_ntype_from_name(NULL), VN_NT_UNKNOWN);
+    assert_int_equal(vn_ntype_from_name(""), VN_NT_UNKNOWN);
+    assert_int_equal(vn_ntype_from_name("UNLIMITED_ASSET"), VN_NT_UNKNOWN);
+    assert_int_equal(vn_ntype_from_name("asset_count"), VN_NT_UNKNOWN);
+    assert_int_equal(vn_ntype_from_name("ASSET_COUNTS"), VN_NT_UNKNOWN);
+    for (int a = VN_ACT_NONE; a <= VN_ACT_RETIRE; a++) {
+        if (a == VN_ACT_NONE)
+            assert_null(vn_action_name(VN_ACT_NONE));
+        else
+            assert_string_equal(vn_action_name((enum vn_action)a), actions[a]);
+    }
+    assert_null(vn_action_name((enum vn_action)42));
+    assert_null(vn_result_name(VN_RES_NONE));
+    assert_string_equal(vn_result_name(VN_RES_SUCCESS), "SUCCESS");
+    assert_string_equal(vn_result_name(VN_RES_FAILURE), "FAILURE");
+    assert_null(vn_result_name((enum vn_result)3));
+}
+
+static void test_free_null_and_no_err(void **state)
+{
+    struct vn_notification *n = (void *)1;
+
+    vn_notification_free(NULL);
+    /* err is optional on every path. */
+    assert_int_equal(vn_notification_parse("[", 1, NULL, &n, NULL), VN_EPARSE);
+    assert_null(n);
+    assert_int_equal(vn_notification_parse("{}", 2, NULL, &n, NULL), VN_EPARSE);
+    assert_null(n);
+    expect_envelope_error("{}", 2, "notificationId: missing");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -498,6 +548,8 @@ int main(void)
         cmocka_unit_test(test_envelope_limits_are_inclusive),
         cmocka_unit_test(test_envelope_not_json),
         cmocka_unit_test(test_depth_cap),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_free_null_and_no_err),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
