@@ -646,8 +646,8 @@ static void test_messages_quote_values_safely(void **state)
     char *long_e = malloc(2 * 100 + 1);
 
     /* Control characters are escaped, other characters kept. */
-    expect_invalid(AM, "notification.type", json_string("A\nB\x7f\xc3\xa9"),
-                   "notification.type: unknown value 'A\\x0aB\\x7f\xc3\xa9' (expected "
+    expect_invalid(AM, "notification.type", json_string("A\nB\x1f\x7f\xc3\xa9"),
+                   "notification.type: unknown value 'A\\x0aB\\x1f\\x7f\xc3\xa9' (expected "
                    "ASSOCIATE, DISASSOCIATE or REVOKE)");
     /* A long value is cut with "...", never inside a character. */
     for (size_t i = 0; i < 100; i++)
