@@ -122,6 +122,15 @@ static const char *quote(char out[QUOTE_MAX], const char *s, size_t len)
     return out;
 }
 
+/* A JSON real for a message, in a form that still reads as a real: 1.5, 12.0, 1e+300. */
+static const char *real_text(char out[32], double d)
+{
+    snprintf(out, 32, "%.15g", d);
+    if (!strpbrk(out, ".eEni")) /* not already 1.5, 1e+300, inf or nan */
+        vn_strlcpy(out + strlen(out), ".0", 32 - strlen(out));
+    return out;
+}
+
 /* Where a value sits in the body: "<base>[<index>]", or just "<base>" when index < 0. */
 struct loc {
     const char *base;
@@ -210,12 +219,13 @@ static int get_int(struct vn_notification *n, const json_t *obj, const struct lo
                    const char *key, int need, long long min, long long max, long long *out)
 {
     const json_t *v = member(obj, key, need);
+    char r[32];
     long long x;
 
     if (!v)
         return need == REQUIRED ? fail(n, at, key, "missing") : 0;
     if (json_is_real(v))
-        return fail(n, at, key, "not an integer (%g)", json_real_value(v));
+        return fail(n, at, key, "not an integer (%s)", real_text(r, json_real_value(v)));
     if (!json_is_integer(v))
         return fail(n, at, key, "expected integer, got %s", jtype(v));
     x = json_integer_value(v);
@@ -251,7 +261,7 @@ static int get_adam_id(struct vn_notification *n, const json_t *obj, const struc
                        const char *key, int need, struct vn_adam_id *out, int *present)
 {
     const json_t *v = member(obj, key, need);
-    char q[QUOTE_MAX];
+    char q[QUOTE_MAX], r[32];
 
     if (present)
         *present = 0;
@@ -280,7 +290,7 @@ static int get_adam_id(struct vn_notification *n, const json_t *obj, const struc
         memcpy(out->s, s, len);
         out->s[len] = '\0';
     } else if (json_is_real(v)) {
-        return fail(n, at, key, "not an integer (%g)", json_real_value(v));
+        return fail(n, at, key, "not an integer (%s)", real_text(r, json_real_value(v)));
     } else {
         return fail(n, at, key, "expected string or number, got %s", jtype(v));
     }

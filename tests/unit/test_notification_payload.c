@@ -241,9 +241,13 @@ static void test_adam_id_rejects(void **state)
 {
     expect_invalid(AC, "notification.adamId", json_integer(-5), "notification.adamId: negative (-5)");
     expect_invalid(AC, "notification.adamId", json_real(408709785.0),
-                   "notification.adamId: not an integer (4.0871e+08)");
+                   "notification.adamId: not an integer (408709785.0)");
     expect_invalid(AC, "notification.adamId", json_real(1.5),
                    "notification.adamId: not an integer (1.5)");
+    expect_invalid(AC, "notification.adamId", json_real(1e300),
+                   "notification.adamId: not an integer (1e+300)");
+    expect_invalid(AC, "notification.adamId", json_real(-0.25),
+                   "notification.adamId: not an integer (-0.25)");
     expect_invalid(AC, "notification.adamId", json_string(""),
                    "notification.adamId: empty string");
     expect_invalid(AC, "notification.adamId", json_string("12a"),
@@ -519,7 +523,7 @@ static void test_integers(void **state)
     assert_int_equal(n->count_delta, 0);
     vn_notification_free(n);
     expect_invalid(AC, "notification.countDelta", json_real(-12.0),
-                   "notification.countDelta: not an integer (-12)");
+                   "notification.countDelta: not an integer (-12.0)");
     expect_invalid(AC, "notification.countDelta", json_string("-12"),
                    "notification.countDelta: expected integer, got string");
     n = expect_valid(SC, "notification.counts.total.renewing", json_integer(INT32_MAX));
@@ -534,7 +538,7 @@ static void test_integers(void **state)
     expect_invalid(SC, "notification.counts.available.expiring", json_integer(-1),
                    "notification.counts.available.expiring: negative (-1)");
     expect_invalid(SC, "notification.counts.available.renewing", json_real(15.0),
-                   "notification.counts.available.renewing: not an integer (15)");
+                   "notification.counts.available.renewing: not an integer (15.0)");
     expect_invalid(AM, "notification.error.errorNumber", json_real(9709.5),
                    "notification.error.errorNumber: not an integer (9709.5)");
 }
