@@ -143,11 +143,11 @@ static const struct loc top = {"notification", -1};
  * Write "<loc>.<key>: <message>" (or "<loc>: <message>" without key) into n->error.
  * Returns VN_EPARSE so that a check can end with return fail(...).
  */
-static int fail(struct vn_notification *n, const struct loc *at, const char *key,
-                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(struct vn_notification *n, const struct loc *at, const char *key, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
 
-static int fail(struct vn_notification *n, const struct loc *at, const char *key,
-                const char *fmt, ...)
+static int fail(struct vn_notification *n, const struct loc *at, const char *key, const char *fmt,
+                ...)
 {
     char msg[sizeof(n->error)];
     char where[128];
@@ -160,8 +160,7 @@ static int fail(struct vn_notification *n, const struct loc *at, const char *key
         snprintf(where, sizeof(where), "%s[%ld]", at->base, at->index);
     else
         snprintf(where, sizeof(where), "%s", at->base);
-    snprintf(n->error, sizeof(n->error), "%s%s%s: %s", where, key ? "." : "", key ? key : "",
-             msg);
+    snprintf(n->error, sizeof(n->error), "%s%s%s: %s", where, key ? "." : "", key ? key : "", msg);
     return VN_EPARSE;
 }
 
@@ -323,8 +322,8 @@ static int get_enum(struct vn_notification *n, const json_t *obj, const struct l
             return 0;
         }
     }
-    return fail(n, at, key, "unknown value '%s' (expected %s)",
-                quote(q, s, json_string_length(v)), expected);
+    return fail(n, at, key, "unknown value '%s' (expected %s)", quote(q, s, json_string_length(v)),
+                expected);
 }
 
 /* An object member; *out is NULL when optional and absent. */
@@ -408,8 +407,7 @@ static int parse_apple_error(struct vn_notification *n, const json_t *p)
         return VN_EPARSE;
     if (!e)
         return 0;
-    if (get_int(n, e, &at, "errorNumber", OPTIONAL, LLONG_MIN, LLONG_MAX,
-                &n->apple_error.number) ||
+    if (get_int(n, e, &at, "errorNumber", OPTIONAL, LLONG_MIN, LLONG_MAX, &n->apple_error.number) ||
         get_text(n, e, &at, "errorMessage", &n->apple_error.message))
         return VN_EPARSE;
     n->apple_error.present = 1;
@@ -427,8 +425,7 @@ static int item_object(struct vn_notification *n, const json_t *e, const struct 
 static int parse_assignment(struct vn_notification *n, const json_t *e, const struct loc *at,
                             struct vn_assignment *a)
 {
-    if (item_object(n, e, at) ||
-        get_adam_id(n, e, at, "adamId", REQUIRED, &a->adam_id, NULL) ||
+    if (item_object(n, e, at) || get_adam_id(n, e, at, "adamId", REQUIRED, &a->adam_id, NULL) ||
         get_id(n, e, at, "pricingParam", OPTIONAL, &a->pricing_param) ||
         get_id(n, e, at, "clientUserId", OPTIONAL, &a->client_user_id) ||
         get_id(n, e, at, "serialNumber", OPTIONAL, &a->serial_number))
@@ -445,12 +442,10 @@ static int parse_assignment(struct vn_notification *n, const json_t *e, const st
 static int parse_user(struct vn_notification *n, const json_t *e, const struct loc *at,
                       struct vn_user *u)
 {
-    if (item_object(n, e, at) ||
-        get_id(n, e, at, "clientUserId", REQUIRED, &u->client_user_id) ||
+    if (item_object(n, e, at) || get_id(n, e, at, "clientUserId", REQUIRED, &u->client_user_id) ||
         get_text(n, e, at, "email", &u->email) ||
         get_text(n, e, at, "inviteCode", &u->invite_code) ||
-        get_text(n, e, at, "idHash", &u->id_hash) ||
-        get_text(n, e, at, "status", &u->status))
+        get_text(n, e, at, "idHash", &u->id_hash) || get_text(n, e, at, "status", &u->status))
         return VN_EPARSE;
     return 0;
 }
@@ -459,8 +454,7 @@ static int parse_seat(struct vn_notification *n, const json_t *e, const struct l
                       struct vn_seat *s)
 {
     s->renewing = 1;
-    if (item_object(n, e, at) ||
-        get_adam_id(n, e, at, "adamId", REQUIRED, &s->adam_id, NULL) ||
+    if (item_object(n, e, at) || get_adam_id(n, e, at, "adamId", REQUIRED, &s->adam_id, NULL) ||
         get_id(n, e, at, "clientUserId", REQUIRED, &s->client_user_id) ||
         get_bool(n, e, at, "renewing", OPTIONAL, &s->renewing))
         return VN_EPARSE;
@@ -577,8 +571,8 @@ static int parse_subscription_count(struct vn_notification *n, const json_t *p)
         get_object(n, p, &top, "counts", REQUIRED, &counts) ||
         parse_count_pair(n, counts, "available", "notification.counts.available",
                          &n->counts.available_renewing, &n->counts.available_expiring) ||
-        parse_count_pair(n, counts, "total", "notification.counts.total",
-                         &n->counts.total_renewing, &n->counts.total_expiring))
+        parse_count_pair(n, counts, "total", "notification.counts.total", &n->counts.total_renewing,
+                         &n->counts.total_expiring))
         return VN_EPARSE;
     return 0;
 }
@@ -673,8 +667,7 @@ static int envelope_string(const json_t *root, const char *key, const char **out
     if (len == 0)
         return vn_error_set(err, VN_EPARSE, "%s: empty string", key);
     if (len > VN_ID_MAX)
-        return vn_error_set(err, VN_EPARSE, "%s: longer than %d bytes (%zu)", key, VN_ID_MAX,
-                            len);
+        return vn_error_set(err, VN_EPARSE, "%s: longer than %d bytes (%zu)", key, VN_ID_MAX, len);
     *out = json_string_value(v);
     return 0;
 }
@@ -710,8 +703,7 @@ int vn_notification_parse(const char *body, size_t len, const struct vn_parse_li
         goto out;
     }
     if (!json_is_object(payload)) {
-        rc = vn_error_set(err, VN_EPARSE, "notification: expected object, got %s",
-                          jtype(payload));
+        rc = vn_error_set(err, VN_EPARSE, "notification: expected object, got %s", jtype(payload));
         goto out;
     }
 

@@ -17,13 +17,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_notification: broken promise: %s (line %d)\n", #cond,      \
-                    __LINE__);                                                                 \
-            abort();                                                                           \
-        }                                                                                      \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_notification: broken promise: %s (line %d)\n", #cond, __LINE__); \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static volatile size_t sink;

@@ -20,8 +20,14 @@ usage() {
 [ $# -eq 2 ] || usage
 build=$1
 secs=$2
-[[ $secs =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: SECONDS must be a positive integer, got '$secs'" >&2; usage; }
-[ -d "$build/tests/fuzz" ] || { echo "run.sh: no '$build/tests/fuzz': build with -DVN_FUZZ=ON first" >&2; exit 2; }
+if ! [[ $secs =~ ^[1-9][0-9]*$ ]]; then
+    echo "run.sh: SECONDS must be a positive integer, got '$secs'" >&2
+    usage
+fi
+if [ ! -d "$build/tests/fuzz" ]; then
+    echo "run.sh: no '$build/tests/fuzz': build with -DVN_FUZZ=ON first" >&2
+    exit 2
+fi
 build=$(cd "$build" && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -29,7 +35,10 @@ harnesses=()
 for bin in "$build"/tests/fuzz/fuzz_*; do
     [ -f "$bin" ] && [ -x "$bin" ] && harnesses+=("$bin")
 done
-[ ${#harnesses[@]} -gt 0 ] || { echo "run.sh: no fuzz_* harness in '$build/tests/fuzz'" >&2; exit 2; }
+if [ ${#harnesses[@]} -eq 0 ]; then
+    echo "run.sh: no fuzz_* harness in '$build/tests/fuzz'" >&2
+    exit 2
+fi
 
 failed=()
 for bin in "${harnesses[@]}"; do

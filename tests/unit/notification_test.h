@@ -177,7 +177,7 @@ static inline void dotted(const char *display, char *out, size_t outlen)
 }
 
 static inline struct vn_notification *parse_variant(const char *fixture, const char *display,
-                                             json_t *value)
+                                                    json_t *value)
 {
     char path[256];
     char *text;
@@ -191,7 +191,7 @@ static inline struct vn_notification *parse_variant(const char *fixture, const c
 }
 
 static inline void expect_invalid(const char *fixture, const char *display, json_t *value,
-                           const char *msg)
+                                  const char *msg)
 {
     char path[256];
     char *text;
@@ -204,7 +204,7 @@ static inline void expect_invalid(const char *fixture, const char *display, json
 
 /* The variant must still validate; returns it for field checks. */
 static inline struct vn_notification *expect_valid(const char *fixture, const char *display,
-                                            json_t *value)
+                                                   json_t *value)
 {
     struct vn_notification *n = parse_variant(fixture, display, value);
 

@@ -385,8 +385,7 @@ static void test_envelope_fields(void **state)
     envelope_with("notification", NULL, "notification: missing");
     envelope_with("notification", json_null(), "notification: expected object, got null");
     envelope_with("notification", json_array(), "notification: expected object, got array");
-    envelope_with("notification", json_string("{}"),
-                  "notification: expected object, got string");
+    envelope_with("notification", json_string("{}"), "notification: expected object, got string");
 }
 
 static void test_envelope_limits_are_inclusive(void **state)
@@ -408,10 +407,12 @@ static void test_envelope_limits_are_inclusive(void **state)
 
 static void test_envelope_not_json(void **state)
 {
-    expect_envelope_error("", 0, "invalid JSON at line 1, column 0: '[' or '{' expected near "
-                                 "end of file");
-    expect_envelope_error(NULL, 0, "invalid JSON at line 1, column 0: '[' or '{' expected near "
-                                   "end of file");
+    expect_envelope_error("", 0,
+                          "invalid JSON at line 1, column 0: '[' or '{' expected near "
+                          "end of file");
+    expect_envelope_error(NULL, 0,
+                          "invalid JSON at line 1, column 0: '[' or '{' expected near "
+                          "end of file");
     expect_envelope_error("[]", 2, "envelope: expected object, got array");
     expect_envelope_error("{\"a\":1} x", 9,
                           "invalid JSON at line 1, column 9: end of file expected near 'x'");
@@ -432,8 +433,8 @@ static void test_envelope_not_json(void **state)
      * bad byte in a value nobody reads, fails the envelope (400), not just the payload. */
     {
         static const char body[] = "{\"notificationId\":\"i\",\"notificationType\":\"ASSET_COUNT\","
-                                    "\"uId\":\"u\",\"notification\":{\"adamId\":\"1\","
-                                    "\"x\":[{\"k\":1,\"k\":2}]}}";
+                                   "\"uId\":\"u\",\"notification\":{\"adamId\":\"1\","
+                                   "\"x\":[{\"k\":1,\"k\":2}]}}";
         struct vn_notification *n = (void *)1;
         struct vn_error err = {0};
 
@@ -493,9 +494,14 @@ static void test_depth_cap(void **state)
 
 static void test_names(void **state)
 {
-    static const char *const types[] = {NULL, "TEST_NOTIFICATION", "ASSET_COUNT",
-                                        "ASSET_MANAGEMENT", "USER_MANAGEMENT", "USER_ASSOCIATED",
-                                        "SUBSCRIPTION_COUNT", "SUBSCRIPTION_MANAGEMENT"};
+    static const char *const types[] = {NULL,
+                                        "TEST_NOTIFICATION",
+                                        "ASSET_COUNT",
+                                        "ASSET_MANAGEMENT",
+                                        "USER_MANAGEMENT",
+                                        "USER_ASSOCIATED",
+                                        "SUBSCRIPTION_COUNT",
+                                        "SUBSCRIPTION_MANAGEMENT"};
     static const char *const actions[] = {NULL,     "ASSOCIATE", "DISASSOCIATE", "REVOKE",
                                           "CREATE", "UPDATE",    "RETIRE"};
 

@@ -17,19 +17,19 @@ enum kind { K_ID, K_TEXT, K_ENUM, K_ADAM, K_INT, K_BOOL, K_OBJ, K_ARR, K_ITEM };
 
 struct field {
     const char *fixture;
-    const char *path;      /* display path: notification.users[0].email */
+    const char *path; /* display path: notification.users[0].email */
     enum kind kind;
     int required;
-    const char *missing;   /* message when deleted, if not "<path>: missing" */
+    const char *missing; /* message when deleted, if not "<path>: missing" */
 };
 
-#define AM "asset_management-associate.json"
-#define AD "asset_management-disassociate.json"
-#define AC "asset_count.json"
-#define UM "user_management-create.json"
-#define UA "user_associated.json"
-#define SC "subscription_count.json"
-#define SM "subscription_management-associate.json"
+#define AM      "asset_management-associate.json"
+#define AD      "asset_management-disassociate.json"
+#define AC      "asset_count.json"
+#define UM      "user_management-create.json"
+#define UA      "user_associated.json"
+#define SC      "subscription_count.json"
+#define SM      "subscription_management-associate.json"
 #define NEITHER "neither clientUserId nor serialNumber (expected exactly one)"
 
 static const struct field fields[] = {
@@ -180,8 +180,7 @@ static void test_every_field_missing_null_and_wrong_type(void **state)
         if (f->missing) {
             expect_invalid(f->fixture, f->path, json_null(), f->missing);
         } else if (f->required) {
-            snprintf(msg, sizeof(msg), "%s: expected %s, got null", f->path,
-                     kind_expects(f->kind));
+            snprintf(msg, sizeof(msg), "%s: expected %s, got null", f->path, kind_expects(f->kind));
             expect_invalid(f->fixture, f->path, json_null(), msg);
         } else {
             vn_notification_free(expect_valid(f->fixture, f->path, json_null()));
@@ -190,8 +189,8 @@ static void test_every_field_missing_null_and_wrong_type(void **state)
 
         assert_true(n_wrong >= 3);
         for (size_t w = 0; w < n_wrong; w++) {
-            snprintf(msg, sizeof(msg), "%s: expected %s, got %s", f->path,
-                     kind_expects(f->kind), names[w]);
+            snprintf(msg, sizeof(msg), "%s: expected %s, got %s", f->path, kind_expects(f->kind),
+                     names[w]);
             expect_invalid(f->fixture, f->path, wrong[w], msg);
         }
     }
@@ -239,7 +238,8 @@ static void test_adam_id_string_or_number(void **state)
 
 static void test_adam_id_rejects(void **state)
 {
-    expect_invalid(AC, "notification.adamId", json_integer(-5), "notification.adamId: negative (-5)");
+    expect_invalid(AC, "notification.adamId", json_integer(-5),
+                   "notification.adamId: negative (-5)");
     expect_invalid(AC, "notification.adamId", json_real(408709785.0),
                    "notification.adamId: not an integer (408709785.0)");
     expect_invalid(AC, "notification.adamId", json_real(1.5),
@@ -248,8 +248,7 @@ static void test_adam_id_rejects(void **state)
                    "notification.adamId: not an integer (1e+300)");
     expect_invalid(AC, "notification.adamId", json_real(-0.25),
                    "notification.adamId: not an integer (-0.25)");
-    expect_invalid(AC, "notification.adamId", json_string(""),
-                   "notification.adamId: empty string");
+    expect_invalid(AC, "notification.adamId", json_string(""), "notification.adamId: empty string");
     expect_invalid(AC, "notification.adamId", json_string("12a"),
                    "notification.adamId: not a string of digits ('12a')");
     expect_invalid(AC, "notification.adamId", json_string("-5"),
@@ -563,8 +562,8 @@ static void test_apple_error(void **state)
     assert_int_equal(n->apple_error.number, 0);
     assert_null(n->apple_error.message);
     vn_notification_free(n);
-    n = expect_valid(SM, "notification.error", json_pack("{s:n, s:n}", "errorNumber",
-                                                         "errorMessage"));
+    n = expect_valid(SM, "notification.error",
+                     json_pack("{s:n, s:n}", "errorNumber", "errorMessage"));
     assert_int_equal(n->apple_error.present, 1);
     assert_int_equal(n->apple_error.number, 0);
     assert_null(n->apple_error.message);
@@ -585,8 +584,7 @@ static void test_unknown_types(void **state)
     char msg[128];
 
     for (size_t i = 0; i < 4; i++) {
-        struct vn_notification *n =
-            parse_variant(AC, "notificationType", json_string(names[i]));
+        struct vn_notification *n = parse_variant(AC, "notificationType", json_string(names[i]));
 
         assert_int_equal(n->type, VN_NT_UNKNOWN);
         assert_int_equal(n->valid, 0);
