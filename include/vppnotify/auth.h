@@ -4,8 +4,9 @@
  * The cache holds the SHA-256 digest of every valid token (current ones, and previous ones
  * until their grace deadline). A lookup hashes the presented token and compares it with every
  * digest in constant time, without an early exit. The snapshot is reloaded from the store
- * every refresh interval, and at once on a miss (at most ten times a second), so that
- * `location add` and `location rotate-token` run by another process take effect quickly.
+ * every refresh interval, and on a miss whenever the store's token version has moved (one
+ * point read), so that `location add` and `location rotate-token` run by another process
+ * take effect on the very next request.
  */
 #ifndef VPPNOTIFY_AUTH_H
 #define VPPNOTIFY_AUTH_H

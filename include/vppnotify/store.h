@@ -106,7 +106,8 @@ int vn_store_notification_insert(struct vn_store *st, const struct vn_notificati
 int vn_store_notification_repeat(struct vn_store *st, const char *id,
                                  const uint8_t digest[VN_DIGEST_LEN], int *conflict);
 
-/* Change the state of a known notification (replay). */
+/* Move a known notification to another state (replay): VN_ECONFLICT if it is in that state
+ * already (someone else got there first), VN_ENOTFOUND if the id is unknown. */
 int vn_store_notification_set_state(struct vn_store *st, const char *id, enum vn_nstate state,
                                     const char *error);
 
@@ -192,6 +193,9 @@ typedef int (*vn_token_cb)(void *ud, const struct vn_token_row *row);
 
 /* Every token of every location, current and in grace (expired ones are skipped). */
 int vn_store_tokens(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud);
+
+/* A number that changes whenever any token is added, changed or removed, by any process. */
+int vn_store_tokens_version(struct vn_store *st, int64_t *version);
 
 /* Create a location with its first token: VN_EDUP if the uid exists. Own transaction. */
 int vn_store_location_add(struct vn_store *st, const char *uid, const char *name,

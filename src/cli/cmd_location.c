@@ -64,8 +64,10 @@ static int cmd_add(struct vn_cli *c, int argc, char **argv)
     struct vn_store *st;
     int generated, rc;
 
-    if (check_uid(c->uid) || obtain_token(c, tok, sizeof(tok), &generated))
+    if (check_uid(c->uid))
         return VN_EXIT_USAGE;
+    if (obtain_token(c, tok, sizeof(tok), &generated))
+        return VN_EXIT_FAIL;
     vn_digest(tok, strlen(tok), digest);
     st = vn_cli_open_store(c, 0);
     if (!st) {
@@ -135,8 +137,10 @@ static int cmd_rotate(struct vn_cli *c, int argc, char **argv)
     int64_t now = vn_now_ms();
     int generated, rc;
 
-    if (check_uid(c->uid) || obtain_token(c, tok, sizeof(tok), &generated))
+    if (check_uid(c->uid))
         return VN_EXIT_USAGE;
+    if (obtain_token(c, tok, sizeof(tok), &generated))
+        return VN_EXIT_FAIL;
     vn_digest(tok, strlen(tok), digest);
     st = vn_cli_open_store(c, 0);
     if (!st) {

@@ -189,17 +189,27 @@ static void process_batch(struct vn_ingest *ing, struct vn_ingest_job *batch, si
         if (rc) {
             snprintf(why, sizeof(why), "cannot begin a transaction: %s", vn_store_last_error(st));
         } else {
-            for (job = batch; job; job = job->next) {
+            /*
+             * A store error inside the batch aborts all of it: some errors (SQLITE_FULL) roll
+             * back the whole transaction behind our back, and a later savepoint would then
+             * start a new one that commits only the tail of the batch while the head, already
+             * "processed", is gone. Every job of a failed batch gets 503; Apple retries them.
+             */
+            for (job = batch; job && rc == 0; job = job->next) {
                 if (job->kind == VN_JOB_PING)
                     continue;
-                if (process_job(st, job) != 0)
-                    set_unavailable(job, vn_store_last_error(st));
+                rc = process_job(st, job);
+                if (rc)
+                    snprintf(why, sizeof(why), "cannot store notification: %s",
+                             vn_store_last_error(st));
             }
-            rc = vn_store_commit(st);
-            if (rc) {
-                snprintf(why, sizeof(why), "commit failed: %s", vn_store_last_error(st));
+            if (rc == 0) {
+                rc = vn_store_commit(st);
+                if (rc)
+                    snprintf(why, sizeof(why), "commit failed: %s", vn_store_last_error(st));
+            }
+            if (rc)
                 vn_store_rollback(st);
-            }
         }
         if (rc) {
             commit_ok = 0;

@@ -216,6 +216,11 @@ int vn_store_tokens(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *u
     return st->ops->tokens(st, now_ms, cb, ud);
 }
 
+int vn_store_tokens_version(struct vn_store *st, int64_t *version)
+{
+    return st->ops->tokens_version(st, version);
+}
+
 int vn_store_location_add(struct vn_store *st, const char *uid, const char *name,
                           const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms)
 {

@@ -64,6 +64,7 @@ struct vn_store_ops {
                              const char *client_user_id, const char *serial_number);
 
     int (*tokens)(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud);
+    int (*tokens_version)(struct vn_store *st, int64_t *version);
     int (*location_add)(struct vn_store *st, const char *uid, const char *name,
                         const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms);
     int (*location_remove)(struct vn_store *st, const char *uid);
@@ -139,6 +140,8 @@ enum vn__sq_slot {
     VN_SQ_EVENT_ERROR,
     VN_SQ_EVENT_ITEM,
     VN_SQ_TOKENS,
+    VN_SQ_TOKENS_VERSION,
+    VN_SQ_HEALTH_PROBE,
     VN_SQ_LOC_INSERT,
     VN_SQ_LOC_EXISTS,
     VN_SQ_TOKEN_INSERT,
@@ -237,6 +240,7 @@ int vn__sq_location_rotate(struct vn_store *st, const char *uid,
 
 /* store_sqlite_query.c */
 int vn__sq_tokens(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud);
+int vn__sq_tokens_version(struct vn_store *st, int64_t *version);
 int vn__sq_query(struct vn_store *st, enum vn_query q, const struct vn_filter *f, vn_row_cb cb,
                  void *ud);
 #endif /* VN_SQLITE_INTERNAL */

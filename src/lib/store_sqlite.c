@@ -588,6 +588,21 @@ static int sqlite_ping(struct vn_store *st)
     }
     sqlite3_bind_text(q, 1, s->txn_iso, -1, SQLITE_STATIC);
     rc = vn__sq_done(s, q);
+    if (rc)
+        goto out;
+    /*
+     * Room for a large notification: write 64 KiB and undo it. A database at its size limit
+     * (or on a full disk) fails here with VN_EFULL, although the tiny update above fits in a
+     * page it already has. Undone inside the transaction, it leaves nothing behind.
+     */
+    rc = vn__sq_exec(s, VN_SQ_SAVEPOINT, "SAVEPOINT vn_job");
+    if (rc)
+        goto out;
+    q = vn__sq_stmt(s, VN_SQ_HEALTH_PROBE, "INSERT INTO health_probe(payload) VALUES (zeroblob(65536))");
+    rc = q ? vn__sq_done(s, q) : VN_ESTORE;
+    if (rc)
+        goto out;
+    rc = sqlite_rollback_to(st);
 out:
     if (rc) {
         vn__sq_abort(s);
@@ -625,6 +640,7 @@ static const struct vn_store_ops sqlite_ops = {
     .event_note = vn__sq_event_note,
     .event_failed_item = vn__sq_event_failed_item,
     .tokens = vn__sq_tokens,
+    .tokens_version = vn__sq_tokens_version,
     .location_add = vn__sq_location_add,
     .location_remove = vn__sq_location_remove,
     .location_rotate = vn__sq_location_rotate,

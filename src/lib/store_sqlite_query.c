@@ -19,6 +19,26 @@ static struct vn__sqlite *sq(struct vn_store *st)
 
 /* ---- tokens ---------------------------------------------------------------------------- */
 
+int vn__sq_tokens_version(struct vn_store *st_, int64_t *version)
+{
+    struct vn__sqlite *s = sq(st_);
+    sqlite3_stmt *st;
+    int rc;
+
+    st = vn__sq_stmt(s, VN_SQ_TOKENS_VERSION, "SELECT version FROM token_epoch WHERE id = 1");
+    if (!st)
+        return VN_ESTORE;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *version = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) {
+        vn__store_set_error(st_, "cannot read the token version: %s", sqlite3_errmsg(s->db));
+        return VN_ESTORE;
+    }
+    return 0;
+}
+
 int vn__sq_tokens(struct vn_store *st_, int64_t now_ms, vn_token_cb cb, void *ud)
 {
     struct vn__sqlite *s = sq(st_);

@@ -144,6 +144,22 @@ const char *const vn__sqlite_migrations[] = {
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
     "  at TEXT NOT NULL"
     ");",
+
+    /* 2: a counter that moves with every change to location_tokens, whoever makes it, so that
+     * a daemon's token cache knows at the cost of one point read whether it is stale. */
+    "CREATE TABLE token_epoch ("
+    "  id      INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  version INTEGER NOT NULL"
+    ");"
+    "INSERT INTO token_epoch(id, version) VALUES (1, 1);"
+    "CREATE TRIGGER location_tokens_ins AFTER INSERT ON location_tokens BEGIN"
+    "  UPDATE token_epoch SET version = version + 1 WHERE id = 1; END;"
+    "CREATE TRIGGER location_tokens_upd AFTER UPDATE ON location_tokens BEGIN"
+    "  UPDATE token_epoch SET version = version + 1 WHERE id = 1; END;"
+    "CREATE TRIGGER location_tokens_del AFTER DELETE ON location_tokens BEGIN"
+    "  UPDATE token_epoch SET version = version + 1 WHERE id = 1; END;"
+    /* Always empty: /healthz writes 64 KiB here and rolls it back, to prove there is room. */
+    "CREATE TABLE health_probe (payload BLOB);",
 };
 
 const int vn__sqlite_schema_version =

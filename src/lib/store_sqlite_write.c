@@ -136,15 +136,25 @@ int vn__sq_notification_set_state(struct vn_store *st_, const char *id, enum vn_
         vn__store_set_error(st_, "invalid notification state %d", (int)state);
         return VN_EPARSE;
     }
+    /* A transition, not an assignment: two concurrent replays cannot both apply one
+     * notification, because only one of them moves it out of 'stored'. */
     STMT(st, s, VN_SQ_NOTIF_SET_STATE,
-         "UPDATE notifications SET state = ?2, error = ?3 WHERE notification_id = ?1");
+         "UPDATE notifications SET state = ?2, error = ?3 WHERE notification_id = ?1 "
+         "AND state <> ?2");
     vn__sq_text(st, 1, id);
     vn__sq_text(st, 2, state_name(state));
     vn__sq_text(st, 3, error);
     rc = run(s, st, &changed);
     if (!rc && changed == 0) {
-        vn__store_set_error(st_, "notification '%s' not found", id);
-        return VN_ENOTFOUND;
+        char *body = NULL;
+        size_t len;
+        if (vn__sq_notification_body(st_, id, &body, &len) == VN_ENOTFOUND) {
+            vn__store_set_error(st_, "notification '%s' not found", id);
+            return VN_ENOTFOUND;
+        }
+        free(body);
+        vn__store_set_error(st_, "notification '%s' is already %s", id, state_name(state));
+        return VN_ECONFLICT;
     }
     return rc;
 }

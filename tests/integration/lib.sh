@@ -88,6 +88,11 @@ wait_for() {
     done
 }
 
+# lines_at_least FILE N: true once FILE exists with at least N lines (for wait_for).
+lines_at_least() {
+    [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
+}
+
 # Start `vppnotify serve` in the background. Sets VN_URL (http://127.0.0.1:PORT), VN_SERVE_PID.
 # Extra arguments go to serve. The database defaults to $T/vn.db; logs go to $T/serve.log.
 vn_serve_start() {
@@ -131,7 +136,7 @@ vn_post() {
 vn_new_location() {
     local uid=$1 name=${2:-test} tf="$T/token.$1"
     (umask 077 && head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$tf")
-    vn_cli location add --uid "$uid" --name "$name" --token-file "$tf" >/dev/null
+    vn_cli location add --uid "$uid" --name "$name" --token-file "$tf" >/dev/null 2>&1
     echo "$tf"
 }
 
@@ -158,4 +163,18 @@ body_associate() {
 # body_test ID UID
 body_test() {
     printf '{"notificationId":"%s","notificationType":"TEST_NOTIFICATION","uId":"%s","notification":{}}' "$1" "$2"
+}
+
+# cfg_add CFG URL BODYFILE TOKEN OUTPUT WRITEOUT: append one POST to a curl -K config for
+# `curl --parallel -K CFG` (each transfer is its own operation, separated by "next").
+cfg_add() {
+    [ -s "$1" ] && echo "next" >>"$1"
+    cat >>"$1" <<CFG
+url = "$2"
+data-binary = "@$3"
+header = "Content-Type: application/json"
+header = "Authorization: Bearer $4"
+output = "$5"
+write-out = "$6\\n"
+CFG
 }

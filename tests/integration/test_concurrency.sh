@@ -11,16 +11,9 @@ TOKEN=$(cat "$tok")
 body_asset_count same-id $UID1 408709785 -3 >"$T/same.json"
 : >"$T/curl.cfg"
 for i in $(seq 50); do
-    cat >>"$T/curl.cfg" <<CFG
-url = "$VN_URL/notifications?try=$i"
-data-binary = "@$T/same.json"
-header = "Content-Type: application/json"
-header = "Authorization: Bearer $TOKEN"
-output = "$T/out.$i"
-write-out = "%{http_code}\\n"
-CFG
+    cfg_add "$T/curl.cfg" "$VN_URL/notifications?try=$i" "$T/same.json" "$TOKEN" "$T/out.$i" "%{http_code}"
 done
-curl -sS --parallel --parallel-immediate --parallel-max 50 -K "$T/curl.cfg" >"$T/codes"
+curl -sS --no-progress-meter --parallel --parallel-immediate --parallel-max 50 -K "$T/curl.cfg" >"$T/codes"
 assert_eq "$(sort "$T/codes" | uniq -c | awk '{print $1":"$2}')" "50:200" "50 answers, all 200"
 applied=$(cat "$T"/out.* | jq -r .status | grep -c '^applied$' || true)
 dups=$(cat "$T"/out.* | jq -r .status | grep -c '^duplicate$' || true)
@@ -35,16 +28,9 @@ ok "50 concurrent deliveries of one id: 1 applied, 49 duplicates"
 : >"$T/curl2.cfg"
 for i in $(seq 400); do
     body_associate "burst-$i" $UID1 ev-burst 555 "SER$i" >"$T/b.$i.json"
-    cat >>"$T/curl2.cfg" <<CFG
-url = "$VN_URL/notifications?i=$i"
-data-binary = "@$T/b.$i.json"
-header = "Content-Type: application/json"
-header = "Authorization: Bearer $TOKEN"
-output = "/dev/null"
-write-out = "%{http_code}\\n"
-CFG
+    cfg_add "$T/curl2.cfg" "$VN_URL/notifications?i=$i" "$T/b.$i.json" "$TOKEN" /dev/null "%{http_code}"
 done
-curl -sS --parallel --parallel-max 32 -K "$T/curl2.cfg" >"$T/codes2"
+curl -sS --no-progress-meter --parallel --parallel-max 32 -K "$T/curl2.cfg" >"$T/codes2"
 assert_eq "$(sort "$T/codes2" | uniq -c | awk '{print $1":"$2}')" "400:200" "400 answers, all 200"
 vn_cli assets --adam-id 555 --json >"$T/a.json"
 assert_json "$T/a.json" '[.[0].assignedCount, .[0].availableCount]' '[400,-400]' "400 rows counted once"

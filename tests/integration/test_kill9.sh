@@ -18,20 +18,13 @@ for round in $(seq $ROUNDS); do
     vn_serve_start
     : >"$T/curl.cfg"
     for i in $(seq $N); do
-        cat >>"$T/curl.cfg" <<CFG
-url = "$VN_URL/notifications?id=k-$i"
-data-binary = "@$T/b.$i.json"
-header = "Content-Type: application/json"
-header = "Authorization: Bearer $TOKEN"
-output = "/dev/null"
-write-out = "%{url_effective} %{http_code}\\n"
-CFG
+        cfg_add "$T/curl.cfg" "$VN_URL/notifications?id=k-$i" "$T/b.$i.json" "$TOKEN" /dev/null "%{url_effective} %{http_code}"
     done
-    curl -sS --parallel --parallel-max 16 -K "$T/curl.cfg" >"$T/codes.$round" 2>/dev/null &
+    curl -sS --no-progress-meter --parallel --parallel-max 16 -K "$T/curl.cfg" >"$T/codes.$round" 2>/dev/null &
     cpid=$!
     # Kill at a different instant each round: after some answers have come back.
     want=$((round * 60))
-    wait_for 30 test "$(wc -l <"$T/codes.$round")" -ge "$want" || fail "no progress before kill"
+    wait_for 30 lines_at_least "$T/codes.$round" "$want" || fail "no progress before kill"
     kill -9 "$VN_SERVE_PID"
     wait "$VN_SERVE_PID" 2>/dev/null || true
     wait "$cpid" 2>/dev/null || true

@@ -9,8 +9,10 @@ vn_cli location add --uid $UID1 --token-file "$T/loose.token" 2>"$T/err" || rc=$
 assert_eq "$rc" 1 "exit status"
 assert_contains "$T/err" "is accessible by group or others (mode 0644)" "clear refusal"
 assert_contains "$T/err" "chmod 600 '$T/loose.token'" "says how to fix it"
-vn_cli location list --json >"$T/l.json" 2>/dev/null || true
-assert_json "$T/l.json" 'length' '0' "nothing created"
+if [ -e "$T/vn.db" ]; then
+    vn_cli location list --json >"$T/l.json"
+    assert_json "$T/l.json" 'length' '0' "nothing created"
+fi
 ok "a token file with group/world permissions is refused"
 
 chmod 600 "$T/loose.token"
