@@ -192,6 +192,14 @@ static void bindv(sqlite3_stmt *st, const char *fmt, va_list ap)
 {
     int i = 1;
 
+    /* A format that does not match the statement is a programming error: stop loudly. */
+    if ((int)strlen(fmt ? fmt : "") != sqlite3_bind_parameter_count(st)) {
+        vn_log_error("bug: %d parameters bound to a statement that has %d: %.200s",
+                     (int)strlen(fmt ? fmt : ""), sqlite3_bind_parameter_count(st),
+                     sqlite3_sql(st));
+        abort();
+    }
+
     for (const char *f = fmt; f && *f; f++, i++) {
         switch (*f) {
         case 't': {

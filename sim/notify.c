@@ -97,7 +97,7 @@ int sim_notify_raw(struct sim *s, const char *uid, const char *type, const char 
                   "INSERT INTO notifications(notification_id, uid, type, event_id, body, url,"
                   " auth_token, state, first_ms, next_ms, dup_left, created_ms)"
                   " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  "tttttttiiiii", nid, uid, type, event_id, text, url, token, state, first,
+                  "ttttttttiiii", nid, uid, type, event_id, text, url, token, state, first,
                   first, (int64_t)dup, now);
     if (nid_out)
         vn_strlcpy(nid_out, nid, 37);
@@ -282,7 +282,7 @@ int sim_notify_test(struct sim *s, const char *uid, const char *url, const char 
              "INSERT INTO notifications(notification_id, uid, type, body, url, auth_token, state,"
              " attempts, first_ms, next_ms, created_ms, last_status)"
              " VALUES(?, ?, 'TEST_NOTIFICATION', ?, ?, ?, ?, 1, ?, ?, ?, ?)",
-             "tttttiiiii", nid, uid, text, url, token, rc == 0 ? "delivered" : "failed", t0, t0,
+             "ttttttiiii", nid, uid, text, url, token, rc == 0 ? "delivered" : "failed", t0, t0,
              t0, (int64_t)status);
     record_attempt(s, nid, uid, "TEST_NOTIFICATION", NULL, 1, 0, status, why, t0,
                    (vn_mono_ns() - m0) / 1000000);

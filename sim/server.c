@@ -656,11 +656,12 @@ int sim_server_start(struct sim *s, struct vn_error *err)
         return rc;
     if (v6)
         flags |= MHD_USE_IPv6;
-    s->httpd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+    s->httpd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+                                mhd_log, s, MHD_OPTION_SOCK_ADDR,
                                 (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
                                 (unsigned)MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
                                 (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+                                MHD_OPTION_END);
     if (!s->httpd)
         return vn_error_set(err, VN_ENET, "cannot listen on '%s' (address in use?)",
                             s->cfg->listen);
