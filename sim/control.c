@@ -462,7 +462,7 @@ static void c_notifications_get(struct sim_req *r)
                           " FROM notifications WHERE (?1 IS NULL OR uid = ?1)"
                           " AND (?2 IS NULL OR event_id = ?2) AND (?3 IS NULL OR type = ?3)"
                           " AND (?4 IS NULL OR state = ?4) ORDER BY id LIMIT ?5",
-                          "ttttti", sim_arg(r, "uId"), sim_arg(r, "eventId"),
+                          "tttti", sim_arg(r, "uId"), sim_arg(r, "eventId"),
                           sim_arg(r, "type"), sim_arg(r, "state"), (int64_t)limit);
     add_times(rows, "createdMs", "created");
     sim_ok(r, json_pack("{s:o}", "notifications", rows ? rows : json_array()));
