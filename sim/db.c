@@ -125,8 +125,10 @@ int sim_db_open(struct sim *s, const char *path, struct vn_error *err)
         goto fail;
     if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &st,
                            NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW)
-            version = atoi((const char *)sqlite3_column_text(st, 0));
+        long long v = 0;
+        if (sqlite3_step(st) == SQLITE_ROW &&
+            vn_parse_ll((const char *)sqlite3_column_text(st, 0), 0, 1000000, &v) == 0)
+            version = (int)v;
         sqlite3_finalize(st);
     }
     for (int i = version; i < (int)(sizeof(migrations) / sizeof(migrations[0])); i++) {

@@ -442,6 +442,7 @@ static void dispatch_api(struct sim_req *r, const char *sub, const char **route_
     h = !strcmp(r->method, "GET") ? rt->get : !strcmp(r->method, "POST") ? rt->post : NULL;
     if (!h) {
         sim_error(r, VN_APPLE_METHOD_NOT_ALLOWED);
+        r->allow = rt->get && rt->post ? "GET, POST" : rt->get ? "GET" : "POST";
         return;
     }
     if (r->body_len > 0 &&
@@ -486,8 +487,8 @@ static enum MHD_Result answer(struct MHD_Connection *c, struct sim_req *r)
         snprintf(ra, sizeof(ra), "%lld", r->retry_after);
         MHD_add_response_header(resp, "Retry-After", ra);
     }
-    if (r->status == 405)
-        MHD_add_response_header(resp, "Allow", "GET, POST");
+    if (r->status == 405 && r->allow)
+        MHD_add_response_header(resp, "Allow", r->allow);
     ret = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     return ret;

@@ -190,6 +190,7 @@ struct sim_req {
     json_t *resp;        /* owned; the JSON body */
     long long retry_after; /* > 0: add Retry-After */
     int envelope;        /* add uId, tokenExpirationDate, mdmInfo to a 2xx object */
+    const char *allow;   /* Allow header of a 405 (static string) */
 };
 
 typedef void (*sim_handler)(struct sim_req *r);
