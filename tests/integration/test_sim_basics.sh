@@ -152,3 +152,26 @@ assert_eq "$st" 200 "token still valid after restart"
 assert_json "$T/resp" .notificationUrl "\"$GOOD_URL\"" "config kept across restart"
 sim_stop
 ok "state across restart, clean SIGTERM"
+
+# --seed makes ids reproducible: the same requests give the same uId, sToken and eventId.
+for run in 1 2; do
+    sim_start --seed 7 --event-delay 0
+    sim_location
+    ctl POST /_sim/seed "{\"uId\":\"$LOC_UID\",\"users\":[{\"clientUserId\":\"x\"}]}" >/dev/null
+    api POST /users/retire '{"users":[{"clientUserId":"x"}]}' >/dev/null
+    echo "$LOC_UID $(echo "$STOKEN" | base64 -d | jq -r .token) $(jq -r .eventId "$T/resp")" >"$T/seed.$run"
+    sim_stop
+done
+assert_eq "$(cat "$T/seed.1")" "$(cat "$T/seed.2")" "same seed, same uId, token and eventId"
+ok "--seed"
+
+# --token-expiration-field within-15-days: a far expiry is not reported.
+sim_start --token-expiration-field within-15-days
+sim_location
+api GET /client/config >/dev/null
+assert_json "$T/resp" 'has("tokenExpirationDate")' false "far expiry omitted"
+sim_location "{\"expDate\":\"$(date -u -d '+3 days' +%Y-%m-%dT%H:%M:%S+0000)\"}"
+api GET /client/config >/dev/null
+assert_json "$T/resp" 'has("tokenExpirationDate")' true "near expiry reported"
+sim_stop
+ok "--token-expiration-field"

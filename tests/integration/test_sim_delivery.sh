@@ -32,6 +32,13 @@ settle
 assert_eq "$(recv_count '.notificationType == "USER_ASSOCIATED"')" 0 "unsubscribed type not sent"
 ok "only subscribed types"
 
+# A raw notification injected through the control API (e.g. UNLIMITED_ASSET, undocumented).
+assert_eq "$(ctl POST /_sim/notifications "{\"uId\":\"$LOC_UID\",\"notificationType\":\"UNLIMITED_ASSET\",\"notification\":{\"adamId\":\"9\"}}")" 409 "not subscribed"
+assert_eq "$(ctl POST /_sim/notifications "{\"uId\":\"$LOC_UID\",\"notificationType\":\"UNLIMITED_ASSET\",\"notification\":{\"adamId\":\"9\"},\"force\":true}")" 200 "forced"
+settle
+assert_eq "$(recv_count '.notificationType == "UNLIMITED_ASSET" and .body.notification.adamId == "9" and .status == 200')" 1 "raw notification delivered"
+ok "raw injection"
+
 # A receiver that never answers 2xx: 3 attempts, then nothing more.
 recv_stop
 recv_start --default 503

@@ -33,7 +33,7 @@
 #define MAX_IDS 1000000
 
 struct cfg {
-    char *listen, *ready_file, *log, *script, *token;
+    char *listen, *ready_file, *log, *script, *token, *tls_cert, *tls_key;
     long long def, test_status, delay_ms;
     int help;
 };
@@ -55,11 +55,15 @@ static const struct vn_opt options[] = {
     OPT("token", VN_OPT_STRING, NULL, 0, 0, "T", "require Authorization: Bearer T", token),
     OPT("delay", VN_OPT_DURATION, "0", 0, 600000, "DURATION", "wait before answering",
         delay_ms),
+    OPT("tls-cert", VN_OPT_STRING, NULL, 0, 0, "FILE", "serve https with this PEM certificate",
+        tls_cert),
+    OPT("tls-key", VN_OPT_STRING, NULL, 0, 0, "FILE", "the PEM key of --tls-cert", tls_key),
     OPT("help", VN_OPT_FLAG, NULL, 0, 0, NULL, "show this help", help),
 };
 static const struct vn_opt_table table = {options, sizeof(options) / sizeof(options[0])};
 static const char *const allowed[] = {"listen", "ready-file", "log",   "script", "default",
-                                      "test-status", "token", "delay", "help", NULL};
+                                      "test-status", "token", "delay", "tls-cert", "tls-key",
+                                      "help", NULL};
 
 static struct cfg cfg;
 static int script[MAX_SCRIPT], nscript;
@@ -70,6 +74,24 @@ static FILE *log_out;
 struct conn {
     struct vn_buf body;
 };
+
+/* The whole of a small file as a string (free()), or NULL. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    struct vn_buf b;
+    char chunk[4096];
+    size_t n;
+
+    if (!f)
+        return NULL;
+    vn_buf_init(&b, 1 << 20);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (vn_buf_append(&b, chunk, n) != 0)
+            break;
+    fclose(f);
+    return vn_buf_detach(&b, &n);
+}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
@@ -177,7 +199,7 @@ int main(int argc, char **argv)
     struct sockaddr_in sa = {0};
     struct MHD_Daemon *d;
     const union MHD_DaemonInfo *info;
-    char host[64], *colon;
+    char host[64], *colon, *cert = NULL, *key = NULL;
     sigset_t set;
     int first, sig, rc = 1;
     long long port;
@@ -227,10 +249,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "vn_recv: cannot open '%s'\n", cfg.log);
         goto out;
     }
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
-                         NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+    if (cfg.tls_cert && cfg.tls_key) {
+        cert = read_file(cfg.tls_cert);
+        key = read_file(cfg.tls_key);
+        if (!cert || !key) {
+            fprintf(stderr, "vn_recv: cannot read --tls-cert or --tls-key\n");
+            goto out;
+        }
+        d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                                 MHD_USE_TLS,
+                             0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+                             (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                             NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                             MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+                             MHD_OPTION_END);
+    } else {
+        d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
+                             NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+                             (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                             NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+    }
     if (!d) {
         fprintf(stderr, "vn_recv: cannot listen on '%s'\n", cfg.listen);
         goto out;
@@ -251,6 +289,8 @@ int main(int argc, char **argv)
     MHD_stop_daemon(d);
     rc = 0;
 out:
+    free(cert);
+    free(key);
     if (log_out)
         fclose(log_out);
     json_decref(attempts);
