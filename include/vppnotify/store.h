@@ -212,6 +212,199 @@ int vn_store_location_rotate(struct vn_store *st, const char *uid,
                              const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms,
                              int64_t grace_until_ms);
 
+/* ---- instance configuration ------------------------------------------------------------ */
+
+/*
+ * The value of key; when absent, value_if_absent is stored and returned (atomically: two
+ * processes racing get the same value). *out is owned (free()). value_if_absent NULL: just
+ * read, VN_ENOTFOUND when absent.
+ */
+int vn_store_config_ensure(struct vn_store *st, const char *key, const char *value_if_absent,
+                           char **out);
+
+/* ---- the Apple side of a location (contract section 5) ---------------------------------- */
+
+#define VN_URL_MAX 512
+
+/* What vppnotify knows of a location's link to Apple. Strings are "" when unknown. */
+struct vn_location_apple {
+    char uid[VN_ID_MAX + 1];
+    char name[VN_ID_MAX + 1];
+    char org_name[VN_ID_MAX + 1];
+    uint8_t *stoken;             /* sealed sToken (stoken.h), owned; NULL when none */
+    size_t stoken_len;
+    int64_t token_expires_ms;    /* tokenExpirationDate / expDate; 0 unknown */
+    char token_status[16];       /* "ok", "expired", "revoked"; "" without an sToken */
+    char token_error[VN_TEXT_MAX];
+    char notification_url[VN_URL_MAX + 1];
+    char notification_types[1024]; /* JSON array as subscribed, "" if not subscribed */
+    int64_t subscribed_ms;
+    char takeover[1024];         /* another MDM's mdmInfo (JSON) seen in a response, or "" */
+    int64_t expiry_warned_ms;
+};
+
+/* Read a location: 0, or VN_ENOTFOUND. out->stoken is owned: vn_location_apple_release. */
+int vn_store_location_apple(struct vn_store *st, const char *uid, struct vn_location_apple *out);
+
+/* Wipe and free the sealed sToken of l. */
+void vn_location_apple_release(struct vn_location_apple *l);
+
+/* uIds of the locations that have an sToken, by uId. *uids: owned array of owned strings. */
+int vn_store_apple_uids(struct vn_store *st, char ***uids, size_t *n);
+
+/* Which fields of struct vn_location_update to write. */
+enum {
+    VN_LU_STOKEN = 1 << 0,       /* stoken (sealed), token_expires_ms, org_name; status ok */
+    VN_LU_EXPIRES = 1 << 1,      /* token_expires_ms */
+    VN_LU_STATUS = 1 << 2,       /* token_status, token_error */
+    VN_LU_SUBSCRIPTION = 1 << 3, /* notification_url, notification_types, subscribed_ms */
+    VN_LU_TAKEOVER = 1 << 4,     /* takeover (NULL clears) */
+    VN_LU_WARNED = 1 << 5,       /* expiry_warned_ms */
+};
+
+struct vn_location_update {
+    unsigned what;
+    const uint8_t *stoken;
+    size_t stoken_len;
+    const char *org_name;
+    int64_t token_expires_ms;
+    const char *token_status;
+    const char *token_error;
+    const char *notification_url;
+    const char *notification_types;
+    int64_t subscribed_ms;
+    const char *takeover;
+    int64_t expiry_warned_ms;
+    int64_t now_ms;
+};
+
+/* Change what u->what names, one statement (atomic; inside the caller's transaction if one is
+ * open). VN_ENOTFOUND if there is no such location. */
+int vn_store_location_update(struct vn_store *st, const char *uid,
+                             const struct vn_location_update *u);
+
+/* ---- sync: replacing the mirror with Apple's records ------------------------------------ */
+
+/*
+ * A sync writes every record it fetched with a generation number gen (unique per sync) and
+ * then sweeps: rows of the location inside the scope that do not carry gen are deleted. All
+ * inside one transaction of the caller. Each write returns 0 (the row was already so),
+ * 1 (added) or 2 (changed), or < 0. Assets written by a sync lose needsSync.
+ */
+enum vn_mirror_table {
+    VN_MT_ASSETS,
+    VN_MT_ASSIGNMENTS,
+    VN_MT_USERS,
+    VN_MT_SUBSCRIPTIONS,
+    VN_MT_SEATS,
+    VN_MT__COUNT
+};
+
+int vn_store_sync_asset(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
+                        const char *pricing_param, long long total, long long assigned,
+                        long long available);
+int vn_store_sync_assignment(struct vn_store *st, const char *uid, int64_t gen,
+                             const struct vn_assignment *a);
+/* Every field is written as given (NULL clears it), unlike the notification upsert. */
+int vn_store_sync_user(struct vn_store *st, const char *uid, int64_t gen,
+                       const struct vn_user *u);
+int vn_store_sync_subscription(struct vn_store *st, const char *uid, int64_t gen,
+                               const char *adam_id, const char *parent_adam_id,
+                               const struct vn_counts *c);
+int vn_store_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *s);
+
+/* Which rows a sweep may delete; NULL fields do not narrow it. */
+struct vn_mirror_scope {
+    const char *adam_id;
+    const char *pricing_param;
+    const char *client_user_id;
+    const char *serial_number;
+};
+
+/* Delete the rows of table for uid within scope whose generation is not gen; *removed gets
+ * how many. */
+int vn_store_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                        int64_t gen, const struct vn_mirror_scope *scope, long long *removed);
+
+/* What the last syncs of a location left behind (one row per location). */
+struct vn_sync_state {
+    char assignments_version[128]; /* versionId for the next sinceVersionId delta, or "" */
+    char users_version[128];
+    int64_t last_full_ms;          /* last successful full sync; 0 never */
+    int64_t last_delta_ms;         /* last successful delta sync; 0 never */
+    int64_t last_attempt_ms;       /* last sync started, successful or not */
+    char last_kind[16];            /* "full", "delta", "targeted" */
+    char last_error[VN_TEXT_MAX];  /* "" when the last attempt succeeded */
+    char last_drift[1024];         /* JSON: per table {added, removed, changed} */
+};
+
+/* The state of uid; a zeroed struct and 0 when it never synced. */
+int vn_store_sync_state_get(struct vn_store *st, const char *uid, struct vn_sync_state *out);
+int vn_store_sync_state_put(struct vn_store *st, const char *uid, const struct vn_sync_state *s);
+
+/* ---- tracked events (requests vppnotify sent, or `events track`) ------------------------ */
+
+struct vn_event_track {
+    const char *event_id;
+    const char *uid;
+    const char *kind;      /* "assets", "users", "subscriptions", or NULL (events track) */
+    const char *type;      /* "ASSOCIATE", ..., or NULL */
+    const char *request;   /* JSON of the request sent (for a targeted re-sync), or NULL */
+    long long expected;    /* items the notifications should name; 0 unknown */
+    int deferred;          /* a deferred subscription disassociation */
+    int64_t requested_ms;
+};
+
+/* Start tracking an event: VN_EDUP if it is tracked already. */
+int vn_store_event_track(struct vn_store *st, const struct vn_event_track *t);
+
+/* A tracked event as the tracker sees it: its tracking row and its notification counters. */
+struct vn_tracked_event {
+    const char *event_id;
+    const char *uid;
+    const char *kind;          /* or NULL */
+    const char *type;          /* or NULL */
+    const char *request;       /* or NULL */
+    long long expected;
+    int deferred;
+    int64_t requested_ms;
+    const char *status;        /* last Event Status: "PENDING", ...; NULL never polled */
+    long long num_requested, num_completed;
+    long long polls;
+    int64_t last_poll_ms;      /* 0 never */
+    int stalled;
+    long long notifications, succeeded, failed; /* from the notifications received */
+    int64_t last_notified_ms;  /* 0 none yet */
+};
+
+typedef int (*vn_tracked_cb)(void *ud, const struct vn_tracked_event *e);
+
+/* Every event still being tracked (of uid, or all when NULL), oldest request first. */
+int vn_store_events_tracking(struct vn_store *st, const char *uid, vn_tracked_cb cb, void *ud);
+
+/* Which fields of struct vn_event_tracking_update to write. */
+enum {
+    VN_ETU_POLL = 1 << 0,    /* polls += 1, last_poll_ms, status, num_*, failures, poll_error */
+    VN_ETU_STALLED = 1 << 1, /* stalled = 1 (at now_ms) */
+    VN_ETU_MISSING = 1 << 2, /* notificationsMissing = 1 */
+    VN_ETU_RESYNC = 1 << 3,  /* resync */
+    VN_ETU_DONE = 1 << 4,    /* tracking ends: status, num_*, completed at now_ms */
+};
+
+struct vn_event_tracking_update {
+    unsigned what;
+    const char *status;
+    long long num_requested, num_completed; /* < 0: keep */
+    const char *failures;    /* JSON or NULL (keep) */
+    const char *poll_error;  /* POLL: why the poll failed, NULL when it worked */
+    const char *resync;      /* "done", "failed: ...", ... */
+    int64_t now_ms;
+};
+
+/* VN_ENOTFOUND if the event is not tracked. */
+int vn_store_event_tracking_update(struct vn_store *st, const char *event_id,
+                                   const struct vn_event_tracking_update *u);
+
 /* ---- read queries for the CLI: generic rows keyed by Apple's JSON names ----------------- */
 
 enum vn_vtype { VN_V_NULL = 0, VN_V_INT, VN_V_TEXT, VN_V_BOOL, VN_V_JSON };

@@ -3,8 +3,10 @@
  * operation through its struct vn_store_ops (store_impl.h).
  */
 #include "store_impl.h"
+#include "vppnotify/secret.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -245,4 +247,100 @@ int vn_store_query(struct vn_store *st, enum vn_query q, const struct vn_filter 
     static const struct vn_filter none;
 
     return st->ops->query(st, q, f ? f : &none, cb, ud);
+}
+
+int vn_store_config_ensure(struct vn_store *st, const char *key, const char *value_if_absent,
+                           char **out)
+{
+    return st->ops->config_ensure(st, key, value_if_absent, out);
+}
+
+int vn_store_location_apple(struct vn_store *st, const char *uid, struct vn_location_apple *out)
+{
+    return st->ops->location_apple(st, uid, out);
+}
+
+void vn_location_apple_release(struct vn_location_apple *l)
+{
+    if (l->stoken) {
+        vn_wipe(l->stoken, l->stoken_len);
+        free(l->stoken);
+    }
+    l->stoken = NULL;
+    l->stoken_len = 0;
+}
+
+int vn_store_apple_uids(struct vn_store *st, char ***uids, size_t *n)
+{
+    return st->ops->apple_uids(st, uids, n);
+}
+
+int vn_store_location_update(struct vn_store *st, const char *uid,
+                             const struct vn_location_update *u)
+{
+    return st->ops->location_update(st, uid, u);
+}
+
+int vn_store_sync_asset(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
+                        const char *pricing_param, long long total, long long assigned,
+                        long long available)
+{
+    return st->ops->sync_asset(st, uid, gen, adam_id, pricing_param, total, assigned, available);
+}
+
+int vn_store_sync_assignment(struct vn_store *st, const char *uid, int64_t gen,
+                             const struct vn_assignment *a)
+{
+    return st->ops->sync_assignment(st, uid, gen, a);
+}
+
+int vn_store_sync_user(struct vn_store *st, const char *uid, int64_t gen, const struct vn_user *u)
+{
+    return st->ops->sync_user(st, uid, gen, u);
+}
+
+int vn_store_sync_subscription(struct vn_store *st, const char *uid, int64_t gen,
+                               const char *adam_id, const char *parent_adam_id,
+                               const struct vn_counts *c)
+{
+    return st->ops->sync_subscription(st, uid, gen, adam_id, parent_adam_id, c);
+}
+
+int vn_store_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *s)
+{
+    return st->ops->sync_seat(st, uid, gen, s);
+}
+
+int vn_store_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                        int64_t gen, const struct vn_mirror_scope *scope, long long *removed)
+{
+    static const struct vn_mirror_scope all;
+
+    return st->ops->sync_sweep(st, table, uid, gen, scope ? scope : &all, removed);
+}
+
+int vn_store_sync_state_get(struct vn_store *st, const char *uid, struct vn_sync_state *out)
+{
+    return st->ops->sync_state_get(st, uid, out);
+}
+
+int vn_store_sync_state_put(struct vn_store *st, const char *uid, const struct vn_sync_state *s)
+{
+    return st->ops->sync_state_put(st, uid, s);
+}
+
+int vn_store_event_track(struct vn_store *st, const struct vn_event_track *t)
+{
+    return st->ops->event_track(st, t);
+}
+
+int vn_store_events_tracking(struct vn_store *st, const char *uid, vn_tracked_cb cb, void *ud)
+{
+    return st->ops->events_tracking(st, uid, cb, ud);
+}
+
+int vn_store_event_tracking_update(struct vn_store *st, const char *event_id,
+                                   const struct vn_event_tracking_update *u)
+{
+    return st->ops->event_tracking_update(st, event_id, u);
 }

@@ -74,6 +74,30 @@ struct vn_store_ops {
 
     int (*query)(struct vn_store *st, enum vn_query q, const struct vn_filter *f, vn_row_cb cb,
                  void *ud);
+    int (*config_ensure)(struct vn_store *st, const char *key, const char *value_if_absent,
+                         char **out);
+    int (*location_apple)(struct vn_store *st, const char *uid, struct vn_location_apple *out);
+    int (*apple_uids)(struct vn_store *st, char ***uids, size_t *n);
+    int (*location_update)(struct vn_store *st, const char *uid,
+                           const struct vn_location_update *u);
+    int (*sync_asset)(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
+                      const char *pricing_param, long long total, long long assigned,
+                      long long available);
+    int (*sync_assignment)(struct vn_store *st, const char *uid, int64_t gen,
+                           const struct vn_assignment *a);
+    int (*sync_user)(struct vn_store *st, const char *uid, int64_t gen, const struct vn_user *u);
+    int (*sync_subscription)(struct vn_store *st, const char *uid, int64_t gen,
+                             const char *adam_id, const char *parent_adam_id,
+                             const struct vn_counts *c);
+    int (*sync_seat)(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *s);
+    int (*sync_sweep)(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                      int64_t gen, const struct vn_mirror_scope *scope, long long *removed);
+    int (*sync_state_get)(struct vn_store *st, const char *uid, struct vn_sync_state *out);
+    int (*sync_state_put)(struct vn_store *st, const char *uid, const struct vn_sync_state *s);
+    int (*event_track)(struct vn_store *st, const struct vn_event_track *t);
+    int (*events_tracking)(struct vn_store *st, const char *uid, vn_tracked_cb cb, void *ud);
+    int (*event_tracking_update)(struct vn_store *st, const char *event_id,
+                                 const struct vn_event_tracking_update *u);
 };
 
 /* The common head of every backend's handle. */
@@ -103,7 +127,8 @@ struct vn_store *vn__store_pg_open(const char *url, const struct vn_store_option
  *
  * The SQLite backend is split by concern: store_sqlite.c (the handle, open, migrations,
  * errors, transactions), store_sqlite_schema.c (migration texts), store_sqlite_write.c (the
- * ledger, mirror, events, locations) and store_sqlite_query.c (read queries). They share the
+ * ledger, mirror, events, locations), store_sqlite_apple.c (the Apple side: sTokens,
+ * subscriptions, sync, tracked events) and store_sqlite_query.c (read queries). They share the
  * handle struct and a few helpers, declared here behind VN_SQLITE_INTERNAL so that store.c and
  * other backends never see them.
  */
@@ -165,6 +190,38 @@ enum vn__sq_slot {
     VN_SQ_Q_NOTIFICATIONS,
     VN_SQ_Q_LOCATIONS,
     VN_SQ_Q_QUARANTINE,
+    VN_SQ_DEL_TRACKING,
+    VN_SQ_DEL_SYNC_STATE,
+    VN_SQ_CONFIG_INSERT,
+    VN_SQ_CONFIG_GET,
+    VN_SQ_LOC_APPLE,
+    VN_SQ_APPLE_UIDS,
+    VN_SQ_LOC_UPDATE,
+    VN_SQ_SYNC_ASSET_UPD,
+    VN_SQ_SYNC_ASSET_MARK,
+    VN_SQ_SYNC_ASSET_INS,
+    VN_SQ_SYNC_ASSIGN_MARK_USER,
+    VN_SQ_SYNC_ASSIGN_MARK_DEVICE,
+    VN_SQ_SYNC_ASSIGN_INS,
+    VN_SQ_SYNC_USER_UPD,
+    VN_SQ_SYNC_USER_MARK,
+    VN_SQ_SYNC_USER_INS,
+    VN_SQ_SYNC_SUB_UPD,
+    VN_SQ_SYNC_SUB_MARK,
+    VN_SQ_SYNC_SUB_INS,
+    VN_SQ_SYNC_SEAT_UPD,
+    VN_SQ_SYNC_SEAT_MARK,
+    VN_SQ_SYNC_SEAT_INS,
+    VN_SQ_SWEEP_ASSETS,
+    VN_SQ_SWEEP_ASSIGNMENTS,
+    VN_SQ_SWEEP_USERS,
+    VN_SQ_SWEEP_SUBS,
+    VN_SQ_SWEEP_SEATS,
+    VN_SQ_SYNC_STATE_GET,
+    VN_SQ_SYNC_STATE_PUT,
+    VN_SQ_EVENT_TRACK,
+    VN_SQ_EVENTS_TRACKING,
+    VN_SQ_EVENT_TRACKING_UPDATE,
     VN_SQ__COUNT
 };
 
@@ -237,6 +294,32 @@ int vn__sq_location_remove(struct vn_store *st, const char *uid);
 int vn__sq_location_rotate(struct vn_store *st, const char *uid,
                            const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms,
                            int64_t grace_until_ms);
+
+/* store_sqlite_apple.c */
+int vn__sq_config_ensure(struct vn_store *st, const char *key, const char *value_if_absent,
+                         char **out);
+int vn__sq_location_apple(struct vn_store *st, const char *uid, struct vn_location_apple *out);
+int vn__sq_apple_uids(struct vn_store *st, char ***uids, size_t *n);
+int vn__sq_location_update(struct vn_store *st, const char *uid,
+                           const struct vn_location_update *u);
+int vn__sq_sync_asset(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
+                      const char *pricing_param, long long total, long long assigned,
+                      long long available);
+int vn__sq_sync_assignment(struct vn_store *st, const char *uid, int64_t gen,
+                           const struct vn_assignment *a);
+int vn__sq_sync_user(struct vn_store *st, const char *uid, int64_t gen, const struct vn_user *u);
+int vn__sq_sync_subscription(struct vn_store *st, const char *uid, int64_t gen,
+                             const char *adam_id, const char *parent_adam_id,
+                             const struct vn_counts *c);
+int vn__sq_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *s);
+int vn__sq_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                      int64_t gen, const struct vn_mirror_scope *scope, long long *removed);
+int vn__sq_sync_state_get(struct vn_store *st, const char *uid, struct vn_sync_state *out);
+int vn__sq_sync_state_put(struct vn_store *st, const char *uid, const struct vn_sync_state *s);
+int vn__sq_event_track(struct vn_store *st, const struct vn_event_track *t);
+int vn__sq_events_tracking(struct vn_store *st, const char *uid, vn_tracked_cb cb, void *ud);
+int vn__sq_event_tracking_update(struct vn_store *st, const char *event_id,
+                                 const struct vn_event_tracking_update *u);
 
 /* store_sqlite_query.c */
 int vn__sq_tokens(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud);

@@ -78,7 +78,7 @@ int vn__sq_tokens(struct vn_store *st_, int64_t now_ms, vn_token_cb cb, void *ud
 
 /* ---- queries --------------------------------------------------------------------------- */
 
-#define QMAX 10 /* most columns of any query */
+#define QMAX 24 /* most columns of any query */
 
 struct qspec {
     enum vn__sq_slot slot;
@@ -117,16 +117,25 @@ static const enum vn_vtype t_subs[] = {T, T, T, I, I, I, I};
 static const char *const k_seats[] = {"uId", "adamId", "clientUserId", "renewing"};
 static const enum vn_vtype t_seats[] = {T, T, T, B};
 
-static const char *const k_events[] = {"eventId",       "uId",       "notificationType", "type",
-                                       "notifications", "succeeded", "failed",           "errors"};
-static const enum vn_vtype t_events[] = {T, T, T, T, I, I, I, J};
+static const char *const k_events[] = {
+    "eventId",       "uId",           "notificationType",     "type",        "notifications",
+    "succeeded",     "failed",        "errors",               "tracked",     "requestedAt",
+    "status",        "numRequested",  "numCompleted",         "expectedItems", "notifiedItems",
+    "failures",      "deferred",      "polls",                "lastPollAt",  "notificationsMissing",
+    "stalled",       "resync",        "completedAt"};
+static const enum vn_vtype t_events[] = {T, T, T, T, I, I, I, J, B, T, T, I,
+                                         I, I, I, J, B, I, T, B, B, T, T};
 
 static const char *const k_notifications[] = {
     "notificationId", "notificationType", "uId", "receivedAt", "state", "duplicates", "conflicts"};
 static const enum vn_vtype t_notifications[] = {T, T, T, T, T, I, I};
 
-static const char *const k_locations[] = {"uId", "name", "tokenCount", "lastTestNotificationAt"};
-static const enum vn_vtype t_locations[] = {T, T, I, T};
+static const char *const k_locations[] = {
+    "uId",           "name",               "tokenCount",    "lastTestNotificationAt",
+    "orgName",       "tokenStatus",        "tokenExpirationDate", "tokenError",
+    "notificationUrl", "notificationTypes", "subscribedAt",  "takeover",
+    "lastFullSyncAt", "lastDeltaSyncAt",   "lastSyncError", "lastSyncDrift"};
+static const enum vn_vtype t_locations[] = {T, T, I, T, T, T, T, T, T, J, T, J, T, T, T, J};
 
 static const char *const k_quarantine[] = {"id", "receivedAt", "remoteAddr", "reason",
                                            "bodyLength"};
@@ -191,17 +200,34 @@ static const struct qspec specs[] = {
         "  AND (:client_user_id IS NULL OR client_user_id = :client_user_id) "
         "ORDER BY uid, length(adam_id), adam_id, client_user_id LIMIT :limit",
         seats),
+    /* Events seen in notifications, events being tracked, or both (tracking columns are
+     * NULL, so left out, for an event that is not tracked). */
     [VN_Q_EVENTS] = SPEC(VN_SQ_Q_EVENTS,
-        "SELECT e.event_id, e.uid, e.notification_type, e.type, e.notifications, e.succeeded, "
-        "  e.failed, "
+        "SELECT ids.event_id, coalesce(e.uid, t.uid), "
+        "  coalesce(e.notification_type, CASE t.kind WHEN 'assets' THEN 'ASSET_MANAGEMENT' "
+        "    WHEN 'users' THEN 'USER_MANAGEMENT' WHEN 'subscriptions' "
+        "    THEN 'SUBSCRIPTION_MANAGEMENT' END), "
+        "  coalesce(e.type, t.type), coalesce(e.notifications, 0), coalesce(e.succeeded, 0), "
+        "  coalesce(e.failed, 0), "
         "  (SELECT json_group_array(json_object('errorNumber', r.error_number, "
         "     'errorMessage', r.error_message, 'count', r.count)) "
         "   FROM (SELECT error_number, error_message, count FROM event_errors "
-        "         WHERE event_id = e.event_id ORDER BY error_number) AS r) "
-        "FROM events AS e "
-        "WHERE (:uid IS NULL OR e.uid = :uid) AND (:event_id IS NULL OR e.event_id = :event_id) "
-        "  AND (:type IS NULL OR e.notification_type = :type) "
-        "ORDER BY e.first_seen_at, e.event_id LIMIT :limit",
+        "         WHERE event_id = ids.event_id ORDER BY error_number) AS r), "
+        "  CASE WHEN t.event_id IS NOT NULL THEN 1 END, t.requested_at, t.status, "
+        "  t.num_requested, t.num_completed, t.expected, "
+        "  CASE WHEN t.event_id IS NOT NULL THEN coalesce(e.succeeded, 0) + "
+        "    coalesce(e.failed, 0) END, "
+        "  t.failures, t.deferred, t.polls, t.last_poll_at, t.notifications_missing, t.stalled, "
+        "  t.resync, t.completed_at "
+        "FROM (SELECT event_id FROM events UNION SELECT event_id FROM event_tracking) AS ids "
+        "LEFT JOIN events AS e ON e.event_id = ids.event_id "
+        "LEFT JOIN event_tracking AS t ON t.event_id = ids.event_id "
+        "WHERE (:uid IS NULL OR coalesce(e.uid, t.uid) = :uid) "
+        "  AND (:event_id IS NULL OR ids.event_id = :event_id) "
+        "  AND (:type IS NULL OR coalesce(e.notification_type, CASE t.kind "
+        "    WHEN 'assets' THEN 'ASSET_MANAGEMENT' WHEN 'users' THEN 'USER_MANAGEMENT' "
+        "    WHEN 'subscriptions' THEN 'SUBSCRIPTION_MANAGEMENT' END) = :type) "
+        "ORDER BY coalesce(t.requested_at, e.first_seen_at), ids.event_id LIMIT :limit",
         events),
     [VN_Q_NOTIFICATIONS] = SPEC(VN_SQ_Q_NOTIFICATIONS,
         "SELECT notification_id, notification_type, uid, received_at, state, duplicates, "
@@ -211,11 +237,25 @@ static const struct qspec specs[] = {
         "  AND (:event_id IS NULL OR event_id = :event_id) "
         "ORDER BY received_at, notification_id LIMIT :limit",
         notifications),
+    /* tokenStatus, worst first: revoked or expired (Apple said so, or expDate passed),
+     * takeover (another MDM's mdmInfo seen), expiring (within 30 days), ok; NULL without an
+     * sToken. */
     [VN_Q_LOCATIONS] = SPEC(VN_SQ_Q_LOCATIONS,
         "SELECT l.uid, l.name, "
         "  (SELECT count(*) FROM location_tokens AS t WHERE t.uid = l.uid AND "
         "     (t.expires_at IS NULL OR t.expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))), "
-        "  l.last_test_notification_at FROM locations AS l "
+        "  l.last_test_notification_at, l.org_name, "
+        "  CASE WHEN l.stoken IS NULL THEN NULL "
+        "    WHEN l.token_status IN ('revoked', 'expired') THEN l.token_status "
+        "    WHEN l.token_expires_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now') THEN 'expired' "
+        "    WHEN l.takeover_mdm_info IS NOT NULL THEN 'takeover' "
+        "    WHEN l.token_expires_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+30 days') "
+        "      THEN 'expiring' "
+        "    ELSE 'ok' END, "
+        "  l.token_expires_at, l.token_error, l.notification_url, l.notification_types, "
+        "  l.subscribed_at, l.takeover_mdm_info, s.last_full_at, s.last_delta_at, s.last_error, "
+        "  s.last_drift "
+        "FROM locations AS l LEFT JOIN location_sync AS s ON s.uid = l.uid "
         "WHERE (:uid IS NULL OR l.uid = :uid) ORDER BY l.uid LIMIT :limit",
         locations),
     [VN_Q_QUARANTINE] = SPEC(VN_SQ_Q_QUARANTINE,

@@ -644,6 +644,8 @@ int vn__sq_location_remove(struct vn_store *st_, const char *uid)
         {VN_SQ_DEL_SUBS, "DELETE FROM subscriptions WHERE uid = ?1"},
         {VN_SQ_DEL_SEATS, "DELETE FROM subscription_assignments WHERE uid = ?1"},
         {VN_SQ_DEL_EVENTS, "DELETE FROM events WHERE uid = ?1"}, /* cascades to their rows */
+        {VN_SQ_DEL_TRACKING, "DELETE FROM event_tracking WHERE uid = ?1"},
+        {VN_SQ_DEL_SYNC_STATE, "DELETE FROM location_sync WHERE uid = ?1"},
     };
     struct vn__sqlite *s = sq(st_);
     sqlite3_stmt *st;

@@ -91,6 +91,24 @@ struct rows {
     char text[MAXROWS][512];
 };
 
+/* Keys that events and location list add once an event is tracked or a location talks to
+ * Apple (contract section 4, "+ ... once tracked/subscribed"): left out while NULL, as the JSON
+ * output leaves them out, so that these rows read as they did before issue 4. */
+static int later_key(const char *key)
+{
+    static const char *const keys[] = {
+        "tracked", "requestedAt", "status", "numRequested", "numCompleted", "expectedItems",
+        "notifiedItems", "failures", "deferred", "polls", "lastPollAt", "notificationsMissing",
+        "stalled", "resync", "completedAt", "orgName", "tokenStatus", "tokenExpirationDate",
+        "tokenError", "notificationUrl", "notificationTypes", "subscribedAt", "takeover",
+        "lastFullSyncAt", "lastDeltaSyncAt", "lastSyncError", "lastSyncDrift"};
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (!strcmp(keys[i], key))
+            return 1;
+    return 0;
+}
+
 /* One row as "k1=v1 k2=v2 ...": NULL as null, BOOL as true/false, JSON and text verbatim. */
 static int render(void *ud, const struct vn_row *row)
 {
@@ -107,6 +125,9 @@ static int render(void *ud, const struct vn_row *row)
     for (k = 0; k < row->n; k++) {
         const struct vn_value *v = &row->vals[k];
         const char *sep = k ? " " : "";
+
+        if (v->type == VN_V_NULL && later_key(row->keys[k]))
+            continue;
 
         switch (v->type) {
         case VN_V_NULL:
