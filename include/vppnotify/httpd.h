@@ -13,6 +13,7 @@
 #ifndef VPPNOTIFY_HTTPD_H
 #define VPPNOTIFY_HTTPD_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,10 @@ struct vn_httpd_options {
     size_t max_depth;            /* JSON nesting */
     unsigned retry_after_s;      /* Retry-After of a 503 */
     size_t quarantine_max;       /* bytes of a non-notification body kept in quarantine */
+    /* Optional: adds fields to a 200 /healthz body (serve: the locations' token status).
+     * Called on an HTTP thread; must be quick and thread-safe. */
+    void (*health_extra)(void *ud, json_t *body);
+    void *health_ud;
 };
 
 /* Start serving. ingest and auth are borrowed and must outlive the server. */

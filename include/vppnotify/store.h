@@ -212,6 +212,14 @@ int vn_store_location_rotate(struct vn_store *st, const char *uid,
                              const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms,
                              int64_t grace_until_ms);
 
+/*
+ * Undo a rotation that Apple refused (a subscribed location whose new token Client Config
+ * did not take): drop the token digest and make the previous token current again, without a
+ * grace end. VN_ENOTFOUND if digest is not a token of uid. Own transaction.
+ */
+int vn_store_location_unrotate(struct vn_store *st, const char *uid,
+                               const uint8_t digest[VN_DIGEST_LEN]);
+
 /* ---- instance configuration ------------------------------------------------------------ */
 
 /*

@@ -61,6 +61,37 @@ struct vn_cli {
     long long shutdown_timeout_ms;
     long long quarantine_max;
     char *ready_file;
+    /* talking to Apple */
+    char *apple_url;
+    long long apple_timeout_ms;
+    long long apple_attempts;
+    long long apple_backoff_ms;
+    long long apple_retry_max_ms;
+    long long apple_config_refresh_ms;
+    char *key_file;
+    char *stoken_file;
+    char *public_url;
+    int take_over;
+    /* async requests */
+    struct vn_strlist assets;
+    char *assets_file;
+    struct vn_strlist serials;
+    char *serials_file;
+    struct vn_strlist client_user_ids;
+    char *client_user_ids_file;
+    char *users_file;
+    struct vn_strlist adam_ids;
+    char *adam_ids_file;
+    int renewing;
+    int deferred;
+    /* tracking and sync */
+    int full;
+    long long event_quiet_ms;
+    long long event_poll_ms;
+    long long event_stall_ms;
+    long long event_deferred_poll_ms;
+    long long sync_full_ms;
+    long long sync_delta_ms;
 };
 
 struct vn_command {
@@ -79,6 +110,9 @@ extern const struct vn_command vn_cmd_serve[];
 extern const struct vn_command vn_cmd_location[];
 extern const struct vn_command vn_cmd_query[];
 extern const struct vn_command vn_cmd_replay[];
+extern const struct vn_command vn_cmd_apple[];
+extern const struct vn_command vn_cmd_manage[];
+extern const struct vn_command vn_cmd_sync[];
 
 /* Print "vppnotify: <msg>" on stderr (one line, the house style). */
 void vn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -88,6 +122,30 @@ struct vn_store *vn_cli_open_store(const struct vn_cli *c, int read_only);
 
 /* Set up logging from --log-level / --log-format; VN_EXIT_USAGE on a bad value. */
 int vn_cli_setup_log(const struct vn_cli *c);
+
+/* ---- talking to Apple (cmd_apple.c) --------------------------------------------------- */
+
+struct vn_apple;
+struct vn_session;
+struct vn_session_env;
+
+/* The Apple client configured by --apple-url and friends, or NULL (error printed). */
+struct vn_apple *vn_cli_apple(const struct vn_cli *c);
+
+/* The sealing key file: --key-file, else "<db>.key". 0, or -1 (error printed). */
+int vn_cli_key_file(const struct vn_cli *c, char *out, size_t outlen);
+
+/* Open a session for --uid (required): 0, or an exit code (error printed). key_path must
+ * outlive the session env. */
+int vn_cli_session(const struct vn_cli *c, struct vn_store *st, struct vn_apple *a,
+                   struct vn_session_env *env, char *key_path, size_t key_path_len,
+                   struct vn_session *s);
+
+/* location add --stoken-file: the subscribe flow of contract section 5. */
+int vn_cli_location_subscribe(struct vn_cli *c);
+
+/* location rotate-token for a location with a subscription: POST the new token to Apple. */
+int vn_cli_location_rotate_subscribed(struct vn_cli *c, struct vn_store *st);
 
 /* Output of query rows: a table on a terminal-friendly layout, or one JSON array. */
 struct vn_output;

@@ -64,6 +64,13 @@ static int cmd_add(struct vn_cli *c, int argc, char **argv)
     struct vn_store *st;
     int generated, rc;
 
+    if (c->stoken_file)
+        return vn_cli_location_subscribe(c);
+    if (c->public_url) {
+        vn_cli_error("--public-url needs --stoken-file (vppnotify subscribes the location with "
+                     "Apple only when it has its sToken)");
+        return VN_EXIT_USAGE;
+    }
     if (check_uid(c->uid))
         return VN_EXIT_USAGE;
     if (obtain_token(c, tok, sizeof(tok), &generated))
@@ -131,6 +138,7 @@ static int cmd_remove(struct vn_cli *c, int argc, char **argv)
 
 static int cmd_rotate(struct vn_cli *c, int argc, char **argv)
 {
+    struct vn_location_apple loc = {0};
     char tok[VN_TOKEN_MAX + 1], grace[32];
     uint8_t digest[VN_DIGEST_LEN];
     struct vn_store *st;
@@ -139,14 +147,29 @@ static int cmd_rotate(struct vn_cli *c, int argc, char **argv)
 
     if (check_uid(c->uid))
         return VN_EXIT_USAGE;
-    if (obtain_token(c, tok, sizeof(tok), &generated))
-        return VN_EXIT_FAIL;
-    vn_digest(tok, strlen(tok), digest);
     st = vn_cli_open_store(c, 0);
-    if (!st) {
-        vn_wipe(tok, sizeof(tok));
+    if (!st)
+        return VN_EXIT_FAIL;
+    /* A location subscribed with Apple: the new token goes to Apple's Client Config too. */
+    if (vn_store_location_apple(st, c->uid, &loc) == 0 && loc.stoken && loc.notification_url[0]) {
+        vn_location_apple_release(&loc);
+        rc = vn_cli_location_rotate_subscribed(c, st);
+        vn_store_free(st);
+        return rc;
+    }
+    vn_location_apple_release(&loc);
+    if (c->public_url) {
+        vn_cli_error("--public-url: location '%s' is not subscribed with Apple (location add "
+                     "--stoken-file subscribes it)",
+                     c->uid);
+        vn_store_free(st);
+        return VN_EXIT_USAGE;
+    }
+    if (obtain_token(c, tok, sizeof(tok), &generated)) {
+        vn_store_free(st);
         return VN_EXIT_FAIL;
     }
+    vn_digest(tok, strlen(tok), digest);
     rc = vn_store_location_rotate(st, c->uid, digest, now, now + c->grace_ms);
     vn_format_duration(c->grace_ms, grace, sizeof(grace));
     if (rc == VN_ENOTFOUND) {
@@ -163,26 +186,38 @@ static int cmd_rotate(struct vn_cli *c, int argc, char **argv)
     return rc ? VN_EXIT_FAIL : VN_EXIT_OK;
 }
 
-static const char *const o_add[] = {"help", "config", "db", "uid", "name", "token-file", NULL};
+#define APPLE_OPTS                                                                                 \
+    "apple-url", "apple-timeout", "apple-attempts", "apple-backoff", "apple-retry-max",            \
+        "apple-config-refresh", "key-file", "log-level", "log-format"
+
+static const char *const o_add[] = {"help",        "config",     "db",        "uid",
+                                    "name",        "token-file", "stoken-file", "public-url",
+                                    "take-over",   APPLE_OPTS,   NULL};
 static const char *const o_list[] = {"help", "config", "db", "uid", "json", NULL};
 static const char *const o_remove[] = {"help", "config", "db", "uid", NULL};
-static const char *const o_rotate[] = {"help", "config", "db", "uid", "token-file", "grace",
-                                       NULL};
+static const char *const o_rotate[] = {"help",       "config", "db",       "uid", "token-file",
+                                       "grace",      "public-url", APPLE_OPTS, NULL};
 
 const struct vn_command vn_cmd_location[] = {
-    {"location add", "vppnotify location add --uid UID [--name NAME] [--token-file FILE]",
+    {"location add",
+     "vppnotify location add --uid UID [--name NAME] [--token-file FILE] | location add "
+     "--stoken-file FILE --public-url URL [--uid UID] [--take-over]",
      "create a location and its notification token (generated and printed once unless "
-     "--token-file)",
+     "--token-file); with --stoken-file, subscribe it with Apple's Client Config (every "
+     "notification type, this instance's mdmInfo; serve must answer at --public-url)",
      o_add, cmd_add, 0},
     {"location list", "vppnotify location list [--json]",
-     "locations with their number of valid tokens and last TEST_NOTIFICATION", o_list, cmd_list,
-     0},
+     "locations: valid tokens, last TEST_NOTIFICATION, sToken status (ok, expiring, expired, "
+     "revoked, takeover), subscription and last syncs",
+     o_list, cmd_list, 0},
     {"location remove", "vppnotify location remove --uid UID",
      "delete a location with its tokens, mirror and events (the notification ledger stays)",
      o_remove, cmd_remove, 0},
     {"location rotate-token",
-     "vppnotify location rotate-token --uid UID [--grace DURATION] [--token-file FILE]",
-     "give a location a new token; the old one is still accepted for the grace window",
+     "vppnotify location rotate-token --uid UID [--grace DURATION] [--token-file FILE] "
+     "[--public-url URL]",
+     "give a location a new token; the old one is still accepted for the grace window; a "
+     "subscribed location's new token goes to Apple (and is not printed)",
      o_rotate, cmd_rotate, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

@@ -11,12 +11,14 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "vppnotify/apple.h"
 #include "vppnotify/auth.h"
 #include "vppnotify/error.h"
 #include "vppnotify/httpd.h"
 #include "vppnotify/ingest.h"
 #include "vppnotify/log.h"
 #include "vppnotify/util.h"
+#include "vppnotify/worker.h"
 
 /* Write the bound address to path atomically (tests and scripts wait for it). */
 static int write_ready_file(const char *path, const char *addr)
@@ -95,6 +97,17 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     struct vn_ingest *ing = NULL;
     struct vn_auth *auth = NULL;
     struct vn_httpd *h = NULL;
+    struct vn_apple *apple = NULL;
+    struct vn_worker *worker = NULL;
+    struct vn_worker_options wo = {
+        .db = c->db,
+        .store = {.busy_timeout_ms = c->db_busy_timeout_ms, .max_db_bytes = c->max_db_size},
+        .tracker = {.quiet_ms = c->event_quiet_ms, .poll_ms = c->event_poll_ms,
+                    .stall_ms = c->event_stall_ms, .deferred_poll_ms = c->event_deferred_poll_ms},
+        .full_ms = c->sync_full_ms,
+        .delta_ms = c->sync_delta_ms,
+    };
+    char key_path[4200];
     sigset_t set;
     int rc = VN_EXIT_FAIL, sig;
 
@@ -128,6 +141,18 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
         vn_cli_error("%s", err.msg);
         goto out;
     }
+    /* The Apple side: event tracker and scheduled syncs, each thread with its own handle. */
+    if (vn_cli_key_file(c, key_path, sizeof(key_path)) != 0 || !(apple = vn_cli_apple(c)))
+        goto out;
+    wo.key_file = key_path;
+    wo.apple = apple;
+    worker = vn_worker_start(&wo, &err);
+    if (!worker) {
+        vn_cli_error("serve: %s", err.msg);
+        goto out;
+    }
+    ho.health_extra = vn_worker_health;
+    ho.health_ud = worker;
     h = vn_httpd_start(&ho, ing, auth, &err);
     if (!h) {
         vn_cli_error("serve: %s", err.msg);
@@ -154,6 +179,8 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     rc = sig ? VN_EXIT_OK : VN_EXIT_FAIL;
 out:
     vn_httpd_free(h);
+    vn_worker_stop(worker);
+    vn_apple_free(apple);
     vn_ingest_free(ing);
     vn_auth_free(auth);
     vn_store_free(ast);
@@ -169,13 +196,16 @@ static const char *const o_serve[] = {
     "max-header",     "max-connections", "max-per-ip", "idle-timeout",    "read-timeout",
     "threads",        "max-depth",     "retry-after",  "queue-max",       "batch-max",
     "db-busy-timeout", "max-db-size",  "auth-refresh", "shutdown-timeout", "quarantine-max",
-    "ready-file",     NULL};
+    "ready-file",     "apple-url",     "apple-timeout", "apple-attempts", "apple-backoff",
+    "apple-retry-max", "apple-config-refresh", "key-file", "event-quiet", "event-poll-interval",
+    "event-stall",    "event-deferred-poll", "sync-full-interval", "sync-delta-interval", NULL};
 
 const struct vn_command vn_cmd_serve[] = {
     {"serve",
      "vppnotify serve [--listen ADDR:PORT] [--db PATH] [--path /notifications] "
      "[--tls-cert F --tls-key F] [OPTIONS]",
-     "receive notifications: authenticate, dedupe, apply, and answer only once on disk",
+     "receive notifications: authenticate, dedupe, apply, and answer only once on disk; track "
+     "events (Event Status) and re-sync locations with an sToken on a schedule",
      o_serve, cmd_serve, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

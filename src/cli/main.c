@@ -2,6 +2,7 @@
  * main.c - vppnotify's entry point: find the command, parse its options from the table,
  * run it. Exit 0 ok, 1 failure, 2 usage (contract section 4).
  */
+#include <curl/curl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,8 @@
 #include "vppnotify/log.h"
 #include "vppnotify/secret.h"
 
-static const struct vn_command *const groups[] = {vn_cmd_serve, vn_cmd_location, vn_cmd_query,
+static const struct vn_command *const groups[] = {vn_cmd_serve,  vn_cmd_location, vn_cmd_apple,
+                                                  vn_cmd_query,  vn_cmd_manage,   vn_cmd_sync,
                                                   vn_cmd_replay};
 
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
@@ -153,8 +155,8 @@ int main(int argc, char **argv)
         vn_cli_error("unknown command '%s' (see 'vppnotify --help')", argv[1]);
         return VN_EXIT_USAGE;
     }
-    if (vn_secret_init() != 0) {
-        vn_cli_error("cannot initialise libsodium");
+    if (vn_secret_init() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        vn_cli_error("cannot initialise libsodium or libcurl");
         return VN_EXIT_FAIL;
     }
     memset(&c, 0, sizeof(c));
@@ -188,5 +190,6 @@ int main(int argc, char **argv)
     }
     rc = cmd->run(&c, npos, argv + words + first);
     vn_opts_release(&vn_cli_options, &c);
+    curl_global_cleanup();
     return rc;
 }

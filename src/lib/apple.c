@@ -113,10 +113,11 @@ void vn_apple_explain(struct vn_apple_failure *why, int http_status, int number,
     why->number = number;
     why->name = number ? (e ? e->name : "UNKNOWN_ERROR") : NULL;
     if (number)
-        snprintf(why->message, sizeof(why->message), "%s: Apple error %d %s (HTTP %d): %s%s%s",
+        snprintf(why->message, sizeof(why->message), "%s: Apple error %d %s (HTTP %d): %s%s%s%s",
                  what, number, why->name, http_status,
                  apple_msg && *apple_msg ? apple_msg : e ? e->message : "no message",
-                 e && e->advice ? "; " : "", e && e->advice ? e->advice : "");
+                 e && e->advice ? " (what to do: " : "", e && e->advice ? e->advice : "",
+                 e && e->advice ? ")" : "");
     else
         snprintf(why->message, sizeof(why->message), "%s: HTTP %d without an Apple error body",
                  what, http_status);

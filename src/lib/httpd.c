@@ -145,6 +145,14 @@ static void log_notification(struct request *r, unsigned status)
     vn_log_fields(lvl, "notification", f, (int)(sizeof(f) / sizeof(f[0])));
 }
 
+/* The 200 body of /healthz, with what the daemon adds to it (locations). */
+static json_t *health_body(struct request *r, json_t *body)
+{
+    if (body && r->h->o.health_extra)
+        r->h->o.health_extra(r->h->o.health_ud, body);
+    return body;
+}
+
 /* Answer a request whose job the writer finished. */
 static enum MHD_Result respond_outcome(struct request *r)
 {
@@ -158,11 +166,13 @@ static enum MHD_Result respond_outcome(struct request *r)
                                 json_pack("{ss ss}", "status", "unavailable", "error",
                                           s.store_failed ? s.last_error : j->error));
         return respond_json(r, MHD_HTTP_OK,
-                            json_pack("{ss ss sI sI sI sI sI}", "status", "ok", "store",
-                                      "writable", "queued", (json_int_t)s.queued, "applied",
-                                      (json_int_t)s.applied, "duplicates",
-                                      (json_int_t)s.duplicates, "stored", (json_int_t)s.stored,
-                                      "unavailable", (json_int_t)s.unavailable));
+                            health_body(r, json_pack("{ss ss sI sI sI sI sI}", "status", "ok",
+                                                     "store", "writable", "queued",
+                                                     (json_int_t)s.queued, "applied",
+                                                     (json_int_t)s.applied, "duplicates",
+                                                     (json_int_t)s.duplicates, "stored",
+                                                     (json_int_t)s.stored, "unavailable",
+                                                     (json_int_t)s.unavailable)));
     }
     if (j->kind == VN_JOB_QUARANTINE) {
         if (j->outcome != VN_OUTCOME_QUARANTINED)

@@ -344,3 +344,9 @@ int vn_store_event_tracking_update(struct vn_store *st, const char *event_id,
 {
     return st->ops->event_tracking_update(st, event_id, u);
 }
+
+int vn_store_location_unrotate(struct vn_store *st, const char *uid,
+                               const uint8_t digest[VN_DIGEST_LEN])
+{
+    return st->ops->location_unrotate(st, uid, digest);
+}

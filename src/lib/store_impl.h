@@ -74,6 +74,8 @@ struct vn_store_ops {
 
     int (*query)(struct vn_store *st, enum vn_query q, const struct vn_filter *f, vn_row_cb cb,
                  void *ud);
+    int (*location_unrotate)(struct vn_store *st, const char *uid,
+                             const uint8_t digest[VN_DIGEST_LEN]);
     int (*config_ensure)(struct vn_store *st, const char *key, const char *value_if_absent,
                          char **out);
     int (*location_apple)(struct vn_store *st, const char *uid, struct vn_location_apple *out);
@@ -190,6 +192,8 @@ enum vn__sq_slot {
     VN_SQ_Q_NOTIFICATIONS,
     VN_SQ_Q_LOCATIONS,
     VN_SQ_Q_QUARANTINE,
+    VN_SQ_TOKEN_UNROTATE_DROP,
+    VN_SQ_TOKEN_UNROTATE_PROMOTE,
     VN_SQ_DEL_TRACKING,
     VN_SQ_DEL_SYNC_STATE,
     VN_SQ_CONFIG_INSERT,
@@ -296,6 +300,8 @@ int vn__sq_location_rotate(struct vn_store *st, const char *uid,
                            int64_t grace_until_ms);
 
 /* store_sqlite_apple.c */
+int vn__sq_location_unrotate(struct vn_store *st, const char *uid,
+                             const uint8_t digest[VN_DIGEST_LEN]);
 int vn__sq_config_ensure(struct vn_store *st, const char *key, const char *value_if_absent,
                          char **out);
 int vn__sq_location_apple(struct vn_store *st, const char *uid, struct vn_location_apple *out);

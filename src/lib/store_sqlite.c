@@ -645,6 +645,7 @@ static const struct vn_store_ops sqlite_ops = {
     .location_remove = vn__sq_location_remove,
     .location_rotate = vn__sq_location_rotate,
     .query = vn__sq_query,
+    .location_unrotate = vn__sq_location_unrotate,
     .config_ensure = vn__sq_config_ensure,
     .location_apple = vn__sq_location_apple,
     .apple_uids = vn__sq_apple_uids,

@@ -255,6 +255,49 @@ int vn__sq_location_update(struct vn_store *st_, const char *uid,
     return rc;
 }
 
+int vn__sq_location_unrotate(struct vn_store *st_, const char *uid,
+                             const uint8_t digest[VN_DIGEST_LEN])
+{
+    struct vn__sqlite *s = sq(st_);
+    sqlite3_stmt *st;
+    int rc, changed = 0;
+
+    rc = st_->ops->begin(st_);
+    if (rc)
+        return rc;
+    st = vn__sq_stmt(s, VN_SQ_TOKEN_UNROTATE_DROP,
+                     "DELETE FROM location_tokens WHERE uid = ?1 AND digest = ?2 "
+                     "AND expires_at IS NULL");
+    if (!st) {
+        rc = VN_ESTORE;
+        goto out;
+    }
+    vn__sq_text(st, 1, uid);
+    sqlite3_bind_blob(st, 2, digest, VN_DIGEST_LEN, SQLITE_STATIC);
+    rc = run(s, st, &changed);
+    if (!rc && changed == 0) {
+        vn__store_set_error(st_, "no such current token of location '%s'", uid);
+        rc = VN_ENOTFOUND;
+    }
+    if (rc)
+        goto out;
+    st = vn__sq_stmt(s, VN_SQ_TOKEN_UNROTATE_PROMOTE,
+                     "UPDATE location_tokens SET expires_at = NULL "
+                     "WHERE uid = ?1 AND expires_at IS NOT NULL");
+    if (!st) {
+        rc = VN_ESTORE;
+        goto out;
+    }
+    vn__sq_text(st, 1, uid);
+    rc = run(s, st, NULL);
+out:
+    if (rc) {
+        vn__sq_abort(s);
+        return rc;
+    }
+    return st_->ops->commit(st_);
+}
+
 /* ---- sync -------------------------------------------------------------------------------- */
 
 /*

@@ -1,0 +1,47 @@
+/*
+ * worker.h - the Apple side of `vppnotify serve`: two threads beside the HTTP server and the
+ * ingest writer, each with its own store handle.
+ *
+ *   tracker thread: every tick, one vn_tracker_pass over the tracked events; every second,
+ *                   the locations' token status for /healthz and the expiry warnings (logged
+ *                   once a day per location while its sToken expires within 30 days).
+ *   sync thread:    per location with an sToken that Apple has not refused, a full sync every
+ *                   full_ms (and at once when it never had one), a delta sync every delta_ms
+ *                   in between. A failed sync is retried after delta_ms (or full_ms).
+ *
+ * Both use one struct vn_apple (rate limits and backoff are shared per location).
+ */
+#ifndef VPPNOTIFY_WORKER_H
+#define VPPNOTIFY_WORKER_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "vppnotify/store.h"
+#include "vppnotify/tracker.h"
+
+struct vn_apple;
+struct vn_error;
+struct vn_worker;
+
+struct vn_worker_options {
+    const char *db;                      /* store URL; each thread opens its own handle */
+    struct vn_store_options store;
+    const char *key_file;                /* sealing key of the sTokens */
+    struct vn_apple *apple;              /* borrowed; outlives the worker */
+    struct vn_tracker_config tracker;
+    int64_t full_ms;                     /* full sync period; 0: no scheduled sync */
+    int64_t delta_ms;                    /* delta sync period; 0: no scheduled delta */
+};
+
+/* Start both threads. Strings are copied. NULL with err on failure. */
+struct vn_worker *vn_worker_start(const struct vn_worker_options *o, struct vn_error *err);
+
+/* Stop: cancel Apple calls in progress, join both threads, free. NULL is allowed. */
+void vn_worker_stop(struct vn_worker *w);
+
+/* For /healthz: add "locations": [{uId, tokenStatus, tokenExpirationDate, takeover, ...}]
+ * (the latest snapshot, at most a second old) to body. ud is the struct vn_worker. */
+void vn_worker_health(void *ud, json_t *body);
+
+#endif

@@ -1,0 +1,230 @@
+/* session.c - see include/vppnotify/session.h. */
+#include "vppnotify/session.h"
+#include "vppnotify/apple_errors.h"
+#include "vppnotify/error.h"
+#include "vppnotify/json.h"
+#include "vppnotify/log.h"
+#include "vppnotify/util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MDM_ID_KEY "mdm_info_id"
+
+int vn_mdm_info_load(struct vn_store *st, struct vn_mdm_info *out, struct vn_error *err)
+{
+    char fresh[VN_UUID_LEN + 1], *id = NULL;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    /* Read first: creating it is a write, needed once in the life of the database. */
+    rc = vn_store_config_ensure(st, MDM_ID_KEY, NULL, &id);
+    if (rc == VN_ENOTFOUND) {
+        vn_uuid(fresh);
+        rc = vn_store_config_ensure(st, MDM_ID_KEY, fresh, &id);
+    }
+    if (rc)
+        return vn_error_set(err, rc, "cannot read this instance's mdmInfo id: %s",
+                            vn_store_last_error(st));
+    vn_strlcpy(out->id, id, sizeof(out->id));
+    free(id);
+    vn_strlcpy(out->name, "vppnotify", sizeof(out->name));
+    snprintf(out->metadata, sizeof(out->metadata), "vppnotify %s", VN_VERSION);
+    return 0;
+}
+
+json_t *vn_mdm_info_json(const struct vn_mdm_info *m)
+{
+    return json_pack("{s:s, s:s, s:s}", "id", m->id, "name", m->name, "metadata", m->metadata);
+}
+
+static int load_key(struct vn_session_env *env, struct vn_error *err)
+{
+    if (env->have_key)
+        return 0;
+    if (!env->key_file)
+        return vn_error_set(err, VN_EUSAGE, "no key file for the stored sTokens");
+    if (vn_seal_key_load(env->key_file, 0, env->key, err) != 0)
+        return err ? err->code : VN_ENOTFOUND;
+    env->have_key = 1;
+    return 0;
+}
+
+int vn_session_open(struct vn_session *s, struct vn_session_env *env, struct vn_store *st,
+                    const char *uid, struct vn_error *err)
+{
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    s->apple = env->apple;
+    s->st = st;
+    vn_strlcpy(s->uid, uid, sizeof(s->uid));
+    rc = vn_store_location_apple(st, uid, &s->loc);
+    if (rc == VN_ENOTFOUND)
+        return vn_error_set(err, rc, "no location '%s'", uid);
+    if (rc)
+        return vn_error_set(err, rc, "cannot read location '%s': %s", uid,
+                            vn_store_last_error(st));
+    if (!s->loc.stoken) {
+        rc = vn_error_set(err, VN_ENOTFOUND,
+                          "location '%s' has no sToken (location add --stoken-file, or "
+                          "location set-stoken)",
+                          uid);
+        goto fail;
+    }
+    if (!strcmp(s->loc.token_status, "expired") || !strcmp(s->loc.token_status, "revoked")) {
+        rc = vn_error_set(err, VN_EAUTH,
+                          "the sToken of location '%s' is %s (%s); no call is made until a new "
+                          "one is installed: vppnotify location set-stoken --uid %s "
+                          "--stoken-file FILE",
+                          uid, s->loc.token_status,
+                          s->loc.token_error[0] ? s->loc.token_error : "Apple refused it", uid);
+        goto fail;
+    }
+    rc = load_key(env, err);
+    if (!rc)
+        rc = vn_unseal(env->key, s->loc.stoken, s->loc.stoken_len, &s->stoken, err);
+    if (!rc)
+        rc = vn_mdm_info_load(st, &s->mdm, err);
+    if (rc)
+        goto fail;
+    s->record = 1;
+    return 0;
+fail:
+    vn_session_release(s);
+    return rc;
+}
+
+int vn_session_with_token(struct vn_session *s, struct vn_apple *a, struct vn_store *st,
+                          const char *uid, const char *stoken, struct vn_error *err)
+{
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    s->apple = a;
+    s->st = st;
+    if (uid)
+        vn_strlcpy(s->uid, uid, sizeof(s->uid));
+    s->stoken = strdup(stoken);
+    if (!s->stoken)
+        return vn_error_set(err, -ENOMEM, "out of memory");
+    rc = vn_mdm_info_load(st, &s->mdm, err);
+    if (rc)
+        vn_session_release(s);
+    return rc;
+}
+
+void vn_session_set_uid(struct vn_session *s, const char *uid, int record)
+{
+    vn_strlcpy(s->uid, uid, sizeof(s->uid));
+    s->record = record;
+}
+
+void vn_session_release(struct vn_session *s)
+{
+    if (s->stoken) {
+        vn_wipe(s->stoken, strlen(s->stoken));
+        free(s->stoken);
+    }
+    vn_location_apple_release(&s->loc);
+    memset(s, 0, sizeof(*s));
+}
+
+int vn_session_foreign_mdm(const struct vn_session *s, const json_t *answer)
+{
+    const char *id = json_string_value(json_object_get(json_object_get(answer, "mdmInfo"), "id"));
+
+    return id && strcmp(id, s->mdm.id) != 0;
+}
+
+/* What an answer says about the location, written to the store (best effort: a failure to
+ * record is logged, the call's result stands). */
+static void record_answer(struct vn_session *s, const json_t *out)
+{
+    struct vn_location_update u = {0};
+    const char *exp = json_string_value(json_object_get(out, "tokenExpirationDate"));
+    json_t *mdm = json_object_get(out, "mdmInfo");
+    int64_t ms;
+    char *foreign = NULL;
+
+    if (exp && vn_time_parse(exp, &ms) == 0 &&
+        (ms / 1000 != s->loc.token_expires_ms / 1000)) {
+        u.what |= VN_LU_EXPIRES;
+        u.token_expires_ms = ms;
+        s->loc.token_expires_ms = ms;
+    }
+    if (vn_session_foreign_mdm(s, out)) {
+        foreign = vn_json_dump(mdm);
+        if (foreign && strcmp(foreign, s->loc.takeover) != 0) {
+            u.what |= VN_LU_TAKEOVER;
+            u.takeover = foreign;
+            vn_strlcpy(s->loc.takeover, foreign, sizeof(s->loc.takeover));
+            vn_log_fields(VN_LOG_WARN,
+                          "takeover: another MDM manages this location (Apple echoed its "
+                          "mdmInfo); only one MDM should manage a location",
+                          (struct vn_log_field[]){VN_LF_S("uId", s->uid),
+                                                  VN_LF_S("mdmInfo", foreign),
+                                                  VN_LF_S("ours", s->mdm.id)},
+                          3);
+        }
+    } else if (json_is_object(mdm) && s->loc.takeover[0]) {
+        u.what |= VN_LU_TAKEOVER; /* ours again: the takeover is over */
+        u.takeover = NULL;
+        s->loc.takeover[0] = '\0';
+        vn_log_info("location %s: Apple echoes this instance's mdmInfo again", s->uid);
+    }
+    if (u.what && vn_store_location_update(s->st, s->uid, &u) != 0)
+        vn_log_warn("location %s: cannot record the answer's token date or mdmInfo: %s",
+                    s->uid, vn_store_last_error(s->st));
+    free(foreign);
+}
+
+static void record_token_refused(struct vn_session *s, const struct vn_apple_failure *why)
+{
+    struct vn_location_update u = {.what = VN_LU_STATUS};
+
+    u.token_status = why->number == VN_APPLE_TOKEN_EXPIRED ? "expired" : "revoked";
+    u.token_error = why->message;
+    vn_strlcpy(s->loc.token_status, u.token_status, sizeof(s->loc.token_status));
+    vn_log_fields(VN_LOG_ERROR,
+                  "the location's sToken was refused; no more calls for it until a new one is "
+                  "installed (location set-stoken)",
+                  (struct vn_log_field[]){VN_LF_S("uId", s->uid),
+                                          VN_LF_S("status", u.token_status),
+                                          VN_LF_I("errorNumber", why->number)},
+                  3);
+    if (vn_store_location_update(s->st, s->uid, &u) != 0)
+        vn_log_warn("location %s: cannot record the token status: %s", s->uid,
+                    vn_store_last_error(s->st));
+}
+
+int vn_session_call(struct vn_session *s, const char *method, const char *endpoint,
+                    const char *path, const char *query, const json_t *body, json_t **out,
+                    struct vn_apple_failure *why)
+{
+    struct vn_apple_failure local;
+    struct vn_apple_request req = {
+        .uid = s->uid[0] ? s->uid : "(new location)",
+        .stoken = s->stoken,
+        .method = method,
+        .endpoint = endpoint,
+        .path = path,
+        .query = query,
+        .body = body,
+    };
+    int rc;
+
+    if (!why)
+        why = &local;
+    rc = vn_apple_call(s->apple, &req, out, why);
+    if (!s->record)
+        return rc;
+    if (rc == 0)
+        record_answer(s, *out);
+    else if (rc == VN_EAPPLE &&
+             (why->number == VN_APPLE_TOKEN_EXPIRED || why->number == VN_APPLE_TOKEN_REVOKED))
+        record_token_refused(s, why);
+    return rc;
+}

@@ -1,0 +1,591 @@
+/* sync.c - see include/vppnotify/sync.h. */
+#include "vppnotify/sync.h"
+#include "vppnotify/apple_errors.h"
+#include "vppnotify/buf.h"
+#include "vppnotify/error.h"
+#include "vppnotify/json.h"
+#include "vppnotify/log.h"
+#include "vppnotify/secret.h"
+#include "vppnotify/session.h"
+#include "vppnotify/util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PAGES 1000000 /* a walk longer than this is a loop, not a library */
+#define MAX_JOBS 128
+#define FEW_USERS 20      /* a targeted users sync asks per user up to this many */
+
+static const struct {
+    const char *name, *endpoint, *path, *key;
+    int cursor;
+} tables[VN_MT__COUNT] = {
+    [VN_MT_ASSETS] = {"assets", "getAssets", "assets", "assets", 0},
+    [VN_MT_ASSIGNMENTS] = {"assignments", "getAssignments", "assignments", "assignments", 0},
+    [VN_MT_USERS] = {"users", "getUsers", "users", "users", 0},
+    [VN_MT_SUBSCRIPTIONS] = {"subscriptions", "getSubscriptions", "subscriptions",
+                             "subscriptions", 1},
+    [VN_MT_SEATS] = {"subscriptionAssignments", "getSubscriptionAssignments",
+                     "subscriptions/assignments", "assignments", 1},
+};
+
+const char *vn_mirror_table_name(enum vn_mirror_table t)
+{
+    return (unsigned)t < VN_MT__COUNT ? tables[t].name : "?";
+}
+
+/* One walk of one table (with an optional filter), and what to do with its records. */
+struct job {
+    enum vn_mirror_table table;
+    char filter[512];              /* encoded query parameters, "" for none */
+    const char *since;             /* sinceVersionId, or NULL */
+    int sweep;                     /* delete rows within scope that the walk did not return */
+    char scope_adam[VN_ADAM_ID_MAX + 1], scope_pp[8], scope_cuid[VN_ID_MAX + 1];
+    json_t *items;                 /* every record fetched (owned) */
+    char version[128];             /* versionId of the walk */
+};
+
+struct ctx {
+    struct vn_session *s;
+    const struct vn_sync_options *o;
+    struct vn_sync_report *r;
+    struct job jobs[MAX_JOBS];
+    size_t njobs;
+    int apple_number; /* Apple's errorNumber when a walk failed on one */
+};
+
+static struct job *add_job(struct ctx *c, enum vn_mirror_table t, int sweep)
+{
+    struct job *j;
+
+    if (c->njobs == MAX_JOBS)
+        return NULL;
+    j = &c->jobs[c->njobs++];
+    memset(j, 0, sizeof(*j));
+    j->table = t;
+    j->sweep = sweep;
+    return j;
+}
+
+static void add_filter(struct job *j, const char *name, const char *value)
+{
+    struct vn_buf q;
+
+    vn_buf_init(&q, sizeof(j->filter) - 1);
+    vn_buf_puts(&q, j->filter);
+    if (vn_apple_query_add(&q, name, value) == 0)
+        vn_strlcpy(j->filter, vn_buf_str(&q), sizeof(j->filter));
+    vn_buf_release(&q);
+}
+
+static void free_jobs(struct ctx *c)
+{
+    for (size_t i = 0; i < c->njobs; i++)
+        json_decref(c->jobs[i].items);
+    c->njobs = 0;
+}
+
+/* ---- walking -------------------------------------------------------------------------- */
+
+static void progress(struct ctx *c, const struct job *j, long long page)
+{
+    if (!c->o || !c->o->progress)
+        return;
+    fprintf(stderr, "\rvppnotify: sync %s: %s page %lld, %zu records   ", c->s->uid,
+            tables[j->table].name, page + 1, json_array_size(j->items));
+    fflush(stderr);
+}
+
+static int walk(struct ctx *c, struct job *j, struct vn_error *err)
+{
+    int max_restarts = c->o && c->o->max_restarts > 0 ? c->o->max_restarts : 5;
+    int restarts = 0;
+
+restart:
+    json_decref(j->items);
+    j->items = json_array();
+    j->version[0] = '\0';
+    {
+        char *cursor = NULL;
+        long long page = 0;
+        int rc = 0, more;
+
+        for (long long n = 0; n < MAX_PAGES; n++) {
+            struct vn_apple_failure why;
+            struct vn_buf q;
+            char pagebuf[24];
+            json_t *out = NULL, *items, *next;
+            const char *v;
+
+            vn_buf_init(&q, 4096);
+            vn_buf_puts(&q, j->filter);
+            if (j->since)
+                vn_apple_query_add(&q, "sinceVersionId", j->since);
+            if (tables[j->table].cursor && cursor)
+                vn_apple_query_add(&q, "cursor", cursor);
+            if (!tables[j->table].cursor && page > 0) {
+                snprintf(pagebuf, sizeof(pagebuf), "%lld", page);
+                vn_apple_query_add(&q, "pageIndex", pagebuf);
+            }
+            rc = vn_session_call(c->s, "GET", tables[j->table].endpoint, tables[j->table].path,
+                                 vn_buf_str(&q), NULL, &out, &why);
+            vn_buf_release(&q);
+            c->r->pages++;
+            if (rc) {
+                free(cursor);
+                c->apple_number = why.number;
+                return vn_error_set(err, rc, "%s", why.message);
+            }
+            v = json_string_value(json_object_get(out, "versionId"));
+            if (n == 0) {
+                vn_strlcpy(j->version, v ? v : "", sizeof(j->version));
+            } else if (v && strcmp(v, j->version) != 0) {
+                json_decref(out);
+                free(cursor);
+                if (++restarts > max_restarts)
+                    return vn_error_set(err, VN_ECONFLICT,
+                                        "%s of location '%s' kept changing during the walk "
+                                        "(versionId changed %d times); try again later",
+                                        tables[j->table].name, c->s->uid, restarts);
+                c->r->restarts++;
+                vn_log_info("sync %s: %s changed during the walk (versionId %s -> %s); "
+                            "starting the table over",
+                            c->s->uid, tables[j->table].name, j->version, v);
+                goto restart;
+            }
+            items = json_object_get(out, tables[j->table].key);
+            if (items && !json_is_array(items)) {
+                json_decref(out);
+                free(cursor);
+                return vn_error_set(err, VN_EPARSE, "GET %s: \"%s\" is not an array",
+                                    tables[j->table].path, tables[j->table].key);
+            }
+            if (items)
+                json_array_extend(j->items, items);
+            progress(c, j, n);
+            free(cursor);
+            cursor = NULL;
+            more = 0;
+            if (tables[j->table].cursor) {
+                next = json_object_get(out, "nextCursor");
+                if (json_is_string(next) && json_string_length(next)) {
+                    cursor = strdup(json_string_value(next));
+                    more = cursor != NULL;
+                }
+            } else {
+                /* The last page has no nextPageIndex (apple-api.md section 1.5). */
+                next = json_object_get(out, "nextPageIndex");
+                if (json_is_integer(next) && json_integer_value(next) > page) {
+                    page = json_integer_value(next);
+                    more = 1;
+                }
+            }
+            json_decref(out);
+            if (!more)
+                return 0;
+        }
+        free(cursor);
+        return vn_error_set(err, VN_ETOOBIG, "GET %s: more than %d pages",
+                            tables[j->table].path, MAX_PAGES);
+    }
+}
+
+/* ---- records -------------------------------------------------------------------------- */
+
+/* adamId as decimal text, whether Apple sent a string or a number. */
+static int adam_text(const json_t *v, char out[VN_ADAM_ID_MAX + 1])
+{
+    if (json_is_string(v) && vn_is_digits(json_string_value(v), json_string_length(v)) &&
+        json_string_length(v) <= VN_ADAM_ID_MAX) {
+        vn_strlcpy(out, json_string_value(v), VN_ADAM_ID_MAX + 1);
+        return 0;
+    }
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        snprintf(out, VN_ADAM_ID_MAX + 1, "%lld", (long long)json_integer_value(v));
+        return 0;
+    }
+    return -1;
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static long long num(const json_t *o, const char *k)
+{
+    return (long long)json_integer_value(json_object_get(o, k));
+}
+
+/* Write one record: 0/1/2 (unchanged/added/changed), < 0 an error, 3 a record we skip. */
+static int write_item(struct vn_store *st, const char *uid, int64_t gen, enum vn_mirror_table t,
+                      json_t *it)
+{
+    char adam[VN_ADAM_ID_MAX + 1];
+
+    switch (t) {
+    case VN_MT_ASSETS:
+        if (adam_text(json_object_get(it, "adamId"), adam))
+            return 3;
+        return vn_store_sync_asset(st, uid, gen, adam, str(it, "pricingParam"),
+                                   num(it, "totalCount"), num(it, "assignedCount"),
+                                   num(it, "availableCount"));
+    case VN_MT_ASSIGNMENTS: {
+        struct vn_assignment a = {.pricing_param = str(it, "pricingParam"),
+                                  .client_user_id = str(it, "clientUserId"),
+                                  .serial_number = str(it, "serialNumber")};
+        if (adam_text(json_object_get(it, "adamId"), a.adam_id.s) || !a.client_user_id == !a.serial_number)
+            return 3;
+        return vn_store_sync_assignment(st, uid, gen, &a);
+    }
+    case VN_MT_USERS: {
+        struct vn_user u = {.client_user_id = str(it, "clientUserId"),
+                            .email = str(it, "email"),
+                            .invite_code = str(it, "inviteCode"),
+                            .id_hash = str(it, "idHash"),
+                            .status = str(it, "status")};
+        if (!u.client_user_id)
+            return 3;
+        return vn_store_sync_user(st, uid, gen, &u);
+    }
+    case VN_MT_SUBSCRIPTIONS: {
+        json_t *counts = json_object_get(it, "counts");
+        json_t *av = json_object_get(counts, "available"), *tot = json_object_get(counts, "total");
+        struct vn_counts c = {num(av, "renewing"), num(av, "expiring"), num(tot, "renewing"),
+                              num(tot, "expiring")};
+        char parent[VN_ADAM_ID_MAX + 1];
+        int has_parent = adam_text(json_object_get(it, "parentAdamId"), parent) == 0;
+        if (adam_text(json_object_get(it, "adamId"), adam))
+            return 3;
+        return vn_store_sync_subscription(st, uid, gen, adam, has_parent ? parent : NULL, &c);
+    }
+    case VN_MT_SEATS: {
+        json_t *ren = json_object_get(it, "renewing");
+        struct vn_seat seat = {.client_user_id = str(it, "clientUserId"),
+                               .renewing = json_is_boolean(ren) ? json_is_true(ren) : 1};
+        if (adam_text(json_object_get(it, "adamId"), seat.adam_id.s) || !seat.client_user_id)
+            return 3;
+        return vn_store_sync_seat(st, uid, gen, &seat);
+    }
+    case VN_MT__COUNT:
+        break;
+    }
+    return 3;
+}
+
+/* Apple keeps retired users' rows: a clientUserId may come twice (retired, then created again).
+ * The mirror has one row per clientUserId: the active one wins, then the later one. */
+static json_t *users_to_write(json_t *items)
+{
+    json_t *by = json_object(), *out = json_array(), *it, *prev;
+    size_t i;
+    const char *k;
+
+    json_array_foreach(items, i, it)
+    {
+        const char *cuid = str(it, "clientUserId");
+        const char *st_new, *st_old;
+        if (!cuid) {
+            json_array_append(out, it); /* write_item skips it and counts it */
+            continue;
+        }
+        prev = json_object_get(by, cuid);
+        st_new = str(it, "status");
+        st_old = prev ? str(prev, "status") : NULL;
+        if (!prev || !(st_old && strcmp(st_old, "Retired") && st_new && !strcmp(st_new, "Retired")))
+            json_object_set(by, cuid, it);
+    }
+    json_object_foreach(by, k, it) json_array_append(out, it);
+    json_decref(by);
+    return out;
+}
+
+/* Write every job's records, sweep, and (full/delta) record the state: one transaction. */
+static int write_all(struct ctx *c, struct vn_sync_state *state, struct vn_error *err)
+{
+    struct vn_store *st = c->s->st;
+    int64_t gen = vn_now_ms() * 1000 + (int64_t)vn_random_uniform(1000);
+    long long skipped = 0;
+    int rc = vn_store_begin(st);
+
+    if (rc)
+        return vn_error_set(err, rc, "cannot start the sync transaction: %s",
+                            vn_store_last_error(st));
+    for (size_t i = 0; !rc && i < c->njobs; i++) {
+        struct job *j = &c->jobs[i];
+        struct vn_sync_counts *k = &c->r->t[j->table];
+        json_t *items = j->table == VN_MT_USERS ? users_to_write(j->items) : json_incref(j->items);
+        size_t n;
+        json_t *it;
+
+        c->r->walked[j->table] = 1;
+        k->fetched += (long long)json_array_size(j->items);
+        json_array_foreach(items, n, it)
+        {
+            int w = write_item(st, c->s->uid, gen, j->table, it);
+            if (w < 0) {
+                rc = w;
+                break;
+            }
+            if (w == 1)
+                k->added++;
+            else if (w == 2)
+                k->changed++;
+            else if (w == 3)
+                skipped++;
+        }
+        json_decref(items);
+        if (!rc && j->sweep) {
+            struct vn_mirror_scope scope = {
+                .adam_id = j->scope_adam[0] ? j->scope_adam : NULL,
+                .pricing_param = j->scope_pp[0] ? j->scope_pp : NULL,
+                .client_user_id = j->scope_cuid[0] ? j->scope_cuid : NULL,
+            };
+            long long removed = 0;
+            rc = vn_store_sync_sweep(st, j->table, c->s->uid, gen, &scope, &removed);
+            k->removed += removed;
+        }
+    }
+    if (!rc && state) {
+        char *drift = vn_sync_report_json(c->r);
+        vn_strlcpy(state->last_drift, drift ? drift : "", sizeof(state->last_drift));
+        free(drift);
+        rc = vn_store_sync_state_put(st, c->s->uid, state);
+    }
+    if (rc) {
+        vn_error_set(err, rc, "cannot write the sync of location '%s': %s", c->s->uid,
+                     vn_store_last_error(st));
+        vn_store_rollback(st);
+        return rc;
+    }
+    rc = vn_store_commit(st);
+    if (rc)
+        return vn_error_set(err, rc, "cannot commit the sync of location '%s': %s", c->s->uid,
+                            vn_store_last_error(st));
+    if (skipped)
+        vn_log_warn("sync %s: %lld records without the fields a mirror row needs were skipped",
+                    c->s->uid, skipped);
+    return 0;
+}
+
+/* ---- reports -------------------------------------------------------------------------- */
+
+char *vn_sync_report_json(const struct vn_sync_report *r)
+{
+    json_t *o = json_pack("{s:s}", "kind", r->kind ? r->kind : "?");
+    char *text;
+
+    for (int t = 0; t < VN_MT__COUNT; t++) {
+        const struct vn_sync_counts *k = &r->t[t];
+        if (!r->walked[t])
+            continue;
+        json_object_set_new(o, tables[t].name,
+                            json_pack("{s:I, s:I, s:I, s:I}", "fetched", (json_int_t)k->fetched,
+                                      "added", (json_int_t)k->added, "removed",
+                                      (json_int_t)k->removed, "changed",
+                                      (json_int_t)k->changed));
+    }
+    json_object_set_new(o, "restarts", json_integer(r->restarts));
+    json_object_set_new(o, "pages", json_integer(r->pages));
+    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return text;
+}
+
+/* ---- the syncs ------------------------------------------------------------------------ */
+
+static int walk_all(struct ctx *c, struct vn_error *err)
+{
+    int rc = 0;
+
+    for (size_t i = 0; !rc && i < c->njobs; i++)
+        rc = walk(c, &c->jobs[i], err);
+    if (c->o && c->o->progress)
+        fputc('\n', stderr);
+    return rc;
+}
+
+static int run(struct ctx *c, int full, struct vn_sync_state *state, struct vn_error *err)
+{
+    int rc;
+
+    free_jobs(c);
+    c->r->kind = full ? "full" : "delta";
+    for (int t = 0; t < VN_MT__COUNT; t++) {
+        struct job *j;
+        if (!full && t > VN_MT_USERS)
+            break;
+        j = add_job(c, (enum vn_mirror_table)t, full || t == VN_MT_ASSETS);
+        if (!full && t == VN_MT_ASSIGNMENTS)
+            j->since = state->assignments_version;
+        if (!full && t == VN_MT_USERS)
+            j->since = state->users_version;
+    }
+    rc = walk_all(c, err);
+    if (rc)
+        return rc;
+    vn_strlcpy(state->assignments_version, c->jobs[VN_MT_ASSIGNMENTS].version,
+               sizeof(state->assignments_version));
+    vn_strlcpy(state->users_version, c->jobs[VN_MT_USERS].version, sizeof(state->users_version));
+    return 0;
+}
+
+int vn_sync_run(struct vn_session *s, const struct vn_sync_options *o, struct vn_sync_report *r,
+                struct vn_error *err)
+{
+    struct ctx *c = calloc(1, sizeof(*c));
+    struct vn_sync_state state;
+    int64_t started = vn_now_ms();
+    int full = o && o->full, rc;
+
+    memset(r, 0, sizeof(*r));
+    if (!c)
+        return vn_error_set(err, -ENOMEM, "out of memory");
+    c->s = s;
+    c->o = o;
+    c->r = r;
+    rc = vn_store_sync_state_get(s->st, s->uid, &state);
+    if (rc) {
+        vn_error_set(err, rc, "cannot read the sync state of '%s': %s", s->uid,
+                     vn_store_last_error(s->st));
+        goto out;
+    }
+    if (!full && (!state.assignments_version[0] || !state.users_version[0])) {
+        vn_log_info("sync %s: no delta base yet; doing a full sync", s->uid);
+        full = 1;
+    }
+    rc = run(c, full, &state, err);
+    if (rc && !full && c->apple_number == VN_APPLE_INVALID_VERSION_ID) {
+        vn_log_warn("sync %s: Apple refused the delta base (%s); doing a full sync", s->uid,
+                    err->msg);
+        memset(r, 0, sizeof(*r));
+        full = 1;
+        rc = run(c, full, &state, err);
+    }
+    state.last_attempt_ms = started;
+    if (rc) {
+        vn_strlcpy(state.last_error, err->msg, sizeof(state.last_error));
+        vn_strlcpy(state.last_kind, full ? "full" : "delta", sizeof(state.last_kind));
+        /* Keep the old versionIds: the failed walk's are not a base. */
+        {
+            struct vn_sync_state old;
+            if (vn_store_sync_state_get(s->st, s->uid, &old) == 0) {
+                memcpy(state.assignments_version, old.assignments_version,
+                       sizeof(state.assignments_version));
+                memcpy(state.users_version, old.users_version, sizeof(state.users_version));
+            }
+        }
+        if (vn_store_sync_state_put(s->st, s->uid, &state) != 0)
+            vn_log_warn("sync %s: cannot record the failure: %s", s->uid,
+                        vn_store_last_error(s->st));
+        goto out;
+    }
+    state.last_error[0] = '\0';
+    vn_strlcpy(state.last_kind, full ? "full" : "delta", sizeof(state.last_kind));
+    if (full)
+        state.last_full_ms = started;
+    else
+        state.last_delta_ms = started;
+    rc = write_all(c, &state, err);
+    if (!rc)
+        vn_log_fields(VN_LOG_INFO, "sync done",
+                      (struct vn_log_field[]){VN_LF_S("uId", s->uid),
+                                              VN_LF_S("drift", state.last_drift)},
+                      2);
+out:
+    free_jobs(c);
+    free(c);
+    return rc;
+}
+
+/* Jobs of a targeted sync for one request. 0, or 1 when only a full sync will do. */
+static int plan_targeted(struct ctx *c, const char *kind, const char *type, json_t *req)
+{
+    size_t i;
+    json_t *v;
+
+    if (!kind || !req)
+        return 1;
+    if (!strcmp(kind, "assets") && type && strcmp(type, "REVOKE") != 0) {
+        json_array_foreach(json_object_get(req, "assets"), i, v)
+        {
+            struct job *ja = add_job(c, VN_MT_ASSETS, 1), *jb = add_job(c, VN_MT_ASSIGNMENTS, 1);
+            const char *pp = str(v, "pricingParam") ? str(v, "pricingParam") : "STDQ";
+            if (!ja || !jb || adam_text(json_object_get(v, "adamId"), ja->scope_adam))
+                return 1;
+            vn_strlcpy(ja->scope_pp, pp, sizeof(ja->scope_pp));
+            add_filter(ja, "adamId", ja->scope_adam);
+            add_filter(ja, "pricingParam", pp);
+            memcpy(jb->scope_adam, ja->scope_adam, sizeof(jb->scope_adam));
+            memcpy(jb->scope_pp, ja->scope_pp, sizeof(jb->scope_pp));
+            memcpy(jb->filter, ja->filter, sizeof(jb->filter));
+        }
+        return c->njobs ? 0 : 1;
+    }
+    if (!strcmp(kind, "assets")) { /* revoke: Apple found the assignments; we look at all */
+        add_job(c, VN_MT_ASSETS, 1);
+        add_job(c, VN_MT_ASSIGNMENTS, 1);
+        return 0;
+    }
+    if (!strcmp(kind, "users")) {
+        json_t *users = json_object_get(req, "users");
+        if (json_array_size(users) > FEW_USERS) {
+            add_job(c, VN_MT_USERS, 1);
+            return 0;
+        }
+        json_array_foreach(users, i, v)
+        {
+            struct job *j = add_job(c, VN_MT_USERS, 0);
+            if (!j || !str(v, "clientUserId"))
+                return 1;
+            add_filter(j, "clientUserId", str(v, "clientUserId"));
+        }
+        return c->njobs ? 0 : 1;
+    }
+    if (!strcmp(kind, "subscriptions")) {
+        json_array_foreach(json_object_get(req, "adamIds"), i, v)
+        {
+            struct job *ja = add_job(c, VN_MT_SUBSCRIPTIONS, 1), *jb = add_job(c, VN_MT_SEATS, 1);
+            if (!ja || !jb || adam_text(v, ja->scope_adam))
+                return 1;
+            add_filter(ja, "adamId", ja->scope_adam);
+            memcpy(jb->scope_adam, ja->scope_adam, sizeof(jb->scope_adam));
+            memcpy(jb->filter, ja->filter, sizeof(jb->filter));
+        }
+        return c->njobs ? 0 : 1;
+    }
+    return 1;
+}
+
+int vn_sync_targeted(struct vn_session *s, const char *kind, const char *type,
+                     const char *request_json, struct vn_sync_report *r, struct vn_error *err)
+{
+    struct vn_sync_options full = {.full = 1};
+    json_t *req = request_json ? json_loads(request_json, 0, NULL) : NULL;
+    struct ctx *c = calloc(1, sizeof(*c));
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    if (!c) {
+        json_decref(req);
+        return vn_error_set(err, -ENOMEM, "out of memory");
+    }
+    c->s = s;
+    c->r = r;
+    if (plan_targeted(c, kind, type, req)) {
+        free_jobs(c);
+        free(c);
+        json_decref(req);
+        return vn_sync_run(s, &full, r, err);
+    }
+    json_decref(req);
+    r->kind = "targeted";
+    rc = walk_all(c, err);
+    if (!rc)
+        rc = write_all(c, NULL, err);
+    free_jobs(c);
+    free(c);
+    return rc;
+}

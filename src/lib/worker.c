@@ -1,0 +1,306 @@
+/* worker.c - see include/vppnotify/worker.h. */
+#include "vppnotify/worker.h"
+#include "vppnotify/apple.h"
+#include "vppnotify/error.h"
+#include "vppnotify/log.h"
+#include "vppnotify/session.h"
+#include "vppnotify/sync.h"
+#include "vppnotify/util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DAY_MS (86400LL * 1000)
+#define HEALTH_EVERY_MS 1000
+
+struct vn_worker {
+    struct vn_worker_options o;
+    char *db, *key_file; /* owned copies */
+    pthread_t tracker, syncer;
+    int have_tracker, have_syncer;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stopping;
+    json_t *health; /* the latest locations snapshot (owned), under mu */
+};
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Sleep up to ms, or until stop. Returns 1 when stopping. */
+static int nap(struct vn_worker *w, int64_t ms)
+{
+    struct timespec ts;
+    int stop;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->mu);
+    if (!w->stopping)
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    stop = w->stopping;
+    pthread_mutex_unlock(&w->mu);
+    return stop;
+}
+
+static struct vn_store *open_store(struct vn_worker *w, const char *who)
+{
+    struct vn_error err = {0};
+    struct vn_store *st = vn_store_open(w->db, &w->o.store, &err);
+
+    if (!st)
+        vn_log_error("%s thread: %s", who, err.msg);
+    return st;
+}
+
+/* ---- health and expiry warnings ------------------------------------------------------- */
+
+struct health_ctx {
+    json_t *arr;
+    char warn[64][VN_ID_MAX + 1]; /* locations whose sToken expires soon or expired */
+    int nwarn;
+};
+
+static int health_row(void *ud, const struct vn_row *row)
+{
+    static const char *const keep[] = {"uId",          "tokenStatus",    "tokenExpirationDate",
+                                       "takeover",     "subscribedAt",   "lastFullSyncAt",
+                                       "lastDeltaSyncAt", "lastSyncError"};
+    struct health_ctx *h = ud;
+    json_t *o = json_object();
+    const char *status = NULL;
+
+    for (size_t k = 0; k < row->n; k++) {
+        const struct vn_value *v = &row->vals[k];
+        json_t *j = NULL;
+        for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+            if (strcmp(keep[i], row->keys[k]) != 0)
+                continue;
+            if (v->type == VN_V_TEXT)
+                j = json_string(v->s);
+            else if (v->type == VN_V_JSON)
+                j = json_loads(v->s, JSON_DECODE_ANY, NULL);
+        }
+        if (j)
+            json_object_set_new(o, row->keys[k], j);
+        if (!strcmp(row->keys[k], "tokenStatus") && v->type == VN_V_TEXT)
+            status = v->s;
+    }
+    if (status && (!strcmp(status, "expiring") || !strcmp(status, "expired")) && h->nwarn < 64)
+        vn_strlcpy(h->warn[h->nwarn++], json_string_value(json_object_get(o, "uId")),
+                   sizeof(h->warn[0]));
+    json_array_append_new(h->arr, o);
+    return 0;
+}
+
+static void expiry_warning(struct vn_store *st, const char *uid, int64_t now)
+{
+    struct vn_location_apple l;
+    struct vn_location_update u = {.what = VN_LU_WARNED, .expiry_warned_ms = now};
+    char when[VN_TIME_ISO_LEN];
+
+    if (vn_store_location_apple(st, uid, &l) != 0)
+        return;
+    if (l.token_expires_ms && (!l.expiry_warned_ms || now - l.expiry_warned_ms >= DAY_MS)) {
+        vn_time_iso(l.token_expires_ms, when);
+        vn_log_fields(VN_LOG_WARN,
+                      l.token_expires_ms <= now
+                          ? "the location's sToken has expired: download a new one and run "
+                            "'vppnotify location set-stoken'"
+                          : "the location's sToken expires within 30 days: download a new one "
+                            "and run 'vppnotify location set-stoken'",
+                      (struct vn_log_field[]){VN_LF_S("uId", uid),
+                                              VN_LF_S("tokenExpirationDate", when),
+                                              VN_LF_I("daysLeft",
+                                                      (l.token_expires_ms - now) / DAY_MS)},
+                      3);
+        if (vn_store_location_update(st, uid, &u) != 0)
+            vn_log_warn("location %s: cannot record the expiry warning: %s", uid,
+                        vn_store_last_error(st));
+    }
+    vn_location_apple_release(&l);
+}
+
+static void refresh_health(struct vn_worker *w, struct vn_store *st, int64_t now)
+{
+    struct health_ctx *h = calloc(1, sizeof(*h));
+    json_t *old;
+
+    if (!h)
+        return;
+    h->arr = json_array();
+    if (vn_store_query(st, VN_Q_LOCATIONS, NULL, health_row, h) != 0) {
+        json_decref(h->arr);
+        free(h);
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    old = w->health;
+    w->health = h->arr;
+    pthread_mutex_unlock(&w->mu);
+    json_decref(old);
+    for (int i = 0; i < h->nwarn; i++)
+        expiry_warning(st, h->warn[i], now);
+    free(h);
+}
+
+void vn_worker_health(void *ud, json_t *body)
+{
+    struct vn_worker *w = ud;
+    json_t *copy;
+
+    pthread_mutex_lock(&w->mu);
+    copy = w->health ? json_deep_copy(w->health) : json_array();
+    pthread_mutex_unlock(&w->mu);
+    json_object_set_new(body, "locations", copy);
+}
+
+/* ---- the threads ---------------------------------------------------------------------- */
+
+static void *tracker_main(void *arg)
+{
+    struct vn_worker *w = arg;
+    struct vn_session_env env = {.apple = w->o.apple, .key_file = w->key_file};
+    int64_t q = w->o.tracker.quiet_ms < w->o.tracker.poll_ms ? w->o.tracker.quiet_ms
+                                                             : w->o.tracker.poll_ms;
+    int64_t tick = clamp64(q / 4, 50, 1000), last_health = 0;
+    struct vn_store *st = open_store(w, "tracker");
+
+    if (!st)
+        return NULL;
+    do {
+        int64_t now = vn_now_ms();
+        if (vn_tracker_pass(st, &env, NULL, &w->o.tracker, now) != 0)
+            vn_log_warn("tracker: cannot read the tracked events: %s", vn_store_last_error(st));
+        if (now - last_health >= HEALTH_EVERY_MS) {
+            refresh_health(w, st, now);
+            last_health = now;
+        }
+    } while (!nap(w, tick));
+    vn_wipe(env.key, sizeof(env.key));
+    vn_store_free(st);
+    return NULL;
+}
+
+static void sync_one(struct vn_worker *w, struct vn_store *st, struct vn_session_env *env,
+                     const char *uid, int64_t now)
+{
+    struct vn_sync_state state;
+    struct vn_sync_options so = {0};
+    struct vn_sync_report r;
+    struct vn_session s;
+    struct vn_error err = {0};
+    int64_t last, retry = w->o.delta_ms ? w->o.delta_ms : w->o.full_ms;
+    int full_due, delta_due;
+
+    if (vn_store_sync_state_get(st, uid, &state) != 0)
+        return;
+    last = state.last_full_ms > state.last_delta_ms ? state.last_full_ms : state.last_delta_ms;
+    full_due = w->o.full_ms > 0 && (!state.last_full_ms || now - state.last_full_ms >= w->o.full_ms);
+    delta_due = !full_due && w->o.delta_ms > 0 && (!last || now - last >= w->o.delta_ms);
+    if (!full_due && !delta_due)
+        return;
+    if (state.last_error[0] && state.last_attempt_ms && now - state.last_attempt_ms < retry)
+        return; /* it failed recently: wait a period before trying again */
+    if (vn_session_open(&s, env, st, uid, &err) != 0) {
+        vn_log_debug("sync %s: not now: %s", uid, err.msg);
+        return;
+    }
+    so.full = full_due;
+    if (vn_sync_run(&s, &so, &r, &err) != 0)
+        vn_log_error("scheduled %s sync of location %s failed: %s", full_due ? "full" : "delta",
+                     uid, err.msg);
+    vn_session_release(&s);
+}
+
+static void *sync_main(void *arg)
+{
+    struct vn_worker *w = arg;
+    struct vn_session_env env = {.apple = w->o.apple, .key_file = w->key_file};
+    int64_t shortest = w->o.delta_ms && w->o.delta_ms < w->o.full_ms ? w->o.delta_ms
+                       : w->o.full_ms                                ? w->o.full_ms
+                                                                     : w->o.delta_ms;
+    int64_t tick = clamp64(shortest / 10, 100, 1000);
+    struct vn_store *st = open_store(w, "sync");
+
+    if (!st)
+        return NULL;
+    do {
+        char **uids = NULL;
+        size_t n = 0;
+        if (vn_store_apple_uids(st, &uids, &n) != 0) {
+            vn_log_warn("sync: cannot list the locations: %s", vn_store_last_error(st));
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            sync_one(w, st, &env, uids[i], vn_now_ms());
+            free(uids[i]);
+        }
+        free(uids);
+    } while (!nap(w, tick));
+    vn_wipe(env.key, sizeof(env.key));
+    vn_store_free(st);
+    return NULL;
+}
+
+struct vn_worker *vn_worker_start(const struct vn_worker_options *o, struct vn_error *err)
+{
+    struct vn_worker *w = calloc(1, sizeof(*w));
+
+    if (!w || !(w->db = strdup(o->db)) || !(w->key_file = strdup(o->key_file))) {
+        if (w)
+            free(w->db);
+        free(w);
+        vn_error_set(err, -ENOMEM, "out of memory");
+        return NULL;
+    }
+    w->o = *o;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->tracker, NULL, tracker_main, w) != 0) {
+        vn_error_set(err, -errno, "cannot start the tracker thread");
+        vn_worker_stop(w);
+        return NULL;
+    }
+    w->have_tracker = 1;
+    if (o->full_ms > 0 || o->delta_ms > 0) {
+        if (pthread_create(&w->syncer, NULL, sync_main, w) != 0) {
+            vn_error_set(err, -errno, "cannot start the sync thread");
+            vn_worker_stop(w);
+            return NULL;
+        }
+        w->have_syncer = 1;
+    }
+    return w;
+}
+
+void vn_worker_stop(struct vn_worker *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stopping = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    vn_apple_cancel(w->o.apple);
+    if (w->have_tracker)
+        pthread_join(w->tracker, NULL);
+    if (w->have_syncer)
+        pthread_join(w->syncer, NULL);
+    json_decref(w->health);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w->db);
+    free(w->key_file);
+    free(w);
+}
