@@ -111,7 +111,9 @@ static void expiry_warning(struct vn_store *st, const char *uid, int64_t now)
 
     if (vn_store_location_apple(st, uid, &l) != 0)
         return;
-    if (l.token_expires_ms && (!l.expiry_warned_ms || now - l.expiry_warned_ms >= DAY_MS)) {
+    /* By date only: a token Apple refused (9621/9625) was reported when it happened. */
+    if (l.token_expires_ms && l.token_expires_ms - now <= 30 * DAY_MS &&
+        (!l.expiry_warned_ms || now - l.expiry_warned_ms >= DAY_MS)) {
         vn_time_iso(l.token_expires_ms, when);
         vn_log_fields(VN_LOG_WARN,
                       l.token_expires_ms <= now

@@ -1,0 +1,108 @@
+# Helpers of the integration tests of talking to Apple (tests/integration/test_apple_*.sh):
+# vppsim plays Apple, vppnotify serve receives its notifications. Sources lib_sim.sh (and so
+# lib.sh).
+#
+#   apple_start [SERVE ARGS]   vppsim (with $SIM_ARGS) and serve wired to it; exports
+#                              VPPNOTIFY_APPLE_URL; scheduled syncs off, tracker durations 1s
+#   apple_location [JSON]      a vppsim location: LOC_UID, STOKEN, and STF (the sToken file)
+#   apple_subscribe            location add --stoken-file $STF --public-url $VN_URL/notifications
+#   apple_import               location add --uid + set-stoken: an sToken, no subscription
+#   seed_file FILE             POST /_sim/seed with a body from a file (large seeds)
+#   wait_event EVENTID         until the event's tracking is over (completedAt set)
+#   event_json EVENTID         the event's row of `events --json` in $T/ev.json
+#   mirror_equals_sim UID [TABLES]   the mirror equals vppsim's state dump, table by table
+#   sim_count METHOD PATH STATUS     requests vppsim answered so (GET /_sim/requests)
+#   ms_of ISO_TIME             milliseconds since the epoch
+
+# shellcheck source=lib_sim.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib_sim.sh"
+
+apple_start() {
+    # shellcheck disable=SC2086
+    sim_start --event-delay 0 ${SIM_ARGS:-}
+    export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"
+    vn_serve_start --sync-full-interval 0 --sync-delta-interval 0 --event-quiet 1s \
+        --event-poll-interval 1s "$@"
+}
+
+apple_location() {
+    sim_location "${1:-{\}}"
+    STF="$T/stoken.$LOC_UID"
+    (umask 077 && printf '%s\n' "$STOKEN" >"$STF")
+}
+
+apple_subscribe() {
+    vn_cli location add --stoken-file "$STF" --public-url "$VN_URL/notifications" \
+        >"$T/subscribe.out" 2>"$T/subscribe.err" ||
+        fail "location add --stoken-file: $(cat "$T/subscribe.err")"
+}
+
+apple_import() {
+    vn_cli location add --uid "$LOC_UID" >/dev/null 2>&1 || fail "location add --uid $LOC_UID"
+    vn_cli location set-stoken --uid "$LOC_UID" --stoken-file "$STF" >/dev/null 2>"$T/set.err" ||
+        fail "set-stoken: $(cat "$T/set.err")"
+}
+
+seed_file() {
+    local st
+    st=$(curl -sS --max-time 120 -o "$T/ctl" -w '%{http_code}' -X POST "$SIM/_sim/seed" \
+        -H 'Content-Type: application/json' --data-binary "@$1")
+    [ "$st" = 200 ] || fail "seed failed: $st $(head -c 300 "$T/ctl")"
+}
+
+event_json() {
+    vn_cli events --event-id "$1" --json | jq '.[0]' >"$T/ev.json"
+}
+
+event_done() {
+    event_json "$1" && [ "$(jq -r '.completedAt // empty' "$T/ev.json")" != "" ]
+}
+
+wait_event() {
+    wait_for "${2:-30}" event_done "$1" || fail "event $1 not done: $(cat "$T/ev.json")"
+}
+
+ms_of() {
+    date -d "$1" +%s%3N
+}
+
+sim_count() {
+    ctl GET /_sim/requests >/dev/null
+    jq --arg m "$1" --arg p "$2" --argjson s "$3" \
+        '[.requests[] | select(.method == $m and .path == $p and .status == $s) | .count] | add // 0' \
+        "$T/ctl"
+}
+
+# The five mirror tables in a form both sides share (adamIds as text, NULLs left out).
+_norm_sim() {
+    case $1 in
+    assets) jq -S '[.assets[] | {adamId, pricingParam, totalCount, assignedCount, availableCount}] | sort_by(.adamId, .pricingParam)' ;;
+    assignments) jq -S '[.assignments[] | {adamId, pricingParam, clientUserId, serialNumber} | with_entries(select(.value != null))] | sort_by(.adamId, .pricingParam, .clientUserId // "", .serialNumber // "")' ;;
+    users) jq -S '[.users[] | {clientUserId, email, inviteCode, idHash, status} | with_entries(select(.value != null))] | sort_by(.clientUserId)' ;;
+    subscriptions) jq -S '[.subscriptions[] | {adamId: (.adamId | tostring), parentAdamId: (if .parentAdamId == null then null else (.parentAdamId | tostring) end), counts: {available: .counts.available, total: .counts.total}} | with_entries(select(.value != null))] | sort_by(.adamId)' ;;
+    subscription-assignments) jq -S '[.subscriptionAssignments[] | {adamId: (.adamId | tostring), clientUserId, renewing}] | sort_by(.adamId, .clientUserId)' ;;
+    esac
+}
+
+_norm_vn() {
+    case $1 in
+    assets) jq -S '[.[] | {adamId, pricingParam, totalCount, assignedCount, availableCount}] | sort_by(.adamId, .pricingParam)' ;;
+    assignments) jq -S '[.[] | del(.uId)] | sort_by(.adamId, .pricingParam, .clientUserId // "", .serialNumber // "")' ;;
+    users) jq -S '[.[] | del(.uId)] | sort_by(.clientUserId)' ;;
+    subscriptions) jq -S '[.[] | del(.uId)] | sort_by(.adamId)' ;;
+    subscription-assignments) jq -S '[.[] | del(.uId)] | sort_by(.adamId, .clientUserId)' ;;
+    esac
+}
+
+mirror_equals_sim() {
+    local uid=$1 tables=${2:-assets assignments users subscriptions subscription-assignments}
+    curl -sS --max-time 120 -o "$T/state.json" "$SIM/_sim/state?uId=$uid" || fail "state dump"
+    for t in $tables; do
+        _norm_sim "$t" <"$T/state.json" >"$T/want.$t.json"
+        vn_cli "$t" --uid "$uid" --json | _norm_vn "$t" >"$T/got.$t.json"
+        if ! cmp -s "$T/want.$t.json" "$T/got.$t.json"; then
+            diff "$T/want.$t.json" "$T/got.$t.json" | head -20 >&2
+            fail "mirror $t of $uid differs from vppsim's state ($(jq length "$T/want.$t.json") vs $(jq length "$T/got.$t.json") rows)"
+        fi
+    done
+}
