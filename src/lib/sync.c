@@ -396,39 +396,108 @@ char *vn_sync_report_json(const struct vn_sync_report *r)
 
 /* ---- the syncs ------------------------------------------------------------------------ */
 
-static int walk_all(struct ctx *c, struct vn_error *err)
+/* The versionId a table has now (the first page of its walk, asked again). */
+static int current_version(struct ctx *c, const struct job *j, char *out, size_t outlen,
+                           struct vn_error *err)
 {
-    int rc = 0;
+    struct vn_apple_failure why;
+    struct vn_buf q;
+    json_t *page = NULL;
+    int rc;
+
+    vn_buf_init(&q, 4096);
+    vn_buf_puts(&q, j->filter);
+    if (j->since)
+        vn_apple_query_add(&q, "sinceVersionId", j->since);
+    rc = vn_session_call(c->s, "GET", tables[j->table].endpoint, tables[j->table].path,
+                         vn_buf_str(&q), NULL, &page, &why);
+    vn_buf_release(&q);
+    c->r->pages++;
+    if (rc) {
+        c->apple_number = why.number;
+        return vn_error_set(err, rc, "%s", why.message);
+    }
+    vn_strlcpy(out, json_string_value(json_object_get(page, "versionId")) ?: "", outlen);
+    json_decref(page);
+    return 0;
+}
+
+/*
+ * Walk every job. Tables depend on each other (an assignment moves its asset's counts), so
+ * one walk's snapshot can go stale while the next table is walked: with verify, every table
+ * but the last is asked for its versionId again at the end and walked again if it moved,
+ * until a whole round is stable (at most max_restarts rounds).
+ */
+static int walk_all(struct ctx *c, int verify, struct vn_error *err)
+{
+    int max_rounds = c->o && c->o->max_restarts > 0 ? c->o->max_restarts : 5, rc = 0;
 
     for (size_t i = 0; !rc && i < c->njobs; i++)
         rc = walk(c, &c->jobs[i], err);
+    for (int round = 0; !rc && verify && round <= max_rounds; round++) {
+        int moved = 0;
+        for (size_t i = 0; !rc && i + 1 < c->njobs; i++) {
+            char now[sizeof(c->jobs[0].version)];
+            rc = current_version(c, &c->jobs[i], now, sizeof(now), err);
+            if (rc || !strcmp(now, c->jobs[i].version))
+                continue;
+            if (round == max_rounds) {
+                rc = vn_error_set(err, VN_ECONFLICT,
+                                  "the data of location '%s' kept changing during the sync; "
+                                  "try again later",
+                                  c->s->uid);
+                break;
+            }
+            vn_log_info("sync %s: %s changed while other tables were walked; walking it again",
+                        c->s->uid, tables[c->jobs[i].table].name);
+            c->r->restarts++;
+            moved = 1;
+            rc = walk(c, &c->jobs[i], err);
+        }
+        if (!moved)
+            break;
+    }
     if (c->o && c->o->progress)
         fputc('\n', stderr);
     return rc;
 }
 
+static struct job *job_of(struct ctx *c, enum vn_mirror_table t)
+{
+    for (size_t i = 0; i < c->njobs; i++)
+        if (c->jobs[i].table == t)
+            return &c->jobs[i];
+    return NULL;
+}
+
 static int run(struct ctx *c, int full, struct vn_sync_state *state, struct vn_error *err)
 {
+    /* Dependents first, counts last: assets after assignments, subscriptions after seats. */
+    static const enum vn_mirror_table full_order[] = {VN_MT_ASSIGNMENTS, VN_MT_USERS, VN_MT_SEATS,
+                                                      VN_MT_SUBSCRIPTIONS, VN_MT_ASSETS};
+    static const enum vn_mirror_table delta_order[] = {VN_MT_ASSIGNMENTS, VN_MT_USERS,
+                                                       VN_MT_ASSETS};
+    const enum vn_mirror_table *order = full ? full_order : delta_order;
+    size_t n = full ? 5 : 3;
     int rc;
 
     free_jobs(c);
     c->r->kind = full ? "full" : "delta";
-    for (int t = 0; t < VN_MT__COUNT; t++) {
-        struct job *j;
-        if (!full && t > VN_MT_USERS)
-            break;
-        j = add_job(c, (enum vn_mirror_table)t, full || t == VN_MT_ASSETS);
-        if (!full && t == VN_MT_ASSIGNMENTS)
+    for (size_t i = 0; i < n; i++) {
+        /* A delta cannot see removals, so only its assets (walked whole) are swept. */
+        struct job *j = add_job(c, order[i], full || order[i] == VN_MT_ASSETS);
+        if (!full && order[i] == VN_MT_ASSIGNMENTS)
             j->since = state->assignments_version;
-        if (!full && t == VN_MT_USERS)
+        if (!full && order[i] == VN_MT_USERS)
             j->since = state->users_version;
     }
-    rc = walk_all(c, err);
+    rc = walk_all(c, 1, err);
     if (rc)
         return rc;
-    vn_strlcpy(state->assignments_version, c->jobs[VN_MT_ASSIGNMENTS].version,
+    vn_strlcpy(state->assignments_version, job_of(c, VN_MT_ASSIGNMENTS)->version,
                sizeof(state->assignments_version));
-    vn_strlcpy(state->users_version, c->jobs[VN_MT_USERS].version, sizeof(state->users_version));
+    vn_strlcpy(state->users_version, job_of(c, VN_MT_USERS)->version,
+               sizeof(state->users_version));
     return 0;
 }
 
@@ -582,7 +651,7 @@ int vn_sync_targeted(struct vn_session *s, const char *kind, const char *type,
     }
     json_decref(req);
     r->kind = "targeted";
-    rc = walk_all(c, err);
+    rc = walk_all(c, 0, err);
     if (!rc)
         rc = write_all(c, NULL, err);
     free_jobs(c);
