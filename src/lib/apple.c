@@ -305,15 +305,17 @@ static int acquire(struct vn_apple *a, const char *uid)
     pthread_mutex_lock(&a->mu);
     for (;;) {
         int64_t now = vn_mono_ns(), until;
-        double rate = (double)a->svc.limits.max_request_per_second;
+        /* 90% of Apple's limit: Apple counts arrivals, and the network bunches requests
+         * that left evenly spaced. */
+        double rate = 0.9 * (double)a->svc.limits.max_request_per_second;
         struct bucket *b;
 
         if (a->cancelled) {
             rc = VN_ESHUTDOWN;
             break;
         }
-        if (rate <= 0)
-            rate = DEFAULT_RATE;
+        if (rate < 0.5)
+            rate = 0.5;
         if (!uid) {
             if (a->service_not_before_ns <= now)
                 break;

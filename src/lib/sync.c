@@ -142,6 +142,9 @@ restart:
             if (n == 0) {
                 vn_strlcpy(j->version, v ? v : "", sizeof(j->version));
             } else if (v && strcmp(v, j->version) != 0) {
+                vn_log_info("sync %s: %s changed during the walk (versionId %s -> %s); "
+                            "starting the table over",
+                            c->s->uid, tables[j->table].name, j->version, v);
                 json_decref(out);
                 free(cursor);
                 if (++restarts > max_restarts)
@@ -150,9 +153,6 @@ restart:
                                         "(versionId changed %d times); try again later",
                                         tables[j->table].name, c->s->uid, restarts);
                 c->r->restarts++;
-                vn_log_info("sync %s: %s changed during the walk (versionId %s -> %s); "
-                            "starting the table over",
-                            c->s->uid, tables[j->table].name, j->version, v);
                 goto restart;
             }
             items = json_object_get(out, tables[j->table].key);
