@@ -362,6 +362,12 @@ int vn_cli_location_rotate_subscribed(struct vn_cli *c, struct vn_store *st)
     if (rc)
         goto out;
     rc = VN_EXIT_FAIL;
+    if (s.loc.takeover[0] && !c->take_over) {
+        vn_cli_error("Apple last named another MDM for location '%s' (mdmInfo %s); only one MDM "
+                     "should manage a location. Pass --take-over to make vppnotify that MDM",
+                     c->uid, s.loc.takeover);
+        goto out;
+    }
     vn_strlcpy(url, c->public_url ? c->public_url : s.loc.notification_url, sizeof(url));
     if (vn_apple_service(a, &svc, &why) != 0) {
         vn_cli_error("cannot read Apple's Service Config: %s", why.message);

@@ -150,8 +150,10 @@ static int cmd_rotate(struct vn_cli *c, int argc, char **argv)
     st = vn_cli_open_store(c, 0);
     if (!st)
         return VN_EXIT_FAIL;
-    /* A location subscribed with Apple: the new token goes to Apple's Client Config too. */
-    if (vn_store_location_apple(st, c->uid, &loc) == 0 && loc.stoken && loc.notification_url[0]) {
+    /* A location subscribed with Apple (or one with an sToken to subscribe at --public-url):
+     * the new token goes to Apple's Client Config too. */
+    if (vn_store_location_apple(st, c->uid, &loc) == 0 && loc.stoken &&
+        (loc.notification_url[0] || c->public_url)) {
         vn_location_apple_release(&loc);
         rc = vn_cli_location_rotate_subscribed(c, st);
         vn_store_free(st);
@@ -159,8 +161,8 @@ static int cmd_rotate(struct vn_cli *c, int argc, char **argv)
     }
     vn_location_apple_release(&loc);
     if (c->public_url) {
-        vn_cli_error("--public-url: location '%s' is not subscribed with Apple (location add "
-                     "--stoken-file subscribes it)",
+        vn_cli_error("--public-url: location '%s' has no sToken to subscribe it with "
+                     "(location set-stoken first)",
                      c->uid);
         vn_store_free(st);
         return VN_EXIT_USAGE;
@@ -195,8 +197,9 @@ static const char *const o_add[] = {"help",        "config",     "db",        "u
                                     "take-over",   APPLE_OPTS,   NULL};
 static const char *const o_list[] = {"help", "config", "db", "uid", "json", NULL};
 static const char *const o_remove[] = {"help", "config", "db", "uid", NULL};
-static const char *const o_rotate[] = {"help",       "config", "db",       "uid", "token-file",
-                                       "grace",      "public-url", APPLE_OPTS, NULL};
+static const char *const o_rotate[] = {"help",  "config",     "db",        "uid",
+                                       "token-file", "grace", "public-url", "take-over",
+                                       APPLE_OPTS,   NULL};
 
 const struct vn_command vn_cmd_location[] = {
     {"location add",
@@ -215,9 +218,10 @@ const struct vn_command vn_cmd_location[] = {
      o_remove, cmd_remove, 0},
     {"location rotate-token",
      "vppnotify location rotate-token --uid UID [--grace DURATION] [--token-file FILE] "
-     "[--public-url URL]",
+     "[--public-url URL] [--take-over]",
      "give a location a new token; the old one is still accepted for the grace window; a "
-     "subscribed location's new token goes to Apple (and is not printed)",
+     "subscribed location's new token goes to Apple (and is not printed); with --public-url, "
+     "a location with an sToken is (re)subscribed at that URL",
      o_rotate, cmd_rotate, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

@@ -113,6 +113,35 @@ assert_json "$T/h.json" '[.status, .locations[0].uId, .locations[0].takeover.id]
     "[\"ok\",\"$LOC_UID\",\"$MDM_B\"]" "healthz shows the takeover"
 ok "takeover detected and reported"
 
+# Taking the location back needs --take-over too; Apple's next answer clears the takeover.
+rc=0
+vn_cli location rotate-token --uid "$LOC_UID" 2>"$T/err" || rc=$?
+assert_eq "$rc" 1 "re-subscribing over another MDM without --take-over"
+assert_contains "$T/err" "Pass --take-over" "the refusal says how"
+vn_cli location rotate-token --uid "$LOC_UID" --take-over >/dev/null 2>"$T/err" ||
+    fail "rotate-token --take-over: $(cat "$T/err")"
+ctl GET "/_sim/state?uId=$LOC_UID" >/dev/null
+assert_json "$T/ctl" '[.mdmId, .notificationUrl]' "[\"$MDM_A\",\"$VN_URL/notifications\"]" \
+    "Apple has our mdmInfo and URL again"
+vn_cli location list --json >"$T/l.json"
+assert_json "$T/l.json" '.[0] | [.tokenStatus, .takeover]' '["ok",null]' "the takeover is over"
+ok "rotate-token --take-over takes the location back"
+
+# A location that only received notifications gets an sToken, then a subscription.
+apple_location
+vn_cli location add --uid "$LOC_UID" --name "Annex" >/dev/null 2>&1 || fail "location add --uid"
+vn_cli location set-stoken --uid "$LOC_UID" --stoken-file "$STF" >/dev/null 2>"$T/err" ||
+    fail "set-stoken: $(cat "$T/err")"
+vn_cli location list --uid "$LOC_UID" --json >"$T/l.json"
+assert_json "$T/l.json" '.[0] | [.tokenStatus, .notificationUrl]' '["ok",null]' "an sToken, no subscription"
+vn_cli location rotate-token --uid "$LOC_UID" --public-url "$VN_URL/notifications" \
+    >"$T/out" 2>"$T/err" || fail "rotate-token --public-url: $(cat "$T/err")"
+assert_eq "$(wc -c <"$T/out")" 0 "the token handed to Apple is not printed"
+vn_cli location list --uid "$LOC_UID" --json >"$T/l.json"
+assert_json "$T/l.json" '.[0] | [.notificationUrl, .lastTestNotificationAt != null]' \
+    "[\"$VN_URL/notifications\",true]" "subscribed, TEST_NOTIFICATION received"
+ok "set-stoken then rotate-token --public-url subscribes an existing location"
+
 kill -TERM "$B_PID"
 wait "$B_PID" || fail "second serve exited non-zero"
 vn_serve_stop

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The event tracker inside serve, with time-scaled durations (quiet 1 s, poll interval 1 s,
-# stall 2.5 s): vppsim drops every notification of an event -> Event Status after the quiet
+# stall 2.5 s): vppsim drops every notification of an event (250 serials from a file) -> Event Status after the quiet
 # period, notificationsMissing, targeted re-sync, mirror equal to vppsim; a PENDING event is
 # polled no more often than the interval and reported stalled; tracking survives a restart of
 # serve; `events track` follows an event started by another program.
@@ -16,14 +16,15 @@ vn_cli sync --uid "$LOC_UID" --full >/dev/null 2>&1 || fail "initial sync"
 # Every notification of the event is lost.
 ctl POST /_sim/faults '{"drop":1}' >/dev/null
 ctl POST /_sim/requests '{"reset":true}' >/dev/null
-EV=$(vn_cli assets associate --uid "$LOC_UID" --assets 100 --serials "$(seq -s, -f 'M%03g' 1 40)" 2>/dev/null)
+seq -f 'M%04g' 1 250 >"$T/serials.txt"
+EV=$(vn_cli assets associate --uid "$LOC_UID" --assets 100 --serials-file "$T/serials.txt" 2>/dev/null)
 wait_event "$EV"
 assert_json "$T/ev.json" '[.status, .numRequested, .numCompleted, .notifiedItems, .notificationsMissing]' \
-    '["COMPLETE",40,40,0,true]' "notifications missing, Event Status complete"
+    '["COMPLETE",250,250,0,true]' "notifications missing, Event Status complete"
 assert_json "$T/ev.json" '.polls' 1 "one poll"
 assert_json "$T/ev.json" '.resync | startswith("done: {\"kind\":\"targeted\"")' true "targeted re-sync"
-assert_json "$T/ev.json" '.resync | ltrimstr("done: ") | fromjson | .assignments.added' 40 \
-    "the re-sync added the 40 assignments"
+assert_json "$T/ev.json" '.resync | ltrimstr("done: ") | fromjson | .assignments.added' 250 \
+    "the re-sync added the 250 assignments"
 quiet=$(($(ms_of "$(jq -r .lastPollAt "$T/ev.json")") - $(ms_of "$(jq -r .requestedAt "$T/ev.json")")))
 [ "$quiet" -ge 1000 ] || fail "polled $quiet ms after the request, before the quiet period"
 assert_eq "$(sim_count GET /mdm/v2/status 200)" 1 "vppsim saw one status request"
