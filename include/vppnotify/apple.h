@@ -31,7 +31,7 @@ struct vn_buf;
 struct vn_apple;
 
 #define VN_APPLE_DEFAULT_URL "https://vpp.itunes.apple.com/mdm/v2"
-#define VN_APPLE_MAX_TYPES 16
+#define VN_APPLE_MAX_TYPES   16
 
 struct vn_apple_options {
     const char *base_url;         /* e.g. VN_APPLE_DEFAULT_URL; https, or http on loopback */
@@ -57,7 +57,7 @@ struct vn_apple_service {
     struct vn_apple_limits limits;
     char types[VN_APPLE_MAX_TYPES][40]; /* notificationTypes, in Apple's order */
     int ntypes;
-    int64_t fetched_ms;                 /* when it was read; 0: never (defaults) */
+    int64_t fetched_ms; /* when it was read; 0: never (defaults) */
 };
 
 /* One call. Everything is borrowed for the duration of vn_apple_call. */
@@ -73,11 +73,11 @@ struct vn_apple_request {
 
 /* Why a call failed. number/name are Apple's when the answer carried an errorNumber. */
 struct vn_apple_failure {
-    int code;                   /* the return value: VN_EAPPLE, VN_ENET, VN_ESHUTDOWN, ... */
-    int http_status;            /* of the last answer; 0 if none */
-    int number;                 /* Apple's errorNumber; 0 if none */
-    const char *name;           /* "TOKEN_EXPIRED" (apple_errors.c), "UNKNOWN_ERROR", or NULL */
-    int attempts;               /* requests made */
+    int code;                       /* the return value: VN_EAPPLE, VN_ENET, VN_ESHUTDOWN, ... */
+    int http_status;                /* of the last answer; 0 if none */
+    int number;                     /* Apple's errorNumber; 0 if none */
+    const char *name;               /* "TOKEN_EXPIRED" (apple_errors.c), "UNKNOWN_ERROR", or NULL */
+    int attempts;                   /* requests made */
     char message[VN_ERROR_MSG_MAX]; /* one line for people: what, Apple's words, advice */
 };
 

@@ -49,22 +49,22 @@ struct vn_manage {
     enum vn_manage_op op;
     const struct vn_manage_asset *assets; /* assets associate/disassociate */
     size_t nassets;
-    const char *const *client_user_ids;   /* assets, subscriptions */
+    const char *const *client_user_ids; /* assets, subscriptions */
     size_t nusers;
-    const char *const *serials;           /* assets */
+    const char *const *serials; /* assets */
     size_t nserials;
-    const struct vn_manage_user *people;  /* users create/update/retire */
+    const struct vn_manage_user *people; /* users create/update/retire */
     size_t npeople;
-    const char *const *adam_ids;          /* subscriptions: decimal adamIds */
+    const char *const *adam_ids; /* subscriptions: decimal adamIds */
     size_t nadams;
-    int renewing;                         /* subscriptions associate */
-    int deferred;                         /* subscriptions disassociate */
+    int renewing; /* subscriptions associate */
+    int deferred; /* subscriptions disassociate */
 };
 
 /* One request to send. */
 struct vn_manage_request {
-    json_t *body;            /* owned */
-    long long expected;      /* items its notifications should name; 0 unknown (revoke) */
+    json_t *body;       /* owned */
+    long long expected; /* items its notifications should name; 0 unknown (revoke) */
 };
 
 /* The kind ("assets", "users", "subscriptions") and type ("ASSOCIATE", ...) of an op. */
@@ -91,8 +91,8 @@ typedef void (*vn_manage_sent_cb)(void *ud, const char *event_id,
  * session), and stop at the first failure: *sent says how many went out. The failure is in
  * why (an Apple error or the network) or err (the store).
  */
-int vn_manage_send(struct vn_session *s, enum vn_manage_op op,
-                   const struct vn_manage_request *reqs, size_t n, vn_manage_sent_cb cb, void *ud,
-                   size_t *sent, struct vn_apple_failure *why, struct vn_error *err);
+int vn_manage_send(struct vn_session *s, enum vn_manage_op op, const struct vn_manage_request *reqs,
+                   size_t n, vn_manage_sent_cb cb, void *ud, size_t *sent,
+                   struct vn_apple_failure *why, struct vn_error *err);
 
 #endif

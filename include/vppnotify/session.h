@@ -37,19 +37,19 @@ json_t *vn_mdm_info_json(const struct vn_mdm_info *m);
 
 /* Where sessions find the client and the sealing key. The key is read on first need. */
 struct vn_session_env {
-    struct vn_apple *apple;             /* borrowed */
-    const char *key_file;               /* borrowed path of the sealing key */
+    struct vn_apple *apple; /* borrowed */
+    const char *key_file;   /* borrowed path of the sealing key */
     int have_key;
     uint8_t key[VN_SEAL_KEY_LEN];
 };
 
 struct vn_session {
-    struct vn_apple *apple;     /* borrowed */
-    struct vn_store *st;        /* borrowed */
+    struct vn_apple *apple; /* borrowed */
+    struct vn_store *st;    /* borrowed */
     struct vn_mdm_info mdm;
     char uid[VN_ID_MAX + 1];
-    char *stoken;               /* owned; wiped by vn_session_release */
-    int record;                 /* 1: the location exists in the store with this sToken */
+    char *stoken;                 /* owned; wiped by vn_session_release */
+    int record;                   /* 1: the location exists in the store with this sToken */
     struct vn_location_apple loc; /* the location as read at open (loc.stoken owned) */
 };
 

@@ -17,13 +17,13 @@
 
 struct vn_error;
 
-#define VN_STOKEN_MAX 8192      /* characters of an sToken file (Apple's are a few hundred) */
+#define VN_STOKEN_MAX   8192 /* characters of an sToken file (Apple's are a few hundred) */
 #define VN_SEAL_KEY_LEN 32
 
 struct vn_stoken {
-    char *text;           /* the Base64 text without whitespace, as sent to Apple (owned) */
-    int64_t expires_ms;   /* expDate */
-    char org_name[256];   /* orgName, "" if absent */
+    char *text;         /* the Base64 text without whitespace, as sent to Apple (owned) */
+    int64_t expires_ms; /* expDate */
+    char org_name[256]; /* orgName, "" if absent */
 };
 
 /*

@@ -30,9 +30,9 @@ struct vn_error;
 struct vn_session;
 
 struct vn_sync_options {
-    int full;          /* full walk; else a delta (a full one when no delta is possible) */
-    int max_restarts;  /* per table, when the versionId changes mid-walk; default 5 */
-    int progress;      /* print a progress line on stderr (for a terminal) */
+    int full;         /* full walk; else a delta (a full one when no delta is possible) */
+    int max_restarts; /* per table, when the versionId changes mid-walk; default 5 */
+    int progress;     /* print a progress line on stderr (for a terminal) */
 };
 
 struct vn_sync_counts {
@@ -40,11 +40,11 @@ struct vn_sync_counts {
 };
 
 struct vn_sync_report {
-    const char *kind;                         /* "full", "delta", "targeted" (static) */
+    const char *kind; /* "full", "delta", "targeted" (static) */
     struct vn_sync_counts t[VN_MT__COUNT];
-    int walked[VN_MT__COUNT];                 /* 1 if the table was fetched */
-    int restarts;                             /* walks started over (versionId changed) */
-    long long pages;                          /* pages (requests) fetched */
+    int walked[VN_MT__COUNT]; /* 1 if the table was fetched */
+    int restarts;             /* walks started over (versionId changed) */
+    long long pages;          /* pages (requests) fetched */
 };
 
 /* A full or delta sync of the session's location; the sync state is recorded (success or

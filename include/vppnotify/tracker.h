@@ -57,8 +57,8 @@ const char *vn_track_action_name(enum vn_track_action a);
 
 /* What one Event Status poll said. */
 struct vn_event_status {
-    char status[32];          /* "PENDING", "COMPLETE", "FAILED"; "NOT_FOUND" for 9708 */
-    long long num_requested;  /* -1 when absent */
+    char status[32];         /* "PENDING", "COMPLETE", "FAILED"; "NOT_FOUND" for 9708 */
+    long long num_requested; /* -1 when absent */
     long long num_completed;
 };
 

@@ -25,13 +25,13 @@ struct vn_error;
 struct vn_worker;
 
 struct vn_worker_options {
-    const char *db;                      /* store URL; each thread opens its own handle */
+    const char *db; /* store URL; each thread opens its own handle */
     struct vn_store_options store;
-    const char *key_file;                /* sealing key of the sTokens */
-    struct vn_apple *apple;              /* borrowed; outlives the worker */
+    const char *key_file;   /* sealing key of the sTokens */
+    struct vn_apple *apple; /* borrowed; outlives the worker */
     struct vn_tracker_config tracker;
-    int64_t full_ms;                     /* full sync period; 0: no scheduled sync */
-    int64_t delta_ms;                    /* delta sync period; 0: no scheduled delta */
+    int64_t full_ms;  /* full sync period; 0: no scheduled sync */
+    int64_t delta_ms; /* delta sync period; 0: no scheduled delta */
 };
 
 /* Start both threads. Strings are copied. NULL with err on failure. */

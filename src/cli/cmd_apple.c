@@ -132,8 +132,7 @@ static int new_token(const struct vn_cli *c, char *tok, size_t cap)
         vn_token_generate(tok);
         return 0;
     }
-    if (vn_secret_read_file(c->token_file, tok, cap, &err) != 0 ||
-        vn_token_check(tok, &err) != 0) {
+    if (vn_secret_read_file(c->token_file, tok, cap, &err) != 0 || vn_token_check(tok, &err) != 0) {
         vn_cli_error("token file '%s': %s", c->token_file, err.msg);
         vn_wipe(tok, cap);
         return -1;
@@ -149,16 +148,16 @@ static json_t *config_body(const struct vn_session *s, const struct vn_apple_ser
 
     for (int i = 0; i < svc->ntypes; i++)
         json_array_append_new(types, json_string(svc->types[i]));
-    return json_pack("{s:s, s:s, s:o, s:o}", "notificationUrl", url, "notificationAuthToken",
-                     token, "notificationTypes", types, "mdmInfo", vn_mdm_info_json(&s->mdm));
+    return json_pack("{s:s, s:s, s:o, s:o}", "notificationUrl", url, "notificationAuthToken", token,
+                     "notificationTypes", types, "mdmInfo", vn_mdm_info_json(&s->mdm));
 }
 
 /* Record the subscription Apple confirmed (the types it echoes, else the ones we sent). */
 static void record_subscription(struct vn_store *st, const char *uid, const char *url,
                                 const json_t *answer, const json_t *sent)
 {
-    struct vn_location_update u = {.what = VN_LU_SUBSCRIPTION, .notification_url = url,
-                                   .subscribed_ms = vn_now_ms()};
+    struct vn_location_update u = {
+        .what = VN_LU_SUBSCRIPTION, .notification_url = url, .subscribed_ms = vn_now_ms()};
     json_t *types = json_object_get(answer, "subscribedNotificationTypes");
     char *text;
 
@@ -300,8 +299,8 @@ int vn_cli_location_subscribe(struct vn_cli *c)
     }
     vn_session_set_uid(&s, uid, 0);
     body = config_body(&s, &svc, c->public_url, ntok);
-    if (vn_session_call(&s, "POST", "clientConfig", "client/config", NULL, body, &answer,
-                        &why) != 0) {
+    if (vn_session_call(&s, "POST", "clientConfig", "client/config", NULL, body, &answer, &why) !=
+        0) {
         explain_config_failure(uid, c->public_url, &why);
         goto out;
     }
@@ -312,7 +311,8 @@ int vn_cli_location_subscribe(struct vn_cli *c)
     vn_time_iso(exp_ms, when);
     printf("location %s (%s) subscribed: notifications go to %s (%zu types); its sToken "
            "(%s) expires %s\n",
-           uid, name ? name : uid, c->public_url, json_array_size(json_object_get(body, "notificationTypes")),
+           uid, name ? name : uid, c->public_url,
+           json_array_size(json_object_get(body, "notificationTypes")),
            tok.org_name[0] ? tok.org_name : "organization unknown", when);
     rc = VN_EXIT_OK;
 out:
@@ -373,7 +373,8 @@ int vn_cli_location_rotate_subscribed(struct vn_cli *c, struct vn_store *st)
         vn_cli_error("cannot read Apple's Service Config: %s", why.message);
         goto out;
     }
-    if (check_public_url(url, svc.limits.max_notification_length) || new_token(c, ntok, sizeof(ntok)))
+    if (check_public_url(url, svc.limits.max_notification_length) ||
+        new_token(c, ntok, sizeof(ntok)))
         goto out;
     vn_digest(ntok, strlen(ntok), digest);
     if (vn_store_location_rotate(st, c->uid, digest, now, now + c->grace_ms) != 0) {
@@ -382,8 +383,8 @@ int vn_cli_location_rotate_subscribed(struct vn_cli *c, struct vn_store *st)
     }
     vn_format_duration(c->grace_ms, grace, sizeof(grace));
     body = config_body(&s, &svc, url, ntok);
-    if (vn_session_call(&s, "POST", "clientConfig", "client/config", NULL, body, &answer,
-                        &why) != 0) {
+    if (vn_session_call(&s, "POST", "clientConfig", "client/config", NULL, body, &answer, &why) !=
+        0) {
         if (why.code == VN_EAPPLE) {
             /* Apple answered: it kept the old configuration, so the old token stays. */
             if (vn_store_location_unrotate(st, c->uid, digest) != 0)
@@ -500,8 +501,7 @@ static int cmd_set_stoken(struct vn_cli *c, int argc, char **argv)
     }
     free((char *)u.takeover);
     vn_time_iso(u.token_expires_ms, when);
-    printf("location %s: new sToken installed (expires %s); calls to Apple resume\n", c->uid,
-           when);
+    printf("location %s: new sToken installed (expires %s); calls to Apple resume\n", c->uid, when);
     rc = VN_EXIT_OK;
 out:
     if (sealed) {
@@ -517,7 +517,8 @@ out:
     return rc;
 }
 
-/* ---- events track ----------------------------------------------------------------------------- */
+/* ---- events track -----------------------------------------------------------------------------
+ */
 
 static int cmd_track(struct vn_cli *c, int argc, char **argv)
 {
@@ -570,10 +571,10 @@ out:
     "apple-url", "apple-timeout", "apple-attempts", "apple-backoff", "apple-retry-max",            \
         "apple-config-refresh", "key-file"
 
-static const char *const o_set_stoken[] = {"help", "config", "db", "log-level", "log-format",
-                                           "uid", "stoken-file", APPLE_OPTS, NULL};
-static const char *const o_track[] = {"help", "config", "db", "log-level", "log-format", "uid",
-                                      APPLE_OPTS, NULL};
+static const char *const o_set_stoken[] = {
+    "help", "config", "db", "log-level", "log-format", "uid", "stoken-file", APPLE_OPTS, NULL};
+static const char *const o_track[] = {"help",       "config", "db",       "log-level",
+                                      "log-format", "uid",    APPLE_OPTS, NULL};
 
 const struct vn_command vn_cmd_apple[] = {
     {"location set-stoken", "vppnotify location set-stoken --uid UID --stoken-file FILE",

@@ -140,9 +140,9 @@ static void on_sent(void *ud, const char *event_id, const struct vn_manage_reque
     struct sent *s = ud;
 
     if (s->json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "eventId", event_id, "uId", s->uid,
-                              "kind", s->kind, "type", s->type, "expectedItems",
-                              (json_int_t)r->expected);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:s, s:I}", "eventId", event_id, "uId", s->uid, "kind",
+                      s->kind, "type", s->type, "expectedItems", (json_int_t)r->expected);
         char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         printf("%s%s", s->n ? ",\n" : "[\n", text ? text : "{}");
         free(text);
@@ -167,8 +167,8 @@ static int run_manage(struct vn_cli *c, enum vn_manage_op op)
     struct vn_error err = {0};
     struct vn_apple *a = NULL;
     struct vn_store *st = NULL;
-    struct sent sent = {.json = c->json, .uid = c->uid, .kind = vn_manage_kind(op),
-                        .type = vn_manage_type(op)};
+    struct sent sent = {
+        .json = c->json, .uid = c->uid, .kind = vn_manage_kind(op), .type = vn_manage_type(op)};
     char key_path[KEY_PATH_MAX];
     size_t nreq = 0, nsent = 0;
     int rc = VN_EXIT_USAGE;
@@ -226,16 +226,17 @@ static int run_manage(struct vn_cli *c, enum vn_manage_op op)
         goto out;
     }
     if (nreq > 1)
-        fprintf(stderr, "%zu requests (Apple's limits: %lld assets, %lld serial numbers, %lld "
-                        "users per request)\n",
+        fprintf(stderr,
+                "%zu requests (Apple's limits: %lld assets, %lld serial numbers, %lld "
+                "users per request)\n",
                 nreq, svc.limits.max_assets, svc.limits.max_serial_numbers,
                 svc.limits.max_client_user_ids);
     rc = vn_manage_send(&s, op, reqs, nreq, on_sent, &sent, &nsent, &why, &err);
     if (c->json)
         printf("%s]\n", sent.n ? "\n" : "[");
     if (rc) {
-        vn_cli_error("%s; %zu of %zu requests were sent (their eventIds are above)", err.msg,
-                     nsent, nreq);
+        vn_cli_error("%s; %zu of %zu requests were sent (their eventIds are above)", err.msg, nsent,
+                     nreq);
         rc = VN_EXIT_FAIL;
         goto out;
     }
@@ -257,12 +258,12 @@ out:
     return rc;
 }
 
-#define MANAGE_CMD(fn, op)                                                                       \
-    static int fn(struct vn_cli *c, int argc, char **argv)                                       \
-    {                                                                                            \
-        (void)argc;                                                                              \
-        (void)argv;                                                                              \
-        return run_manage(c, op);                                                                \
+#define MANAGE_CMD(fn, op)                                                                         \
+    static int fn(struct vn_cli *c, int argc, char **argv)                                         \
+    {                                                                                              \
+        (void)argc;                                                                                \
+        (void)argv;                                                                                \
+        return run_manage(c, op);                                                                  \
     }
 
 MANAGE_CMD(cmd_assoc, VN_MO_ASSETS_ASSOCIATE)
@@ -274,38 +275,37 @@ MANAGE_CMD(cmd_uretire, VN_MO_USERS_RETIRE)
 MANAGE_CMD(cmd_sassoc, VN_MO_SUBS_ASSOCIATE)
 MANAGE_CMD(cmd_sdisassoc, VN_MO_SUBS_DISASSOCIATE)
 
-#define COMMON                                                                                   \
-    "help", "config", "db", "log-level", "log-format", "json", "uid", "apple-url",              \
-        "apple-timeout", "apple-attempts", "apple-backoff", "apple-retry-max",                  \
+#define COMMON                                                                                     \
+    "help", "config", "db", "log-level", "log-format", "json", "uid", "apple-url",                 \
+        "apple-timeout", "apple-attempts", "apple-backoff", "apple-retry-max",                     \
         "apple-config-refresh", "key-file"
 
-static const char *const o_assets[] = {COMMON,         "assets",  "assets-file",
-                                       "serials",      "serials-file", "client-user-ids",
-                                       "client-user-ids-file", NULL};
-static const char *const o_revoke[] = {COMMON, "serials", "serials-file", "client-user-ids",
-                                       "client-user-ids-file", NULL};
+static const char *const o_assets[] = {
+    COMMON,         "assets",          "assets-file",          "serials",
+    "serials-file", "client-user-ids", "client-user-ids-file", NULL};
+static const char *const o_revoke[] = {
+    COMMON, "serials", "serials-file", "client-user-ids", "client-user-ids-file", NULL};
 static const char *const o_users[] = {COMMON, "client-user-ids", "client-user-ids-file",
                                       "users-file", NULL};
-static const char *const o_sassoc[] = {COMMON,           "adam-ids",
-                                       "adam-ids-file",  "client-user-ids",
-                                       "client-user-ids-file", "renewing", NULL};
-static const char *const o_sdisassoc[] = {COMMON,          "adam-ids",
-                                          "adam-ids-file", "client-user-ids",
-                                          "client-user-ids-file", "deferred", NULL};
+static const char *const o_sassoc[] = {
+    COMMON,     "adam-ids", "adam-ids-file", "client-user-ids", "client-user-ids-file",
+    "renewing", NULL};
+static const char *const o_sdisassoc[] = {
+    COMMON,     "adam-ids", "adam-ids-file", "client-user-ids", "client-user-ids-file",
+    "deferred", NULL};
 
 const struct vn_command vn_cmd_manage[] = {
     {"assets associate",
      "vppnotify assets associate --uid UID --assets ADAMID[,...] (--serials S[,...] | "
      "--client-user-ids ID[,...] | --serials-file F | --client-user-ids-file F)",
-     "assign licenses of products to devices or users; prints one eventId per request",
-     o_assets, cmd_assoc, 0},
+     "assign licenses of products to devices or users; prints one eventId per request", o_assets,
+     cmd_assoc, 0},
     {"assets disassociate",
      "vppnotify assets disassociate --uid UID --assets ADAMID[,...] (--serials ... | "
      "--client-user-ids ...)",
      "take licenses of products back from devices or users; prints one eventId per request",
      o_assets, cmd_disassoc, 0},
-    {"assets revoke",
-     "vppnotify assets revoke --uid UID (--serials ... | --client-user-ids ...)",
+    {"assets revoke", "vppnotify assets revoke --uid UID (--serials ... | --client-user-ids ...)",
      "take every revocable license back from devices or users; prints one eventId per request",
      o_revoke, cmd_revoke, 0},
     {"users create",
@@ -315,17 +315,16 @@ const struct vn_command vn_cmd_manage[] = {
      o_users, cmd_ucreate, 0},
     {"users update",
      "vppnotify users update --uid UID (--client-user-ids ID[,...] | --users-file F)",
-     "change users' email or managedAppleId; prints one eventId per request", o_users,
-     cmd_uupdate, 0},
+     "change users' email or managedAppleId; prints one eventId per request", o_users, cmd_uupdate,
+     0},
     {"users retire",
      "vppnotify users retire --uid UID (--client-user-ids ID[,...] | --users-file F)",
-     "retire users (their licenses go back); prints one eventId per request", o_users,
-     cmd_uretire, 0},
+     "retire users (their licenses go back); prints one eventId per request", o_users, cmd_uretire,
+     0},
     {"subscriptions associate",
      "vppnotify subscriptions associate --uid UID --adam-ids ID[,...] --client-user-ids "
      "ID[,...] [--renewing]",
-     "give users seats of subscriptions; prints one eventId per request", o_sassoc, cmd_sassoc,
-     0},
+     "give users seats of subscriptions; prints one eventId per request", o_sassoc, cmd_sassoc, 0},
     {"subscriptions disassociate",
      "vppnotify subscriptions disassociate --uid UID --adam-ids ID[,...] --client-user-ids "
      "ID[,...] [--deferred]",

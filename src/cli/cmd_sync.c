@@ -91,11 +91,21 @@ out:
     return rc;
 }
 
-static const char *const o_sync[] = {"help",          "config",         "db",
-                                     "log-level",     "log-format",     "json",
-                                     "uid",           "full",           "apple-url",
-                                     "apple-timeout", "apple-attempts", "apple-backoff",
-                                     "apple-retry-max", "apple-config-refresh", "key-file",
+static const char *const o_sync[] = {"help",
+                                     "config",
+                                     "db",
+                                     "log-level",
+                                     "log-format",
+                                     "json",
+                                     "uid",
+                                     "full",
+                                     "apple-url",
+                                     "apple-timeout",
+                                     "apple-attempts",
+                                     "apple-backoff",
+                                     "apple-retry-max",
+                                     "apple-config-refresh",
+                                     "key-file",
                                      NULL};
 
 const struct vn_command vn_cmd_sync[] = {

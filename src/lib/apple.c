@@ -16,8 +16,8 @@
 #include <time.h>
 
 #define RESPONSE_MAX (64LL << 20) /* the largest answer read (a page is a few hundred KB) */
-#define MAX_BUCKETS 1024
-#define MAX_URLS 64
+#define MAX_BUCKETS  1024
+#define MAX_URLS     64
 #define DEFAULT_RATE 15
 
 struct bucket {
@@ -115,7 +115,9 @@ void vn_apple_explain(struct vn_apple_failure *why, int http_status, int number,
     if (number)
         snprintf(why->message, sizeof(why->message), "%s: Apple error %d %s (HTTP %d): %s%s%s%s",
                  what, number, why->name, http_status,
-                 apple_msg && *apple_msg ? apple_msg : e ? e->message : "no message",
+                 apple_msg && *apple_msg ? apple_msg
+                 : e                     ? e->message
+                                         : "no message",
                  e && e->advice ? " (what to do: " : "", e && e->advice ? e->advice : "",
                  e && e->advice ? ")" : "");
     else
@@ -138,8 +140,8 @@ int vn_apple_url_check(const char *url, struct vn_error *err)
         goto out;
     }
     if (!strcmp(scheme, "https") ||
-        (!strcmp(scheme, "http") && (!strcmp(host, "127.0.0.1") || !strcmp(host, "localhost") ||
-                                     !strcmp(host, "[::1]"))))
+        (!strcmp(scheme, "http") &&
+         (!strcmp(host, "127.0.0.1") || !strcmp(host, "localhost") || !strcmp(host, "[::1]"))))
         rc = 0;
     else
         vn_error_set(err, VN_EPARSE,
@@ -489,7 +491,10 @@ static const struct {
     const char *name;
     size_t off;
 } limit_keys[] = {
-#define L(n, f) {n, offsetof(struct vn_apple_limits, f)}
+#define L(n, f)                                                                                    \
+    {                                                                                              \
+        n, offsetof(struct vn_apple_limits, f)                                                     \
+    }
     L("maxAssets", max_assets),
     L("maxClientUserIds", max_client_user_ids),
     L("maxSerialNumbers", max_serial_numbers),
@@ -513,7 +518,8 @@ static int call(struct vn_apple *a, const struct vn_apple_request *req, int use_
  * that is not https (or loopback http) is ignored too and its path under the base is used. */
 static void take_config(struct vn_apple *a, json_t *cfg)
 {
-    json_t *limits = json_object_get(cfg, "limits"), *types = json_object_get(cfg, "notificationTypes");
+    json_t *limits = json_object_get(cfg, "limits"),
+           *types = json_object_get(cfg, "notificationTypes");
     json_t *urls = json_object_get(cfg, "urls"), *v;
     const char *k;
     size_t i;
@@ -564,8 +570,7 @@ static int refresh_config(struct vn_apple *a, struct vn_apple_failure *why)
     int rc;
 
     pthread_mutex_lock(&a->mu);
-    if ((a->svc_mono_ns &&
-         vn_mono_ns() - a->svc_mono_ns < a->o.config_refresh_ms * 1000000) ||
+    if ((a->svc_mono_ns && vn_mono_ns() - a->svc_mono_ns < a->o.config_refresh_ms * 1000000) ||
         a->svc_fetching) {
         pthread_mutex_unlock(&a->mu);
         return 0;
@@ -586,8 +591,7 @@ static int refresh_config(struct vn_apple *a, struct vn_apple_failure *why)
     return rc;
 }
 
-int vn_apple_service(struct vn_apple *a, struct vn_apple_service *out,
-                     struct vn_apple_failure *why)
+int vn_apple_service(struct vn_apple *a, struct vn_apple_service *out, struct vn_apple_failure *why)
 {
     int rc = refresh_config(a, why);
 
@@ -670,8 +674,8 @@ static int call(struct vn_apple *a, const struct vn_apple_request *req, int use_
             why->http_status = 0;
             why->number = 0;
             why->name = NULL;
-            snprintf(why->message, sizeof(why->message), "%s: cannot reach Apple at '%s': %s",
-                     what, a->base, x.errbuf[0] ? x.errbuf : curl_easy_strerror(x.curl));
+            snprintf(why->message, sizeof(why->message), "%s: cannot reach Apple at '%s': %s", what,
+                     a->base, x.errbuf[0] ? x.errbuf : curl_easy_strerror(x.curl));
             /* A POST may have reached Apple before the connection broke: never repeat it. */
             retry = !cancelled && !post;
         } else {
@@ -707,21 +711,18 @@ static int call(struct vn_apple *a, const struct vn_apple_request *req, int use_
                                                   x.retry_after_ms, a->o.retry_after_max_ms,
                                                   (uint32_t)vn_random_uniform(UINT32_MAX));
             vn_log_fields(VN_LOG_WARN, "apple: retrying",
-                          (struct vn_log_field[]){VN_LF_S("request", what),
-                                                  VN_LF_S("uId", req->uid),
-                                                  VN_LF_I("status", why->http_status),
-                                                  VN_LF_I("errorNumber", why->number),
-                                                  VN_LF_I("attempt", attempt),
-                                                  VN_LF_I("retryAfterMs", x.retry_after_ms),
-                                                  VN_LF_I("waitMs", delay)},
+                          (struct vn_log_field[]){
+                              VN_LF_S("request", what), VN_LF_S("uId", req->uid),
+                              VN_LF_I("status", why->http_status),
+                              VN_LF_I("errorNumber", why->number), VN_LF_I("attempt", attempt),
+                              VN_LF_I("retryAfterMs", x.retry_after_ms), VN_LF_I("waitMs", delay)},
                           7);
             hold_off(a, req->uid, delay);
         }
     }
     if (rc && why->attempts > 1 && rc != VN_ESHUTDOWN) {
         size_t n = strlen(why->message);
-        snprintf(why->message + n, sizeof(why->message) - n, " (after %d attempts)",
-                 why->attempts);
+        snprintf(why->message + n, sizeof(why->message) - n, " (after %d attempts)", why->attempts);
     }
     why->code = rc;
     vn_buf_release(&x.body);

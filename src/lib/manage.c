@@ -222,11 +222,9 @@ static int plan_assets(struct plan *p, const struct vn_manage *m, const struct v
         chunk_range(i, m->nassets, l->max_assets, &off, &n);
         for (size_t j = off; j < off + n; j++)
             json_array_append_new(assets, json_pack("{s:s, s:s}", "adamId", m->assets[j].adam_id,
-                                                    "pricingParam",
-                                                    m->assets[j].pricing_param));
+                                                    "pricingParam", m->assets[j].pricing_param));
         base = json_pack("{s:o}", "assets", assets);
-        rc = plan_targets(p, base, m, l->max_client_user_ids, l->max_serial_numbers,
-                          (long long)n);
+        rc = plan_targets(p, base, m, l->max_client_user_ids, l->max_serial_numbers, (long long)n);
         json_decref(base);
     }
     return rc;
@@ -355,9 +353,9 @@ void vn_manage_plan_free(struct vn_manage_request *reqs, size_t n)
 
 /* ---- sending -------------------------------------------------------------------------- */
 
-int vn_manage_send(struct vn_session *s, enum vn_manage_op op,
-                   const struct vn_manage_request *reqs, size_t n, vn_manage_sent_cb cb, void *ud,
-                   size_t *sent, struct vn_apple_failure *why, struct vn_error *err)
+int vn_manage_send(struct vn_session *s, enum vn_manage_op op, const struct vn_manage_request *reqs,
+                   size_t n, vn_manage_sent_cb cb, void *ud, size_t *sent,
+                   struct vn_apple_failure *why, struct vn_error *err)
 {
     int rc = 0;
 
@@ -395,8 +393,7 @@ int vn_manage_send(struct vn_session *s, enum vn_manage_op op,
             vn_log_error("event %s was requested but cannot be tracked: %s", event_id,
                          vn_store_last_error(s->st));
         vn_log_fields(VN_LOG_DEBUG, "request sent",
-                      (struct vn_log_field[]){VN_LF_S("uId", s->uid),
-                                              VN_LF_S("kind", ops[op].kind),
+                      (struct vn_log_field[]){VN_LF_S("uId", s->uid), VN_LF_S("kind", ops[op].kind),
                                               VN_LF_S("type", ops[op].type),
                                               VN_LF_S("eventId", event_id),
                                               VN_LF_I("items", reqs[i].expected)},

@@ -65,8 +65,7 @@ int vn_session_open(struct vn_session *s, struct vn_session_env *env, struct vn_
     if (rc == VN_ENOTFOUND)
         return vn_error_set(err, rc, "no location '%s'", uid);
     if (rc)
-        return vn_error_set(err, rc, "cannot read location '%s': %s", uid,
-                            vn_store_last_error(st));
+        return vn_error_set(err, rc, "cannot read location '%s': %s", uid, vn_store_last_error(st));
     if (!s->loc.stoken) {
         rc = vn_error_set(err, VN_ENOTFOUND,
                           "location '%s' has no sToken (location add --stoken-file, or "
@@ -149,8 +148,7 @@ static void record_answer(struct vn_session *s, const json_t *out)
     int64_t ms;
     char *foreign = NULL;
 
-    if (exp && vn_time_parse(exp, &ms) == 0 &&
-        (ms / 1000 != s->loc.token_expires_ms / 1000)) {
+    if (exp && vn_time_parse(exp, &ms) == 0 && (ms / 1000 != s->loc.token_expires_ms / 1000)) {
         u.what |= VN_LU_EXPIRES;
         u.token_expires_ms = ms;
         s->loc.token_expires_ms = ms;
@@ -176,8 +174,8 @@ static void record_answer(struct vn_session *s, const json_t *out)
         vn_log_info("location %s: Apple echoes this instance's mdmInfo again", s->uid);
     }
     if (u.what && vn_store_location_update(s->st, s->uid, &u) != 0)
-        vn_log_warn("location %s: cannot record the answer's token date or mdmInfo: %s",
-                    s->uid, vn_store_last_error(s->st));
+        vn_log_warn("location %s: cannot record the answer's token date or mdmInfo: %s", s->uid,
+                    vn_store_last_error(s->st));
     free(foreign);
 }
 
@@ -191,8 +189,7 @@ static void record_token_refused(struct vn_session *s, const struct vn_apple_fai
     vn_log_fields(VN_LOG_ERROR,
                   "the location's sToken was refused; no more calls for it until a new one is "
                   "installed (location set-stoken)",
-                  (struct vn_log_field[]){VN_LF_S("uId", s->uid),
-                                          VN_LF_S("status", u.token_status),
+                  (struct vn_log_field[]){VN_LF_S("uId", s->uid), VN_LF_S("status", u.token_status),
                                           VN_LF_I("errorNumber", why->number)},
                   3);
     if (vn_store_location_update(s->st, s->uid, &u) != 0)

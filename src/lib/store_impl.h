@@ -88,12 +88,11 @@ struct vn_store_ops {
     int (*sync_assignment)(struct vn_store *st, const char *uid, int64_t gen,
                            const struct vn_assignment *a);
     int (*sync_user)(struct vn_store *st, const char *uid, int64_t gen, const struct vn_user *u);
-    int (*sync_subscription)(struct vn_store *st, const char *uid, int64_t gen,
-                             const char *adam_id, const char *parent_adam_id,
-                             const struct vn_counts *c);
+    int (*sync_subscription)(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
+                             const char *parent_adam_id, const struct vn_counts *c);
     int (*sync_seat)(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *s);
-    int (*sync_sweep)(struct vn_store *st, enum vn_mirror_table table, const char *uid,
-                      int64_t gen, const struct vn_mirror_scope *scope, long long *removed);
+    int (*sync_sweep)(struct vn_store *st, enum vn_mirror_table table, const char *uid, int64_t gen,
+                      const struct vn_mirror_scope *scope, long long *removed);
     int (*sync_state_get)(struct vn_store *st, const char *uid, struct vn_sync_state *out);
     int (*sync_state_put)(struct vn_store *st, const char *uid, const struct vn_sync_state *s);
     int (*event_track)(struct vn_store *st, const struct vn_event_track *t);
@@ -314,12 +313,11 @@ int vn__sq_sync_asset(struct vn_store *st, const char *uid, int64_t gen, const c
 int vn__sq_sync_assignment(struct vn_store *st, const char *uid, int64_t gen,
                            const struct vn_assignment *a);
 int vn__sq_sync_user(struct vn_store *st, const char *uid, int64_t gen, const struct vn_user *u);
-int vn__sq_sync_subscription(struct vn_store *st, const char *uid, int64_t gen,
-                             const char *adam_id, const char *parent_adam_id,
-                             const struct vn_counts *c);
+int vn__sq_sync_subscription(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
+                             const char *parent_adam_id, const struct vn_counts *c);
 int vn__sq_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *s);
-int vn__sq_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid,
-                      int64_t gen, const struct vn_mirror_scope *scope, long long *removed);
+int vn__sq_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid, int64_t gen,
+                      const struct vn_mirror_scope *scope, long long *removed);
 int vn__sq_sync_state_get(struct vn_store *st, const char *uid, struct vn_sync_state *out);
 int vn__sq_sync_state_put(struct vn_store *st, const char *uid, const struct vn_sync_state *s);
 int vn__sq_event_track(struct vn_store *st, const struct vn_event_track *t);

@@ -306,8 +306,7 @@ out:
  * (added). Each step is one cached statement; the common case, a row that did not change,
  * costs two point updates.
  */
-static int sync_row(struct vn__sqlite *s, sqlite3_stmt *upd, sqlite3_stmt *mark,
-                    sqlite3_stmt *ins)
+static int sync_row(struct vn__sqlite *s, sqlite3_stmt *upd, sqlite3_stmt *mark, sqlite3_stmt *ins)
 {
     int rc, changed = 0;
 
@@ -390,8 +389,9 @@ int vn__sq_sync_assignment(struct vn_store *st_, const char *uid, int64_t gen,
     sqlite3_stmt *upd = NULL, *mark, *ins;
 
     if (!a->client_user_id == !a->serial_number) {
-        vn__store_set_error(st_, "assignment of adamId '%s' needs exactly one of clientUserId "
-                                 "and serialNumber",
+        vn__store_set_error(st_,
+                            "assignment of adamId '%s' needs exactly one of clientUserId "
+                            "and serialNumber",
                             a->adam_id.s);
         return VN_EPARSE;
     }
@@ -524,15 +524,13 @@ int vn__sq_sync_sweep(struct vn_store *st_, enum vn_mirror_table table, const ch
         [VN_MT_USERS] = {VN_SQ_SWEEP_USERS,
                          "DELETE FROM users WHERE uid = :uid "
                          "AND (:cuid IS NULL OR client_user_id = :cuid) AND sync_gen IS NOT :gen"},
-        [VN_MT_SUBSCRIPTIONS] = {VN_SQ_SWEEP_SUBS,
-                                 "DELETE FROM subscriptions WHERE uid = :uid "
-                                 "AND (:adam IS NULL OR adam_id = :adam) "
-                                 "AND sync_gen IS NOT :gen"},
-        [VN_MT_SEATS] = {VN_SQ_SWEEP_SEATS,
-                         "DELETE FROM subscription_assignments WHERE uid = :uid "
-                         "AND (:adam IS NULL OR adam_id = :adam) "
-                         "AND (:cuid IS NULL OR client_user_id = :cuid) "
-                         "AND sync_gen IS NOT :gen"},
+        [VN_MT_SUBSCRIPTIONS] = {VN_SQ_SWEEP_SUBS, "DELETE FROM subscriptions WHERE uid = :uid "
+                                                   "AND (:adam IS NULL OR adam_id = :adam) "
+                                                   "AND sync_gen IS NOT :gen"},
+        [VN_MT_SEATS] = {VN_SQ_SWEEP_SEATS, "DELETE FROM subscription_assignments WHERE uid = :uid "
+                                            "AND (:adam IS NULL OR adam_id = :adam) "
+                                            "AND (:cuid IS NULL OR client_user_id = :cuid) "
+                                            "AND sync_gen IS NOT :gen"},
     };
     struct vn__sqlite *s = sq(st_);
     sqlite3_stmt *st;

@@ -118,10 +118,11 @@ static const char *const k_seats[] = {"uId", "adamId", "clientUserId", "renewing
 static const enum vn_vtype t_seats[] = {T, T, T, B};
 
 static const char *const k_events[] = {
-    "eventId",       "uId",           "notificationType",     "type",        "notifications",
-    "succeeded",     "failed",        "errors",               "tracked",     "requestedAt",
-    "status",        "numRequested",  "numCompleted",         "expectedItems", "notifiedItems",
-    "failures",      "deferred",      "polls",                "lastPollAt",  "notificationsMissing",
+    "eventId",       "uId",           "notificationType", "type",
+    "notifications", "succeeded",     "failed",           "errors",
+    "tracked",       "requestedAt",   "status",           "numRequested",
+    "numCompleted",  "expectedItems", "notifiedItems",    "failures",
+    "deferred",      "polls",         "lastPollAt",       "notificationsMissing",
     "stalled",       "resync",        "completedAt"};
 static const enum vn_vtype t_events[] = {T, T, T, T, I, I, I, J, B, T, T, I,
                                          I, I, I, J, B, I, T, B, B, T, T};
@@ -130,11 +131,22 @@ static const char *const k_notifications[] = {
     "notificationId", "notificationType", "uId", "receivedAt", "state", "duplicates", "conflicts"};
 static const enum vn_vtype t_notifications[] = {T, T, T, T, T, I, I};
 
-static const char *const k_locations[] = {
-    "uId",           "name",               "tokenCount",    "lastTestNotificationAt",
-    "orgName",       "tokenStatus",        "tokenExpirationDate", "tokenError",
-    "notificationUrl", "notificationTypes", "subscribedAt",  "takeover",
-    "lastFullSyncAt", "lastDeltaSyncAt",   "lastSyncError", "lastSyncDrift"};
+static const char *const k_locations[] = {"uId",
+                                          "name",
+                                          "tokenCount",
+                                          "lastTestNotificationAt",
+                                          "orgName",
+                                          "tokenStatus",
+                                          "tokenExpirationDate",
+                                          "tokenError",
+                                          "notificationUrl",
+                                          "notificationTypes",
+                                          "subscribedAt",
+                                          "takeover",
+                                          "lastFullSyncAt",
+                                          "lastDeltaSyncAt",
+                                          "lastSyncError",
+                                          "lastSyncDrift"};
 static const enum vn_vtype t_locations[] = {T, T, I, T, T, T, T, T, T, J, T, J, T, T, T, J};
 
 static const char *const k_quarantine[] = {"id", "receivedAt", "remoteAddr", "reason",

@@ -15,8 +15,8 @@
 #include <string.h>
 
 #define MAX_PAGES 1000000 /* a walk longer than this is a loop, not a library */
-#define MAX_JOBS 128
-#define FEW_USERS 20      /* a targeted users sync asks per user up to this many */
+#define MAX_JOBS  128
+#define FEW_USERS 20 /* a targeted users sync asks per user up to this many */
 
 static const struct {
     const char *name, *endpoint, *path, *key;
@@ -25,8 +25,8 @@ static const struct {
     [VN_MT_ASSETS] = {"assets", "getAssets", "assets", "assets", 0},
     [VN_MT_ASSIGNMENTS] = {"assignments", "getAssignments", "assignments", "assignments", 0},
     [VN_MT_USERS] = {"users", "getUsers", "users", "users", 0},
-    [VN_MT_SUBSCRIPTIONS] = {"subscriptions", "getSubscriptions", "subscriptions",
-                             "subscriptions", 1},
+    [VN_MT_SUBSCRIPTIONS] = {"subscriptions", "getSubscriptions", "subscriptions", "subscriptions",
+                             1},
     [VN_MT_SEATS] = {"subscriptionAssignments", "getSubscriptionAssignments",
                      "subscriptions/assignments", "assignments", 1},
 };
@@ -39,12 +39,12 @@ const char *vn_mirror_table_name(enum vn_mirror_table t)
 /* One walk of one table (with an optional filter), and what to do with its records. */
 struct job {
     enum vn_mirror_table table;
-    char filter[512];              /* encoded query parameters, "" for none */
-    const char *since;             /* sinceVersionId, or NULL */
-    int sweep;                     /* delete rows within scope that the walk did not return */
+    char filter[512];  /* encoded query parameters, "" for none */
+    const char *since; /* sinceVersionId, or NULL */
+    int sweep;         /* delete rows within scope that the walk did not return */
     char scope_adam[VN_ADAM_ID_MAX + 1], scope_pp[8], scope_cuid[VN_ID_MAX + 1];
-    json_t *items;                 /* every record fetched (owned) */
-    char version[128];             /* versionId of the walk */
+    json_t *items;     /* every record fetched (owned) */
+    char version[128]; /* versionId of the walk */
 };
 
 struct ctx {
@@ -187,8 +187,8 @@ restart:
                 return 0;
         }
         free(cursor);
-        return vn_error_set(err, VN_ETOOBIG, "GET %s: more than %d pages",
-                            tables[j->table].path, MAX_PAGES);
+        return vn_error_set(err, VN_ETOOBIG, "GET %s: more than %d pages", tables[j->table].path,
+                            MAX_PAGES);
     }
 }
 
@@ -236,7 +236,8 @@ static int write_item(struct vn_store *st, const char *uid, int64_t gen, enum vn
         struct vn_assignment a = {.pricing_param = str(it, "pricingParam"),
                                   .client_user_id = str(it, "clientUserId"),
                                   .serial_number = str(it, "serialNumber")};
-        if (adam_text(json_object_get(it, "adamId"), a.adam_id.s) || !a.client_user_id == !a.serial_number)
+        if (adam_text(json_object_get(it, "adamId"), a.adam_id.s) ||
+            !a.client_user_id == !a.serial_number)
             return 3;
         return vn_store_sync_assignment(st, uid, gen, &a);
     }
@@ -384,8 +385,7 @@ char *vn_sync_report_json(const struct vn_sync_report *r)
         json_object_set_new(o, tables[t].name,
                             json_pack("{s:I, s:I, s:I, s:I}", "fetched", (json_int_t)k->fetched,
                                       "added", (json_int_t)k->added, "removed",
-                                      (json_int_t)k->removed, "changed",
-                                      (json_int_t)k->changed));
+                                      (json_int_t)k->removed, "changed", (json_int_t)k->changed));
     }
     json_object_set_new(o, "restarts", json_integer(r->restarts));
     json_object_set_new(o, "pages", json_integer(r->pages));
@@ -496,8 +496,7 @@ static int run(struct ctx *c, int full, struct vn_sync_state *state, struct vn_e
         return rc;
     vn_strlcpy(state->assignments_version, job_of(c, VN_MT_ASSIGNMENTS)->version,
                sizeof(state->assignments_version));
-    vn_strlcpy(state->users_version, job_of(c, VN_MT_USERS)->version,
-               sizeof(state->users_version));
+    vn_strlcpy(state->users_version, job_of(c, VN_MT_USERS)->version, sizeof(state->users_version));
     return 0;
 }
 
@@ -559,10 +558,9 @@ int vn_sync_run(struct vn_session *s, const struct vn_sync_options *o, struct vn
         state.last_delta_ms = started;
     rc = write_all(c, &state, err);
     if (!rc)
-        vn_log_fields(VN_LOG_INFO, "sync done",
-                      (struct vn_log_field[]){VN_LF_S("uId", s->uid),
-                                              VN_LF_S("drift", state.last_drift)},
-                      2);
+        vn_log_fields(
+            VN_LOG_INFO, "sync done",
+            (struct vn_log_field[]){VN_LF_S("uId", s->uid), VN_LF_S("drift", state.last_drift)}, 2);
 out:
     free_jobs(c);
     free(c);

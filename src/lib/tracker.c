@@ -77,8 +77,8 @@ struct vn_track_decision vn_tracker_decide(const struct vn_tracked_event *e,
 int vn_tracker_poll(struct vn_session *s, const char *event_id, struct vn_event_status *res,
                     struct vn_error *err)
 {
-    struct vn_event_tracking_update u = {.what = VN_ETU_POLL, .num_requested = -1,
-                                         .num_completed = -1};
+    struct vn_event_tracking_update u = {
+        .what = VN_ETU_POLL, .num_requested = -1, .num_completed = -1};
     struct vn_apple_failure why;
     struct vn_buf q;
     json_t *out = NULL, *failures;
@@ -213,21 +213,19 @@ static void update(struct vn_store *st, const char *event_id, struct vn_event_tr
     if (!u->now_ms)
         u->now_ms = vn_now_ms();
     if (vn_store_event_tracking_update(st, event_id, u) != 0)
-        vn_log_warn("event %s: cannot record its tracking: %s", event_id,
-                    vn_store_last_error(st));
+        vn_log_warn("event %s: cannot record its tracking: %s", event_id, vn_store_last_error(st));
 }
 
 static void missing(struct vn_store *st, struct vn_session *s, struct vn_tracked_event *e)
 {
-    struct vn_event_tracking_update u = {.what = VN_ETU_MISSING, .num_requested = -1,
-                                         .num_completed = -1};
+    struct vn_event_tracking_update u = {
+        .what = VN_ETU_MISSING, .num_requested = -1, .num_completed = -1};
     struct vn_sync_report r;
     struct vn_error err = {0};
     char *drift, resync[VN_ERROR_MSG_MAX + 16];
 
     vn_log_fields(VN_LOG_WARN, "notifications missing: re-syncing what the event touched",
-                  (struct vn_log_field[]){VN_LF_S("eventId", e->event_id),
-                                          VN_LF_S("uId", e->uid),
+                  (struct vn_log_field[]){VN_LF_S("eventId", e->event_id), VN_LF_S("uId", e->uid),
                                           VN_LF_I("notified", e->succeeded + e->failed),
                                           VN_LF_I("numCompleted", e->num_completed),
                                           VN_LF_I("numRequested", e->num_requested)},
@@ -244,7 +242,8 @@ static void missing(struct vn_store *st, struct vn_session *s, struct vn_tracked
                      e->event_id, err.msg);
     }
     u = (struct vn_event_tracking_update){.what = VN_ETU_RESYNC | VN_ETU_DONE,
-                                          .resync = resync, .num_requested = -1,
+                                          .resync = resync,
+                                          .num_requested = -1,
                                           .num_completed = -1};
     update(st, e->event_id, &u);
 }

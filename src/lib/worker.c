@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#define DAY_MS (86400LL * 1000)
+#define DAY_MS          (86400LL * 1000)
 #define HEALTH_EVERY_MS 1000
 
 struct vn_worker {
@@ -73,9 +73,9 @@ struct health_ctx {
 
 static int health_row(void *ud, const struct vn_row *row)
 {
-    static const char *const keep[] = {"uId",          "tokenStatus",    "tokenExpirationDate",
-                                       "takeover",     "subscribedAt",   "lastFullSyncAt",
-                                       "lastDeltaSyncAt", "lastSyncError"};
+    static const char *const keep[] = {
+        "uId",          "tokenStatus",    "tokenExpirationDate", "takeover",
+        "subscribedAt", "lastFullSyncAt", "lastDeltaSyncAt",     "lastSyncError"};
     struct health_ctx *h = ud;
     json_t *o = json_object();
     const char *status = NULL;
@@ -115,17 +115,16 @@ static void expiry_warning(struct vn_store *st, const char *uid, int64_t now)
     if (l.token_expires_ms && l.token_expires_ms - now <= 30 * DAY_MS &&
         (!l.expiry_warned_ms || now - l.expiry_warned_ms >= DAY_MS)) {
         vn_time_iso(l.token_expires_ms, when);
-        vn_log_fields(VN_LOG_WARN,
-                      l.token_expires_ms <= now
-                          ? "the location's sToken has expired: download a new one and run "
-                            "'vppnotify location set-stoken'"
-                          : "the location's sToken expires within 30 days: download a new one "
-                            "and run 'vppnotify location set-stoken'",
-                      (struct vn_log_field[]){VN_LF_S("uId", uid),
-                                              VN_LF_S("tokenExpirationDate", when),
-                                              VN_LF_I("daysLeft",
-                                                      (l.token_expires_ms - now) / DAY_MS)},
-                      3);
+        vn_log_fields(
+            VN_LOG_WARN,
+            l.token_expires_ms <= now
+                ? "the location's sToken has expired: download a new one and run "
+                  "'vppnotify location set-stoken'"
+                : "the location's sToken expires within 30 days: download a new one "
+                  "and run 'vppnotify location set-stoken'",
+            (struct vn_log_field[]){VN_LF_S("uId", uid), VN_LF_S("tokenExpirationDate", when),
+                                    VN_LF_I("daysLeft", (l.token_expires_ms - now) / DAY_MS)},
+            3);
         if (vn_store_location_update(st, uid, &u) != 0)
             vn_log_warn("location %s: cannot record the expiry warning: %s", uid,
                         vn_store_last_error(st));
@@ -173,8 +172,8 @@ static void *tracker_main(void *arg)
 {
     struct vn_worker *w = arg;
     struct vn_session_env env = {.apple = w->o.apple, .key_file = w->key_file};
-    int64_t q = w->o.tracker.quiet_ms < w->o.tracker.poll_ms ? w->o.tracker.quiet_ms
-                                                             : w->o.tracker.poll_ms;
+    int64_t q =
+        w->o.tracker.quiet_ms < w->o.tracker.poll_ms ? w->o.tracker.quiet_ms : w->o.tracker.poll_ms;
     int64_t tick = clamp64(q / 4, 50, 1000), last_health = 0;
     struct vn_store *st = open_store(w, "tracker");
 
@@ -208,7 +207,8 @@ static void sync_one(struct vn_worker *w, struct vn_store *st, struct vn_session
     if (vn_store_sync_state_get(st, uid, &state) != 0)
         return;
     last = state.last_full_ms > state.last_delta_ms ? state.last_full_ms : state.last_delta_ms;
-    full_due = w->o.full_ms > 0 && (!state.last_full_ms || now - state.last_full_ms >= w->o.full_ms);
+    full_due =
+        w->o.full_ms > 0 && (!state.last_full_ms || now - state.last_full_ms >= w->o.full_ms);
     delta_due = !full_due && w->o.delta_ms > 0 && (!last || now - last >= w->o.delta_ms);
     if (!full_due && !delta_due)
         return;

@@ -88,10 +88,10 @@ static void test_stoken_pretty_wrapped_unpadded(void **state)
 static void test_stoken_invalid(void **state)
 {
     static const char *const bad_json[] = {
-        "{\"expDate\":\"2030-11-08T22:33:22+0000\"}",               /* no token */
+        "{\"expDate\":\"2030-11-08T22:33:22+0000\"}",                /* no token */
         "{\"token\":\"\",\"expDate\":\"2030-11-08T22:33:22+0000\"}", /* empty token */
-        "{\"token\":\"a\"}",                                        /* no expDate */
-        "{\"token\":\"a\",\"expDate\":\"next year\"}",              /* not a date */
+        "{\"token\":\"a\"}",                                         /* no expDate */
+        "{\"token\":\"a\",\"expDate\":\"next year\"}",               /* not a date */
         "{\"token\":\"a\",\"expDate\":\"2030-11-08T22:33:22+0000\",\"orgName\":7}",
         "[1,2,3]",
         "not json",
@@ -173,11 +173,10 @@ static void test_backoff_bounds(void **state)
         if (ceiling > 60000)
             ceiling = 60000;
         assert_int_equal(vn_apple_backoff_ms(attempt, 1000, 60000, 0, 300000, 0), 0);
-        assert_int_equal(vn_apple_backoff_ms(attempt, 1000, 60000, 0, 300000, UINT32_MAX),
-                         ceiling);
+        assert_int_equal(vn_apple_backoff_ms(attempt, 1000, 60000, 0, 300000, UINT32_MAX), ceiling);
         for (int i = 0; i < 200; i++) {
-            long long d = vn_apple_backoff_ms(attempt, 1000, 60000, 0, 300000,
-                                              vn_random_uniform(UINT32_MAX));
+            long long d =
+                vn_apple_backoff_ms(attempt, 1000, 60000, 0, 300000, vn_random_uniform(UINT32_MAX));
             assert_in_range(d, 0, ceiling);
         }
     }
@@ -212,12 +211,11 @@ static void test_error_mapping(void **state)
 
     (void)state;
     /* Every number of apple-api.md section 6.9 has a name, a message and (sync) a status. */
-    static const int numbers[] = {9601, 9602, 9603, 9609, 9621, 9623, 9625, 9634, 9635, 9637,
-                                  9641, 9644, 9646, 9647, 9650, 9700, 9701, 9702, 9703, 9704,
-                                  9705, 9706, 9707, 9708, 9709, 9710, 9711, 9712, 9713, 9714,
-                                  9715, 9716, 9717, 9718, 9719, 9720, 9721, 9722, 9723, 9724,
-                                  9725, 9726, 9727, 9728, 9729, 9811, 9812, 9813, 9814, 9815,
-                                  9816, 9817, 9818};
+    static const int numbers[] = {9601, 9602, 9603, 9609, 9621, 9623, 9625, 9634, 9635, 9637, 9641,
+                                  9644, 9646, 9647, 9650, 9700, 9701, 9702, 9703, 9704, 9705, 9706,
+                                  9707, 9708, 9709, 9710, 9711, 9712, 9713, 9714, 9715, 9716, 9717,
+                                  9718, 9719, 9720, 9721, 9722, 9723, 9724, 9725, 9726, 9727, 9728,
+                                  9729, 9811, 9812, 9813, 9814, 9815, 9816, 9817, 9818};
     all = vn_apple_errors(&n);
     assert_int_equal(n, (int)(sizeof(numbers) / sizeof(numbers[0])));
     for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
@@ -292,9 +290,13 @@ static void test_plan_assets_split(void **state)
     struct vn_apple_limits l;
     struct vn_manage_asset assets[3];
     char **serials = names("S", 250), **users = names("U", 30);
-    struct vn_manage m = {.op = VN_MO_ASSETS_ASSOCIATE, .assets = assets, .nassets = 3,
-                          .serials = (const char *const *)serials, .nserials = 250,
-                          .client_user_ids = (const char *const *)users, .nusers = 30};
+    struct vn_manage m = {.op = VN_MO_ASSETS_ASSOCIATE,
+                          .assets = assets,
+                          .nassets = 3,
+                          .serials = (const char *const *)serials,
+                          .nserials = 250,
+                          .client_user_ids = (const char *const *)users,
+                          .nusers = 30};
     struct vn_manage_request *r;
     size_t n, total_serials = 0;
     long long items = 0;
@@ -319,18 +321,18 @@ static void test_plan_assets_split(void **state)
         assert_true(json_array_size(a) <= 2);
         assert_true(json_array_size(s) <= 100);
         assert_true(json_array_size(u) <= 20);
-        assert_int_equal(r[i].expected,
-                         (long long)(json_array_size(a) * (json_array_size(s) + json_array_size(u))));
+        assert_int_equal(r[i].expected, (long long)(json_array_size(a) *
+                                                    (json_array_size(s) + json_array_size(u))));
         items += r[i].expected;
         if (i < 3)
             total_serials += json_array_size(s);
     }
     assert_int_equal(items, 3 * (250 + 30)); /* apple-api.md 2.4: assets x (users + serials) */
     assert_int_equal(total_serials, 250);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_array_get(json_object_get(r[5].body, "assets"), 0),
-                            "pricingParam")),
-                        "PLUS");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(r[5].body, "assets"), 0),
+                                          "pricingParam")),
+        "PLUS");
     vn_manage_plan_free(r, n);
     free_names(serials, 250);
     free_names(users, 30);
@@ -341,8 +343,8 @@ static void test_plan_refusals(void **state)
     struct vn_apple_limits l;
     struct vn_manage_asset a;
     const char *dups[] = {"A", "B", "A", "C", "B"};
-    struct vn_manage m = {.op = VN_MO_ASSETS_ASSOCIATE, .assets = &a, .nassets = 1,
-                          .serials = dups, .nserials = 5};
+    struct vn_manage m = {
+        .op = VN_MO_ASSETS_ASSOCIATE, .assets = &a, .nassets = 1, .serials = dups, .nserials = 5};
     struct vn_manage_request *r;
     size_t n;
     struct vn_error err = {0};
@@ -390,18 +392,21 @@ static void test_plan_users_revoke_subscriptions(void **state)
     assert_null(json_object_get(json_array_get(json_object_get(r[0].body, "users"), 0), "email"));
     vn_manage_plan_free(r, n);
 
-    m = (struct vn_manage){.op = VN_MO_ASSETS_REVOKE, .serials = (const char *const *)serials,
-                           .nserials = 120};
+    m = (struct vn_manage){
+        .op = VN_MO_ASSETS_REVOKE, .serials = (const char *const *)serials, .nserials = 120};
     assert_int_equal(vn_manage_plan(&m, &l, &r, &n, &err), 0);
-    assert_int_equal(n, 2); /* maxRevokeSerialNumbers 100 */
+    assert_int_equal(n, 2);             /* maxRevokeSerialNumbers 100 */
     assert_int_equal(r[0].expected, 0); /* Apple counts what it finds */
     assert_null(json_object_get(r[0].body, "assets"));
     vn_manage_plan_free(r, n);
 
     l.max_subscriptions = 2;
     l.max_subscription_client_user_ids = 100;
-    m = (struct vn_manage){.op = VN_MO_SUBS_DISASSOCIATE, .adam_ids = adams, .nadams = 3,
-                           .client_user_ids = (const char *const *)ids, .nusers = 250,
+    m = (struct vn_manage){.op = VN_MO_SUBS_DISASSOCIATE,
+                           .adam_ids = adams,
+                           .nadams = 3,
+                           .client_user_ids = (const char *const *)ids,
+                           .nusers = 250,
                            .deferred = 1};
     assert_int_equal(vn_manage_plan(&m, &l, &r, &n, &err), 0);
     assert_int_equal(n, 2 * 3);

@@ -96,12 +96,15 @@ struct rows {
  * output leaves them out, so that these rows read as they did before issue 4. */
 static int later_key(const char *key)
 {
-    static const char *const keys[] = {
-        "tracked", "requestedAt", "status", "numRequested", "numCompleted", "expectedItems",
-        "notifiedItems", "failures", "deferred", "polls", "lastPollAt", "notificationsMissing",
-        "stalled", "resync", "completedAt", "orgName", "tokenStatus", "tokenExpirationDate",
-        "tokenError", "notificationUrl", "notificationTypes", "subscribedAt", "takeover",
-        "lastFullSyncAt", "lastDeltaSyncAt", "lastSyncError", "lastSyncDrift"};
+    static const char *const keys[] = {"tracked",         "requestedAt",     "status",
+                                       "numRequested",    "numCompleted",    "expectedItems",
+                                       "notifiedItems",   "failures",        "deferred",
+                                       "polls",           "lastPollAt",      "notificationsMissing",
+                                       "stalled",         "resync",          "completedAt",
+                                       "orgName",         "tokenStatus",     "tokenExpirationDate",
+                                       "tokenError",      "notificationUrl", "notificationTypes",
+                                       "subscribedAt",    "takeover",        "lastFullSyncAt",
+                                       "lastDeltaSyncAt", "lastSyncError",   "lastSyncDrift"};
 
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (!strcmp(keys[i], key))

@@ -21,16 +21,21 @@
 #include "vppnotify/util.h"
 
 #define S 1000LL
-static const struct vn_tracker_config cfg = {.quiet_ms = 300 * S, .poll_ms = 30 * S,
-                                             .stall_ms = 600 * S, .deferred_poll_ms = 3600 * S};
+static const struct vn_tracker_config cfg = {
+    .quiet_ms = 300 * S, .poll_ms = 30 * S, .stall_ms = 600 * S, .deferred_poll_ms = 3600 * S};
 
 #define T0 1800000000000LL /* the request */
 
 static struct vn_tracked_event ev(void)
 {
-    struct vn_tracked_event e = {.event_id = "e", .uid = "u", .kind = "assets",
-                                 .type = "ASSOCIATE", .expected = 250, .requested_ms = T0,
-                                 .num_requested = -1, .num_completed = -1};
+    struct vn_tracked_event e = {.event_id = "e",
+                                 .uid = "u",
+                                 .kind = "assets",
+                                 .type = "ASSOCIATE",
+                                 .expected = 250,
+                                 .requested_ms = T0,
+                                 .num_requested = -1,
+                                 .num_completed = -1};
     return e;
 }
 
@@ -205,14 +210,21 @@ static int on_event(void *ud, const struct vn_tracked_event *e)
 static void test_store_tracking(void **state)
 {
     struct fx *f = *state;
-    struct vn_event_track t = {.event_id = "ev1", .uid = "u1", .kind = "assets",
-                               .type = "ASSOCIATE", .request = "{}", .expected = 4,
+    struct vn_event_track t = {.event_id = "ev1",
+                               .uid = "u1",
+                               .kind = "assets",
+                               .type = "ASSOCIATE",
+                               .request = "{}",
+                               .expected = 4,
                                .requested_ms = vn_now_ms()};
-    struct vn_event_note note = {.event_id = "ev1", .uid = "u1",
-                                 .notification_type = "ASSET_MANAGEMENT", .action = "ASSOCIATE",
-                                 .succeeded = 3, .ms = vn_now_ms()};
-    struct vn_event_tracking_update u = {.what = VN_ETU_POLL, .status = "PENDING",
-                                         .num_requested = 4, .num_completed = 0};
+    struct vn_event_note note = {.event_id = "ev1",
+                                 .uid = "u1",
+                                 .notification_type = "ASSET_MANAGEMENT",
+                                 .action = "ASSOCIATE",
+                                 .succeeded = 3,
+                                 .ms = vn_now_ms()};
+    struct vn_event_tracking_update u = {
+        .what = VN_ETU_POLL, .status = "PENDING", .num_requested = 4, .num_completed = 0};
     struct seen s = {0};
 
     assert_int_equal(vn_store_event_track(f->st, &t), 0);
@@ -228,8 +240,8 @@ static void test_store_tracking(void **state)
     assert_int_equal(s.expected[0], 4);
     assert_int_equal(s.polls[0], 1);
     assert_string_equal(s.status[0], "PENDING");
-    u = (struct vn_event_tracking_update){.what = VN_ETU_DONE, .status = "COMPLETE",
-                                          .num_requested = -1, .num_completed = 4};
+    u = (struct vn_event_tracking_update){
+        .what = VN_ETU_DONE, .status = "COMPLETE", .num_requested = -1, .num_completed = 4};
     assert_int_equal(vn_store_event_tracking_update(f->st, "ev1", &u), 0);
     memset(&s, 0, sizeof(s));
     assert_int_equal(vn_store_events_tracking(f->st, NULL, on_event, &s), 0);
@@ -274,8 +286,11 @@ static void test_store_location_apple(void **state)
     struct fx *f = *state;
     struct vn_location_apple l;
     uint8_t box[40] = {9, 8, 7};
-    struct vn_location_update u = {.what = VN_LU_STOKEN, .stoken = box, .stoken_len = 40,
-                                   .token_expires_ms = 1900000000000LL, .org_name = "Org"};
+    struct vn_location_update u = {.what = VN_LU_STOKEN,
+                                   .stoken = box,
+                                   .stoken_len = 40,
+                                   .token_expires_ms = 1900000000000LL,
+                                   .org_name = "Org"};
     struct vn_sync_state st = {.last_full_ms = 1800000000000LL}, back;
     char **uids;
     size_t n;
@@ -284,7 +299,8 @@ static void test_store_location_apple(void **state)
     assert_int_equal(vn_store_location_update(f->st, "u1", &u), 0);
     assert_int_equal(vn_store_location_update(f->st, "nope", &u), VN_ENOTFOUND);
     u = (struct vn_location_update){.what = VN_LU_STATUS | VN_LU_TAKEOVER,
-                                    .token_status = "expired", .token_error = "9621",
+                                    .token_status = "expired",
+                                    .token_error = "9621",
                                     .takeover = "{\"id\":\"x\"}"};
     assert_int_equal(vn_store_location_update(f->st, "u1", &u), 0);
     assert_int_equal(vn_store_location_apple(f->st, "u1", &l), 0);
@@ -317,8 +333,7 @@ static void test_store_location_apple(void **state)
     assert_string_equal(back.assignments_version, "v1");
 
     /* A rotation Apple refused is undone: the previous token is current again. */
-    assert_int_equal(vn_store_location_rotate(f->st, "u1", d2, vn_now_ms(), vn_now_ms() + 1000),
-                     0);
+    assert_int_equal(vn_store_location_rotate(f->st, "u1", d2, vn_now_ms(), vn_now_ms() + 1000), 0);
     assert_int_equal(vn_store_location_unrotate(f->st, "u1", d2), 0);
     assert_int_equal(vn_store_location_unrotate(f->st, "u1", d2), VN_ENOTFOUND);
 }
