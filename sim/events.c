@@ -135,9 +135,9 @@ json_t *sim_outcome_failures(const struct sim_outcome *o)
             json_object_set(info, "clientUserIds", json_object_get(g, "clientUserIds"));
         if (json_array_size(json_object_get(g, "serialNumbers")))
             json_object_set(info, "serialNumbers", json_object_get(g, "serialNumbers"));
-        json_array_append_new(arr, json_pack("{s:i, s:s, s:o}", "errorNumber", nums[i],
-                                             "errorMessage", e ? e->message : "Error.",
-                                             "errorInfo", info));
+        json_array_append_new(arr,
+                              json_pack("{s:i, s:s, s:o}", "errorNumber", nums[i], "errorMessage",
+                                        e ? e->message : "Error.", "errorInfo", info));
     }
     return arr;
 }
@@ -160,9 +160,9 @@ void sim_outcome_notify(struct sim *s, const struct sim_outcome *o, const char *
         char k[16];
         const struct vn_apple_error_info *e = vn_apple_error_lookup(nums[i]);
         snprintf(k, sizeof(k), "%d", nums[i]);
-        base = json_pack("{s:s, s:s, s:s, s:{s:i, s:s}}", "type", event_type, "result",
-                         "FAILURE", "eventId", event_id, "error", "errorNumber", nums[i],
-                         "errorMessage", e ? e->message : "Error.");
+        base = json_pack("{s:s, s:s, s:s, s:{s:i, s:s}}", "type", event_type, "result", "FAILURE",
+                         "eventId", event_id, "error", "errorNumber", nums[i], "errorMessage",
+                         e ? e->message : "Error.");
         sim_notify_split(s, uid, ntype, event_id, base, key,
                          json_object_get(json_object_get(o->fails, k), "items"));
         json_decref(base);
@@ -214,9 +214,11 @@ static void process_one(struct sim *s, const char *event_id, const char *uid, co
                   " num_requested = CASE WHEN ? >= 0 THEN ? ELSE num_requested END,"
                   " failures = ?, completed_ms = ? WHERE event_id = ?",
                   "tiiitit",
-                  o.deferred ? "PENDING" : failures ? "FAILED" : "COMPLETE", o.completed,
-                  o.requested, o.requested, ftext, o.deferred ? (int64_t)0 : vn_now_ms(),
-                  event_id);
+                  o.deferred ? "PENDING"
+                  : failures ? "FAILED"
+                             : "COMPLETE",
+                  o.completed, o.requested, o.requested, ftext,
+                  o.deferred ? (int64_t)0 : vn_now_ms(), event_id);
     if (o.deferred)
         sim_exec(s, "UPDATE events SET completed_ms = NULL WHERE event_id = ?", "t", event_id);
     free(ftext);
@@ -232,13 +234,11 @@ static void process_one(struct sim *s, const char *event_id, const char *uid, co
         sim_exec(s,
                  "UPDATE events SET processed = 1, status = 'FAILED', failures = ?"
                  " WHERE event_id = ?",
-                 "tt", "[{\"errorNumber\":9603,\"errorMessage\":\"Internal error.\"}]",
-                 event_id);
+                 "tt", "[{\"errorNumber\":9603,\"errorMessage\":\"Internal error.\"}]", event_id);
     }
     vn_log_fields(VN_LOG_INFO, "event processed",
                   (struct vn_log_field[]){VN_LF_S("eventId", event_id), VN_LF_S("uId", uid),
-                                          VN_LF_S("type", type),
-                                          VN_LF_I("completed", o.completed),
+                                          VN_LF_S("type", type), VN_LF_I("completed", o.completed),
                                           VN_LF_I("deferred", o.deferred)},
                   5);
 out:
@@ -304,7 +304,7 @@ int sim_events_start(struct sim *s)
 void sim_events_stop(struct sim *s)
 {
     pthread_mutex_lock(&s->mu);
-    s->stopping = 1;
+    __atomic_store_n(&s->stopping, 1, __ATOMIC_RELAXED);
     pthread_cond_broadcast(&s->work_cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->event_thread, NULL);

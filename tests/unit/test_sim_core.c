@@ -118,16 +118,17 @@ static void versions_name_writes(void **state)
                               " VALUES('1', 'o', 'l', 'US', 'w', 'p', 0)",
                               ""),
                      0);
-    sim_exec(&s, "INSERT INTO versions(uid, coll, version_id, seq) VALUES('1', ?, 'v-0', 0)",
-             "i", (int64_t)COLL_USERS);
+    sim_exec(&s, "INSERT INTO versions(uid, coll, version_id, seq) VALUES('1', ?, 'v-0', 0)", "i",
+             (int64_t)COLL_USERS);
     sim_version_current(&s, "1", COLL_USERS, v0);
     assert_string_equal(v0, "v-0");
 
     /* A write that touches users gives users (only) a new versionId. */
     sim_write_begin(&s, &w, "1");
     assert_int_equal(w.seq, 1);
-    sim_exec(&s, "INSERT INTO users(uid, client_user_id, status, seq) VALUES('1', 'a', 'Registered', ?)",
-             "i", w.seq);
+    sim_exec(
+        &s, "INSERT INTO users(uid, client_user_id, status, seq) VALUES('1', 'a', 'Registered', ?)",
+        "i", w.seq);
     sim_write_touch(&w, COLL_USERS);
     assert_int_equal(sim_write_end(&s, &w), 0);
     sim_version_current(&s, "1", COLL_USERS, v1);
@@ -145,9 +146,8 @@ static void versions_name_writes(void **state)
                      0);
 
     /* Row conversion: b: booleans, j: JSON, NULLs left out. */
-    rows = sim_query_json(&s,
-                          "SELECT 1 AS \"b:yes\", '[1,2]' AS \"j:list\", NULL AS gone, 'x' AS s",
-                          "");
+    rows = sim_query_json(
+        &s, "SELECT 1 AS \"b:yes\", '[1,2]' AS \"j:list\", NULL AS gone, 'x' AS s", "");
     assert_non_null(rows);
     {
         char *text = json_dumps(json_array_get(rows, 0), JSON_COMPACT | JSON_SORT_KEYS);
@@ -161,10 +161,8 @@ static void versions_name_writes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(cursor_round_trip),
-        cmocka_unit_test(seeded_generator_is_deterministic),
-        cmocka_unit_test(uniform_and_chance),
-        cmocka_unit_test(time_scale),
+        cmocka_unit_test(cursor_round_trip),    cmocka_unit_test(seeded_generator_is_deterministic),
+        cmocka_unit_test(uniform_and_chance),   cmocka_unit_test(time_scale),
         cmocka_unit_test(versions_name_writes),
     };
 
