@@ -150,7 +150,8 @@ void sim_notify_batch_end(struct sim *s)
         return;
     {
         size_t perm[SIM_MAX_BATCH], identity = 1;
-        int64_t now = vn_now_ms(), step = sim_scaled_ms(s, 1000);
+        /* At most 10 s (scaled) for the whole batch, 1 s between two at the most. */
+        int64_t now = vn_now_ms(), step = sim_scaled_ms(s, n > 10 ? 10000.0 / (double)n : 1000);
         if (step < 5)
             step = 5;
         for (size_t i = 0; i < n; i++)
