@@ -396,8 +396,7 @@ static void finish(struct sim *s, struct job *j, int ok, long status, const char
     } else {
         /* Retry: attempt 2 at +60-90 s, attempt 3 at +180-240 s after attempt 1 (scaled). */
         int64_t first = attempt == 1 ? t : j->first_ms;
-        double lo = attempt == 1 ? 60000 : 180000, span = attempt == 1 ? 30000 : 60000;
-        int64_t next = first + sim_scaled_ms(s, lo + sim_rng_double(s) * span);
+        int64_t next = first + sim_retry_offset_ms(s, attempt + 1);
         if (next < now)
             next = now;
         sim_exec(s,

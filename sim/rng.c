@@ -123,3 +123,11 @@ int64_t sim_scaled_ms(const struct sim *s, double ms)
     double v = ms * s->time_scale;
     return v < 0 ? 0 : (int64_t)(v + 0.5);
 }
+
+int64_t sim_retry_offset_ms(struct sim *s, int attempt)
+{
+    /* Apple: 3 attempts within 1-5 minutes. Attempt 2 at +60-90 s, attempt 3 at +180-240 s. */
+    double lo = attempt <= 2 ? 60000 : 180000, span = attempt <= 2 ? 30000 : 60000;
+
+    return sim_scaled_ms(s, lo + sim_rng_double(s) * span);
+}

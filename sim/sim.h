@@ -211,6 +211,8 @@ void sim_uuid(struct sim *s, char out[37]);
 void sim_hex_token(struct sim *s, size_t n, char *out);
 /* Scale a duration in milliseconds by --time-scale (at least 0). */
 int64_t sim_scaled_ms(const struct sim *s, double ms);
+/* When delivery attempt 2 or 3 is due, in scaled milliseconds after attempt 1. */
+int64_t sim_retry_offset_ms(struct sim *s, int attempt);
 
 /* db.c ------------------------------------------------------------------------------------- */
 enum sim_coll {

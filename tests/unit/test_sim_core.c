@@ -101,6 +101,27 @@ static void time_scale(void **state)
     assert_int_equal(sim_scaled_ms(&s, -5), 0);
 }
 
+static void retry_schedule_inside_apple_window(void **state)
+{
+    struct sim s;
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    sim_rng_init(&s, 3);
+    s.time_scale = 1;
+    for (int i = 0; i < 1000; i++) {
+        int64_t a2 = sim_retry_offset_ms(&s, 2), a3 = sim_retry_offset_ms(&s, 3);
+        assert_true(a2 >= 60000 && a2 <= 90000);
+        assert_true(a3 >= 180000 && a3 <= 240000);
+    }
+    s.time_scale = 0.01;
+    for (int i = 0; i < 1000; i++) {
+        int64_t a2 = sim_retry_offset_ms(&s, 2), a3 = sim_retry_offset_ms(&s, 3);
+        assert_true(a2 >= 600 && a2 <= 900);
+        assert_true(a3 >= 1800 && a3 <= 2400);
+    }
+}
+
 static void versions_name_writes(void **state)
 {
     struct sim s;
@@ -161,8 +182,11 @@ static void versions_name_writes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(cursor_round_trip),    cmocka_unit_test(seeded_generator_is_deterministic),
-        cmocka_unit_test(uniform_and_chance),   cmocka_unit_test(time_scale),
+        cmocka_unit_test(cursor_round_trip),
+        cmocka_unit_test(seeded_generator_is_deterministic),
+        cmocka_unit_test(uniform_and_chance),
+        cmocka_unit_test(time_scale),
+        cmocka_unit_test(retry_schedule_inside_apple_window),
         cmocka_unit_test(versions_name_writes),
     };
 
