@@ -529,16 +529,15 @@ void sim_assets_process(struct sim *s, const char *uid, const char *type, json_t
 
     sim_write_begin(s, &w, uid);
     if (!strcmp(type, "REVOKE")) {
-        json_array_foreach(users, j, t) revoke_target(s, &w, json_string_value(t), NULL, o);
-        json_array_foreach(serials, j, t) revoke_target(s, &w, NULL, json_string_value(t), o);
-        o->requested = o->completed;
+        json_array_foreach(users, j, t)
         {
-            const char *k;
-            json_t *g;
-            json_object_foreach(o->fails, k, g)
-            {
-                o->requested += (int64_t)json_array_size(json_object_get(g, "items"));
-            }
+            if (sim_outcome_turn(o))
+                revoke_target(s, &w, json_string_value(t), NULL, o);
+        }
+        json_array_foreach(serials, j, t)
+        {
+            if (sim_outcome_turn(o))
+                revoke_target(s, &w, NULL, json_string_value(t), o);
         }
     } else {
         int assoc = !strcmp(type, "ASSOCIATE");
@@ -547,9 +546,15 @@ void sim_assets_process(struct sim *s, const char *uid, const char *type, json_t
             const char *adam = json_string_value(json_object_get(a, "adamId"));
             const char *pp = json_string_value(json_object_get(a, "pricingParam"));
             json_array_foreach(users, j, t)
-                one_task(s, &w, assoc, adam, pp, json_string_value(t), NULL, o);
+            {
+                if (sim_outcome_turn(o))
+                    one_task(s, &w, assoc, adam, pp, json_string_value(t), NULL, o);
+            }
             json_array_foreach(serials, j, t)
-                one_task(s, &w, assoc, adam, pp, NULL, json_string_value(t), o);
+            {
+                if (sim_outcome_turn(o))
+                    one_task(s, &w, assoc, adam, pp, NULL, json_string_value(t), o);
+            }
         }
     }
     sim_write_end(s, &w);

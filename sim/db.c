@@ -89,6 +89,11 @@ static const char *const migrations[] = {
     " uid TEXT NOT NULL, type TEXT NOT NULL, event_id TEXT, attempt INTEGER NOT NULL,"
     " duplicate INTEGER NOT NULL DEFAULT 0, status INTEGER NOT NULL, error TEXT,"
     " time_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL);",
+    /* 2: events are processed in steps of --event-batch tasks. */
+    "ALTER TABLE events ADD COLUMN next_task INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE events ADD COLUMN num_failed INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE events ADD COLUMN fail_state TEXT;"
+    "ALTER TABLE events ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define STMT_CACHE 512

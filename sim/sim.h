@@ -43,6 +43,8 @@ struct sim_config {
     long long delivery_workers;
     char *ca_file;
     long long event_delay_ms;
+    long long event_batch;
+    long long event_step_ms;
     char *token_expiration_field;
     char *fault_duplicate;
     char *fault_drop;
@@ -351,12 +353,31 @@ json_t *sim_sub_period_end(struct sim *s, const char *uid, int64_t adam_id);
 
 /* The result of processing one async event: successes, failures grouped by error number. */
 struct sim_outcome {
-    json_t *ok;        /* success elements (array) */
-    json_t *fails;     /* "errorNumber" -> {items, assets, clientUserIds, serialNumbers, sets} */
-    int64_t completed; /* successful tasks */
-    int64_t requested; /* tasks actually found (revoke); -1 keeps the request's count */
+    json_t *ok;        /* success elements of this step (array) */
+    json_t *fails;     /* "errorNumber" -> {items (this step), assets, clientUserIds,
+                          serialNumbers (every step so far), and their sets} */
+    int64_t completed; /* successful tasks of this step */
+    int64_t failed;    /* failed tasks of this step */
     int deferred;      /* the event stays PENDING (deferred subscription disassociation) */
+    int64_t from;      /* this step processes tasks [from, from + count) */
+    int64_t count;
+    int64_t index; /* tasks seen so far */
+    int more;      /* tasks remain after this step */
 };
+
+/* Count a task: 1 if it belongs to this step (process it), 0 if not (skip it). */
+static inline int sim_outcome_turn(struct sim_outcome *o)
+{
+    int64_t k = o->index++;
+
+    if (k < o->from)
+        return 0;
+    if (k >= o->from + o->count) {
+        o->more = 1;
+        return 0;
+    }
+    return 1;
+}
 
 /* Record a success (takes item). */
 void sim_outcome_ok(struct sim_outcome *o, json_t *item);

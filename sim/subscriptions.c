@@ -489,10 +489,13 @@ void sim_subs_process(struct sim *s, const char *uid, const char *type, const ch
         int64_t adam = (int64_t)json_integer_value(a);
         const char *cuid = json_string_value(u);
         char adam_text[32];
-        sqlite3_stmt *st = sim_stmt(s, "SELECT renewing, deferred_event FROM sub_assignments"
-                                       " WHERE uid = ? AND adam_id = ? AND client_user_id = ?");
+        sqlite3_stmt *st;
         int exists, cur_renewing = 0, is_deferred = 0;
 
+        if (!sim_outcome_turn(o))
+            continue;
+        st = sim_stmt(s, "SELECT renewing, deferred_event FROM sub_assignments"
+                         " WHERE uid = ? AND adam_id = ? AND client_user_id = ?");
         snprintf(adam_text, sizeof(adam_text), "%lld", (long long)adam);
         sqlite3_bind_text(st, 1, uid, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 2, adam);

@@ -188,12 +188,15 @@ void sim_users_process(struct sim *s, const char *uid, const char *type, json_t 
         const char *cuid = json_string_value(json_object_get(u, "clientUserId"));
         const char *email = json_string_value(json_object_get(u, "email"));
         const char *maid = json_string_value(json_object_get(u, "managedAppleId"));
-        int64_t active = sim_query_int(s, 0,
-                                       "SELECT id FROM users WHERE uid = ? AND"
-                                       " client_user_id = ? AND status <> 'Retired'",
-                                       "tt", uid, cuid);
+        int64_t active;
         char hash[64];
 
+        if (!sim_outcome_turn(o))
+            continue;
+        active = sim_query_int(s, 0,
+                               "SELECT id FROM users WHERE uid = ? AND"
+                               " client_user_id = ? AND status <> 'Retired'",
+                               "tt", uid, cuid);
         if (!strcmp(type, "CREATE")) {
             if (active) {
                 json_t *cur = sim_user_json(s, uid, cuid);
