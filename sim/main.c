@@ -239,6 +239,10 @@ static int serve(struct sim_config *cfg)
                   (struct vn_log_field[]){VN_LF_S("address", s.bound), VN_LF_S("state", cfg->state),
                                           VN_LF_S("timeScale", cfg->time_scale_text)},
                   3);
+    if (strncmp(s.bound, "127.", 4) != 0 && strncmp(s.bound, "[::1]", 5) != 0)
+        vn_log_warn("listening on %s, not loopback: the /_sim/ control API has no"
+                    " authentication",
+                    s.bound);
     if (cfg->ready_file && write_ready(cfg->ready_file, s.bound) != 0) {
         fprintf(stderr, "vppsim: cannot write ready file '%s': %s\n", cfg->ready_file,
                 strerror(errno));
