@@ -554,9 +554,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     pthread_mutex_lock(&s->mu);
     if (control) {
         route_name = url;
-        if (!strcmp(method, "POST") && parse_body(&r, 0) != 0)
-            ;
-        else
+        /* parse_body answers 400 itself when the body is not a JSON object. */
+        if (strcmp(method, "POST") != 0 || parse_body(&r, 0) == 0)
             sim_control(&r);
     } else if (!strncmp(url, API_PREFIX "/", strlen(API_PREFIX) + 1)) {
         dispatch_api(&r, url + strlen(API_PREFIX), &route_name);
