@@ -4,6 +4,7 @@
  */
 #include "sim.h"
 
+#include "vppnotify/net.h"
 #include "vppnotify/error.h"
 #include "vppnotify/log.h"
 #include "vppnotify/opts.h"
@@ -145,21 +146,6 @@ static const char summary[] =
     "  help          this text (--markdown: the options as a Markdown table)\n"
     "  version       print the version";
 
-static int write_ready(const char *path, const char *addr)
-{
-    char tmp[4096];
-    FILE *f;
-
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    f = fopen(tmp, "we");
-    if (!f)
-        return -errno;
-    fprintf(f, "%s\n", addr);
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        return -errno;
-    return 0;
-}
-
 static int apply_config(struct sim *s, struct vn_error *err)
 {
     struct sim_config *c = s->cfg;
@@ -243,7 +229,7 @@ static int serve(struct sim_config *cfg)
         vn_log_warn("listening on %s, not loopback: the /_sim/ control API has no"
                     " authentication",
                     s.bound);
-    if (cfg->ready_file && write_ready(cfg->ready_file, s.bound) != 0) {
+    if (cfg->ready_file && vn_ready_file_write(cfg->ready_file, s.bound) != 0) {
         fprintf(stderr, "vppsim: cannot write ready file '%s': %s\n", cfg->ready_file,
                 strerror(errno));
         sim_server_stop(&s);

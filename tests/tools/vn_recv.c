@@ -13,6 +13,7 @@
  */
 #include "vppnotify/buf.h"
 #include "vppnotify/error.h"
+#include "vppnotify/net.h"
 #include "vppnotify/opts.h"
 #include "vppnotify/secret.h"
 #include "vppnotify/util.h"
@@ -196,13 +197,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 int main(int argc, char **argv)
 {
     struct vn_error err = {0};
-    struct sockaddr_in sa = {0};
+    struct sockaddr_storage sa;
+    socklen_t salen;
     struct MHD_Daemon *d;
     const union MHD_DaemonInfo *info;
-    char host[64], *colon, *cert = NULL, *key = NULL;
+    char *cert = NULL, *key = NULL;
     sigset_t set;
     int first, sig, rc = 1;
-    long long port;
 
     if (vn_opts_parse(&table, allowed, &cfg, argc, argv, &first, &err) != 0) {
         fprintf(stderr, "vn_recv: %s\n", err.msg);
@@ -228,15 +229,7 @@ int main(int argc, char **argv)
         if (*p == ',')
             p++;
     }
-    colon = strrchr(cfg.listen, ':');
-    if (!colon || (size_t)(colon - cfg.listen) >= sizeof(host) ||
-        vn_parse_ll(colon + 1, 0, 65535, &port) != 0)
-        goto usage;
-    memcpy(host, cfg.listen, (size_t)(colon - cfg.listen));
-    host[colon - cfg.listen] = '\0';
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+    if (vn_listen_resolve(cfg.listen, &sa, &salen, NULL) != 0)
         goto usage;
     if (vn_secret_init() != 0)
         return 1;
@@ -274,15 +267,10 @@ int main(int argc, char **argv)
     }
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     if (cfg.ready_file) {
-        char tmp[4096];
-        FILE *f;
-        snprintf(tmp, sizeof(tmp), "%s.tmp", cfg.ready_file);
-        f = fopen(tmp, "we");
-        if (f) {
-            fprintf(f, "%s:%u\n", host, info ? (unsigned)info->port : 0u);
-            fclose(f);
-            rename(tmp, cfg.ready_file);
-        }
+        char addr[96];
+        vn_sockaddr_format((struct sockaddr *)&sa, info ? (unsigned)info->port : 0u, addr,
+                           sizeof(addr));
+        vn_ready_file_write(cfg.ready_file, addr);
     }
     sigwait(&set, &sig);
     MHD_stop_daemon(d);
