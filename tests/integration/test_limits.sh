@@ -67,6 +67,26 @@ wait_for 5 curl -fsS -o /dev/null "$VN_URL/healthz" || fail "service did not com
 ok "--max-per-ip refuses the connection over the limit"
 vn_serve_stop
 
+# A full ingest queue answers 503 with Retry-After at once, and keeps none of those.
+vn_serve_start --queue-max 1 --batch-max 1 --retry-after 3s
+: >"$T/qcfg"
+for i in $(seq 200); do
+    body_asset_count "qf-$i" $UID1 3 1 >"$T/q.$i.json"
+    cfg_add "$T/qcfg" "$VN_URL/notifications?id=qf-$i" "$T/q.$i.json" "$TOKEN" /dev/null "%{url_effective} %{http_code}"
+done
+curl -sS --no-progress-meter --parallel --parallel-immediate --parallel-max 64 -K "$T/qcfg" >"$T/qcodes"
+full=$(grep -c ' 503$' "$T/qcodes" || true)
+acked=$(grep -c ' 200$' "$T/qcodes" || true)
+assert_eq "$((full + acked))" 200 "every request answered 200 or 503"
+[ "$full" -gt 0 ] || fail "no 503 with a queue of 1 and 64 concurrent posts"
+assert_contains "$T/serve.log" "ingest queue full" "the reason is logged"
+vn_serve_stop
+sed -n 's/.*id=\(qf-[0-9]*\) 503$/\1/p' "$T/qcodes" | sort >"$T/q503"
+vn_cli notifications --json | jq -r '.[].notificationId' | grep '^qf-' | sort >"$T/qpresent"
+assert_eq "$(comm -12 "$T/q503" "$T/qpresent" | wc -l)" 0 "notifications answered 503 but stored"
+assert_eq "$(wc -l <"$T/qpresent")" "$acked" "stored = acknowledged"
+ok "a full queue: $full of 200 answered 503 at once, none of them kept"
+
 # SIGTERM during a stream: in-flight notifications are finished, exit status 0, every 2xx kept.
 vn_serve_start
 : >"$T/cfg"
