@@ -19,7 +19,7 @@ measure() { # kind n → instructions per notification
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$T/cg.$1" \
         build-release/bench/vn_cpu "$T/$1.db" "$1" "$2" >/dev/null 2>"$T/vg.$1" ||
         { cat "$T/vg.$1" >&2; return 1; }
-    awk -v n="$2" '/^summary:/ { printf "%d", $2 / n }' "$T/cg.$1"
+    awk -v n="$2" '/^totals:/ { printf "%d", $2 / n }' "$T/cg.$1"
 }
 
 ac=$(measure asset_count "$N")

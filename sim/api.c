@@ -73,8 +73,8 @@ void api_envelope(struct sim *s, const char *uid, int64_t token_exp_ms, json_t *
     sqlite3_bind_text(st, 1, uid, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         json_object_set_new(obj, "mdmInfo",
-                            json_pack("{s:s, s:s, s:s}", "id", sqlite3_column_text(st, 0),
-                                      "name", sqlite3_column_text(st, 1), "metadata",
+                            json_pack("{s:s, s:s, s:s}", "id", sqlite3_column_text(st, 0), "name",
+                                      sqlite3_column_text(st, 1), "metadata",
                                       sqlite3_column_text(st, 2)));
     sqlite3_reset(st);
 }
@@ -144,8 +144,9 @@ void api_service_config(struct sim_req *r)
         json_object_set_new(limits, s->limits[i].name, json_integer(s->limits[i].value));
     for (size_t i = 0; i < sizeof(notification_types) / sizeof(notification_types[0]); i++)
         json_array_append_new(types, json_string(notification_types[i]));
-    if (!host || !*host || strlen(host) > 200 || host[strspn(host, "abcdefghijklmnopqrstuvwxyz"
-                                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:[]-")])
+    if (!host || !*host || strlen(host) > 200 ||
+        host[strspn(host, "abcdefghijklmnopqrstuvwxyz"
+                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:[]-")])
         host = s->bound;
     snprintf(base, sizeof(base), "http://%s/mdm/v2/", host);
     for (size_t i = 0; i < sizeof(url_keys) / sizeof(url_keys[0]); i++) {
@@ -159,7 +160,8 @@ void api_service_config(struct sim_req *r)
                     "associateVPPUserWithITSAccount?inviteCode=%25inviteCode%25&mt=8"));
     json_object_set_new(
         urls, "contentMetadataLookup",
-        json_string("https://uclient-api.itunes.apple.com/WebObjects/MZStorePlatform.woa/wa/lookup"));
+        json_string(
+            "https://uclient-api.itunes.apple.com/WebObjects/MZStorePlatform.woa/wa/lookup"));
     sim_ok(r, json_pack("{s:o, s:o, s:o, s:o}", "errorCodes", codes, "limits", limits,
                         "notificationTypes", types, "urls", urls));
 }
@@ -293,8 +295,7 @@ void api_client_config_post(struct sim_req *r)
         /* Releases sim->mu while the receiver answers. */
         if (sim_notify_test(s, r->uid, u, t, why, sizeof(why)) != 0) {
             vn_log_fields(VN_LOG_INFO, "test notification failed",
-                          (struct vn_log_field[]){VN_LF_S("uId", r->uid),
-                                                  VN_LF_S("reason", why)},
+                          (struct vn_log_field[]){VN_LF_S("uId", r->uid), VN_LF_S("reason", why)},
                           2);
             json_decref(stored_types);
             sim_error(r, VN_APPLE_NOTIFICATION_URL_UNREACHABLE);
@@ -312,8 +313,8 @@ void api_client_config_post(struct sim_req *r)
     }
     if (stored_types) {
         types_text = json_dumps(stored_types, JSON_COMPACT);
-        sim_exec(s, "UPDATE locations SET notification_types = ? WHERE uid = ?", "tt",
-                 types_text, r->uid);
+        sim_exec(s, "UPDATE locations SET notification_types = ? WHERE uid = ?", "tt", types_text,
+                 r->uid);
         free(types_text);
         json_decref(stored_types);
     }

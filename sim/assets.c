@@ -14,20 +14,20 @@
 
 #define UNLIMITED_COUNT 2147483647LL
 
-#define ASSET_COLUMNS                                                                          \
-    "adam_id AS adamId, pricing_param AS pricingParam, product_type AS productType,"          \
-    " assigned AS assignedCount,"                                                              \
-    " (CASE WHEN unlimited THEN 2147483647 ELSE total END) - assigned AS availableCount,"       \
-    " retired AS retiredCount, CASE WHEN unlimited THEN 2147483647 ELSE total END AS totalCount," \
-    " device_assignable AS \"b:deviceAssignable\", revocable AS \"b:revocable\","              \
+#define ASSET_COLUMNS                                                                              \
+    "adam_id AS adamId, pricing_param AS pricingParam, product_type AS productType,"               \
+    " assigned AS assignedCount,"                                                                  \
+    " (CASE WHEN unlimited THEN 2147483647 ELSE total END) - assigned AS availableCount,"          \
+    " retired AS retiredCount, CASE WHEN unlimited THEN 2147483647 ELSE total END AS totalCount,"  \
+    " device_assignable AS \"b:deviceAssignable\", revocable AS \"b:revocable\","                  \
     " platforms AS \"j:supportedPlatforms\""
 
-#define ASSET_WHERE                                                                            \
-    " FROM assets WHERE uid = ?1 AND (?2 IS NULL OR adam_id = ?2)"                              \
-    " AND (?3 IS NULL OR product_type = ?3) AND (?4 IS NULL OR pricing_param = ?4)"            \
-    " AND (?5 IS NULL OR revocable = ?5) AND (?6 IS NULL OR device_assignable = ?6)"           \
-    " AND (?7 IS NULL OR assigned >= ?7) AND (?8 IS NULL OR assigned <= ?8)"                   \
-    " AND (?9 IS NULL OR (CASE WHEN unlimited THEN 2147483647 ELSE total END) - assigned >= ?9)" \
+#define ASSET_WHERE                                                                                \
+    " FROM assets WHERE uid = ?1 AND (?2 IS NULL OR adam_id = ?2)"                                 \
+    " AND (?3 IS NULL OR product_type = ?3) AND (?4 IS NULL OR pricing_param = ?4)"                \
+    " AND (?5 IS NULL OR revocable = ?5) AND (?6 IS NULL OR device_assignable = ?6)"               \
+    " AND (?7 IS NULL OR assigned >= ?7) AND (?8 IS NULL OR assigned <= ?8)"                       \
+    " AND (?9 IS NULL OR (CASE WHEN unlimited THEN 2147483647 ELSE total END) - assigned >= ?9)"   \
     " AND (?10 IS NULL OR (CASE WHEN unlimited THEN 2147483647 ELSE total END) - assigned <= ?10)" \
     " AND (?11 IS NULL OR unlimited = ?11)"
 
@@ -71,16 +71,18 @@ void api_assets_get(struct sim_req *r)
     if (sim_arg(r, "pageIndex") && strcmp(sim_arg(r, "pageIndex"), "0") &&
         sim_faults_version_change(s))
         sim_state_perturb(s, r->uid, COLL_ASSETS);
-    count = sim_query_int(s, 0, "SELECT COUNT(*)" ASSET_WHERE, "ttttoooooo" "o", r->uid, adam,
-                          ptype, pp, pv[0], pv[1], pv[2], pv[3], pv[4], pv[5],
+    count = sim_query_int(s, 0, "SELECT COUNT(*)" ASSET_WHERE,
+                          "ttttoooooo"
+                          "o",
+                          r->uid, adam, ptype, pp, pv[0], pv[1], pv[2], pv[3], pv[4], pv[5],
                           unlimited >= 0 ? &unl_filter : NULL);
     if (sim_page_setup(r, count, &pg) < 0)
         return;
-    assets = sim_query_json(s, "SELECT " ASSET_COLUMNS ASSET_WHERE
-                               " ORDER BY adam_id, pricing_param LIMIT ?12 OFFSET ?13",
+    assets = sim_query_json(s,
+                            "SELECT " ASSET_COLUMNS ASSET_WHERE
+                            " ORDER BY adam_id, pricing_param LIMIT ?12 OFFSET ?13",
                             "ttttoooooooii", r->uid, adam, ptype, pp, pv[0], pv[1], pv[2], pv[3],
-                            pv[4], pv[5], unlimited >= 0 ? &unl_filter : NULL, pg.limit,
-                            pg.offset);
+                            pv[4], pv[5], unlimited >= 0 ? &unl_filter : NULL, pg.limit, pg.offset);
     if (!assets) {
         sim_error(r, VN_APPLE_INTERNAL_ERROR);
         return;
@@ -104,15 +106,15 @@ void api_assets_get(struct sim_req *r)
     sim_ok(r, out);
 }
 
-#define ASSIGNMENT_WHERE                                                                       \
-    " FROM assignments a WHERE a.uid = ?1 AND (?2 IS NULL OR a.adam_id = ?2)"                  \
-    " AND (?3 IS NULL OR a.client_user_id = ?3) AND (?4 IS NULL OR a.serial_number = ?4)"      \
-    " AND (?5 IS NULL OR a.pricing_param = ?5) AND (?6 IS NULL OR a.seq > ?6)"                 \
-    " AND (?7 = 0 OR a.client_user_id IS NULL OR EXISTS(SELECT 1 FROM users u"                 \
+#define ASSIGNMENT_WHERE                                                                           \
+    " FROM assignments a WHERE a.uid = ?1 AND (?2 IS NULL OR a.adam_id = ?2)"                      \
+    " AND (?3 IS NULL OR a.client_user_id = ?3) AND (?4 IS NULL OR a.serial_number = ?4)"          \
+    " AND (?5 IS NULL OR a.pricing_param = ?5) AND (?6 IS NULL OR a.seq > ?6)"                     \
+    " AND (?7 = 0 OR a.client_user_id IS NULL OR EXISTS(SELECT 1 FROM users u"                     \
     " WHERE u.uid = a.uid AND u.client_user_id = a.client_user_id AND u.status <> 'Retired'))"
 
-#define USER_OF_ASSIGNMENT(col)                                                                \
-    "(SELECT " col " FROM users u WHERE u.uid = a.uid AND u.client_user_id = a.client_user_id" \
+#define USER_OF_ASSIGNMENT(col)                                                                    \
+    "(SELECT " col " FROM users u WHERE u.uid = a.uid AND u.client_user_id = a.client_user_id"     \
     " ORDER BY u.status <> 'Retired' DESC, u.id DESC LIMIT 1)"
 
 void api_assignments_get(struct sim_req *r)
@@ -139,18 +141,19 @@ void api_assignments_get(struct sim_req *r)
     if (sim_arg(r, "pageIndex") && strcmp(sim_arg(r, "pageIndex"), "0") &&
         sim_faults_version_change(s))
         sim_state_perturb(s, r->uid, COLL_ASSIGNMENTS);
-    count = sim_query_int(s, 0, "SELECT COUNT(*)" ASSIGNMENT_WHERE, "tttttoi", r->uid, adam,
-                          cuid, sn, pp, since >= 0 ? &since : NULL, (int64_t)excl);
+    count = sim_query_int(s, 0, "SELECT COUNT(*)" ASSIGNMENT_WHERE, "tttttoi", r->uid, adam, cuid,
+                          sn, pp, since >= 0 ? &since : NULL, (int64_t)excl);
     if (sim_page_setup(r, count, &pg) < 0)
         return;
     rows = sim_query_json(
         s,
         "SELECT a.adam_id AS adamId, a.pricing_param AS pricingParam,"
         " a.client_user_id AS clientUserId, a.serial_number AS serialNumber,"
-        " CASE WHEN ?8 AND a.client_user_id IS NOT NULL THEN " USER_OF_ASSIGNMENT("status")
-        " END AS userStatus,"
-        " CASE WHEN ?8 AND a.client_user_id IS NOT NULL THEN " USER_OF_ASSIGNMENT("id_hash")
-        " END AS idHash" ASSIGNMENT_WHERE " ORDER BY a.id LIMIT ?9 OFFSET ?10",
+        " CASE WHEN ?8 AND a.client_user_id IS NOT NULL THEN " USER_OF_ASSIGNMENT(
+            "status") " END AS userStatus,"
+                      " CASE WHEN ?8 AND a.client_user_id IS NOT NULL THEN " USER_OF_ASSIGNMENT(
+                          "id_hash") " END AS idHash" ASSIGNMENT_WHERE
+                                     " ORDER BY a.id LIMIT ?9 OFFSET ?10",
         "tttttoiiii", r->uid, adam, cuid, sn, pp, since >= 0 ? &since : NULL, (int64_t)excl,
         (int64_t)incl, pg.limit, pg.offset);
     if (!rows) {
@@ -419,8 +422,8 @@ static void one_task(struct sim *s, struct sim_write *w, int associate, const ch
 
     if (associate) {
         if (cuid && !user_known(s, uid, cuid, 1)) {
-            sim_outcome_fail(o, VN_APPLE_USER_NOT_FOUND, item(adam, pp, cuid, sn), adam, pp,
-                             cuid, sn);
+            sim_outcome_fail(o, VN_APPLE_USER_NOT_FOUND, item(adam, pp, cuid, sn), adam, pp, cuid,
+                             sn);
             return;
         }
         if (found && sn && !dev) {
@@ -452,8 +455,8 @@ static void one_task(struct sim *s, struct sim_write *w, int associate, const ch
     }
     /* Disassociate. */
     if (found && !rev) {
-        sim_outcome_fail(o, VN_APPLE_ASSET_NOT_REVOCABLE, item(adam, pp, cuid, sn), adam, pp,
-                         cuid, sn);
+        sim_outcome_fail(o, VN_APPLE_ASSET_NOT_REVOCABLE, item(adam, pp, cuid, sn), adam, pp, cuid,
+                         sn);
         return;
     }
     if (found && assignment_exists(s, uid, adam, pp, cuid, sn)) {
@@ -471,8 +474,7 @@ static void one_task(struct sim *s, struct sim_write *w, int associate, const ch
         return;
     }
     if (cuid && !user_known(s, uid, cuid, 0)) {
-        sim_outcome_fail(o, VN_APPLE_USER_NOT_FOUND, item(adam, pp, cuid, sn), adam, pp, cuid,
-                         sn);
+        sim_outcome_fail(o, VN_APPLE_USER_NOT_FOUND, item(adam, pp, cuid, sn), adam, pp, cuid, sn);
         return;
     }
     sim_outcome_ok(o, item(adam, pp, cuid, sn)); /* nothing was assigned: already done */
@@ -487,8 +489,8 @@ static void revoke_target(struct sim *s, struct sim_write *w, const char *cuid, 
     json_t *e;
 
     if (cuid && !user_known(s, w->uid, cuid, 0)) {
-        sim_outcome_fail(o, VN_APPLE_USER_NOT_FOUND, item(NULL, NULL, cuid, NULL), NULL, NULL,
-                         cuid, NULL);
+        sim_outcome_fail(o, VN_APPLE_USER_NOT_FOUND, item(NULL, NULL, cuid, NULL), NULL, NULL, cuid,
+                         NULL);
         return;
     }
     rows = sim_query_json(s,
@@ -527,16 +529,15 @@ void sim_assets_process(struct sim *s, const char *uid, const char *type, json_t
 
     sim_write_begin(s, &w, uid);
     if (!strcmp(type, "REVOKE")) {
-        json_array_foreach(users, j, t) revoke_target(s, &w, json_string_value(t), NULL, o);
-        json_array_foreach(serials, j, t) revoke_target(s, &w, NULL, json_string_value(t), o);
-        o->requested = o->completed;
+        json_array_foreach(users, j, t)
         {
-            const char *k;
-            json_t *g;
-            json_object_foreach(o->fails, k, g)
-            {
-                o->requested += (int64_t)json_array_size(json_object_get(g, "items"));
-            }
+            if (sim_outcome_turn(o))
+                revoke_target(s, &w, json_string_value(t), NULL, o);
+        }
+        json_array_foreach(serials, j, t)
+        {
+            if (sim_outcome_turn(o))
+                revoke_target(s, &w, NULL, json_string_value(t), o);
         }
     } else {
         int assoc = !strcmp(type, "ASSOCIATE");
@@ -545,9 +546,15 @@ void sim_assets_process(struct sim *s, const char *uid, const char *type, json_t
             const char *adam = json_string_value(json_object_get(a, "adamId"));
             const char *pp = json_string_value(json_object_get(a, "pricingParam"));
             json_array_foreach(users, j, t)
-                one_task(s, &w, assoc, adam, pp, json_string_value(t), NULL, o);
+            {
+                if (sim_outcome_turn(o))
+                    one_task(s, &w, assoc, adam, pp, json_string_value(t), NULL, o);
+            }
             json_array_foreach(serials, j, t)
-                one_task(s, &w, assoc, adam, pp, NULL, json_string_value(t), o);
+            {
+                if (sim_outcome_turn(o))
+                    one_task(s, &w, assoc, adam, pp, NULL, json_string_value(t), o);
+            }
         }
     }
     sim_write_end(s, &w);

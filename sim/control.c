@@ -93,7 +93,8 @@ json_t *sim_location_create(struct sim *s, const json_t *o, struct vn_error *err
              "INSERT INTO locations(uid, org_name, location_name, country, website_url,"
              " default_platform, subscription_mgmt, created_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
              "ttttttii", uid, org, str_or(o, "locationName", "vppsim Location"),
-             str_or(o, "countryISO2ACode", "US"), str_or(o, "websiteURL", "https://business.apple.com"),
+             str_or(o, "countryISO2ACode", "US"),
+             str_or(o, "websiteURL", "https://business.apple.com"),
              str_or(o, "defaultPlatform", "volumestore"),
              (int64_t)json_is_true(json_object_get(o, "subscriptionManagement")), vn_now_ms());
     for (int c = 0; c < COLL_COUNT; c++) {
@@ -149,9 +150,8 @@ static void c_token(struct sim_req *r)
     } else if (!strcmp(action, "revoke")) {
         sim_exec(s, "UPDATE tokens SET revoked = 1 WHERE uid = ?", "t", uid);
     } else if (!strcmp(action, "restore")) {
-        sim_exec(s,
-                 "UPDATE tokens SET revoked = 0, exp_ms = MAX(exp_ms, ?) WHERE uid = ?",
-                 "it", vn_now_ms() + YEAR_MS, uid);
+        sim_exec(s, "UPDATE tokens SET revoked = 0, exp_ms = MAX(exp_ms, ?) WHERE uid = ?", "it",
+                 vn_now_ms() + YEAR_MS, uid);
     } else if (!strcmp(action, "renew")) {
         char *org = sim_query_text(s, "SELECT org_name FROM locations WHERE uid = ?", "t", uid);
         char *tok;
@@ -332,7 +332,8 @@ static void c_subs_purchase(struct sim_req *r)
 {
     struct sim *s = r->sim;
     const char *uid = str_or(r->json, "uId", NULL);
-    json_t *adam = json_object_get(r->json, "adamId"), *parent = json_object_get(r->json, "parentAdamId");
+    json_t *adam = json_object_get(r->json, "adamId"),
+           *parent = json_object_get(r->json, "parentAdamId");
     json_t *ren = json_object_get(r->json, "renewing"), *exp = json_object_get(r->json, "expiring");
     struct sim_write w;
     char end[16];
@@ -346,13 +347,16 @@ static void c_subs_purchase(struct sim_req *r)
         (parent && !json_is_null(parent) && !json_is_integer(parent)) ||
         (ren && (!json_is_integer(ren) || json_integer_value(ren) < 0)) ||
         (exp && (!json_is_integer(exp) || json_integer_value(exp) < 0))) {
-        sim_fail(r, 400, "adamId (integer), parentAdamId (integer or null), renewing and"
-                         " expiring (non-negative integers) expected");
+        sim_fail(r, 400,
+                 "adamId (integer), parentAdamId (integer or null), renewing and"
+                 " expiring (non-negative integers) expected");
         return;
     }
     if (!sim_query_int(s, 0, "SELECT subscription_mgmt FROM locations WHERE uid = ?", "t", uid)) {
-        sim_fail(r, 409, "subscription management is not enabled for location %s"
-                         " (POST /mdm/v2/subscriptions/enable first)", uid);
+        sim_fail(r, 409,
+                 "subscription management is not enabled for location %s"
+                 " (POST /mdm/v2/subscriptions/enable first)",
+                 uid);
         return;
     }
     a = (int64_t)json_integer_value(adam);
@@ -432,18 +436,19 @@ static void c_deliveries(struct sim_req *r)
     long long limit = 10000, since = 0;
     json_t *rows;
 
-    if (sim_arg_int(r, "limit", 1, 100000, &limit) < 0 || sim_arg_int(r, "afterId", 0, INT64_MAX, &since) < 0)
+    if (sim_arg_int(r, "limit", 1, 100000, &limit) < 0 ||
+        sim_arg_int(r, "afterId", 0, INT64_MAX, &since) < 0)
         return;
-    rows = sim_query_json(r->sim,
-                          "SELECT id, notification_id AS notificationId, type AS notificationType,"
-                          " event_id AS eventId, uid AS uId, attempt, duplicate AS \"b:duplicate\","
-                          " status, error, time_ms AS timeMs, duration_ms AS durationMs"
-                          " FROM deliveries WHERE (?1 IS NULL OR uid = ?1)"
-                          " AND (?2 IS NULL OR event_id = ?2) AND (?3 IS NULL OR notification_id = ?3)"
-                          " AND (?4 IS NULL OR type = ?4) AND id > ?5 ORDER BY id LIMIT ?6",
-                          "ttttii", sim_arg(r, "uId"), sim_arg(r, "eventId"),
-                          sim_arg(r, "notificationId"), sim_arg(r, "type"), (int64_t)since,
-                          (int64_t)limit);
+    rows = sim_query_json(
+        r->sim,
+        "SELECT id, notification_id AS notificationId, type AS notificationType,"
+        " event_id AS eventId, uid AS uId, attempt, duplicate AS \"b:duplicate\","
+        " status, error, time_ms AS timeMs, duration_ms AS durationMs"
+        " FROM deliveries WHERE (?1 IS NULL OR uid = ?1)"
+        " AND (?2 IS NULL OR event_id = ?2) AND (?3 IS NULL OR notification_id = ?3)"
+        " AND (?4 IS NULL OR type = ?4) AND id > ?5 ORDER BY id LIMIT ?6",
+        "ttttii", sim_arg(r, "uId"), sim_arg(r, "eventId"), sim_arg(r, "notificationId"),
+        sim_arg(r, "type"), (int64_t)since, (int64_t)limit);
     add_times(rows, "timeMs", "time");
     sim_ok(r, json_pack("{s:o}", "deliveries", rows ? rows : json_array()));
 }
@@ -462,8 +467,8 @@ static void c_notifications_get(struct sim_req *r)
                           " FROM notifications WHERE (?1 IS NULL OR uid = ?1)"
                           " AND (?2 IS NULL OR event_id = ?2) AND (?3 IS NULL OR type = ?3)"
                           " AND (?4 IS NULL OR state = ?4) ORDER BY id LIMIT ?5",
-                          "tttti", sim_arg(r, "uId"), sim_arg(r, "eventId"),
-                          sim_arg(r, "type"), sim_arg(r, "state"), (int64_t)limit);
+                          "tttti", sim_arg(r, "uId"), sim_arg(r, "eventId"), sim_arg(r, "type"),
+                          sim_arg(r, "state"), (int64_t)limit);
     add_times(rows, "createdMs", "created");
     sim_ok(r, json_pack("{s:o}", "notifications", rows ? rows : json_array()));
 }
@@ -471,7 +476,8 @@ static void c_notifications_get(struct sim_req *r)
 static void c_notifications_inject(struct sim_req *r)
 {
     struct sim *s = r->sim;
-    const char *uid = str_or(r->json, "uId", NULL), *type = str_or(r->json, "notificationType", NULL);
+    const char *uid = str_or(r->json, "uId", NULL),
+               *type = str_or(r->json, "notificationType", NULL);
     json_t *payload = json_object_get(r->json, "notification");
     char nid[37];
 
@@ -484,8 +490,10 @@ static void c_notifications_inject(struct sim_req *r)
     sim_notify_raw(s, uid, type, str_or(r->json, "eventId", NULL), payload,
                    json_is_true(json_object_get(r->json, "force")), nid);
     if (!nid[0]) {
-        sim_fail(r, 409, "location %s has no notification URL or did not subscribe to %s"
-                         " (pass \"force\": true to send anyway)", uid, type);
+        sim_fail(r, 409,
+                 "location %s has no notification URL or did not subscribe to %s"
+                 " (pass \"force\": true to send anyway)",
+                 uid, type);
         return;
     }
     sim_ok(r, json_pack("{s:s}", "notificationId", nid));
@@ -501,11 +509,13 @@ static void c_settle(struct sim_req *r)
         return;
     deadline = vn_now_ms() + timeout * 1000;
     for (;;) {
-        int64_t pending = sim_query_int(s, 0, "SELECT COUNT(*) FROM events WHERE processed = 0", "");
+        int64_t pending =
+            sim_query_int(s, 0, "SELECT COUNT(*) FROM events WHERE processed = 0", "");
         int64_t busy = sim_query_int(s, 0,
                                      "SELECT COUNT(*) FROM notifications WHERE state IN"
                                      " ('scheduled', 'redeliver')",
-                                     "") + s->sync_deliveries;
+                                     "") +
+                       s->sync_deliveries;
         int64_t now = vn_now_ms();
         struct timespec ts;
         if (!pending && !busy) {
@@ -547,9 +557,9 @@ static void c_requests(struct sim_req *r)
     json_t *arr = json_array();
 
     for (size_t i = 0; i < s->ncounters; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:I}", "method", s->counters[i].method,
-                                             "path", s->counters[i].path, "status",
-                                             s->counters[i].status, "count",
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:I}", "method",
+                                             s->counters[i].method, "path", s->counters[i].path,
+                                             "status", s->counters[i].status, "count",
                                              (json_int_t)s->counters[i].count));
     sim_ok(r, json_pack("{s:I, s:o}", "total", (json_int_t)s->requests_total, "requests", arr));
     if (!strcmp(r->method, "POST") && json_is_true(json_object_get(r->json, "reset"))) {

@@ -89,9 +89,14 @@ static const char *const migrations[] = {
     " uid TEXT NOT NULL, type TEXT NOT NULL, event_id TEXT, attempt INTEGER NOT NULL,"
     " duplicate INTEGER NOT NULL DEFAULT 0, status INTEGER NOT NULL, error TEXT,"
     " time_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL);",
+    /* 2: events are processed in steps of --event-batch tasks. */
+    "ALTER TABLE events ADD COLUMN next_task INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE events ADD COLUMN num_failed INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE events ADD COLUMN fail_state TEXT;"
+    "ALTER TABLE events ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;",
 };
 
-#define STMT_CACHE 256
+#define STMT_CACHE 512
 
 static struct {
     const char *sql;
@@ -132,22 +137,28 @@ int sim_db_open(struct sim *s, const char *path, struct vn_error *err)
         sqlite3_finalize(st);
     }
     for (int i = version; i < (int)(sizeof(migrations) / sizeof(migrations[0])); i++) {
-        char setv[96];
+        int ok;
         if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(s->db, migrations[i], NULL, NULL, &msg) != SQLITE_OK)
             goto fail;
-        snprintf(setv, sizeof(setv),
-                 "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '%d')", i + 1);
-        if (sqlite3_exec(s->db, setv, NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+        if (sqlite3_prepare_v2(s->db,
+                               "INSERT OR REPLACE INTO meta(key, value)"
+                               " VALUES('schema_version', ?)",
+                               -1, &st, NULL) != SQLITE_OK)
+            goto fail;
+        sqlite3_bind_int(st, 1, i + 1);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_finalize(st);
+        if (!ok || sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
             goto fail;
     }
     /* Deliveries that were in flight when a previous run stopped are due again. */
-    sqlite3_exec(s->db, "UPDATE notifications SET in_flight = 0 WHERE in_flight = 1", NULL,
-                 NULL, NULL);
+    sqlite3_exec(s->db, "UPDATE notifications SET in_flight = 0 WHERE in_flight = 1", NULL, NULL,
+                 NULL);
     return 0;
 fail:
-    vn_error_set(err, VN_ESTORE, "cannot set up state '%s': %s", path, msg ? msg : "?");
+    vn_error_set(err, VN_ESTORE, "cannot set up state '%s': %s", path,
+                 msg ? msg : sqlite3_errmsg(s->db));
     sqlite3_free(msg);
     sqlite3_close(s->db);
     s->db = NULL;
@@ -397,8 +408,8 @@ static void cursor_tag(const char *uid, enum sim_coll c, int64_t offset, char ou
 {
     unsigned char h[32];
     char text[160];
-    int n = snprintf(text, sizeof(text), "vppsim-cursor|%s|%d|%lld", uid, (int)c,
-                     (long long)offset);
+    int n =
+        snprintf(text, sizeof(text), "vppsim-cursor|%s|%d|%lld", uid, (int)c, (long long)offset);
 
     crypto_hash_sha256(h, (const unsigned char *)text, (unsigned long long)n);
     vn_hex(h, 8, out);

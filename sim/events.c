@@ -51,6 +51,15 @@ void sim_outcome_ok(struct sim_outcome *o, json_t *item)
     o->completed++;
 }
 
+/* Forget the items of the previous step, keep the errorInfo lists. */
+static void clear_items(json_t *fails)
+{
+    const char *k;
+    json_t *g;
+
+    json_object_foreach(fails, k, g) json_object_set_new(g, "items", json_array());
+}
+
 static void set_add(json_t *g, const char *list, const char *set, const char *key, json_t *v)
 {
     json_t *st = json_object_get(g, set);
@@ -79,6 +88,7 @@ void sim_outcome_fail(struct sim_outcome *o, int number, json_t *item, const cha
         json_object_set_new(o->fails, key, g);
     }
     json_array_append_new(json_object_get(g, "items"), item);
+    o->failed++;
     if (adam_id) {
         char k[300];
         json_t *a = json_pack("{s:s}", "adamId", adam_id);
@@ -135,9 +145,9 @@ json_t *sim_outcome_failures(const struct sim_outcome *o)
             json_object_set(info, "clientUserIds", json_object_get(g, "clientUserIds"));
         if (json_array_size(json_object_get(g, "serialNumbers")))
             json_object_set(info, "serialNumbers", json_object_get(g, "serialNumbers"));
-        json_array_append_new(arr, json_pack("{s:i, s:s, s:o}", "errorNumber", nums[i],
-                                             "errorMessage", e ? e->message : "Error.",
-                                             "errorInfo", info));
+        json_array_append_new(arr,
+                              json_pack("{s:i, s:s, s:o}", "errorNumber", nums[i], "errorMessage",
+                                        e ? e->message : "Error.", "errorInfo", info));
     }
     return arr;
 }
@@ -160,9 +170,9 @@ void sim_outcome_notify(struct sim *s, const struct sim_outcome *o, const char *
         char k[16];
         const struct vn_apple_error_info *e = vn_apple_error_lookup(nums[i]);
         snprintf(k, sizeof(k), "%d", nums[i]);
-        base = json_pack("{s:s, s:s, s:s, s:{s:i, s:s}}", "type", event_type, "result",
-                         "FAILURE", "eventId", event_id, "error", "errorNumber", nums[i],
-                         "errorMessage", e ? e->message : "Error.");
+        base = json_pack("{s:s, s:s, s:s, s:{s:i, s:s}}", "type", event_type, "result", "FAILURE",
+                         "eventId", event_id, "error", "errorNumber", nums[i], "errorMessage",
+                         e ? e->message : "Error.");
         sim_notify_split(s, uid, ntype, event_id, base, key,
                          json_object_get(json_object_get(o->fails, k), "items"));
         json_decref(base);
@@ -182,19 +192,40 @@ void sim_event_finish(struct sim *s, const char *event_id, int64_t completed, js
 
 /* ---------------------------------------------------------------------------------------- */
 
+/*
+ * Process the next step of an event: at most --event-batch tasks. Between steps the event
+ * stays PENDING with its progress (numCompleted, failures so far); each step's results are
+ * notified at once, so the notifications of a big event arrive in several batches.
+ */
 static void process_one(struct sim *s, const char *event_id, const char *uid, const char *kind,
                         const char *type, const char *request)
 {
-    struct sim_outcome o = {json_array(), json_object(), 0, -1, 0};
-    json_t *req = json_loads(request, 0, NULL), *failures;
-    const char *ntype = NULL, *key = "assignments";
-    char *ftext;
+    struct sim_outcome o = {0};
+    json_t *req = json_loads(request, 0, NULL), *failures = NULL;
+    const char *ntype = NULL, *key = "assignments", *status;
+    char *ftext = NULL, *state_text = NULL, *stored;
+    int64_t done, failed, deferred;
     int rc;
 
+    o.ok = json_array();
+    o.count = s->cfg->event_batch;
     if (sim_begin(s) != 0) {
         vn_log_error("cannot start a transaction for event %s", event_id);
         goto out;
     }
+    o.from = sim_query_int(s, 0, "SELECT next_task FROM events WHERE event_id = ?", "t", event_id);
+    done =
+        sim_query_int(s, 0, "SELECT num_completed FROM events WHERE event_id = ?", "t", event_id);
+    failed = sim_query_int(s, 0, "SELECT num_failed FROM events WHERE event_id = ?", "t", event_id);
+    deferred = sim_query_int(s, 0, "SELECT deferred FROM events WHERE event_id = ?", "t", event_id);
+    stored = sim_query_text(s, "SELECT fail_state FROM events WHERE event_id = ?", "t", event_id);
+    o.fails = stored ? json_loads(stored, 0, NULL) : NULL;
+    free(stored);
+    if (!json_is_object(o.fails)) {
+        json_decref(o.fails);
+        o.fails = json_object();
+    }
+    clear_items(o.fails);
     sim_notify_batch_begin(s);
     if (!strcmp(kind, "assets")) {
         ntype = "ASSET_MANAGEMENT";
@@ -207,22 +238,30 @@ static void process_one(struct sim *s, const char *event_id, const char *uid, co
         ntype = "SUBSCRIPTION_MANAGEMENT";
         sim_subs_process(s, uid, type, event_id, req, &o);
     }
+    done += o.completed;
+    failed += o.failed;
+    deferred |= o.deferred;
     failures = sim_outcome_failures(&o);
     ftext = failures ? json_dumps(failures, JSON_COMPACT) : NULL;
-    rc = sim_exec(s,
-                  "UPDATE events SET processed = 1, status = ?, num_completed = ?,"
-                  " num_requested = CASE WHEN ? >= 0 THEN ? ELSE num_requested END,"
-                  " failures = ?, completed_ms = ? WHERE event_id = ?",
-                  "tiiitit",
-                  o.deferred ? "PENDING" : failures ? "FAILED" : "COMPLETE", o.completed,
-                  o.requested, o.requested, ftext, o.deferred ? (int64_t)0 : vn_now_ms(),
-                  event_id);
-    if (o.deferred)
-        sim_exec(s, "UPDATE events SET completed_ms = NULL WHERE event_id = ?", "t", event_id);
-    free(ftext);
-    json_decref(failures);
     if (!o.deferred)
         sim_outcome_notify(s, &o, uid, ntype, type, event_id, key);
+    clear_items(o.fails);
+    state_text = json_dumps(o.fails, JSON_COMPACT);
+    status = o.more || deferred ? "PENDING" : failures ? "FAILED" : "COMPLETE";
+    rc = sim_exec(s,
+                  "UPDATE events SET status = ?, num_completed = ?, num_failed = ?,"
+                  " failures = ?, fail_state = ?, deferred = ?, next_task = ? WHERE event_id = ?",
+                  "tiittiit", status, done, failed, ftext, state_text, deferred, o.from + o.count,
+                  event_id);
+    if (rc == 0 && o.more)
+        rc = sim_exec(s, "UPDATE events SET due_ms = ? WHERE event_id = ?", "it",
+                      vn_now_ms() + sim_scaled_ms(s, (double)s->cfg->event_step_ms), event_id);
+    else if (rc == 0)
+        rc = sim_exec(s,
+                      "UPDATE events SET processed = 1, completed_ms = ?,"
+                      " num_requested = CASE WHEN event_type = 'REVOKE' THEN ? ELSE"
+                      " num_requested END WHERE event_id = ?",
+                      "oit", deferred ? NULL : &(long long){vn_now_ms()}, done + failed, event_id);
     sim_notify_batch_end(s);
     if (rc == 0)
         rc = sim_commit(s);
@@ -232,16 +271,17 @@ static void process_one(struct sim *s, const char *event_id, const char *uid, co
         sim_exec(s,
                  "UPDATE events SET processed = 1, status = 'FAILED', failures = ?"
                  " WHERE event_id = ?",
-                 "tt", "[{\"errorNumber\":9603,\"errorMessage\":\"Internal error.\"}]",
-                 event_id);
+                 "tt", "[{\"errorNumber\":9603,\"errorMessage\":\"Internal error.\"}]", event_id);
     }
-    vn_log_fields(VN_LOG_INFO, "event processed",
+    vn_log_fields(VN_LOG_INFO, o.more ? "event step processed" : "event processed",
                   (struct vn_log_field[]){VN_LF_S("eventId", event_id), VN_LF_S("uId", uid),
-                                          VN_LF_S("type", type),
-                                          VN_LF_I("completed", o.completed),
-                                          VN_LF_I("deferred", o.deferred)},
-                  5);
+                                          VN_LF_S("type", type), VN_LF_I("completed", done),
+                                          VN_LF_I("failed", failed), VN_LF_S("status", status)},
+                  6);
 out:
+    free(ftext);
+    free(state_text);
+    json_decref(failures);
     json_decref(req);
     json_decref(o.ok);
     json_decref(o.fails);
@@ -304,7 +344,7 @@ int sim_events_start(struct sim *s)
 void sim_events_stop(struct sim *s)
 {
     pthread_mutex_lock(&s->mu);
-    s->stopping = 1;
+    __atomic_store_n(&s->stopping, 1, __ATOMIC_RELAXED);
     pthread_cond_broadcast(&s->work_cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->event_thread, NULL);

@@ -82,14 +82,12 @@ json_t *sim_faults_json(const struct sim *s)
 
     return json_pack("{s:f, s:f, s:f, s:f, s:I, s:o, s:o, s:o, s:I}", "duplicate", f->duplicate,
                      "drop", f->drop, "reorder", f->reorder, "delay", f->delay, "delayByMs",
-                     (json_int_t)f->delay_by_ms, "http429", forced_json(&f->http429, 1),
-                     "http503", forced_json(&f->http503, 1), "errorBody",
-                     forced_json(&f->error_body, 0), "versionChange",
-                     (json_int_t)f->version_change);
+                     (json_int_t)f->delay_by_ms, "http429", forced_json(&f->http429, 1), "http503",
+                     forced_json(&f->http503, 1), "errorBody", forced_json(&f->error_body, 0),
+                     "versionChange", (json_int_t)f->version_change);
 }
 
-static int set_forced(struct sim_forced *f, const char *name, const json_t *v,
-                      struct vn_error *err)
+static int set_forced(struct sim_forced *f, const char *name, const json_t *v, struct vn_error *err)
 {
     struct sim_forced n = *f;
     const json_t *c = v, *ra = NULL, *path = NULL;
@@ -106,16 +104,17 @@ static int set_forced(struct sim_forced *f, const char *name, const json_t *v,
         ra = json_object_get(v, "retryAfter");
         path = json_object_get(v, "path");
     }
-    if (c && (!json_is_integer(c) || json_integer_value(c) < 0 ||
-              json_integer_value(c) > 1000000))
+    if (c && (!json_is_integer(c) || json_integer_value(c) < 0 || json_integer_value(c) > 1000000))
         return vn_error_set(err, VN_EPARSE, "'%s': count must be an integer 0..1000000", name);
-    if (ra && (!json_is_integer(ra) || json_integer_value(ra) < 0 ||
-               json_integer_value(ra) > 86400))
+    if (ra &&
+        (!json_is_integer(ra) || json_integer_value(ra) < 0 || json_integer_value(ra) > 86400))
         return vn_error_set(err, VN_EPARSE, "'%s': retryAfter must be 0..86400 seconds", name);
     if (path && !json_is_null(path) &&
         (!json_is_string(path) || json_string_length(path) >= sizeof(n.path)))
-        return vn_error_set(err, VN_EPARSE, "'%s': path must be a string such as"
-                                            " \"/mdm/v2/assets\"", name);
+        return vn_error_set(err, VN_EPARSE,
+                            "'%s': path must be a string such as"
+                            " \"/mdm/v2/assets\"",
+                            name);
     if (c)
         n.count = json_integer_value(c);
     if (ra)

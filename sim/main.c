@@ -4,6 +4,7 @@
  */
 #include "sim.h"
 
+#include "vppnotify/net.h"
 #include "vppnotify/error.h"
 #include "vppnotify/log.h"
 #include "vppnotify/opts.h"
@@ -21,8 +22,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define OPT(name, type, def, min, max, choices, env, metavar, help, field)                     \
-    {name, type, def, min, max, choices, env, metavar, help, offsetof(struct sim_config, field)}
+#define OPT(name, type, def, min, max, choices, env, metavar, help, field)                         \
+    {                                                                                              \
+        name, type, def, min, max, choices, env, metavar, help, offsetof(struct sim_config, field) \
+    }
 #define HOUR_MS (3600LL * 1000)
 
 static const struct vn_opt options[] = {
@@ -55,6 +58,10 @@ static const struct vn_opt options[] = {
         "PEM CA bundle trusted for https:// receivers (e.g. a test CA)", ca_file),
     OPT("event-delay", VN_OPT_DURATION, "2s", 0, HOUR_MS, NULL, NULL, "DURATION",
         "time an async event stays PENDING before it is processed (scaled)", event_delay_ms),
+    OPT("event-batch", VN_OPT_INT, "1000", 1, 1000000, NULL, NULL, "N",
+        "tasks of an async event processed per step (notifications per step)", event_batch),
+    OPT("event-step", VN_OPT_DURATION, "1s", 0, HOUR_MS, NULL, NULL, "DURATION",
+        "time between two steps of one event (scaled)", event_step_ms),
     OPT("token-expiration-field", VN_OPT_CHOICE, "always", 0, 0, "always|within-15-days", NULL,
         "WHEN", "when responses carry tokenExpirationDate", token_expiration_field),
     OPT("fault-duplicate", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "P",
@@ -62,8 +69,7 @@ static const struct vn_opt options[] = {
     OPT("fault-drop", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "P",
         "probability that a notification is lost (never attempted)", fault_drop),
     OPT("fault-reorder", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "P",
-        "probability that the notifications of one batch are delivered shuffled",
-        fault_reorder),
+        "probability that the notifications of one batch are delivered shuffled", fault_reorder),
     OPT("fault-delay", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "P",
         "probability that a notification's first attempt is delayed by --fault-delay-by",
         fault_delay),
@@ -80,12 +86,11 @@ static const struct vn_opt options[] = {
     OPT("fault-path", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "PATH",
         "limit the forced API faults to one path, e.g. /mdm/v2/assets", fault_path),
     OPT("fault-version-change", VN_OPT_INT, "0", 0, 1000000, NULL, NULL, "N",
-        "the next N next-page requests see changed data and a new versionId",
-        fault_version_change),
+        "the next N next-page requests see changed data and a new versionId", fault_version_change),
     OPT("log-level", VN_OPT_CHOICE, "info", 0, 0, "error|warn|info|debug", "VPPSIM_LOG_LEVEL",
         "LEVEL", "log verbosity", log_level),
-    OPT("log-format", VN_OPT_CHOICE, "text", 0, 0, "text|json", NULL, "FORMAT",
-        "log line format", log_format),
+    OPT("log-format", VN_OPT_CHOICE, "text", 0, 0, "text|json", NULL, "FORMAT", "log line format",
+        log_format),
     OPT("config", VN_OPT_STRING, NULL, 0, 0, NULL, "VPPSIM_CONFIG", "FILE",
         "read options from FILE (name = value lines)", config),
     OPT("markdown", VN_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL,
@@ -96,12 +101,39 @@ static const struct vn_opt options[] = {
 static const struct vn_opt_table table = {options, sizeof(options) / sizeof(options[0])};
 
 static const char *const serve_opts[] = {
-    "listen", "ready-file", "time-scale", "page-size", "state", "seed", "limit", "max-body",
-    "max-control-body", "connect-timeout", "delivery-timeout", "delivery-workers", "ca-file",
-    "event-delay", "token-expiration-field", "fault-duplicate", "fault-drop", "fault-reorder",
-    "fault-delay", "fault-delay-by", "fault-429", "fault-503", "fault-error-body",
-    "fault-retry-after", "fault-path", "fault-version-change", "log-level", "log-format",
-    "config", "help", NULL,
+    "listen",
+    "ready-file",
+    "time-scale",
+    "page-size",
+    "state",
+    "seed",
+    "limit",
+    "max-body",
+    "max-control-body",
+    "connect-timeout",
+    "delivery-timeout",
+    "delivery-workers",
+    "ca-file",
+    "event-delay",
+    "event-batch",
+    "event-step",
+    "token-expiration-field",
+    "fault-duplicate",
+    "fault-drop",
+    "fault-reorder",
+    "fault-delay",
+    "fault-delay-by",
+    "fault-429",
+    "fault-503",
+    "fault-error-body",
+    "fault-retry-after",
+    "fault-path",
+    "fault-version-change",
+    "log-level",
+    "log-format",
+    "config",
+    "help",
+    NULL,
 };
 static const char *const help_opts[] = {"markdown", "help", NULL};
 
@@ -114,21 +146,6 @@ static const char summary[] =
     "  help          this text (--markdown: the options as a Markdown table)\n"
     "  version       print the version";
 
-static int write_ready(const char *path, const char *addr)
-{
-    char tmp[4096];
-    FILE *f;
-
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    f = fopen(tmp, "we");
-    if (!f)
-        return -errno;
-    fprintf(f, "%s\n", addr);
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        return -errno;
-    return 0;
-}
-
 static int apply_config(struct sim *s, struct vn_error *err)
 {
     struct sim_config *c = s->cfg;
@@ -137,8 +154,7 @@ static int apply_config(struct sim *s, struct vn_error *err)
 
     errno = 0;
     s->time_scale = strtod(c->time_scale_text, &end);
-    if (errno || *end || !isfinite(s->time_scale) || s->time_scale < 0 ||
-        s->time_scale > 1000)
+    if (errno || *end || !isfinite(s->time_scale) || s->time_scale < 0 || s->time_scale > 1000)
         return vn_error_set(err, VN_EUSAGE,
                             "option '--time-scale' value '%s': expected a number from 0 to 1000",
                             c->time_scale_text);
@@ -149,8 +165,8 @@ static int apply_config(struct sim *s, struct vn_error *err)
         long long v;
         if (!eq || (size_t)(eq - c->limit.v[i]) >= sizeof(name) ||
             vn_parse_ll(eq + 1, 0, 2147483647LL, &v) != 0)
-            return vn_error_set(err, VN_EUSAGE,
-                                "option '--limit' value '%s': expected NAME=N", c->limit.v[i]);
+            return vn_error_set(err, VN_EUSAGE, "option '--limit' value '%s': expected NAME=N",
+                                c->limit.v[i]);
         memcpy(name, c->limit.v[i], (size_t)(eq - c->limit.v[i]));
         name[eq - c->limit.v[i]] = '\0';
         if (sim_limit_set(s, name, v) != 0)
@@ -206,11 +222,14 @@ static int serve(struct sim_config *cfg)
         goto out_threads;
     }
     vn_log_fields(VN_LOG_INFO, "vppsim listening",
-                  (struct vn_log_field[]){VN_LF_S("address", s.bound),
-                                          VN_LF_S("state", cfg->state),
+                  (struct vn_log_field[]){VN_LF_S("address", s.bound), VN_LF_S("state", cfg->state),
                                           VN_LF_S("timeScale", cfg->time_scale_text)},
                   3);
-    if (cfg->ready_file && write_ready(cfg->ready_file, s.bound) != 0) {
+    if (strncmp(s.bound, "127.", 4) != 0 && strncmp(s.bound, "[::1]", 5) != 0)
+        vn_log_warn("listening on %s, not loopback: the /_sim/ control API has no"
+                    " authentication",
+                    s.bound);
+    if (cfg->ready_file && vn_ready_file_write(cfg->ready_file, s.bound) != 0) {
         fprintf(stderr, "vppsim: cannot write ready file '%s': %s\n", cfg->ready_file,
                 strerror(errno));
         sim_server_stop(&s);
@@ -219,14 +238,14 @@ static int serve(struct sim_config *cfg)
     sigwait(&set, &sig);
     vn_log_info("signal %d: stopping", sig);
     pthread_mutex_lock(&s.mu);
-    s.stopping = 1;
+    __atomic_store_n(&s.stopping, 1, __ATOMIC_RELAXED);
     pthread_cond_broadcast(&s.settle_cv);
     pthread_mutex_unlock(&s.mu);
     sim_server_stop(&s);
     rc = 0;
 out_threads:
     pthread_mutex_lock(&s.mu);
-    s.stopping = 1;
+    __atomic_store_n(&s.stopping, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&s.mu);
     sim_events_stop(&s);
     sim_notify_stop(&s);

@@ -41,8 +41,7 @@ int sim_url_acceptable(const char *url)
     if (!strcmp(scheme, "https"))
         rc = 0;
     else if (!strcmp(scheme, "http") &&
-             (!strcmp(host, "127.0.0.1") || !strcmp(host, "localhost") ||
-              !strcmp(host, "[::1]")))
+             (!strcmp(host, "127.0.0.1") || !strcmp(host, "localhost") || !strcmp(host, "[::1]")))
         rc = 0;
 out:
     curl_free(scheme);
@@ -97,16 +96,16 @@ int sim_notify_raw(struct sim *s, const char *uid, const char *type, const char 
                   "INSERT INTO notifications(notification_id, uid, type, event_id, body, url,"
                   " auth_token, state, first_ms, next_ms, dup_left, created_ms)"
                   " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  "ttttttttiiii", nid, uid, type, event_id, text, url, token, state, first,
-                  first, (int64_t)dup, now);
+                  "ttttttttiiii", nid, uid, type, event_id, text, url, token, state, first, first,
+                  (int64_t)dup, now);
     if (nid_out)
         vn_strlcpy(nid_out, nid, 37);
     if (rc == 0 && s->in_batch && !strcmp(state, "scheduled") && s->batch_n < SIM_MAX_BATCH)
         s->batch_ids[s->batch_n++] = sqlite3_last_insert_rowid(s->db);
     vn_log_fields(VN_LOG_DEBUG, "notification queued",
-                  (struct vn_log_field[]){VN_LF_S("notificationId", nid),
-                                          VN_LF_S("type", type), VN_LF_S("uId", uid),
-                                          VN_LF_S("eventId", event_id), VN_LF_S("state", state)},
+                  (struct vn_log_field[]){VN_LF_S("notificationId", nid), VN_LF_S("type", type),
+                                          VN_LF_S("uId", uid), VN_LF_S("eventId", event_id),
+                                          VN_LF_S("state", state)},
                   5);
     pthread_cond_broadcast(&s->deliver_cv);
 out:
@@ -151,7 +150,8 @@ void sim_notify_batch_end(struct sim *s)
         return;
     {
         size_t perm[SIM_MAX_BATCH], identity = 1;
-        int64_t now = vn_now_ms(), step = sim_scaled_ms(s, 1000);
+        /* At most 10 s (scaled) for the whole batch, 1 s between two at the most. */
+        int64_t now = vn_now_ms(), step = sim_scaled_ms(s, n > 10 ? 10000.0 / (double)n : 1000);
         if (step < 5)
             step = 5;
         for (size_t i = 0; i < n; i++)
@@ -168,8 +168,8 @@ void sim_notify_batch_end(struct sim *s)
                 perm[i] = n - 1 - i;
         for (size_t i = 0; i < n; i++) {
             int64_t t = now + (int64_t)perm[i] * step;
-            sim_exec(s, "UPDATE notifications SET first_ms = ?, next_ms = ? WHERE id = ?",
-                     "iii", t, t, s->batch_ids[i]);
+            sim_exec(s, "UPDATE notifications SET first_ms = ?, next_ms = ? WHERE id = ?", "iii", t,
+                     t, s->batch_ids[i]);
         }
         vn_log_info("reordered a batch of %zu notifications", n);
     }
@@ -183,6 +183,18 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
     (void)p;
     *total += size * n;
     return *total > RESPONSE_MAX ? 0 : size * n;
+}
+
+/* Abort a transfer in progress when vppsim is stopping (the flag is read without the lock:
+ * a late read only costs one more progress call). */
+static int progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    struct sim *s = ud;
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    return __atomic_load_n(&s->stopping, __ATOMIC_RELAXED) ? 1 : 0;
 }
 
 /* POST body to url with the bearer token. 0 on 2xx; -1 with *status (0 if no HTTP answer)
@@ -221,6 +233,9 @@ static int http_post(struct sim *s, const char *url, const char *token, const ch
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &total);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "vppsim/" VN_VERSION);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
     if (s->cfg->ca_file && *s->cfg->ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, s->cfg->ca_file);
     res = curl_easy_perform(c);
@@ -259,8 +274,8 @@ static void record_attempt(struct sim *s, const char *nid, const char *uid, cons
                   6);
 }
 
-int sim_notify_test(struct sim *s, const char *uid, const char *url, const char *token,
-                    char *why, size_t whylen)
+int sim_notify_test(struct sim *s, const char *uid, const char *url, const char *token, char *why,
+                    size_t whylen)
 {
     char nid[37], *text;
     json_t *body;
@@ -282,8 +297,8 @@ int sim_notify_test(struct sim *s, const char *uid, const char *url, const char 
              "INSERT INTO notifications(notification_id, uid, type, body, url, auth_token, state,"
              " attempts, first_ms, next_ms, created_ms, last_status)"
              " VALUES(?, ?, 'TEST_NOTIFICATION', ?, ?, ?, ?, 1, ?, ?, ?, ?)",
-             "ttttttiiii", nid, uid, text, url, token, rc == 0 ? "delivered" : "failed", t0, t0,
-             t0, (int64_t)status);
+             "ttttttiiii", nid, uid, text, url, token, rc == 0 ? "delivered" : "failed", t0, t0, t0,
+             (int64_t)status);
     record_attempt(s, nid, uid, "TEST_NOTIFICATION", NULL, 1, 0, status, why, t0,
                    (vn_mono_ns() - m0) / 1000000);
     pthread_cond_broadcast(&s->settle_cv);
@@ -345,8 +360,8 @@ static int claim(struct sim *s, struct job *j, int64_t *wait_ms)
 }
 
 /* After an attempt: record it and decide what comes next. Locked. */
-static void finish(struct sim *s, struct job *j, int ok, long status, const char *why,
-                   int64_t t, int64_t dur)
+static void finish(struct sim *s, struct job *j, int ok, long status, const char *why, int64_t t,
+                   int64_t dur)
 {
     int attempt = j->attempts + 1;
     int64_t now = vn_now_ms();
@@ -354,16 +369,16 @@ static void finish(struct sim *s, struct job *j, int ok, long status, const char
     record_attempt(s, j->nid, j->uid, j->type, j->event_id[0] ? j->event_id : NULL,
                    j->duplicate ? j->attempts + 1 : attempt, j->duplicate, status, why, t, dur);
     if (j->duplicate) {
-        sim_exec(s, "UPDATE notifications SET state = 'delivered', in_flight = 0 WHERE id = ?",
-                 "i", j->id);
+        sim_exec(s, "UPDATE notifications SET state = 'delivered', in_flight = 0 WHERE id = ?", "i",
+                 j->id);
     } else if (ok && j->dup_left > 0) {
         /* Fault: deliver the same notification once more, a little later. */
         int64_t next = now + sim_scaled_ms(s, (double)(1000 + sim_rng_uniform(s, 4000)));
         sim_exec(s,
                  "UPDATE notifications SET state = 'redeliver', attempts = ?, dup_left = 0,"
                  " in_flight = 0, next_ms = ?, last_status = ?, first_ms = ? WHERE id = ?",
-                 "iiiii", (int64_t)attempt, next, (int64_t)status,
-                 attempt == 1 ? t : j->first_ms, j->id);
+                 "iiiii", (int64_t)attempt, next, (int64_t)status, attempt == 1 ? t : j->first_ms,
+                 j->id);
     } else if (ok) {
         sim_exec(s,
                  "UPDATE notifications SET state = 'delivered', attempts = ?, in_flight = 0,"
@@ -374,15 +389,14 @@ static void finish(struct sim *s, struct job *j, int ok, long status, const char
                  "UPDATE notifications SET state = 'failed', attempts = ?, in_flight = 0,"
                  " last_status = ? WHERE id = ?",
                  "iii", (int64_t)attempt, (int64_t)status, j->id);
-        vn_log_fields(VN_LOG_INFO, "notification lost after 3 attempts",
-                      (struct vn_log_field[]){VN_LF_S("notificationId", j->nid),
-                                              VN_LF_S("type", j->type)},
-                      2);
+        vn_log_fields(
+            VN_LOG_INFO, "notification lost after 3 attempts",
+            (struct vn_log_field[]){VN_LF_S("notificationId", j->nid), VN_LF_S("type", j->type)},
+            2);
     } else {
         /* Retry: attempt 2 at +60-90 s, attempt 3 at +180-240 s after attempt 1 (scaled). */
         int64_t first = attempt == 1 ? t : j->first_ms;
-        double lo = attempt == 1 ? 60000 : 180000, span = attempt == 1 ? 30000 : 60000;
-        int64_t next = first + sim_scaled_ms(s, lo + sim_rng_double(s) * span);
+        int64_t next = first + sim_retry_offset_ms(s, attempt + 1);
         if (next < now)
             next = now;
         sim_exec(s,
@@ -445,7 +459,7 @@ int sim_notify_start(struct sim *s)
 void sim_notify_stop(struct sim *s)
 {
     pthread_mutex_lock(&s->mu);
-    s->stopping = 1;
+    __atomic_store_n(&s->stopping, 1, __ATOMIC_RELAXED);
     pthread_cond_broadcast(&s->deliver_cv);
     pthread_mutex_unlock(&s->mu);
     for (size_t i = 0; i < s->ndelivery; i++)

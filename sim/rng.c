@@ -103,9 +103,9 @@ void sim_uuid(struct sim *s, char out[37])
     sim_rng_bytes(s, b, sizeof(b));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 void sim_hex_token(struct sim *s, size_t n, char *out)
@@ -122,4 +122,12 @@ int64_t sim_scaled_ms(const struct sim *s, double ms)
 {
     double v = ms * s->time_scale;
     return v < 0 ? 0 : (int64_t)(v + 0.5);
+}
+
+int64_t sim_retry_offset_ms(struct sim *s, int attempt)
+{
+    /* Apple: 3 attempts within 1-5 minutes. Attempt 2 at +60-90 s, attempt 3 at +180-240 s. */
+    double lo = attempt <= 2 ? 60000 : 180000, span = attempt <= 2 ? 30000 : 60000;
+
+    return sim_scaled_ms(s, lo + sim_rng_double(s) * span);
 }

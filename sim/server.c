@@ -13,6 +13,7 @@
 #include "vppnotify/error.h"
 #include "vppnotify/json.h"
 #include "vppnotify/log.h"
+#include "vppnotify/net.h"
 #include "vppnotify/util.h"
 
 #include <arpa/inet.h>
@@ -25,10 +26,10 @@
 #include <string.h>
 #include <time.h>
 
-#define API_PREFIX "/mdm/v2"
-#define CONTROL_PREFIX "/_sim/"
+#define API_PREFIX      "/mdm/v2"
+#define CONTROL_PREFIX  "/_sim/"
 #define MAX_CONNECTIONS 256
-#define STOKEN_MAX 4096
+#define STOKEN_MAX      4096
 
 struct route {
     const char *path; /* after API_PREFIX */
@@ -75,7 +76,9 @@ void sim_error_info(struct sim_req *r, int number, json_t *info, const char *msg
     json_decref(r->resp);
     r->status = e && e->http_status ? e->http_status : 400;
     r->resp = json_pack("{s:i, s:s}", "errorNumber", number, "errorMessage",
-                        msg ? msg : e ? e->message : "Error.");
+                        msg ? msg
+                        : e ? e->message
+                            : "Error.");
     if (info)
         json_object_set_new(r->resp, "errorInfo", info);
     r->envelope = 0;
@@ -166,8 +169,7 @@ int sim_arg_bool(struct sim_req *r, const char *name, int *v)
     return -1;
 }
 
-int sim_arg_int(struct sim_req *r, const char *name, long long min, long long max,
-                long long *v)
+int sim_arg_int(struct sim_req *r, const char *name, long long min, long long max, long long *v)
 {
     const char *a = sim_arg(r, name);
 
@@ -292,11 +294,10 @@ static int authenticate(struct sim_req *r)
         return -1;
     }
     raw = malloc(b64len + 1);
-    if (!raw ||
-        (sodium_base642bin(raw, b64len, b64, b64len, " \t\r\n", &rawlen, NULL,
-                           sodium_base64_VARIANT_ORIGINAL) != 0 &&
-         sodium_base642bin(raw, b64len, b64, b64len, " \t\r\n", &rawlen, NULL,
-                           sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0)) {
+    if (!raw || (sodium_base642bin(raw, b64len, b64, b64len, " \t\r\n", &rawlen, NULL,
+                                   sodium_base64_VARIANT_ORIGINAL) != 0 &&
+                 sodium_base642bin(raw, b64len, b64, b64len, " \t\r\n", &rawlen, NULL,
+                                   sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0)) {
         sim_error(r, VN_APPLE_LOGIN_REQUIRED);
         goto out;
     }
@@ -507,8 +508,8 @@ static enum MHD_Result simple(struct MHD_Connection *c, unsigned status, const c
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     struct sim *s = cls;
     struct conn *cs = *con_cls;
@@ -554,9 +555,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     pthread_mutex_lock(&s->mu);
     if (control) {
         route_name = url;
-        if (!strcmp(method, "POST") && parse_body(&r, 0) != 0)
-            ;
-        else
+        /* parse_body answers 400 itself when the body is not a JSON object. */
+        if (strcmp(method, "POST") != 0 || parse_body(&r, 0) == 0)
             sim_control(&r);
     } else if (!strncmp(url, API_PREFIX "/", strlen(API_PREFIX) + 1)) {
         dispatch_api(&r, url + strlen(API_PREFIX), &route_name);
@@ -595,84 +595,30 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    char line[512];
-    (void)cls;
-    vsnprintf(line, sizeof(line), fmt, ap);
-    line[strcspn(line, "\n")] = '\0';
-    vn_log_warn("httpd: %s", line);
-}
-
-/* "host:port" or "[v6]:port" into a socket address. */
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen,
-                        int *v6, struct vn_error *err)
-{
-    char host[128];
-    const char *colon, *port;
-    struct addrinfo hints = {0}, *ai = NULL;
-    int rc;
-
-    if (listen[0] == '[') {
-        const char *end = strchr(listen, ']');
-        if (!end || end[1] != ':' || (size_t)(end - listen - 1) >= sizeof(host))
-            return vn_error_set(err, VN_EUSAGE, "listen address '%s': expected [v6]:port",
-                                listen);
-        memcpy(host, listen + 1, (size_t)(end - listen - 1));
-        host[end - listen - 1] = '\0';
-        port = end + 2;
-    } else {
-        colon = strrchr(listen, ':');
-        if (!colon || (size_t)(colon - listen) >= sizeof(host))
-            return vn_error_set(err, VN_EUSAGE, "listen address '%s': expected host:port",
-                                listen);
-        memcpy(host, listen, (size_t)(colon - listen));
-        host[colon - listen] = '\0';
-        port = colon + 1;
-    }
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    rc = getaddrinfo(host, port, &hints, &ai);
-    if (rc != 0 || !ai)
-        return vn_error_set(err, VN_EUSAGE, "listen address '%s': %s", listen,
-                            gai_strerror(rc));
-    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-    *sslen = ai->ai_addrlen;
-    *v6 = ai->ai_family == AF_INET6;
-    freeaddrinfo(ai);
-    return 0;
-}
-
 int sim_server_start(struct sim *s, struct vn_error *err)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
-    int v6 = 0, rc;
+    int rc;
     const union MHD_DaemonInfo *info;
-    char host[INET6_ADDRSTRLEN];
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
 
-    if ((rc = parse_listen(s->cfg->listen, &ss, &sslen, &v6, err)))
+    if ((rc = vn_listen_resolve(s->cfg->listen, &ss, &sslen, err)))
         return rc;
-    if (v6)
+    if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->httpd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-                                mhd_log, s, MHD_OPTION_SOCK_ADDR,
-                                (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-                                (unsigned)MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-                                (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                MHD_OPTION_END);
+                                vn_mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->httpd)
         return vn_error_set(err, VN_ENET, "cannot listen on '%s' (address in use?)",
                             s->cfg->listen);
     info = MHD_get_daemon_info(s->httpd, MHD_DAEMON_INFO_BIND_PORT);
-    if (v6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
-    else
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
-    snprintf(s->bound, sizeof(s->bound), v6 ? "[%s]:%u" : "%s:%u", host,
-             info ? (unsigned)info->port : 0u);
+    vn_sockaddr_format((struct sockaddr *)&ss, info ? (unsigned)info->port : 0u, s->bound,
+                       sizeof(s->bound));
     return 0;
 }
 

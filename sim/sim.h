@@ -43,6 +43,8 @@ struct sim_config {
     long long delivery_workers;
     char *ca_file;
     long long event_delay_ms;
+    long long event_batch;
+    long long event_step_ms;
     char *token_expiration_field;
     char *fault_duplicate;
     char *fault_drop;
@@ -111,9 +113,9 @@ struct sim_faults {
 /* ------------------------------------------------------------------------------------------
  * The emulator
  */
-#define SIM_MAX_BUCKETS 1024
+#define SIM_MAX_BUCKETS  1024
 #define SIM_MAX_COUNTERS 512
-#define SIM_MAX_BATCH 4096 /* notifications of one batch that reordering can shuffle */
+#define SIM_MAX_BATCH    4096 /* notifications of one batch that reordering can shuffle */
 
 struct sim_bucket {
     char uid[40];
@@ -137,7 +139,7 @@ struct sim {
     pthread_cond_t deliver_cv; /* notifications due, or stop */
     pthread_cond_t settle_cv;  /* something finished: settle waiters re-check */
     int stopping;
-    int paused; /* event processing paused by /_sim/processing */
+    int paused;          /* event processing paused by /_sim/processing */
     int sync_deliveries; /* TEST_NOTIFICATIONs being delivered right now */
 
     sqlite3 *db;
@@ -168,7 +170,7 @@ struct sim {
     size_t ndelivery;
     int threads_started;
 
-    void *httpd; /* struct MHD_Daemon */
+    void *httpd;     /* struct MHD_Daemon */
     char bound[128]; /* host:port actually bound */
 };
 
@@ -182,15 +184,15 @@ struct sim_req {
     const char *path;
     const char *body; /* borrowed; NUL-terminated; NULL when none */
     size_t body_len;
-    json_t *json;     /* parsed body (object) or NULL; owned by the server */
-    char uid[40];     /* authenticated location; "" for unauthenticated routes */
+    json_t *json; /* parsed body (object) or NULL; owned by the server */
+    char uid[40]; /* authenticated location; "" for unauthenticated routes */
     int64_t token_exp_ms;
 
-    int status;          /* HTTP status to answer */
-    json_t *resp;        /* owned; the JSON body */
+    int status;            /* HTTP status to answer */
+    json_t *resp;          /* owned; the JSON body */
     long long retry_after; /* > 0: add Retry-After */
-    int envelope;        /* add uId, tokenExpirationDate, mdmInfo to a 2xx object */
-    const char *allow;   /* Allow header of a 405 (static string) */
+    int envelope;          /* add uId, tokenExpirationDate, mdmInfo to a 2xx object */
+    const char *allow;     /* Allow header of a 405 (static string) */
 };
 
 typedef void (*sim_handler)(struct sim_req *r);
@@ -211,6 +213,8 @@ void sim_uuid(struct sim *s, char out[37]);
 void sim_hex_token(struct sim *s, size_t n, char *out);
 /* Scale a duration in milliseconds by --time-scale (at least 0). */
 int64_t sim_scaled_ms(const struct sim *s, double ms);
+/* When delivery attempt 2 or 3 is due, in scaled milliseconds after attempt 1. */
+int64_t sim_retry_offset_ms(struct sim *s, int attempt);
 
 /* db.c ------------------------------------------------------------------------------------- */
 enum sim_coll {
@@ -289,8 +293,7 @@ json_t *sim_arg_list(struct sim_req *r, const char *name);
 /* Boolean query parameter: 0 absent, 1 and *v set, -1 invalid (9602 already answered). */
 int sim_arg_bool(struct sim_req *r, const char *name, int *v);
 /* Integer query parameter in [min, max]: 0 absent, 1 set, -1 invalid (9602 answered). */
-int sim_arg_int(struct sim_req *r, const char *name, long long min, long long max,
-                long long *v);
+int sim_arg_int(struct sim_req *r, const char *name, long long min, long long max, long long *v);
 
 /* Page-index pagination of GET assets/assignments/users. */
 struct sim_page {
@@ -350,12 +353,31 @@ json_t *sim_sub_period_end(struct sim *s, const char *uid, int64_t adam_id);
 
 /* The result of processing one async event: successes, failures grouped by error number. */
 struct sim_outcome {
-    json_t *ok;        /* success elements (array) */
-    json_t *fails;     /* "errorNumber" -> {items, assets, clientUserIds, serialNumbers, sets} */
-    int64_t completed; /* successful tasks */
-    int64_t requested; /* tasks actually found (revoke); -1 keeps the request's count */
+    json_t *ok;        /* success elements of this step (array) */
+    json_t *fails;     /* "errorNumber" -> {items (this step), assets, clientUserIds,
+                          serialNumbers (every step so far), and their sets} */
+    int64_t completed; /* successful tasks of this step */
+    int64_t failed;    /* failed tasks of this step */
     int deferred;      /* the event stays PENDING (deferred subscription disassociation) */
+    int64_t from;      /* this step processes tasks [from, from + count) */
+    int64_t count;
+    int64_t index; /* tasks seen so far */
+    int more;      /* tasks remain after this step */
 };
+
+/* Count a task: 1 if it belongs to this step (process it), 0 if not (skip it). */
+static inline int sim_outcome_turn(struct sim_outcome *o)
+{
+    int64_t k = o->index++;
+
+    if (k < o->from)
+        return 0;
+    if (k >= o->from + o->count) {
+        o->more = 1;
+        return 0;
+    }
+    return 1;
+}
 
 /* Record a success (takes item). */
 void sim_outcome_ok(struct sim_outcome *o, json_t *item);
@@ -406,8 +428,8 @@ void sim_notify_batch_end(struct sim *s);
 /* Deliver a TEST_NOTIFICATION now, one attempt, without faults. Called with sim->mu held;
  * releases it during the HTTP request. 0 if the receiver answered 2xx, else -1 with a
  * reason in why. */
-int sim_notify_test(struct sim *s, const char *uid, const char *url, const char *token,
-                    char *why, size_t whylen);
+int sim_notify_test(struct sim *s, const char *uid, const char *url, const char *token, char *why,
+                    size_t whylen);
 int sim_notify_start(struct sim *s);
 void sim_notify_stop(struct sim *s);
 /* 1 if a notification is scheduled or being delivered. Locked. */

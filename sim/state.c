@@ -71,8 +71,8 @@ static json_t *dump_one(struct sim *s, const char *uid)
                        " id_hash AS idHash, status, managed_apple_id AS managedAppleId"
                        " FROM users WHERE uid = ? ORDER BY id",
                        "t", uid));
-    subs = sim_query_json(s, "SELECT adam_id AS a FROM subscriptions WHERE uid = ? ORDER BY adam_id",
-                          "t", uid);
+    subs = sim_query_json(
+        s, "SELECT adam_id AS a FROM subscriptions WHERE uid = ? ORDER BY adam_id", "t", uid);
     {
         json_t *full = json_array();
         json_array_foreach(subs, i, row)
@@ -107,24 +107,22 @@ static json_t *dump_one(struct sim *s, const char *uid)
                                        " FROM sub_admins WHERE uid = ? ORDER BY adam_id,"
                                        " client_user_id",
                                        "t", uid));
-    json_object_set_new(
-        o, "events",
-        sim_query_json(s,
-                       "SELECT event_id AS eventId, kind, event_type AS eventType,"
-                       " status AS eventStatus, num_requested AS numRequested,"
-                       " num_completed AS numCompleted, failures AS \"j:failures\","
-                       " created_ms AS createdMs, completed_ms AS completedMs"
-                       " FROM events WHERE uid = ? ORDER BY created_ms, rowid",
-                       "t", uid));
+    json_object_set_new(o, "events",
+                        sim_query_json(s,
+                                       "SELECT event_id AS eventId, kind, event_type AS eventType,"
+                                       " status AS eventStatus, num_requested AS numRequested,"
+                                       " num_completed AS numCompleted, failures AS \"j:failures\","
+                                       " created_ms AS createdMs, completed_ms AS completedMs"
+                                       " FROM events WHERE uid = ? ORDER BY created_ms, rowid",
+                                       "t", uid));
     {
         json_t *counts = json_object(), *rows, *r;
         rows = sim_query_json(s,
                               "SELECT state, COUNT(*) AS n FROM notifications WHERE uid = ?"
                               " GROUP BY state",
                               "t", uid);
-        json_array_foreach(rows, i, r)
-            json_object_set(counts, json_string_value(json_object_get(r, "state")),
-                            json_object_get(r, "n"));
+        json_array_foreach(rows, i, r) json_object_set(
+            counts, json_string_value(json_object_get(r, "state")), json_object_get(r, "n"));
         json_decref(rows);
         json_object_set_new(o, "notifications", counts);
     }
@@ -179,10 +177,10 @@ static int bool_or(const json_t *o, const char *k, int def)
     return json_is_boolean(v) ? json_is_true(v) : def;
 }
 
-#define SEED_FAIL(...)                                                                         \
-    do {                                                                                       \
-        vn_error_set(err, VN_EPARSE, __VA_ARGS__);                                             \
-        goto fail;                                                                             \
+#define SEED_FAIL(...)                                                                             \
+    do {                                                                                           \
+        vn_error_set(err, VN_EPARSE, __VA_ARGS__);                                                 \
+        goto fail;                                                                                 \
     } while (0)
 
 json_t *sim_seed(struct sim *s, const json_t *body, struct vn_error *err)
@@ -208,7 +206,8 @@ json_t *sim_seed(struct sim *s, const json_t *body, struct vn_error *err)
     {
         char adam[32];
         const char *pp = str_or(e, "pricingParam", "STDQ"), *pt = str_or(e, "productType", "App");
-        json_t *total = json_object_get(e, "totalCount"), *plat = json_object_get(e, "supportedPlatforms");
+        json_t *total = json_object_get(e, "totalCount"),
+               *plat = json_object_get(e, "supportedPlatforms");
         int unlimited = bool_or(e, "unlimited", 0), is_app = !strcmp(pt, "App");
         char *plat_text;
         if (adam_text(json_object_get(e, "adamId"), adam) != 0)
@@ -239,12 +238,14 @@ json_t *sim_seed(struct sim *s, const json_t *body, struct vn_error *err)
     list = json_object_get(body, "users");
     json_array_foreach(list, i, e)
     {
-        const char *cuid = str_or(e, "clientUserId", NULL), *maid = str_or(e, "managedAppleId", NULL);
+        const char *cuid = str_or(e, "clientUserId", NULL),
+                   *maid = str_or(e, "managedAppleId", NULL);
         const char *status = str_or(e, "status", maid ? "Associated" : "Registered");
         char code[33], hash[41];
         if (!cuid || !*cuid)
             SEED_FAIL("users[%zu]: clientUserId is required", i);
-        if (strcmp(status, "Registered") && strcmp(status, "Associated") && strcmp(status, "Retired"))
+        if (strcmp(status, "Registered") && strcmp(status, "Associated") &&
+            strcmp(status, "Retired"))
             SEED_FAIL("users[%zu]: status is Registered, Associated or Retired", i);
         if (strcmp(status, "Retired") &&
             sim_query_int(s, 0,
@@ -281,9 +282,9 @@ json_t *sim_seed(struct sim *s, const json_t *body, struct vn_error *err)
             SEED_FAIL("assignments[%zu]: unknown asset %s/%s (seed it in assets)", i, adam, pp);
         if (avail == 0)
             SEED_FAIL("assignments[%zu]: no license of %s/%s left", i, adam, pp);
-        if (cuid && !sim_query_int(s, 0,
-                                   "SELECT COUNT(*) FROM users WHERE uid = ? AND client_user_id = ?",
-                                   "tt", uid, cuid))
+        if (cuid &&
+            !sim_query_int(s, 0, "SELECT COUNT(*) FROM users WHERE uid = ? AND client_user_id = ?",
+                           "tt", uid, cuid))
             SEED_FAIL("assignments[%zu]: unknown user '%s' (seed it in users)", i, cuid);
         sim_exec(s,
                  "INSERT OR IGNORE INTO assignments(uid, adam_id, pricing_param, client_user_id,"
@@ -314,18 +315,19 @@ json_t *sim_seed(struct sim *s, const json_t *body, struct vn_error *err)
         if (!json_is_integer(adam) || json_integer_value(adam) <= 0 ||
             (parent && !json_is_null(parent) && !json_is_integer(parent)))
             SEED_FAIL("subscriptions[%zu]: adamId (and parentAdamId) must be integers", i);
-        sim_exec(s,
-                 "INSERT INTO subscriptions(uid, adam_id, parent_adam_id, status, period_end,"
-                 " total_renewing, total_expiring, seq) VALUES(?, ?, ?, ?, ?, ?, ?, ?)"
-                 " ON CONFLICT(uid, adam_id) DO UPDATE SET parent_adam_id = excluded.parent_adam_id,"
-                 " status = excluded.status, period_end = excluded.period_end,"
-                 " total_renewing = excluded.total_renewing,"
-                 " total_expiring = excluded.total_expiring, seq = excluded.seq",
-                 "tiottiii", uid, (int64_t)json_integer_value(adam),
-                 json_is_integer(parent) ? &(long long){json_integer_value(parent)} : NULL,
-                 str_or(e, "status", "ACTIVE"), str_or(e, "periodEndDate", def_end),
-                 (int64_t)json_integer_value(json_object_get(total, "renewing")),
-                 (int64_t)json_integer_value(json_object_get(total, "expiring")), w.seq);
+        sim_exec(
+            s,
+            "INSERT INTO subscriptions(uid, adam_id, parent_adam_id, status, period_end,"
+            " total_renewing, total_expiring, seq) VALUES(?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(uid, adam_id) DO UPDATE SET parent_adam_id = excluded.parent_adam_id,"
+            " status = excluded.status, period_end = excluded.period_end,"
+            " total_renewing = excluded.total_renewing,"
+            " total_expiring = excluded.total_expiring, seq = excluded.seq",
+            "tiottiii", uid, (int64_t)json_integer_value(adam),
+            json_is_integer(parent) ? &(long long){json_integer_value(parent)} : NULL,
+            str_or(e, "status", "ACTIVE"), str_or(e, "periodEndDate", def_end),
+            (int64_t)json_integer_value(json_object_get(total, "renewing")),
+            (int64_t)json_integer_value(json_object_get(total, "expiring")), w.seq);
         sim_exec(s, "UPDATE locations SET subscription_mgmt = 1 WHERE uid = ?", "t", uid);
         sim_write_touch(&w, COLL_SUBSCRIPTIONS);
         n_subs++;
@@ -341,7 +343,8 @@ json_t *sim_seed(struct sim *s, const json_t *body, struct vn_error *err)
         json_int_t ar, ae;
         if (!c || !cuid)
             SEED_FAIL("subscriptionAssignments[%zu]: needs a seeded subscription adamId and a"
-                      " clientUserId", i);
+                      " clientUserId",
+                      i);
         ar = json_integer_value(json_object_get(json_object_get(c, "available"), "renewing"));
         ae = json_integer_value(json_object_get(json_object_get(c, "available"), "expiring"));
         json_decref(c);
@@ -380,8 +383,8 @@ json_t *sim_seed(struct sim *s, const json_t *body, struct vn_error *err)
         vn_error_set(err, VN_ESTORE, "cannot commit the seed");
         return NULL;
     }
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "uId", uid, "assets", n_assets,
-                     "users", n_users, "assignments", n_assign, "subscriptions", n_subs,
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "uId", uid, "assets", n_assets, "users",
+                     n_users, "assignments", n_assign, "subscriptions", n_subs,
                      "subscriptionAssignments", n_subassign, "admins", n_admins);
 fail:
     sim_rollback(s);
@@ -399,10 +402,14 @@ void sim_state_perturb(struct sim *s, const char *uid, enum sim_coll c)
     sim_write_begin(s, &w, uid);
     sim_notify_batch_begin(s);
     if (c == COLL_ASSETS) {
-        char *adam = sim_query_text(s, "SELECT adam_id FROM assets WHERE uid = ? ORDER BY adam_id,"
-                                       " pricing_param LIMIT 1", "t", uid);
-        char *pp = sim_query_text(s, "SELECT pricing_param FROM assets WHERE uid = ? ORDER BY"
-                                     " adam_id, pricing_param LIMIT 1", "t", uid);
+        char *adam = sim_query_text(s,
+                                    "SELECT adam_id FROM assets WHERE uid = ? ORDER BY adam_id,"
+                                    " pricing_param LIMIT 1",
+                                    "t", uid);
+        char *pp = sim_query_text(s,
+                                  "SELECT pricing_param FROM assets WHERE uid = ? ORDER BY"
+                                  " adam_id, pricing_param LIMIT 1",
+                                  "t", uid);
         if (adam && pp) {
             json_t *p;
             sim_exec(s,
@@ -436,8 +443,8 @@ void sim_state_perturb(struct sim *s, const char *uid, enum sim_coll c)
                  " VALUES(?, ?, ?, 'Registered', ?)",
                  "ttti", uid, cuid, code, w.seq);
     } else {
-        int64_t adam = sim_query_int(s, 0, "SELECT MIN(adam_id) FROM subscriptions WHERE uid = ?",
-                                     "t", uid);
+        int64_t adam =
+            sim_query_int(s, 0, "SELECT MIN(adam_id) FROM subscriptions WHERE uid = ?", "t", uid);
         if (adam) {
             sim_exec(s,
                      "UPDATE subscriptions SET total_renewing = total_renewing + 1, seq = ?"
@@ -451,6 +458,5 @@ void sim_state_perturb(struct sim *s, const char *uid, enum sim_coll c)
     sim_write_end(s, &w);
     sim_notify_batch_end(s);
     if (sim_commit(s) == 0)
-        vn_log_info("fault: the %s of location %s changed mid-pagination", sim_coll_names[c],
-                    uid);
+        vn_log_info("fault: the %s of location %s changed mid-pagination", sim_coll_names[c], uid);
 }

@@ -19,16 +19,16 @@
 #include <string.h>
 #include <time.h>
 
-#define SUB_COLUMNS                                                                            \
-    "s.adam_id AS adamId, s.parent_adam_id AS parentAdamId, s.status AS status,"               \
-    " s.period_end AS periodEndDate, s.total_renewing AS tr, s.total_expiring AS te,"          \
-    " (SELECT COUNT(*) FROM sub_assignments a WHERE a.uid = s.uid AND a.adam_id = s.adam_id"   \
-    "  AND a.renewing = 1) AS ar,"                                                             \
-    " (SELECT COUNT(*) FROM sub_assignments a WHERE a.uid = s.uid AND a.adam_id = s.adam_id"   \
-    "  AND a.renewing = 0) AS ae,"                                                             \
-    " (SELECT COUNT(*) FROM sub_assignments a WHERE a.uid = s.uid AND a.adam_id = s.adam_id"   \
-    "  AND a.seat_renewing = 1) AS sr,"                                                        \
-    " (SELECT COUNT(*) FROM sub_assignments a WHERE a.uid = s.uid AND a.adam_id = s.adam_id"   \
+#define SUB_COLUMNS                                                                                \
+    "s.adam_id AS adamId, s.parent_adam_id AS parentAdamId, s.status AS status,"                   \
+    " s.period_end AS periodEndDate, s.total_renewing AS tr, s.total_expiring AS te,"              \
+    " (SELECT COUNT(*) FROM sub_assignments a WHERE a.uid = s.uid AND a.adam_id = s.adam_id"       \
+    "  AND a.renewing = 1) AS ar,"                                                                 \
+    " (SELECT COUNT(*) FROM sub_assignments a WHERE a.uid = s.uid AND a.adam_id = s.adam_id"       \
+    "  AND a.renewing = 0) AS ae,"                                                                 \
+    " (SELECT COUNT(*) FROM sub_assignments a WHERE a.uid = s.uid AND a.adam_id = s.adam_id"       \
+    "  AND a.seat_renewing = 1) AS sr,"                                                            \
+    " (SELECT COUNT(*) FROM sub_assignments a WHERE a.uid = s.uid AND a.adam_id = s.adam_id"       \
     "  AND a.seat_renewing = 0) AS se"
 
 static json_int_t geti(json_t *o, const char *k)
@@ -65,11 +65,11 @@ static json_t *sub_object(json_t *row, int full)
 
 json_t *sim_sub_counts(struct sim *s, const char *uid, int64_t adam_id, int with_assigned)
 {
-    json_t *rows = sim_query_json(s, "SELECT " SUB_COLUMNS " FROM subscriptions s"
-                                     " WHERE s.uid = ? AND s.adam_id = ?",
+    json_t *rows = sim_query_json(s,
+                                  "SELECT " SUB_COLUMNS " FROM subscriptions s"
+                                  " WHERE s.uid = ? AND s.adam_id = ?",
                                   "ti", uid, adam_id);
-    json_t *o = json_array_get(rows, 0) ? sub_object(json_array_get(rows, 0), with_assigned)
-                                        : NULL;
+    json_t *o = json_array_get(rows, 0) ? sub_object(json_array_get(rows, 0), with_assigned) : NULL;
     json_t *c = o ? json_incref(json_object_get(o, "counts")) : NULL;
 
     json_decref(o);
@@ -79,8 +79,9 @@ json_t *sim_sub_counts(struct sim *s, const char *uid, int64_t adam_id, int with
 
 void sim_sub_notify_count(struct sim *s, const char *uid, int64_t adam_id)
 {
-    json_t *rows = sim_query_json(s, "SELECT " SUB_COLUMNS " FROM subscriptions s"
-                                     " WHERE s.uid = ? AND s.adam_id = ?",
+    json_t *rows = sim_query_json(s,
+                                  "SELECT " SUB_COLUMNS " FROM subscriptions s"
+                                  " WHERE s.uid = ? AND s.adam_id = ?",
                                   "ti", uid, adam_id);
 
     if (json_array_get(rows, 0)) {
@@ -101,8 +102,8 @@ void api_subs_enable(struct sim_req *r)
 
 void api_subs_disable(struct sim_req *r)
 {
-    if (sim_query_int(r->sim, 0, "SELECT COUNT(*) FROM subscriptions WHERE uid = ?", "t",
-                      r->uid) > 0) {
+    if (sim_query_int(r->sim, 0, "SELECT COUNT(*) FROM subscriptions WHERE uid = ?", "t", r->uid) >
+        0) {
         sim_error(r, VN_APPLE_SUBSCRIPTIONS_EXIST);
         return;
     }
@@ -196,12 +197,13 @@ void api_subs_get(struct sim_req *r)
         free(adams);
         return;
     }
-    rows = sim_query_json(s,
-                          "SELECT " SUB_COLUMNS " FROM subscriptions s WHERE s.uid = ?1"
-                          " AND (?2 IS NULL OR s.parent_adam_id IN (SELECT value FROM json_each(?2)))"
-                          " AND (?3 IS NULL OR s.adam_id IN (SELECT value FROM json_each(?3)))"
-                          " ORDER BY s.adam_id LIMIT ?4 OFFSET ?5",
-                          "tttii", r->uid, parents, adams, s->cfg->page_size + 1, offset);
+    rows =
+        sim_query_json(s,
+                       "SELECT " SUB_COLUMNS " FROM subscriptions s WHERE s.uid = ?1"
+                       " AND (?2 IS NULL OR s.parent_adam_id IN (SELECT value FROM json_each(?2)))"
+                       " AND (?3 IS NULL OR s.adam_id IN (SELECT value FROM json_each(?3)))"
+                       " ORDER BY s.adam_id LIMIT ?4 OFFSET ?5",
+                       "tttii", r->uid, parents, adams, s->cfg->page_size + 1, offset);
     free(parents);
     free(adams);
     if (!rows) {
@@ -405,8 +407,8 @@ void api_subs_manage(struct sim_req *r)
             }
             json_decref(seen);
             json_decref(bad);
-            sim_error_info(r, VN_APPLE_USER_NOT_ASSIGNED,
-                           json_pack("{s:o}", "clientUserIds", uniq), NULL);
+            sim_error_info(r, VN_APPLE_USER_NOT_ASSIGNED, json_pack("{s:o}", "clientUserIds", uniq),
+                           NULL);
             return;
         }
     }
@@ -445,8 +447,7 @@ void api_subs_admins_manage(struct sim_req *r)
             sim_exec(s,
                      "INSERT OR IGNORE INTO sub_admins(uid, adam_id, client_user_id, seq)"
                      " VALUES(?, ?, ?, ?)",
-                     "titi", r->uid, (int64_t)json_integer_value(a), json_string_value(u),
-                     w.seq);
+                     "titi", r->uid, (int64_t)json_integer_value(a), json_string_value(u), w.seq);
         else
             sim_exec(s,
                      "DELETE FROM sub_admins WHERE uid = ? AND adam_id = ? AND client_user_id = ?",
@@ -488,10 +489,13 @@ void sim_subs_process(struct sim *s, const char *uid, const char *type, const ch
         int64_t adam = (int64_t)json_integer_value(a);
         const char *cuid = json_string_value(u);
         char adam_text[32];
-        sqlite3_stmt *st = sim_stmt(s, "SELECT renewing, deferred_event FROM sub_assignments"
-                                       " WHERE uid = ? AND adam_id = ? AND client_user_id = ?");
+        sqlite3_stmt *st;
         int exists, cur_renewing = 0, is_deferred = 0;
 
+        if (!sim_outcome_turn(o))
+            continue;
+        st = sim_stmt(s, "SELECT renewing, deferred_event FROM sub_assignments"
+                         " WHERE uid = ? AND adam_id = ? AND client_user_id = ?");
         snprintf(adam_text, sizeof(adam_text), "%lld", (long long)adam);
         sqlite3_bind_text(st, 1, uid, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 2, adam);
@@ -520,10 +524,10 @@ void sim_subs_process(struct sim *s, const char *uid, const char *type, const ch
                 continue;
             }
             c = sim_sub_counts(s, uid, adam, 0);
-            avail_r = json_integer_value(
-                json_object_get(json_object_get(c, "available"), "renewing"));
-            avail_e = json_integer_value(
-                json_object_get(json_object_get(c, "available"), "expiring"));
+            avail_r =
+                json_integer_value(json_object_get(json_object_get(c, "available"), "renewing"));
+            avail_e =
+                json_integer_value(json_object_get(json_object_get(c, "available"), "expiring"));
             json_decref(c);
             if (flag)
                 seat = avail_r > 0 ? 1 : -1;
@@ -656,8 +660,8 @@ json_t *sim_sub_period_end(struct sim *s, const char *uid, int64_t adam_id)
         json_decref(base);
         if (!sim_query_int(s, 0, "SELECT COUNT(*) FROM sub_assignments WHERE deferred_event = ?",
                            "t", ev)) {
-            int64_t done = sim_query_int(s, 0, "SELECT num_completed FROM events WHERE event_id = ?",
-                                         "t", ev);
+            int64_t done =
+                sim_query_int(s, 0, "SELECT num_completed FROM events WHERE event_id = ?", "t", ev);
             sim_event_finish(s, ev, done + (int64_t)json_array_size(items), NULL);
         } else {
             sim_exec(s, "UPDATE events SET num_completed = num_completed + ? WHERE event_id = ?",

@@ -14,13 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define USER_COLUMNS                                                                           \
-    "client_user_id AS clientUserId, email, invite_code AS inviteCode, id_hash AS idHash,"    \
+#define USER_COLUMNS                                                                               \
+    "client_user_id AS clientUserId, email, invite_code AS inviteCode, id_hash AS idHash,"         \
     " status"
 
-#define USER_WHERE                                                                             \
-    " FROM users WHERE uid = ?1 AND (?2 IS NULL OR client_user_id = ?2)"                       \
-    " AND (?3 = 0 OR status <> 'Retired') AND (?4 = 0 OR status = 'Retired')"                  \
+#define USER_WHERE                                                                                 \
+    " FROM users WHERE uid = ?1 AND (?2 IS NULL OR client_user_id = ?2)"                           \
+    " AND (?3 = 0 OR status <> 'Retired') AND (?4 = 0 OR status = 'Retired')"                      \
     " AND (?5 IS NULL OR seq > ?5)"
 
 void api_users_get(struct sim_req *r)
@@ -78,8 +78,7 @@ static int email_ok(const char *e)
 {
     const char *at = strchr(e, '@');
 
-    if (!at || at == e || strchr(at + 1, '@') || strpbrk(e, " \t\r\n<>,;\"") ||
-        strlen(e) > 254)
+    if (!at || at == e || strchr(at + 1, '@') || strpbrk(e, " \t\r\n<>,;\"") || strlen(e) > 254)
         return 0;
     return strchr(at + 1, '.') && at[1] != '.' && e[strlen(e) - 1] != '.';
 }
@@ -88,8 +87,9 @@ void api_users_manage(struct sim_req *r)
 {
     struct sim *s = r->sim;
     const char *op = strrchr(r->path, '/') + 1;
-    const char *type = !strcmp(op, "create") ? "CREATE" : !strcmp(op, "update") ? "UPDATE"
-                                                                                : "RETIRE";
+    const char *type = !strcmp(op, "create")   ? "CREATE"
+                       : !strcmp(op, "update") ? "UPDATE"
+                                               : "RETIRE";
     json_t *users = json_object_get(r->json, "users"), *norm, *seen, *u, *req;
     size_t i;
     char id[37];
@@ -125,8 +125,8 @@ void api_users_manage(struct sim_req *r)
         if (json_object_get(seen, cuid)) {
             json_decref(norm);
             json_decref(seen);
-            sim_error_info(r, VN_APPLE_DUPLICATE_USERS,
-                           json_pack("{s:[s]}", "clientUserIds", cuid), NULL);
+            sim_error_info(r, VN_APPLE_DUPLICATE_USERS, json_pack("{s:[s]}", "clientUserIds", cuid),
+                           NULL);
             return;
         }
         json_object_set_new(seen, cuid, json_true());
@@ -188,17 +188,20 @@ void sim_users_process(struct sim *s, const char *uid, const char *type, json_t 
         const char *cuid = json_string_value(json_object_get(u, "clientUserId"));
         const char *email = json_string_value(json_object_get(u, "email"));
         const char *maid = json_string_value(json_object_get(u, "managedAppleId"));
-        int64_t active = sim_query_int(s, 0,
-                                       "SELECT id FROM users WHERE uid = ? AND"
-                                       " client_user_id = ? AND status <> 'Retired'",
-                                       "tt", uid, cuid);
+        int64_t active;
         char hash[64];
 
+        if (!sim_outcome_turn(o))
+            continue;
+        active = sim_query_int(s, 0,
+                               "SELECT id FROM users WHERE uid = ? AND"
+                               " client_user_id = ? AND status <> 'Retired'",
+                               "tt", uid, cuid);
         if (!strcmp(type, "CREATE")) {
             if (active) {
                 json_t *cur = sim_user_json(s, uid, cuid);
-                sim_outcome_fail(o, VN_APPLE_USER_EXISTS, cur ? cur : request_item(u), NULL,
-                                 NULL, cuid, NULL);
+                sim_outcome_fail(o, VN_APPLE_USER_EXISTS, cur ? cur : request_item(u), NULL, NULL,
+                                 cuid, NULL);
                 continue;
             }
             if (maid) {
@@ -216,13 +219,12 @@ void sim_users_process(struct sim *s, const char *uid, const char *type, json_t 
                          "tttti", uid, cuid, email, code, w.seq);
             }
         } else if (!active) {
-            sim_outcome_fail(o, VN_APPLE_USER_NOT_FOUND, request_item(u), NULL, NULL, cuid,
-                             NULL);
+            sim_outcome_fail(o, VN_APPLE_USER_NOT_FOUND, request_item(u), NULL, NULL, cuid, NULL);
             continue;
         } else if (!strcmp(type, "UPDATE")) {
             if (email)
-                sim_exec(s, "UPDATE users SET email = ?, seq = ? WHERE id = ?", "tii", email,
-                         w.seq, active);
+                sim_exec(s, "UPDATE users SET email = ?, seq = ? WHERE id = ?", "tii", email, w.seq,
+                         active);
             if (maid) {
                 id_hash(s, hash);
                 sim_exec(s,

@@ -3,10 +3,11 @@
  *
  * The cache holds the SHA-256 digest of every valid token (current ones, and previous ones
  * until their grace deadline). A lookup hashes the presented token and compares it with every
- * digest in constant time, without an early exit. The snapshot is reloaded from the store
- * every refresh interval, and on a miss whenever the store's token version has moved (one
- * point read), so that `location add` and `location rotate-token` run by another process
- * take effect on the very next request.
+ * digest in constant time, without an early exit. The snapshot is reloaded when the store's
+ * token version has moved (one point read): checked after every miss, so that `location add`
+ * and `location rotate-token` run by another process take effect on the very next request,
+ * and at least every refresh interval on hits, so that a removed token stops working within
+ * that interval. Grace deadlines are checked at each lookup.
  */
 #ifndef VPPNOTIFY_AUTH_H
 #define VPPNOTIFY_AUTH_H
@@ -29,7 +30,8 @@ int vn_auth_parse_bearer(const char *header, const char **token, size_t *len);
 
 /*
  * A cache that reads tokens through st, which it takes ownership of (one handle, used under
- * the cache's lock). refresh_ms: how old a snapshot may get. Returns NULL with err on failure.
+ * the cache's lock). refresh_ms: how long a hit may go without comparing the token version.
+ * Returns NULL with err on failure.
  */
 struct vn_auth *vn_auth_new(struct vn_store *st, int64_t refresh_ms, struct vn_error *err);
 

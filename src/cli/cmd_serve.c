@@ -17,24 +17,9 @@
 #include "vppnotify/httpd.h"
 #include "vppnotify/ingest.h"
 #include "vppnotify/log.h"
+#include "vppnotify/net.h"
 #include "vppnotify/util.h"
 #include "vppnotify/worker.h"
-
-/* Write the bound address to path atomically (tests and scripts wait for it). */
-static int write_ready_file(const char *path, const char *addr)
-{
-    char tmp[4096];
-    FILE *f;
-
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    f = fopen(tmp, "we");
-    if (!f)
-        return -errno;
-    fprintf(f, "%s\n", addr);
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        return -errno;
-    return 0;
-}
 
 /* Wait for SIGTERM/SIGINT, or for the store to fail. Returns the signal, or 0 on failure. */
 static int wait_for_stop(struct vn_ingest *ing, const sigset_t *set)
@@ -161,7 +146,7 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     vn_log_info("listening on %s://%s%s (max body %lld bytes, %s)", c->tls_cert ? "https" : "http",
                 vn_httpd_address(h), c->path, c->max_body,
                 c->tls_cert ? "TLS" : "plain HTTP: loopback or behind a TLS proxy only");
-    if (c->ready_file && write_ready_file(c->ready_file, vn_httpd_address(h)) != 0) {
+    if (c->ready_file && vn_ready_file_write(c->ready_file, vn_httpd_address(h)) != 0) {
         vn_cli_error("cannot write ready file '%s': %s", c->ready_file, strerror(errno));
         goto out;
     }

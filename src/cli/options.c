@@ -82,8 +82,9 @@ static const struct vn_opt table[] = {
      "refuse writes that would grow the database beyond SIZE, as a full disk would (0: no "
      "limit)",
      F(max_db_size)},
-    {"auth-refresh", VN_OPT_DURATION, "30s", 100, 3600 * SEC, NULL, NULL, "DURATION",
-     "reload notification tokens this often even without a miss (a miss reloads at once when tokens changed)", F(auth_refresh_ms)},
+    {"auth-refresh", VN_OPT_DURATION, "1s", 10, 3600 * SEC, NULL, NULL, "DURATION",
+     "a removed or rotated-out token stops working within this (new tokens work at once)",
+     F(auth_refresh_ms)},
     {"shutdown-timeout", VN_OPT_DURATION, "10s", 0, 600 * SEC, NULL, NULL, "DURATION",
      "on SIGTERM, wait this long for requests in progress", F(shutdown_timeout_ms)},
     {"quarantine-max", VN_OPT_SIZE, "64K", 0, 64LL << 20, NULL, NULL, "SIZE",

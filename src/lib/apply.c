@@ -19,29 +19,6 @@
 
 #define STACK_ITEMS 128 /* Apple sends at most 100 items a notification */
 
-/* The action's name as Apple writes it (notification.c has the same table; it is not linked
- * in every build of this module's tests, so apply keeps its own). */
-static const char *action_name(enum vn_action a)
-{
-    switch (a) {
-    case VN_ACT_ASSOCIATE:
-        return "ASSOCIATE";
-    case VN_ACT_DISASSOCIATE:
-        return "DISASSOCIATE";
-    case VN_ACT_REVOKE:
-        return "REVOKE";
-    case VN_ACT_CREATE:
-        return "CREATE";
-    case VN_ACT_UPDATE:
-        return "UPDATE";
-    case VN_ACT_RETIRE:
-        return "RETIRE";
-    case VN_ACT_NONE:
-        break;
-    }
-    return NULL;
-}
-
 static const char *pricing(const struct vn_assignment *a)
 {
     return a->pricing_param ? a->pricing_param : "STDQ";
@@ -178,7 +155,7 @@ static int note_event(struct vn_store *st, const struct vn_notification *n, int6
     e.event_id = n->event_id;
     e.uid = n->uid;
     e.notification_type = n->type_name;
-    e.action = action_name(n->action);
+    e.action = vn_action_name(n->action);
     e.ms = now_ms;
     if (n->result == VN_RES_SUCCESS) {
         e.succeeded = (long long)n->n_items;

@@ -21,8 +21,8 @@ struct entry {
 struct snapshot {
     struct entry *e;
     size_t n;
-    int64_t loaded_ms;
-    int64_t version;   /* vn_store_tokens_version when loaded */
+    int64_t checked_ms; /* when the version was last compared with the store's */
+    int64_t version;    /* vn_store_tokens_version when loaded */
     int refs;
 };
 
@@ -114,7 +114,7 @@ static int reload_locked(struct vn_auth *a, int64_t now, struct vn_error *err)
     }
     s->e = l.e;
     s->n = l.n;
-    s->loaded_ms = now;
+    s->checked_ms = now;
     s->version = version;
     s->refs = 1;
     snapshot_put(a->snap);
@@ -155,23 +155,27 @@ void vn_auth_invalidate(struct vn_auth *a)
 {
     pthread_mutex_lock(&a->lock);
     if (a->snap)
-        a->snap->loaded_ms = 0;
+        a->snap->checked_ms = 0;
     pthread_mutex_unlock(&a->lock);
 }
 
 /* Is the snapshot behind the database? One point read of the token version. */
-static int stale_locked(struct vn_auth *a)
+static int stale_locked(struct vn_auth *a, int64_t now)
 {
     int64_t v;
 
-    return vn_store_tokens_version(a->st, &v) != 0 || v != a->snap->version;
+    if (vn_store_tokens_version(a->st, &v) != 0 || v != a->snap->version)
+        return 1;
+    a->snap->checked_ms = now;
+    return 0;
 }
 
 /*
- * Take a reference to a current snapshot. Reload when it is older than the refresh interval,
- * or, after a miss, when the token version moved: a token created a moment ago by another
- * process (location add, rotate-token; Apple's TEST_NOTIFICATION follows within
- * milliseconds) is found on the first request that carries it.
+ * Take a reference to a current snapshot. The token version is compared with the store's
+ * after every miss — so a token created a moment ago by another process (location add,
+ * rotate-token; Apple's TEST_NOTIFICATION follows within milliseconds) is found on the first
+ * request that carries it — and at least every refresh interval on hits, which bounds how long
+ * a removed or rotated-out token is still accepted.
  */
 static struct snapshot *acquire(struct vn_auth *a, int miss)
 {
@@ -179,7 +183,8 @@ static struct snapshot *acquire(struct vn_auth *a, int miss)
     int64_t now = vn_now_ms();
 
     pthread_mutex_lock(&a->lock);
-    if (!a->snap || now - a->snap->loaded_ms >= a->refresh_ms || (miss && stale_locked(a))) {
+    if (!a->snap || ((miss || now - a->snap->checked_ms >= a->refresh_ms) &&
+                     stale_locked(a, now))) {
         struct vn_error err;
         if (reload_locked(a, now, &err) != 0)
             vn_log_warn("%s; using the previous token snapshot", err.msg);

@@ -6,6 +6,7 @@
 #include "vppnotify/ingest.h"
 #include "vppnotify/json.h"
 #include "vppnotify/log.h"
+#include "vppnotify/net.h"
 #include "vppnotify/notification.h"
 #include "vppnotify/secret.h"
 #include "vppnotify/util.h"
@@ -240,17 +241,8 @@ static void client_address(struct MHD_Connection *conn, char *out, size_t outlen
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char host[INET6_ADDRSTRLEN] = "?";
 
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host,
-                      sizeof(host));
-    }
-    vn_strlcpy(out, host, outlen);
+    vn_sockaddr_host(ci ? ci->client_addr : NULL, out, outlen);
 }
 
 /* "application/json", optionally followed by parameters ("; charset=utf-8"). */
@@ -431,68 +423,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     atomic_fetch_sub(&h->in_flight, 1);
 }
 
-static void mhd_logger(void *cls, const char *fmt, va_list ap)
-{
-    char msg[512];
-    size_t n;
-
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
-    vn_log_warn("libmicrohttpd: %s", msg);
-}
-
 /* ---- start and stop ---------------------------------------------------------------------- */
-
-/* Split "host:port" or "[v6]:port" and resolve it (numeric or a name such as localhost). */
-static int resolve_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen,
-                          char *host, size_t hostlen, struct vn_error *err)
-{
-    struct addrinfo hints, *res = NULL;
-    const char *colon;
-    char port[16];
-    size_t hl;
-    int rc;
-
-    if (listen[0] == '[') {
-        const char *end = strchr(listen, ']');
-        if (!end || end[1] != ':')
-            return vn_error_set(err, VN_EUSAGE, "listen address '%s': expected [ADDR]:PORT",
-                                listen);
-        hl = (size_t)(end - listen - 1);
-        colon = end + 1;
-        if (hl >= hostlen)
-            return vn_error_set(err, VN_EUSAGE, "listen address '%s' is too long", listen);
-        memcpy(host, listen + 1, hl);
-    } else {
-        colon = strrchr(listen, ':');
-        if (!colon)
-            return vn_error_set(err, VN_EUSAGE, "listen address '%s': expected HOST:PORT",
-                                listen);
-        hl = (size_t)(colon - listen);
-        if (hl >= hostlen)
-            return vn_error_set(err, VN_EUSAGE, "listen address '%s' is too long", listen);
-        memcpy(host, listen, hl);
-    }
-    host[hl] = '\0';
-    vn_strlcpy(port, colon + 1, sizeof(port));
-    if (!vn_is_digits(port, strlen(port)) || strlen(port) > 5 || atol(port) > 65535)
-        return vn_error_set(err, VN_EUSAGE, "listen address '%s': port '%s' is not 0..65535",
-                            listen, port);
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    rc = getaddrinfo(hl ? host : NULL, port, &hints, &res);
-    if (rc != 0 || !res)
-        return vn_error_set(err, VN_EUSAGE, "listen address '%s': %s", listen, gai_strerror(rc));
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *sslen = res->ai_addrlen;
-    if (!hl)
-        vn_strlcpy(host, res->ai_family == AF_INET6 ? "::" : "0.0.0.0", hostlen);
-    freeaddrinfo(res);
-    return 0;
-}
 
 static int read_text_file(const char *path, char **out, struct vn_error *err)
 {
@@ -525,7 +456,6 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
     struct vn_httpd *h = calloc(1, sizeof(*h));
     struct sockaddr_storage ss;
     socklen_t sslen;
-    char host[64];
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     unsigned threads = opts->threads;
     const union MHD_DaemonInfo *info;
@@ -537,7 +467,7 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
     h->o = *opts;
     h->ingest = ingest;
     h->auth = auth;
-    if (resolve_listen(opts->listen, &ss, &sslen, host, sizeof(host), err) != 0)
+    if (vn_listen_resolve(opts->listen, &ss, &sslen, err) != 0)
         goto fail;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -570,7 +500,7 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
         struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
 
         h->mhd = MHD_start_daemon(
-            flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
+            flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, vn_mhd_log, h,
             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
             MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
             MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -587,8 +517,8 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
         goto fail;
     }
     info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    snprintf(h->address, sizeof(h->address), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-             host, info ? (unsigned)info->port : 0u);
+    vn_sockaddr_format((struct sockaddr *)&ss, info ? (unsigned)info->port : 0u, h->address,
+                       sizeof(h->address));
     return h;
 fail:
     vn_httpd_free(h);

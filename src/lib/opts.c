@@ -350,20 +350,34 @@ void vn_opts_help(FILE *out, const struct vn_opt_table *t, const char *const *al
     }
 }
 
+/* Text for a Markdown table cell: '|' would end the cell. */
+static void md_cell(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputc('\\', out);
+        fputc(*s, out);
+    }
+}
+
 void vn_opts_markdown(FILE *out, const struct vn_opt_table *t, const char *const *allowed)
 {
     fprintf(out, "| option | default | env | meaning |\n| --- | --- | --- | --- |\n");
     for (const char *const *a = allowed; *a; a++) {
         const struct vn_opt *o = vn_opts_find(t, *a);
+        int def = o && o->def && o->type != VN_OPT_FLAG;
         if (!o)
             continue;
-        fprintf(out, "| `--%s%s%s` | %s%s%s | %s%s%s | %s%s%s |\n", o->name,
-                o->metavar ? " " : "", o->metavar ? o->metavar : "",
-                o->def && o->type != VN_OPT_FLAG ? "`" : "",
-                o->def && o->type != VN_OPT_FLAG ? o->def : "",
-                o->def && o->type != VN_OPT_FLAG ? "`" : "", o->env ? "`" : "",
-                o->env ? o->env : "", o->env ? "`" : "", o->help,
-                o->type == VN_OPT_CHOICE ? "; one of " : "",
-                o->type == VN_OPT_CHOICE ? o->choices : "");
+        fprintf(out, "| `--%s%s%s` | %s", o->name, o->metavar ? " " : "",
+                o->metavar ? o->metavar : "", def ? "`" : "");
+        md_cell(out, def ? o->def : "");
+        fprintf(out, "%s | %s%s%s | ", def ? "`" : "", o->env ? "`" : "", o->env ? o->env : "",
+                o->env ? "`" : "");
+        md_cell(out, o->help);
+        if (o->type == VN_OPT_CHOICE) {
+            fputs("; one of ", out);
+            md_cell(out, o->choices);
+        }
+        fputs(" |\n", out);
     }
 }

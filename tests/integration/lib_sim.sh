@@ -1,6 +1,7 @@
 # Helpers of the vppsim integration tests (tests/integration/test_sim_*.sh). Sources lib.sh.
 #
-#   sim_start [ARGS]        start vppsim on port 0; sets SIM (http://host:port), SIM_PID
+#   sim_start [ARGS]        start vppsim on port 0; sets SIM (http://host:port), SIM_API
+#                           ($SIM/mdm/v2, what vppnotify's --apple-url takes), SIM_PID
 #   sim_stop                SIGTERM, and require exit status 0 (leaks fail under ASan)
 #   recv_start [ARGS]       start the scripted receiver vn_recv; sets RECV_URL, RECV_LOG, RECV_PID
 #   recv_stop               SIGTERM the receiver, require exit status 0
@@ -30,6 +31,7 @@ sim_start() {
     VN_PIDS+=("$SIM_PID")
     wait_for 20 test -s "$T/sim.ready" || fail "vppsim did not become ready (see $T/sim.log)"
     SIM="http://$(head -n1 "$T/sim.ready")"
+    SIM_API="$SIM/mdm/v2"
 }
 
 sim_stop() {

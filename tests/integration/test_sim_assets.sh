@@ -153,6 +153,23 @@ st=$(api GET '/status?eventId=nope')
 assert_apple_error "$st" 400 9708 "unknown eventId"
 ok "assignments, disassociate, revoke"
 
+# Purchases, refunds and transfers: ASSET_COUNT with a signed countDelta to each location.
+FIRST_UID=$LOC_UID FIRST_TOKEN=$STOKEN
+sim_location '{"orgName":"Other"}'
+subscribe '["ASSET_COUNT"]'
+SECOND_UID=$LOC_UID
+LOC_UID=$FIRST_UID STOKEN=$FIRST_TOKEN
+assert_eq "$(ctl POST /_sim/purchase "{\"uId\":\"$LOC_UID\",\"adamId\":\"300\",\"count\":10}")" 200 "purchase"
+assert_eq "$(ctl POST /_sim/refund "{\"uId\":\"$LOC_UID\",\"adamId\":\"300\",\"count\":4}")" 200 "refund"
+assert_eq "$(ctl POST /_sim/refund "{\"uId\":\"$LOC_UID\",\"adamId\":\"100\",\"count\":60}")" 409 "refund of assigned licenses"
+assert_eq "$(ctl POST /_sim/transfer "{\"uId\":\"$LOC_UID\",\"toUId\":\"$SECOND_UID\",\"adamId\":\"300\",\"count\":5}")" 200 "transfer"
+settle
+jq -s -c '[.[] | select(.notificationType == "ASSET_COUNT") | [.body.uId, .body.notification.adamId, .body.notification.countDelta]] | sort' "$RECV_LOG" >"$T/ac.json"
+assert_eq "$(cat "$T/ac.json")" "$(jq -nc --arg a "$FIRST_UID" --arg b "$SECOND_UID" '[[$a,"300",10],[$a,"300",-4],[$a,"300",-5],[$b,"300",5]] | sort')" "ASSET_COUNT deltas (deliveries are concurrent: any order)"
+api GET '/assets?adamId=300' >/dev/null
+assert_json "$T/resp" '.assets[0] | [.totalCount, .availableCount]' '[6,6]' "counts after purchase, refund, transfer"
+ok "purchase, refund, transfer"
+
 # The state dump is what the API reports.
 ctl GET "/_sim/state?uId=$LOC_UID" >/dev/null
 cp "$T/ctl" "$T/state.json"
@@ -171,6 +188,7 @@ done
 assert_eq "$(jq -s -c 'sort_by(.adamId, .clientUserId, .serialNumber)' "$T/asg.jsonl")" \
     "$(jq -c '.assignments | sort_by(.adamId, .clientUserId, .serialNumber)' "$T/state.json")" "state assignments = Get Assignments"
 assert_json "$T/state.json" '[.events[] | .eventStatus] | length' 5 "state lists the events"
+assert_json "$T/state.json" '[.assets[] | select(.adamId == "300") | .totalCount]' '[6]' "state after transfer"
 assert_json "$T/state.json" ".versionIds.assignments" "\"$(api GET /assignments >/dev/null; jq -r .versionId "$T/resp")\"" "versionIds"
 sim_stop
 ok "state dump"

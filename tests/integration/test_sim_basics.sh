@@ -73,6 +73,10 @@ st=$(curl -sS -o "$T/resp" -w '%{http_code}' -X POST "$SIM/mdm/v2/assets/associa
 assert_apple_error "$st" 415 9727 "text/plain body"
 st=$(api POST /users/create '{"users": [')
 assert_apple_error "$st" 400 9602 "invalid JSON"
+head -c 1100000 /dev/zero | tr '\0' ' ' >"$T/big.json"
+st=$(curl -sS -o "$T/resp" -w '%{http_code}' -X POST "$SIM/mdm/v2/users/create" \
+    -H "Authorization: Bearer $STOKEN" -H 'Content-Type: application/json' --data-binary "@$T/big.json")
+assert_eq "$st" 413 "body over --max-body"
 st=$(ctl GET /_sim/nothing)
 assert_eq "$st" 404 "unknown control path"
 ok "routing"

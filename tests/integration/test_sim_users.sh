@@ -69,6 +69,18 @@ api POST /users/update '{"users":[{"clientUserId":"bob","email":"bob@example.com
 settle
 api GET "/users?sinceVersionId=$V1" >/dev/null
 assert_json "$T/resp" '[.users[] | [.clientUserId, .email]]' '[["bob","bob@example.com"]]' "delta has only the change"
+# Assignments of a retired user stay; excludeInactiveUsers hides them.
+ctl POST /_sim/seed "{\"uId\":\"$LOC_UID\",\"assets\":[{\"adamId\":\"7\",\"totalCount\":5}]}" >/dev/null
+api POST /assets/associate '{"assets":[{"adamId":"7"}],"clientUserIds":["alice","bob"]}' >/dev/null
+settle
+api POST /users/retire '{"users":[{"clientUserId":"bob"}]}' >/dev/null
+settle
+api GET '/assignments?adamId=7' >/dev/null
+assert_json "$T/resp" '[.assignments[].clientUserId]' '["alice","bob"]' "retired user's assignment kept"
+api GET '/assignments?adamId=7&excludeInactiveUsers=true&includeUserState=true' >/dev/null
+assert_json "$T/resp" '[.assignments[] | [.clientUserId, .userStatus]]' '[["alice","Registered"]]' "excludeInactiveUsers"
+api POST /users/create '{"users":[{"clientUserId":"bob","managedAppleId":"bob@corp.example"}]}' >/dev/null
+settle
 ok "retire, history, pages, deltas"
 
 # Invitation acceptance: USER_ASSOCIATED.

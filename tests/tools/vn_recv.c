@@ -13,6 +13,7 @@
  */
 #include "vppnotify/buf.h"
 #include "vppnotify/error.h"
+#include "vppnotify/net.h"
 #include "vppnotify/opts.h"
 #include "vppnotify/secret.h"
 #include "vppnotify/util.h"
@@ -28,9 +29,9 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_BODY (4 * 1024 * 1024)
+#define MAX_BODY   (4 * 1024 * 1024)
 #define MAX_SCRIPT 64
-#define MAX_IDS 1000000
+#define MAX_IDS    1000000
 
 struct cfg {
     char *listen, *ready_file, *log, *script, *token, *tls_cert, *tls_key;
@@ -38,8 +39,10 @@ struct cfg {
     int help;
 };
 
-#define OPT(name, type, def, min, max, metavar, help, field)                                   \
-    {name, type, def, min, max, NULL, NULL, metavar, help, offsetof(struct cfg, field)}
+#define OPT(name, type, def, min, max, metavar, help, field)                                       \
+    {                                                                                              \
+        name, type, def, min, max, NULL, NULL, metavar, help, offsetof(struct cfg, field)          \
+    }
 
 static const struct vn_opt options[] = {
     OPT("listen", VN_OPT_STRING, "127.0.0.1:0", 0, 0, "HOST:PORT", "IPv4 address to listen on",
@@ -47,23 +50,21 @@ static const struct vn_opt options[] = {
     OPT("ready-file", VN_OPT_STRING, NULL, 0, 0, "FILE", "write host:port here when listening",
         ready_file),
     OPT("log", VN_OPT_STRING, NULL, 0, 0, "FILE", "append one JSON line per request", log),
-    OPT("script", VN_OPT_STRING, "", 0, 0, "S1,S2,...", "statuses of attempts 1, 2, ...",
-        script),
+    OPT("script", VN_OPT_STRING, "", 0, 0, "S1,S2,...", "statuses of attempts 1, 2, ...", script),
     OPT("default", VN_OPT_INT, "200", 100, 599, "STATUS", "status after the script", def),
     OPT("test-status", VN_OPT_INT, "200", 100, 599, "STATUS",
         "status of every TEST_NOTIFICATION (the script does not apply to them)", test_status),
     OPT("token", VN_OPT_STRING, NULL, 0, 0, "T", "require Authorization: Bearer T", token),
-    OPT("delay", VN_OPT_DURATION, "0", 0, 600000, "DURATION", "wait before answering",
-        delay_ms),
+    OPT("delay", VN_OPT_DURATION, "0", 0, 600000, "DURATION", "wait before answering", delay_ms),
     OPT("tls-cert", VN_OPT_STRING, NULL, 0, 0, "FILE", "serve https with this PEM certificate",
         tls_cert),
     OPT("tls-key", VN_OPT_STRING, NULL, 0, 0, "FILE", "the PEM key of --tls-cert", tls_key),
     OPT("help", VN_OPT_FLAG, NULL, 0, 0, NULL, "show this help", help),
 };
 static const struct vn_opt_table table = {options, sizeof(options) / sizeof(options[0])};
-static const char *const allowed[] = {"listen", "ready-file", "log",   "script", "default",
-                                      "test-status", "token", "delay", "tls-cert", "tls-key",
-                                      "help", NULL};
+static const char *const allowed[] = {"listen",   "ready-file",  "log",   "script",
+                                      "default",  "test-status", "token", "delay",
+                                      "tls-cert", "tls-key",     "help",  NULL};
 
 static struct cfg cfg;
 static int script[MAX_SCRIPT], nscript;
@@ -94,8 +95,8 @@ static char *read_file(const char *path)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     struct conn *cs = *con_cls;
     const char *auth_h, *nid = NULL, *type = NULL, *event = NULL, *auth = "none";
@@ -196,13 +197,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 int main(int argc, char **argv)
 {
     struct vn_error err = {0};
-    struct sockaddr_in sa = {0};
+    struct sockaddr_storage sa;
+    socklen_t salen;
     struct MHD_Daemon *d;
     const union MHD_DaemonInfo *info;
-    char host[64], *colon, *cert = NULL, *key = NULL;
+    char *cert = NULL, *key = NULL;
     sigset_t set;
     int first, sig, rc = 1;
-    long long port;
 
     if (vn_opts_parse(&table, allowed, &cfg, argc, argv, &first, &err) != 0) {
         fprintf(stderr, "vn_recv: %s\n", err.msg);
@@ -228,15 +229,7 @@ int main(int argc, char **argv)
         if (*p == ',')
             p++;
     }
-    colon = strrchr(cfg.listen, ':');
-    if (!colon || (size_t)(colon - cfg.listen) >= sizeof(host) ||
-        vn_parse_ll(colon + 1, 0, 65535, &port) != 0)
-        goto usage;
-    memcpy(host, cfg.listen, (size_t)(colon - cfg.listen));
-    host[colon - cfg.listen] = '\0';
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+    if (vn_listen_resolve(cfg.listen, &sa, &salen, NULL) != 0)
         goto usage;
     if (vn_secret_init() != 0)
         return 1;
@@ -256,13 +249,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "vn_recv: cannot read --tls-cert or --tls-key\n");
             goto out;
         }
-        d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                                 MHD_USE_TLS,
-                             0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-                             (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                             NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                             MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
-                             MHD_OPTION_END);
+        d = MHD_start_daemon(
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_TLS, 0, NULL,
+            NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned)30, MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+            MHD_OPTION_END);
     } else {
         d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
                              NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
@@ -275,15 +267,10 @@ int main(int argc, char **argv)
     }
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     if (cfg.ready_file) {
-        char tmp[4096];
-        FILE *f;
-        snprintf(tmp, sizeof(tmp), "%s.tmp", cfg.ready_file);
-        f = fopen(tmp, "we");
-        if (f) {
-            fprintf(f, "%s:%u\n", host, info ? (unsigned)info->port : 0u);
-            fclose(f);
-            rename(tmp, cfg.ready_file);
-        }
+        char addr[96];
+        vn_sockaddr_format((struct sockaddr *)&sa, info ? (unsigned)info->port : 0u, addr,
+                           sizeof(addr));
+        vn_ready_file_write(cfg.ready_file, addr);
     }
     sigwait(&set, &sig);
     MHD_stop_daemon(d);

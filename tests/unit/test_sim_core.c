@@ -101,6 +101,27 @@ static void time_scale(void **state)
     assert_int_equal(sim_scaled_ms(&s, -5), 0);
 }
 
+static void retry_schedule_inside_apple_window(void **state)
+{
+    struct sim s;
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    sim_rng_init(&s, 3);
+    s.time_scale = 1;
+    for (int i = 0; i < 1000; i++) {
+        int64_t a2 = sim_retry_offset_ms(&s, 2), a3 = sim_retry_offset_ms(&s, 3);
+        assert_true(a2 >= 60000 && a2 <= 90000);
+        assert_true(a3 >= 180000 && a3 <= 240000);
+    }
+    s.time_scale = 0.01;
+    for (int i = 0; i < 1000; i++) {
+        int64_t a2 = sim_retry_offset_ms(&s, 2), a3 = sim_retry_offset_ms(&s, 3);
+        assert_true(a2 >= 600 && a2 <= 900);
+        assert_true(a3 >= 1800 && a3 <= 2400);
+    }
+}
+
 static void versions_name_writes(void **state)
 {
     struct sim s;
@@ -118,16 +139,17 @@ static void versions_name_writes(void **state)
                               " VALUES('1', 'o', 'l', 'US', 'w', 'p', 0)",
                               ""),
                      0);
-    sim_exec(&s, "INSERT INTO versions(uid, coll, version_id, seq) VALUES('1', ?, 'v-0', 0)",
-             "i", (int64_t)COLL_USERS);
+    sim_exec(&s, "INSERT INTO versions(uid, coll, version_id, seq) VALUES('1', ?, 'v-0', 0)", "i",
+             (int64_t)COLL_USERS);
     sim_version_current(&s, "1", COLL_USERS, v0);
     assert_string_equal(v0, "v-0");
 
     /* A write that touches users gives users (only) a new versionId. */
     sim_write_begin(&s, &w, "1");
     assert_int_equal(w.seq, 1);
-    sim_exec(&s, "INSERT INTO users(uid, client_user_id, status, seq) VALUES('1', 'a', 'Registered', ?)",
-             "i", w.seq);
+    sim_exec(
+        &s, "INSERT INTO users(uid, client_user_id, status, seq) VALUES('1', 'a', 'Registered', ?)",
+        "i", w.seq);
     sim_write_touch(&w, COLL_USERS);
     assert_int_equal(sim_write_end(&s, &w), 0);
     sim_version_current(&s, "1", COLL_USERS, v1);
@@ -145,9 +167,8 @@ static void versions_name_writes(void **state)
                      0);
 
     /* Row conversion: b: booleans, j: JSON, NULLs left out. */
-    rows = sim_query_json(&s,
-                          "SELECT 1 AS \"b:yes\", '[1,2]' AS \"j:list\", NULL AS gone, 'x' AS s",
-                          "");
+    rows = sim_query_json(
+        &s, "SELECT 1 AS \"b:yes\", '[1,2]' AS \"j:list\", NULL AS gone, 'x' AS s", "");
     assert_non_null(rows);
     {
         char *text = json_dumps(json_array_get(rows, 0), JSON_COMPACT | JSON_SORT_KEYS);
@@ -165,6 +186,7 @@ int main(void)
         cmocka_unit_test(seeded_generator_is_deterministic),
         cmocka_unit_test(uniform_and_chance),
         cmocka_unit_test(time_scale),
+        cmocka_unit_test(retry_schedule_inside_apple_window),
         cmocka_unit_test(versions_name_writes),
     };
 

@@ -1,0 +1,114 @@
+/* net.c - see include/vppnotify/net.h. */
+#include "vppnotify/net.h"
+#include "vppnotify/error.h"
+#include "vppnotify/log.h"
+#include "vppnotify/util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+int vn_listen_resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen,
+                      struct vn_error *err)
+{
+    struct addrinfo hints, *res = NULL;
+    const char *colon;
+    char host[256], port[16];
+    size_t hl;
+    int rc;
+
+    if (listen[0] == '[') {
+        const char *end = strchr(listen, ']');
+        if (!end || end[1] != ':')
+            return vn_error_set(err, VN_EUSAGE, "listen address '%s': expected [ADDR]:PORT",
+                                listen);
+        hl = (size_t)(end - listen - 1);
+        colon = end + 1;
+        if (hl >= sizeof(host))
+            return vn_error_set(err, VN_EUSAGE, "listen address '%s' is too long", listen);
+        memcpy(host, listen + 1, hl);
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon)
+            return vn_error_set(err, VN_EUSAGE, "listen address '%s': expected HOST:PORT",
+                                listen);
+        hl = (size_t)(colon - listen);
+        if (hl >= sizeof(host))
+            return vn_error_set(err, VN_EUSAGE, "listen address '%s' is too long", listen);
+        memcpy(host, listen, hl);
+    }
+    host[hl] = '\0';
+    if (strlen(colon + 1) >= sizeof(port) || !vn_is_digits(colon + 1, strlen(colon + 1)) ||
+        strlen(colon + 1) > 5 || strtol(colon + 1, NULL, 10) > 65535)
+        return vn_error_set(err, VN_EUSAGE, "listen address '%s': port '%s' is not 0..65535",
+                            listen, colon + 1);
+    vn_strlcpy(port, colon + 1, sizeof(port));
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    rc = getaddrinfo(hl ? host : NULL, port, &hints, &res);
+    if (rc != 0 || !res)
+        return vn_error_set(err, VN_EUSAGE, "listen address '%s': %s", listen, gai_strerror(rc));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *sslen = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+void vn_sockaddr_host(const struct sockaddr *sa, char *out, size_t outlen)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof(host));
+    vn_strlcpy(out, host, outlen);
+}
+
+void vn_sockaddr_format(const struct sockaddr *sa, unsigned port, char *out, size_t outlen)
+{
+    char host[INET6_ADDRSTRLEN];
+
+    vn_sockaddr_host(sa, host, sizeof(host));
+    if (port == 0 && sa && sa->sa_family == AF_INET)
+        port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    else if (port == 0 && sa && sa->sa_family == AF_INET6)
+        port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    snprintf(out, outlen, sa && sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
+}
+
+int vn_ready_file_write(const char *path, const char *addr)
+{
+    char tmp[4096];
+    FILE *f;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "we");
+    if (!f)
+        return -errno;
+    fprintf(f, "%s\n", addr);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        int rc = -errno;
+        unlink(tmp);
+        return rc;
+    }
+    return 0;
+}
+
+void vn_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    vn_log_warn("libmicrohttpd: %s", msg);
+}

@@ -1,0 +1,300 @@
+/*
+ * Unit tests of ingest.c, the group-commit writer, against a real SQLite store: outcomes,
+ * dedupe, apply failures kept as stored, a failing batch answered 503 as a whole with nothing
+ * of it on disk, a full queue, and a stop that finishes queued jobs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vppnotify/error.h"
+#include "vppnotify/ingest.h"
+#include "vppnotify/notification.h"
+#include "vppnotify/secret.h"
+#include "vppnotify/store.h"
+#include "vppnotify/util.h"
+
+#define UID "2049025000431439"
+
+struct item {
+    struct vn_ingest_job job;
+    struct vn_notification *n;
+    char body[4096];
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static int finished;
+static sem_t gate;      /* a done() that blocks the writer until the test opens the gate */
+static sem_t entered;   /* posted when that done() has started waiting */
+static int use_gate;
+
+static void done(struct vn_ingest_job *job)
+{
+    if (use_gate && job->ud) {
+        use_gate = 0;
+        sem_post(&entered);
+        sem_wait(&gate);
+    }
+    pthread_mutex_lock(&lock);
+    finished++;
+    pthread_cond_signal(&cond);
+    pthread_mutex_unlock(&lock);
+}
+
+static void wait_finished(int n)
+{
+    pthread_mutex_lock(&lock);
+    while (finished < n)
+        pthread_cond_wait(&cond, &lock);
+    pthread_mutex_unlock(&lock);
+}
+
+/* Fill it from body (copied) and parse it. */
+static void prepare(struct item *it, const char *body)
+{
+    size_t len;
+
+    memset(it, 0, sizeof(*it));
+    snprintf(it->body, sizeof(it->body), "%s", body);
+    len = strlen(it->body);
+    assert_int_equal(vn_notification_parse(it->body, len, NULL, &it->n, NULL), 0);
+    it->job.kind = VN_JOB_NOTIFICATION;
+    it->job.n = it->n;
+    it->job.body = it->body;
+    it->job.body_len = len;
+    vn_digest(it->body, len, it->job.digest);
+    it->job.received_ms = vn_now_ms();
+    it->job.done = done;
+}
+
+static void asset_count(struct item *it, const char *id)
+{
+    char body[512];
+
+    snprintf(body, sizeof(body),
+             "{\"notificationId\":\"%s\",\"notificationType\":\"ASSET_COUNT\",\"uId\":\"" UID
+             "\",\"notification\":{\"adamId\":\"7\",\"pricingParam\":\"STDQ\","
+             "\"countDelta\":2}}",
+             id);
+    prepare(it, body);
+}
+
+struct fixture {
+    char dir[64], db[96];
+    struct vn_store *reader;
+};
+
+static struct vn_ingest *start(struct fixture *f, long long max_db, size_t queue_max)
+{
+    struct vn_store_options so = {.max_db_bytes = max_db};
+    struct vn_ingest_options io = {.queue_max = queue_max, .batch_max = 1024};
+    struct vn_error err = {0};
+    struct vn_store *st = vn_store_open(f->db, &so, &err);
+    uint8_t d[VN_DIGEST_LEN];
+    struct vn_ingest *ing;
+
+    assert_non_null(st);
+    vn_digest("x", 1, d);
+    vn_store_location_add(st, UID, "t", d, vn_now_ms());
+    ing = vn_ingest_new(st, &io, &err);
+    assert_non_null(ing);
+    finished = 0;
+    return ing;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/vn_ingest_XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->db, sizeof(f->db), "%s/i.db", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[160];
+
+    vn_store_free(f->reader);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* Count rows of a query through the public read interface. */
+static int count_cb(void *ud, const struct vn_row *row)
+{
+    (*(int *)ud)++;
+    return 0;
+}
+
+static int rows(struct fixture *f, enum vn_query q, const struct vn_filter *flt)
+{
+    struct vn_store_options ro = {.read_only = 1};
+    int n = 0;
+
+    if (!f->reader)
+        f->reader = vn_store_open(f->db, &ro, NULL);
+    assert_non_null(f->reader);
+    assert_int_equal(vn_store_query(f->reader, q, flt, count_cb, &n), 0);
+    return n;
+}
+
+static void test_outcomes_and_dedupe(void **state)
+{
+    struct fixture *f = *state;
+    struct vn_ingest *ing = start(f, 0, 100);
+    struct item a, b, c, t;
+
+    asset_count(&a, "n-1");
+    asset_count(&b, "n-1"); /* same id in the same burst */
+    prepare(&c, "{\"notificationId\":\"n-2\",\"notificationType\":\"NEW_KIND\",\"uId\":\"" UID
+                "\",\"notification\":{}}");
+    /* TEST_NOTIFICATION for a uId without a location: the payload is valid, applying it fails
+     * (no location row), so it is kept as stored with the reason, not lost and not 503. */
+    prepare(&t, "{\"notificationId\":\"n-3\",\"notificationType\":\"TEST_NOTIFICATION\","
+                "\"uId\":\"nowhere\",\"notification\":{}}");
+    assert_int_equal(vn_ingest_submit(ing, &a.job), 0);
+    assert_int_equal(vn_ingest_submit(ing, &b.job), 0);
+    assert_int_equal(vn_ingest_submit(ing, &c.job), 0);
+    assert_int_equal(vn_ingest_submit(ing, &t.job), 0);
+    wait_finished(4);
+    assert_int_equal(a.job.outcome, VN_OUTCOME_APPLIED);
+    assert_int_equal(b.job.outcome, VN_OUTCOME_DUPLICATE);
+    assert_int_equal(b.job.conflict, 0);
+    assert_int_equal(c.job.outcome, VN_OUTCOME_STORED);
+    assert_non_null(strstr(c.job.error, "NEW_KIND"));
+    assert_int_equal(t.job.outcome, VN_OUTCOME_STORED);
+    assert_non_null(strstr(t.job.error, "apply failed"));
+    vn_ingest_free(ing);
+    {
+        struct vn_filter stored = {.state = "stored"};
+        assert_int_equal(rows(f, VN_Q_NOTIFICATIONS, NULL), 3);
+        assert_int_equal(rows(f, VN_Q_NOTIFICATIONS, &stored), 2);
+    }
+    vn_notification_free(a.n);
+    vn_notification_free(b.n);
+    vn_notification_free(c.n);
+    vn_notification_free(t.n);
+}
+
+static void test_failed_batch_is_503_and_leaves_nothing(void **state)
+{
+    struct fixture *f = *state;
+    /* A database capped small: ASSOCIATE notifications with long serials fill it. */
+    struct vn_ingest *ing = start(f, 160 * 1024, 1000);
+    static struct item items[60];
+    int applied = 0, big_applied = 0, unavailable = 0;
+
+    /* Submit in bursts of 10, so that the failure happens inside multi-notification batches:
+     * SQLite rolls back the whole transaction on SQLITE_FULL, and no notification processed
+     * earlier in the same batch may then be answered "applied". */
+    for (int i = 0; i < 60; i++) {
+        char body[4096];
+        int off;
+
+        if (i % 2) {
+            /* Small ones between the large ones: after a large one fails, a small one still
+             * fits, which is what would let a half-rolled-back batch commit its tail. */
+            char id[16];
+            snprintf(id, sizeof(id), "s-%d", i);
+            asset_count(&items[i], id);
+            assert_int_equal(vn_ingest_submit(ing, &items[i].job), 0);
+            if (i % 10 == 9)
+                wait_finished(i + 1);
+            continue;
+        }
+        off = snprintf(body, sizeof(body),
+                           "{\"notificationId\":\"f-%d\",\"notificationType\":"
+                           "\"ASSET_MANAGEMENT\",\"uId\":\"" UID "\",\"notification\":{"
+                           "\"type\":\"ASSOCIATE\",\"result\":\"SUCCESS\",\"assignments\":[",
+                           i);
+        for (int k = 0; k < 20; k++)
+            off += snprintf(body + off, sizeof(body) - (size_t)off,
+                            "%s{\"adamId\":\"9\",\"serialNumber\":\"f-%d-%02d-PADDINGPADDING"
+                            "PADDINGPADDINGPADDINGPADDINGPADDING\"}",
+                            k ? "," : "", i, k);
+        snprintf(body + off, sizeof(body) - (size_t)off, "]}}");
+        prepare(&items[i], body);
+        assert_true(items[i].n->valid);
+        assert_int_equal(vn_ingest_submit(ing, &items[i].job), 0);
+    }
+    wait_finished(60);
+    for (int i = 0; i < 60; i++) {
+        if (items[i].job.outcome == VN_OUTCOME_APPLIED)
+            applied++, big_applied += i % 2 == 0;
+        else if (items[i].job.outcome == VN_OUTCOME_UNAVAILABLE)
+            unavailable++;
+        else
+            fail_msg("unexpected outcome %d", items[i].job.outcome);
+    }
+    vn_ingest_free(ing);
+    assert_true(applied > 0);
+    assert_true(unavailable > 0);
+    /* What was answered 503 is not there; what was applied is, with all its assignments. */
+    assert_int_equal(rows(f, VN_Q_NOTIFICATIONS, NULL), applied);
+    assert_int_equal(rows(f, VN_Q_ASSIGNMENTS, NULL), big_applied * 20);
+    for (int i = 0; i < 60; i++)
+        vn_notification_free(items[i].n);
+}
+
+static void test_full_queue_and_stop_finishes(void **state)
+{
+    struct fixture *f = *state;
+    struct vn_ingest *ing = start(f, 0, 2);
+    struct item it[4];
+    char id[16];
+
+    sem_init(&gate, 0, 0);
+    sem_init(&entered, 0, 0);
+    for (int i = 0; i < 4; i++) {
+        snprintf(id, sizeof(id), "q-%d", i);
+        asset_count(&it[i], id);
+    }
+    /* The first job's done() holds the writer, so the next two fill the queue of 2. */
+    it[0].job.ud = &it[0];
+    use_gate = 1;
+    assert_int_equal(vn_ingest_submit(ing, &it[0].job), 0);
+    sem_wait(&entered);
+    assert_int_equal(vn_ingest_submit(ing, &it[1].job), 0);
+    assert_int_equal(vn_ingest_submit(ing, &it[2].job), 0);
+    assert_int_equal(vn_ingest_submit(ing, &it[3].job), VN_EFULL);
+    sem_post(&gate);
+    vn_ingest_stop(ing);
+    assert_int_equal(finished, 3);
+    assert_int_equal(it[1].job.outcome, VN_OUTCOME_APPLIED);
+    assert_int_equal(it[2].job.outcome, VN_OUTCOME_APPLIED);
+    assert_int_equal(vn_ingest_submit(ing, &it[3].job), VN_ESHUTDOWN);
+    vn_ingest_free(ing);
+    for (int i = 0; i < 4; i++)
+        vn_notification_free(it[i].n);
+    sem_destroy(&gate);
+    sem_destroy(&entered);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_outcomes_and_dedupe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_batch_is_503_and_leaves_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_full_queue_and_stop_finishes, setup, teardown),
+    };
+
+    vn_secret_init();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
