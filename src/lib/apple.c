@@ -45,7 +45,8 @@ struct vn_apple {
     struct vn_apple_service svc;
     struct url_entry urls[MAX_URLS];
     size_t nurls;
-    int64_t svc_mono_ns; /* when it was read (monotonic); 0: never */
+    int64_t svc_mono_ns;        /* when it was read (monotonic); 0: never */
+    int64_t svc_failed_mono_ns; /* when a read last failed: no new try for 30 s */
     int svc_fetching;
 
     struct bucket buckets[MAX_BUCKETS];
@@ -512,7 +513,7 @@ static const struct {
 };
 
 static int call(struct vn_apple *a, const struct vn_apple_request *req, int use_config,
-                json_t **out, struct vn_apple_failure *why);
+                int attempts, json_t **out, struct vn_apple_failure *why);
 
 /* Take a Service Config answer into the cache (a->mu held). Unknown keys are ignored; a URL
  * that is not https (or loopback http) is ignored too and its path under the base is used. */
@@ -562,25 +563,42 @@ static void take_config(struct vn_apple *a, json_t *cfg)
 }
 
 /* Read Service Config when it is missing or stale. Only one thread fetches; the others go on
- * with what is cached. */
+ * with what is cached. 0, a negative code (the read failed), or 1 (a read failed less than
+ * 30 s ago: not tried again yet). */
 static int refresh_config(struct vn_apple *a, struct vn_apple_failure *why)
 {
     struct vn_apple_request req = {.method = "GET", .path = "service/config"};
     json_t *cfg = NULL;
     int rc;
 
+    int64_t now = vn_mono_ns();
+    int have;
+
     pthread_mutex_lock(&a->mu);
-    if ((a->svc_mono_ns && vn_mono_ns() - a->svc_mono_ns < a->o.config_refresh_ms * 1000000) ||
+    if ((a->svc_mono_ns && now - a->svc_mono_ns < a->o.config_refresh_ms * 1000000) ||
         a->svc_fetching) {
         pthread_mutex_unlock(&a->mu);
         return 0;
     }
+    if (a->svc_failed_mono_ns && now - a->svc_failed_mono_ns < 30 * 1000000000LL) {
+        pthread_mutex_unlock(&a->mu);
+        if (why) {
+            memset(why, 0, sizeof(*why));
+            why->code = VN_ENET;
+            snprintf(why->message, sizeof(why->message),
+                     "Service Config could not be read less than 30 s ago");
+        }
+        return 1; /* not tried again yet */
+    }
     a->svc_fetching = 1;
+    have = a->svc_mono_ns != 0;
     pthread_mutex_unlock(&a->mu);
 
-    rc = call(a, &req, 0, &cfg, why);
+    /* A refresh tries once: the cached copy serves meanwhile. The first read tries harder. */
+    rc = call(a, &req, 0, have ? 1 : 0, &cfg, why);
     pthread_mutex_lock(&a->mu);
     a->svc_fetching = 0;
+    a->svc_failed_mono_ns = rc ? vn_mono_ns() : 0;
     if (!rc) {
         take_config(a, cfg);
         vn_log_debug("apple: Service Config read (%d notification types, %lld requests/s)",
@@ -595,6 +613,8 @@ int vn_apple_service(struct vn_apple *a, struct vn_apple_service *out, struct vn
 {
     int rc = refresh_config(a, why);
 
+    if (rc > 0)
+        rc = VN_ENET;
     pthread_mutex_lock(&a->mu);
     *out = a->svc;
     if (!rc && !a->svc_mono_ns)
@@ -627,7 +647,7 @@ static char *request_url(struct vn_apple *a, const struct vn_apple_request *req)
 /* ---- the call ----------------------------------------------------------------------------- */
 
 static int call(struct vn_apple *a, const struct vn_apple_request *req, int use_config,
-                json_t **out, struct vn_apple_failure *why)
+                int attempts, json_t **out, struct vn_apple_failure *why)
 {
     struct vn_apple_failure local;
     struct exchange x = {.a = a};
@@ -641,7 +661,7 @@ static int call(struct vn_apple *a, const struct vn_apple_request *req, int use_
     snprintf(what, sizeof(what), "%s %s", req->method, req->path);
     if (use_config) {
         struct vn_apple_failure ignore;
-        if (refresh_config(a, &ignore) != 0 && ignore.code != VN_ESHUTDOWN)
+        if (refresh_config(a, &ignore) < 0 && ignore.code != VN_ESHUTDOWN)
             vn_log_warn("apple: cannot read Service Config (%s); using the last known values",
                         ignore.message);
     }
@@ -652,7 +672,9 @@ static int call(struct vn_apple *a, const struct vn_apple_request *req, int use_
     }
     url = request_url(a, req);
     vn_buf_init(&x.body, RESPONSE_MAX);
-    for (int attempt = 1; attempt <= a->o.max_attempts; attempt++) {
+    if (attempts <= 0 || attempts > a->o.max_attempts)
+        attempts = a->o.max_attempts;
+    for (int attempt = 1; attempt <= attempts; attempt++) {
         json_t *j = NULL, *num;
         int retry = 0, answered;
 
@@ -704,7 +726,7 @@ static int call(struct vn_apple *a, const struct vn_apple_request *req, int use_
             }
             json_decref(j);
         }
-        if (rc == 0 || !retry || attempt == a->o.max_attempts)
+        if (rc == 0 || !retry || attempt == attempts)
             break;
         {
             long long delay = vn_apple_backoff_ms(attempt, a->o.backoff_ms, a->o.backoff_max_ms,
@@ -734,5 +756,5 @@ static int call(struct vn_apple *a, const struct vn_apple_request *req, int use_
 int vn_apple_call(struct vn_apple *a, const struct vn_apple_request *req, json_t **out,
                   struct vn_apple_failure *why)
 {
-    return call(a, req, 1, out, why);
+    return call(a, req, 1, 0, out, why);
 }
