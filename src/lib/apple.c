@@ -478,6 +478,9 @@ static void perform(struct vn_apple *a, const char *url, const char *method, con
     x->curl = !auth && stoken ? CURLE_OUT_OF_MEMORY : curl_easy_perform(c);
     if (x->curl == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
+    /* curl_slist_append copied the Authorization line: wipe that copy too. */
+    for (struct curl_slist *p = h; p; p = p->next)
+        vn_wipe(p->data, strlen(p->data));
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     if (auth) {
