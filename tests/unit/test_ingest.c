@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vppnotify/error.h"
@@ -192,64 +193,91 @@ static void test_outcomes_and_dedupe(void **state)
     vn_notification_free(t.n);
 }
 
+/* A large ASSOCIATE: 20 assignments with long serials, about 3 KiB of ledger and mirror. */
+static void big_associate(struct item *it, int i)
+{
+    char body[4096];
+    int off = snprintf(body, sizeof(body),
+                       "{\"notificationId\":\"f-%d\",\"notificationType\":\"ASSET_MANAGEMENT\","
+                       "\"uId\":\"" UID "\",\"notification\":{\"type\":\"ASSOCIATE\","
+                       "\"result\":\"SUCCESS\",\"assignments\":[",
+                       i);
+
+    for (int k = 0; k < 20; k++)
+        off += snprintf(body + off, sizeof(body) - (size_t)off,
+                        "%s{\"adamId\":\"9\",\"serialNumber\":\"f-%d-%02d-PADDINGPADDING"
+                        "PADDINGPADDINGPADDINGPADDINGPADDING\"}",
+                        k ? "," : "", i, k);
+    snprintf(body + off, sizeof(body) - (size_t)off, "]}}");
+    prepare(it, body);
+    assert_true(it->n->valid);
+}
+
+/* Bytes of a database with the schema and one location, and nothing else. */
+static long long empty_db_bytes(struct fixture *f)
+{
+    struct vn_ingest *ing = start(f, 0, 1);
+    struct stat sb;
+
+    vn_ingest_free(ing); /* closing the last connection checkpoints the WAL into the file */
+    assert_int_equal(stat(f->db, &sb), 0);
+    return (long long)sb.st_size;
+}
+
+#define NBIG 400
+
 static void test_failed_batch_is_503_and_leaves_nothing(void **state)
 {
     struct fixture *f = *state;
-    /* A database capped small: ASSOCIATE notifications with long serials fill it. The empty
-     * schema takes 45 pages of 4 KiB since migration 3; the cap leaves about 9 KiB. */
-    struct vn_ingest *ing = start(f, 192 * 1024, 1000);
-    static struct item items[60];
-    int applied = 0, big_applied = 0, unavailable = 0;
+    /* Room for a few dozen large notifications above the empty schema, whatever its size. */
+    struct vn_ingest *ing = start(f, empty_db_bytes(f) + 96 * 1024, 1000);
+    static struct item items[NBIG];
+    int n = 0, applied = 0, big_applied = 0, unavailable = 0;
 
-    /* Submit in bursts of 10, so that the failure happens inside multi-notification batches:
-     * SQLite rolls back the whole transaction on SQLITE_FULL, and no notification processed
-     * earlier in the same batch may then be answered "applied". */
-    for (int i = 0; i < 60; i++) {
-        char body[4096];
-        int off;
-
-        if (i % 2) {
-            /* Small ones between the large ones: after a large one fails, a small one still
-             * fits, which is what would let a half-rolled-back batch commit its tail. */
-            char id[16];
-            snprintf(id, sizeof(id), "s-%d", i);
-            asset_count(&items[i], id);
-            assert_int_equal(vn_ingest_submit(ing, &items[i].job), 0);
-            if (i % 10 == 9)
-                wait_finished(i + 1);
-            continue;
-        }
-        off = snprintf(body, sizeof(body),
-                           "{\"notificationId\":\"f-%d\",\"notificationType\":"
-                           "\"ASSET_MANAGEMENT\",\"uId\":\"" UID "\",\"notification\":{"
-                           "\"type\":\"ASSOCIATE\",\"result\":\"SUCCESS\",\"assignments\":[",
-                           i);
-        for (int k = 0; k < 20; k++)
-            off += snprintf(body + off, sizeof(body) - (size_t)off,
-                            "%s{\"adamId\":\"9\",\"serialNumber\":\"f-%d-%02d-PADDINGPADDING"
-                            "PADDINGPADDINGPADDINGPADDINGPADDING\"}",
-                            k ? "," : "", i, k);
-        snprintf(body + off, sizeof(body) - (size_t)off, "]}}");
-        prepare(&items[i], body);
-        assert_true(items[i].n->valid);
-        assert_int_equal(vn_ingest_submit(ing, &items[i].job), 0);
+    /* 1. One at a time until the first 503: the database is then full to the brim. */
+    while (n < NBIG / 2) {
+        big_associate(&items[n], n);
+        assert_int_equal(vn_ingest_submit(ing, &items[n].job), 0);
+        wait_finished(++n);
+        if (items[n - 1].job.outcome != VN_OUTCOME_APPLIED)
+            break;
     }
-    wait_finished(60);
-    for (int i = 0; i < 60; i++) {
+    assert_int_equal(items[n - 1].job.outcome, VN_OUTCOME_UNAVAILABLE);
+    /*
+     * 2. Bursts of 10, large and small ones alternating, so that failures happen inside
+     * multi-notification batches: SQLite rolls back the whole transaction on SQLITE_FULL, and
+     * nothing processed earlier in that batch may be answered "applied"; a small one after a
+     * failed large one would still fit, which is what would let a half-rolled-back batch
+     * commit its tail.
+     */
+    for (int burst = 0; burst < 10; burst++) {
+        for (int k = 0; k < 10; k++, n++) {
+            if (k % 2) {
+                char id[16];
+                snprintf(id, sizeof(id), "s-%d", n);
+                asset_count(&items[n], id);
+            } else {
+                big_associate(&items[n], n);
+            }
+            assert_int_equal(vn_ingest_submit(ing, &items[n].job), 0);
+        }
+        wait_finished(n);
+    }
+    for (int i = 0; i < n; i++) {
         if (items[i].job.outcome == VN_OUTCOME_APPLIED)
-            applied++, big_applied += i % 2 == 0;
+            applied++, big_applied += items[i].n->type == VN_NT_ASSET_MANAGEMENT;
         else if (items[i].job.outcome == VN_OUTCOME_UNAVAILABLE)
             unavailable++;
         else
             fail_msg("unexpected outcome %d", items[i].job.outcome);
     }
     vn_ingest_free(ing);
-    assert_true(applied > 0);
+    assert_true(big_applied > 0);
     assert_true(unavailable > 0);
     /* What was answered 503 is not there; what was applied is, with all its assignments. */
     assert_int_equal(rows(f, VN_Q_NOTIFICATIONS, NULL), applied);
     assert_int_equal(rows(f, VN_Q_ASSIGNMENTS, NULL), big_applied * 20);
-    for (int i = 0; i < 60; i++)
+    for (int i = 0; i < n; i++)
         vn_notification_free(items[i].n);
 }
 
