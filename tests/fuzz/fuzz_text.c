@@ -1,7 +1,7 @@
 /*
  * fuzz_text.c - libFuzzer harness of the small text parsers that see outside input: the
  * Authorization header (auth.c), ISO-8601 times (Apple's expDate and tokenExpirationDate),
- * durations, sizes and integers (util.c). The first byte picks the parser; the rest is the
+ * durations, sizes and integers (util.c), and Apple's sToken files (stoken.c). The first byte picks the parser; the rest is the
  * NUL-terminated text. Each parser's promises are checked; a broken one aborts.
  */
 #include <stddef.h>
@@ -12,6 +12,7 @@
 
 #include "vppnotify/auth.h"
 #include "vppnotify/error.h"
+#include "vppnotify/stoken.h"
 #include "vppnotify/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(s, data + 1, size - 1);
     s[size - 1] = '\0';
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
     case 0:
         rc = vn_auth_parse_bearer(s, &tok, &len);
         CHECK(rc == 0 || rc == VN_EAUTH);
@@ -71,6 +72,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(rc == 0 || rc == VN_EPARSE || rc == VN_ETOOBIG);
         CHECK(rc != 0 || v >= 0);
         break;
+    case 5: {
+        struct vn_stoken t = {0};
+        rc = vn_stoken_parse(s, &t, NULL);
+        CHECK(rc == 0 || rc == VN_EPARSE);
+        CHECK(rc != 0 || (t.text && t.text[0] && strlen(t.org_name) < sizeof(t.org_name)));
+        vn_stoken_release(&t);
+        break;
+    }
     default:
         rc = vn_parse_ll(s, -1000, 1000, &v);
         CHECK(rc == 0 || rc == VN_EPARSE || rc == VN_ETOOBIG);
