@@ -133,7 +133,7 @@ a100_assign=$(q "SELECT count(*) FROM assignments WHERE adam_id = '361309726';")
 a100_counted=$(q "SELECT assigned_count FROM assets WHERE adam_id = '361309726';")
 [ "$a100_assign" = $((a100_rows * 100)) ] || die "$a100_assign assignments for $a100_rows notifications of 100"
 [ "$a100_counted" = "$a100_assign" ] || die "assignedCount $a100_counted but $a100_assign assignment rows"
-dup_seen=$(q "SELECT coalesce(sum(duplicates), 0) FROM notifications WHERE notification_id LIKE 'ac-%';")
+dup_seen=$(q "SELECT count(*) FROM notification_repeats WHERE notification_id LIKE 'ac-%';")
 dup_ok=$(jq '.requests - .non_2xx' "$T/duplicates.json")
 [ "$dup_seen" -ge "$dup_ok" ] || die "$dup_ok duplicates answered 2xx but only $dup_seen counted"
 for name in asset_count assignments100; do

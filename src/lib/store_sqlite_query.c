@@ -242,12 +242,15 @@ static const struct qspec specs[] = {
         "ORDER BY coalesce(t.requested_at, e.first_seen_at), ids.event_id LIMIT :limit",
         events),
     [VN_Q_NOTIFICATIONS] = SPEC(VN_SQ_Q_NOTIFICATIONS,
-        "SELECT notification_id, notification_type, uid, received_at, state, duplicates, "
-        "  conflicts FROM notifications "
-        "WHERE (:uid IS NULL OR uid = :uid) AND (:state IS NULL OR state = :state) "
-        "  AND (:type IS NULL OR notification_type = :type) "
-        "  AND (:event_id IS NULL OR event_id = :event_id) "
-        "ORDER BY received_at, notification_id LIMIT :limit",
+        "SELECT n.notification_id, n.notification_type, n.uid, n.received_at, n.state, "
+        "  coalesce(r.duplicates, 0), coalesce(r.conflicts, 0) "
+        "FROM notifications AS n LEFT JOIN (SELECT notification_id, count(*) AS duplicates, "
+        "  sum(conflict) AS conflicts FROM notification_repeats GROUP BY notification_id) AS r "
+        "  ON r.notification_id = n.notification_id "
+        "WHERE (:uid IS NULL OR n.uid = :uid) AND (:state IS NULL OR n.state = :state) "
+        "  AND (:type IS NULL OR n.notification_type = :type) "
+        "  AND (:event_id IS NULL OR n.event_id = :event_id) "
+        "ORDER BY n.received_at, n.notification_id LIMIT :limit",
         notifications),
     /* tokenStatus, worst first: revoked or expired (Apple said so, or expDate passed),
      * takeover (another MDM's mdmInfo seen), expiring (within 30 days), ok; NULL without an

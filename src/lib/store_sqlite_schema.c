@@ -222,6 +222,25 @@ const char *const vn__sqlite_migrations[] = {
     ");"
     "CREATE INDEX event_tracking_state ON event_tracking(state, requested_at);"
     "CREATE INDEX event_tracking_uid ON event_tracking(uid);",
+
+    /*
+     * 4: repeats of a notificationId become rows of an append-only log instead of counter
+     * updates of the ledger row. Under a stream of duplicates the counters rewrote random
+     * ledger pages (one page per duplicate); appending touches one page per group commit.
+     * Existing counts are carried over.
+     */
+    "CREATE TABLE notification_repeats ("
+    "  notification_id TEXT NOT NULL,"
+    "  received_at     TEXT NOT NULL,"
+    "  conflict        INTEGER NOT NULL CHECK (conflict IN (0, 1))"
+    ");"
+    "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k"
+    "  WHERE i < (SELECT coalesce(max(duplicates), 0) FROM notifications))"
+    "INSERT INTO notification_repeats(notification_id, received_at, conflict)"
+    "  SELECT x.notification_id, x.received_at, CASE WHEN k.i <= x.conflicts THEN 1 ELSE 0 END"
+    "  FROM notifications AS x JOIN k ON k.i <= x.duplicates;"
+    "ALTER TABLE notifications DROP COLUMN duplicates;"
+    "ALTER TABLE notifications DROP COLUMN conflicts;",
 };
 
 const int vn__sqlite_schema_version =

@@ -102,10 +102,10 @@ int vn__sq_notification_repeat(struct vn_store *st_, const char *id,
     sqlite3_stmt *st;
     int rc, found = 0, differs = 0;
 
+    /* Read the first body's digest, then append the repeat: an append touches the last page
+     * of notification_repeats only, where a counter update would rewrite the ledger row's. */
     STMT(st, s, VN_SQ_NOTIF_REPEAT,
-         "UPDATE notifications SET duplicates = duplicates + 1, "
-         "  conflicts = conflicts + (body_sha256 IS NOT ?2) "
-         "WHERE notification_id = ?1 RETURNING body_sha256 IS NOT ?2");
+         "SELECT body_sha256 IS NOT ?2 FROM notifications WHERE notification_id = ?1");
     vn__sq_text(st, 1, id);
     sqlite3_bind_blob(st, 2, digest, VN_DIGEST_LEN, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -120,6 +120,15 @@ int vn__sq_notification_repeat(struct vn_store *st_, const char *id,
         vn__store_set_error(st_, "notification '%s' not found", id);
         return VN_ENOTFOUND;
     }
+    STMT(st, s, VN_SQ_NOTIF_REPEAT_LOG,
+         "INSERT INTO notification_repeats(notification_id, received_at, conflict) "
+         "VALUES (?1, ?2, ?3)");
+    vn__sq_text(st, 1, id);
+    sqlite3_bind_text(st, 2, s->txn_iso, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, differs);
+    rc = vn__sq_done(s, st);
+    if (rc)
+        return rc;
     if (conflict)
         *conflict = differs;
     return 0;

@@ -1278,6 +1278,57 @@ static void test_callback_stop_value_is_returned(void **state)
     }
 }
 
+/* The migrations, as the backend applies them (store_sqlite_schema.c). */
+extern const char *const vn__sqlite_migrations[];
+
+/* A database left at schema 3 by an older release, with counted repeats, is migrated to the
+ * repeats log without losing a count (regression: migration 4 moved the counters). */
+static void test_migration_4_keeps_repeat_counts(void **state)
+{
+    struct fx *f = *state;
+    struct vn_error err = {0};
+    char path[160];
+    struct rows r;
+    sqlite3 *db;
+
+    vn_store_free(f->st);
+    f->st = NULL;
+    snprintf(path, sizeof(path), "%s/old.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY,"
+                                  " applied_at TEXT NOT NULL);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    for (int v = 1; v <= 3; v++) {
+        char rec[128];
+        assert_int_equal(sqlite3_exec(db, vn__sqlite_migrations[v - 1], NULL, NULL, NULL),
+                         SQLITE_OK);
+        snprintf(rec, sizeof(rec),
+                 "INSERT INTO schema_migrations VALUES (%d, '2026-01-01T00:00:00.000Z')", v);
+        assert_int_equal(sqlite3_exec(db, rec, NULL, NULL, NULL), SQLITE_OK);
+    }
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "INSERT INTO notifications(notification_id, uid, notification_type, state,"
+                     " body, body_sha256, body_length, received_at, duplicates, conflicts) VALUES"
+                     " ('a', 'u1', 'ASSET_COUNT', 'applied', x'7b7d', randomblob(32), 2,"
+                     "  '2026-01-01T00:00:00.000Z', 3, 1),"
+                     " ('b', 'u1', 'ASSET_COUNT', 'applied', x'7b7d', randomblob(32), 2,"
+                     "  '2026-01-01T00:00:01.000Z', 0, 0)",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+
+    f->st = vn_store_open(path, NULL, &err);
+    assert_non_null(f->st);
+    assert_int_equal(q(f->st, VN_Q_NOTIFICATIONS, NULL, &r), 2);
+    assert_non_null(strstr(r.text[0], "notificationId=a "));
+    assert_non_null(strstr(r.text[0], "duplicates=3 conflicts=1"));
+    assert_non_null(strstr(r.text[1], "notificationId=b "));
+    assert_non_null(strstr(r.text[1], "duplicates=0 conflicts=0"));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1308,6 +1359,7 @@ int main(void)
         T(test_assignment_insert_delete_report_real_changes),
         T(test_query_keys_and_filters),
         T(test_callback_stop_value_is_returned),
+        T(test_migration_4_keeps_repeat_counts),
     };
 
     if (vn_secret_init() != 0)
