@@ -740,8 +740,9 @@ static int call(struct vn_apple *a, const struct vn_apple_request *req, int use_
                               VN_LF_S("request", what), VN_LF_S("uId", req->uid),
                               VN_LF_I("status", why->http_status),
                               VN_LF_I("errorNumber", why->number), VN_LF_I("attempt", attempt),
-                              VN_LF_I("retryAfterMs", x.retry_after_ms), VN_LF_I("waitMs", delay)},
-                          7);
+                              VN_LF_I("retryAfterMs", x.retry_after_ms), VN_LF_I("waitMs", delay),
+                              VN_LF_S("error", why->message)},
+                          8);
             hold_off(a, req->uid, delay);
         }
     }
