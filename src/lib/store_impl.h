@@ -248,11 +248,33 @@ extern const int vn__sqlite_schema_version;
 /* The statement of slot, prepared from sql on first use; NULL with the error recorded. */
 sqlite3_stmt *vn__sq_stmt(struct vn__sqlite *s, enum vn__sq_slot slot, const char *sql);
 
+/* The SQLite handle behind a store handle. */
+static inline struct vn__sqlite *vn__sq(struct vn_store *st)
+{
+    return (struct vn__sqlite *)st;
+}
+
+/* Get the statement of slot into var, or return VN_ESTORE from the calling function. */
+#define VN_SQ_STMT(var, s, slot, sql)                                                            \
+    do {                                                                                       \
+        (var) = vn__sq_stmt((s), (slot), (sql));                                               \
+        if (!(var))                                                                            \
+            return VN_ESTORE;                                                                  \
+    } while (0)
+
+/* Step a write statement to its end: 0 or the mapped error; *changed (may be NULL) = rows it
+ * changed. */
+int vn__sq_run(struct vn__sqlite *s, sqlite3_stmt *st, int *changed);
+
 /* Record SQLite's error for rc on s and return the vn code it maps to (VN_EFULL, VN_ESTORE). */
 int vn__sq_fail(struct vn__sqlite *s, int rc);
 
 /* Step st once more to SQLITE_DONE and reset it: 0 or the mapped error. */
 int vn__sq_done(struct vn__sqlite *s, sqlite3_stmt *st);
+
+/* Step st (bound by the caller) to the end and copy column 0 of every row: *out is an owned
+ * array of owned strings (free each, then the array), *n their number. Resets st. */
+int vn__sq_collect_text(struct vn__sqlite *s, sqlite3_stmt *st, char ***out, size_t *n);
 
 /* Bind a borrowed string, or NULL when v is NULL. */
 int vn__sq_text(sqlite3_stmt *st, int i, const char *v);

@@ -27,11 +27,6 @@
 
 static const struct vn_store_ops sqlite_ops;
 
-static struct vn__sqlite *sq(struct vn_store *st)
-{
-    return (struct vn__sqlite *)st;
-}
-
 /* ---- errors and statements ------------------------------------------------------------- */
 
 int vn__sq_fail(struct vn__sqlite *s, int rc)
@@ -69,6 +64,54 @@ sqlite3_stmt *vn__sq_stmt(struct vn__sqlite *s, enum vn__sq_slot slot, const cha
         s->stmt[slot] = NULL;
     }
     return s->stmt[slot];
+}
+
+int vn__sq_run(struct vn__sqlite *s, sqlite3_stmt *st, int *changed)
+{
+    int rc = vn__sq_done(s, st);
+
+    if (changed)
+        *changed = rc ? 0 : sqlite3_changes(s->db);
+    return rc;
+}
+
+int vn__sq_collect_text(struct vn__sqlite *s, sqlite3_stmt *st, char ***out, size_t *n)
+{
+    char **v = NULL, **nv;
+    size_t len = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 16;
+            nv = realloc(v, cap * sizeof(*v));
+            if (!nv) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            v = nv;
+        }
+        v[len] = strdup((const char *)sqlite3_column_text(st, 0));
+        if (!v[len]) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        len++;
+    }
+    rc = rc == SQLITE_DONE ? 0 : vn__sq_fail(s, rc);
+out:
+    sqlite3_reset(st);
+    if (rc) {
+        for (size_t i = 0; i < len; i++)
+            free(v[i]);
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
 }
 
 int vn__sq_done(struct vn__sqlite *s, sqlite3_stmt *st)
@@ -388,7 +431,7 @@ static int migrate(struct vn__sqlite *s, struct vn_error *err)
 
 static void sqlite_free(struct vn_store *st)
 {
-    struct vn__sqlite *s = sq(st);
+    struct vn__sqlite *s = vn__sq(st);
     size_t i;
 
     for (i = 0; i < VN_SQ__COUNT; i++)
@@ -452,7 +495,7 @@ fail:
 
 static int sqlite_schema_version(struct vn_store *st, int *current, int *expected)
 {
-    struct vn__sqlite *s = sq(st);
+    struct vn__sqlite *s = vn__sq(st);
     long long v = 0, tables;
     int rc;
 
@@ -466,7 +509,7 @@ static int sqlite_schema_version(struct vn_store *st, int *current, int *expecte
 
 static const char *sqlite_describe(struct vn_store *st)
 {
-    return sq(st)->describe;
+    return vn__sq(st)->describe;
 }
 
 /* ---- transactions ---------------------------------------------------------------------- */
@@ -480,7 +523,7 @@ static int rolled_back(struct vn_store *st, const char *what)
 {
     char why[VN_ERROR_MSG_MAX];
 
-    sq(st)->txn_ms = 0;
+    vn__sq(st)->txn_ms = 0;
     if (strstr(st->last_error, "the transaction was rolled back"))
         return VN_ESTORE; /* already said (rollback_to, then commit) */
     memcpy(why, st->last_error, sizeof(why));
@@ -491,7 +534,7 @@ static int rolled_back(struct vn_store *st, const char *what)
 
 static int sqlite_begin(struct vn_store *st)
 {
-    struct vn__sqlite *s = sq(st);
+    struct vn__sqlite *s = vn__sq(st);
     int rc;
 
     /* SQLite would let BEGIN IMMEDIATE through on a read-only WAL connection and fail later. */
@@ -513,7 +556,7 @@ static int sqlite_begin(struct vn_store *st)
 
 static int sqlite_rollback(struct vn_store *st)
 {
-    struct vn__sqlite *s = sq(st);
+    struct vn__sqlite *s = vn__sq(st);
 
     s->txn_ms = 0;
     if (sqlite3_get_autocommit(s->db))
@@ -523,7 +566,7 @@ static int sqlite_rollback(struct vn_store *st)
 
 static int sqlite_commit(struct vn_store *st)
 {
-    struct vn__sqlite *s = sq(st);
+    struct vn__sqlite *s = vn__sq(st);
     int rc;
 
     if (sqlite3_get_autocommit(s->db))
@@ -537,7 +580,7 @@ static int sqlite_commit(struct vn_store *st)
 
 static int sqlite_savepoint(struct vn_store *st)
 {
-    struct vn__sqlite *s = sq(st);
+    struct vn__sqlite *s = vn__sq(st);
 
     /* SAVEPOINT outside a transaction would start a deferred one: refuse. */
     if (sqlite3_get_autocommit(s->db)) {
@@ -549,7 +592,7 @@ static int sqlite_savepoint(struct vn_store *st)
 
 static int sqlite_release(struct vn_store *st)
 {
-    struct vn__sqlite *s = sq(st);
+    struct vn__sqlite *s = vn__sq(st);
 
     if (sqlite3_get_autocommit(s->db))
         return rolled_back(st, "cannot release the savepoint");
@@ -558,7 +601,7 @@ static int sqlite_release(struct vn_store *st)
 
 static int sqlite_rollback_to(struct vn_store *st)
 {
-    struct vn__sqlite *s = sq(st);
+    struct vn__sqlite *s = vn__sq(st);
     int rc;
 
     /* After SQLITE_FULL or an I/O error SQLite has rolled back the whole transaction. */
@@ -572,7 +615,7 @@ static int sqlite_rollback_to(struct vn_store *st)
 
 static int sqlite_ping(struct vn_store *st)
 {
-    struct vn__sqlite *s = sq(st);
+    struct vn__sqlite *s = vn__sq(st);
     sqlite3_stmt *q;
     int rc;
 

@@ -14,28 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct vn__sqlite *sq(struct vn_store *st)
-{
-    return (struct vn__sqlite *)st;
-}
-
-#define STMT(var, s, slot, sql)                                                                    \
-    do {                                                                                           \
-        (var) = vn__sq_stmt((s), (slot), (sql));                                                   \
-        if (!(var))                                                                                \
-            return VN_ESTORE;                                                                      \
-    } while (0)
-
-/* Step a write statement; *changed = rows it changed. */
-static int run(struct vn__sqlite *s, sqlite3_stmt *st, int *changed)
-{
-    int rc = vn__sq_done(s, st);
-
-    if (changed)
-        *changed = rc ? 0 : sqlite3_changes(s->db);
-    return rc;
-}
-
 /* Bind an ISO time of ms, or NULL when ms is 0. buf must live until the statement ran. */
 static void bind_time(sqlite3_stmt *st, int i, int64_t ms, char buf[VN_TIME_ISO_LEN])
 {
@@ -77,21 +55,21 @@ static void bind_named(sqlite3_stmt *st, const char *name, const char *v)
 int vn__sq_config_ensure(struct vn_store *st_, const char *key, const char *value_if_absent,
                          char **out)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
     int rc;
 
     *out = NULL;
     if (value_if_absent) {
-        STMT(st, s, VN_SQ_CONFIG_INSERT,
+        VN_SQ_STMT(st, s, VN_SQ_CONFIG_INSERT,
              "INSERT INTO instance_config(key, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
         vn__sq_text(st, 1, key);
         vn__sq_text(st, 2, value_if_absent);
-        rc = run(s, st, NULL);
+        rc = vn__sq_run(s, st, NULL);
         if (rc)
             return rc;
     }
-    STMT(st, s, VN_SQ_CONFIG_GET, "SELECT value FROM instance_config WHERE key = ?1");
+    VN_SQ_STMT(st, s, VN_SQ_CONFIG_GET, "SELECT value FROM instance_config WHERE key = ?1");
     vn__sq_text(st, 1, key);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -111,12 +89,12 @@ int vn__sq_config_ensure(struct vn_store *st_, const char *key, const char *valu
 
 int vn__sq_location_apple(struct vn_store *st_, const char *uid, struct vn_location_apple *out)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    STMT(st, s, VN_SQ_LOC_APPLE,
+    VN_SQ_STMT(st, s, VN_SQ_LOC_APPLE,
          "SELECT uid, name, org_name, stoken, token_expires_at, token_status, token_error, "
          "  notification_url, notification_types, subscribed_at, takeover_mdm_info, "
          "  expiry_warned_at FROM locations WHERE uid = ?1");
@@ -160,51 +138,20 @@ out:
 
 int vn__sq_apple_uids(struct vn_store *st_, char ***uids, size_t *n)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
-    char **v = NULL, **nv;
-    size_t len = 0, cap = 0;
-    int rc;
 
     *uids = NULL;
     *n = 0;
-    STMT(st, s, VN_SQ_APPLE_UIDS,
+    VN_SQ_STMT(st, s, VN_SQ_APPLE_UIDS,
          "SELECT uid FROM locations WHERE stoken IS NOT NULL ORDER BY uid");
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8;
-            nv = realloc(v, cap * sizeof(*v));
-            if (!nv) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            v = nv;
-        }
-        v[len] = strdup((const char *)sqlite3_column_text(st, 0));
-        if (!v[len]) {
-            rc = -ENOMEM;
-            goto out;
-        }
-        len++;
-    }
-    rc = rc == SQLITE_DONE ? 0 : vn__sq_fail(s, rc);
-out:
-    sqlite3_reset(st);
-    if (rc) {
-        for (size_t i = 0; i < len; i++)
-            free(v[i]);
-        free(v);
-        return rc;
-    }
-    *uids = v;
-    *n = len;
-    return 0;
+    return vn__sq_collect_text(s, st, uids, n);
 }
 
 int vn__sq_location_update(struct vn_store *st_, const char *uid,
                            const struct vn_location_update *u)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     char exp_iso[VN_TIME_ISO_LEN], sub_iso[VN_TIME_ISO_LEN], warn_iso[VN_TIME_ISO_LEN];
     char now_iso[VN_TIME_ISO_LEN];
     sqlite3_stmt *st;
@@ -212,7 +159,7 @@ int vn__sq_location_update(struct vn_store *st_, const char *uid,
 
     /* Bits: 1 sToken, 2 expiry, 4 status, 8 subscription, 16 takeover, 32 warned. A new
      * sToken is 'ok', has a fresh expiry and starts a new warning cycle. */
-    STMT(st, s, VN_SQ_LOC_UPDATE,
+    VN_SQ_STMT(st, s, VN_SQ_LOC_UPDATE,
          "UPDATE locations SET "
          "  stoken = CASE WHEN ?2 & 1 THEN ?3 ELSE stoken END, "
          "  stoken_set_at = CASE WHEN ?2 & 1 THEN ?12 ELSE stoken_set_at END, "
@@ -247,7 +194,7 @@ int vn__sq_location_update(struct vn_store *st_, const char *uid,
     vn_time_iso(u->now_ms ? u->now_ms : vn_now_ms(), now_iso);
     sqlite3_bind_text(st, 12, now_iso, -1, SQLITE_STATIC);
     bind_time(st, 13, u->expiry_warned_ms, warn_iso);
-    rc = run(s, st, &changed);
+    rc = vn__sq_run(s, st, &changed);
     if (!rc && changed == 0) {
         vn__store_set_error(st_, "location '%s' not found", uid);
         return VN_ENOTFOUND;
@@ -258,7 +205,7 @@ int vn__sq_location_update(struct vn_store *st_, const char *uid,
 int vn__sq_location_unrotate(struct vn_store *st_, const char *uid,
                              const uint8_t digest[VN_DIGEST_LEN])
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
     int rc, changed = 0;
 
@@ -274,7 +221,7 @@ int vn__sq_location_unrotate(struct vn_store *st_, const char *uid,
     }
     vn__sq_text(st, 1, uid);
     sqlite3_bind_blob(st, 2, digest, VN_DIGEST_LEN, SQLITE_STATIC);
-    rc = run(s, st, &changed);
+    rc = vn__sq_run(s, st, &changed);
     if (!rc && changed == 0) {
         vn__store_set_error(st_, "no such current token of location '%s'", uid);
         rc = VN_ENOTFOUND;
@@ -289,7 +236,7 @@ int vn__sq_location_unrotate(struct vn_store *st_, const char *uid,
         goto out;
     }
     vn__sq_text(st, 1, uid);
-    rc = run(s, st, NULL);
+    rc = vn__sq_run(s, st, NULL);
 out:
     if (rc) {
         vn__sq_abort(s);
@@ -311,18 +258,18 @@ static int sync_row(struct vn__sqlite *s, sqlite3_stmt *upd, sqlite3_stmt *mark,
     int rc, changed = 0;
 
     if (upd) {
-        rc = run(s, upd, &changed);
+        rc = vn__sq_run(s, upd, &changed);
         if (rc)
             return rc;
         if (changed)
             return 2;
     }
-    rc = run(s, mark, &changed);
+    rc = vn__sq_run(s, mark, &changed);
     if (rc)
         return rc;
     if (changed)
         return 0;
-    rc = run(s, ins, &changed);
+    rc = vn__sq_run(s, ins, &changed);
     return rc ? rc : 1;
 }
 
@@ -355,19 +302,19 @@ int vn__sq_sync_asset(struct vn_store *st_, const char *uid, int64_t gen, const 
                       const char *pricing_param, long long total, long long assigned,
                       long long available)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *upd, *mark, *ins;
 
-    STMT(upd, s, VN_SQ_SYNC_ASSET_UPD,
+    VN_SQ_STMT(upd, s, VN_SQ_SYNC_ASSET_UPD,
          "UPDATE assets SET total_count = :total, assigned_count = :assigned, "
          "  available_count = :available, needs_sync = 0, sync_gen = :gen, updated_at = :now "
          "WHERE uid = :uid AND adam_id = :adam AND pricing_param = :pp AND "
          "  (total_count <> :total OR assigned_count <> :assigned OR "
          "   available_count <> :available)");
-    STMT(mark, s, VN_SQ_SYNC_ASSET_MARK,
+    VN_SQ_STMT(mark, s, VN_SQ_SYNC_ASSET_MARK,
          "UPDATE assets SET needs_sync = 0, sync_gen = :gen "
          "WHERE uid = :uid AND adam_id = :adam AND pricing_param = :pp");
-    STMT(ins, s, VN_SQ_SYNC_ASSET_INS,
+    VN_SQ_STMT(ins, s, VN_SQ_SYNC_ASSET_INS,
          "INSERT INTO assets(uid, adam_id, pricing_param, total_count, assigned_count, "
          "  available_count, needs_sync, updated_at, sync_gen) "
          "VALUES (:uid, :adam, :pp, :total, :assigned, :available, 0, :now, :gen)");
@@ -385,7 +332,7 @@ int vn__sq_sync_asset(struct vn_store *st_, const char *uid, int64_t gen, const 
 int vn__sq_sync_assignment(struct vn_store *st_, const char *uid, int64_t gen,
                            const struct vn_assignment *a)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *upd = NULL, *mark, *ins;
 
     if (!a->client_user_id == !a->serial_number) {
@@ -397,14 +344,14 @@ int vn__sq_sync_assignment(struct vn_store *st_, const char *uid, int64_t gen,
     }
     /* Two marks, so that each one's "= :who" uses its partial unique index. */
     if (a->client_user_id)
-        STMT(mark, s, VN_SQ_SYNC_ASSIGN_MARK_USER,
+        VN_SQ_STMT(mark, s, VN_SQ_SYNC_ASSIGN_MARK_USER,
              "UPDATE assignments SET sync_gen = :gen WHERE uid = :uid AND adam_id = :adam "
              "AND pricing_param = :pp AND client_user_id = :who");
     else
-        STMT(mark, s, VN_SQ_SYNC_ASSIGN_MARK_DEVICE,
+        VN_SQ_STMT(mark, s, VN_SQ_SYNC_ASSIGN_MARK_DEVICE,
              "UPDATE assignments SET sync_gen = :gen WHERE uid = :uid AND adam_id = :adam "
              "AND pricing_param = :pp AND serial_number = :who");
-    STMT(ins, s, VN_SQ_SYNC_ASSIGN_INS,
+    VN_SQ_STMT(ins, s, VN_SQ_SYNC_ASSIGN_INS,
          "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number, "
          "  sync_gen) VALUES (:uid, :adam, :pp, :cuid, :sn, :gen)");
     BIND3(":uid", uid);
@@ -419,21 +366,21 @@ int vn__sq_sync_assignment(struct vn_store *st_, const char *uid, int64_t gen,
 
 int vn__sq_sync_user(struct vn_store *st_, const char *uid, int64_t gen, const struct vn_user *u)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *upd, *mark, *ins;
 
     if (!u->client_user_id) {
         vn__store_set_error(st_, "user without a clientUserId");
         return VN_EPARSE;
     }
-    STMT(upd, s, VN_SQ_SYNC_USER_UPD,
+    VN_SQ_STMT(upd, s, VN_SQ_SYNC_USER_UPD,
          "UPDATE users SET email = :email, invite_code = :invite, id_hash = :hash, "
          "  status = :status, sync_gen = :gen, updated_at = :now "
          "WHERE uid = :uid AND client_user_id = :cuid AND (email IS NOT :email OR "
          "  invite_code IS NOT :invite OR id_hash IS NOT :hash OR status IS NOT :status)");
-    STMT(mark, s, VN_SQ_SYNC_USER_MARK,
+    VN_SQ_STMT(mark, s, VN_SQ_SYNC_USER_MARK,
          "UPDATE users SET sync_gen = :gen WHERE uid = :uid AND client_user_id = :cuid");
-    STMT(ins, s, VN_SQ_SYNC_USER_INS,
+    VN_SQ_STMT(ins, s, VN_SQ_SYNC_USER_INS,
          "INSERT INTO users(uid, client_user_id, email, invite_code, id_hash, status, "
          "  updated_at, sync_gen) "
          "VALUES (:uid, :cuid, :email, :invite, :hash, :status, :now, :gen)");
@@ -452,19 +399,19 @@ int vn__sq_sync_subscription(struct vn_store *st_, const char *uid, int64_t gen,
                              const char *adam_id, const char *parent_adam_id,
                              const struct vn_counts *c)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *upd, *mark, *ins;
 
-    STMT(upd, s, VN_SQ_SYNC_SUB_UPD,
+    VN_SQ_STMT(upd, s, VN_SQ_SYNC_SUB_UPD,
          "UPDATE subscriptions SET parent_adam_id = :parent, available_renewing = :ar, "
          "  available_expiring = :ae, total_renewing = :tr, total_expiring = :te, "
          "  sync_gen = :gen, updated_at = :now "
          "WHERE uid = :uid AND adam_id = :adam AND (parent_adam_id IS NOT :parent OR "
          "  available_renewing <> :ar OR available_expiring <> :ae OR total_renewing <> :tr "
          "  OR total_expiring <> :te)");
-    STMT(mark, s, VN_SQ_SYNC_SUB_MARK,
+    VN_SQ_STMT(mark, s, VN_SQ_SYNC_SUB_MARK,
          "UPDATE subscriptions SET sync_gen = :gen WHERE uid = :uid AND adam_id = :adam");
-    STMT(ins, s, VN_SQ_SYNC_SUB_INS,
+    VN_SQ_STMT(ins, s, VN_SQ_SYNC_SUB_INS,
          "INSERT INTO subscriptions(uid, adam_id, parent_adam_id, available_renewing, "
          "  available_expiring, total_renewing, total_expiring, updated_at, sync_gen) "
          "VALUES (:uid, :adam, :parent, :ar, :ae, :tr, :te, :now, :gen)");
@@ -482,17 +429,17 @@ int vn__sq_sync_subscription(struct vn_store *st_, const char *uid, int64_t gen,
 
 int vn__sq_sync_seat(struct vn_store *st_, const char *uid, int64_t gen, const struct vn_seat *seat)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *upd, *mark, *ins;
 
-    STMT(upd, s, VN_SQ_SYNC_SEAT_UPD,
+    VN_SQ_STMT(upd, s, VN_SQ_SYNC_SEAT_UPD,
          "UPDATE subscription_assignments SET renewing = :renewing, sync_gen = :gen "
          "WHERE uid = :uid AND adam_id = :adam AND client_user_id = :cuid AND "
          "  renewing <> :renewing");
-    STMT(mark, s, VN_SQ_SYNC_SEAT_MARK,
+    VN_SQ_STMT(mark, s, VN_SQ_SYNC_SEAT_MARK,
          "UPDATE subscription_assignments SET sync_gen = :gen "
          "WHERE uid = :uid AND adam_id = :adam AND client_user_id = :cuid");
-    STMT(ins, s, VN_SQ_SYNC_SEAT_INS,
+    VN_SQ_STMT(ins, s, VN_SQ_SYNC_SEAT_INS,
          "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, sync_gen) "
          "VALUES (:uid, :adam, :cuid, :renewing, :gen)");
     BIND3(":uid", uid);
@@ -532,7 +479,7 @@ int vn__sq_sync_sweep(struct vn_store *st_, enum vn_mirror_table table, const ch
                                             "AND (:cuid IS NULL OR client_user_id = :cuid) "
                                             "AND sync_gen IS NOT :gen"},
     };
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
     int rc, changed = 0;
 
@@ -540,14 +487,14 @@ int vn__sq_sync_sweep(struct vn_store *st_, enum vn_mirror_table table, const ch
         vn__store_set_error(st_, "unknown mirror table %d", (int)table);
         return VN_EPARSE;
     }
-    STMT(st, s, sweeps[table].slot, sweeps[table].sql);
+    VN_SQ_STMT(st, s, sweeps[table].slot, sweeps[table].sql);
     bind_named(st, ":uid", uid);
     bind_named(st, ":adam", scope->adam_id);
     bind_named(st, ":pp", scope->pricing_param);
     bind_named(st, ":cuid", scope->client_user_id);
     bind_named(st, ":sn", scope->serial_number);
     bind_int_named(st, ":gen", gen);
-    rc = run(s, st, &changed);
+    rc = vn__sq_run(s, st, &changed);
     if (removed)
         *removed = rc ? 0 : changed;
     return rc;
@@ -555,12 +502,12 @@ int vn__sq_sync_sweep(struct vn_store *st_, enum vn_mirror_table table, const ch
 
 int vn__sq_sync_state_get(struct vn_store *st_, const char *uid, struct vn_sync_state *out)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    STMT(st, s, VN_SQ_SYNC_STATE_GET,
+    VN_SQ_STMT(st, s, VN_SQ_SYNC_STATE_GET,
          "SELECT assignments_version, users_version, last_full_at, last_delta_at, "
          "  last_attempt_at, last_kind, last_error, last_drift FROM location_sync "
          "WHERE uid = ?1");
@@ -585,11 +532,11 @@ int vn__sq_sync_state_get(struct vn_store *st_, const char *uid, struct vn_sync_
 
 int vn__sq_sync_state_put(struct vn_store *st_, const char *uid, const struct vn_sync_state *v)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     char full[VN_TIME_ISO_LEN], delta[VN_TIME_ISO_LEN], attempt[VN_TIME_ISO_LEN];
     sqlite3_stmt *st;
 
-    STMT(st, s, VN_SQ_SYNC_STATE_PUT,
+    VN_SQ_STMT(st, s, VN_SQ_SYNC_STATE_PUT,
          "INSERT INTO location_sync(uid, assignments_version, users_version, last_full_at, "
          "  last_delta_at, last_attempt_at, last_kind, last_error, last_drift) "
          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
@@ -607,14 +554,14 @@ int vn__sq_sync_state_put(struct vn_store *st_, const char *uid, const struct vn
     vn__sq_text(st, 7, v->last_kind[0] ? v->last_kind : NULL);
     vn__sq_text(st, 8, v->last_error[0] ? v->last_error : NULL);
     vn__sq_text(st, 9, v->last_drift[0] ? v->last_drift : NULL);
-    return run(s, st, NULL);
+    return vn__sq_run(s, st, NULL);
 }
 
 /* ---- tracked events ---------------------------------------------------------------------- */
 
 int vn__sq_event_track(struct vn_store *st_, const struct vn_event_track *t)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     char at[VN_TIME_ISO_LEN];
     sqlite3_stmt *st;
     int rc, changed;
@@ -623,7 +570,7 @@ int vn__sq_event_track(struct vn_store *st_, const struct vn_event_track *t)
         vn__store_set_error(st_, "a tracked event needs an eventId and a uId");
         return VN_EPARSE;
     }
-    STMT(st, s, VN_SQ_EVENT_TRACK,
+    VN_SQ_STMT(st, s, VN_SQ_EVENT_TRACK,
          "INSERT INTO event_tracking(event_id, uid, kind, type, request, expected, deferred, "
          "  requested_at, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'tracking') "
          "ON CONFLICT(event_id) DO NOTHING");
@@ -639,7 +586,7 @@ int vn__sq_event_track(struct vn_store *st_, const struct vn_event_track *t)
     sqlite3_bind_int(st, 7, t->deferred ? 1 : 0);
     vn_time_iso(t->requested_ms, at);
     sqlite3_bind_text(st, 8, at, -1, SQLITE_STATIC);
-    rc = run(s, st, &changed);
+    rc = vn__sq_run(s, st, &changed);
     if (!rc && changed == 0) {
         vn__store_set_error(st_, "event '%s' is tracked already", t->event_id);
         return VN_EDUP;
@@ -654,12 +601,12 @@ static const char *column_str(sqlite3_stmt *st, int i)
 
 int vn__sq_events_tracking(struct vn_store *st_, const char *uid, vn_tracked_cb cb, void *ud)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     struct vn_tracked_event e;
     sqlite3_stmt *st;
     int rc;
 
-    STMT(st, s, VN_SQ_EVENTS_TRACKING,
+    VN_SQ_STMT(st, s, VN_SQ_EVENTS_TRACKING,
          "SELECT t.event_id, t.uid, t.kind, t.type, t.request, coalesce(t.expected, 0), "
          "  t.deferred, t.requested_at, t.status, coalesce(t.num_requested, -1), "
          "  coalesce(t.num_completed, -1), t.polls, t.last_poll_at, t.stalled, "
@@ -703,13 +650,13 @@ int vn__sq_events_tracking(struct vn_store *st_, const char *uid, vn_tracked_cb 
 int vn__sq_event_tracking_update(struct vn_store *st_, const char *event_id,
                                  const struct vn_event_tracking_update *u)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     char now[VN_TIME_ISO_LEN];
     sqlite3_stmt *st;
     int rc, changed;
 
     /* Bits: 1 poll, 2 stalled, 4 missing, 8 resync, 16 done; status fields go with 1 or 16. */
-    STMT(st, s, VN_SQ_EVENT_TRACKING_UPDATE,
+    VN_SQ_STMT(st, s, VN_SQ_EVENT_TRACKING_UPDATE,
          "UPDATE event_tracking SET "
          "  polls = polls + (CASE WHEN ?2 & 1 THEN 1 ELSE 0 END), "
          "  last_poll_at = CASE WHEN ?2 & 1 THEN ?9 ELSE last_poll_at END, "
@@ -735,7 +682,7 @@ int vn__sq_event_tracking_update(struct vn_store *st_, const char *event_id,
     vn__sq_text(st, 8, u->resync);
     vn_time_iso(u->now_ms ? u->now_ms : vn_now_ms(), now);
     sqlite3_bind_text(st, 9, now, -1, SQLITE_STATIC);
-    rc = run(s, st, &changed);
+    rc = vn__sq_run(s, st, &changed);
     if (!rc && changed == 0) {
         vn__store_set_error(st_, "event '%s' is not tracked", event_id);
         return VN_ENOTFOUND;

@@ -12,16 +12,11 @@
 
 #include <string.h>
 
-static struct vn__sqlite *sq(struct vn_store *st)
-{
-    return (struct vn__sqlite *)st;
-}
-
 /* ---- tokens ---------------------------------------------------------------------------- */
 
 int vn__sq_tokens_version(struct vn_store *st_, int64_t *version)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
     int rc;
 
@@ -41,7 +36,7 @@ int vn__sq_tokens_version(struct vn_store *st_, int64_t *version)
 
 int vn__sq_tokens(struct vn_store *st_, int64_t now_ms, vn_token_cb cb, void *ud)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     char now_iso[VN_TIME_ISO_LEN];
     struct vn_token_row row;
     sqlite3_stmt *st;
@@ -292,7 +287,7 @@ static void bind_named(sqlite3_stmt *st, const char *name, const char *v)
 int vn__sq_query(struct vn_store *st_, enum vn_query q, const struct vn_filter *f, vn_row_cb cb,
                  void *ud)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     struct vn_value vals[QMAX];
     struct vn_row row;
     const struct qspec *spec;

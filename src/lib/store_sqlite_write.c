@@ -14,34 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct vn__sqlite *sq(struct vn_store *st)
-{
-    return (struct vn__sqlite *)st;
-}
-
-/* Get a statement of slot or return VN_ESTORE from the calling function. */
-#define STMT(var, s, slot, sql)                                                                    \
-    do {                                                                                           \
-        (var) = vn__sq_stmt((s), (slot), (sql));                                                   \
-        if (!(var))                                                                                \
-            return VN_ESTORE;                                                                      \
-    } while (0)
-
 static int bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
 {
     if (n == 0)
         return sqlite3_bind_zeroblob(st, i, 0); /* a NULL pointer would bind NULL */
     return sqlite3_bind_blob64(st, i, p, n, SQLITE_STATIC);
-}
-
-/* Step a write statement; *changed = rows it changed. 0 or the mapped error. */
-static int run(struct vn__sqlite *s, sqlite3_stmt *st, int *changed)
-{
-    int rc = vn__sq_done(s, st);
-
-    if (changed)
-        *changed = rc ? 0 : sqlite3_changes(s->db);
-    return rc;
 }
 
 /* ---- the notification ledger ----------------------------------------------------------- */
@@ -59,7 +36,7 @@ static const char *state_name(enum vn_nstate state)
 
 int vn__sq_notification_insert(struct vn_store *st_, const struct vn_notification_record *r)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     char iso[VN_TIME_ISO_LEN];
     const char *state = state_name(r->state);
     sqlite3_stmt *st;
@@ -69,7 +46,7 @@ int vn__sq_notification_insert(struct vn_store *st_, const struct vn_notificatio
         vn__store_set_error(st_, "notification record lacks an id, uid, type or state");
         return VN_EPARSE;
     }
-    STMT(st, s, VN_SQ_NOTIF_INSERT,
+    VN_SQ_STMT(st, s, VN_SQ_NOTIF_INSERT,
          "INSERT INTO notifications(notification_id, uid, notification_type, event_id, state, "
          "  error, body, body_sha256, body_length, received_at) "
          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
@@ -85,7 +62,7 @@ int vn__sq_notification_insert(struct vn_store *st_, const struct vn_notificatio
     sqlite3_bind_blob(st, 8, r->digest, VN_DIGEST_LEN, SQLITE_STATIC);
     sqlite3_bind_int64(st, 9, (sqlite3_int64)r->body_len);
     sqlite3_bind_text(st, 10, iso, -1, SQLITE_STATIC);
-    rc = run(s, st, &changed);
+    rc = vn__sq_run(s, st, &changed);
     if (rc)
         return rc;
     if (changed == 0) {
@@ -98,13 +75,13 @@ int vn__sq_notification_insert(struct vn_store *st_, const struct vn_notificatio
 int vn__sq_notification_repeat(struct vn_store *st_, const char *id,
                                const uint8_t digest[VN_DIGEST_LEN], int *conflict)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
     int rc, found = 0, differs = 0;
 
     /* Read the first body's digest, then append the repeat: an append touches the last page
      * of notification_repeats only, where a counter update would rewrite the ledger row's. */
-    STMT(st, s, VN_SQ_NOTIF_REPEAT,
+    VN_SQ_STMT(st, s, VN_SQ_NOTIF_REPEAT,
          "SELECT body_sha256 IS NOT ?2 FROM notifications WHERE notification_id = ?1");
     vn__sq_text(st, 1, id);
     sqlite3_bind_blob(st, 2, digest, VN_DIGEST_LEN, SQLITE_STATIC);
@@ -120,7 +97,7 @@ int vn__sq_notification_repeat(struct vn_store *st_, const char *id,
         vn__store_set_error(st_, "notification '%s' not found", id);
         return VN_ENOTFOUND;
     }
-    STMT(st, s, VN_SQ_NOTIF_REPEAT_LOG,
+    VN_SQ_STMT(st, s, VN_SQ_NOTIF_REPEAT_LOG,
          "INSERT INTO notification_repeats(notification_id, received_at, conflict) "
          "VALUES (?1, ?2, ?3)");
     vn__sq_text(st, 1, id);
@@ -137,7 +114,7 @@ int vn__sq_notification_repeat(struct vn_store *st_, const char *id,
 int vn__sq_notification_set_state(struct vn_store *st_, const char *id, enum vn_nstate state,
                                   const char *error)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
     int rc, changed;
 
@@ -147,13 +124,13 @@ int vn__sq_notification_set_state(struct vn_store *st_, const char *id, enum vn_
     }
     /* A transition, not an assignment: two concurrent replays cannot both apply one
      * notification, because only one of them moves it out of 'stored'. */
-    STMT(st, s, VN_SQ_NOTIF_SET_STATE,
+    VN_SQ_STMT(st, s, VN_SQ_NOTIF_SET_STATE,
          "UPDATE notifications SET state = ?2, error = ?3 WHERE notification_id = ?1 "
          "AND state <> ?2");
     vn__sq_text(st, 1, id);
     vn__sq_text(st, 2, state_name(state));
     vn__sq_text(st, 3, error);
-    rc = run(s, st, &changed);
+    rc = vn__sq_run(s, st, &changed);
     if (!rc && changed == 0) {
         char *body = NULL;
         size_t len;
@@ -170,7 +147,7 @@ int vn__sq_notification_set_state(struct vn_store *st_, const char *id, enum vn_
 
 int vn__sq_notification_body(struct vn_store *st_, const char *id, char **body, size_t *len)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
     const void *p;
     size_t n;
@@ -178,7 +155,7 @@ int vn__sq_notification_body(struct vn_store *st_, const char *id, char **body, 
 
     *body = NULL;
     *len = 0;
-    STMT(st, s, VN_SQ_NOTIF_BODY, "SELECT body FROM notifications WHERE notification_id = ?1");
+    VN_SQ_STMT(st, s, VN_SQ_NOTIF_BODY, "SELECT body FROM notifications WHERE notification_id = ?1");
     vn__sq_text(st, 1, id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
@@ -207,67 +184,29 @@ out:
     return rc;
 }
 
-static void free_ids(char **ids, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        free(ids[i]);
-    free(ids);
-}
-
 int vn__sq_stored_ids(struct vn_store *st_, const char *uid, char ***ids, size_t *n)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
-    char **v = NULL, **nv;
-    size_t len = 0, cap = 0;
-    int rc;
 
     *ids = NULL;
     *n = 0;
-    STMT(st, s, VN_SQ_STORED_IDS,
+    VN_SQ_STMT(st, s, VN_SQ_STORED_IDS,
          "SELECT notification_id FROM notifications "
          "WHERE state = 'stored' AND (?1 IS NULL OR uid = ?1) "
          "ORDER BY received_at, notification_id");
     vn__sq_text(st, 1, uid);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 16;
-            nv = realloc(v, cap * sizeof(*v));
-            if (!nv) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            v = nv;
-        }
-        v[len] = strdup((const char *)sqlite3_column_text(st, 0));
-        if (!v[len]) {
-            rc = -ENOMEM;
-            goto out;
-        }
-        len++;
-    }
-    rc = rc == SQLITE_DONE ? 0 : vn__sq_fail(s, rc);
-out:
-    sqlite3_reset(st);
-    if (rc) {
-        free_ids(v, len);
-        return rc;
-    }
-    *ids = v;
-    *n = len;
-    return 0;
+    return vn__sq_collect_text(s, st, ids, n);
 }
 
 int vn__sq_quarantine(struct vn_store *st_, int64_t received_ms, const char *remote,
                       const char *reason, const void *body, size_t body_len, size_t original_len)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     char iso[VN_TIME_ISO_LEN];
     sqlite3_stmt *st;
 
-    STMT(st, s, VN_SQ_QUARANTINE,
+    VN_SQ_STMT(st, s, VN_SQ_QUARANTINE,
          "INSERT INTO quarantine(received_at, remote_addr, reason, body, body_length) "
          "VALUES (?1, ?2, ?3, ?4, ?5)");
     vn_time_iso(received_ms, iso);
@@ -276,7 +215,7 @@ int vn__sq_quarantine(struct vn_store *st_, int64_t received_ms, const char *rem
     vn__sq_text(st, 3, reason ? reason : "");
     bind_blob(st, 4, body, body_len);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)original_len);
-    return run(s, st, NULL);
+    return vn__sq_run(s, st, NULL);
 }
 
 /* ---- the mirror ------------------------------------------------------------------------ */
@@ -285,12 +224,12 @@ int vn__sq_asset_adjust(struct vn_store *st_, const char *uid, const char *adam_
                         const char *pricing_param, long long d_total, long long d_assigned,
                         long long d_available)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
 
     /* A new row is an asset we did not know: it starts from the deltas and needs a sync. On
      * update every right-hand side sees the old row, so the check adds the deltas itself. */
-    STMT(st, s, VN_SQ_ASSET_ADJUST,
+    VN_SQ_STMT(st, s, VN_SQ_ASSET_ADJUST,
          "INSERT INTO assets(uid, adam_id, pricing_param, total_count, assigned_count, "
          "  available_count, needs_sync, updated_at) "
          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7) "
@@ -311,7 +250,7 @@ int vn__sq_asset_adjust(struct vn_store *st_, const char *uid, const char *adam_
     sqlite3_bind_int64(st, 5, d_assigned);
     sqlite3_bind_int64(st, 6, d_available);
     vn__sq_text(st, 7, vn__sq_now(s));
-    return run(s, st, NULL);
+    return vn__sq_run(s, st, NULL);
 }
 
 static int check_assignment(struct vn_store *st, const struct vn_assignment *a)
@@ -328,14 +267,14 @@ static int check_assignment(struct vn_store *st, const struct vn_assignment *a)
 
 int vn__sq_assignment_insert(struct vn_store *st_, const char *uid, const struct vn_assignment *a)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
     int rc, changed;
 
     rc = check_assignment(st_, a);
     if (rc)
         return rc;
-    STMT(st, s, VN_SQ_ASSIGN_INSERT,
+    VN_SQ_STMT(st, s, VN_SQ_ASSIGN_INSERT,
          "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number) "
          "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING");
     vn__sq_text(st, 1, uid);
@@ -343,13 +282,13 @@ int vn__sq_assignment_insert(struct vn_store *st_, const char *uid, const struct
     vn__sq_text(st, 3, a->pricing_param ? a->pricing_param : "STDQ");
     vn__sq_text(st, 4, a->client_user_id);
     vn__sq_text(st, 5, a->serial_number);
-    rc = run(s, st, &changed);
+    rc = vn__sq_run(s, st, &changed);
     return rc ? rc : changed > 0;
 }
 
 int vn__sq_assignment_delete(struct vn_store *st_, const char *uid, const struct vn_assignment *a)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
     int rc, changed;
 
@@ -358,25 +297,25 @@ int vn__sq_assignment_delete(struct vn_store *st_, const char *uid, const struct
         return rc;
     /* Two statements, so that each one's "= ?4" lets SQLite use its partial index. */
     if (a->client_user_id)
-        STMT(st, s, VN_SQ_ASSIGN_DELETE_USER,
+        VN_SQ_STMT(st, s, VN_SQ_ASSIGN_DELETE_USER,
              "DELETE FROM assignments WHERE uid = ?1 AND adam_id = ?2 AND pricing_param = ?3 "
              "AND client_user_id = ?4");
     else
-        STMT(st, s, VN_SQ_ASSIGN_DELETE_DEVICE,
+        VN_SQ_STMT(st, s, VN_SQ_ASSIGN_DELETE_DEVICE,
              "DELETE FROM assignments WHERE uid = ?1 AND adam_id = ?2 AND pricing_param = ?3 "
              "AND serial_number = ?4");
     vn__sq_text(st, 1, uid);
     vn__sq_text(st, 2, a->adam_id.s);
     vn__sq_text(st, 3, a->pricing_param ? a->pricing_param : "STDQ");
     vn__sq_text(st, 4, a->client_user_id ? a->client_user_id : a->serial_number);
-    rc = run(s, st, &changed);
+    rc = vn__sq_run(s, st, &changed);
     return rc ? rc : changed > 0;
 }
 
 int vn__sq_user_upsert(struct vn_store *st_, const char *uid, const struct vn_user *u,
                        const char *status)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
 
     if (!u->client_user_id) {
@@ -384,7 +323,7 @@ int vn__sq_user_upsert(struct vn_store *st_, const char *uid, const struct vn_us
         return VN_EPARSE;
     }
     /* Absent (NULL) fields keep what is stored. */
-    STMT(st, s, VN_SQ_USER_UPSERT,
+    VN_SQ_STMT(st, s, VN_SQ_USER_UPSERT,
          "INSERT INTO users(uid, client_user_id, email, invite_code, id_hash, status, "
          "  updated_at) "
          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
@@ -401,16 +340,16 @@ int vn__sq_user_upsert(struct vn_store *st_, const char *uid, const struct vn_us
     vn__sq_text(st, 5, u->id_hash);
     vn__sq_text(st, 6, status ? status : u->status);
     vn__sq_text(st, 7, vn__sq_now(s));
-    return run(s, st, NULL);
+    return vn__sq_run(s, st, NULL);
 }
 
 int vn__sq_subscription_set_counts(struct vn_store *st_, const char *uid, const char *adam_id,
                                    const char *parent_adam_id, const struct vn_counts *c)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
 
-    STMT(st, s, VN_SQ_SUB_COUNTS,
+    VN_SQ_STMT(st, s, VN_SQ_SUB_COUNTS,
          "INSERT INTO subscriptions(uid, adam_id, parent_adam_id, available_renewing, "
          "  available_expiring, total_renewing, total_expiring, updated_at) "
          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
@@ -429,17 +368,17 @@ int vn__sq_subscription_set_counts(struct vn_store *st_, const char *uid, const 
     sqlite3_bind_int64(st, 6, c->total_renewing);
     sqlite3_bind_int64(st, 7, c->total_expiring);
     vn__sq_text(st, 8, vn__sq_now(s));
-    return run(s, st, NULL);
+    return vn__sq_run(s, st, NULL);
 }
 
 int vn__sq_seat_upsert(struct vn_store *st_, const char *uid, const struct vn_seat *seat)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
     int rc, changed;
 
     /* The WHERE makes an identical repeat change nothing, so changes() says "1 changed". */
-    STMT(st, s, VN_SQ_SEAT_UPSERT,
+    VN_SQ_STMT(st, s, VN_SQ_SEAT_UPSERT,
          "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing) "
          "VALUES (?1, ?2, ?3, ?4) "
          "ON CONFLICT(uid, adam_id, client_user_id) DO UPDATE SET renewing = excluded.renewing "
@@ -448,42 +387,42 @@ int vn__sq_seat_upsert(struct vn_store *st_, const char *uid, const struct vn_se
     vn__sq_text(st, 2, seat->adam_id.s);
     vn__sq_text(st, 3, seat->client_user_id);
     sqlite3_bind_int(st, 4, seat->renewing ? 1 : 0);
-    rc = run(s, st, &changed);
+    rc = vn__sq_run(s, st, &changed);
     return rc ? rc : changed > 0;
 }
 
 int vn__sq_seat_delete(struct vn_store *st_, const char *uid, const struct vn_seat *seat)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
     int rc, changed;
 
-    STMT(st, s, VN_SQ_SEAT_DELETE,
+    VN_SQ_STMT(st, s, VN_SQ_SEAT_DELETE,
          "DELETE FROM subscription_assignments "
          "WHERE uid = ?1 AND adam_id = ?2 AND client_user_id = ?3");
     vn__sq_text(st, 1, uid);
     vn__sq_text(st, 2, seat->adam_id.s);
     vn__sq_text(st, 3, seat->client_user_id);
-    rc = run(s, st, &changed);
+    rc = vn__sq_run(s, st, &changed);
     return rc ? rc : changed > 0;
 }
 
 int vn__sq_location_tested(struct vn_store *st_, const char *uid, int64_t ms)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     char iso[VN_TIME_ISO_LEN];
     sqlite3_stmt *st;
     int rc, changed;
 
     /* max(): a late retry of an older test notification does not move the time back. */
-    STMT(st, s, VN_SQ_LOC_TESTED,
+    VN_SQ_STMT(st, s, VN_SQ_LOC_TESTED,
          "UPDATE locations "
          "SET last_test_notification_at = max(coalesce(last_test_notification_at, ''), ?2) "
          "WHERE uid = ?1");
     vn_time_iso(ms, iso);
     vn__sq_text(st, 1, uid);
     sqlite3_bind_text(st, 2, iso, -1, SQLITE_STATIC);
-    rc = run(s, st, &changed);
+    rc = vn__sq_run(s, st, &changed);
     if (!rc && changed == 0) {
         vn__store_set_error(st_, "location '%s' not found", uid);
         return VN_ENOTFOUND;
@@ -495,7 +434,7 @@ int vn__sq_location_tested(struct vn_store *st_, const char *uid, int64_t ms)
 
 int vn__sq_event_note(struct vn_store *st_, const struct vn_event_note *e)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     char iso[VN_TIME_ISO_LEN];
     sqlite3_stmt *st;
     int rc;
@@ -504,7 +443,7 @@ int vn__sq_event_note(struct vn_store *st_, const struct vn_event_note *e)
         vn__store_set_error(st_, "event note lacks an eventId, uid or notification type");
         return VN_EPARSE;
     }
-    STMT(st, s, VN_SQ_EVENT_NOTE,
+    VN_SQ_STMT(st, s, VN_SQ_EVENT_NOTE,
          "INSERT INTO events(event_id, uid, notification_type, type, notifications, succeeded, "
          "  failed, first_seen_at, last_seen_at) "
          "VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?7) "
@@ -523,13 +462,13 @@ int vn__sq_event_note(struct vn_store *st_, const struct vn_event_note *e)
     sqlite3_bind_int64(st, 5, e->succeeded);
     sqlite3_bind_int64(st, 6, e->failed);
     sqlite3_bind_text(st, 7, iso, -1, SQLITE_STATIC);
-    rc = run(s, st, NULL);
+    rc = vn__sq_run(s, st, NULL);
     if (rc)
         return rc;
     if (e->error_number == 0 && !e->error_message && e->failed <= 0)
         return 0;
     /* Errors by number; count = items the failure named (a failure naming none counts 1). */
-    STMT(st, s, VN_SQ_EVENT_ERROR,
+    VN_SQ_STMT(st, s, VN_SQ_EVENT_ERROR,
          "INSERT INTO event_errors(event_id, error_number, error_message, count) "
          "VALUES (?1, ?2, ?3, ?4) "
          "ON CONFLICT(event_id, error_number) DO UPDATE SET "
@@ -539,17 +478,17 @@ int vn__sq_event_note(struct vn_store *st_, const struct vn_event_note *e)
     sqlite3_bind_int64(st, 2, e->error_number);
     vn__sq_text(st, 3, e->error_message);
     sqlite3_bind_int64(st, 4, e->failed > 0 ? e->failed : 1);
-    return run(s, st, NULL);
+    return vn__sq_run(s, st, NULL);
 }
 
 int vn__sq_event_failed_item(struct vn_store *st_, const char *event_id, long long error_number,
                              const char *adam_id, const char *pricing_param,
                              const char *client_user_id, const char *serial_number)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
 
-    STMT(st, s, VN_SQ_EVENT_ITEM,
+    VN_SQ_STMT(st, s, VN_SQ_EVENT_ITEM,
          "INSERT INTO event_failed_items(event_id, error_number, adam_id, pricing_param, "
          "  client_user_id, serial_number) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     vn__sq_text(st, 1, event_id);
@@ -558,7 +497,7 @@ int vn__sq_event_failed_item(struct vn_store *st_, const char *event_id, long lo
     vn__sq_text(st, 4, pricing_param);
     vn__sq_text(st, 5, client_user_id);
     vn__sq_text(st, 6, serial_number);
-    return run(s, st, NULL);
+    return vn__sq_run(s, st, NULL);
 }
 
 /* ---- locations and tokens (each in its own transaction) -------------------------------- */
@@ -580,13 +519,13 @@ static int insert_token(struct vn__sqlite *s, const char *uid, const uint8_t dig
     int rc, changed;
 
     /* A digest is unique across locations: a token must select exactly one location. */
-    STMT(st, s, VN_SQ_TOKEN_INSERT,
+    VN_SQ_STMT(st, s, VN_SQ_TOKEN_INSERT,
          "INSERT INTO location_tokens(uid, digest, created_at, expires_at) "
          "VALUES (?1, ?2, ?3, NULL) ON CONFLICT DO NOTHING");
     vn__sq_text(st, 1, uid);
     sqlite3_bind_blob(st, 2, digest, VN_DIGEST_LEN, SQLITE_STATIC);
     vn__sq_text(st, 3, created);
-    rc = run(s, st, &changed);
+    rc = vn__sq_run(s, st, &changed);
     if (!rc && changed == 0) {
         vn__store_set_error(&s->base, "this token is already used by a location");
         return VN_EDUP;
@@ -597,7 +536,7 @@ static int insert_token(struct vn__sqlite *s, const char *uid, const uint8_t dig
 int vn__sq_location_add(struct vn_store *st_, const char *uid, const char *name,
                         const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     char iso[VN_TIME_ISO_LEN];
     sqlite3_stmt *st;
     int rc, changed;
@@ -616,7 +555,7 @@ int vn__sq_location_add(struct vn_store *st_, const char *uid, const char *name,
     vn__sq_text(st, 1, uid);
     vn__sq_text(st, 2, name);
     sqlite3_bind_text(st, 3, iso, -1, SQLITE_STATIC);
-    rc = run(s, st, &changed);
+    rc = vn__sq_run(s, st, &changed);
     if (!rc && changed == 0) {
         vn__store_set_error(st_, "location '%s' already exists", uid);
         rc = VN_EDUP;
@@ -632,9 +571,9 @@ static int delete_uid(struct vn__sqlite *s, enum vn__sq_slot slot, const char *s
 {
     sqlite3_stmt *st;
 
-    STMT(st, s, slot, sql);
+    VN_SQ_STMT(st, s, slot, sql);
     vn__sq_text(st, 1, uid);
-    return run(s, st, NULL);
+    return vn__sq_run(s, st, NULL);
 }
 
 int vn__sq_location_remove(struct vn_store *st_, const char *uid)
@@ -656,7 +595,7 @@ int vn__sq_location_remove(struct vn_store *st_, const char *uid)
         {VN_SQ_DEL_TRACKING, "DELETE FROM event_tracking WHERE uid = ?1"},
         {VN_SQ_DEL_SYNC_STATE, "DELETE FROM location_sync WHERE uid = ?1"},
     };
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
     size_t i;
     int rc, changed = 0;
@@ -670,7 +609,7 @@ int vn__sq_location_remove(struct vn_store *st_, const char *uid)
         goto out;
     }
     vn__sq_text(st, 1, uid);
-    rc = run(s, st, &changed); /* its tokens go by ON DELETE CASCADE */
+    rc = vn__sq_run(s, st, &changed); /* its tokens go by ON DELETE CASCADE */
     if (!rc && changed == 0) {
         vn__store_set_error(st_, "location '%s' not found", uid);
         rc = VN_ENOTFOUND;
@@ -685,7 +624,7 @@ int vn__sq_location_rotate(struct vn_store *st_, const char *uid,
                            const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms,
                            int64_t grace_until_ms)
 {
-    struct vn__sqlite *s = sq(st_);
+    struct vn__sqlite *s = vn__sq(st_);
     char now_iso[VN_TIME_ISO_LEN], grace_iso[VN_TIME_ISO_LEN];
     sqlite3_stmt *st;
     int rc;
@@ -724,7 +663,7 @@ int vn__sq_location_rotate(struct vn_store *st_, const char *uid,
         vn_time_iso(grace_until_ms, grace_iso);
         vn__sq_text(st, 1, uid);
         sqlite3_bind_text(st, 2, grace_iso, -1, SQLITE_STATIC);
-        rc = run(s, st, NULL);
+        rc = vn__sq_run(s, st, NULL);
     } else {
         rc = delete_uid(s, VN_SQ_TOKEN_DROP_CURRENT,
                         "DELETE FROM location_tokens WHERE uid = ?1 AND expires_at IS NULL", uid);
