@@ -255,11 +255,11 @@ static inline struct vn__sqlite *vn__sq(struct vn_store *st)
 }
 
 /* Get the statement of slot into var, or return VN_ESTORE from the calling function. */
-#define VN_SQ_STMT(var, s, slot, sql)                                                            \
-    do {                                                                                       \
-        (var) = vn__sq_stmt((s), (slot), (sql));                                               \
-        if (!(var))                                                                            \
-            return VN_ESTORE;                                                                  \
+#define VN_SQ_STMT(var, s, slot, sql)                                                              \
+    do {                                                                                           \
+        (var) = vn__sq_stmt((s), (slot), (sql));                                                   \
+        if (!(var))                                                                                \
+            return VN_ESTORE;                                                                      \
     } while (0)
 
 /* Step a write statement to its end: 0 or the mapped error; *changed (may be NULL) = rows it

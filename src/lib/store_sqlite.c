@@ -641,7 +641,8 @@ static int sqlite_ping(struct vn_store *st)
     rc = vn__sq_exec(s, VN_SQ_SAVEPOINT, "SAVEPOINT vn_job");
     if (rc)
         goto out;
-    q = vn__sq_stmt(s, VN_SQ_HEALTH_PROBE, "INSERT INTO health_probe(payload) VALUES (zeroblob(65536))");
+    q = vn__sq_stmt(s, VN_SQ_HEALTH_PROBE,
+                    "INSERT INTO health_probe(payload) VALUES (zeroblob(65536))");
     rc = q ? vn__sq_done(s, q) : VN_ESTORE;
     if (rc)
         goto out;

@@ -61,8 +61,9 @@ int vn__sq_config_ensure(struct vn_store *st_, const char *key, const char *valu
 
     *out = NULL;
     if (value_if_absent) {
-        VN_SQ_STMT(st, s, VN_SQ_CONFIG_INSERT,
-             "INSERT INTO instance_config(key, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
+        VN_SQ_STMT(
+            st, s, VN_SQ_CONFIG_INSERT,
+            "INSERT INTO instance_config(key, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
         vn__sq_text(st, 1, key);
         vn__sq_text(st, 2, value_if_absent);
         rc = vn__sq_run(s, st, NULL);
@@ -95,9 +96,9 @@ int vn__sq_location_apple(struct vn_store *st_, const char *uid, struct vn_locat
 
     memset(out, 0, sizeof(*out));
     VN_SQ_STMT(st, s, VN_SQ_LOC_APPLE,
-         "SELECT uid, name, org_name, stoken, token_expires_at, token_status, token_error, "
-         "  notification_url, notification_types, subscribed_at, takeover_mdm_info, "
-         "  expiry_warned_at FROM locations WHERE uid = ?1");
+               "SELECT uid, name, org_name, stoken, token_expires_at, token_status, token_error, "
+               "  notification_url, notification_types, subscribed_at, takeover_mdm_info, "
+               "  expiry_warned_at FROM locations WHERE uid = ?1");
     vn__sq_text(st, 1, uid);
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
@@ -144,7 +145,7 @@ int vn__sq_apple_uids(struct vn_store *st_, char ***uids, size_t *n)
     *uids = NULL;
     *n = 0;
     VN_SQ_STMT(st, s, VN_SQ_APPLE_UIDS,
-         "SELECT uid FROM locations WHERE stoken IS NOT NULL ORDER BY uid");
+               "SELECT uid FROM locations WHERE stoken IS NOT NULL ORDER BY uid");
     return vn__sq_collect_text(s, st, uids, n);
 }
 
@@ -159,24 +160,25 @@ int vn__sq_location_update(struct vn_store *st_, const char *uid,
 
     /* Bits: 1 sToken, 2 expiry, 4 status, 8 subscription, 16 takeover, 32 warned. A new
      * sToken is 'ok', has a fresh expiry and starts a new warning cycle. */
-    VN_SQ_STMT(st, s, VN_SQ_LOC_UPDATE,
-         "UPDATE locations SET "
-         "  stoken = CASE WHEN ?2 & 1 THEN ?3 ELSE stoken END, "
-         "  stoken_set_at = CASE WHEN ?2 & 1 THEN ?12 ELSE stoken_set_at END, "
-         "  org_name = CASE WHEN ?2 & 1 THEN coalesce(?4, org_name) ELSE org_name END, "
-         "  token_expires_at = CASE WHEN ?2 & 3 THEN ?5 ELSE token_expires_at END, "
-         "  token_status = CASE WHEN ?2 & 1 THEN 'ok' WHEN ?2 & 4 THEN ?6 ELSE token_status END, "
-         "  token_error = CASE WHEN ?2 & 1 THEN NULL WHEN ?2 & 4 THEN ?7 ELSE token_error END, "
-         "  token_status_at = CASE WHEN ?2 & 5 THEN ?12 ELSE token_status_at END, "
-         "  notification_url = CASE WHEN ?2 & 8 THEN ?8 ELSE notification_url END, "
-         "  notification_types = CASE WHEN ?2 & 8 THEN ?9 ELSE notification_types END, "
-         "  subscribed_at = CASE WHEN ?2 & 8 THEN ?10 ELSE subscribed_at END, "
-         "  takeover_mdm_info = CASE WHEN ?2 & 16 THEN ?11 ELSE takeover_mdm_info END, "
-         "  takeover_at = CASE WHEN ?2 & 16 THEN (CASE WHEN ?11 IS NULL THEN NULL "
-         "    ELSE ?12 END) ELSE takeover_at END, "
-         "  expiry_warned_at = CASE WHEN ?2 & 1 THEN NULL WHEN ?2 & 32 THEN ?13 "
-         "    ELSE expiry_warned_at END "
-         "WHERE uid = ?1");
+    VN_SQ_STMT(
+        st, s, VN_SQ_LOC_UPDATE,
+        "UPDATE locations SET "
+        "  stoken = CASE WHEN ?2 & 1 THEN ?3 ELSE stoken END, "
+        "  stoken_set_at = CASE WHEN ?2 & 1 THEN ?12 ELSE stoken_set_at END, "
+        "  org_name = CASE WHEN ?2 & 1 THEN coalesce(?4, org_name) ELSE org_name END, "
+        "  token_expires_at = CASE WHEN ?2 & 3 THEN ?5 ELSE token_expires_at END, "
+        "  token_status = CASE WHEN ?2 & 1 THEN 'ok' WHEN ?2 & 4 THEN ?6 ELSE token_status END, "
+        "  token_error = CASE WHEN ?2 & 1 THEN NULL WHEN ?2 & 4 THEN ?7 ELSE token_error END, "
+        "  token_status_at = CASE WHEN ?2 & 5 THEN ?12 ELSE token_status_at END, "
+        "  notification_url = CASE WHEN ?2 & 8 THEN ?8 ELSE notification_url END, "
+        "  notification_types = CASE WHEN ?2 & 8 THEN ?9 ELSE notification_types END, "
+        "  subscribed_at = CASE WHEN ?2 & 8 THEN ?10 ELSE subscribed_at END, "
+        "  takeover_mdm_info = CASE WHEN ?2 & 16 THEN ?11 ELSE takeover_mdm_info END, "
+        "  takeover_at = CASE WHEN ?2 & 16 THEN (CASE WHEN ?11 IS NULL THEN NULL "
+        "    ELSE ?12 END) ELSE takeover_at END, "
+        "  expiry_warned_at = CASE WHEN ?2 & 1 THEN NULL WHEN ?2 & 32 THEN ?13 "
+        "    ELSE expiry_warned_at END "
+        "WHERE uid = ?1");
     vn__sq_text(st, 1, uid);
     sqlite3_bind_int(st, 2, (int)u->what);
     if (u->stoken)
@@ -306,18 +308,18 @@ int vn__sq_sync_asset(struct vn_store *st_, const char *uid, int64_t gen, const 
     sqlite3_stmt *upd, *mark, *ins;
 
     VN_SQ_STMT(upd, s, VN_SQ_SYNC_ASSET_UPD,
-         "UPDATE assets SET total_count = :total, assigned_count = :assigned, "
-         "  available_count = :available, needs_sync = 0, sync_gen = :gen, updated_at = :now "
-         "WHERE uid = :uid AND adam_id = :adam AND pricing_param = :pp AND "
-         "  (total_count <> :total OR assigned_count <> :assigned OR "
-         "   available_count <> :available)");
+               "UPDATE assets SET total_count = :total, assigned_count = :assigned, "
+               "  available_count = :available, needs_sync = 0, sync_gen = :gen, updated_at = :now "
+               "WHERE uid = :uid AND adam_id = :adam AND pricing_param = :pp AND "
+               "  (total_count <> :total OR assigned_count <> :assigned OR "
+               "   available_count <> :available)");
     VN_SQ_STMT(mark, s, VN_SQ_SYNC_ASSET_MARK,
-         "UPDATE assets SET needs_sync = 0, sync_gen = :gen "
-         "WHERE uid = :uid AND adam_id = :adam AND pricing_param = :pp");
+               "UPDATE assets SET needs_sync = 0, sync_gen = :gen "
+               "WHERE uid = :uid AND adam_id = :adam AND pricing_param = :pp");
     VN_SQ_STMT(ins, s, VN_SQ_SYNC_ASSET_INS,
-         "INSERT INTO assets(uid, adam_id, pricing_param, total_count, assigned_count, "
-         "  available_count, needs_sync, updated_at, sync_gen) "
-         "VALUES (:uid, :adam, :pp, :total, :assigned, :available, 0, :now, :gen)");
+               "INSERT INTO assets(uid, adam_id, pricing_param, total_count, assigned_count, "
+               "  available_count, needs_sync, updated_at, sync_gen) "
+               "VALUES (:uid, :adam, :pp, :total, :assigned, :available, 0, :now, :gen)");
     BIND3(":uid", uid);
     BIND3(":adam", adam_id);
     BIND3(":pp", pricing_param ? pricing_param : "STDQ");
@@ -345,15 +347,16 @@ int vn__sq_sync_assignment(struct vn_store *st_, const char *uid, int64_t gen,
     /* Two marks, so that each one's "= :who" uses its partial unique index. */
     if (a->client_user_id)
         VN_SQ_STMT(mark, s, VN_SQ_SYNC_ASSIGN_MARK_USER,
-             "UPDATE assignments SET sync_gen = :gen WHERE uid = :uid AND adam_id = :adam "
-             "AND pricing_param = :pp AND client_user_id = :who");
+                   "UPDATE assignments SET sync_gen = :gen WHERE uid = :uid AND adam_id = :adam "
+                   "AND pricing_param = :pp AND client_user_id = :who");
     else
         VN_SQ_STMT(mark, s, VN_SQ_SYNC_ASSIGN_MARK_DEVICE,
-             "UPDATE assignments SET sync_gen = :gen WHERE uid = :uid AND adam_id = :adam "
-             "AND pricing_param = :pp AND serial_number = :who");
-    VN_SQ_STMT(ins, s, VN_SQ_SYNC_ASSIGN_INS,
-         "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number, "
-         "  sync_gen) VALUES (:uid, :adam, :pp, :cuid, :sn, :gen)");
+                   "UPDATE assignments SET sync_gen = :gen WHERE uid = :uid AND adam_id = :adam "
+                   "AND pricing_param = :pp AND serial_number = :who");
+    VN_SQ_STMT(
+        ins, s, VN_SQ_SYNC_ASSIGN_INS,
+        "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number, "
+        "  sync_gen) VALUES (:uid, :adam, :pp, :cuid, :sn, :gen)");
     BIND3(":uid", uid);
     BIND3(":adam", a->adam_id.s);
     BIND3(":pp", a->pricing_param ? a->pricing_param : "STDQ");
@@ -374,16 +377,16 @@ int vn__sq_sync_user(struct vn_store *st_, const char *uid, int64_t gen, const s
         return VN_EPARSE;
     }
     VN_SQ_STMT(upd, s, VN_SQ_SYNC_USER_UPD,
-         "UPDATE users SET email = :email, invite_code = :invite, id_hash = :hash, "
-         "  status = :status, sync_gen = :gen, updated_at = :now "
-         "WHERE uid = :uid AND client_user_id = :cuid AND (email IS NOT :email OR "
-         "  invite_code IS NOT :invite OR id_hash IS NOT :hash OR status IS NOT :status)");
+               "UPDATE users SET email = :email, invite_code = :invite, id_hash = :hash, "
+               "  status = :status, sync_gen = :gen, updated_at = :now "
+               "WHERE uid = :uid AND client_user_id = :cuid AND (email IS NOT :email OR "
+               "  invite_code IS NOT :invite OR id_hash IS NOT :hash OR status IS NOT :status)");
     VN_SQ_STMT(mark, s, VN_SQ_SYNC_USER_MARK,
-         "UPDATE users SET sync_gen = :gen WHERE uid = :uid AND client_user_id = :cuid");
+               "UPDATE users SET sync_gen = :gen WHERE uid = :uid AND client_user_id = :cuid");
     VN_SQ_STMT(ins, s, VN_SQ_SYNC_USER_INS,
-         "INSERT INTO users(uid, client_user_id, email, invite_code, id_hash, status, "
-         "  updated_at, sync_gen) "
-         "VALUES (:uid, :cuid, :email, :invite, :hash, :status, :now, :gen)");
+               "INSERT INTO users(uid, client_user_id, email, invite_code, id_hash, status, "
+               "  updated_at, sync_gen) "
+               "VALUES (:uid, :cuid, :email, :invite, :hash, :status, :now, :gen)");
     BIND3(":uid", uid);
     BIND3(":cuid", u->client_user_id);
     BIND3(":email", u->email);
@@ -403,18 +406,18 @@ int vn__sq_sync_subscription(struct vn_store *st_, const char *uid, int64_t gen,
     sqlite3_stmt *upd, *mark, *ins;
 
     VN_SQ_STMT(upd, s, VN_SQ_SYNC_SUB_UPD,
-         "UPDATE subscriptions SET parent_adam_id = :parent, available_renewing = :ar, "
-         "  available_expiring = :ae, total_renewing = :tr, total_expiring = :te, "
-         "  sync_gen = :gen, updated_at = :now "
-         "WHERE uid = :uid AND adam_id = :adam AND (parent_adam_id IS NOT :parent OR "
-         "  available_renewing <> :ar OR available_expiring <> :ae OR total_renewing <> :tr "
-         "  OR total_expiring <> :te)");
+               "UPDATE subscriptions SET parent_adam_id = :parent, available_renewing = :ar, "
+               "  available_expiring = :ae, total_renewing = :tr, total_expiring = :te, "
+               "  sync_gen = :gen, updated_at = :now "
+               "WHERE uid = :uid AND adam_id = :adam AND (parent_adam_id IS NOT :parent OR "
+               "  available_renewing <> :ar OR available_expiring <> :ae OR total_renewing <> :tr "
+               "  OR total_expiring <> :te)");
     VN_SQ_STMT(mark, s, VN_SQ_SYNC_SUB_MARK,
-         "UPDATE subscriptions SET sync_gen = :gen WHERE uid = :uid AND adam_id = :adam");
+               "UPDATE subscriptions SET sync_gen = :gen WHERE uid = :uid AND adam_id = :adam");
     VN_SQ_STMT(ins, s, VN_SQ_SYNC_SUB_INS,
-         "INSERT INTO subscriptions(uid, adam_id, parent_adam_id, available_renewing, "
-         "  available_expiring, total_renewing, total_expiring, updated_at, sync_gen) "
-         "VALUES (:uid, :adam, :parent, :ar, :ae, :tr, :te, :now, :gen)");
+               "INSERT INTO subscriptions(uid, adam_id, parent_adam_id, available_renewing, "
+               "  available_expiring, total_renewing, total_expiring, updated_at, sync_gen) "
+               "VALUES (:uid, :adam, :parent, :ar, :ae, :tr, :te, :now, :gen)");
     BIND3(":uid", uid);
     BIND3(":adam", adam_id);
     BIND3(":parent", parent_adam_id);
@@ -433,15 +436,16 @@ int vn__sq_sync_seat(struct vn_store *st_, const char *uid, int64_t gen, const s
     sqlite3_stmt *upd, *mark, *ins;
 
     VN_SQ_STMT(upd, s, VN_SQ_SYNC_SEAT_UPD,
-         "UPDATE subscription_assignments SET renewing = :renewing, sync_gen = :gen "
-         "WHERE uid = :uid AND adam_id = :adam AND client_user_id = :cuid AND "
-         "  renewing <> :renewing");
+               "UPDATE subscription_assignments SET renewing = :renewing, sync_gen = :gen "
+               "WHERE uid = :uid AND adam_id = :adam AND client_user_id = :cuid AND "
+               "  renewing <> :renewing");
     VN_SQ_STMT(mark, s, VN_SQ_SYNC_SEAT_MARK,
-         "UPDATE subscription_assignments SET sync_gen = :gen "
-         "WHERE uid = :uid AND adam_id = :adam AND client_user_id = :cuid");
-    VN_SQ_STMT(ins, s, VN_SQ_SYNC_SEAT_INS,
-         "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, sync_gen) "
-         "VALUES (:uid, :adam, :cuid, :renewing, :gen)");
+               "UPDATE subscription_assignments SET sync_gen = :gen "
+               "WHERE uid = :uid AND adam_id = :adam AND client_user_id = :cuid");
+    VN_SQ_STMT(
+        ins, s, VN_SQ_SYNC_SEAT_INS,
+        "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, sync_gen) "
+        "VALUES (:uid, :adam, :cuid, :renewing, :gen)");
     BIND3(":uid", uid);
     BIND3(":adam", seat->adam_id.s);
     BIND3(":cuid", seat->client_user_id);
@@ -508,9 +512,9 @@ int vn__sq_sync_state_get(struct vn_store *st_, const char *uid, struct vn_sync_
 
     memset(out, 0, sizeof(*out));
     VN_SQ_STMT(st, s, VN_SQ_SYNC_STATE_GET,
-         "SELECT assignments_version, users_version, last_full_at, last_delta_at, "
-         "  last_attempt_at, last_kind, last_error, last_drift FROM location_sync "
-         "WHERE uid = ?1");
+               "SELECT assignments_version, users_version, last_full_at, last_delta_at, "
+               "  last_attempt_at, last_kind, last_error, last_drift FROM location_sync "
+               "WHERE uid = ?1");
     vn__sq_text(st, 1, uid);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -536,15 +540,16 @@ int vn__sq_sync_state_put(struct vn_store *st_, const char *uid, const struct vn
     char full[VN_TIME_ISO_LEN], delta[VN_TIME_ISO_LEN], attempt[VN_TIME_ISO_LEN];
     sqlite3_stmt *st;
 
-    VN_SQ_STMT(st, s, VN_SQ_SYNC_STATE_PUT,
-         "INSERT INTO location_sync(uid, assignments_version, users_version, last_full_at, "
-         "  last_delta_at, last_attempt_at, last_kind, last_error, last_drift) "
-         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
-         "ON CONFLICT(uid) DO UPDATE SET assignments_version = excluded.assignments_version, "
-         "  users_version = excluded.users_version, last_full_at = excluded.last_full_at, "
-         "  last_delta_at = excluded.last_delta_at, last_attempt_at = excluded.last_attempt_at, "
-         "  last_kind = excluded.last_kind, last_error = excluded.last_error, "
-         "  last_drift = excluded.last_drift");
+    VN_SQ_STMT(
+        st, s, VN_SQ_SYNC_STATE_PUT,
+        "INSERT INTO location_sync(uid, assignments_version, users_version, last_full_at, "
+        "  last_delta_at, last_attempt_at, last_kind, last_error, last_drift) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+        "ON CONFLICT(uid) DO UPDATE SET assignments_version = excluded.assignments_version, "
+        "  users_version = excluded.users_version, last_full_at = excluded.last_full_at, "
+        "  last_delta_at = excluded.last_delta_at, last_attempt_at = excluded.last_attempt_at, "
+        "  last_kind = excluded.last_kind, last_error = excluded.last_error, "
+        "  last_drift = excluded.last_drift");
     vn__sq_text(st, 1, uid);
     vn__sq_text(st, 2, v->assignments_version[0] ? v->assignments_version : NULL);
     vn__sq_text(st, 3, v->users_version[0] ? v->users_version : NULL);
@@ -571,9 +576,9 @@ int vn__sq_event_track(struct vn_store *st_, const struct vn_event_track *t)
         return VN_EPARSE;
     }
     VN_SQ_STMT(st, s, VN_SQ_EVENT_TRACK,
-         "INSERT INTO event_tracking(event_id, uid, kind, type, request, expected, deferred, "
-         "  requested_at, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'tracking') "
-         "ON CONFLICT(event_id) DO NOTHING");
+               "INSERT INTO event_tracking(event_id, uid, kind, type, request, expected, deferred, "
+               "  requested_at, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'tracking') "
+               "ON CONFLICT(event_id) DO NOTHING");
     vn__sq_text(st, 1, t->event_id);
     vn__sq_text(st, 2, t->uid);
     vn__sq_text(st, 3, t->kind);
@@ -607,14 +612,14 @@ int vn__sq_events_tracking(struct vn_store *st_, const char *uid, vn_tracked_cb 
     int rc;
 
     VN_SQ_STMT(st, s, VN_SQ_EVENTS_TRACKING,
-         "SELECT t.event_id, t.uid, t.kind, t.type, t.request, coalesce(t.expected, 0), "
-         "  t.deferred, t.requested_at, t.status, coalesce(t.num_requested, -1), "
-         "  coalesce(t.num_completed, -1), t.polls, t.last_poll_at, t.stalled, "
-         "  coalesce(e.notifications, 0), coalesce(e.succeeded, 0), coalesce(e.failed, 0), "
-         "  e.last_seen_at "
-         "FROM event_tracking AS t LEFT JOIN events AS e ON e.event_id = t.event_id "
-         "WHERE t.state = 'tracking' AND (?1 IS NULL OR t.uid = ?1) "
-         "ORDER BY t.requested_at, t.event_id");
+               "SELECT t.event_id, t.uid, t.kind, t.type, t.request, coalesce(t.expected, 0), "
+               "  t.deferred, t.requested_at, t.status, coalesce(t.num_requested, -1), "
+               "  coalesce(t.num_completed, -1), t.polls, t.last_poll_at, t.stalled, "
+               "  coalesce(e.notifications, 0), coalesce(e.succeeded, 0), coalesce(e.failed, 0), "
+               "  e.last_seen_at "
+               "FROM event_tracking AS t LEFT JOIN events AS e ON e.event_id = t.event_id "
+               "WHERE t.state = 'tracking' AND (?1 IS NULL OR t.uid = ?1) "
+               "ORDER BY t.requested_at, t.event_id");
     vn__sq_text(st, 1, uid);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         memset(&e, 0, sizeof(e));
@@ -657,21 +662,21 @@ int vn__sq_event_tracking_update(struct vn_store *st_, const char *event_id,
 
     /* Bits: 1 poll, 2 stalled, 4 missing, 8 resync, 16 done; status fields go with 1 or 16. */
     VN_SQ_STMT(st, s, VN_SQ_EVENT_TRACKING_UPDATE,
-         "UPDATE event_tracking SET "
-         "  polls = polls + (CASE WHEN ?2 & 1 THEN 1 ELSE 0 END), "
-         "  last_poll_at = CASE WHEN ?2 & 1 THEN ?9 ELSE last_poll_at END, "
-         "  poll_error = CASE WHEN ?2 & 1 THEN ?7 ELSE poll_error END, "
-         "  status = CASE WHEN ?2 & 17 AND ?3 IS NOT NULL THEN ?3 ELSE status END, "
-         "  num_requested = CASE WHEN ?2 & 17 AND ?4 >= 0 THEN ?4 ELSE num_requested END, "
-         "  num_completed = CASE WHEN ?2 & 17 AND ?5 >= 0 THEN ?5 ELSE num_completed END, "
-         "  failures = CASE WHEN ?2 & 17 AND ?6 IS NOT NULL THEN ?6 ELSE failures END, "
-         "  stalled = CASE WHEN ?2 & 2 THEN 1 ELSE stalled END, "
-         "  stalled_at = CASE WHEN ?2 & 2 THEN coalesce(stalled_at, ?9) ELSE stalled_at END, "
-         "  notifications_missing = CASE WHEN ?2 & 4 THEN 1 ELSE notifications_missing END, "
-         "  resync = CASE WHEN ?2 & 8 THEN ?8 ELSE resync END, "
-         "  state = CASE WHEN ?2 & 16 THEN 'done' ELSE state END, "
-         "  completed_at = CASE WHEN ?2 & 16 THEN ?9 ELSE completed_at END "
-         "WHERE event_id = ?1");
+               "UPDATE event_tracking SET "
+               "  polls = polls + (CASE WHEN ?2 & 1 THEN 1 ELSE 0 END), "
+               "  last_poll_at = CASE WHEN ?2 & 1 THEN ?9 ELSE last_poll_at END, "
+               "  poll_error = CASE WHEN ?2 & 1 THEN ?7 ELSE poll_error END, "
+               "  status = CASE WHEN ?2 & 17 AND ?3 IS NOT NULL THEN ?3 ELSE status END, "
+               "  num_requested = CASE WHEN ?2 & 17 AND ?4 >= 0 THEN ?4 ELSE num_requested END, "
+               "  num_completed = CASE WHEN ?2 & 17 AND ?5 >= 0 THEN ?5 ELSE num_completed END, "
+               "  failures = CASE WHEN ?2 & 17 AND ?6 IS NOT NULL THEN ?6 ELSE failures END, "
+               "  stalled = CASE WHEN ?2 & 2 THEN 1 ELSE stalled END, "
+               "  stalled_at = CASE WHEN ?2 & 2 THEN coalesce(stalled_at, ?9) ELSE stalled_at END, "
+               "  notifications_missing = CASE WHEN ?2 & 4 THEN 1 ELSE notifications_missing END, "
+               "  resync = CASE WHEN ?2 & 8 THEN ?8 ELSE resync END, "
+               "  state = CASE WHEN ?2 & 16 THEN 'done' ELSE state END, "
+               "  completed_at = CASE WHEN ?2 & 16 THEN ?9 ELSE completed_at END "
+               "WHERE event_id = ?1");
     vn__sq_text(st, 1, event_id);
     sqlite3_bind_int(st, 2, (int)u->what);
     vn__sq_text(st, 3, u->status);

@@ -46,11 +46,12 @@ int vn__sq_notification_insert(struct vn_store *st_, const struct vn_notificatio
         vn__store_set_error(st_, "notification record lacks an id, uid, type or state");
         return VN_EPARSE;
     }
-    VN_SQ_STMT(st, s, VN_SQ_NOTIF_INSERT,
-         "INSERT INTO notifications(notification_id, uid, notification_type, event_id, state, "
-         "  error, body, body_sha256, body_length, received_at) "
-         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-         "ON CONFLICT(notification_id) DO NOTHING");
+    VN_SQ_STMT(
+        st, s, VN_SQ_NOTIF_INSERT,
+        "INSERT INTO notifications(notification_id, uid, notification_type, event_id, state, "
+        "  error, body, body_sha256, body_length, received_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+        "ON CONFLICT(notification_id) DO NOTHING");
     vn_time_iso(r->received_ms, iso);
     vn__sq_text(st, 1, r->id);
     vn__sq_text(st, 2, r->uid);
@@ -82,7 +83,7 @@ int vn__sq_notification_repeat(struct vn_store *st_, const char *id,
     /* Read the first body's digest, then append the repeat: an append touches the last page
      * of notification_repeats only, where a counter update would rewrite the ledger row's. */
     VN_SQ_STMT(st, s, VN_SQ_NOTIF_REPEAT,
-         "SELECT body_sha256 IS NOT ?2 FROM notifications WHERE notification_id = ?1");
+               "SELECT body_sha256 IS NOT ?2 FROM notifications WHERE notification_id = ?1");
     vn__sq_text(st, 1, id);
     sqlite3_bind_blob(st, 2, digest, VN_DIGEST_LEN, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -98,8 +99,8 @@ int vn__sq_notification_repeat(struct vn_store *st_, const char *id,
         return VN_ENOTFOUND;
     }
     VN_SQ_STMT(st, s, VN_SQ_NOTIF_REPEAT_LOG,
-         "INSERT INTO notification_repeats(notification_id, received_at, conflict) "
-         "VALUES (?1, ?2, ?3)");
+               "INSERT INTO notification_repeats(notification_id, received_at, conflict) "
+               "VALUES (?1, ?2, ?3)");
     vn__sq_text(st, 1, id);
     sqlite3_bind_text(st, 2, s->txn_iso, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, differs);
@@ -125,8 +126,8 @@ int vn__sq_notification_set_state(struct vn_store *st_, const char *id, enum vn_
     /* A transition, not an assignment: two concurrent replays cannot both apply one
      * notification, because only one of them moves it out of 'stored'. */
     VN_SQ_STMT(st, s, VN_SQ_NOTIF_SET_STATE,
-         "UPDATE notifications SET state = ?2, error = ?3 WHERE notification_id = ?1 "
-         "AND state <> ?2");
+               "UPDATE notifications SET state = ?2, error = ?3 WHERE notification_id = ?1 "
+               "AND state <> ?2");
     vn__sq_text(st, 1, id);
     vn__sq_text(st, 2, state_name(state));
     vn__sq_text(st, 3, error);
@@ -155,7 +156,8 @@ int vn__sq_notification_body(struct vn_store *st_, const char *id, char **body, 
 
     *body = NULL;
     *len = 0;
-    VN_SQ_STMT(st, s, VN_SQ_NOTIF_BODY, "SELECT body FROM notifications WHERE notification_id = ?1");
+    VN_SQ_STMT(st, s, VN_SQ_NOTIF_BODY,
+               "SELECT body FROM notifications WHERE notification_id = ?1");
     vn__sq_text(st, 1, id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
@@ -192,9 +194,9 @@ int vn__sq_stored_ids(struct vn_store *st_, const char *uid, char ***ids, size_t
     *ids = NULL;
     *n = 0;
     VN_SQ_STMT(st, s, VN_SQ_STORED_IDS,
-         "SELECT notification_id FROM notifications "
-         "WHERE state = 'stored' AND (?1 IS NULL OR uid = ?1) "
-         "ORDER BY received_at, notification_id");
+               "SELECT notification_id FROM notifications "
+               "WHERE state = 'stored' AND (?1 IS NULL OR uid = ?1) "
+               "ORDER BY received_at, notification_id");
     vn__sq_text(st, 1, uid);
     return vn__sq_collect_text(s, st, ids, n);
 }
@@ -207,8 +209,8 @@ int vn__sq_quarantine(struct vn_store *st_, int64_t received_ms, const char *rem
     sqlite3_stmt *st;
 
     VN_SQ_STMT(st, s, VN_SQ_QUARANTINE,
-         "INSERT INTO quarantine(received_at, remote_addr, reason, body, body_length) "
-         "VALUES (?1, ?2, ?3, ?4, ?5)");
+               "INSERT INTO quarantine(received_at, remote_addr, reason, body, body_length) "
+               "VALUES (?1, ?2, ?3, ?4, ?5)");
     vn_time_iso(received_ms, iso);
     sqlite3_bind_text(st, 1, iso, -1, SQLITE_STATIC);
     vn__sq_text(st, 2, remote);
@@ -229,20 +231,21 @@ int vn__sq_asset_adjust(struct vn_store *st_, const char *uid, const char *adam_
 
     /* A new row is an asset we did not know: it starts from the deltas and needs a sync. On
      * update every right-hand side sees the old row, so the check adds the deltas itself. */
-    VN_SQ_STMT(st, s, VN_SQ_ASSET_ADJUST,
-         "INSERT INTO assets(uid, adam_id, pricing_param, total_count, assigned_count, "
-         "  available_count, needs_sync, updated_at) "
-         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7) "
-         "ON CONFLICT(uid, adam_id, pricing_param) DO UPDATE SET "
-         "  total_count = total_count + excluded.total_count, "
-         "  assigned_count = assigned_count + excluded.assigned_count, "
-         "  available_count = available_count + excluded.available_count, "
-         "  needs_sync = (needs_sync "
-         "    OR total_count + excluded.total_count < 0 "
-         "    OR assigned_count + excluded.assigned_count < 0 "
-         "    OR available_count + excluded.available_count < 0 "
-         "    OR assigned_count + excluded.assigned_count > total_count + excluded.total_count), "
-         "  updated_at = excluded.updated_at");
+    VN_SQ_STMT(
+        st, s, VN_SQ_ASSET_ADJUST,
+        "INSERT INTO assets(uid, adam_id, pricing_param, total_count, assigned_count, "
+        "  available_count, needs_sync, updated_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7) "
+        "ON CONFLICT(uid, adam_id, pricing_param) DO UPDATE SET "
+        "  total_count = total_count + excluded.total_count, "
+        "  assigned_count = assigned_count + excluded.assigned_count, "
+        "  available_count = available_count + excluded.available_count, "
+        "  needs_sync = (needs_sync "
+        "    OR total_count + excluded.total_count < 0 "
+        "    OR assigned_count + excluded.assigned_count < 0 "
+        "    OR available_count + excluded.available_count < 0 "
+        "    OR assigned_count + excluded.assigned_count > total_count + excluded.total_count), "
+        "  updated_at = excluded.updated_at");
     vn__sq_text(st, 1, uid);
     vn__sq_text(st, 2, adam_id);
     vn__sq_text(st, 3, pricing_param ? pricing_param : "STDQ");
@@ -274,9 +277,10 @@ int vn__sq_assignment_insert(struct vn_store *st_, const char *uid, const struct
     rc = check_assignment(st_, a);
     if (rc)
         return rc;
-    VN_SQ_STMT(st, s, VN_SQ_ASSIGN_INSERT,
-         "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number) "
-         "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING");
+    VN_SQ_STMT(
+        st, s, VN_SQ_ASSIGN_INSERT,
+        "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number) "
+        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING");
     vn__sq_text(st, 1, uid);
     vn__sq_text(st, 2, a->adam_id.s);
     vn__sq_text(st, 3, a->pricing_param ? a->pricing_param : "STDQ");
@@ -298,12 +302,12 @@ int vn__sq_assignment_delete(struct vn_store *st_, const char *uid, const struct
     /* Two statements, so that each one's "= ?4" lets SQLite use its partial index. */
     if (a->client_user_id)
         VN_SQ_STMT(st, s, VN_SQ_ASSIGN_DELETE_USER,
-             "DELETE FROM assignments WHERE uid = ?1 AND adam_id = ?2 AND pricing_param = ?3 "
-             "AND client_user_id = ?4");
+                   "DELETE FROM assignments WHERE uid = ?1 AND adam_id = ?2 AND pricing_param = ?3 "
+                   "AND client_user_id = ?4");
     else
         VN_SQ_STMT(st, s, VN_SQ_ASSIGN_DELETE_DEVICE,
-             "DELETE FROM assignments WHERE uid = ?1 AND adam_id = ?2 AND pricing_param = ?3 "
-             "AND serial_number = ?4");
+                   "DELETE FROM assignments WHERE uid = ?1 AND adam_id = ?2 AND pricing_param = ?3 "
+                   "AND serial_number = ?4");
     vn__sq_text(st, 1, uid);
     vn__sq_text(st, 2, a->adam_id.s);
     vn__sq_text(st, 3, a->pricing_param ? a->pricing_param : "STDQ");
@@ -324,15 +328,15 @@ int vn__sq_user_upsert(struct vn_store *st_, const char *uid, const struct vn_us
     }
     /* Absent (NULL) fields keep what is stored. */
     VN_SQ_STMT(st, s, VN_SQ_USER_UPSERT,
-         "INSERT INTO users(uid, client_user_id, email, invite_code, id_hash, status, "
-         "  updated_at) "
-         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
-         "ON CONFLICT(uid, client_user_id) DO UPDATE SET "
-         "  email = coalesce(excluded.email, email), "
-         "  invite_code = coalesce(excluded.invite_code, invite_code), "
-         "  id_hash = coalesce(excluded.id_hash, id_hash), "
-         "  status = coalesce(excluded.status, status), "
-         "  updated_at = excluded.updated_at");
+               "INSERT INTO users(uid, client_user_id, email, invite_code, id_hash, status, "
+               "  updated_at) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+               "ON CONFLICT(uid, client_user_id) DO UPDATE SET "
+               "  email = coalesce(excluded.email, email), "
+               "  invite_code = coalesce(excluded.invite_code, invite_code), "
+               "  id_hash = coalesce(excluded.id_hash, id_hash), "
+               "  status = coalesce(excluded.status, status), "
+               "  updated_at = excluded.updated_at");
     vn__sq_text(st, 1, uid);
     vn__sq_text(st, 2, u->client_user_id);
     vn__sq_text(st, 3, u->email);
@@ -350,16 +354,16 @@ int vn__sq_subscription_set_counts(struct vn_store *st_, const char *uid, const 
     sqlite3_stmt *st;
 
     VN_SQ_STMT(st, s, VN_SQ_SUB_COUNTS,
-         "INSERT INTO subscriptions(uid, adam_id, parent_adam_id, available_renewing, "
-         "  available_expiring, total_renewing, total_expiring, updated_at) "
-         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
-         "ON CONFLICT(uid, adam_id) DO UPDATE SET "
-         "  parent_adam_id = coalesce(excluded.parent_adam_id, parent_adam_id), "
-         "  available_renewing = excluded.available_renewing, "
-         "  available_expiring = excluded.available_expiring, "
-         "  total_renewing = excluded.total_renewing, "
-         "  total_expiring = excluded.total_expiring, "
-         "  updated_at = excluded.updated_at");
+               "INSERT INTO subscriptions(uid, adam_id, parent_adam_id, available_renewing, "
+               "  available_expiring, total_renewing, total_expiring, updated_at) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+               "ON CONFLICT(uid, adam_id) DO UPDATE SET "
+               "  parent_adam_id = coalesce(excluded.parent_adam_id, parent_adam_id), "
+               "  available_renewing = excluded.available_renewing, "
+               "  available_expiring = excluded.available_expiring, "
+               "  total_renewing = excluded.total_renewing, "
+               "  total_expiring = excluded.total_expiring, "
+               "  updated_at = excluded.updated_at");
     vn__sq_text(st, 1, uid);
     vn__sq_text(st, 2, adam_id);
     vn__sq_text(st, 3, parent_adam_id);
@@ -378,11 +382,12 @@ int vn__sq_seat_upsert(struct vn_store *st_, const char *uid, const struct vn_se
     int rc, changed;
 
     /* The WHERE makes an identical repeat change nothing, so changes() says "1 changed". */
-    VN_SQ_STMT(st, s, VN_SQ_SEAT_UPSERT,
-         "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing) "
-         "VALUES (?1, ?2, ?3, ?4) "
-         "ON CONFLICT(uid, adam_id, client_user_id) DO UPDATE SET renewing = excluded.renewing "
-         "  WHERE renewing <> excluded.renewing");
+    VN_SQ_STMT(
+        st, s, VN_SQ_SEAT_UPSERT,
+        "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing) "
+        "VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT(uid, adam_id, client_user_id) DO UPDATE SET renewing = excluded.renewing "
+        "  WHERE renewing <> excluded.renewing");
     vn__sq_text(st, 1, uid);
     vn__sq_text(st, 2, seat->adam_id.s);
     vn__sq_text(st, 3, seat->client_user_id);
@@ -398,8 +403,8 @@ int vn__sq_seat_delete(struct vn_store *st_, const char *uid, const struct vn_se
     int rc, changed;
 
     VN_SQ_STMT(st, s, VN_SQ_SEAT_DELETE,
-         "DELETE FROM subscription_assignments "
-         "WHERE uid = ?1 AND adam_id = ?2 AND client_user_id = ?3");
+               "DELETE FROM subscription_assignments "
+               "WHERE uid = ?1 AND adam_id = ?2 AND client_user_id = ?3");
     vn__sq_text(st, 1, uid);
     vn__sq_text(st, 2, seat->adam_id.s);
     vn__sq_text(st, 3, seat->client_user_id);
@@ -416,9 +421,9 @@ int vn__sq_location_tested(struct vn_store *st_, const char *uid, int64_t ms)
 
     /* max(): a late retry of an older test notification does not move the time back. */
     VN_SQ_STMT(st, s, VN_SQ_LOC_TESTED,
-         "UPDATE locations "
-         "SET last_test_notification_at = max(coalesce(last_test_notification_at, ''), ?2) "
-         "WHERE uid = ?1");
+               "UPDATE locations "
+               "SET last_test_notification_at = max(coalesce(last_test_notification_at, ''), ?2) "
+               "WHERE uid = ?1");
     vn_time_iso(ms, iso);
     vn__sq_text(st, 1, uid);
     sqlite3_bind_text(st, 2, iso, -1, SQLITE_STATIC);
@@ -443,17 +448,18 @@ int vn__sq_event_note(struct vn_store *st_, const struct vn_event_note *e)
         vn__store_set_error(st_, "event note lacks an eventId, uid or notification type");
         return VN_EPARSE;
     }
-    VN_SQ_STMT(st, s, VN_SQ_EVENT_NOTE,
-         "INSERT INTO events(event_id, uid, notification_type, type, notifications, succeeded, "
-         "  failed, first_seen_at, last_seen_at) "
-         "VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?7) "
-         "ON CONFLICT(event_id) DO UPDATE SET "
-         "  notifications = notifications + 1, "
-         "  succeeded = succeeded + excluded.succeeded, "
-         "  failed = failed + excluded.failed, "
-         "  type = coalesce(type, excluded.type), "
-         "  first_seen_at = min(first_seen_at, excluded.first_seen_at), "
-         "  last_seen_at = max(last_seen_at, excluded.last_seen_at)");
+    VN_SQ_STMT(
+        st, s, VN_SQ_EVENT_NOTE,
+        "INSERT INTO events(event_id, uid, notification_type, type, notifications, succeeded, "
+        "  failed, first_seen_at, last_seen_at) "
+        "VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?7) "
+        "ON CONFLICT(event_id) DO UPDATE SET "
+        "  notifications = notifications + 1, "
+        "  succeeded = succeeded + excluded.succeeded, "
+        "  failed = failed + excluded.failed, "
+        "  type = coalesce(type, excluded.type), "
+        "  first_seen_at = min(first_seen_at, excluded.first_seen_at), "
+        "  last_seen_at = max(last_seen_at, excluded.last_seen_at)");
     vn_time_iso(e->ms, iso);
     vn__sq_text(st, 1, e->event_id);
     vn__sq_text(st, 2, e->uid);
@@ -469,11 +475,11 @@ int vn__sq_event_note(struct vn_store *st_, const struct vn_event_note *e)
         return 0;
     /* Errors by number; count = items the failure named (a failure naming none counts 1). */
     VN_SQ_STMT(st, s, VN_SQ_EVENT_ERROR,
-         "INSERT INTO event_errors(event_id, error_number, error_message, count) "
-         "VALUES (?1, ?2, ?3, ?4) "
-         "ON CONFLICT(event_id, error_number) DO UPDATE SET "
-         "  count = count + excluded.count, "
-         "  error_message = coalesce(excluded.error_message, error_message)");
+               "INSERT INTO event_errors(event_id, error_number, error_message, count) "
+               "VALUES (?1, ?2, ?3, ?4) "
+               "ON CONFLICT(event_id, error_number) DO UPDATE SET "
+               "  count = count + excluded.count, "
+               "  error_message = coalesce(excluded.error_message, error_message)");
     vn__sq_text(st, 1, e->event_id);
     sqlite3_bind_int64(st, 2, e->error_number);
     vn__sq_text(st, 3, e->error_message);
@@ -489,8 +495,8 @@ int vn__sq_event_failed_item(struct vn_store *st_, const char *event_id, long lo
     sqlite3_stmt *st;
 
     VN_SQ_STMT(st, s, VN_SQ_EVENT_ITEM,
-         "INSERT INTO event_failed_items(event_id, error_number, adam_id, pricing_param, "
-         "  client_user_id, serial_number) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+               "INSERT INTO event_failed_items(event_id, error_number, adam_id, pricing_param, "
+               "  client_user_id, serial_number) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     vn__sq_text(st, 1, event_id);
     sqlite3_bind_int64(st, 2, error_number);
     vn__sq_text(st, 3, adam_id);
@@ -520,8 +526,8 @@ static int insert_token(struct vn__sqlite *s, const char *uid, const uint8_t dig
 
     /* A digest is unique across locations: a token must select exactly one location. */
     VN_SQ_STMT(st, s, VN_SQ_TOKEN_INSERT,
-         "INSERT INTO location_tokens(uid, digest, created_at, expires_at) "
-         "VALUES (?1, ?2, ?3, NULL) ON CONFLICT DO NOTHING");
+               "INSERT INTO location_tokens(uid, digest, created_at, expires_at) "
+               "VALUES (?1, ?2, ?3, NULL) ON CONFLICT DO NOTHING");
     vn__sq_text(st, 1, uid);
     sqlite3_bind_blob(st, 2, digest, VN_DIGEST_LEN, SQLITE_STATIC);
     vn__sq_text(st, 3, created);
