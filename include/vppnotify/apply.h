@@ -15,9 +15,9 @@ struct vn_store;
 
 /* What applying one notification changed, for logs and tests. */
 struct vn_apply_stats {
-    long long inserted;   /* assignments or seats inserted */
-    long long deleted;    /* assignments or seats deleted */
-    long long upserted;   /* users upserted, subscriptions or assets adjusted */
+    long long inserted; /* assignments or seats inserted */
+    long long deleted;  /* assignments or seats deleted */
+    long long upserted; /* users upserted, subscriptions or assets adjusted */
 };
 
 /*

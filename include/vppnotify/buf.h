@@ -10,10 +10,10 @@
 #include <stddef.h>
 
 struct vn_buf {
-    char *data;  /* owned; NULL until the first append; NUL-terminated after one */
-    size_t len;  /* bytes used, not counting the terminating NUL */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* the most len may ever be */
+    char *data; /* owned; NULL until the first append; NUL-terminated after one */
+    size_t len; /* bytes used, not counting the terminating NUL */
+    size_t cap; /* bytes allocated */
+    size_t max; /* the most len may ever be */
 };
 
 /* Initialise an empty buffer that may hold up to max bytes. Allocates nothing. */

@@ -23,20 +23,20 @@ struct vn_ingest;
 struct vn_httpd;
 
 struct vn_httpd_options {
-    const char *listen;          /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:443"; port 0 ok */
-    const char *path;            /* notification path, "/notifications" */
-    const char *tls_cert_file;   /* PEM; both or neither */
-    const char *tls_key_file;    /* PEM; a secret file: 0600 */
-    size_t max_body;             /* bytes */
-    size_t max_header;           /* per-connection memory for headers (MHD memory limit) */
+    const char *listen;        /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:443"; port 0 ok */
+    const char *path;          /* notification path, "/notifications" */
+    const char *tls_cert_file; /* PEM; both or neither */
+    const char *tls_key_file;  /* PEM; a secret file: 0600 */
+    size_t max_body;           /* bytes */
+    size_t max_header;         /* per-connection memory for headers (MHD memory limit) */
     unsigned max_connections;
     unsigned max_per_ip;
-    unsigned idle_timeout_s;     /* inactivity on a connection */
-    int64_t read_timeout_ms;     /* the whole body must arrive within this */
-    unsigned threads;            /* 0: one per CPU */
-    size_t max_depth;            /* JSON nesting */
-    unsigned retry_after_s;      /* Retry-After of a 503 */
-    size_t quarantine_max;       /* bytes of a non-notification body kept in quarantine */
+    unsigned idle_timeout_s; /* inactivity on a connection */
+    int64_t read_timeout_ms; /* the whole body must arrive within this */
+    unsigned threads;        /* 0: one per CPU */
+    size_t max_depth;        /* JSON nesting */
+    unsigned retry_after_s;  /* Retry-After of a 503 */
+    size_t quarantine_max;   /* bytes of a non-notification body kept in quarantine */
     /* Optional: adds fields to a 200 /healthz body (serve: the locations' token status).
      * Called on an HTTP thread; must be quick and thread-safe. */
     void (*health_extra)(void *ud, json_t *body);

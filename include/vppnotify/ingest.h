@@ -44,29 +44,29 @@ struct vn_ingest_job {
     enum vn_job_kind kind;
 
     /* Inputs (borrowed until done). */
-    const struct vn_notification *n;      /* NOTIFICATION */
-    const char *body;                     /* NOTIFICATION, QUARANTINE: raw body (maybe capped) */
+    const struct vn_notification *n; /* NOTIFICATION */
+    const char *body;                /* NOTIFICATION, QUARANTINE: raw body (maybe capped) */
     size_t body_len;
-    size_t original_len;                  /* QUARANTINE: length before capping */
-    uint8_t digest[VN_DIGEST_LEN];        /* NOTIFICATION: SHA-256 of body */
-    const char *remote;                   /* QUARANTINE: client address */
-    const char *reason;                   /* QUARANTINE: why it is not a notification */
+    size_t original_len;           /* QUARANTINE: length before capping */
+    uint8_t digest[VN_DIGEST_LEN]; /* NOTIFICATION: SHA-256 of body */
+    const char *remote;            /* QUARANTINE: client address */
+    const char *reason;            /* QUARANTINE: why it is not a notification */
     int64_t received_ms;
 
     /* Outputs (valid in done and after). */
     enum vn_outcome outcome;
-    int conflict;                         /* DUPLICATE with a different body */
-    struct vn_apply_stats stats;          /* APPLIED */
-    char error[256];                      /* STORED: why not applied; UNAVAILABLE: why */
+    int conflict;                /* DUPLICATE with a different body */
+    struct vn_apply_stats stats; /* APPLIED */
+    char error[256];             /* STORED: why not applied; UNAVAILABLE: why */
 
     void (*done)(struct vn_ingest_job *job);
-    void *ud;                             /* for done() */
-    struct vn_ingest_job *next;           /* private to the queue */
+    void *ud;                   /* for done() */
+    struct vn_ingest_job *next; /* private to the queue */
 };
 
 struct vn_ingest_options {
-    size_t queue_max;  /* jobs waiting; more → VN_EFULL (503). Default 4096 */
-    size_t batch_max;  /* jobs per transaction. Default 1024 */
+    size_t queue_max; /* jobs waiting; more → VN_EFULL (503). Default 4096 */
+    size_t batch_max; /* jobs per transaction. Default 1024 */
 };
 
 /* Counters since start, for /healthz and the shutdown line. */
@@ -74,8 +74,8 @@ struct vn_ingest_stats {
     uint64_t applied, duplicates, conflicts, stored, quarantined, unavailable;
     uint64_t commits, batched_jobs, commit_failures;
     size_t queued;
-    int store_failed;        /* an I/O error made the store untrustworthy: stop the daemon */
-    int last_commit_ok;      /* the most recent commit (or ping) succeeded */
+    int store_failed;   /* an I/O error made the store untrustworthy: stop the daemon */
+    int last_commit_ok; /* the most recent commit (or ping) succeeded */
     char last_error[256];
 };
 

@@ -28,15 +28,15 @@ void vn_log_setup(enum vn_log_level level, enum vn_log_format format, int fd);
 /* "error", "warn", "info", "debug" -> level; 0 or VN_EPARSE. */
 int vn_log_level_parse(const char *s, enum vn_log_level *out);
 
-#define vn_log(level, ...)                                                                     \
-    do {                                                                                       \
-        if ((int)(level) <= vn__log_level)                                                     \
-            vn__log_printf((level), __VA_ARGS__);                                              \
+#define vn_log(level, ...)                                                                         \
+    do {                                                                                           \
+        if ((int)(level) <= vn__log_level)                                                         \
+            vn__log_printf((level), __VA_ARGS__);                                                  \
     } while (0)
 
 #define vn_log_error(...) vn_log(VN_LOG_ERROR, __VA_ARGS__)
-#define vn_log_warn(...) vn_log(VN_LOG_WARN, __VA_ARGS__)
-#define vn_log_info(...) vn_log(VN_LOG_INFO, __VA_ARGS__)
+#define vn_log_warn(...)  vn_log(VN_LOG_WARN, __VA_ARGS__)
+#define vn_log_info(...)  vn_log(VN_LOG_INFO, __VA_ARGS__)
 #define vn_log_debug(...) vn_log(VN_LOG_DEBUG, __VA_ARGS__)
 
 enum vn_log_ftype { VN_LF_STR, VN_LF_INT, VN_LF_MS };
@@ -45,9 +45,9 @@ enum vn_log_ftype { VN_LF_STR, VN_LF_INT, VN_LF_MS };
 struct vn_log_field {
     const char *key;
     enum vn_log_ftype type;
-    const char *s;  /* VN_LF_STR */
-    int64_t i;      /* VN_LF_INT */
-    double ms;      /* VN_LF_MS: a latency, printed with 3 decimals */
+    const char *s; /* VN_LF_STR */
+    int64_t i;     /* VN_LF_INT */
+    double ms;     /* VN_LF_MS: a latency, printed with 3 decimals */
 };
 
 #define VN_LF_S(k, v) ((struct vn_log_field){.key = (k), .type = VN_LF_STR, .s = (v)})
@@ -55,8 +55,7 @@ struct vn_log_field {
 #define VN_LF_D(k, v) ((struct vn_log_field){.key = (k), .type = VN_LF_MS, .ms = (v)})
 
 /* A structured line: msg plus fields. Checks the level itself. */
-void vn_log_fields(enum vn_log_level level, const char *msg, const struct vn_log_field *f,
-                   int n);
+void vn_log_fields(enum vn_log_level level, const char *msg, const struct vn_log_field *f, int n);
 
 void vn__log_printf(enum vn_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -53,10 +53,10 @@ enum vn_result { VN_RES_NONE = 0, VN_RES_SUCCESS, VN_RES_FAILURE };
 
 /* Limits the parser enforces; exceeding one makes the payload invalid (or the envelope, for
  * the envelope's own strings). */
-#define VN_ID_MAX 256           /* notificationId, uId, eventId, clientUserId, serialNumber... */
-#define VN_TEXT_MAX 1024        /* email, errorMessage, idHash, inviteCode */
-#define VN_ADAM_ID_MAX 20       /* digits of an adamId (fits in uint64) */
-#define VN_ITEMS_MAX 10000      /* elements of assignments / users arrays (Apple sends <= 100) */
+#define VN_ID_MAX      256   /* notificationId, uId, eventId, clientUserId, serialNumber... */
+#define VN_TEXT_MAX    1024  /* email, errorMessage, idHash, inviteCode */
+#define VN_ADAM_ID_MAX 20    /* digits of an adamId (fits in uint64) */
+#define VN_ITEMS_MAX   10000 /* elements of assignments / users arrays (Apple sends <= 100) */
 
 /* An adamId as decimal text, whatever its JSON type. */
 struct vn_adam_id {
@@ -66,32 +66,32 @@ struct vn_adam_id {
 /* One element of ASSET_MANAGEMENT assignments: exactly one of client_user_id/serial_number. */
 struct vn_assignment {
     struct vn_adam_id adam_id;
-    const char *pricing_param;   /* "STDQ" when absent (Apple's default) */
-    const char *client_user_id;  /* NULL for a device assignment */
-    const char *serial_number;   /* NULL for a user assignment */
+    const char *pricing_param;  /* "STDQ" when absent (Apple's default) */
+    const char *client_user_id; /* NULL for a device assignment */
+    const char *serial_number;  /* NULL for a user assignment */
 };
 
 /* One user of USER_MANAGEMENT users or USER_ASSOCIATED associatedUsers. */
 struct vn_user {
-    const char *client_user_id;  /* required */
-    const char *email;           /* optional: NULL when absent */
+    const char *client_user_id; /* required */
+    const char *email;          /* optional: NULL when absent */
     const char *invite_code;
     const char *id_hash;
-    const char *status;          /* "Registered", "Associated", "Retired", ... or NULL */
+    const char *status; /* "Registered", "Associated", "Retired", ... or NULL */
 };
 
 /* One element of SUBSCRIPTION_MANAGEMENT assignments. */
 struct vn_seat {
     struct vn_adam_id adam_id;
     const char *client_user_id;
-    int renewing;                /* 1 when absent */
+    int renewing; /* 1 when absent */
 };
 
 /* The error object of a FAILURE payload. */
 struct vn_apple_error {
     int present;
-    long long number;            /* errorNumber; 0 when absent */
-    const char *message;         /* errorMessage or NULL */
+    long long number;    /* errorNumber; 0 when absent */
+    const char *message; /* errorMessage or NULL */
 };
 
 struct vn_counts {
@@ -101,9 +101,9 @@ struct vn_counts {
 
 struct vn_notification {
     /* Envelope: always set after a successful parse. */
-    const char *id;               /* notificationId */
-    const char *type_name;        /* notificationType as received */
-    const char *uid;              /* uId */
+    const char *id;        /* notificationId */
+    const char *type_name; /* notificationType as received */
+    const char *uid;       /* uId */
     enum vn_ntype type;
 
     /* Payload: valid = 1 when the payload of a known type validated; else error says why. */
@@ -113,14 +113,14 @@ struct vn_notification {
     /* *_MANAGEMENT */
     enum vn_action action;
     enum vn_result result;
-    const char *event_id;         /* NULL when absent */
+    const char *event_id; /* NULL when absent */
     struct vn_apple_error apple_error;
 
     /* ASSET_COUNT, SUBSCRIPTION_COUNT */
     struct vn_adam_id adam_id;
-    const char *pricing_param;    /* ASSET_COUNT */
-    long long count_delta;        /* ASSET_COUNT */
-    int has_parent_adam_id;       /* SUBSCRIPTION_COUNT: 0 when absent or null */
+    const char *pricing_param; /* ASSET_COUNT */
+    long long count_delta;     /* ASSET_COUNT */
+    int has_parent_adam_id;    /* SUBSCRIPTION_COUNT: 0 when absent or null */
     struct vn_adam_id parent_adam_id;
     struct vn_counts counts;
 
@@ -130,12 +130,12 @@ struct vn_notification {
     struct vn_seat *seats;             /* SUBSCRIPTION_MANAGEMENT */
     size_t n_items;
 
-    void *priv;                   /* the JSON tree the strings borrow from */
+    void *priv; /* the JSON tree the strings borrow from */
 };
 
 /* Knobs of the parser. Zero fields take the defaults. */
 struct vn_parse_limits {
-    size_t max_depth;             /* JSON nesting; default VN_JSON_DEFAULT_DEPTH (32) */
+    size_t max_depth; /* JSON nesting; default VN_JSON_DEFAULT_DEPTH (32) */
 };
 
 /*

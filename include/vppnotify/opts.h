@@ -31,20 +31,20 @@ enum vn_opt_type {
 };
 
 struct vn_strlist {
-    char **v;  /* owned strings */
+    char **v; /* owned strings */
     size_t n;
 };
 
 struct vn_opt {
-    const char *name;     /* long name without dashes: "max-body" for --max-body */
+    const char *name; /* long name without dashes: "max-body" for --max-body */
     enum vn_opt_type type;
-    const char *def;      /* default as it would be written on the command line; NULL: unset */
-    long long min, max;   /* bounds of INT, SIZE (bytes) and DURATION (ms) values */
-    const char *choices;  /* CHOICE: allowed values separated by '|' */
-    const char *env;      /* environment variable that sets it, or NULL */
-    const char *metavar;  /* placeholder in help ("PATH"); NULL for flags */
-    const char *help;     /* one line, lower-case, no full stop */
-    size_t off;           /* offsetof(program config struct, field) */
+    const char *def;     /* default as it would be written on the command line; NULL: unset */
+    long long min, max;  /* bounds of INT, SIZE (bytes) and DURATION (ms) values */
+    const char *choices; /* CHOICE: allowed values separated by '|' */
+    const char *env;     /* environment variable that sets it, or NULL */
+    const char *metavar; /* placeholder in help ("PATH"); NULL for flags */
+    const char *help;    /* one line, lower-case, no full stop */
+    size_t off;          /* offsetof(program config struct, field) */
 };
 
 struct vn_opt_table {

@@ -14,10 +14,10 @@
 struct vn_error;
 
 #define VN_DIGEST_LEN 32
-#define VN_TOKEN_LEN 43         /* characters of a generated token */
-#define VN_TOKEN_MIN 16         /* shortest token accepted from a file */
-#define VN_TOKEN_MAX 512        /* Apple's maxNotificationLength */
-#define VN_UUID_LEN 36
+#define VN_TOKEN_LEN  43  /* characters of a generated token */
+#define VN_TOKEN_MIN  16  /* shortest token accepted from a file */
+#define VN_TOKEN_MAX  512 /* Apple's maxNotificationLength */
+#define VN_UUID_LEN   36
 
 /* Initialise libsodium; call once before threads start. 0 or -1. */
 int vn_secret_init(void);

@@ -35,9 +35,9 @@ struct vn_store;
 /* ---- opening ---------------------------------------------------------------------------- */
 
 struct vn_store_options {
-    int read_only;            /* open without write access (no migrations run) */
-    long long busy_timeout_ms;/* how long to wait for another writer; default 5000 */
-    long long max_db_bytes;   /* refuse to grow the database beyond this; 0 = unlimited */
+    int read_only;             /* open without write access (no migrations run) */
+    long long busy_timeout_ms; /* how long to wait for another writer; default 5000 */
+    long long max_db_bytes;    /* refuse to grow the database beyond this; 0 = unlimited */
 };
 
 /*
@@ -69,10 +69,10 @@ int vn_store_failed_io(struct vn_store *st);
 
 /* ---- transactions ----------------------------------------------------------------------- */
 
-int vn_store_begin(struct vn_store *st);       /* a write transaction (SQLite: IMMEDIATE) */
-int vn_store_commit(struct vn_store *st);      /* durable on return 0 */
-int vn_store_rollback(struct vn_store *st);    /* safe to call when no transaction is open */
-int vn_store_savepoint(struct vn_store *st);   /* one level, inside a transaction */
+int vn_store_begin(struct vn_store *st);     /* a write transaction (SQLite: IMMEDIATE) */
+int vn_store_commit(struct vn_store *st);    /* durable on return 0 */
+int vn_store_rollback(struct vn_store *st);  /* safe to call when no transaction is open */
+int vn_store_savepoint(struct vn_store *st); /* one level, inside a transaction */
 int vn_store_release(struct vn_store *st);
 int vn_store_rollback_to(struct vn_store *st); /* undo since the savepoint and release it */
 
@@ -86,11 +86,11 @@ enum vn_nstate { VN_NSTATE_APPLIED = 1, VN_NSTATE_STORED = 2 };
 struct vn_notification_record {
     const char *id;
     const char *uid;
-    const char *type_name;    /* as received */
-    const char *event_id;     /* or NULL */
+    const char *type_name; /* as received */
+    const char *event_id;  /* or NULL */
     enum vn_nstate state;
-    const char *error;        /* why it was stored and not applied, or NULL */
-    const void *body;         /* raw body as received */
+    const char *error; /* why it was stored and not applied, or NULL */
+    const void *body;  /* raw body as received */
     size_t body_len;
     uint8_t digest[VN_DIGEST_LEN]; /* SHA-256 of body */
     int64_t received_ms;
@@ -120,8 +120,7 @@ int vn_store_stored_ids(struct vn_store *st, const char *uid, char ***ids, size_
 
 /* Keep a body that was not a notification (HTTP 400). body is capped by the caller. */
 int vn_store_quarantine(struct vn_store *st, int64_t received_ms, const char *remote,
-                        const char *reason, const void *body, size_t body_len,
-                        size_t original_len);
+                        const char *reason, const void *body, size_t body_len, size_t original_len);
 
 /* ---- the mirror (contract.md section 3); all inside a transaction ----------------------- */
 
@@ -134,12 +133,10 @@ int vn_store_asset_adjust(struct vn_store *st, const char *uid, const char *adam
                           long long d_available);
 
 /* Insert an assignment if absent: 1 inserted, 0 already there, or < 0. */
-int vn_store_assignment_insert(struct vn_store *st, const char *uid,
-                               const struct vn_assignment *a);
+int vn_store_assignment_insert(struct vn_store *st, const char *uid, const struct vn_assignment *a);
 
 /* Delete an assignment if present: 1 deleted, 0 absent, or < 0. */
-int vn_store_assignment_delete(struct vn_store *st, const char *uid,
-                               const struct vn_assignment *a);
+int vn_store_assignment_delete(struct vn_store *st, const char *uid, const struct vn_assignment *a);
 
 /* Upsert a user with the fields that are non-NULL; status, if not NULL, overrides u->status. */
 int vn_store_user_upsert(struct vn_store *st, const char *uid, const struct vn_user *u,
@@ -162,31 +159,30 @@ int vn_store_location_tested(struct vn_store *st, const char *uid, int64_t ms);
 struct vn_event_note {
     const char *event_id;
     const char *uid;
-    const char *notification_type;  /* "ASSET_MANAGEMENT" ... */
-    const char *action;             /* "ASSOCIATE" ... */
-    long long succeeded;            /* items in a SUCCESS notification */
-    long long failed;               /* items in a FAILURE notification */
-    long long error_number;         /* FAILURE: the error, 0 if none */
-    const char *error_message;      /* or NULL */
-    int64_t ms;                     /* when it arrived */
+    const char *notification_type; /* "ASSET_MANAGEMENT" ... */
+    const char *action;            /* "ASSOCIATE" ... */
+    long long succeeded;           /* items in a SUCCESS notification */
+    long long failed;              /* items in a FAILURE notification */
+    long long error_number;        /* FAILURE: the error, 0 if none */
+    const char *error_message;     /* or NULL */
+    int64_t ms;                    /* when it arrived */
 };
 
 /* Create or update the event: notifications += 1, succeeded/failed += ..., errors by number. */
 int vn_store_event_note(struct vn_store *st, const struct vn_event_note *e);
 
 /* Record one item a FAILURE notification named (an assignment, a user or a seat). */
-int vn_store_event_failed_item(struct vn_store *st, const char *event_id,
-                               long long error_number, const char *adam_id,
-                               const char *pricing_param, const char *client_user_id,
-                               const char *serial_number);
+int vn_store_event_failed_item(struct vn_store *st, const char *event_id, long long error_number,
+                               const char *adam_id, const char *pricing_param,
+                               const char *client_user_id, const char *serial_number);
 
 /* ---- locations and their notification tokens ------------------------------------------- */
 
 /* A token digest as the authentication cache sees it. */
 struct vn_token_row {
     const char *uid;
-    const uint8_t *digest;      /* VN_DIGEST_LEN bytes */
-    int64_t expires_ms;         /* 0: the current token; else the end of its grace window */
+    const uint8_t *digest; /* VN_DIGEST_LEN bytes */
+    int64_t expires_ms;    /* 0: the current token; else the end of its grace window */
 };
 
 typedef int (*vn_token_cb)(void *ud, const struct vn_token_row *row);
@@ -239,15 +235,15 @@ struct vn_location_apple {
     char uid[VN_ID_MAX + 1];
     char name[VN_ID_MAX + 1];
     char org_name[VN_ID_MAX + 1];
-    uint8_t *stoken;             /* sealed sToken (stoken.h), owned; NULL when none */
+    uint8_t *stoken; /* sealed sToken (stoken.h), owned; NULL when none */
     size_t stoken_len;
-    int64_t token_expires_ms;    /* tokenExpirationDate / expDate; 0 unknown */
-    char token_status[16];       /* "ok", "expired", "revoked"; "" without an sToken */
+    int64_t token_expires_ms; /* tokenExpirationDate / expDate; 0 unknown */
+    char token_status[16];    /* "ok", "expired", "revoked"; "" without an sToken */
     char token_error[VN_TEXT_MAX];
     char notification_url[VN_URL_MAX + 1];
     char notification_types[1024]; /* JSON array as subscribed, "" if not subscribed */
     int64_t subscribed_ms;
-    char takeover[1024];         /* another MDM's mdmInfo (JSON) seen in a response, or "" */
+    char takeover[1024]; /* another MDM's mdmInfo (JSON) seen in a response, or "" */
     int64_t expiry_warned_ms;
 };
 
@@ -314,8 +310,7 @@ int vn_store_sync_asset(struct vn_store *st, const char *uid, int64_t gen, const
 int vn_store_sync_assignment(struct vn_store *st, const char *uid, int64_t gen,
                              const struct vn_assignment *a);
 /* Every field is written as given (NULL clears it), unlike the notification upsert. */
-int vn_store_sync_user(struct vn_store *st, const char *uid, int64_t gen,
-                       const struct vn_user *u);
+int vn_store_sync_user(struct vn_store *st, const char *uid, int64_t gen, const struct vn_user *u);
 int vn_store_sync_subscription(struct vn_store *st, const char *uid, int64_t gen,
                                const char *adam_id, const char *parent_adam_id,
                                const struct vn_counts *c);
@@ -338,12 +333,12 @@ int vn_store_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const c
 struct vn_sync_state {
     char assignments_version[128]; /* versionId for the next sinceVersionId delta, or "" */
     char users_version[128];
-    int64_t last_full_ms;          /* last successful full sync; 0 never */
-    int64_t last_delta_ms;         /* last successful delta sync; 0 never */
-    int64_t last_attempt_ms;       /* last sync started, successful or not */
-    char last_kind[16];            /* "full", "delta", "targeted" */
-    char last_error[VN_TEXT_MAX];  /* "" when the last attempt succeeded */
-    char last_drift[1024];         /* JSON: per table {added, removed, changed} */
+    int64_t last_full_ms;         /* last successful full sync; 0 never */
+    int64_t last_delta_ms;        /* last successful delta sync; 0 never */
+    int64_t last_attempt_ms;      /* last sync started, successful or not */
+    char last_kind[16];           /* "full", "delta", "targeted" */
+    char last_error[VN_TEXT_MAX]; /* "" when the last attempt succeeded */
+    char last_drift[1024];        /* JSON: per table {added, removed, changed} */
 };
 
 /* The state of uid; a zeroed struct and 0 when it never synced. */
@@ -355,11 +350,11 @@ int vn_store_sync_state_put(struct vn_store *st, const char *uid, const struct v
 struct vn_event_track {
     const char *event_id;
     const char *uid;
-    const char *kind;      /* "assets", "users", "subscriptions", or NULL (events track) */
-    const char *type;      /* "ASSOCIATE", ..., or NULL */
-    const char *request;   /* JSON of the request sent (for a targeted re-sync), or NULL */
-    long long expected;    /* items the notifications should name; 0 unknown */
-    int deferred;          /* a deferred subscription disassociation */
+    const char *kind;    /* "assets", "users", "subscriptions", or NULL (events track) */
+    const char *type;    /* "ASSOCIATE", ..., or NULL */
+    const char *request; /* JSON of the request sent (for a targeted re-sync), or NULL */
+    long long expected;  /* items the notifications should name; 0 unknown */
+    int deferred;        /* a deferred subscription disassociation */
     int64_t requested_ms;
 };
 
@@ -370,19 +365,19 @@ int vn_store_event_track(struct vn_store *st, const struct vn_event_track *t);
 struct vn_tracked_event {
     const char *event_id;
     const char *uid;
-    const char *kind;          /* or NULL */
-    const char *type;          /* or NULL */
-    const char *request;       /* or NULL */
+    const char *kind;    /* or NULL */
+    const char *type;    /* or NULL */
+    const char *request; /* or NULL */
     long long expected;
     int deferred;
     int64_t requested_ms;
-    const char *status;        /* last Event Status: "PENDING", ...; NULL never polled */
+    const char *status; /* last Event Status: "PENDING", ...; NULL never polled */
     long long num_requested, num_completed;
     long long polls;
-    int64_t last_poll_ms;      /* 0 never */
+    int64_t last_poll_ms; /* 0 never */
     int stalled;
     long long notifications, succeeded, failed; /* from the notifications received */
-    int64_t last_notified_ms;  /* 0 none yet */
+    int64_t last_notified_ms;                   /* 0 none yet */
 };
 
 typedef int (*vn_tracked_cb)(void *ud, const struct vn_tracked_event *e);
@@ -403,9 +398,9 @@ struct vn_event_tracking_update {
     unsigned what;
     const char *status;
     long long num_requested, num_completed; /* < 0: keep */
-    const char *failures;    /* JSON or NULL (keep) */
-    const char *poll_error;  /* POLL: why the poll failed, NULL when it worked */
-    const char *resync;      /* "done", "failed: ...", ... */
+    const char *failures;                   /* JSON or NULL (keep) */
+    const char *poll_error;                 /* POLL: why the poll failed, NULL when it worked */
+    const char *resync;                     /* "done", "failed: ...", ... */
     int64_t now_ms;
 };
 
@@ -419,8 +414,8 @@ enum vn_vtype { VN_V_NULL = 0, VN_V_INT, VN_V_TEXT, VN_V_BOOL, VN_V_JSON };
 
 struct vn_value {
     enum vn_vtype type;
-    long long i;        /* INT, BOOL */
-    const char *s;      /* TEXT, JSON (a JSON text) */
+    long long i;   /* INT, BOOL */
+    const char *s; /* TEXT, JSON (a JSON text) */
 };
 
 /* keys[k] names vals[k]; a dotted key ("counts.available.renewing") means nested objects. */
@@ -454,12 +449,12 @@ struct vn_filter {
     const char *client_user_id;
     const char *serial_number;
     const char *event_id;
-    const char *state;          /* notifications: "applied" or "stored" */
-    const char *type_name;      /* notifications/events: notificationType */
-    long long limit;            /* 0: no limit */
+    const char *state;     /* notifications: "applied" or "stored" */
+    const char *type_name; /* notifications/events: notificationType */
+    long long limit;       /* 0: no limit */
 };
 
-int vn_store_query(struct vn_store *st, enum vn_query q, const struct vn_filter *f,
-                   vn_row_cb cb, void *ud);
+int vn_store_query(struct vn_store *st, enum vn_query q, const struct vn_filter *f, vn_row_cb cb,
+                   void *ud);
 
 #endif

@@ -14,8 +14,8 @@
 #include "vppnotify/store.h"
 
 /* Exit codes (contract section 4). */
-#define VN_EXIT_OK 0
-#define VN_EXIT_FAIL 1
+#define VN_EXIT_OK    0
+#define VN_EXIT_FAIL  1
 #define VN_EXIT_USAGE 2
 
 struct vn_cli {
@@ -95,12 +95,12 @@ struct vn_cli {
 };
 
 struct vn_command {
-    const char *name;          /* "assets", "location add" */
-    const char *usage;         /* after "usage: " */
-    const char *summary;       /* one or two sentences */
-    const char *const *opts;   /* accepted option names, NULL-terminated */
+    const char *name;        /* "assets", "location add" */
+    const char *usage;       /* after "usage: " */
+    const char *summary;     /* one or two sentences */
+    const char *const *opts; /* accepted option names, NULL-terminated */
     int (*run)(struct vn_cli *c, int argc, char **argv); /* positionals only */
-    int positionals;           /* how many positional arguments it takes (-1: any) */
+    int positionals; /* how many positional arguments it takes (-1: any) */
 };
 
 extern const struct vn_opt_table vn_cli_options;

@@ -25,8 +25,7 @@ static int obtain_token(const struct vn_cli *c, char *tok, size_t cap, int *gene
         *generated = 1;
         return 0;
     }
-    if (vn_secret_read_file(c->token_file, tok, cap, &err) != 0 ||
-        vn_token_check(tok, &err) != 0) {
+    if (vn_secret_read_file(c->token_file, tok, cap, &err) != 0 || vn_token_check(tok, &err) != 0) {
         vn_cli_error("token file '%s': %s", c->token_file, err.msg);
         vn_wipe(tok, cap);
         return -1;
@@ -50,8 +49,9 @@ static int check_uid(const char *uid)
 static void show_token(const char *uid, const char *tok)
 {
     /* stdout carries the token alone, so that it can be captured; words go to stderr. */
-    fprintf(stderr, "notification token for location '%s' (shown once; give it to Apple's "
-                    "Client Config as notificationAuthToken):\n",
+    fprintf(stderr,
+            "notification token for location '%s' (shown once; give it to Apple's "
+            "Client Config as notificationAuthToken):\n",
             uid);
     printf("%s\n", tok);
     fflush(stdout);
@@ -192,14 +192,13 @@ static int cmd_rotate(struct vn_cli *c, int argc, char **argv)
     "apple-url", "apple-timeout", "apple-attempts", "apple-backoff", "apple-retry-max",            \
         "apple-config-refresh", "key-file", "log-level", "log-format"
 
-static const char *const o_add[] = {"help",        "config",     "db",        "uid",
-                                    "name",        "token-file", "stoken-file", "public-url",
-                                    "take-over",   APPLE_OPTS,   NULL};
+static const char *const o_add[] = {"help",      "config",     "db",          "uid",
+                                    "name",      "token-file", "stoken-file", "public-url",
+                                    "take-over", APPLE_OPTS,   NULL};
 static const char *const o_list[] = {"help", "config", "db", "uid", "json", NULL};
 static const char *const o_remove[] = {"help", "config", "db", "uid", NULL};
-static const char *const o_rotate[] = {"help",  "config",     "db",        "uid",
-                                       "token-file", "grace", "public-url", "take-over",
-                                       APPLE_OPTS,   NULL};
+static const char *const o_rotate[] = {"help",  "config",     "db",        "uid",      "token-file",
+                                       "grace", "public-url", "take-over", APPLE_OPTS, NULL};
 
 const struct vn_command vn_cmd_location[] = {
     {"location add",

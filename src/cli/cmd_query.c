@@ -36,8 +36,8 @@ static int run_query(struct vn_cli *c, enum vn_query q)
     }
     rc = vn_store_query(st, q, &f, vn_output_row, out);
     if (rc < 0)
-        vn_cli_error("query failed: %s", vn_store_last_error(st)[0] ? vn_store_last_error(st)
-                                                                      : vn_strerror(rc));
+        vn_cli_error("query failed: %s",
+                     vn_store_last_error(st)[0] ? vn_store_last_error(st) : vn_strerror(rc));
     if (vn_output_finish(out) != 0 && rc == 0) {
         vn_cli_error("cannot write the output");
         rc = -1;
@@ -46,10 +46,10 @@ static int run_query(struct vn_cli *c, enum vn_query q)
     return rc < 0 ? VN_EXIT_FAIL : VN_EXIT_OK;
 }
 
-#define QUERY_CMD(fn, q)                                                                       \
-    static int fn(struct vn_cli *c, int argc, char **argv)                                     \
-    {                                                                                          \
-        return run_query(c, q);                                                                \
+#define QUERY_CMD(fn, q)                                                                           \
+    static int fn(struct vn_cli *c, int argc, char **argv)                                         \
+    {                                                                                              \
+        return run_query(c, q);                                                                    \
     }
 
 QUERY_CMD(cmd_assets, VN_Q_ASSETS)
@@ -80,11 +80,9 @@ const struct vn_command vn_cmd_query[] = {
     {"assignments",
      "vppnotify assignments [--db PATH] [--uid UID] [--adam-id ID] [--client-user-id ID] "
      "[--serial S] [--json]",
-     "which user or device holds a license of which product", o_assignments, cmd_assignments,
-     0},
+     "which user or device holds a license of which product", o_assignments, cmd_assignments, 0},
     {"users", "vppnotify users [--db PATH] [--uid UID] [--client-user-id ID] [--json]",
-     "users of each location with their invitation and association state", o_users, cmd_users,
-     0},
+     "users of each location with their invitation and association state", o_users, cmd_users, 0},
     {"subscriptions", "vppnotify subscriptions [--db PATH] [--uid UID] [--adam-id ID] [--json]",
      "subscription seat counts (available and total, renewing and expiring)", o_subscriptions,
      cmd_subscriptions, 0},
@@ -93,15 +91,15 @@ const struct vn_command vn_cmd_query[] = {
      "[--client-user-id ID] [--json]",
      "which user holds a seat of which subscription, renewing or not", o_seats, cmd_seats, 0},
     {"events", "vppnotify events [--db PATH] [--uid UID] [--event-id ID] [--type TYPE] [--json]",
-     "Apple events (eventId) seen in notifications: items succeeded and failed, errors",
-     o_events, cmd_events, 0},
+     "Apple events (eventId) seen in notifications: items succeeded and failed, errors", o_events,
+     cmd_events, 0},
     {"notifications",
      "vppnotify notifications [--db PATH] [--uid UID] [--state applied|stored] [--type TYPE] "
      "[--json]",
-     "every notification received: when, its outcome, duplicates and conflicts",
-     o_notifications, cmd_notifications, 0},
+     "every notification received: when, its outcome, duplicates and conflicts", o_notifications,
+     cmd_notifications, 0},
     {"quarantine", "vppnotify quarantine [--db PATH] [--json]",
-     "bodies refused with 400 (not JSON, or no valid envelope), kept for inspection",
-     o_quarantine, cmd_quarantine, 0},
+     "bodies refused with 400 (not JSON, or no valid envelope), kept for inspection", o_quarantine,
+     cmd_quarantine, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

@@ -91,12 +91,11 @@ static int cmd_replay(struct vn_cli *c, int argc, char **argv)
     return failed ? VN_EXIT_FAIL : VN_EXIT_OK;
 }
 
-static const char *const o_replay[] = {"help", "config", "db", "uid", "log-level", "log-format",
-                                       "max-depth", NULL};
+static const char *const o_replay[] = {"help",      "config",     "db",        "uid",
+                                       "log-level", "log-format", "max-depth", NULL};
 
 const struct vn_command vn_cmd_replay[] = {
     {"replay", "vppnotify replay [--db PATH] [--uid UID]",
-     "apply stored notifications that today's parser accepts, once each", o_replay, cmd_replay,
-     0},
+     "apply stored notifications that today's parser accepts, once each", o_replay, cmd_replay, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

@@ -13,8 +13,8 @@
 #include "vppnotify/log.h"
 #include "vppnotify/secret.h"
 
-static const struct vn_command *const groups[] = {vn_cmd_serve,  vn_cmd_location, vn_cmd_apple,
-                                                  vn_cmd_query,  vn_cmd_manage,   vn_cmd_sync,
+static const struct vn_command *const groups[] = {vn_cmd_serve, vn_cmd_location, vn_cmd_apple,
+                                                  vn_cmd_query, vn_cmd_manage,   vn_cmd_sync,
                                                   vn_cmd_replay};
 
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
@@ -49,8 +49,7 @@ int vn_cli_setup_log(const struct vn_cli *c)
 
     if (c->log_level && vn_log_level_parse(c->log_level, &level) != 0)
         return VN_EXIT_USAGE;
-    vn_log_setup(level, c->log_format && !strcmp(c->log_format, "json") ? VN_LOG_JSON
-                                                                        : VN_LOG_TEXT,
+    vn_log_setup(level, c->log_format && !strcmp(c->log_format, "json") ? VN_LOG_JSON : VN_LOG_TEXT,
                  2);
     return 0;
 }
@@ -78,8 +77,7 @@ static void print_markdown(void)
            "command line, which wins.\n");
     for (size_t g = 0; g < NGROUPS; g++) {
         for (const struct vn_command *cmd = groups[g]; cmd->name; cmd++) {
-            printf("\n## `vppnotify %s`\n\n`%s`\n\n%s\n\n", cmd->name, cmd->usage,
-                   cmd->summary);
+            printf("\n## `vppnotify %s`\n\n`%s`\n\n%s\n\n", cmd->name, cmd->usage, cmd->summary);
             vn_opts_markdown(stdout, &vn_cli_options, cmd->opts);
         }
     }
@@ -149,9 +147,9 @@ int main(int argc, char **argv)
     cmd = find(argc, argv, &words);
     if (!cmd) {
         if (group_help(argv[1]))
-            return argc == 2 ? VN_EXIT_USAGE : (vn_cli_error("unknown subcommand '%s %s'",
-                                                             argv[1], argv[2]),
-                                                VN_EXIT_USAGE);
+            return argc == 2 ? VN_EXIT_USAGE
+                             : (vn_cli_error("unknown subcommand '%s %s'", argv[1], argv[2]),
+                                VN_EXIT_USAGE);
         vn_cli_error("unknown command '%s' (see 'vppnotify --help')", argv[1]);
         return VN_EXIT_USAGE;
     }

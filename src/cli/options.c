@@ -7,8 +7,8 @@
 #include "cli.h"
 
 #define F(field) offsetof(struct vn_cli, field)
-#define SEC 1000LL
-#define DAY (86400LL * SEC)
+#define SEC      1000LL
+#define DAY      (86400LL * SEC)
 
 static const struct vn_opt table[] = {
     {"help", VN_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL, "show this help and exit", F(help)},
@@ -35,14 +35,12 @@ static const struct vn_opt table[] = {
      "only notifications in this state", F(state)},
     {"type", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "TYPE",
      "only this notificationType (ASSET_COUNT, ...)", F(type)},
-    {"limit", VN_OPT_INT, "0", 0, 1000000000, NULL, NULL, "N", "at most N rows (0: all)",
-     F(limit)},
+    {"limit", VN_OPT_INT, "0", 0, 1000000000, NULL, NULL, "N", "at most N rows (0: all)", F(limit)},
 
     {"name", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "NAME", "a name for people (default: the uId)",
      F(name)},
     {"token-file", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "FILE",
-     "read the notification token from FILE (mode 0600) instead of generating one",
-     F(token_file)},
+     "read the notification token from FILE (mode 0600) instead of generating one", F(token_file)},
     {"grace", VN_OPT_DURATION, "1h", 0, 30 * DAY, NULL, NULL, "DURATION",
      "how long the previous token stays valid after a rotation", F(grace_ms)},
 
@@ -99,15 +97,14 @@ static const struct vn_opt table[] = {
     {"apple-timeout", VN_OPT_DURATION, "30s", 100, 600 * SEC, NULL, NULL, "DURATION",
      "the longest one request to Apple may take", F(apple_timeout_ms)},
     {"apple-attempts", VN_OPT_INT, "6", 1, 20, NULL, NULL, "N",
-     "requests made for one call when Apple answers 429, 5xx or is unreachable",
-     F(apple_attempts)},
+     "requests made for one call when Apple answers 429, 5xx or is unreachable", F(apple_attempts)},
     {"apple-backoff", VN_OPT_DURATION, "1s", 1, 3600 * SEC, NULL, NULL, "DURATION",
      "base of the exponential backoff (full jitter) after 429/9646 without Retry-After",
      F(apple_backoff_ms)},
     {"apple-retry-max", VN_OPT_DURATION, "5m", 1, 3600 * SEC, NULL, NULL, "DURATION",
      "the longest wait honoured for one Retry-After or backoff", F(apple_retry_max_ms)},
-    {"apple-config-refresh", VN_OPT_DURATION, "5m", 1 * SEC, 86400 * SEC, NULL, NULL,
-     "DURATION", "re-read Apple's Service Config (URLs, limits) when older than this",
+    {"apple-config-refresh", VN_OPT_DURATION, "5m", 1 * SEC, 86400 * SEC, NULL, NULL, "DURATION",
+     "re-read Apple's Service Config (URLs, limits) when older than this",
      F(apple_config_refresh_ms)},
     {"key-file", VN_OPT_STRING, NULL, 0, 0, NULL, "VPPNOTIFY_KEY_FILE", "FILE",
      "key that seals the stored sTokens (default: the database path + '.key', created 0600)",
@@ -119,8 +116,7 @@ static const struct vn_opt table[] = {
      "where Apple reaches this serve: https://host/notifications (host and path only)",
      F(public_url)},
     {"take-over", VN_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL,
-     "subscribe even though Apple names another MDM's mdmInfo for this location",
-     F(take_over)},
+     "subscribe even though Apple names another MDM's mdmInfo for this location", F(take_over)},
 
     {"assets", VN_OPT_LIST, NULL, 0, 0, NULL, NULL, "ADAMID[:PLUS]",
      "products (adamId, pricingParam STDQ unless :PLUS); repeatable and comma-separated",
@@ -130,8 +126,7 @@ static const struct vn_opt table[] = {
     {"serials", VN_OPT_LIST, NULL, 0, 0, NULL, NULL, "S[,S...]",
      "device serial numbers; repeatable and comma-separated", F(serials)},
     {"serials-file", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "FILE",
-     "device serial numbers, one per line (blank lines and # comments skipped)",
-     F(serials_file)},
+     "device serial numbers, one per line (blank lines and # comments skipped)", F(serials_file)},
     {"client-user-ids", VN_OPT_LIST, NULL, 0, 0, NULL, NULL, "ID[,ID...]",
      "users (clientUserId); repeatable and comma-separated", F(client_user_ids)},
     {"client-user-ids-file", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "FILE",
@@ -151,13 +146,11 @@ static const struct vn_opt table[] = {
     {"full", VN_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL,
      "walk every record instead of asking for what changed since the last sync", F(full)},
     {"event-quiet", VN_OPT_DURATION, "5m", 10, 86400 * SEC, NULL, NULL, "DURATION",
-     "ask Event Status when a tracked event had no notification for this long",
-     F(event_quiet_ms)},
+     "ask Event Status when a tracked event had no notification for this long", F(event_quiet_ms)},
     {"event-poll-interval", VN_OPT_DURATION, "30s", 10, 86400 * SEC, NULL, NULL, "DURATION",
      "the least time between two Event Status polls of a PENDING event", F(event_poll_ms)},
     {"event-stall", VN_OPT_DURATION, "10m", 10, 30 * DAY, NULL, NULL, "DURATION",
-     "report an event still PENDING this long after its request as stalled",
-     F(event_stall_ms)},
+     "report an event still PENDING this long after its request as stalled", F(event_stall_ms)},
     {"event-deferred-poll", VN_OPT_DURATION, "1h", 10, 30 * DAY, NULL, NULL, "DURATION",
      "poll interval of a deferred subscription disassociation (PENDING until period end)",
      F(event_deferred_poll_ms)},

@@ -19,9 +19,9 @@ struct vn_output {
     size_t rows;
     /* table */
     size_t ncols;
-    char **headers;        /* owned */
+    char **headers; /* owned */
     size_t *width;
-    char **cells;          /* rows * ncols owned strings */
+    char **cells; /* rows * ncols owned strings */
     size_t cap;
     int err;
 };

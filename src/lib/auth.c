@@ -29,7 +29,7 @@ struct snapshot {
 struct vn_auth {
     struct vn_store *st;
     int64_t refresh_ms;
-    pthread_mutex_t lock;        /* guards snap, refs and the store handle */
+    pthread_mutex_t lock; /* guards snap, refs and the store handle */
     struct snapshot *snap;
 };
 
@@ -183,8 +183,8 @@ static struct snapshot *acquire(struct vn_auth *a, int miss)
     int64_t now = vn_now_ms();
 
     pthread_mutex_lock(&a->lock);
-    if (!a->snap || ((miss || now - a->snap->checked_ms >= a->refresh_ms) &&
-                     stale_locked(a, now))) {
+    if (!a->snap ||
+        ((miss || now - a->snap->checked_ms >= a->refresh_ms) && stale_locked(a, now))) {
         struct vn_error err;
         if (reload_locked(a, now, &err) != 0)
             vn_log_warn("%s; using the previous token snapshot", err.msg);

@@ -23,7 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define TLS_FILE_MAX (64 * 1024)
+#define TLS_FILE_MAX   (64 * 1024)
 #define DISCARD_FACTOR 4 /* read at most this many times max_body before closing on a 413 */
 
 struct vn_httpd {
@@ -45,12 +45,12 @@ struct request {
     struct MHD_Connection *conn;
     enum route route;
     enum phase phase;
-    int early_status;              /* decided before the body was read: answered at its end */
+    int early_status; /* decided before the body was read: answered at its end */
     char early_error[256];
-    char uid[VN_ID_MAX + 1];       /* the token's location */
+    char uid[VN_ID_MAX + 1]; /* the token's location */
     char remote[64];
     struct vn_buf body;
-    size_t seen;                   /* body bytes received, kept or not */
+    size_t seen; /* body bytes received, kept or not */
     int64_t start_ns;
     struct vn_notification *n;
     char reason[VN_ERROR_MSG_MAX]; /* why a body was quarantined */
@@ -103,8 +103,10 @@ static double elapsed_ms(const struct request *r)
 static void log_rejected(struct request *r, unsigned status, const char *why)
 {
     struct vn_log_field f[] = {
-        VN_LF_I("status", status),       VN_LF_S("error", why),
-        VN_LF_S("remote", r->remote),    VN_LF_I("bytes", (int64_t)r->seen),
+        VN_LF_I("status", status),
+        VN_LF_S("error", why),
+        VN_LF_S("remote", r->remote),
+        VN_LF_I("bytes", (int64_t)r->seen),
         VN_LF_D("latency_ms", elapsed_ms(r)),
     };
     vn_log_fields(status >= 500 ? VN_LOG_ERROR : VN_LOG_WARN, "request rejected", f,
@@ -166,14 +168,13 @@ static enum MHD_Result respond_outcome(struct request *r)
             return respond_json(r, MHD_HTTP_SERVICE_UNAVAILABLE,
                                 json_pack("{ss ss}", "status", "unavailable", "error",
                                           s.store_failed ? s.last_error : j->error));
-        return respond_json(r, MHD_HTTP_OK,
-                            health_body(r, json_pack("{ss ss sI sI sI sI sI}", "status", "ok",
-                                                     "store", "writable", "queued",
-                                                     (json_int_t)s.queued, "applied",
-                                                     (json_int_t)s.applied, "duplicates",
-                                                     (json_int_t)s.duplicates, "stored",
-                                                     (json_int_t)s.stored, "unavailable",
-                                                     (json_int_t)s.unavailable)));
+        return respond_json(
+            r, MHD_HTTP_OK,
+            health_body(r,
+                        json_pack("{ss ss sI sI sI sI sI}", "status", "ok", "store", "writable",
+                                  "queued", (json_int_t)s.queued, "applied", (json_int_t)s.applied,
+                                  "duplicates", (json_int_t)s.duplicates, "stored",
+                                  (json_int_t)s.stored, "unavailable", (json_int_t)s.unavailable)));
     }
     if (j->kind == VN_JOB_QUARANTINE) {
         if (j->outcome != VN_OUTCOME_QUARANTINED)
@@ -193,13 +194,13 @@ static enum MHD_Result respond_outcome(struct request *r)
     case VN_OUTCOME_STORED:
         log_notification(r, MHD_HTTP_ACCEPTED);
         return respond_json(r, MHD_HTTP_ACCEPTED,
-                            json_pack("{ss ss ss}", "status", "stored", "notificationId",
-                                      r->n->id, "reason", j->error));
+                            json_pack("{ss ss ss}", "status", "stored", "notificationId", r->n->id,
+                                      "reason", j->error));
     default:
         log_notification(r, MHD_HTTP_SERVICE_UNAVAILABLE);
-        return respond_json(r, MHD_HTTP_SERVICE_UNAVAILABLE,
-                            json_pack("{ss ss}", "error", "not stored; retry later",
-                                      "notificationId", r->n->id));
+        return respond_json(
+            r, MHD_HTTP_SERVICE_UNAVAILABLE,
+            json_pack("{ss ss}", "error", "not stored; retry later", "notificationId", r->n->id));
     }
 }
 
@@ -227,8 +228,8 @@ static enum MHD_Result submit(struct request *r)
     if (rc) {
         /* Not queued: answer 503 ourselves when the connection comes back. */
         r->job.outcome = VN_OUTCOME_UNAVAILABLE;
-        vn_strlcpy(r->job.error,
-                   rc == VN_EFULL ? "ingest queue full" : "shutting down", sizeof(r->job.error));
+        vn_strlcpy(r->job.error, rc == VN_EFULL ? "ingest queue full" : "shutting down",
+                   sizeof(r->job.error));
         atomic_store(&r->job_done, 1);
         MHD_resume_connection(r->conn);
     }
@@ -279,18 +280,17 @@ static enum MHD_Result on_headers(struct request *r, const char *url, const char
     r->route = ROUTE_NOTIFY;
     if (strcmp(method, "POST") != 0)
         return respond_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
-    if (vn_auth_check(h->auth,
-                      MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                  MHD_HTTP_HEADER_AUTHORIZATION),
-                      r->uid) != 0)
+    if (vn_auth_check(
+            h->auth,
+            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+            r->uid) != 0)
         return respond_error(r, MHD_HTTP_UNAUTHORIZED, "missing, malformed or unknown token");
     cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         long long n;
         if (vn_parse_ll(cl, 0, (long long)h->o.max_body, &n) == VN_ETOOBIG) {
             snprintf(r->early_error, sizeof(r->early_error),
-                     "Content-Length %s is larger than the limit of %zu bytes", cl,
-                     h->o.max_body);
+                     "Content-Length %s is larger than the limit of %zu bytes", cl, h->o.max_body);
             return respond_error(r, MHD_HTTP_CONTENT_TOO_LARGE, r->early_error);
         }
         if (n > 0 && vn_buf_reserve(&r->body, (size_t)n) != 0)
@@ -502,12 +502,12 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
         h->mhd = MHD_start_daemon(
             flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, vn_mhd_log, h,
             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
-            MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
-            MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-            opts->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->max_header,
-            MHD_OPTION_NOTIFY_COMPLETED, request_completed, h, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-            1024u, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY,
-            h->tls_cert ? tls : none, MHD_OPTION_END);
+            MHD_OPTION_CONNECTION_LIMIT, opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            opts->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->max_header, MHD_OPTION_NOTIFY_COMPLETED,
+            request_completed, h, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+            MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY, h->tls_cert ? tls : none,
+            MHD_OPTION_END);
     }
     if (!h->mhd) {
         vn_error_set(err, VN_ENET,

@@ -14,10 +14,10 @@
 #include <string.h>
 
 struct vn_ingest {
-    struct vn_store *st;             /* owned; used by the writer thread only */
+    struct vn_store *st; /* owned; used by the writer thread only */
     size_t queue_max, batch_max;
 
-    pthread_mutex_t lock;            /* guards everything below */
+    pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t wake;
     struct vn_ingest_job *head, *tail;
     size_t queued;

@@ -48,8 +48,8 @@ json_t *vn_json_load(const char *buf, size_t len, size_t max_depth, struct vn_er
 
     root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        vn_error_set(err, VN_EPARSE, "invalid JSON at line %d, column %d: %s", je.line,
-                     je.column, je.text);
+        vn_error_set(err, VN_EPARSE, "invalid JSON at line %d, column %d: %s", je.line, je.column,
+                     je.text);
         return NULL;
     }
     if (depth_upto(root, max_depth + 1) > max_depth) {

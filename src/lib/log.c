@@ -12,7 +12,7 @@ int vn__log_level = VN_LOG_INFO;
 static enum vn_log_format log_format = VN_LOG_TEXT;
 static int log_fd = 2;
 
-#define LINE_MAX_BYTES 8192
+#define LINE_MAX_BYTES  8192
 #define VALUE_MAX_BYTES 512 /* attacker-controlled values are truncated to this */
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
@@ -205,8 +205,7 @@ void vn__log_printf(enum vn_log_level level, const char *fmt, ...)
     finish(&l);
 }
 
-void vn_log_fields(enum vn_log_level level, const char *msg, const struct vn_log_field *f,
-                   int n)
+void vn_log_fields(enum vn_log_level level, const char *msg, const struct vn_log_field *f, int n)
 {
     struct line l;
 

@@ -35,8 +35,7 @@ int vn_listen_resolve(const char *listen, struct sockaddr_storage *ss, socklen_t
     } else {
         colon = strrchr(listen, ':');
         if (!colon)
-            return vn_error_set(err, VN_EUSAGE, "listen address '%s': expected HOST:PORT",
-                                listen);
+            return vn_error_set(err, VN_EUSAGE, "listen address '%s': expected HOST:PORT", listen);
         hl = (size_t)(colon - listen);
         if (hl >= sizeof(host))
             return vn_error_set(err, VN_EUSAGE, "listen address '%s' is too long", listen);

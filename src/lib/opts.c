@@ -90,8 +90,7 @@ static int set_value(const struct vn_opt *o, void *cfg, const char *v, const cha
     case VN_OPT_FLAG:
         if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
             *(int *)field(cfg, o) = 1;
-        else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") ||
-                 !strcmp(v, "off"))
+        else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
             *(int *)field(cfg, o) = 0;
         else
             return vn_error_set(err, VN_EUSAGE, "%s '--%s' value '%s': expected true or false",
@@ -101,8 +100,8 @@ static int set_value(const struct vn_opt *o, void *cfg, const char *v, const cha
     case VN_OPT_CHOICE: {
         char **s = field(cfg, o);
         if (o->type == VN_OPT_CHOICE && !choice_ok(o, v))
-            return vn_error_set(err, VN_EUSAGE, "%s '--%s' value '%s': expected one of %s",
-                                source, o->name, v, o->choices);
+            return vn_error_set(err, VN_EUSAGE, "%s '--%s' value '%s': expected one of %s", source,
+                                o->name, v, o->choices);
         free(*s);
         *s = strdup(v);
         return *s ? 0 : -ENOMEM;
@@ -112,8 +111,8 @@ static int set_value(const struct vn_opt *o, void *cfg, const char *v, const cha
     case VN_OPT_INT:
         rc = vn_parse_ll(v, o->min, o->max, &n);
         if (rc == VN_EPARSE)
-            return vn_error_set(err, VN_EUSAGE, "%s '--%s' value '%s': expected an integer",
-                                source, o->name, v);
+            return vn_error_set(err, VN_EUSAGE, "%s '--%s' value '%s': expected an integer", source,
+                                o->name, v);
         break;
     case VN_OPT_SIZE:
         rc = vn_parse_size(v, &n);
@@ -195,8 +194,8 @@ static int read_config(const struct vn_opt_table *t, const char *const *allowed,
             value = trim(value + 1);
         o = vn_opts_find(t, name);
         if (!o || !strcmp(name, "config")) {
-            rc = vn_error_set(err, VN_EUSAGE, "config file '%s' line %d: unknown option '%s'",
-                              path, lineno, name);
+            rc = vn_error_set(err, VN_EUSAGE, "config file '%s' line %d: unknown option '%s'", path,
+                              lineno, name);
             break;
         }
         if (!allowed_has(allowed, name))

@@ -77,8 +77,7 @@ int vn_secret_read_file(const char *path, char *out, size_t outcap, struct vn_er
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
-        return vn_error_set(err, -errno, "cannot open secret file '%s': %s", path,
-                            strerror(errno));
+        return vn_error_set(err, -errno, "cannot open secret file '%s': %s", path, strerror(errno));
     if (fstat(fd, &st) < 0) {
         rc = vn_error_set(err, -errno, "cannot stat secret file '%s': %s", path, strerror(errno));
         goto out;
@@ -95,8 +94,8 @@ int vn_secret_read_file(const char *path, char *out, size_t outcap, struct vn_er
         goto out;
     }
     if (st.st_uid != geteuid()) {
-        rc = vn_error_set(err, VN_EPERM, "secret file '%s' is owned by uid %u, not by uid %u",
-                          path, (unsigned)st.st_uid, (unsigned)geteuid());
+        rc = vn_error_set(err, VN_EPERM, "secret file '%s' is owned by uid %u, not by uid %u", path,
+                          (unsigned)st.st_uid, (unsigned)geteuid());
         goto out;
     }
     while ((n = read(fd, out + len, outcap - 1 - len)) > 0) {
@@ -104,16 +103,15 @@ int vn_secret_read_file(const char *path, char *out, size_t outcap, struct vn_er
         if (len == outcap - 1) {
             char extra;
             if (read(fd, &extra, 1) > 0) {
-                rc = vn_error_set(err, VN_ETOOBIG,
-                                  "secret file '%s' is longer than %zu bytes", path, outcap - 1);
+                rc = vn_error_set(err, VN_ETOOBIG, "secret file '%s' is longer than %zu bytes",
+                                  path, outcap - 1);
                 goto out;
             }
             break;
         }
     }
     if (n < 0) {
-        rc = vn_error_set(err, -errno, "cannot read secret file '%s': %s", path,
-                          strerror(errno));
+        rc = vn_error_set(err, -errno, "cannot read secret file '%s': %s", path, strerror(errno));
         goto out;
     }
     out[len] = '\0';
@@ -137,15 +135,13 @@ int vn_token_check(const char *token, struct vn_error *err)
     size_t n = strlen(token);
 
     if (n < VN_TOKEN_MIN || n > VN_TOKEN_MAX)
-        return vn_error_set(err, VN_EPARSE,
-                            "token length %zu is outside %d..%d characters", n, VN_TOKEN_MIN,
-                            VN_TOKEN_MAX);
+        return vn_error_set(err, VN_EPARSE, "token length %zu is outside %d..%d characters", n,
+                            VN_TOKEN_MIN, VN_TOKEN_MAX);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)token[i];
         if (c <= 0x20 || c >= 0x7f)
             return vn_error_set(err, VN_EPARSE,
-                                "token has a space or a non-printable character at offset %zu",
-                                i);
+                                "token has a space or a non-printable character at offset %zu", i);
     }
     return 0;
 }

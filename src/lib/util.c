@@ -195,8 +195,8 @@ int vn_parse_duration_ms(const char *s, long long *ms)
     static const struct {
         const char *unit;
         unsigned long long mul;
-    } units[] = {{"", 1000},          {"ms", 1},           {"s", 1000},
-                 {"m", 60 * 1000},    {"h", 3600 * 1000},  {"d", 86400ULL * 1000}};
+    } units[] = {{"", 1000},       {"ms", 1},          {"s", 1000},
+                 {"m", 60 * 1000}, {"h", 3600 * 1000}, {"d", 86400ULL * 1000}};
     unsigned long long v;
     const char *unit;
     int rc = number_unit(s, &v, &unit);
@@ -214,8 +214,8 @@ int vn_parse_size(const char *s, long long *bytes)
     static const struct {
         const char *unit;
         unsigned long long mul;
-    } units[] = {{"", 1},          {"B", 1},          {"K", 1024},      {"KiB", 1024},
-                 {"M", 1 << 20},   {"MiB", 1 << 20},  {"G", 1ULL << 30}, {"GiB", 1ULL << 30}};
+    } units[] = {{"", 1},        {"B", 1},         {"K", 1024},       {"KiB", 1024},
+                 {"M", 1 << 20}, {"MiB", 1 << 20}, {"G", 1ULL << 30}, {"GiB", 1ULL << 30}};
     unsigned long long v;
     const char *unit;
     int rc = number_unit(s, &v, &unit);

@@ -1,8 +1,9 @@
 /*
  * fuzz_text.c - libFuzzer harness of the small text parsers that see outside input: the
  * Authorization header (auth.c), ISO-8601 times (Apple's expDate and tokenExpirationDate),
- * durations, sizes and integers (util.c), and Apple's sToken files (stoken.c). The first byte picks the parser; the rest is the
- * NUL-terminated text. Each parser's promises are checked; a broken one aborts.
+ * durations, sizes and integers (util.c), and Apple's sToken files (stoken.c). The first byte picks
+ * the parser; the rest is the NUL-terminated text. Each parser's promises are checked; a broken one
+ * aborts.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -17,12 +18,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_text: broken promise: %s (line %d)\n", #cond, __LINE__);     \
-            abort();                                                                           \
-        }                                                                                      \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_text: broken promise: %s (line %d)\n", #cond, __LINE__);         \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -35,8 +35,8 @@ struct item {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static int finished;
-static sem_t gate;      /* a done() that blocks the writer until the test opens the gate */
-static sem_t entered;   /* posted when that done() has started waiting */
+static sem_t gate;    /* a done() that blocks the writer until the test opens the gate */
+static sem_t entered; /* posted when that done() has started waiting */
 static int use_gate;
 
 static void done(struct vn_ingest_job *job)

@@ -122,8 +122,8 @@ static const char *const all[] = {"help", "db", "n", "timeout", "format", "seria
 
 static void test_opts_precedence_and_positionals(void **state)
 {
-    char *argv[] = {"prog", "pos1", "--n", "7", "--timeout=5m", "pos2", "--serial", "A,B",
-                    "--serial", "C", "--", "--n"};
+    char *argv[] = {"prog",     "pos1", "--n",      "7", "--timeout=5m", "pos2",
+                    "--serial", "A,B",  "--serial", "C", "--",           "--n"};
     int argc = sizeof(argv) / sizeof(argv[0]), first = 0;
     struct cfg c;
     struct vn_error err;
