@@ -11,7 +11,7 @@ set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config ca-certificates
             libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-gnutls-dev libsodium-dev)
-test_pkgs=(libcmocka-dev curl jq openssl sqlite3 procps iproute2)
+test_pkgs=(libcmocka-dev curl jq openssl sqlite3 procps iproute2 clang-format git)
 bench_pkgs=(wrk nginx-light valgrind)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 
