@@ -168,6 +168,28 @@ void vn_worker_health(void *ud, json_t *body)
 
 /* ---- the threads ---------------------------------------------------------------------- */
 
+/*
+ * Service Config at start and every --apple-config-refresh while any location talks to Apple,
+ * not only when a call happens to need it: its limits and URLs change without notice. A fresh
+ * copy costs nothing (vn_apple_service refreshes only a stale one, and waits after a failure).
+ * A receiver-only deployment, with no sToken, never calls Apple.
+ */
+static void refresh_service_config(struct vn_worker *w, struct vn_store *st)
+{
+    struct vn_apple_service svc;
+    struct vn_apple_failure why;
+    char **uids = NULL;
+    size_t n = 0;
+
+    if (vn_store_apple_uids(st, &uids, &n) != 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(uids[i]);
+    free(uids);
+    if (n > 0 && vn_apple_service(w->o.apple, &svc, &why) != 0 && why.code != VN_ESHUTDOWN)
+        vn_log_debug("Service Config not refreshed: %s", why.message);
+}
+
 static void *tracker_main(void *arg)
 {
     struct vn_worker *w = arg;
@@ -185,6 +207,7 @@ static void *tracker_main(void *arg)
             vn_log_warn("tracker: cannot read the tracked events: %s", vn_store_last_error(st));
         if (now - last_health >= HEALTH_EVERY_MS) {
             refresh_health(w, st, now);
+            refresh_service_config(w, st);
             last_health = now;
         }
     } while (!nap(w, tick));
