@@ -34,8 +34,9 @@ static int location_ok(struct sim_req *r, const char *uid)
     return 0;
 }
 
-/* Issue a new sToken for uid: returns the Base64 text (owned). Locked. */
-static char *issue_token(struct sim *s, const char *uid, const char *org, int64_t exp_ms)
+/* Issue a new sToken of a kind (enum sim_token_kind) for uid: returns the Base64 text (owned).
+ * Locked. */
+static char *issue_token(struct sim *s, const char *uid, const char *org, int64_t exp_ms, int kind)
 {
     unsigned char raw[24];
     char inner[64], exp[VN_TIME_ISO_LEN], *json, *b64;
@@ -54,9 +55,9 @@ static char *issue_token(struct sim *s, const char *uid, const char *org, int64_
     sodium_bin2base64(b64, cap, (const unsigned char *)json, len, sodium_base64_VARIANT_ORIGINAL);
     free(json);
     sim_exec(s,
-             "INSERT INTO tokens(token, uid, stoken, exp_ms, revoked, created_ms)"
-             " VALUES(?, ?, ?, ?, 0, ?)",
-             "tttii", inner, uid, b64, exp_ms, vn_now_ms());
+             "INSERT INTO tokens(token, uid, stoken, exp_ms, revoked, created_ms, kind)"
+             " VALUES(?, ?, ?, ?, 0, ?, ?)",
+             "tttiit", inner, uid, b64, exp_ms, vn_now_ms(), sim_token_kind_names[kind]);
     return b64;
 }
 
@@ -65,7 +66,9 @@ json_t *sim_location_create(struct sim *s, const json_t *o, struct vn_error *err
     char uid[40], exp_text[VN_TIME_ISO_LEN], *stoken;
     const char *want = str_or(o, "uId", NULL), *org = str_or(o, "orgName", "vppsim Org");
     const char *exp = str_or(o, "expDate", NULL);
+    const char *kind_name = str_or(o, "tokenKind", "normal");
     int64_t exp_ms = vn_now_ms() + YEAR_MS;
+    int kind = sim_token_kind_parse(kind_name);
     json_t *out;
 
     if (want) {
@@ -89,6 +92,11 @@ json_t *sim_location_create(struct sim *s, const json_t *o, struct vn_error *err
                      exp);
         return NULL;
     }
+    if (kind < 0) {
+        vn_error_set(err, VN_EPARSE, "tokenKind '%s': expected normal, read-only or legacy",
+                     kind_name);
+        return NULL;
+    }
     sim_exec(s,
              "INSERT INTO locations(uid, org_name, location_name, country, website_url,"
              " default_platform, subscription_mgmt, created_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
@@ -103,11 +111,11 @@ json_t *sim_location_create(struct sim *s, const json_t *o, struct vn_error *err
         sim_exec(s, "INSERT INTO versions(uid, coll, version_id, seq) VALUES(?, ?, ?, 0)", "tit",
                  uid, (int64_t)c, v);
     }
-    stoken = issue_token(s, uid, org, exp_ms);
+    stoken = issue_token(s, uid, org, exp_ms, kind);
     vn_time_apple(exp_ms, exp_text);
-    out = json_pack("{s:s, s:s, s:s, s:s, s:s}", "uId", uid, "sToken", stoken, "orgName", org,
+    out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "uId", uid, "sToken", stoken, "orgName", org,
                     "locationName", str_or(o, "locationName", "vppsim Location"), "expDate",
-                    exp_text);
+                    exp_text, "tokenKind", sim_token_kind_names[kind]);
     free(stoken);
     vn_log_info("location %s created", uid);
     return out;
@@ -124,8 +132,11 @@ static void c_locations(struct sim_req *r)
         sim_ok(r, json_pack("{s:o}", "locations",
                             sim_query_json(r->sim,
                                            "SELECT uid AS uId, org_name AS orgName,"
-                                           " location_name AS locationName FROM locations"
-                                           " ORDER BY created_ms, uid",
+                                           " location_name AS locationName,"
+                                           " (SELECT kind FROM tokens t WHERE t.uid ="
+                                           " locations.uid ORDER BY t.created_ms DESC,"
+                                           " t.rowid DESC LIMIT 1) AS tokenKind"
+                                           " FROM locations ORDER BY created_ms, uid",
                                            "")));
         return;
     }
@@ -149,20 +160,28 @@ static void c_token(struct sim_req *r)
         sim_exec(s, "UPDATE tokens SET exp_ms = ? WHERE uid = ?", "it", vn_now_ms() - 1000, uid);
     } else if (!strcmp(action, "revoke")) {
         sim_exec(s, "UPDATE tokens SET revoked = 1 WHERE uid = ?", "t", uid);
+    } else if (sim_token_kind_parse(action) > TOKEN_NORMAL) {
+        /* Only the kind changes: an expired or revoked token still answers 9621 or 9625. */
+        sim_exec(s, "UPDATE tokens SET kind = ? WHERE uid = ?", "tt",
+                 sim_token_kind_names[sim_token_kind_parse(action)], uid);
     } else if (!strcmp(action, "restore")) {
-        sim_exec(s, "UPDATE tokens SET revoked = 0, exp_ms = MAX(exp_ms, ?) WHERE uid = ?", "it",
-                 vn_now_ms() + YEAR_MS, uid);
+        sim_exec(s,
+                 "UPDATE tokens SET revoked = 0, exp_ms = MAX(exp_ms, ?), kind = 'normal'"
+                 " WHERE uid = ?",
+                 "it", vn_now_ms() + YEAR_MS, uid);
     } else if (!strcmp(action, "renew")) {
         char *org = sim_query_text(s, "SELECT org_name FROM locations WHERE uid = ?", "t", uid);
         char *tok;
         sim_exec(s, "UPDATE tokens SET revoked = 1 WHERE uid = ?", "t", uid);
-        tok = issue_token(s, uid, org ? org : "", vn_now_ms() + YEAR_MS);
+        tok = issue_token(s, uid, org ? org : "", vn_now_ms() + YEAR_MS, TOKEN_NORMAL);
         json_object_set_new(out, "sToken", json_string(tok));
         free(tok);
         free(org);
     } else {
         json_decref(out);
-        sim_fail(r, 400, "action '%s': expected expire, revoke, restore or renew", action);
+        sim_fail(r, 400,
+                 "action '%s': expected expire, revoke, read-only, legacy, restore or renew",
+                 action);
         return;
     }
     sim_ok(r, out);

@@ -26,6 +26,16 @@ const char *const sim_coll_names[COLL_COUNT] = {
     "assets", "assignments", "users", "subscriptions", "subscriptionAssignments", "admins",
 };
 
+const char *const sim_token_kind_names[TOKEN_KIND_COUNT] = {"normal", "read-only", "legacy"};
+
+int sim_token_kind_parse(const char *name)
+{
+    for (int k = 0; name && k < TOKEN_KIND_COUNT; k++)
+        if (!strcmp(name, sim_token_kind_names[k]))
+            return k;
+    return -1;
+}
+
 static const char *const migrations[] = {
     /* 1: the whole model. */
     "CREATE TABLE locations("
@@ -94,6 +104,9 @@ static const char *const migrations[] = {
     "ALTER TABLE events ADD COLUMN num_failed INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE events ADD COLUMN fail_state TEXT;"
     "ALTER TABLE events ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;",
+    /* 3: kinds of token (sim_token_kind_names); existing tokens are normal. */
+    "ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'normal'"
+    " CHECK(kind IN ('normal', 'read-only', 'legacy'));",
 };
 
 #define STMT_CACHE 512

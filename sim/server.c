@@ -1,7 +1,8 @@
 /*
  * server.c - vppsim's HTTP front: libmicrohttpd daemon, routing of Apple's v2 paths and of
  * the /_sim/ control API, bodies (bounded), 404/405/415, sToken authentication, the per-token
- * rate limit (429/9646), request counters, and the JSON answer.
+ * rate limit (429/9646), what each kind of token may call (403/9637, 9647), request counters,
+ * and the JSON answer.
  *
  * MHD runs one thread per connection (bounded by a connection limit), so a handler that waits
  * (the synchronous TEST_NOTIFICATION of Client Config, /_sim/settle) does not stall others.
@@ -307,7 +308,7 @@ static int authenticate(struct sim_req *r)
         sim_error(r, VN_APPLE_LOGIN_REQUIRED);
         goto out;
     }
-    st = sim_stmt(s, "SELECT uid, exp_ms, revoked FROM tokens WHERE token = ?");
+    st = sim_stmt(s, "SELECT uid, exp_ms, revoked, kind FROM tokens WHERE token = ?");
     sqlite3_bind_text(st, 1, inner, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_reset(st);
@@ -316,6 +317,9 @@ static int authenticate(struct sim_req *r)
     }
     vn_strlcpy(r->uid, (const char *)sqlite3_column_text(st, 0), sizeof(r->uid));
     r->token_exp_ms = sqlite3_column_int64(st, 1);
+    r->token_kind = sim_token_kind_parse((const char *)sqlite3_column_text(st, 3));
+    if (r->token_kind < 0)
+        r->token_kind = TOKEN_NORMAL; /* the schema's CHECK allows no other value */
     if (sqlite3_column_int(st, 2)) {
         sqlite3_reset(st);
         r->uid[0] = '\0';
@@ -365,6 +369,22 @@ static int rate_limited(struct sim *s, const char *uid)
         return 1;
     b->tokens -= 1.0;
     return 0;
+}
+
+/* What the token's kind allows: 1, or 0 with 403 answered. A legacy token may call nothing
+ * that needs a token (9647); a read-only token every GET and no POST (9637) [decision: Apple
+ * names only Get Assets, Get Assignments and Get Users as allowed, and no error]. */
+static int token_allowed(struct sim_req *r)
+{
+    if (r->token_kind == TOKEN_LEGACY) {
+        sim_error(r, VN_APPLE_LEGACY_TOKEN);
+        return 0;
+    }
+    if (r->token_kind == TOKEN_READ_ONLY && strcmp(r->method, "GET") != 0) {
+        sim_error(r, VN_APPLE_FACILITATOR_NOT_ALLOWED);
+        return 0;
+    }
+    return 1;
 }
 
 static void count_request(struct sim *s, const char *method, const char *path, int status)
@@ -461,6 +481,8 @@ static void dispatch_api(struct sim_req *r, const char *sub, const char **route_
             r->retry_after = 1;
             return;
         }
+        if (!token_allowed(r))
+            return;
     }
     if (!strcmp(r->method, "POST") && parse_body(r, 1) != 0)
         return;

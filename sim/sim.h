@@ -187,6 +187,7 @@ struct sim_req {
     json_t *json; /* parsed body (object) or NULL; owned by the server */
     char uid[40]; /* authenticated location; "" for unauthenticated routes */
     int64_t token_exp_ms;
+    int token_kind; /* enum sim_token_kind of the authenticated token */
 
     int status;            /* HTTP status to answer */
     json_t *resp;          /* owned; the JSON body */
@@ -227,6 +228,14 @@ enum sim_coll {
     COLL_COUNT
 };
 extern const char *const sim_coll_names[COLL_COUNT];
+
+/* What a token may call (tokens.kind). Read-only (a facilitator's token): every GET, no POST
+ * (403/9637). Legacy: nothing that needs a token (403/9647). */
+enum sim_token_kind { TOKEN_NORMAL, TOKEN_READ_ONLY, TOKEN_LEGACY, TOKEN_KIND_COUNT };
+/* "normal", "read-only", "legacy": the values of tokens.kind and of the control API. */
+extern const char *const sim_token_kind_names[TOKEN_KIND_COUNT];
+/* The kind called name, or -1 if none is. */
+int sim_token_kind_parse(const char *name);
 
 /* A write to one location: every changed row gets seq; at the end, every collection touched
  * gets a new versionId. */

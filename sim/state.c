@@ -42,8 +42,8 @@ static json_t *dump_one(struct sim *s, const char *uid)
     json_object_set_new(
         o, "tokens",
         sim_query_json(s,
-                       "SELECT exp_ms AS expMs, revoked AS \"b:revoked\", created_ms AS createdMs"
-                       " FROM tokens WHERE uid = ? ORDER BY created_ms",
+                       "SELECT exp_ms AS expMs, revoked AS \"b:revoked\", kind,"
+                       " created_ms AS createdMs FROM tokens WHERE uid = ? ORDER BY created_ms",
                        "t", uid));
     json_object_set_new(
         o, "assets",
