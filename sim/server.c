@@ -1,6 +1,6 @@
 /*
  * server.c - vppsim's HTTP front: libmicrohttpd daemon, routing of Apple's v2 paths and of
- * the /_sim/ control API, bodies (bounded), 404/405/415, sToken authentication, the per-token
+ * the /_sim/ control API, bodies (bounded), 404/405/415, sToken authentication, the per-location
  * rate limit (429/9646), what each kind of token may call (403/9637, 9647), request counters,
  * and the JSON answer.
  *

@@ -7,6 +7,11 @@
 assert_contains "$T/help.txt" "--time-scale" "help lists --time-scale"
 "$VPPSIM" help --markdown >"$T/help.md"
 assert_contains "$T/help.md" '| `--listen HOST:PORT` |' "markdown help lists --listen"
+# docs/VPPSIM.md carries the options table: every generated row must be in it, verbatim.
+while IFS= read -r row; do
+    grep -qxF -- "$row" "$VN_SOURCE_DIR/docs/VPPSIM.md" ||
+        fail "docs/VPPSIM.md lacks or differs from: $row (see 'vppsim help --markdown')"
+done < <(grep '^| `--' "$T/help.md")
 rc=0; "$VPPSIM" serve --time-scale nope 2>"$T/err.txt" || rc=$?
 assert_eq "$rc" 2 "bad --time-scale exits 2"
 assert_contains "$T/err.txt" "--time-scale" "the error names the option"
