@@ -117,6 +117,9 @@ extern const struct vn_command vn_cmd_sync[];
 /* Print "vppnotify: <msg>" on stderr (one line, the house style). */
 void vn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* --uid is given and 1..VN_ID_MAX characters; else prints why and returns -1. */
+int vn_cli_check_uid(const char *uid);
+
 /* Open the store named by --db (or VPPNOTIFY_DB), printing an error on failure. */
 struct vn_store *vn_cli_open_store(const struct vn_cli *c, int read_only);
 

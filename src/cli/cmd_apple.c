@@ -59,26 +59,13 @@ int vn_cli_key_file(const struct vn_cli *c, char *out, size_t outlen)
     return 0;
 }
 
-static int check_uid(const char *uid)
-{
-    if (!uid) {
-        vn_cli_error("--uid is required");
-        return -1;
-    }
-    if (!*uid || strlen(uid) > VN_ID_MAX) {
-        vn_cli_error("--uid '%s' must be 1..%d characters", uid, VN_ID_MAX);
-        return -1;
-    }
-    return 0;
-}
-
 int vn_cli_session(const struct vn_cli *c, struct vn_store *st, struct vn_apple *a,
                    struct vn_session_env *env, char *key_path, size_t key_path_len,
                    struct vn_session *s)
 {
     struct vn_error err = {0};
 
-    if (check_uid(c->uid))
+    if (vn_cli_check_uid(c->uid))
         return VN_EXIT_USAGE;
     if (vn_cli_key_file(c, key_path, key_path_len) != 0)
         return VN_EXIT_FAIL;
@@ -207,7 +194,7 @@ int vn_cli_location_subscribe(struct vn_cli *c)
     int rc = VN_EXIT_FAIL, created = 0;
     int64_t exp_ms;
 
-    if (c->uid && check_uid(c->uid))
+    if (c->uid && vn_cli_check_uid(c->uid))
         return VN_EXIT_USAGE;
     if (check_public_url(c->public_url, VN_TOKEN_MAX))
         return VN_EXIT_USAGE;
@@ -440,7 +427,7 @@ static int cmd_set_stoken(struct vn_cli *c, int argc, char **argv)
 
     (void)argc;
     (void)argv;
-    if (check_uid(c->uid))
+    if (vn_cli_check_uid(c->uid))
         return VN_EXIT_USAGE;
     if (!c->stoken_file) {
         vn_cli_error("--stoken-file is required");

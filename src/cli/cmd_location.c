@@ -33,19 +33,6 @@ static int obtain_token(const struct vn_cli *c, char *tok, size_t cap, int *gene
     return 0;
 }
 
-static int check_uid(const char *uid)
-{
-    if (!uid) {
-        vn_cli_error("--uid is required");
-        return -1;
-    }
-    if (!*uid || strlen(uid) > VN_ID_MAX) {
-        vn_cli_error("--uid '%s' must be 1..%d characters", uid, VN_ID_MAX);
-        return -1;
-    }
-    return 0;
-}
-
 static void show_token(const char *uid, const char *tok)
 {
     /* stdout carries the token alone, so that it can be captured; words go to stderr. */
@@ -71,7 +58,7 @@ static int cmd_add(struct vn_cli *c, int argc, char **argv)
                      "Apple only when it has its sToken)");
         return VN_EXIT_USAGE;
     }
-    if (check_uid(c->uid))
+    if (vn_cli_check_uid(c->uid))
         return VN_EXIT_USAGE;
     if (obtain_token(c, tok, sizeof(tok), &generated))
         return VN_EXIT_FAIL;
@@ -120,7 +107,7 @@ static int cmd_remove(struct vn_cli *c, int argc, char **argv)
     struct vn_store *st;
     int rc;
 
-    if (check_uid(c->uid))
+    if (vn_cli_check_uid(c->uid))
         return VN_EXIT_USAGE;
     st = vn_cli_open_store(c, 0);
     if (!st)
@@ -145,7 +132,7 @@ static int cmd_rotate(struct vn_cli *c, int argc, char **argv)
     int64_t now = vn_now_ms();
     int generated, rc;
 
-    if (check_uid(c->uid))
+    if (vn_cli_check_uid(c->uid))
         return VN_EXIT_USAGE;
     st = vn_cli_open_store(c, 0);
     if (!st)

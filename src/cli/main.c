@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "vppnotify/error.h"
 #include "vppnotify/log.h"
+#include "vppnotify/notification.h"
 #include "vppnotify/secret.h"
 
 static const struct vn_command *const groups[] = {vn_cmd_serve, vn_cmd_location, vn_cmd_apple,
@@ -28,6 +29,19 @@ void vn_cli_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+int vn_cli_check_uid(const char *uid)
+{
+    if (!uid) {
+        vn_cli_error("--uid is required");
+        return -1;
+    }
+    if (!*uid || strlen(uid) > VN_ID_MAX) {
+        vn_cli_error("--uid '%s' must be 1..%d characters", uid, VN_ID_MAX);
+        return -1;
+    }
+    return 0;
 }
 
 struct vn_store *vn_cli_open_store(const struct vn_cli *c, int read_only)
