@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # House-style gates that a compiler does not check (docs/house-style.md), run by `make test`:
 #   - no banned calls (sprintf, strcpy, strcat, strtok, atoi, atol, rand, gets);
-#   - SQL only in the SQLite backend (src/lib/store_sqlite*.c) and vppsim's own store;
+#   - SQL only in the store's backends (src/lib/store/<backend>/) and vppsim's own store;
 #   - every C file formatted by clang-format (.clang-format).
 # Exit 1 with the offending lines on a violation.
 set -euo pipefail
@@ -19,9 +19,9 @@ if [ -n "$banned" ]; then
 fi
 
 sql=$(grep -nE '"[[:space:]]*(SELECT|INSERT INTO|UPDATE [a-z_]+ SET|DELETE FROM|CREATE TABLE)[[:space:]]' \
-    $(echo "$files" | grep -E '^src/' | grep -vE '^src/lib/store_sqlite' ) || true)
+    $(echo "$files" | grep -E '^src/' | grep -vE '^src/lib/store/[a-z]+/' ) || true)
 if [ -n "$sql" ]; then
-    echo "checksrc: SQL outside the SQLite backend (src/lib/store_sqlite*.c):"
+    echo "checksrc: SQL outside the store's backends (src/lib/store/<backend>/):"
     echo "$sql"
     fail=1
 fi

@@ -3,7 +3,8 @@
  *
  * Everything that reads or writes durable state goes through these functions; ingest, apply,
  * the CLI, the event tracker and sync never see SQL. A backend implements struct
- * vn_store_ops (src/lib/store_impl.h): SQLite today (store_sqlite.c), PostgreSQL next.
+ * vn_store_ops (src/lib/store/store_impl.h): SQLite today (src/lib/store/sqlite/),
+ * PostgreSQL next.
  *
  * Threads: a handle is used by one thread at a time. The daemon gives its writer thread one
  * handle and the authentication cache another.

@@ -1152,7 +1152,7 @@ static void test_callback_stop_value_is_returned(void **state)
     }
 }
 
-/* The migrations, as the backend applies them (store_sqlite_schema.c). */
+/* The migrations, as the backend applies them (src/lib/store/sqlite/schema.c). */
 extern const char *const vn__sqlite_migrations[];
 
 /* A database left at schema 3 by an older release, with counted repeats, is migrated to the

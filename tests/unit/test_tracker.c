@@ -1,7 +1,7 @@
 /*
  * Unit tests of the event tracker's decision (a pure function of an event's state and the
- * time, tracker.c) and of the store operations behind tracking and sync (store_sqlite_apple.c)
- * on a real database file.
+ * time, tracker.c) and of the store operations behind tracking and sync
+ * (src/lib/store/sqlite/apple.c) on a real database file.
  */
 #include <setjmp.h>
 #include <stdarg.h>

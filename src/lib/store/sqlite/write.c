@@ -1,5 +1,5 @@
 /*
- * store_sqlite_write.c - the SQLite backend's writes: the notification ledger, quarantine, the
+ * write.c - the SQLite backend's writes: the notification ledger, quarantine, the
  * mirror primitives, events, and locations with their tokens (store.h has the contracts,
  * docs/SCHEMA.md the tables).
  *
@@ -7,8 +7,7 @@
  * note thousands of times a second: each is one cached statement, bound and stepped once, and
  * "did it change a row" comes from sqlite3_changes(), never from a second query.
  */
-#define VN_SQLITE_INTERNAL
-#include "store_impl.h"
+#include "sqlite_impl.h"
 
 #include <errno.h>
 #include <stdlib.h>

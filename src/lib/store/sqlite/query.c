@@ -1,5 +1,5 @@
 /*
- * store_sqlite_query.c - the SQLite backend's reads: the token snapshot for authentication and
+ * query.c - the SQLite backend's reads: the token snapshot for authentication and
  * the CLI's queries, whose rows are keyed by Apple's JSON names (contract.md section 4).
  *
  * Each query is one cached statement. Filters are named parameters written as
@@ -7,8 +7,7 @@
  * assembled at run time. Orders are stable: by the row's key, adamIds in numeric order
  * (shorter decimal first), notifications and events oldest first.
  */
-#define VN_SQLITE_INTERNAL
-#include "store_impl.h"
+#include "sqlite_impl.h"
 
 #include <string.h>
 

@@ -1,13 +1,12 @@
 /*
- * store_sqlite_schema.c - the SQLite schema as numbered migrations (docs/SCHEMA.md says what
+ * schema.c - the SQLite schema as numbered migrations (docs/SCHEMA.md says what
  * every table and column means).
  *
  * Migration k is applied once, inside its own transaction, and recorded in
  * schema_migrations(version, applied_at). Never edit a migration that has shipped: add the next
  * one. Times are TEXT "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC), adamIds decimal TEXT, booleans 0/1.
  */
-#define VN_SQLITE_INTERNAL
-#include "store_impl.h"
+#include "sqlite_impl.h"
 
 const char *const vn__sqlite_migrations[] = {
     /* 1: locations and tokens, the ledger, quarantine, the mirror, events, health. */

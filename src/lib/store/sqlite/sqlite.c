@@ -1,5 +1,5 @@
 /*
- * store_sqlite.c - the SQLite backend of store.h: opening (file mode, PRAGMAs, migrations),
+ * sqlite.c - the SQLite backend of store.h: opening (file mode, PRAGMAs, migrations),
  * error mapping, the prepared-statement cache and transactions.
  *
  * Durability: journal_mode=WAL and synchronous=FULL, both verified after they are set, so a
@@ -10,11 +10,10 @@
  * reset after use, and take only bound parameters. The one exception is PRAGMA max_page_count,
  * which SQLite does not let us bind: its value is an integer this file computes.
  *
- * The rest of the backend: store_sqlite_write.c (ledger, mirror, events, locations),
- * store_sqlite_query.c (read queries), store_sqlite_schema.c (migrations).
+ * The rest of the backend: write.c (ledger, mirror, events, locations), apple.c (the Apple
+ * side), query.c (read queries), schema.c (migrations).
  */
-#define VN_SQLITE_INTERNAL
-#include "store_impl.h"
+#include "sqlite_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>

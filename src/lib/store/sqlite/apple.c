@@ -1,5 +1,5 @@
 /*
- * store_sqlite_apple.c - the SQLite backend's SQL for talking to Apple (contract section 5):
+ * apple.c - the SQLite backend's SQL for talking to Apple (contract section 5):
  * the instance configuration (mdmInfo id), the Apple side of each location (sealed sToken,
  * token status, subscription, takeover), the sync primitives (generation-marked upserts and
  * sweeps, sync state) and tracked events. store.h has the contracts, docs/SCHEMA.md the tables.
@@ -7,8 +7,7 @@
  * Updates of several optional fields are one statement each, whose CASE arms test bits of a
  * bound "what" mask: no SQL is ever assembled at run time.
  */
-#define VN_SQLITE_INTERNAL
-#include "store_impl.h"
+#include "sqlite_impl.h"
 
 #include <errno.h>
 #include <stdlib.h>
