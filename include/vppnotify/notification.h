@@ -63,6 +63,14 @@ struct vn_adam_id {
     char s[VN_ADAM_ID_MAX + 1];
 };
 
+/*
+ * An adamId given as text (a string from Apple, a --adam-id filter, an API query parameter) in
+ * the canonical form the mirror stores: 1..VN_ADAM_ID_MAX ASCII digits, leading zeros dropped
+ * ("0042" and "42" name the same product; "000" is "0"). s is borrowed, len its length.
+ * Returns 0, or VN_EPARSE with err saying why ("'4x2' is not a string of digits").
+ */
+int vn_adam_id_canonical(const char *s, size_t len, struct vn_adam_id *out, struct vn_error *err);
+
 /* One element of ASSET_MANAGEMENT assignments: exactly one of client_user_id/serial_number. */
 struct vn_assignment {
     struct vn_adam_id adam_id;
@@ -118,7 +126,7 @@ struct vn_notification {
 
     /* ASSET_COUNT, SUBSCRIPTION_COUNT */
     struct vn_adam_id adam_id;
-    const char *pricing_param; /* ASSET_COUNT */
+    const char *pricing_param; /* ASSET_COUNT; "STDQ" when absent (Apple's default) */
     long long count_delta;     /* ASSET_COUNT */
     int has_parent_adam_id;    /* SUBSCRIPTION_COUNT: 0 when absent or null */
     struct vn_adam_id parent_adam_id;

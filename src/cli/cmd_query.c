@@ -23,8 +23,14 @@ static int run_query(struct vn_cli *c, enum vn_query q)
     };
     struct vn_output *out;
     struct vn_store *st;
+    struct vn_adam_id adam;
+    struct vn_error err = {0};
     int rc;
 
+    if (c->adam_id && vn_adam_id_canonical(c->adam_id, strlen(c->adam_id), &adam, &err) != 0) {
+        vn_cli_error("--adam-id: %s", err.msg);
+        return VN_EXIT_USAGE;
+    }
     st = vn_cli_open_store(c, 1);
     if (!st)
         return VN_EXIT_FAIL;

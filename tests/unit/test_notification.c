@@ -492,6 +492,31 @@ static void test_depth_cap(void **state)
 
 /* ---- names ------------------------------------------------------------------------------ */
 
+/* Text adamIds (filters, Apple's strings) in the mirror's canonical form, with clear refusals. */
+static void test_adam_id_canonical(void **state)
+{
+    struct vn_adam_id a;
+    struct vn_error err = {0};
+
+    (void)state;
+    assert_int_equal(vn_adam_id_canonical("0042", 4, &a, &err), 0);
+    assert_string_equal(a.s, "42");
+    assert_int_equal(vn_adam_id_canonical("00000000", 8, &a, &err), 0);
+    assert_string_equal(a.s, "0");
+    assert_int_equal(vn_adam_id_canonical("408709785", 9, &a, &err), 0);
+    assert_string_equal(a.s, "408709785");
+    /* Leading zeros do not count against the digit limit. */
+    assert_int_equal(vn_adam_id_canonical("00000000000000000000000000001", 29, &a, &err), 0);
+    assert_string_equal(a.s, "1");
+    assert_int_equal(vn_adam_id_canonical("4x2", 3, &a, &err), VN_EPARSE);
+    assert_string_equal(err.msg, "adamId '4x2' is not a string of digits");
+    assert_int_equal(vn_adam_id_canonical("", 0, &a, &err), VN_EPARSE);
+    assert_string_equal(err.msg, "empty adamId");
+    assert_int_equal(vn_adam_id_canonical("123456789012345678901", 21, &a, &err), VN_EPARSE);
+    assert_string_equal(err.msg, "adamId '123456789012345678901' has more than 20 digits");
+    assert_int_equal(vn_adam_id_canonical("-1", 2, &a, NULL), VN_EPARSE);
+}
+
 static void test_names(void **state)
 {
     static const char *const types[] = {NULL,
@@ -554,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_envelope_limits_are_inclusive),
         cmocka_unit_test(test_envelope_not_json),
         cmocka_unit_test(test_depth_cap),
+        cmocka_unit_test(test_adam_id_canonical),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_free_null_and_no_err),
     };

@@ -34,7 +34,7 @@ struct field {
 
 static const struct field fields[] = {
     {AC, "notification.adamId", K_ADAM, 1, NULL},
-    {AC, "notification.pricingParam", K_ID, 1, NULL},
+    {AC, "notification.pricingParam", K_ID, 0, NULL},
     {AC, "notification.countDelta", K_INT, 1, NULL},
     {AM, "notification.type", K_ENUM, 1, NULL},
     {AM, "notification.result", K_ENUM, 1, NULL},
@@ -358,6 +358,13 @@ static void test_optional_fields_absent_or_null(void **state)
     vn_notification_free(n);
     n = expect_valid(AD, "notification.assignments[0].pricingParam", json_string("PLUS"));
     assert_string_equal(n->assignments[0].pricing_param, "PLUS");
+    vn_notification_free(n);
+    /* ASSET_COUNT without pricingParam is Apple's STDQ asset too (docs/SCHEMA.md), not invalid. */
+    n = expect_valid(AC, "notification.pricingParam", NULL);
+    assert_string_equal(n->pricing_param, "STDQ");
+    vn_notification_free(n);
+    n = expect_valid(AC, "notification.pricingParam", json_null());
+    assert_string_equal(n->pricing_param, "STDQ");
     vn_notification_free(n);
     /* User fields. */
     n = expect_valid(UM, "notification.users[0].email", json_null());

@@ -197,9 +197,11 @@ restart:
 /* adamId as decimal text, whether Apple sent a string or a number. */
 static int adam_text(const json_t *v, char out[VN_ADAM_ID_MAX + 1])
 {
-    if (json_is_string(v) && vn_is_digits(json_string_value(v), json_string_length(v)) &&
-        json_string_length(v) <= VN_ADAM_ID_MAX) {
-        vn_strlcpy(out, json_string_value(v), VN_ADAM_ID_MAX + 1);
+    if (json_is_string(v)) {
+        struct vn_adam_id a;
+        if (vn_adam_id_canonical(json_string_value(v), json_string_length(v), &a, NULL) != 0)
+            return -1;
+        memcpy(out, a.s, sizeof(a.s));
         return 0;
     }
     if (json_is_integer(v) && json_integer_value(v) >= 0) {

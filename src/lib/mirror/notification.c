@@ -251,6 +251,27 @@ static int get_bool(struct vn_notification *n, const json_t *obj, const struct l
     return 0;
 }
 
+int vn_adam_id_canonical(const char *s, size_t len, struct vn_adam_id *out, struct vn_error *err)
+{
+    char q[QUOTE_MAX];
+
+    if (len == 0)
+        return vn_error_set(err, VN_EPARSE, "empty adamId");
+    if (!vn_is_digits(s, len))
+        return vn_error_set(err, VN_EPARSE, "adamId '%s' is not a string of digits",
+                            quote(q, s, len));
+    while (len > 1 && s[0] == '0') {
+        s++;
+        len--;
+    }
+    if (len > VN_ADAM_ID_MAX)
+        return vn_error_set(err, VN_EPARSE, "adamId '%s' has more than %d digits", quote(q, s, len),
+                            VN_ADAM_ID_MAX);
+    memcpy(out->s, s, len);
+    out->s[len] = '\0';
+    return 0;
+}
+
 /*
  * An adamId: a string of 1..VN_ADAM_ID_MAX ASCII digits or a non-negative JSON integer, kept
  * as canonical decimal text (leading zeros of the string form dropped, so that "0042" and 42
@@ -282,12 +303,7 @@ static int get_adam_id(struct vn_notification *n, const json_t *obj, const struc
             return fail(n, at, key, "not a string of digits ('%s')", quote(q, s, len));
         if (len > VN_ADAM_ID_MAX)
             return fail(n, at, key, "more than %d digits (%zu)", VN_ADAM_ID_MAX, len);
-        while (len > 1 && s[0] == '0') {
-            s++;
-            len--;
-        }
-        memcpy(out->s, s, len);
-        out->s[len] = '\0';
+        vn_adam_id_canonical(s, len, out, NULL);
     } else if (json_is_real(v)) {
         return fail(n, at, key, "not an integer (%s)", real_text(r, json_real_value(v)));
     } else {
@@ -504,9 +520,12 @@ static int parse_count_pair(struct vn_notification *n, const json_t *counts, con
 static int parse_asset_count(struct vn_notification *n, const json_t *p)
 {
     if (get_adam_id(n, p, &top, "adamId", REQUIRED, &n->adam_id, NULL) ||
-        get_id(n, p, &top, "pricingParam", REQUIRED, &n->pricing_param) ||
+        get_id(n, p, &top, "pricingParam", OPTIONAL, &n->pricing_param) ||
         get_int(n, p, &top, "countDelta", REQUIRED, LLONG_MIN, LLONG_MAX, &n->count_delta))
         return VN_EPARSE;
+    /* Apple's default, as for assignments and requests (apple-api.md 2.4): docs/SCHEMA.md. */
+    if (!n->pricing_param)
+        n->pricing_param = "STDQ";
     return 0;
 }
 

@@ -245,8 +245,23 @@ int vn_store_query(struct vn_store *st, enum vn_query q, const struct vn_filter 
                    void *ud)
 {
     static const struct vn_filter none;
+    struct vn_filter canon;
+    struct vn_adam_id adam;
+    struct vn_error err = {0};
 
-    return st->ops->query(st, q, f ? f : &none, cb, ud);
+    if (!f)
+        return st->ops->query(st, q, &none, cb, ud);
+    /* The mirror keeps adamIds in canonical form (notification.h): a filter "0042" means 42. */
+    if (f->adam_id) {
+        if (vn_adam_id_canonical(f->adam_id, strlen(f->adam_id), &adam, &err) != 0) {
+            vn__store_set_error(st, "%s", err.msg);
+            return VN_EPARSE;
+        }
+        canon = *f;
+        canon.adam_id = adam.s;
+        f = &canon;
+    }
+    return st->ops->query(st, q, f, cb, ud);
 }
 
 int vn_store_config_ensure(struct vn_store *st, const char *key, const char *value_if_absent,
