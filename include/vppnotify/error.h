@@ -17,8 +17,8 @@ enum {
     VN_EAUTH = -1003,     /* missing, malformed or unknown credentials */
     VN_ETOOBIG = -1004,   /* a bounded buffer, queue or field would exceed its maximum */
     VN_ENOTFOUND = -1005, /* the thing asked for does not exist */
-    VN_ESTORE = -1006,    /* the store failed: I/O error, locked, corrupt, disk full */
-    VN_EFULL = -1007,     /* a queue is full; try again later */
+    VN_ESTORE = -1006,    /* the store refused one operation (a constraint, misuse) */
+    VN_EFULL = -1007,     /* a queue or the store (disk, size cap) is full; try again later */
     VN_EUSAGE = -1008,    /* the command line is wrong */
     VN_ENOTSUP = -1009,   /* not supported by this build or backend */
     VN_EAPPLE = -1010,    /* Apple's service (or vppsim) answered with an error */
@@ -26,6 +26,10 @@ enum {
     VN_ENET = -1012,      /* a network call failed: refused, timed out, TLS */
     VN_ESHUTDOWN = -1013, /* the component is stopping */
     VN_ECONFLICT = -1014, /* the state changed under us (versionId moved, grace expired) */
+    /* Store failures by what the caller does about them (store.h, "failure classes"). */
+    VN_ERETRY = -1015,   /* transient: busy, deadlock, transaction lost; run the batch again */
+    VN_EUNAVAIL = -1016, /* the database cannot be reached: connection lost, files gone */
+    VN_EFATAL = -1017,   /* I/O failure (fsync) after which the store cannot be trusted */
 };
 
 #define VN_ERROR_MSG_MAX 512

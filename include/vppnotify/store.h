@@ -17,9 +17,11 @@
  * Strings passed in are borrowed for the duration of the call. Rows handed to a callback are
  * borrowed for the duration of the callback.
  *
- * Errors: 0 or a negative code. VN_ESTORE for a backend failure (err says what the database
- * said); VN_EFULL when the database is full (disk or --max-db-size); VN_EDUP / VN_ENOTFOUND
- * where stated.
+ * Errors: 0 or a negative code, and vn_store_last_error says what the database said. Every
+ * code belongs to one failure class (enum vn_store_class below) that tells the caller what to
+ * do: VN_ERETRY, VN_EUNAVAIL, VN_EFULL and VN_EFATAL are the store-wide failures; any other
+ * code (VN_ESTORE for a constraint or misuse, VN_EDUP / VN_ENOTFOUND / VN_ECONFLICT where
+ * stated) concerns the one operation only.
  */
 #ifndef VPPNOTIFY_STORE_H
 #define VPPNOTIFY_STORE_H
@@ -60,13 +62,68 @@ const char *vn_store_describe(struct vn_store *st);
 /* The message of the last failure on this handle ("database is locked"), or "". */
 const char *vn_store_last_error(struct vn_store *st);
 
+/* ---- failure classes: what a caller does about a failed operation ---------------------- */
+
 /*
- * 1 once an operation on this handle failed with an I/O error (a failed write or fsync), else
- * 0. Sticky: after a failed fsync the page cache cannot be trusted, so the daemon stops and a
- * supervisor restarts it. The backend's own code is in vn_store_last_error's message
- * ("disk I/O error (sqlite extended code 1034)").
+ * Every store failure falls in one class; callers act on the class, never on a backend's
+ * message. Ordered by severity.
  */
-int vn_store_failed_io(struct vn_store *st);
+enum vn_store_class {
+    VN_STORE_OK = 0, /* no failure */
+    /*
+     * The operation's own data was refused (a constraint, a value out of range, VN_EDUP,
+     * VN_ENOTFOUND, VN_ECONFLICT, misuse such as a savepoint outside a transaction). The
+     * transaction is intact: roll back to the job's savepoint and fail that job alone.
+     */
+    VN_STORE_JOB,
+    /*
+     * Transient: busy inside a transaction, a serialization failure or deadlock (PostgreSQL),
+     * or the transaction was rolled back behind the caller's back. Nothing of the transaction
+     * is kept: roll back and run the whole batch again (a bounded number of times).
+     * Code VN_ERETRY.
+     */
+    VN_STORE_RETRY,
+    /*
+     * The database cannot be reached: the connection is lost, its files are gone (deleted or
+     * moved since they were opened), or another writer held the lock past the busy timeout.
+     * Answer 503 with Retry-After; vn_store_reconnect, then try again later. Code VN_EUNAVAIL.
+     */
+    VN_STORE_UNAVAILABLE,
+    /* The disk is full or the size cap is reached: 503 with Retry-After, /healthz 503. Code
+     * VN_EFULL. */
+    VN_STORE_FULL,
+    /*
+     * An I/O failure (a failed write or fsync) after which the page cache cannot be trusted:
+     * answer what is in flight 503, then stop so that a supervisor restarts the process.
+     * Sticky: from then on every call on the handle but vn_store_rollback and vn_store_free
+     * returns VN_EFATAL without touching the database, and vn_store_last_error keeps the
+     * fatal failure's message. Code VN_EFATAL.
+     */
+    VN_STORE_FATAL,
+};
+
+/* The class of a code returned by any vn_store_* function: 0 → VN_STORE_OK, VN_ERETRY →
+ * RETRY, VN_EUNAVAIL → UNAVAILABLE, VN_EFULL → FULL, VN_EFATAL → FATAL, any other < 0 → JOB. */
+enum vn_store_class vn_store_class_of(int rc);
+
+/*
+ * The class of the last failure on this handle (VN_STORE_OK if none yet); its words are in
+ * vn_store_last_error ("disk I/O error (sqlite extended code 1034)"). Like that message it is
+ * not cleared by later successes, except that vn_store_reconnect clears a non-fatal one.
+ */
+enum vn_store_class vn_store_last_class(struct vn_store *st);
+
+/* "ok", "job", "retry", "unavailable", "full", "fatal": for logs and /healthz. Static. */
+const char *vn_store_class_name(enum vn_store_class c);
+
+/*
+ * Drop the connection and open a new one to the same database with the same options (SQLite:
+ * reopen the file; PostgreSQL: a new connection). An open transaction is rolled back. Does not
+ * create a database that has gone: VN_EUNAVAIL until it is back (then 0). On failure the
+ * handle keeps its old connection and stays usable for another attempt. VN_EFATAL if the
+ * handle is in the fatal class (a new connection would not make it trustworthy).
+ */
+int vn_store_reconnect(struct vn_store *st);
 
 /* ---- transactions ----------------------------------------------------------------------- */
 

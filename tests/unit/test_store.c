@@ -143,7 +143,7 @@ static void test_open_creates_owner_only_file_in_wal_full(void **state)
     assert_non_null(strstr(vn_store_describe(f->st), "sqlite 3."));
     assert_non_null(strstr(vn_store_describe(f->st), f->path));
     assert_string_equal(vn_store_last_error(f->st), "");
-    assert_int_equal(vn_store_failed_io(f->st), 0);
+    assert_int_equal(vn_store_last_class(f->st), VN_STORE_OK);
 }
 
 static void test_migrations_recorded_and_idempotent(void **state)
@@ -226,7 +226,7 @@ static void test_read_only_open(void **state)
     /* Read-only never creates a database. */
     snprintf(missing, sizeof(missing), "%s/missing.db", f->dir);
     assert_null(vn_store_open(missing, &ro, &err));
-    assert_int_equal(err.code, VN_ESTORE);
+    assert_int_equal(err.code, VN_EUNAVAIL);
     assert_non_null(strstr(err.msg, "missing.db"));
     assert_int_equal(access(missing, F_OK), -1);
 }
@@ -357,9 +357,10 @@ static void test_busy_writer_fails_within_busy_timeout(void **state)
     assert_non_null(b);
     assert_int_equal(vn_store_begin(f->st), 0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(vn_store_begin(b), VN_ESTORE);
+    assert_int_equal(vn_store_begin(b), VN_EUNAVAIL); /* locked past the timeout */
     took = elapsed_s(&t0);
     assert_string_equal(vn_store_last_error(b), "database is locked");
+    assert_int_equal(vn_store_last_class(b), VN_STORE_UNAVAILABLE);
     /* It waited for the other writer (busy_timeout), and gave up instead of hanging. */
     assert_true(took >= 0.1);
     assert_true(took < 5.0);
@@ -405,13 +406,18 @@ static void test_max_db_bytes_gives_full(void **state)
             assert_int_equal(vn_store_release(f->st), 0);
     }
     assert_int_equal(rc, VN_EFULL);
+    assert_int_equal(vn_store_last_class(f->st), VN_STORE_FULL);
     assert_true(i > 1); /* some fitted: the limit is the size given, not zero */
     assert_non_null(strstr(vn_store_last_error(f->st), "full"));
-    /* SQLite rolled the whole transaction back: the batch fails, and says why. */
-    assert_int_equal(vn_store_rollback_to(f->st), VN_ESTORE);
+    /* SQLite rolled the whole transaction back: the batch fails, and says why, with the class
+     * of the cause (full, not a retry that would fail the same way). */
+    assert_int_equal(vn_store_rollback_to(f->st), VN_EFULL);
     assert_non_null(strstr(vn_store_last_error(f->st), "rolled back after: "));
     assert_non_null(strstr(vn_store_last_error(f->st), "full"));
-    assert_int_equal(vn_store_commit(f->st), VN_ESTORE);
+    /* Nothing runs in the lost transaction's place: each statement would commit alone. */
+    assert_int_equal(insert_note(f->st, "orphan", "u1", "{}", 3), VN_EFULL);
+    assert_int_equal(vn_store_savepoint(f->st), VN_EFULL);
+    assert_int_equal(vn_store_commit(f->st), VN_EFULL);
     assert_int_equal(vn_store_rollback(f->st), 0);
     /* The handle is still usable and what was committed is intact. */
     assert_int_equal(vn_store_ping(f->st), 0);
@@ -563,7 +569,7 @@ static int shim_current_time64(sqlite3_vfs *vfs, sqlite3_int64 *t)
     return g_real_vfs->xCurrentTimeInt64(g_real_vfs, t);
 }
 
-static void test_failed_fsync_marks_the_store_failed(void **state)
+static void test_failed_fsync_is_fatal_and_sticky(void **state)
 {
     struct fx *f = *state;
     static sqlite3_vfs shim;
@@ -592,35 +598,163 @@ static void test_failed_fsync_marks_the_store_failed(void **state)
     assert_non_null(s);
 
     /* A COMMIT that fails busy leaves SQLite's transaction open: the store rolls it back so
-     * the handle is reusable, and what it held is not there. */
+     * the handle is reusable, what it held is not there, and the caller is told to run the
+     * batch again. */
     assert_int_equal(vn_store_begin(s), 0);
     assert_int_equal(insert_note(s, "busy", "u1", "{}", 1), 0);
     g_fail_sync = SQLITE_BUSY;
-    assert_int_equal(vn_store_commit(s), VN_ESTORE);
+    assert_int_equal(vn_store_commit(s), VN_ERETRY);
     g_fail_sync = 0;
     assert_string_equal(vn_store_last_error(s), "database is locked");
-    assert_int_equal(vn_store_failed_io(s), 0);
+    assert_int_equal(vn_store_last_class(s), VN_STORE_RETRY);
     assert_int_equal(vn_store_begin(s), 0);
     assert_int_equal(vn_store_commit(s), 0);
     assert_int_equal(insert_note(s, "busy", "u1", "{}", 1), 0); /* it was never committed */
 
-    /* A failed fsync is an I/O error: the handle is marked failed. */
+    /* A failed fsync is an I/O error: the class is fatal. */
     assert_int_equal(vn_store_begin(s), 0);
     assert_int_equal(insert_note(s, "n1", "u1", "{}", 1), 0);
     g_fail_sync = SQLITE_IOERR_FSYNC;
-    assert_int_equal(vn_store_commit(s), VN_ESTORE);
+    assert_int_equal(vn_store_commit(s), VN_EFATAL);
     g_fail_sync = 0;
-    assert_int_equal(vn_store_failed_io(s), 1);
+    assert_int_equal(vn_store_last_class(s), VN_STORE_FATAL);
     assert_non_null(strstr(vn_store_last_error(s), "extended code 1034")); /* IOERR_FSYNC */
-    /* The failed commit was rolled back: no transaction is left open, the handle takes a
-     * new one (the flag stays: the daemon decides to stop). */
-    assert_int_equal(vn_store_begin(s), 0);
-    assert_int_equal(insert_note(s, "n2", "u1", "{}", 2), 0);
-    assert_int_equal(vn_store_commit(s), 0);
-    assert_int_equal(vn_store_failed_io(s), 1);
-    assert_int_equal(vn_store_failed_io(f->st), 0); /* another handle is not marked */
+    /* The class stays fatal: the handle refuses everything but rollback and free (the daemon
+     * stops), and a reconnect does not launder it. */
+    assert_int_equal(vn_store_rollback(s), 0);
+    assert_int_equal(vn_store_begin(s), VN_EFATAL);
+    assert_int_equal(insert_note(s, "n2", "u1", "{}", 2), VN_EFATAL);
+    assert_int_equal(vn_store_ping(s), VN_EFATAL);
+    assert_int_equal(vn_store_reconnect(s), VN_EFATAL);
+    assert_int_equal(vn_store_last_class(s), VN_STORE_FATAL);
+    assert_non_null(strstr(vn_store_last_error(s), "extended code 1034"));
+    /* Nothing of the failed commit is there; another handle is not marked and works. */
+    assert_int_equal(vn_store_last_class(f->st), VN_STORE_OK);
+    assert_int_equal(insert_note(f->st, "n1", "u1", "{}", 1), 0);
+    assert_int_equal(insert_note(f->st, "n2", "u1", "{}", 2), 0);
     vn_store_free(s);
     sqlite3_vfs_unregister(&shim);
+}
+
+/* Remove the database's files (as rm -rf of its directory does, keeping the directory). */
+static void remove_db_files(const struct fx *f)
+{
+    char p[160];
+
+    assert_int_equal(unlink(f->path), 0);
+    snprintf(p, sizeof(p), "%s-wal", f->path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", f->path);
+    unlink(p);
+}
+
+static void test_deleted_database_is_unavailable_until_reconnected(void **state)
+{
+    struct fx *f = *state;
+    struct vn_error err = {0};
+    struct vn_store *fresh;
+    struct rows r;
+
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(insert_note(f->st, "before", "u1", "{}", 1), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    remove_db_files(f);
+
+    /* SQLite would go on writing into the unlinked files: the store says it is unavailable. */
+    assert_int_equal(vn_store_begin(f->st), VN_EUNAVAIL);
+    assert_int_equal(vn_store_last_class(f->st), VN_STORE_UNAVAILABLE);
+    assert_non_null(strstr(vn_store_last_error(f->st), "is gone"));
+    assert_non_null(strstr(vn_store_last_error(f->st), f->path));
+    assert_int_equal(vn_store_ping(f->st), VN_EUNAVAIL);
+    /* Reconnecting does not create a new, empty database in its place. */
+    assert_int_equal(vn_store_reconnect(f->st), VN_EUNAVAIL);
+    assert_int_equal(access(f->path, F_OK), -1);
+    assert_int_equal(vn_store_begin(f->st), VN_EUNAVAIL);
+
+    /* Once a database is there again (the operator restored or made one), a reconnect finds
+     * it, and the handle works on it. */
+    fresh = vn_store_open(f->path, NULL, &err);
+    assert_non_null(fresh);
+    vn_store_free(fresh);
+    assert_int_equal(vn_store_reconnect(f->st), 0);
+    assert_int_equal(vn_store_last_class(f->st), VN_STORE_OK);
+    assert_string_equal(vn_store_last_error(f->st), "");
+    assert_int_equal(q(f->st, VN_Q_NOTIFICATIONS, NULL, &r), 0); /* the new database */
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(insert_note(f->st, "after", "u1", "{}", 2), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(vn_store_ping(f->st), 0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM notifications"), 1);
+}
+
+static void test_moved_database_is_unavailable_while_away(void **state)
+{
+    struct fx *f = *state;
+    char away[160];
+
+    snprintf(away, sizeof(away), "%s/away.db", f->dir);
+    assert_int_equal(rename(f->path, away), 0);
+    assert_int_equal(vn_store_ping(f->st), VN_EUNAVAIL);
+    assert_int_equal(rename(away, f->path), 0);
+    assert_int_equal(vn_store_ping(f->st), 0);
+}
+
+static void test_reconnect_rolls_back_and_keeps_data(void **state)
+{
+    struct fx *f = *state;
+    struct rows r;
+
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(insert_note(f->st, "kept", "u1", "{}", 1), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(insert_note(f->st, "open", "u1", "{}", 2), 0);
+    assert_int_equal(vn_store_reconnect(f->st), 0);
+    assert_int_equal(q(f->st, VN_Q_NOTIFICATIONS, NULL, &r), 1);
+    assert_non_null(strstr(r.text[0], "notificationId=kept "));
+    /* The new connection keeps the durability settings and takes a transaction. */
+    assert_non_null(strstr(vn_store_describe(f->st), "journal_mode=wal synchronous=full"));
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(insert_note(f->st, "open", "u1", "{}", 2), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+}
+
+static void test_failure_classes(void **state)
+{
+    struct fx *f = *state;
+
+    (void)f;
+    assert_int_equal(vn_store_class_of(0), VN_STORE_OK);
+    assert_int_equal(vn_store_class_of(1), VN_STORE_OK);
+    assert_int_equal(vn_store_class_of(VN_ERETRY), VN_STORE_RETRY);
+    assert_int_equal(vn_store_class_of(VN_EUNAVAIL), VN_STORE_UNAVAILABLE);
+    assert_int_equal(vn_store_class_of(VN_EFULL), VN_STORE_FULL);
+    assert_int_equal(vn_store_class_of(VN_EFATAL), VN_STORE_FATAL);
+    assert_int_equal(vn_store_class_of(VN_ESTORE), VN_STORE_JOB);
+    assert_int_equal(vn_store_class_of(VN_EDUP), VN_STORE_JOB);
+    assert_int_equal(vn_store_class_of(VN_ENOTFOUND), VN_STORE_JOB);
+    assert_string_equal(vn_store_class_name(VN_STORE_OK), "ok");
+    assert_string_equal(vn_store_class_name(VN_STORE_JOB), "job");
+    assert_string_equal(vn_store_class_name(VN_STORE_RETRY), "retry");
+    assert_string_equal(vn_store_class_name(VN_STORE_UNAVAILABLE), "unavailable");
+    assert_string_equal(vn_store_class_name(VN_STORE_FULL), "full");
+    assert_string_equal(vn_store_class_name(VN_STORE_FATAL), "fatal");
+
+    /* A job-level failure leaves the transaction usable: the next job commits. */
+    assert_int_equal(vn_store_last_class(f->st), VN_STORE_OK);
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_savepoint(f->st), 0);
+    assert_int_equal(insert_note(f->st, "a", "u1", "{}", 1), 0);
+    assert_int_equal(vn_store_release(f->st), 0);
+    assert_int_equal(vn_store_savepoint(f->st), 0);
+    assert_int_equal(insert_note(f->st, "a", "u1", "{}", 1), VN_EDUP);
+    assert_int_equal(vn_store_last_class(f->st), VN_STORE_JOB);
+    assert_int_equal(vn_store_rollback_to(f->st), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    /* Misuse is a job-level failure, not a lost transaction. */
+    assert_int_equal(vn_store_commit(f->st), VN_ESTORE);
+    assert_non_null(strstr(vn_store_last_error(f->st), "no transaction is open"));
+    assert_int_equal(vn_store_rollback_to(f->st), VN_ESTORE);
 }
 
 /* ---- the ledger ------------------------------------------------------------------------- */
@@ -1220,7 +1354,11 @@ int main(void)
         T(test_second_handle_sees_committed_data_only),
         T(test_busy_writer_fails_within_busy_timeout),
         T(test_max_db_bytes_gives_full),
-        T(test_failed_fsync_marks_the_store_failed),
+        T(test_failed_fsync_is_fatal_and_sticky),
+        T(test_deleted_database_is_unavailable_until_reconnected),
+        T(test_moved_database_is_unavailable_while_away),
+        T(test_reconnect_rolls_back_and_keeps_data),
+        T(test_failure_classes),
         T(test_ledger_insert_and_duplicate),
         T(test_ledger_repeat_counts_duplicates_and_conflicts),
         T(test_ledger_set_state_and_body),

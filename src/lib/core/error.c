@@ -60,7 +60,7 @@ const char *vn_strerror(int code)
     case VN_ESTORE:
         return "store failure";
     case VN_EFULL:
-        return "queue full";
+        return "full";
     case VN_EUSAGE:
         return "usage error";
     case VN_ENOTSUP:
@@ -75,6 +75,12 @@ const char *vn_strerror(int code)
         return "shutting down";
     case VN_ECONFLICT:
         return "conflict";
+    case VN_ERETRY:
+        return "transient store failure, try again";
+    case VN_EUNAVAIL:
+        return "store unavailable";
+    case VN_EFATAL:
+        return "store i/o failure";
     default:
         if (code < 0 && code > -1000)
             return strerror(-code);

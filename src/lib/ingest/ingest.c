@@ -213,7 +213,7 @@ static void process_batch(struct vn_ingest *ing, struct vn_ingest_job *batch, si
         }
         if (rc) {
             commit_ok = 0;
-            failed_io = vn_store_failed_io(st);
+            failed_io = vn_store_last_class(st) == VN_STORE_FATAL;
             vn_log_error("%s; %zu notification(s) answered 503", why, writes);
             for (job = batch; job; job = job->next)
                 if (job->kind != VN_JOB_PING)
@@ -226,7 +226,7 @@ static void process_batch(struct vn_ingest *ing, struct vn_ingest_job *batch, si
         if (failed_io || vn_store_ping(st) != 0) {
             set_unavailable(job, failed_io ? why : vn_store_last_error(st));
             commit_ok = 0;
-            failed_io = failed_io || vn_store_failed_io(st);
+            failed_io = failed_io || vn_store_last_class(st) == VN_STORE_FATAL;
         } else {
             job->outcome = VN_OUTCOME_OK;
         }

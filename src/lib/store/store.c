@@ -28,6 +28,18 @@ void vn__store_set_error(struct vn_store *st, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Record the class of a failed call on st (a fatal class stays) and pass rc through. */
+static int note(struct vn_store *st, int rc)
+{
+    if (rc < 0 && st->last_class != VN_STORE_FATAL)
+        st->last_class = vn_store_class_of(rc);
+    return rc;
+}
+
+/* Run a call unless the handle is fatal: after a failed fsync nothing more is written or read
+ * through it (its message stays that of the fatal failure). */
+#define CALL(st, call) ((st)->last_class == VN_STORE_FATAL ? VN_EFATAL : note((st), (call)))
+
 struct vn_store *vn_store_open(const char *url, const struct vn_store_options *opts,
                                struct vn_error *err)
 {
@@ -70,7 +82,7 @@ void vn_store_free(struct vn_store *st)
 
 int vn_store_schema_version(struct vn_store *st, int *current, int *expected)
 {
-    return st->ops->schema_version(st, current, expected);
+    return CALL(st, st->ops->schema_version(st, current, expected));
 }
 
 const char *vn_store_describe(struct vn_store *st)
@@ -83,162 +95,215 @@ const char *vn_store_last_error(struct vn_store *st)
     return st ? st->last_error : "";
 }
 
-int vn_store_failed_io(struct vn_store *st)
+enum vn_store_class vn_store_class_of(int rc)
 {
-    return st ? st->failed_io : 0;
+    if (rc >= 0)
+        return VN_STORE_OK;
+    switch (rc) {
+    case VN_ERETRY:
+        return VN_STORE_RETRY;
+    case VN_EUNAVAIL:
+        return VN_STORE_UNAVAILABLE;
+    case VN_EFULL:
+        return VN_STORE_FULL;
+    case VN_EFATAL:
+        return VN_STORE_FATAL;
+    default:
+        return VN_STORE_JOB;
+    }
+}
+
+enum vn_store_class vn_store_last_class(struct vn_store *st)
+{
+    return st ? st->last_class : VN_STORE_OK;
+}
+
+const char *vn_store_class_name(enum vn_store_class c)
+{
+    switch (c) {
+    case VN_STORE_OK:
+        return "ok";
+    case VN_STORE_JOB:
+        return "job";
+    case VN_STORE_RETRY:
+        return "retry";
+    case VN_STORE_UNAVAILABLE:
+        return "unavailable";
+    case VN_STORE_FULL:
+        return "full";
+    case VN_STORE_FATAL:
+        return "fatal";
+    }
+    return "unknown";
+}
+
+int vn_store_reconnect(struct vn_store *st)
+{
+    int rc;
+
+    if (st->last_class == VN_STORE_FATAL)
+        return VN_EFATAL; /* the message of the fatal failure stays */
+    rc = st->ops->reconnect(st);
+    if (rc)
+        return note(st, rc);
+    st->last_class = VN_STORE_OK;
+    st->last_error[0] = '\0';
+    return 0;
 }
 
 int vn_store_begin(struct vn_store *st)
 {
-    return st->ops->begin(st);
+    return CALL(st, st->ops->begin(st));
 }
 
 int vn_store_commit(struct vn_store *st)
 {
-    return st->ops->commit(st);
+    return CALL(st, st->ops->commit(st));
 }
 
 int vn_store_rollback(struct vn_store *st)
 {
-    return st->ops->rollback(st);
+    return note(st, st->ops->rollback(st)); /* also when fatal: drop the locks */
 }
 
 int vn_store_savepoint(struct vn_store *st)
 {
-    return st->ops->savepoint(st);
+    return CALL(st, st->ops->savepoint(st));
 }
 
 int vn_store_release(struct vn_store *st)
 {
-    return st->ops->release(st);
+    return CALL(st, st->ops->release(st));
 }
 
 int vn_store_rollback_to(struct vn_store *st)
 {
-    return st->ops->rollback_to(st);
+    return CALL(st, st->ops->rollback_to(st));
 }
 
 int vn_store_ping(struct vn_store *st)
 {
-    return st->ops->ping(st);
+    return CALL(st, st->ops->ping(st));
 }
 
 int vn_store_notification_insert(struct vn_store *st, const struct vn_notification_record *r)
 {
-    return st->ops->notification_insert(st, r);
+    return CALL(st, st->ops->notification_insert(st, r));
 }
 
 int vn_store_notification_repeat(struct vn_store *st, const char *id,
                                  const uint8_t digest[VN_DIGEST_LEN], int *conflict)
 {
-    return st->ops->notification_repeat(st, id, digest, conflict);
+    return CALL(st, st->ops->notification_repeat(st, id, digest, conflict));
 }
 
 int vn_store_notification_set_state(struct vn_store *st, const char *id, enum vn_nstate state,
                                     const char *error)
 {
-    return st->ops->notification_set_state(st, id, state, error);
+    return CALL(st, st->ops->notification_set_state(st, id, state, error));
 }
 
 int vn_store_notification_body(struct vn_store *st, const char *id, char **body, size_t *len)
 {
-    return st->ops->notification_body(st, id, body, len);
+    return CALL(st, st->ops->notification_body(st, id, body, len));
 }
 
 int vn_store_stored_ids(struct vn_store *st, const char *uid, char ***ids, size_t *n)
 {
-    return st->ops->stored_ids(st, uid, ids, n);
+    return CALL(st, st->ops->stored_ids(st, uid, ids, n));
 }
 
 int vn_store_quarantine(struct vn_store *st, int64_t received_ms, const char *remote,
                         const char *reason, const void *body, size_t body_len, size_t original_len)
 {
-    return st->ops->quarantine(st, received_ms, remote, reason, body, body_len, original_len);
+    return CALL(st,
+                st->ops->quarantine(st, received_ms, remote, reason, body, body_len, original_len));
 }
 
 int vn_store_asset_adjust(struct vn_store *st, const char *uid, const char *adam_id,
                           const char *pricing_param, long long d_total, long long d_assigned,
                           long long d_available)
 {
-    return st->ops->asset_adjust(st, uid, adam_id, pricing_param, d_total, d_assigned, d_available);
+    return CALL(st, st->ops->asset_adjust(st, uid, adam_id, pricing_param, d_total, d_assigned,
+                                          d_available));
 }
 
 int vn_store_assignment_insert(struct vn_store *st, const char *uid, const struct vn_assignment *a)
 {
-    return st->ops->assignment_insert(st, uid, a);
+    return CALL(st, st->ops->assignment_insert(st, uid, a));
 }
 
 int vn_store_assignment_delete(struct vn_store *st, const char *uid, const struct vn_assignment *a)
 {
-    return st->ops->assignment_delete(st, uid, a);
+    return CALL(st, st->ops->assignment_delete(st, uid, a));
 }
 
 int vn_store_user_upsert(struct vn_store *st, const char *uid, const struct vn_user *u,
                          const char *status)
 {
-    return st->ops->user_upsert(st, uid, u, status);
+    return CALL(st, st->ops->user_upsert(st, uid, u, status));
 }
 
 int vn_store_subscription_set_counts(struct vn_store *st, const char *uid, const char *adam_id,
                                      const char *parent_adam_id, const struct vn_counts *c)
 {
-    return st->ops->subscription_set_counts(st, uid, adam_id, parent_adam_id, c);
+    return CALL(st, st->ops->subscription_set_counts(st, uid, adam_id, parent_adam_id, c));
 }
 
 int vn_store_seat_upsert(struct vn_store *st, const char *uid, const struct vn_seat *s)
 {
-    return st->ops->seat_upsert(st, uid, s);
+    return CALL(st, st->ops->seat_upsert(st, uid, s));
 }
 
 int vn_store_seat_delete(struct vn_store *st, const char *uid, const struct vn_seat *s)
 {
-    return st->ops->seat_delete(st, uid, s);
+    return CALL(st, st->ops->seat_delete(st, uid, s));
 }
 
 int vn_store_location_tested(struct vn_store *st, const char *uid, int64_t ms)
 {
-    return st->ops->location_tested(st, uid, ms);
+    return CALL(st, st->ops->location_tested(st, uid, ms));
 }
 
 int vn_store_event_note(struct vn_store *st, const struct vn_event_note *e)
 {
-    return st->ops->event_note(st, e);
+    return CALL(st, st->ops->event_note(st, e));
 }
 
 int vn_store_event_failed_item(struct vn_store *st, const char *event_id, long long error_number,
                                const char *adam_id, const char *pricing_param,
                                const char *client_user_id, const char *serial_number)
 {
-    return st->ops->event_failed_item(st, event_id, error_number, adam_id, pricing_param,
-                                      client_user_id, serial_number);
+    return CALL(st, st->ops->event_failed_item(st, event_id, error_number, adam_id, pricing_param,
+                                               client_user_id, serial_number));
 }
 
 int vn_store_tokens(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud)
 {
-    return st->ops->tokens(st, now_ms, cb, ud);
+    return CALL(st, st->ops->tokens(st, now_ms, cb, ud));
 }
 
 int vn_store_tokens_version(struct vn_store *st, int64_t *version)
 {
-    return st->ops->tokens_version(st, version);
+    return CALL(st, st->ops->tokens_version(st, version));
 }
 
 int vn_store_location_add(struct vn_store *st, const char *uid, const char *name,
                           const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms)
 {
-    return st->ops->location_add(st, uid, name, digest, now_ms);
+    return CALL(st, st->ops->location_add(st, uid, name, digest, now_ms));
 }
 
 int vn_store_location_remove(struct vn_store *st, const char *uid)
 {
-    return st->ops->location_remove(st, uid);
+    return CALL(st, st->ops->location_remove(st, uid));
 }
 
 int vn_store_location_rotate(struct vn_store *st, const char *uid,
                              const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms,
                              int64_t grace_until_ms)
 {
-    return st->ops->location_rotate(st, uid, digest, now_ms, grace_until_ms);
+    return CALL(st, st->ops->location_rotate(st, uid, digest, now_ms, grace_until_ms));
 }
 
 int vn_store_query(struct vn_store *st, enum vn_query q, const struct vn_filter *f, vn_row_cb cb,
@@ -249,30 +314,32 @@ int vn_store_query(struct vn_store *st, enum vn_query q, const struct vn_filter 
     struct vn_adam_id adam;
     struct vn_error err = {0};
 
+    if (st->last_class == VN_STORE_FATAL)
+        return VN_EFATAL;
     if (!f)
-        return st->ops->query(st, q, &none, cb, ud);
+        return note(st, st->ops->query(st, q, &none, cb, ud));
     /* The mirror keeps adamIds in canonical form (notification.h): a filter "0042" means 42. */
     if (f->adam_id) {
         if (vn_adam_id_canonical(f->adam_id, strlen(f->adam_id), &adam, &err) != 0) {
             vn__store_set_error(st, "%s", err.msg);
-            return VN_EPARSE;
+            return note(st, VN_EPARSE);
         }
         canon = *f;
         canon.adam_id = adam.s;
         f = &canon;
     }
-    return st->ops->query(st, q, f, cb, ud);
+    return note(st, st->ops->query(st, q, f, cb, ud));
 }
 
 int vn_store_config_ensure(struct vn_store *st, const char *key, const char *value_if_absent,
                            char **out)
 {
-    return st->ops->config_ensure(st, key, value_if_absent, out);
+    return CALL(st, st->ops->config_ensure(st, key, value_if_absent, out));
 }
 
 int vn_store_location_apple(struct vn_store *st, const char *uid, struct vn_location_apple *out)
 {
-    return st->ops->location_apple(st, uid, out);
+    return CALL(st, st->ops->location_apple(st, uid, out));
 }
 
 void vn_location_apple_release(struct vn_location_apple *l)
@@ -287,43 +354,44 @@ void vn_location_apple_release(struct vn_location_apple *l)
 
 int vn_store_apple_uids(struct vn_store *st, char ***uids, size_t *n)
 {
-    return st->ops->apple_uids(st, uids, n);
+    return CALL(st, st->ops->apple_uids(st, uids, n));
 }
 
 int vn_store_location_update(struct vn_store *st, const char *uid,
                              const struct vn_location_update *u)
 {
-    return st->ops->location_update(st, uid, u);
+    return CALL(st, st->ops->location_update(st, uid, u));
 }
 
 int vn_store_sync_asset(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
                         const char *pricing_param, long long total, long long assigned,
                         long long available)
 {
-    return st->ops->sync_asset(st, uid, gen, adam_id, pricing_param, total, assigned, available);
+    return CALL(
+        st, st->ops->sync_asset(st, uid, gen, adam_id, pricing_param, total, assigned, available));
 }
 
 int vn_store_sync_assignment(struct vn_store *st, const char *uid, int64_t gen,
                              const struct vn_assignment *a)
 {
-    return st->ops->sync_assignment(st, uid, gen, a);
+    return CALL(st, st->ops->sync_assignment(st, uid, gen, a));
 }
 
 int vn_store_sync_user(struct vn_store *st, const char *uid, int64_t gen, const struct vn_user *u)
 {
-    return st->ops->sync_user(st, uid, gen, u);
+    return CALL(st, st->ops->sync_user(st, uid, gen, u));
 }
 
 int vn_store_sync_subscription(struct vn_store *st, const char *uid, int64_t gen,
                                const char *adam_id, const char *parent_adam_id,
                                const struct vn_counts *c)
 {
-    return st->ops->sync_subscription(st, uid, gen, adam_id, parent_adam_id, c);
+    return CALL(st, st->ops->sync_subscription(st, uid, gen, adam_id, parent_adam_id, c));
 }
 
 int vn_store_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *s)
 {
-    return st->ops->sync_seat(st, uid, gen, s);
+    return CALL(st, st->ops->sync_seat(st, uid, gen, s));
 }
 
 int vn_store_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid,
@@ -331,37 +399,37 @@ int vn_store_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const c
 {
     static const struct vn_mirror_scope all;
 
-    return st->ops->sync_sweep(st, table, uid, gen, scope ? scope : &all, removed);
+    return CALL(st, st->ops->sync_sweep(st, table, uid, gen, scope ? scope : &all, removed));
 }
 
 int vn_store_sync_state_get(struct vn_store *st, const char *uid, struct vn_sync_state *out)
 {
-    return st->ops->sync_state_get(st, uid, out);
+    return CALL(st, st->ops->sync_state_get(st, uid, out));
 }
 
 int vn_store_sync_state_put(struct vn_store *st, const char *uid, const struct vn_sync_state *s)
 {
-    return st->ops->sync_state_put(st, uid, s);
+    return CALL(st, st->ops->sync_state_put(st, uid, s));
 }
 
 int vn_store_event_track(struct vn_store *st, const struct vn_event_track *t)
 {
-    return st->ops->event_track(st, t);
+    return CALL(st, st->ops->event_track(st, t));
 }
 
 int vn_store_events_tracking(struct vn_store *st, const char *uid, vn_tracked_cb cb, void *ud)
 {
-    return st->ops->events_tracking(st, uid, cb, ud);
+    return CALL(st, st->ops->events_tracking(st, uid, cb, ud));
 }
 
 int vn_store_event_tracking_update(struct vn_store *st, const char *event_id,
                                    const struct vn_event_tracking_update *u)
 {
-    return st->ops->event_tracking_update(st, event_id, u);
+    return CALL(st, st->ops->event_tracking_update(st, event_id, u));
 }
 
 int vn_store_location_unrotate(struct vn_store *st, const char *uid,
                                const uint8_t digest[VN_DIGEST_LEN])
 {
-    return st->ops->location_unrotate(st, uid, digest);
+    return CALL(st, st->ops->location_unrotate(st, uid, digest));
 }

@@ -11,7 +11,10 @@
  * with VN_HAVE_POSTGRES defined; store.c then routes "postgresql://" and "postgres://" to it.
  *
  * The ops have exactly the contracts of the store.h functions of the same name; st is never
- * NULL when an op is called. On failure an op records a message with vn__store_set_error.
+ * NULL when an op is called. On failure an op records a message with vn__store_set_error and
+ * returns a code of the right failure class (store.h: VN_ERETRY, VN_EUNAVAIL, VN_EFULL,
+ * VN_EFATAL, or a job-level code such as VN_ESTORE); store.c records the class of every
+ * failed call in last_class, so a backend never sets it itself.
  */
 #ifndef VPPNOTIFY_STORE_IMPL_H
 #define VPPNOTIFY_STORE_IMPL_H
@@ -34,6 +37,7 @@ struct vn_store_ops {
     int (*release)(struct vn_store *st);
     int (*rollback_to)(struct vn_store *st);
     int (*ping)(struct vn_store *st);
+    int (*reconnect)(struct vn_store *st);
 
     int (*notification_insert)(struct vn_store *st, const struct vn_notification_record *r);
     int (*notification_repeat)(struct vn_store *st, const char *id,
@@ -104,7 +108,7 @@ struct vn_store_ops {
 /* The common head of every backend's handle. */
 struct vn_store {
     const struct vn_store_ops *ops;
-    int failed_io;                     /* sticky: an I/O error happened (vn_store_failed_io) */
+    enum vn_store_class last_class;    /* of the last failure (vn_store_last_class) */
     char last_error[VN_ERROR_MSG_MAX]; /* the last failure's message, "" if none yet */
 };
 

@@ -217,7 +217,7 @@ int vn__sq_location_unrotate(struct vn_store *st_, const char *uid,
                      "DELETE FROM location_tokens WHERE uid = ?1 AND digest = ?2 "
                      "AND expires_at IS NULL");
     if (!st) {
-        rc = VN_ESTORE;
+        rc = s->stmt_rc;
         goto out;
     }
     vn__sq_text(st, 1, uid);
@@ -233,7 +233,7 @@ int vn__sq_location_unrotate(struct vn_store *st_, const char *uid,
                      "UPDATE location_tokens SET expires_at = NULL "
                      "WHERE uid = ?1 AND expires_at IS NOT NULL");
     if (!st) {
-        rc = VN_ESTORE;
+        rc = s->stmt_rc;
         goto out;
     }
     vn__sq_text(st, 1, uid);

@@ -21,16 +21,19 @@ int vn__sq_tokens_version(struct vn_store *st_, int64_t *version)
 
     st = vn__sq_stmt(s, VN_SQ_TOKENS_VERSION, "SELECT version FROM token_epoch WHERE id = 1");
     if (!st)
-        return VN_ESTORE;
+        return s->stmt_rc;
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         *version = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW) {
-        vn__store_set_error(st_, "cannot read the token version: %s", sqlite3_errmsg(s->db));
-        return VN_ESTORE;
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        vn__store_set_error(st_, "cannot read the token version: no row");
+        rc = VN_ESTORE;
+    } else {
+        rc = vn__sq_fail(s, rc);
     }
-    return 0;
+    sqlite3_reset(st);
+    return rc;
 }
 
 int vn__sq_tokens(struct vn_store *st_, int64_t now_ms, vn_token_cb cb, void *ud)
@@ -46,7 +49,7 @@ int vn__sq_tokens(struct vn_store *st_, int64_t now_ms, vn_token_cb cb, void *ud
                      "SELECT uid, digest, expires_at FROM location_tokens "
                      "WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY uid, id");
     if (!st)
-        return VN_ESTORE;
+        return s->stmt_rc;
     vn_time_iso(now_ms, now_iso);
     sqlite3_bind_text(st, 1, now_iso, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -301,7 +304,7 @@ int vn__sq_query(struct vn_store *st_, enum vn_query q, const struct vn_filter *
     spec = &specs[q];
     st = vn__sq_stmt(s, spec->slot, spec->sql);
     if (!st)
-        return VN_ESTORE;
+        return s->stmt_rc;
     bind_named(st, ":uid", f->uid);
     bind_named(st, ":adam_id", f->adam_id);
     bind_named(st, ":client_user_id", f->client_user_id);

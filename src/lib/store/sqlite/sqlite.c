@@ -28,7 +28,8 @@ static const struct vn_store_ops sqlite_ops;
 
 /* ---- errors and statements ------------------------------------------------------------- */
 
-int vn__sq_fail(struct vn__sqlite *s, int rc)
+/* The failure class of SQLite's result code rc, as a vn code; the message goes to s. */
+static int classify(struct vn__sqlite *s, int rc)
 {
     const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
 
@@ -37,28 +38,101 @@ int vn__sq_fail(struct vn__sqlite *s, int rc)
         vn__store_set_error(&s->base, "%s", msg);
         return VN_EFULL;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED:
         vn__store_set_error(&s->base, "database is locked");
-        return VN_ESTORE;
+        /*
+         * Outside a transaction (BEGIN IMMEDIATE, a read) SQLite has waited busy_timeout for
+         * the other writer: locked past the timeout. Inside one (a COMMIT that cannot get its
+         * lock, a snapshot that moved) the batch can simply run again.
+         */
+        return s->txn_ms || rc == SQLITE_BUSY_SNAPSHOT ? VN_ERETRY : VN_EUNAVAIL;
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+    case SQLITE_INTERRUPT:
+    case SQLITE_PROTOCOL:
+    case SQLITE_SCHEMA:
+    case SQLITE_ABORT:
+        vn__store_set_error(&s->base, "%s", msg);
+        return VN_ERETRY;
     case SQLITE_IOERR:
-        s->base.failed_io = 1;
         vn__store_set_error(&s->base, "%s (sqlite extended code %d)", msg, rc);
-        return VN_ESTORE;
+        return rc == SQLITE_IOERR_NOMEM ? VN_ERETRY : VN_EFATAL;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        vn__store_set_error(&s->base, "%s (sqlite extended code %d)", msg, rc);
+        return VN_EFATAL;
+    case SQLITE_CANTOPEN:
+        vn__store_set_error(&s->base, "%s", msg);
+        return VN_EUNAVAIL;
+    case SQLITE_READONLY:
+        vn__store_set_error(&s->base, "%s", msg);
+        /* SQLITE_READONLY itself is a write on a read-only handle: misuse. The extended codes
+         * (the file moved, cannot lock, cannot recover the WAL) mean the files changed. */
+        return rc == SQLITE_READONLY ? VN_ESTORE : VN_EUNAVAIL;
     default:
         vn__store_set_error(&s->base, "%s", msg);
         return VN_ESTORE;
     }
 }
 
+int vn__sq_fail(struct vn__sqlite *s, int rc)
+{
+    int code = classify(s, rc);
+
+    /*
+     * SQLite rolls the whole transaction back by itself after some errors (SQLITE_FULL, an
+     * I/O error, out of memory). Remember the class of that failure for rolled_back(); a
+     * failure that alone would concern one job becomes a retry of the batch, since
+     * everything before it in the transaction is gone too.
+     */
+    if (s->txn_ms && s->db && sqlite3_get_autocommit(s->db)) {
+        if (vn_store_class_of(code) == VN_STORE_JOB) {
+            char why[VN_ERROR_MSG_MAX];
+
+            memcpy(why, s->base.last_error, sizeof(why));
+            vn__store_set_error(&s->base, "%s (the transaction was rolled back)", why);
+            code = VN_ERETRY;
+        }
+        if (!s->lost)
+            s->lost = code;
+    }
+    return code;
+}
+
+/*
+ * The caller's transaction is gone although the caller did not end it: SQLite rolls the whole
+ * transaction back itself after SQLITE_FULL, an I/O error or out of memory in a statement.
+ * Say so, keeping the reason (the failure just before) in the message, and return the class
+ * of that failure when it was store-wide (full, fatal), else VN_ERETRY: the batch can run
+ * again. Stays so (every statement refused) until the caller rolls back or begins anew.
+ */
+int vn__sq_lost(struct vn__sqlite *s, const char *what)
+{
+    char why[VN_ERROR_MSG_MAX];
+    int code = s->lost ? s->lost : VN_ERETRY;
+
+    if (strstr(s->base.last_error, "the transaction was rolled back"))
+        return code; /* already said (rollback_to, then commit) */
+    memcpy(why, s->base.last_error, sizeof(why));
+    vn__store_set_error(&s->base, "%s: the transaction was rolled back%s%s", what,
+                        why[0] ? " after: " : "", why);
+    return code;
+}
+
 sqlite3_stmt *vn__sq_stmt(struct vn__sqlite *s, enum vn__sq_slot slot, const char *sql)
 {
     int rc;
 
+    /* Each statement run after SQLite dropped the caller's transaction would commit alone:
+     * the head of a batch lost, its tail kept. Refuse until the caller rolls back. */
+    if (s->txn_ms && sqlite3_get_autocommit(s->db)) {
+        s->stmt_rc = vn__sq_lost(s, "cannot go on");
+        return NULL;
+    }
     if (s->stmt[slot])
         return s->stmt[slot];
     rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[slot], NULL);
     if (rc != SQLITE_OK) {
-        vn__sq_fail(s, rc);
+        s->stmt_rc = vn__sq_fail(s, rc);
         sqlite3_finalize(s->stmt[slot]);
         s->stmt[slot] = NULL;
     }
@@ -143,7 +217,7 @@ int vn__sq_exec(struct vn__sqlite *s, enum vn__sq_slot slot, const char *sql)
     sqlite3_stmt *st = vn__sq_stmt(s, slot, sql);
 
     if (!st)
-        return VN_ESTORE;
+        return s->stmt_rc;
     return vn__sq_done(s, st);
 }
 
@@ -251,8 +325,7 @@ static const char *sync_name(long long v)
 }
 
 /* Set and verify the connection's PRAGMAs; describe them in s->describe. */
-static int configure(struct vn__sqlite *s, const struct vn_store_options *opts, int memory,
-                     struct vn_error *err)
+static int configure(struct vn__sqlite *s, struct vn_error *err)
 {
     char mode[32];
     char sql[96];
@@ -260,14 +333,13 @@ static int configure(struct vn__sqlite *s, const struct vn_store_options *opts, 
     int rc;
 
     sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db,
-                         opts->busy_timeout_ms > INT_MAX ? INT_MAX : (int)opts->busy_timeout_ms);
+    sqlite3_busy_timeout(s->db, s->busy_timeout_ms > INT_MAX ? INT_MAX : (int)s->busy_timeout_ms);
 
     rc = one_text(s, s->read_only ? "PRAGMA journal_mode" : "PRAGMA journal_mode=WAL", mode,
                   sizeof(mode));
     if (rc)
         goto out;
-    if (!s->read_only && !memory && strcmp(mode, "wal") != 0) {
+    if (!s->read_only && !s->memory && strcmp(mode, "wal") != 0) {
         rc = vn_error_set(err, VN_ESTORE,
                           "cannot enable WAL on database '%s' (journal_mode "
                           "is '%s')",
@@ -290,11 +362,11 @@ static int configure(struct vn__sqlite *s, const struct vn_store_options *opts, 
                           s->path);
         goto out;
     }
-    if (opts->max_db_bytes > 0) {
+    if (s->max_db_bytes > 0) {
         rc = one_int(s, "PRAGMA page_size", &page_size);
         if (rc)
             goto out;
-        pages = opts->max_db_bytes / (page_size > 0 ? page_size : 4096);
+        pages = s->max_db_bytes / (page_size > 0 ? page_size : 4096);
         if (pages < 1)
             pages = 1;
         /* PRAGMA takes no bound parameters: pages is an integer computed here. */
@@ -428,24 +500,69 @@ static int migrate(struct vn__sqlite *s, struct vn_error *err)
     return 0;
 }
 
+static void close_db(struct vn__sqlite *s);
+
 static void sqlite_free(struct vn_store *st)
 {
     struct vn__sqlite *s = vn__sq(st);
-    size_t i;
 
-    for (i = 0; i < VN_SQ__COUNT; i++)
-        sqlite3_finalize(s->stmt[i]);
-    sqlite3_close(s->db);
+    close_db(s);
     free(s->path);
     free(s);
+}
+
+/*
+ * Open s->db on s->path and bring it to this build's schema. create: make the file if it is
+ * missing (vn_store_open); without it a missing file is an error (vn_store_reconnect). On
+ * failure s->db may be set (the caller closes it) and err says why.
+ */
+static int connect_db(struct vn__sqlite *s, int create, struct vn_error *err)
+{
+    int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    int rc;
+
+    if (!s->read_only && !s->memory && create) {
+        rc = create_file(s->path, err);
+        if (rc)
+            return rc;
+    }
+    if (s->read_only)
+        flags |= SQLITE_OPEN_READONLY;
+    else
+        flags |= SQLITE_OPEN_READWRITE | (create || s->memory ? SQLITE_OPEN_CREATE : 0);
+    rc = sqlite3_open_v2(s->path, &s->db, flags, NULL);
+    if (rc != SQLITE_OK)
+        return vn_error_set(err, rc == SQLITE_CANTOPEN ? VN_EUNAVAIL : VN_ESTORE,
+                            "cannot open database '%s': %s", s->path,
+                            s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    if (!s->read_only && sqlite3_db_readonly(s->db, "main") == 1)
+        return vn_error_set(err, VN_ESTORE,
+                            "cannot open database '%s' for writing: "
+                            "permission denied",
+                            s->path);
+    vn_error_clear(err);
+    rc = configure(s, err);
+    if (!rc)
+        rc = migrate(s, err);
+    return rc;
+}
+
+static void close_db(struct vn__sqlite *s)
+{
+    size_t i;
+
+    for (i = 0; i < VN_SQ__COUNT; i++) {
+        sqlite3_finalize(s->stmt[i]);
+        s->stmt[i] = NULL;
+    }
+    sqlite3_close(s->db);
+    s->db = NULL;
 }
 
 struct vn_store *vn__store_sqlite_open(const char *path, const struct vn_store_options *opts,
                                        struct vn_error *err)
 {
     struct vn__sqlite *s;
-    int memory = strcmp(path, ":memory:") == 0;
-    int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
     int rc;
 
     s = calloc(1, sizeof(*s));
@@ -455,35 +572,15 @@ struct vn_store *vn__store_sqlite_open(const char *path, const struct vn_store_o
     }
     s->base.ops = &sqlite_ops;
     s->read_only = opts->read_only;
+    s->memory = strcmp(path, ":memory:") == 0;
+    s->busy_timeout_ms = opts->busy_timeout_ms;
+    s->max_db_bytes = opts->max_db_bytes;
     s->path = strdup(path);
     if (!s->path) {
-        rc = vn_error_set(err, -ENOMEM, "cannot open database '%s': out of memory", path);
+        vn_error_set(err, -ENOMEM, "cannot open database '%s': out of memory", path);
         goto fail;
     }
-    if (!s->read_only && !memory) {
-        rc = create_file(path, err);
-        if (rc)
-            goto fail;
-    }
-    flags |= s->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    rc = sqlite3_open_v2(path, &s->db, flags, NULL);
-    if (rc != SQLITE_OK) {
-        rc = vn_error_set(err, VN_ESTORE, "cannot open database '%s': %s", path,
-                          s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-        goto fail;
-    }
-    if (!s->read_only && sqlite3_db_readonly(s->db, "main") == 1) {
-        rc = vn_error_set(err, VN_ESTORE,
-                          "cannot open database '%s' for writing: "
-                          "permission denied",
-                          path);
-        goto fail;
-    }
-    vn_error_clear(err);
-    rc = configure(s, opts, memory, err);
-    if (rc)
-        goto fail;
-    rc = migrate(s, err);
+    rc = connect_db(s, 1, err);
     if (rc)
         goto fail;
     return &s->base;
@@ -514,20 +611,34 @@ static const char *sqlite_describe(struct vn_store *st)
 /* ---- transactions ---------------------------------------------------------------------- */
 
 /*
- * The transaction is gone although the caller did not end it: SQLite rolls the whole
- * transaction back itself after SQLITE_FULL or an I/O error in a statement. Say so, and keep
- * the reason (the failure just before) in the message.
+ * VN_EUNAVAIL when the database file was deleted or replaced since it was opened (rm -rf of
+ * its directory): SQLite would go on writing into the unlinked files, and every commit would
+ * "succeed" into nothing. One stat(2) of the path, compared with the open file's inode.
  */
-static int rolled_back(struct vn_store *st, const char *what)
+static int check_file(struct vn__sqlite *s)
 {
-    char why[VN_ERROR_MSG_MAX];
+    int moved = 0;
 
-    vn__sq(st)->txn_ms = 0;
-    if (strstr(st->last_error, "the transaction was rolled back"))
-        return VN_ESTORE; /* already said (rollback_to, then commit) */
-    memcpy(why, st->last_error, sizeof(why));
-    vn__store_set_error(st, "%s: the transaction was rolled back%s%s", what,
-                        why[0] ? " after: " : "", why);
+    if (s->memory)
+        return 0;
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK)
+        moved = 0; /* a VFS without the check: nothing to learn */
+    if (!moved)
+        return 0;
+    vn__store_set_error(&s->base,
+                        "database file '%s' is gone: deleted or replaced since it was "
+                        "opened",
+                        s->path);
+    return VN_EUNAVAIL;
+}
+
+/* A savepoint operation found no transaction: SQLite dropped it (vn__sq_lost), or the caller
+ * never began one (misuse). */
+static int no_transaction(struct vn__sqlite *s, const char *what)
+{
+    if (s->txn_ms)
+        return vn__sq_lost(s, what);
+    vn__store_set_error(&s->base, "%s: no transaction is open", what);
     return VN_ESTORE;
 }
 
@@ -545,9 +656,14 @@ static int sqlite_begin(struct vn_store *st)
         vn__store_set_error(st, "a transaction is already open on this handle");
         return VN_ESTORE;
     }
+    s->txn_ms = 0; /* a transaction SQLite dropped, and the caller did not roll back */
+    rc = check_file(s);
+    if (rc)
+        return rc;
     rc = vn__sq_exec(s, VN_SQ_BEGIN, "BEGIN IMMEDIATE");
     if (rc)
         return rc;
+    s->lost = 0;
     s->txn_ms = vn_now_ms();
     vn_time_iso(s->txn_ms, s->txn_iso);
     return 0;
@@ -568,8 +684,15 @@ static int sqlite_commit(struct vn_store *st)
     struct vn__sqlite *s = vn__sq(st);
     int rc;
 
-    if (sqlite3_get_autocommit(s->db))
-        return rolled_back(st, "cannot commit");
+    if (sqlite3_get_autocommit(s->db)) {
+        if (!s->txn_ms) {
+            vn__store_set_error(st, "cannot commit: no transaction is open");
+            return VN_ESTORE;
+        }
+        rc = vn__sq_lost(s, "cannot commit");
+        s->txn_ms = 0;
+        return rc;
+    }
     rc = vn__sq_exec(s, VN_SQ_COMMIT, "COMMIT");
     if (rc)
         vn__sq_abort(s); /* leave the handle reusable; keep why the commit failed */
@@ -582,10 +705,8 @@ static int sqlite_savepoint(struct vn_store *st)
     struct vn__sqlite *s = vn__sq(st);
 
     /* SAVEPOINT outside a transaction would start a deferred one: refuse. */
-    if (sqlite3_get_autocommit(s->db)) {
-        vn__store_set_error(st, "savepoint outside a transaction");
-        return VN_ESTORE;
-    }
+    if (sqlite3_get_autocommit(s->db))
+        return no_transaction(s, "cannot open a savepoint");
     return vn__sq_exec(s, VN_SQ_SAVEPOINT, "SAVEPOINT vn_job");
 }
 
@@ -594,7 +715,7 @@ static int sqlite_release(struct vn_store *st)
     struct vn__sqlite *s = vn__sq(st);
 
     if (sqlite3_get_autocommit(s->db))
-        return rolled_back(st, "cannot release the savepoint");
+        return no_transaction(s, "cannot release the savepoint");
     return vn__sq_exec(s, VN_SQ_RELEASE, "RELEASE vn_job");
 }
 
@@ -605,7 +726,7 @@ static int sqlite_rollback_to(struct vn_store *st)
 
     /* After SQLITE_FULL or an I/O error SQLite has rolled back the whole transaction. */
     if (sqlite3_get_autocommit(s->db))
-        return rolled_back(st, "cannot roll back to the savepoint");
+        return no_transaction(s, "cannot roll back to the savepoint");
     rc = vn__sq_exec(s, VN_SQ_ROLLBACK_TO, "ROLLBACK TO vn_job");
     if (!rc)
         rc = vn__sq_exec(s, VN_SQ_RELEASE, "RELEASE vn_job");
@@ -625,7 +746,7 @@ static int sqlite_ping(struct vn_store *st)
                     "INSERT INTO health(id, at) VALUES (1, ?1) "
                     "ON CONFLICT(id) DO UPDATE SET at = excluded.at");
     if (!q) {
-        rc = VN_ESTORE;
+        rc = s->stmt_rc;
         goto out;
     }
     sqlite3_bind_text(q, 1, s->txn_iso, -1, SQLITE_STATIC);
@@ -642,7 +763,7 @@ static int sqlite_ping(struct vn_store *st)
         goto out;
     q = vn__sq_stmt(s, VN_SQ_HEALTH_PROBE,
                     "INSERT INTO health_probe(payload) VALUES (zeroblob(65536))");
-    rc = q ? vn__sq_done(s, q) : VN_ESTORE;
+    rc = q ? vn__sq_done(s, q) : s->stmt_rc;
     if (rc)
         goto out;
     rc = sqlite_rollback_to(st);
@@ -652,6 +773,41 @@ out:
         return rc;
     }
     return sqlite_commit(st);
+}
+
+static int sqlite_reconnect(struct vn_store *st)
+{
+    struct vn__sqlite *s = vn__sq(st);
+    sqlite3 *old_db = s->db;
+    sqlite3_stmt *old_stmt[VN_SQ__COUNT];
+    struct vn_error err = {0};
+    struct stat sb;
+    int rc;
+
+    if (s->memory)
+        return 0; /* nothing to lose the connection to */
+    sqlite_rollback(st);
+    s->txn_ms = 0;
+    /* A database that has gone is not made anew: that would hide the loss. */
+    if (stat(s->path, &sb) != 0) {
+        vn__store_set_error(st, "cannot reopen database '%s': %s", s->path, strerror(errno));
+        return VN_EUNAVAIL;
+    }
+    memcpy(old_stmt, s->stmt, sizeof(old_stmt));
+    memset(s->stmt, 0, sizeof(s->stmt));
+    s->db = NULL;
+    rc = connect_db(s, 0, &err);
+    if (rc) {
+        close_db(s); /* the new connection, if any */
+        s->db = old_db;
+        memcpy(s->stmt, old_stmt, sizeof(old_stmt));
+        vn__store_set_error(st, "%s", err.msg);
+        return vn_store_class_of(rc) == VN_STORE_JOB ? VN_EUNAVAIL : rc;
+    }
+    for (size_t i = 0; i < VN_SQ__COUNT; i++)
+        sqlite3_finalize(old_stmt[i]);
+    sqlite3_close(old_db);
+    return 0;
 }
 
 static const struct vn_store_ops sqlite_ops = {
@@ -666,6 +822,7 @@ static const struct vn_store_ops sqlite_ops = {
     .release = sqlite_release,
     .rollback_to = sqlite_rollback_to,
     .ping = sqlite_ping,
+    .reconnect = sqlite_reconnect,
     .notification_insert = vn__sq_notification_insert,
     .notification_repeat = vn__sq_notification_repeat,
     .notification_set_state = vn__sq_notification_set_state,

@@ -112,6 +112,11 @@ struct vn__sqlite {
     sqlite3 *db;
     char *path; /* owned */
     int read_only;
+    int memory;                /* ":memory:" (nothing to reconnect to) */
+    long long busy_timeout_ms; /* how long BEGIN IMMEDIATE waits for another writer */
+    long long max_db_bytes;    /* the size cap, 0 none */
+    int lost;           /* the code of the failure after which SQLite rolled the transaction back */
+    int stmt_rc;        /* the code of the last failure of vn__sq_stmt (it returned NULL) */
     int schema_current; /* the database's schema version when opened (after migrations) */
     int64_t txn_ms;     /* when the current write transaction began; 0 outside one */
     char txn_iso[VN_TIME_ISO_LEN];
@@ -123,7 +128,8 @@ struct vn__sqlite {
 extern const char *const vn__sqlite_migrations[];
 extern const int vn__sqlite_schema_version;
 
-/* The statement of slot, prepared from sql on first use; NULL with the error recorded. */
+/* The statement of slot, prepared from sql on first use; NULL with the error recorded and its
+ * code in s->stmt_rc (also when the caller's transaction was lost: vn__sq_lost). */
 sqlite3_stmt *vn__sq_stmt(struct vn__sqlite *s, enum vn__sq_slot slot, const char *sql);
 
 /* The SQLite handle behind a store handle. */
@@ -132,12 +138,12 @@ static inline struct vn__sqlite *vn__sq(struct vn_store *st)
     return (struct vn__sqlite *)st;
 }
 
-/* Get the statement of slot into var, or return VN_ESTORE from the calling function. */
+/* Get the statement of slot into var, or return the failure's code from the calling function. */
 #define VN_SQ_STMT(var, s, slot, sql)                                                              \
     do {                                                                                           \
         (var) = vn__sq_stmt((s), (slot), (sql));                                                   \
         if (!(var))                                                                                \
-            return VN_ESTORE;                                                                      \
+            return (s)->stmt_rc;                                                                   \
     } while (0)
 
 /* Step a write statement to its end: 0 or the mapped error; *changed (may be NULL) = rows it
@@ -162,6 +168,9 @@ const char *vn__sq_now(struct vn__sqlite *s);
 
 /* Run one fixed statement (BEGIN, COMMIT, ...) of slot: 0 or the mapped error. */
 int vn__sq_exec(struct vn__sqlite *s, enum vn__sq_slot slot, const char *sql);
+
+/* SQLite dropped the caller's open transaction: record it and return the code to report. */
+int vn__sq_lost(struct vn__sqlite *s, const char *what);
 
 /* Roll back the open transaction, if any, keeping the message of the failure that caused it. */
 void vn__sq_abort(struct vn__sqlite *s);

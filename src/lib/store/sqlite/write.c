@@ -554,7 +554,7 @@ int vn__sq_location_add(struct vn_store *st_, const char *uid, const char *name,
                      "INSERT INTO locations(uid, name, created_at) VALUES (?1, ?2, ?3) "
                      "ON CONFLICT(uid) DO NOTHING");
     if (!st) {
-        rc = VN_ESTORE;
+        rc = s->stmt_rc;
         goto out;
     }
     vn__sq_text(st, 1, uid);
@@ -610,7 +610,7 @@ int vn__sq_location_remove(struct vn_store *st_, const char *uid)
         return rc;
     st = vn__sq_stmt(s, VN_SQ_LOC_DELETE, "DELETE FROM locations WHERE uid = ?1");
     if (!st) {
-        rc = VN_ESTORE;
+        rc = s->stmt_rc;
         goto out;
     }
     vn__sq_text(st, 1, uid);
@@ -639,7 +639,7 @@ int vn__sq_location_rotate(struct vn_store *st_, const char *uid,
         return rc;
     st = vn__sq_stmt(s, VN_SQ_LOC_EXISTS, "SELECT 1 FROM locations WHERE uid = ?1");
     if (!st) {
-        rc = VN_ESTORE;
+        rc = s->stmt_rc;
         goto out;
     }
     vn__sq_text(st, 1, uid);
@@ -662,7 +662,7 @@ int vn__sq_location_rotate(struct vn_store *st_, const char *uid,
                          "UPDATE location_tokens SET expires_at = ?2 "
                          "WHERE uid = ?1 AND expires_at IS NULL");
         if (!st) {
-            rc = VN_ESTORE;
+            rc = s->stmt_rc;
             goto out;
         }
         vn_time_iso(grace_until_ms, grace_iso);
