@@ -38,15 +38,24 @@ struct vn_store;
 /* ---- opening ---------------------------------------------------------------------------- */
 
 struct vn_store_options {
-    int read_only;             /* open without write access (no migrations run) */
-    long long busy_timeout_ms; /* how long to wait for another writer; default 5000 */
-    long long max_db_bytes;    /* refuse to grow the database beyond this; 0 = unlimited */
+    int read_only; /* open without write access (no migrations run) */
+    /*
+     * Backend parameters in the syntax of the URL's query ("busy_timeout=300ms&max_size=1G"),
+     * applied before the URL's own (which win), e.g. from command-line options. NULL: none.
+     * Borrowed for the duration of vn_store_open.
+     */
+    const char *params;
 };
 
 /*
- * Open the store named by url: a file path ("var/vppnotify.db", "sqlite:var/x.db") or, later,
- * "postgresql://...". Creates the database (mode 0600) and runs pending migrations unless
- * read_only. opts may be NULL. Returns an owned handle (vn_store_free) or NULL with err set.
+ * Open the store named by url (docs/STORE.md):
+ *
+ *   [sqlite:]PATH[?busy_timeout=DURATION&max_size=SIZE]
+ *   postgresql://...  (later)
+ *
+ * A parameter the backend does not take is an error that names it. Creates an SQLite database
+ * (mode 0600) and runs pending migrations unless read_only. opts may be NULL. Returns an owned
+ * handle (vn_store_free) or NULL with err set (VN_EPARSE for a bad URL, quoting the part).
  */
 struct vn_store *vn_store_open(const char *url, const struct vn_store_options *opts,
                                struct vn_error *err);

@@ -123,6 +123,14 @@ int vn_cli_check_uid(const char *uid);
 /* Open the store named by --db (or VPPNOTIFY_DB), printing an error on failure. */
 struct vn_store *vn_cli_open_store(const struct vn_cli *c, int read_only);
 
+/*
+ * The store options of the command line: --db-busy-timeout and --max-db-size as store URL
+ * parameters (docs/STORE.md; the URL's own win). so->params points into params, which must
+ * outlive so's use.
+ */
+void vn_cli_store_options(const struct vn_cli *c, int read_only, struct vn_store_options *so,
+                          char *params, size_t len);
+
 /* Set up logging from --log-level / --log-format; VN_EXIT_USAGE on a bad value. */
 int vn_cli_setup_log(const struct vn_cli *c);
 

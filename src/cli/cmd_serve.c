@@ -86,7 +86,6 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     struct vn_worker *worker = NULL;
     struct vn_worker_options wo = {
         .db = c->db,
-        .store = {.busy_timeout_ms = c->db_busy_timeout_ms, .max_db_bytes = c->max_db_size},
         .tracker = {.quiet_ms = c->event_quiet_ms,
                     .poll_ms = c->event_poll_ms,
                     .stall_ms = c->event_stall_ms,
@@ -94,7 +93,7 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
         .full_ms = c->sync_full_ms,
         .delta_ms = c->sync_delta_ms,
     };
-    char key_path[4200];
+    char key_path[4200], db_params[128];
     sigset_t set;
     int rc = VN_EXIT_FAIL, sig;
 
@@ -109,6 +108,7 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+    vn_cli_store_options(c, 0, &wo.store, db_params, sizeof(db_params));
     wst = vn_cli_open_store(c, 0);
     if (!wst)
         goto out;

@@ -44,13 +44,27 @@ int vn_cli_check_uid(const char *uid)
     return 0;
 }
 
+void vn_cli_store_options(const struct vn_cli *c, int read_only, struct vn_store_options *so,
+                          char *params, size_t len)
+{
+    int n = snprintf(params, len, "busy_timeout=%lldms", c->db_busy_timeout_ms);
+
+    if (c->max_db_size > 0 && n >= 0 && (size_t)n < len)
+        snprintf(params + n, len - (size_t)n, "&max_size=%lld", c->max_db_size);
+    memset(so, 0, sizeof(*so));
+    so->read_only = read_only;
+    so->params = params;
+}
+
 struct vn_store *vn_cli_open_store(const struct vn_cli *c, int read_only)
 {
-    struct vn_store_options so = {.read_only = read_only,
-                                  .busy_timeout_ms = c->db_busy_timeout_ms,
-                                  .max_db_bytes = c->max_db_size};
+    struct vn_store_options so;
     struct vn_error err = {0};
-    struct vn_store *st = vn_store_open(c->db, &so, &err);
+    struct vn_store *st;
+    char params[128];
+
+    vn_cli_store_options(c, read_only, &so, params, sizeof(params));
+    st = vn_store_open(c->db, &so, &err);
 
     if (!st)
         vn_cli_error("%s", err.msg);

@@ -15,7 +15,9 @@ static const struct vn_opt table[] = {
     {"config", VN_OPT_STRING, NULL, 0, 0, NULL, "VPPNOTIFY_CONFIG", "FILE",
      "read options from FILE ('name = value' lines; flags and env override it)", F(config)},
     {"db", VN_OPT_STRING, "./vppnotify.db", 0, 0, NULL, "VPPNOTIFY_DB", "PATH",
-     "database: an SQLite file path", F(db)},
+     "store URL: an SQLite file path, or sqlite:PATH?busy_timeout=DURATION&max_size=SIZE "
+     "(docs/STORE.md; its parameters win over --db-busy-timeout and --max-db-size)",
+     F(db)},
     {"json", VN_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL,
      "print one JSON array of objects instead of a table", F(json)},
     {"log-level", VN_OPT_CHOICE, "info", 0, 0, "error|warn|info|debug", "VPPNOTIFY_LOG_LEVEL",

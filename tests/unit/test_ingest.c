@@ -97,13 +97,16 @@ struct fixture {
 
 static struct vn_ingest *start(struct fixture *f, long long max_db, size_t queue_max)
 {
-    struct vn_store_options so = {.max_db_bytes = max_db};
+    char params[64];
+    struct vn_store_options so = {.params = params};
     struct vn_ingest_options io = {.queue_max = queue_max, .batch_max = 1024};
     struct vn_error err = {0};
-    struct vn_store *st = vn_store_open(f->db, &so, &err);
+    struct vn_store *st;
     uint8_t d[VN_DIGEST_LEN];
     struct vn_ingest *ing;
 
+    snprintf(params, sizeof(params), "max_size=%lld", max_db);
+    st = vn_store_open(f->db, &so, &err);
     assert_non_null(st);
     vn_digest("x", 1, d);
     vn_store_location_add(st, UID, "t", d, vn_now_ms());

@@ -254,6 +254,96 @@ static void test_urls(void **state)
 
     assert_null(vn_store_open("sqlite:", NULL, &err));
     assert_int_equal(err.code, VN_EPARSE);
+    assert_null(vn_store_open("sqlite:?busy_timeout=1s", NULL, &err));
+    assert_int_equal(err.code, VN_EPARSE);
+    assert_non_null(strstr(err.msg, "empty database path"));
+}
+
+static void test_url_parameters(void **state)
+{
+    struct fx *f = *state;
+    struct vn_store_options o = {.params = "busy_timeout=7s&max_size=1G"};
+    struct vn_error err = {0};
+    struct vn_store *s;
+    char url[300];
+
+    /* The path is what precedes '?'; the parameters configure the backend. */
+    snprintf(url, sizeof(url), "%s?busy_timeout=1500ms&max_size=64M", f->path);
+    s = vn_store_open(url, NULL, &err);
+    assert_non_null(s);
+    assert_non_null(strstr(vn_store_describe(s), "busy_timeout=1500ms max_size=67108864"));
+    assert_non_null(strstr(vn_store_describe(s), f->path));
+    assert_null(strstr(vn_store_describe(s), "?"));
+    vn_store_free(s);
+
+    /* Defaults: 5 s, no cap. */
+    assert_non_null(strstr(vn_store_describe(f->st), "busy_timeout=5s"));
+    assert_null(strstr(vn_store_describe(f->st), "max_size"));
+
+    /* Options' parameters apply beneath the URL's own: the URL wins, the rest stays. */
+    snprintf(url, sizeof(url), "sqlite:%s?busy_timeout=2s", f->path);
+    s = vn_store_open(url, &o, &err);
+    assert_non_null(s);
+    assert_non_null(strstr(vn_store_describe(s), "busy_timeout=2s max_size=1073741824"));
+    vn_store_free(s);
+
+    /* Percent-escapes are decoded in values. */
+    snprintf(url, sizeof(url), "%s?busy_timeout=3%%73", f->path);
+    s = vn_store_open(url, NULL, &err);
+    assert_non_null(s);
+    assert_non_null(strstr(vn_store_describe(s), "busy_timeout=3s"));
+    vn_store_free(s);
+
+    /* Errors name the parameter, its value and the limit; nothing is opened or created. */
+    snprintf(url, sizeof(url), "%s/new.db?busy_timout=1s", f->dir);
+    assert_null(vn_store_open(url, NULL, &err));
+    assert_int_equal(err.code, VN_EPARSE);
+    assert_non_null(strstr(err.msg, "unknown parameter 'busy_timout'"));
+    assert_non_null(strstr(err.msg, "sqlite takes: busy_timeout, max_size"));
+    snprintf(url, sizeof(url), "%s/new.db", f->dir);
+    assert_int_equal(access(url, F_OK), -1);
+
+    snprintf(url, sizeof(url), "%s?busy_timeout=soon", f->path);
+    assert_null(vn_store_open(url, NULL, &err));
+    assert_int_equal(err.code, VN_EPARSE);
+    assert_non_null(strstr(err.msg, "busy_timeout 'soon' is not a duration from 0 to 10m"));
+    snprintf(url, sizeof(url), "%s?busy_timeout=11m", f->path);
+    assert_null(vn_store_open(url, NULL, &err));
+    assert_non_null(strstr(err.msg, "busy_timeout '11m'"));
+    snprintf(url, sizeof(url), "%s?max_size=-1", f->path);
+    assert_null(vn_store_open(url, NULL, &err));
+    assert_non_null(strstr(err.msg, "max_size '-1' is not a size"));
+    snprintf(url, sizeof(url), "%s?max_size", f->path);
+    assert_null(vn_store_open(url, NULL, &err));
+    assert_non_null(strstr(err.msg, "parameter 'max_size' has no value"));
+    snprintf(url, sizeof(url), "%s?Max_Size=1", f->path);
+    assert_null(vn_store_open(url, NULL, &err));
+    assert_non_null(strstr(err.msg, "'Max_Size' is not a parameter name"));
+    snprintf(url, sizeof(url), "%s?busy_timeout=1%%0", f->path);
+    assert_null(vn_store_open(url, NULL, &err));
+    assert_non_null(strstr(err.msg, "value of 'busy_timeout' has a bad %-escape"));
+    snprintf(url, sizeof(url), "%s?busy_timeout=%%00", f->path);
+    assert_null(vn_store_open(url, NULL, &err));
+    assert_non_null(strstr(err.msg, "bad %-escape"));
+    o.params = "nonsense=1";
+    assert_null(vn_store_open(f->path, &o, &err));
+    assert_non_null(strstr(err.msg, "unknown parameter 'nonsense'"));
+}
+
+static void test_url_password_is_never_shown(void **state)
+{
+    struct vn_error err = {0};
+
+    (void)state;
+    assert_null(vn_store_open("postgresql://vpp:s3cret@db.example:5432/vpp?password=s3cret2&x=1",
+                              NULL, &err));
+    assert_int_equal(err.code, VN_ENOTSUP);
+    assert_null(strstr(err.msg, "s3cret"));
+    /* Errors of a URL quote it without its password. */
+    assert_null(vn_store_open("sqlite:/x/vn.db?password=hunter2&mode=1", NULL, &err));
+    assert_int_equal(err.code, VN_EPARSE);
+    assert_non_null(strstr(err.msg, "password=***&mode=1"));
+    assert_null(strstr(err.msg, "hunter2"));
 }
 
 /* ---- transactions ----------------------------------------------------------------------- */
@@ -348,9 +438,12 @@ static void test_second_handle_sees_committed_data_only(void **state)
 static void test_busy_writer_fails_within_busy_timeout(void **state)
 {
     struct fx *f = *state;
-    struct vn_store_options o = {.busy_timeout_ms = 200};
     struct vn_error err = {0};
-    struct vn_store *b = vn_store_open(f->path, &o, &err);
+    char url[200];
+    struct vn_store *b;
+
+    snprintf(url, sizeof(url), "sqlite:%s?busy_timeout=200ms", f->path);
+    b = vn_store_open(url, NULL, &err);
     struct timespec t0;
     double took;
 
@@ -383,14 +476,16 @@ static void test_max_db_bytes_gives_full(void **state)
     struct vn_error err = {0};
     struct stat sb;
     struct rows r;
-    char body[8192], id[32];
+    char body[8192], id[32], params[64];
     int i, rc = 0;
 
     memset(body, 'x', sizeof(body) - 1);
     body[sizeof(body) - 1] = '\0';
     vn_store_free(f->st);
     assert_int_equal(stat(f->path, &sb), 0); /* the last close checkpointed the WAL */
-    o.max_db_bytes = sb.st_size + 16 * 4096;
+    /* As --max-db-size passes it: a parameter of the options (the URL has none). */
+    snprintf(params, sizeof(params), "max_size=%lld", (long long)sb.st_size + 16 * 4096);
+    o.params = params;
     f->st = vn_store_open(f->path, &o, &err);
     assert_non_null(f->st);
 
@@ -1348,6 +1443,8 @@ int main(void)
         T(test_foreign_database_is_refused),
         T(test_read_only_open),
         T(test_urls),
+        T(test_url_parameters),
+        T(test_url_password_is_never_shown),
         T(test_rollback_is_safe_without_a_transaction),
         T(test_savepoint_rollback_to_undoes_one_notification_only),
         T(test_ping_writes_health),

@@ -5,17 +5,11 @@
 #include "store_impl.h"
 #include "vppnotify/secret.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-
-#define VN_STORE_DEFAULT_BUSY_MS 5000
-
-static int has_prefix(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
 
 void vn__store_set_error(struct vn_store *st, const char *fmt, ...)
 {
@@ -43,35 +37,31 @@ static int note(struct vn_store *st, int rc)
 struct vn_store *vn_store_open(const char *url, const struct vn_store_options *opts,
                                struct vn_error *err)
 {
-    struct vn_store_options o = {0};
-    const char *path = url;
+    static const struct vn_store_options none;
+    struct vn__store_url *u = malloc(sizeof(*u));
+    struct vn_store *st = NULL;
 
-    if (opts)
-        o = *opts;
-    if (o.busy_timeout_ms <= 0)
-        o.busy_timeout_ms = VN_STORE_DEFAULT_BUSY_MS;
-    if (o.max_db_bytes < 0)
-        o.max_db_bytes = 0;
-
-    if (!url || !*url) {
-        vn_error_set(err, VN_EPARSE, "no database given");
+    if (!opts)
+        opts = &none;
+    if (!u) {
+        vn_error_set(err, -ENOMEM, "cannot open the store: out of memory");
         return NULL;
     }
-    if (has_prefix(url, "postgresql://") || has_prefix(url, "postgres://")) {
+    if (vn__store_url_parse(url, opts->params, u, err) != 0)
+        goto out;
+    if (u->backend == VN__STORE_POSTGRES) {
 #ifdef VN_HAVE_POSTGRES
-        return vn__store_pg_open(url, &o, err);
+        st = vn__store_pg_open(u, opts, err);
 #else
         vn_error_set(err, VN_ENOTSUP, "PostgreSQL support is not built yet; use a file path");
-        return NULL;
 #endif
+        goto out;
     }
-    if (has_prefix(url, "sqlite:"))
-        path = url + strlen("sqlite:");
-    if (!*path) {
-        vn_error_set(err, VN_EPARSE, "empty database path in '%s'", url);
-        return NULL;
-    }
-    return vn__store_sqlite_open(path, &o, err);
+    st = vn__store_sqlite_open(u, opts, err);
+out:
+    vn_wipe(u, sizeof(*u)); /* it may hold a password */
+    free(u);
+    return st;
 }
 
 void vn_store_free(struct vn_store *st)

@@ -116,14 +116,64 @@ struct vn_store {
 void vn__store_set_error(struct vn_store *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- store URLs (url.c) ------------------------------------------------------------------ */
+
+#define VN__STORE_PARAMS_MAX 16
+#define VN__STORE_KEY_MAX    32
+#define VN__STORE_VALUE_MAX  1024
+#define VN__STORE_SHOWN_MAX  512
+
+enum vn__store_backend { VN__STORE_SQLITE, VN__STORE_POSTGRES };
+
+/* One parameter of a store URL, decoded. */
+struct vn__store_param {
+    char key[VN__STORE_KEY_MAX + 1];
+    char value[VN__STORE_VALUE_MAX + 1];
+    int used; /* a backend took it */
+};
+
+/* A store URL taken apart. */
+struct vn__store_url {
+    enum vn__store_backend backend;
+    char target[4096];               /* the file path, or the URI before '?' */
+    char shown[VN__STORE_SHOWN_MAX]; /* the URL for messages, any password as "***" */
+    size_t n;
+    struct vn__store_param p[VN__STORE_PARAMS_MAX];
+};
+
 /*
- * Backend open functions. path/url is borrowed; opts is never NULL (store.c supplies the
- * defaults). Return an owned handle or NULL with err set.
+ * Take url apart into *u, with the parameters of params ("k=v&k=v", may be NULL) first and the
+ * URL's own after them (they win). 0, or VN_EPARSE / VN_ETOOBIG with err naming the part.
  */
-struct vn_store *vn__store_sqlite_open(const char *path, const struct vn_store_options *opts,
+int vn__store_url_parse(const char *url, const char *params, struct vn__store_url *u,
+                        struct vn_error *err);
+
+/* url with a password (user:PASSWORD@, password=...) replaced by "***", cut to outlen. */
+void vn__store_url_redact(const char *url, char *out, size_t outlen);
+
+/* The value of parameter key (marked used), or NULL when the URL has none. Borrowed from u. */
+const char *vn__store_param(struct vn__store_url *u, const char *key);
+
+/* A duration parameter in ms (default def when absent), 0..max; VN_EPARSE quoting it. */
+int vn__store_param_duration(struct vn__store_url *u, const char *key, long long def, long long max,
+                             long long *ms, struct vn_error *err);
+
+/* A size parameter in bytes (default def when absent), 0..max; VN_EPARSE quoting it. */
+int vn__store_param_size(struct vn__store_url *u, const char *key, long long def, long long max,
+                         long long *bytes, struct vn_error *err);
+
+/* VN_EPARSE naming the first parameter no one took; takes lists what the backend takes. */
+int vn__store_params_done(const struct vn__store_url *u, const char *takes, struct vn_error *err);
+
+/*
+ * Backend open functions. u is the parsed URL (the backend takes its parameters from it and
+ * refuses the rest with vn__store_params_done); opts is never NULL. Return an owned handle or
+ * NULL with err set.
+ */
+struct vn_store *vn__store_sqlite_open(struct vn__store_url *u, const struct vn_store_options *opts,
                                        struct vn_error *err);
 #ifdef VN_HAVE_POSTGRES
-struct vn_store *vn__store_pg_open(const char *url, const struct vn_store_options *opts,
+struct vn_store *vn__store_pg_open(struct vn__store_url *u, const struct vn_store_options *opts,
                                    struct vn_error *err);
 #endif
 

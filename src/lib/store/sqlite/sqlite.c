@@ -26,6 +26,10 @@
 
 static const struct vn_store_ops sqlite_ops;
 
+#define VN_SQ_BUSY_DEFAULT_MS 5000
+#define VN_SQ_BUSY_MAX_MS     (600LL * 1000) /* as --db-busy-timeout */
+#define VN_SQ_MAX_SIZE_MAX    (1LL << 50)    /* as --max-db-size */
+
 /* ---- errors and statements ------------------------------------------------------------- */
 
 /* The failure class of SQLite's result code rc, as a vn code; the message goes to s. */
@@ -327,7 +331,7 @@ static const char *sync_name(long long v)
 /* Set and verify the connection's PRAGMAs; describe them in s->describe. */
 static int configure(struct vn__sqlite *s, struct vn_error *err)
 {
-    char mode[32];
+    char mode[32], busy[32], cap[40] = "";
     char sql[96];
     long long sync = 0, fk = 0, page_size = 0, pages;
     int rc;
@@ -375,8 +379,12 @@ static int configure(struct vn__sqlite *s, struct vn_error *err)
         if (rc)
             goto out;
     }
-    snprintf(s->describe, sizeof(s->describe), "sqlite %s '%s' journal_mode=%s synchronous=%s%s",
-             sqlite3_libversion(), s->path, mode, sync_name(sync),
+    vn_format_duration(s->busy_timeout_ms, busy, sizeof(busy));
+    if (s->max_db_bytes > 0)
+        snprintf(cap, sizeof(cap), " max_size=%lld", s->max_db_bytes);
+    snprintf(s->describe, sizeof(s->describe),
+             "sqlite %s '%s' journal_mode=%s synchronous=%s busy_timeout=%s%s%s",
+             sqlite3_libversion(), s->path, mode, sync_name(sync), busy, cap,
              s->read_only ? " read-only" : "");
 out:
     if (rc && err && !err->code)
@@ -559,9 +567,10 @@ static void close_db(struct vn__sqlite *s)
     s->db = NULL;
 }
 
-struct vn_store *vn__store_sqlite_open(const char *path, const struct vn_store_options *opts,
+struct vn_store *vn__store_sqlite_open(struct vn__store_url *u, const struct vn_store_options *opts,
                                        struct vn_error *err)
 {
+    const char *path = u->target;
     struct vn__sqlite *s;
     int rc;
 
@@ -573,8 +582,14 @@ struct vn_store *vn__store_sqlite_open(const char *path, const struct vn_store_o
     s->base.ops = &sqlite_ops;
     s->read_only = opts->read_only;
     s->memory = strcmp(path, ":memory:") == 0;
-    s->busy_timeout_ms = opts->busy_timeout_ms;
-    s->max_db_bytes = opts->max_db_bytes;
+    rc = vn__store_param_duration(u, "busy_timeout", VN_SQ_BUSY_DEFAULT_MS, VN_SQ_BUSY_MAX_MS,
+                                  &s->busy_timeout_ms, err);
+    if (!rc)
+        rc = vn__store_param_size(u, "max_size", 0, VN_SQ_MAX_SIZE_MAX, &s->max_db_bytes, err);
+    if (!rc)
+        rc = vn__store_params_done(u, "busy_timeout, max_size", err);
+    if (rc)
+        goto fail;
     s->path = strdup(path);
     if (!s->path) {
         vn_error_set(err, -ENOMEM, "cannot open database '%s': out of memory", path);
