@@ -5,14 +5,22 @@
 #   make bench   release build + wrk against vppnotify and nginx (bench/README.md)
 #   make fuzz    libFuzzer harnesses for a bounded time (FUZZ_SECONDS per harness)
 #
+# Each target installs exactly the Debian packages it uses (scripts/deps.sh names them by
+# group): building and running the daemon needs no test, bench or fuzz package. The test tree
+# (cmocka) and bench/vn_cpu (valgrind) are optional at configure time (VN_TESTS, VN_BENCH:
+# AUTO, ON or OFF); the targets that install their packages turn them ON.
+#
 # Build trees: build/ (normal), build-asan/ (sanitizers), build-release/ (bench),
 # build-fuzz/ (clang + libFuzzer). All are disposable.
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
+# Extra CMake definitions for build/ (the test targets add -DVN_TESTS=ON).
+CMAKE_ARGS ?=
 
-.PHONY: all deps build build-asan run test test-normal test-asan bench bench-cpu fuzz format clean
+.PHONY: all deps build build-asan run test test-normal test-asan bench bench-cpu fuzz \
+	format clean
 
 all: build
 
@@ -20,15 +28,17 @@ deps:
 	@scripts/deps.sh build
 
 build: deps
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
 	cmake --build build -j $(JOBS)
 
 build-asan:
 	@scripts/deps.sh test
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVN_SANITIZE=ON >/dev/null
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVN_SANITIZE=ON -DVN_TESTS=ON >/dev/null
 	cmake --build build-asan -j $(JOBS)
 
-run: build
+run:
+	@scripts/deps.sh run
+	@$(MAKE) --no-print-directory build
 	@scripts/run.sh
 
 test:
@@ -36,8 +46,9 @@ test:
 	$(MAKE) --no-print-directory test-normal
 	$(MAKE) --no-print-directory test-asan
 
-test-normal: build
+test-normal:
 	@scripts/deps.sh test
+	$(MAKE) --no-print-directory build CMAKE_ARGS="$(CMAKE_ARGS) -DVN_TESTS=ON"
 	cd build && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 test-asan: build-asan
@@ -54,11 +65,12 @@ bench-cpu:
 fuzz:
 	@scripts/deps.sh fuzz
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DVN_FUZZ=ON -DVN_SANITIZE=ON \
-		-DVN_TESTS=OFF >/dev/null
+		-DVN_TESTS=OFF -DVN_BENCH=OFF >/dev/null
 	cmake --build build-fuzz -j $(JOBS)
 	@tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
 format:
+	@scripts/deps.sh format
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:

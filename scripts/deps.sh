@@ -1,35 +1,48 @@
 #!/usr/bin/env bash
 # Install the Debian packages a target needs, and only those that are missing.
 #
-#   scripts/deps.sh build     compilers, CMake and the libraries vppnotify links
-#   scripts/deps.sh test      build + what the test suites drive (curl, jq, openssl, sanitizers)
-#   scripts/deps.sh bench     build + wrk, nginx-light (the HTTP ceiling) and valgrind (callgrind)
+#   scripts/deps.sh build     compilers, CMake and the libraries vppnotify links (make build)
+#   scripts/deps.sh run       build + curl, which the commands `make run` prints use
+#   scripts/deps.sh test      build + cmocka and what the test suites drive (curl, jq, ...)
+#   scripts/deps.sh bench     build + wrk, nginx-light (the HTTP ceiling), valgrind (callgrind)
+#                             and the tools bench/run.sh uses
 #   scripts/deps.sh fuzz      build + clang and its libFuzzer runtime
+#   scripts/deps.sh format    clang-format
 #
-# Packages are named here and nowhere else. Runs apt-get as root, or through sudo.
+# Packages are named here and nowhere else. Runs apt-get as root, or through sudo. When another
+# apt or dpkg holds the package manager's lock, waits for it (DEPS_LOCK_WAIT seconds, default
+# 600) and says so, instead of failing.
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config ca-certificates
             libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-gnutls-dev libsodium-dev)
-test_pkgs=(libcmocka-dev curl jq openssl sqlite3 procps iproute2 clang-format git)
-bench_pkgs=(wrk nginx-light valgrind)
+run_pkgs=(curl)
+test_pkgs=(libcmocka-dev curl jq openssl sqlite3 procps iproute2 clang-format git zsh groff-base)
+bench_pkgs=(wrk nginx-light valgrind curl jq sqlite3 git procps)
 fuzz_pkgs=(clang libclang-rt-14-dev)
+format_pkgs=(clang-format)
 
-want=("${build_pkgs[@]}")
+lock_wait=${DEPS_LOCK_WAIT:-600}
+[[ $lock_wait =~ ^[0-9]+$ ]] || { echo "deps.sh: DEPS_LOCK_WAIT '$lock_wait' is not a number of seconds" >&2; exit 2; }
+
+[ $# -gt 0 ] || { echo "usage: scripts/deps.sh GROUP... (build, run, test, bench, fuzz, format)" >&2; exit 2; }
+want=()
 for group in "$@"; do
     case "$group" in
-    build) ;;
-    test) want+=("${test_pkgs[@]}") ;;
-    bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-    fuzz) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
-    *) echo "deps.sh: unknown group '$group' (expected build, test, bench or fuzz)" >&2; exit 2 ;;
+    build) want+=("${build_pkgs[@]}") ;;
+    run) want+=("${build_pkgs[@]}" "${run_pkgs[@]}") ;;
+    test) want+=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+    bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+    fuzz) want+=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+    format) want+=("${format_pkgs[@]}") ;;
+    *) echo "deps.sh: unknown group '$group' (expected build, run, test, bench, fuzz or format)" >&2; exit 2 ;;
     esac
 done
 
 missing=()
 for p in "${want[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-        missing+=("$p")
+        [[ " ${missing[*]} " == *" $p "* ]] || missing+=("$p")
     fi
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -41,8 +54,43 @@ if [ "$(id -u)" -ne 0 ]; then
     sudo=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
-# A fresh machine may have empty package lists; refresh once, then install.
-if ! "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"; then
-    "${sudo[@]}" apt-get update
-    "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+deadline=$((SECONDS + lock_wait))
+errlog=$(mktemp "${TMPDIR:-/tmp}/deps.XXXXXX")
+trap 'rm -f "$errlog"' EXIT
+
+# apt ARGS...: apt-get, waiting (bounded) while another apt or dpkg holds a lock. apt-get waits
+# for dpkg's lock itself (DPkg::Lock::Timeout); the package lists' lock (apt-get update) it
+# does not, so a busy lock is retried here until the deadline.
+apt() {
+    local rc said=0
+    for ((;;)); do
+        rc=0
+        # stderr to the terminal and to $errlog; stdout as it is (pipefail keeps apt's status).
+        { "${sudo[@]}" apt-get -o DPkg::Lock::Timeout="$((deadline > SECONDS ? deadline - SECONDS : 0))" \
+            "$@" 2>&1 1>&3 | tee "$errlog" >&2; } 3>&1 || rc=$?
+        [ $rc -ne 0 ] || return 0
+        grep -qE 'Could not get lock|Unable to acquire the dpkg frontend lock|Unable to lock' \
+            "$errlog" || return $rc
+        if [ $SECONDS -ge $deadline ]; then
+            echo "deps.sh: another apt or dpkg still holds the package lock after ${lock_wait}s;" \
+                 "let it finish (or raise DEPS_LOCK_WAIT) and run this again" >&2
+            return $rc
+        fi
+        if [ $said -eq 0 ]; then
+            echo "deps.sh: another apt or dpkg is running; waiting for its lock" \
+                 "(up to ${lock_wait}s, DEPS_LOCK_WAIT)" >&2
+            said=1
+        fi
+        sleep 2
+    done
+}
+
+# A fresh machine has empty package lists: refresh them first. Otherwise try with the lists as
+# they are, and refresh once if a package cannot be found (lists too old).
+if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+    apt update -qq
+fi
+if ! apt install -y --no-install-recommends "${missing[@]}"; then
+    apt update -qq
+    apt install -y --no-install-recommends "${missing[@]}"
 fi
