@@ -19,6 +19,16 @@ struct vn_error;
 int vn_listen_resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen,
                       struct vn_error *err);
 
+/*
+ * A listening TCP socket on a listen address (vn_listen_resolve's forms), close-on-exec, with
+ * SO_REUSEADDR (and IPV6_V6ONLY for an IPv6 address). *fd is the caller's to close (or to hand
+ * to libmicrohttpd). addr gets the bound "ADDR:PORT" (the real port when PORT was 0). 0, or an
+ * error naming the address tried and the system call's reason ("cannot listen on
+ * 127.0.0.1:8080: bind: Address already in use").
+ */
+int vn_listen_socket(const char *where, int backlog, int *fd, char *addr, size_t addrlen,
+                     struct vn_error *err);
+
 /* "ADDR:PORT" or "[ADDR]:PORT" of a socket address, with port replacing its own when > 0. */
 void vn_sockaddr_format(const struct sockaddr *sa, unsigned port, char *out, size_t outlen);
 

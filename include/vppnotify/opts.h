@@ -52,15 +52,31 @@ struct vn_opt_table {
     size_t n;
 };
 
+/* Where an option's value came from (vn_opts_parse_traced), for messages that must say why a
+ * value is what it is ("no database at './vppnotify.db', the default"). */
+enum vn_opt_origin {
+    VN_OPT_FROM_DEFAULT = 0, /* the table's default, or unset */
+    VN_OPT_FROM_CONFIG,      /* the --config file */
+    VN_OPT_FROM_ENV,         /* the option's environment variable */
+    VN_OPT_FROM_ARGV,        /* the command line */
+};
+
 /*
  * Parse argv for a command that accepts the options named in allowed (NULL-terminated).
  * Non-option arguments are moved, in order, to the end of argv; *first_positional is set to
  * the index of the first one (argc if none). A "--config FILE" (when "config" is allowed)
- * is read first. Returns 0, or VN_EUSAGE with err saying what is wrong with which option.
- * cfg must be zeroed before the first call.
+ * is read first. "-h" means "--help" when "help" is allowed. Returns 0, or VN_EUSAGE with err
+ * saying what is wrong with which option; an unknown option's message suggests the allowed
+ * one nearest to it ("did you mean '--json'?"). cfg must be zeroed before the first call.
  */
 int vn_opts_parse(const struct vn_opt_table *t, const char *const *allowed, void *cfg, int argc,
                   char **argv, int *first_positional, struct vn_error *err);
+
+/* vn_opts_parse that also records, in origin[i] (t->n entries, borrowed), where the value of
+ * t->opts[i] came from. */
+int vn_opts_parse_traced(const struct vn_opt_table *t, const char *const *allowed, void *cfg,
+                         int argc, char **argv, int *first_positional, enum vn_opt_origin *origin,
+                         struct vn_error *err);
 
 /* Free every string the table's fields own in cfg. */
 void vn_opts_release(const struct vn_opt_table *t, void *cfg);
@@ -74,5 +90,22 @@ void vn_opts_markdown(FILE *out, const struct vn_opt_table *t, const char *const
 
 /* Look up an option by name, or NULL. */
 const struct vn_opt *vn_opts_find(const struct vn_opt_table *t, const char *name);
+
+/*
+ * The candidate nearest to word, for "did you mean ...?": the shortest one that word is a prefix
+ * of (at least 2 characters), else the one at the smallest edit distance (insert, delete,
+ * substitute, swap two neighbours) when that distance is small for the word's length (at most 1 up
+ * to 4 characters, 2 up to 8, then 3). candidates is NULL-terminated and borrowed; returns one of
+ * them, or NULL if none is near.
+ */
+const char *vn_opts_nearest(const char *word, const char *const *candidates);
+
+/* Print text word-wrapped to width columns, as if it started at column indent (the caller has
+ * printed what comes before it); continuation lines are indented to that column. Ends the
+ * line. */
+void vn_opts_wrap(FILE *out, const char *text, size_t indent, size_t width);
+
+/* Edit distance between a and b (optimal string alignment), capped at 255. */
+unsigned vn_opts_distance(const char *a, const char *b);
 
 #endif

@@ -18,12 +18,16 @@
 #define VN_EXIT_FAIL  1
 #define VN_EXIT_USAGE 2
 
+/* Room for every row of the option table (options.c checks it at compile time). */
+#define VN_CLI_OPTS_MAX 160
+
 struct vn_cli {
     /* common */
     int help;
     char *config;
     char *db;
     int json;
+    int wide;
     char *log_level;
     char *log_format;
     /* filters */
@@ -92,6 +96,8 @@ struct vn_cli {
     long long event_deferred_poll_ms;
     long long sync_full_ms;
     long long sync_delta_ms;
+    /* where each option's value came from, indexed like vn_cli_options.opts */
+    enum vn_opt_origin origin[VN_CLI_OPTS_MAX];
 };
 
 struct vn_command {
@@ -104,6 +110,10 @@ struct vn_command {
 };
 
 extern const struct vn_opt_table vn_cli_options;
+
+/* Every command, group by group (each array ends with a NULL name), for the generators. */
+extern const struct vn_command *const *const vn_cli_groups;
+extern const size_t vn_cli_ngroups;
 
 /* The commands of each file, for main.c. */
 extern const struct vn_command vn_cmd_serve[];
@@ -120,8 +130,27 @@ void vn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* --uid is given and 1..VN_ID_MAX characters; else prints why and returns -1. */
 int vn_cli_check_uid(const char *uid);
 
+/* How a command opens the store. A command that only reads, or changes what must already be
+ * there, never creates an empty database: a missing SQLite file is reported with where it was
+ * looked for and why there (--db, VPPNOTIFY_DB, the config file or the default). */
+#define VN_CLI_DB_CREATE 0 /* read-write, created when missing (serve, location add) */
+#define VN_CLI_DB_READ   1 /* read-only; must exist */
+#define VN_CLI_DB_WRITE  2 /* read-write; must exist */
+
 /* Open the store named by --db (or VPPNOTIFY_DB), printing an error on failure. */
-struct vn_store *vn_cli_open_store(const struct vn_cli *c, int read_only);
+struct vn_store *vn_cli_open_store(const struct vn_cli *c, int mode);
+
+/* Where option name's value came from. */
+enum vn_opt_origin vn_cli_origin(const struct vn_cli *c, const char *name);
+
+/* serve: hold "<db>.lock" beside an SQLite database (flock, for the life of the process) so
+ * that a second serve on the same file refuses to start, naming the first one's pid. No-op
+ * for PostgreSQL. 0, or -1 with the error printed. */
+int vn_cli_serve_lock(const struct vn_cli *c);
+
+/* `vppnotify help --markdown | --man DIR | --bash-completion | --zsh-completion` (docgen.c):
+ * the references generated from the option table. Returns an exit code. */
+int vn_cli_docgen(int argc, char **argv);
 
 /*
  * The store options of the command line: --db-busy-timeout and --max-db-size as store URL
@@ -158,9 +187,16 @@ int vn_cli_location_subscribe(struct vn_cli *c);
 /* location rotate-token for a location with a subscription: POST the new token to Apple. */
 int vn_cli_location_rotate_subscribed(struct vn_cli *c, struct vn_store *st);
 
-/* Output of query rows: a table on a terminal-friendly layout, or one JSON array. */
+/* Output of query rows: a table on a terminal-friendly layout, or one JSON array.
+ * A table fits VN_OUTPUT_WIDTH columns unless --wide: it shows the command's default columns
+ * (vn_output_columns) and shortens the widest cells, marked with '~', if it must; --wide shows
+ * every column in full. */
+#define VN_OUTPUT_WIDTH 100
 struct vn_output;
 struct vn_output *vn_output_new(int json, FILE *out);
+/* The columns a table shows without --wide, in this order (keys, NULL-terminated, borrowed;
+ * must outlive o). Without a call, or with wide, every column in the rows' order. */
+void vn_output_columns(struct vn_output *o, int wide, const char *const *keys);
 int vn_output_row(void *output, const struct vn_row *row); /* a vn_row_cb */
 int vn_output_finish(struct vn_output *o);                 /* prints; frees; 0 or -errno */
 

@@ -210,7 +210,7 @@ int vn_cli_location_subscribe(struct vn_cli *c)
         goto out;
     }
     if (vn_cli_key_file(c, key_path, sizeof(key_path)) != 0 || !(a = vn_cli_apple(c)) ||
-        !(st = vn_cli_open_store(c, 0)))
+        !(st = vn_cli_open_store(c, VN_CLI_DB_CREATE)))
         goto out;
     if (vn_apple_service(a, &svc, &why) != 0) {
         vn_cli_error("cannot read Apple's Service Config: %s", why.message);
@@ -438,7 +438,7 @@ static int cmd_set_stoken(struct vn_cli *c, int argc, char **argv)
         return VN_EXIT_FAIL;
     }
     if (vn_cli_key_file(c, key_path, sizeof(key_path)) != 0 || !(a = vn_cli_apple(c)) ||
-        !(st = vn_cli_open_store(c, 0)))
+        !(st = vn_cli_open_store(c, VN_CLI_DB_WRITE)))
         goto out;
     if (vn_store_location_apple(st, c->uid, &loc) != 0) {
         vn_cli_error("no location '%s' (location add --stoken-file creates one)", c->uid);
@@ -525,7 +525,7 @@ static int cmd_track(struct vn_cli *c, int argc, char **argv)
         vn_cli_error("events track: the eventId must be 1..%d characters", VN_ID_MAX);
         return VN_EXIT_USAGE;
     }
-    if (!(a = vn_cli_apple(c)) || !(st = vn_cli_open_store(c, 0)))
+    if (!(a = vn_cli_apple(c)) || !(st = vn_cli_open_store(c, VN_CLI_DB_WRITE)))
         goto out;
     rc = vn_cli_session(c, st, a, &env, key_path, sizeof(key_path), &s);
     if (rc)

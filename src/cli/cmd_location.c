@@ -63,7 +63,7 @@ static int cmd_add(struct vn_cli *c, int argc, char **argv)
     if (obtain_token(c, tok, sizeof(tok), &generated))
         return VN_EXIT_FAIL;
     vn_digest(tok, strlen(tok), digest);
-    st = vn_cli_open_store(c, 0);
+    st = vn_cli_open_store(c, VN_CLI_DB_CREATE);
     if (!st) {
         vn_wipe(tok, sizeof(tok));
         return VN_EXIT_FAIL;
@@ -83,16 +83,22 @@ static int cmd_add(struct vn_cli *c, int argc, char **argv)
     return rc ? VN_EXIT_FAIL : VN_EXIT_OK;
 }
 
+/* location list without --wide: who, tokens, and whether Apple's side is healthy. */
+static const char *const t_list[] = {
+    "uId", "name", "tokenCount", "tokenStatus", "lastTestNotificationAt", NULL};
+
 static int cmd_list(struct vn_cli *c, int argc, char **argv)
 {
     struct vn_filter f = {.uid = c->uid};
     struct vn_output *out;
-    struct vn_store *st = vn_cli_open_store(c, 1);
+    struct vn_store *st = vn_cli_open_store(c, VN_CLI_DB_READ);
     int rc;
 
     if (!st)
         return VN_EXIT_FAIL;
     out = vn_output_new(c->json, stdout);
+    if (out)
+        vn_output_columns(out, c->wide, t_list);
     rc = out ? vn_store_query(st, VN_Q_LOCATIONS, &f, vn_output_row, out) : -1;
     if (rc < 0)
         vn_cli_error("cannot list locations: %s", vn_store_last_error(st));
@@ -109,7 +115,7 @@ static int cmd_remove(struct vn_cli *c, int argc, char **argv)
 
     if (vn_cli_check_uid(c->uid))
         return VN_EXIT_USAGE;
-    st = vn_cli_open_store(c, 0);
+    st = vn_cli_open_store(c, VN_CLI_DB_WRITE);
     if (!st)
         return VN_EXIT_FAIL;
     rc = vn_store_location_remove(st, c->uid);
@@ -134,7 +140,7 @@ static int cmd_rotate(struct vn_cli *c, int argc, char **argv)
 
     if (vn_cli_check_uid(c->uid))
         return VN_EXIT_USAGE;
-    st = vn_cli_open_store(c, 0);
+    st = vn_cli_open_store(c, VN_CLI_DB_WRITE);
     if (!st)
         return VN_EXIT_FAIL;
     /* A location subscribed with Apple (or one with an sToken to subscribe at --public-url):
@@ -182,7 +188,7 @@ static int cmd_rotate(struct vn_cli *c, int argc, char **argv)
 static const char *const o_add[] = {"help",      "config",     "db",          "uid",
                                     "name",      "token-file", "stoken-file", "public-url",
                                     "take-over", APPLE_OPTS,   NULL};
-static const char *const o_list[] = {"help", "config", "db", "uid", "json", NULL};
+static const char *const o_list[] = {"help", "config", "db", "uid", "json", "wide", NULL};
 static const char *const o_remove[] = {"help", "config", "db", "uid", NULL};
 static const char *const o_rotate[] = {"help",  "config",     "db",        "uid",      "token-file",
                                        "grace", "public-url", "take-over", APPLE_OPTS, NULL};
@@ -195,7 +201,7 @@ const struct vn_command vn_cmd_location[] = {
      "--token-file); with --stoken-file, subscribe it with Apple's Client Config (every "
      "notification type, this instance's mdmInfo; serve must answer at --public-url)",
      o_add, cmd_add, 0},
-    {"location list", "vppnotify location list [--json]",
+    {"location list", "vppnotify location list [--uid UID] [--json | --wide]",
      "locations: valid tokens, last TEST_NOTIFICATION, sToken status (ok, expiring, expired, "
      "revoked, takeover), subscription and last syncs",
      o_list, cmd_list, 0},

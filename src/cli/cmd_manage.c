@@ -208,7 +208,7 @@ static int run_manage(struct vn_cli *c, enum vn_manage_op op)
     m.nadams = adams.n;
 
     rc = VN_EXIT_FAIL;
-    if (!(a = vn_cli_apple(c)) || !(st = vn_cli_open_store(c, 0)))
+    if (!(a = vn_cli_apple(c)) || !(st = vn_cli_open_store(c, VN_CLI_DB_WRITE)))
         goto out;
     rc = vn_cli_session(c, st, a, &env, key_path, sizeof(key_path), &s);
     if (rc)

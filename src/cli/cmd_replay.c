@@ -63,7 +63,7 @@ out:
 
 static int cmd_replay(struct vn_cli *c, int argc, char **argv)
 {
-    struct vn_store *st = vn_cli_open_store(c, 0);
+    struct vn_store *st = vn_cli_open_store(c, VN_CLI_DB_WRITE);
     size_t n = 0, applied = 0, failed = 0;
     char **ids = NULL;
     int rc;

@@ -108,12 +108,14 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+    if (vn_cli_serve_lock(c) != 0)
+        goto out;
     vn_cli_store_options(c, 0, &wo.store, db_params, sizeof(db_params));
-    wst = vn_cli_open_store(c, 0);
+    wst = vn_cli_open_store(c, VN_CLI_DB_CREATE);
     if (!wst)
         goto out;
     vn_log_info("store: %s", vn_store_describe(wst));
-    ast = vn_cli_open_store(c, 1);
+    ast = vn_cli_open_store(c, VN_CLI_DB_READ);
     if (!ast)
         goto out;
     auth = vn_auth_new(ast, c->auth_refresh_ms, &err);

@@ -1,7 +1,8 @@
 /*
  * cmd_sync.c - `vppnotify sync`: make the mirror of one location (or of every location with an
  * sToken) equal to Apple's records, now: a delta by default, everything with --full. Prints
- * the drift found per table; a progress line on stderr when it is a terminal.
+ * the drift found per table (a table, or JSON); a progress line on stderr when it is a
+ * terminal.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,16 @@
 
 #define KEY_PATH_MAX 4200
 
-static void print_report(const char *uid, const struct vn_sync_report *r, int json, int first)
+/* The drift of one sync: one table row per mirror table walked (the pages on stderr), or one
+ * JSON object. */
+static void print_report(const char *uid, const struct vn_sync_report *r, int json, int first,
+                         struct vn_output *out)
 {
+    static const char *const keys[] = {"uId",   "sync",    "table",  "fetched",
+                                       "added", "removed", "changed"};
+    struct vn_value v[7];
+    struct vn_row row = {7, keys, v};
+
     if (json) {
         char *text = vn_sync_report_json(r);
         /* {"uId": ..., then the report's own keys. */
@@ -25,13 +34,20 @@ static void print_report(const char *uid, const struct vn_sync_report *r, int js
         free(text);
         return;
     }
-    printf("location %s: %s sync", uid, r->kind);
-    for (int t = 0; t < VN_MT__COUNT; t++)
-        if (r->walked[t])
-            printf("; %s %lld fetched, %lld added, %lld removed, %lld changed",
-                   vn_mirror_table_name((enum vn_mirror_table)t), r->t[t].fetched, r->t[t].added,
-                   r->t[t].removed, r->t[t].changed);
-    printf("; %lld pages%s\n", r->pages, r->restarts ? ", restarted after a versionId change" : "");
+    for (int t = 0; t < VN_MT__COUNT; t++) {
+        if (!r->walked[t])
+            continue;
+        v[0] = (struct vn_value){VN_V_TEXT, 0, uid};
+        v[1] = (struct vn_value){VN_V_TEXT, 0, r->kind};
+        v[2] = (struct vn_value){VN_V_TEXT, 0, vn_mirror_table_name((enum vn_mirror_table)t)};
+        v[3] = (struct vn_value){VN_V_INT, r->t[t].fetched, NULL};
+        v[4] = (struct vn_value){VN_V_INT, r->t[t].added, NULL};
+        v[5] = (struct vn_value){VN_V_INT, r->t[t].removed, NULL};
+        v[6] = (struct vn_value){VN_V_INT, r->t[t].changed, NULL};
+        vn_output_row(out, &row);
+    }
+    fprintf(stderr, "location %s: %s sync, %lld pages%s\n", uid, r->kind, r->pages,
+            r->restarts ? ", restarted after a versionId change" : "");
 }
 
 static int cmd_sync(struct vn_cli *c, int argc, char **argv)
@@ -40,6 +56,7 @@ static int cmd_sync(struct vn_cli *c, int argc, char **argv)
     struct vn_session_env env = {0};
     struct vn_apple *a = NULL;
     struct vn_store *st = NULL;
+    struct vn_output *out = NULL;
     char key_path[KEY_PATH_MAX], **uids = NULL;
     size_t n = 0, printed = 0;
     int rc = VN_EXIT_FAIL, failures = 0;
@@ -47,8 +64,14 @@ static int cmd_sync(struct vn_cli *c, int argc, char **argv)
     (void)argc;
     (void)argv;
     if (vn_cli_key_file(c, key_path, sizeof(key_path)) != 0 || !(a = vn_cli_apple(c)) ||
-        !(st = vn_cli_open_store(c, 0)))
+        !(st = vn_cli_open_store(c, VN_CLI_DB_WRITE)))
         goto out;
+    if (!c->json && !(out = vn_output_new(0, stdout))) {
+        vn_cli_error("out of memory");
+        goto out;
+    }
+    if (out)
+        vn_output_columns(out, c->wide, NULL);
     env.apple = a;
     env.key_file = key_path;
     if (c->uid) {
@@ -73,16 +96,21 @@ static int cmd_sync(struct vn_cli *c, int argc, char **argv)
             vn_cli_error("sync of location '%s' failed: %s", uids[i], err.msg);
             failures++;
         } else {
-            print_report(uids[i], &r, c->json, printed++ == 0);
+            print_report(uids[i], &r, c->json, printed++ == 0, out);
         }
         vn_session_release(&s);
     }
     if (c->json)
         printf("%s]\n", printed ? "\n" : "[");
+    if (out && vn_output_finish(out) != 0)
+        failures++;
+    out = NULL;
     if (!n)
         fprintf(stderr, "no location has an sToken (location add --stoken-file)\n");
     rc = failures ? VN_EXIT_FAIL : VN_EXIT_OK;
 out:
+    if (out)
+        vn_output_finish(out);
     for (size_t i = 0; i < n; i++)
         free(uids[i]);
     free(uids);
@@ -97,6 +125,7 @@ static const char *const o_sync[] = {"help",
                                      "log-level",
                                      "log-format",
                                      "json",
+                                     "wide",
                                      "uid",
                                      "full",
                                      "apple-url",
@@ -109,7 +138,7 @@ static const char *const o_sync[] = {"help",
                                      NULL};
 
 const struct vn_command vn_cmd_sync[] = {
-    {"sync", "vppnotify sync [--uid UID] [--full] [--json]",
+    {"sync", "vppnotify sync [--uid UID] [--full] [--json | --wide]",
      "make the mirror equal Apple's records now (a sinceVersionId delta, or everything with "
      "--full) and print the drift found per table",
      o_sync, cmd_sync, 0},

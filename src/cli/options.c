@@ -20,6 +20,8 @@ static const struct vn_opt table[] = {
      F(db)},
     {"json", VN_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL,
      "print one JSON array of objects instead of a table", F(json)},
+    {"wide", VN_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL,
+     "show every column of the table, in full (by default it fits 100 columns)", F(wide)},
     {"log-level", VN_OPT_CHOICE, "info", 0, 0, "error|warn|info|debug", "VPPNOTIFY_LOG_LEVEL",
      "LEVEL", "least important log lines shown", F(log_level)},
     {"log-format", VN_OPT_CHOICE, "text", 0, 0, "text|json", "VPPNOTIFY_LOG_FORMAT", "FORMAT",
@@ -163,5 +165,8 @@ static const struct vn_opt table[] = {
      "delta sync (sinceVersionId) of every location this often between full ones (0: never)",
      F(sync_delta_ms)},
 };
+
+_Static_assert(sizeof(table) / sizeof(table[0]) <= VN_CLI_OPTS_MAX,
+               "raise VN_CLI_OPTS_MAX in cli.h: struct vn_cli records each option's origin");
 
 const struct vn_opt_table vn_cli_options = {table, sizeof(table) / sizeof(table[0])};

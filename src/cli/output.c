@@ -3,7 +3,9 @@
  *
  * JSON is streamed, one object per line inside the array, so a large mirror prints in
  * constant memory. Dotted keys ("counts.available.renewing") become nested objects; NULL
- * values are left out. Tables are buffered to align their columns.
+ * values are left out. Tables are buffered to align their columns, and fit VN_OUTPUT_WIDTH
+ * columns unless --wide: the command's default columns only, and if that is still too wide,
+ * the widest cells shortened (ending in '~'). Widths count characters (UTF-8 code points).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -19,9 +21,12 @@ struct vn_output {
     size_t rows;
     /* table */
     size_t ncols;
+    char **keys;    /* owned */
     char **headers; /* owned */
     size_t *width;
-    char **cells; /* rows * ncols owned strings */
+    int wide;
+    const char *const *pick; /* borrowed: default columns, or NULL for all */
+    char **cells;            /* rows * ncols owned strings */
     size_t cap;
     int err;
 };
@@ -35,6 +40,12 @@ struct vn_output *vn_output_new(int json, FILE *out)
         o->out = out;
     }
     return o;
+}
+
+void vn_output_columns(struct vn_output *o, int wide, const char *const *keys)
+{
+    o->wide = wide;
+    o->pick = keys;
 }
 
 /* Put v at the dotted path key inside obj, creating the intermediate objects. */
@@ -125,21 +136,33 @@ static char *cell_text(const struct vn_value *v)
     return strdup("-");
 }
 
+/* Characters of UTF-8 text: bytes that do not continue a sequence. */
+static size_t text_width(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
 static int table_row(struct vn_output *o, const struct vn_row *row)
 {
     if (o->rows == 0) {
         o->ncols = row->n;
+        o->keys = calloc(row->n, sizeof(*o->keys));
         o->headers = calloc(row->n, sizeof(*o->headers));
         o->width = calloc(row->n, sizeof(*o->width));
-        if (!o->headers || !o->width)
+        if (!o->keys || !o->headers || !o->width)
             return -ENOMEM;
         for (size_t k = 0; k < row->n; k++) {
             /* "counts.available.renewing" → "available.renewing": short but unambiguous. */
             const char *key = row->keys[k], *dot = strchr(key, '.');
+            o->keys[k] = strdup(key);
             o->headers[k] = strdup(dot ? dot + 1 : key);
-            if (!o->headers[k])
+            if (!o->keys[k] || !o->headers[k])
                 return -ENOMEM;
-            o->width[k] = strlen(o->headers[k]);
+            o->width[k] = text_width(o->headers[k]);
         }
     }
     if ((o->rows + 1) * o->ncols > o->cap) {
@@ -159,7 +182,7 @@ static int table_row(struct vn_output *o, const struct vn_row *row)
         for (char *p = t; *p; p++)
             if ((unsigned char)*p < 0x20 || *p == 0x7f)
                 *p = '?';
-        len = strlen(t);
+        len = text_width(t);
         o->cells[o->rows * o->ncols + k] = t;
         if (len > o->width[k])
             o->width[k] = len;
@@ -180,31 +203,117 @@ int vn_output_row(void *output, const struct vn_row *row)
     return 0;
 }
 
+/* Print text in a column of width w (padded unless last); longer text is cut, ending in '~'. */
+static void print_cell(FILE *out, const char *t, size_t w, int last)
+{
+    size_t chars = text_width(t), n = 0;
+    const char *p = t;
+
+    if (chars > w) {
+        /* w - 1 characters, then the mark. */
+        while (*p && n < w - 1) {
+            p++;
+            while (((unsigned char)*p & 0xC0) == 0x80)
+                p++;
+            n++;
+        }
+        fwrite(t, 1, (size_t)(p - t), out);
+        fputc('~', out);
+        chars = w;
+    } else {
+        fputs(t, out);
+    }
+    if (last)
+        fputc('\n', out);
+    else
+        fprintf(out, "%*s", (int)(w - chars + 2), "");
+}
+
+#define COLUMN_MIN 6 /* a column is never shortened below this */
+
+/*
+ * Which columns to show (indexes into the rows) and how wide: the picked ones, or all; then,
+ * unless wide, the widest shortened one character at a time until the line fits. Returns the
+ * number shown; *cut is set when a column had to be shortened.
+ */
+static size_t layout(struct vn_output *o, size_t *show, size_t *w, int *cut)
+{
+    size_t n = 0, total;
+
+    *cut = 0;
+    if (o->pick && !o->wide) {
+        for (const char *const *p = o->pick; *p; p++)
+            for (size_t k = 0; k < o->ncols; k++)
+                if (!strcmp(o->keys[k], *p))
+                    show[n++] = k;
+    }
+    if (n == 0) {
+        for (size_t k = 0; k < o->ncols; k++)
+            show[n++] = k;
+    }
+    for (size_t i = 0; i < n; i++)
+        w[i] = o->width[show[i]];
+    if (o->wide || n == 0)
+        return n;
+    for (;;) {
+        size_t widest = 0;
+        total = 2 * (n - 1);
+        for (size_t i = 0; i < n; i++) {
+            total += w[i];
+            if (w[i] > w[widest])
+                widest = i;
+        }
+        if (total <= VN_OUTPUT_WIDTH || w[widest] <= COLUMN_MIN)
+            break;
+        w[widest]--;
+        *cut = 1;
+    }
+    return n;
+}
+
 int vn_output_finish(struct vn_output *o)
 {
-    int rc = o->err;
+    int rc = o->err, cut = 0;
+    size_t *show = NULL, *w = NULL, n = 0;
 
     if (o->json) {
         fprintf(o->out, "%s]\n", o->rows ? "\n" : "[");
     } else if (o->rows) {
-        for (size_t k = 0; k < o->ncols; k++)
-            fprintf(o->out, "%-*s%s", k + 1 < o->ncols ? (int)o->width[k] : 0, o->headers[k],
-                    k + 1 < o->ncols ? "  " : "\n");
-        for (size_t r = 0; r < o->rows; r++)
-            for (size_t k = 0; k < o->ncols; k++)
-                fprintf(o->out, "%-*s%s", k + 1 < o->ncols ? (int)o->width[k] : 0,
-                        o->cells[r * o->ncols + k], k + 1 < o->ncols ? "  " : "\n");
+        show = calloc(o->ncols, sizeof(*show));
+        w = calloc(o->ncols, sizeof(*w));
+        if (!show || !w) {
+            rc = rc ? rc : -ENOMEM;
+        } else {
+            n = layout(o, show, w, &cut);
+            for (size_t i = 0; i < n; i++)
+                print_cell(o->out, o->headers[show[i]], w[i], i + 1 == n);
+            for (size_t r = 0; r < o->rows; r++)
+                for (size_t i = 0; i < n; i++)
+                    print_cell(o->out, o->cells[r * o->ncols + show[i]], w[i], i + 1 == n);
+        }
     }
-    if (!o->json)
-        fprintf(stderr, "%zu row%s\n", o->rows, o->rows == 1 ? "" : "s");
+    if (!o->json) {
+        fprintf(stderr, "%zu row%s", o->rows, o->rows == 1 ? "" : "s");
+        if (o->rows && n < o->ncols)
+            fprintf(stderr, "; %zu more column%s with --wide or --json", o->ncols - n,
+                    o->ncols - n == 1 ? "" : "s");
+        if (cut)
+            fprintf(stderr, "; cells ending in '~' are shortened (--wide shows them whole)");
+        fputc('\n', stderr);
+    }
     if (fflush(o->out) != 0 && !rc)
         rc = -errno;
     for (size_t i = 0; i < o->rows * o->ncols; i++)
         free(o->cells[i]);
     for (size_t k = 0; k < o->ncols && o->headers; k++)
         free(o->headers[k]);
+    for (size_t k = 0; k < o->ncols && o->keys; k++)
+        free(o->keys[k]);
+    free(show);
+    free(w);
     free(o->cells);
     free(o->headers);
+    free(o->keys);
     free(o->width);
     free(o);
     return rc;

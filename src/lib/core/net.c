@@ -59,6 +59,44 @@ int vn_listen_resolve(const char *listen, struct sockaddr_storage *ss, socklen_t
     return 0;
 }
 
+int vn_listen_socket(const char *where, int backlog, int *fd, char *addr, size_t addrlen,
+                     struct vn_error *err)
+{
+    struct sockaddr_storage ss, bound;
+    socklen_t sslen, blen = sizeof(bound);
+    char tried[INET6_ADDRSTRLEN + 16];
+    const char *step = "socket";
+    int s, one = 1, rc;
+
+    *fd = -1;
+    rc = vn_listen_resolve(where, &ss, &sslen, err);
+    if (rc)
+        return rc;
+    vn_sockaddr_format((struct sockaddr *)&ss, 0, tried, sizeof(tried));
+    s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s >= 0 && (step = "setsockopt SO_REUSEADDR",
+                   setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0))
+        goto fail;
+    if (s >= 0 && ss.ss_family == AF_INET6 &&
+        (step = "setsockopt IPV6_V6ONLY",
+         setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0))
+        goto fail;
+    if (s < 0 || (step = "bind", bind(s, (struct sockaddr *)&ss, sslen) != 0) ||
+        (step = "listen", listen(s, backlog) != 0) ||
+        (step = "getsockname", getsockname(s, (struct sockaddr *)&bound, &blen) != 0))
+        goto fail;
+    vn_sockaddr_format((struct sockaddr *)&bound, 0, addr, addrlen);
+    *fd = s;
+    return 0;
+fail:
+    rc = errno;
+    if (s >= 0)
+        close(s);
+    return vn_error_set(err, VN_ENET, "cannot listen on %s%s%s%s: %s: %s", tried,
+                        strcmp(tried, where) ? " ('" : "", strcmp(tried, where) ? where : "",
+                        strcmp(tried, where) ? "')" : "", step, strerror(rc));
+}
+
 void vn_sockaddr_host(const struct sockaddr *sa, char *out, size_t outlen)
 {
     char host[INET6_ADDRSTRLEN] = "?";

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #define CONFIG_LINE_MAX 4096
+#define WORD_MAX        128 /* longer words are never near anything: no suggestion */
 
 static int allowed_has(const char *const *allowed, const char *name)
 {
@@ -165,7 +166,7 @@ static char *trim(char *s)
 /* Config file: "name = value" or "name value" lines; '#' starts a comment line. Options the
  * command does not take are skipped, so that one file can serve every command. */
 static int read_config(const struct vn_opt_table *t, const char *const *allowed, void *cfg,
-                       const char *path, struct vn_error *err)
+                       const char *path, enum vn_opt_origin *origin, struct vn_error *err)
 {
     char line[CONFIG_LINE_MAX], source[600];
     FILE *f = fopen(path, "re");
@@ -204,18 +205,44 @@ static int read_config(const struct vn_opt_table *t, const char *const *allowed,
         rc = set_value(o, cfg, value, source, err);
         if (rc)
             break;
+        if (origin)
+            origin[o - t->opts] = VN_OPT_FROM_CONFIG;
     }
     fclose(f);
     return rc;
 }
 
+/* "unknown option '--jsn'; did you mean '--json'?" */
+static int unknown_option(const struct vn_opt_table *t, const char *const *allowed,
+                          const char *name, struct vn_error *err)
+{
+    const char *near = vn_opts_nearest(name, allowed);
+
+    if (near)
+        return vn_error_set(err, VN_EUSAGE, "unknown option '--%s'; did you mean '--%s'?", name,
+                            near);
+    if (vn_opts_find(t, name))
+        return vn_error_set(err, VN_EUSAGE, "option '--%s' does not apply to this command", name);
+    return vn_error_set(err, VN_EUSAGE, "unknown option '--%s'", name);
+}
+
 int vn_opts_parse(const struct vn_opt_table *t, const char *const *allowed, void *cfg, int argc,
                   char **argv, int *first_positional, struct vn_error *err)
+{
+    return vn_opts_parse_traced(t, allowed, cfg, argc, argv, first_positional, NULL, err);
+}
+
+int vn_opts_parse_traced(const struct vn_opt_table *t, const char *const *allowed, void *cfg,
+                         int argc, char **argv, int *first_positional, enum vn_opt_origin *origin,
+                         struct vn_error *err)
 {
     char **pos;
     int npos = 0, rc = 0, i;
     const char *config = NULL;
 
+    if (origin)
+        for (size_t k = 0; k < t->n; k++)
+            origin[k] = VN_OPT_FROM_DEFAULT;
     /* Defaults for every option, so that code may read any field. */
     for (size_t k = 0; k < t->n; k++) {
         const struct vn_opt *o = &t->opts[k];
@@ -234,7 +261,7 @@ int vn_opts_parse(const struct vn_opt_table *t, const char *const *allowed, void
         }
         if (!config && vn_opts_find(t, "config") && vn_opts_find(t, "config")->env)
             config = getenv(vn_opts_find(t, "config")->env);
-        if (config && *config && (rc = read_config(t, allowed, cfg, config, err)))
+        if (config && *config && (rc = read_config(t, allowed, cfg, config, origin, err)))
             return rc;
     }
     for (size_t k = 0; k < t->n; k++) {
@@ -246,6 +273,8 @@ int vn_opts_parse(const struct vn_opt_table *t, const char *const *allowed, void
         snprintf(source, sizeof(source), "environment %s for option", o->env);
         if ((rc = set_value(o, cfg, v, source, err)))
             return rc;
+        if (origin)
+            origin[k] = VN_OPT_FROM_ENV;
     }
 
     pos = calloc((size_t)argc + 1, sizeof(*pos));
@@ -262,13 +291,19 @@ int vn_opts_parse(const struct vn_opt_table *t, const char *const *allowed, void
                 pos[npos++] = argv[i];
             break;
         }
+        if (!strcmp(a, "-h") && allowed_has(allowed, "help") && (o = vn_opts_find(t, "help")) &&
+            o->type == VN_OPT_FLAG) {
+            *(int *)field(cfg, o) = 1;
+            continue;
+        }
         if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
             pos[npos++] = a;
             continue;
         }
         nlen = strcspn(a + 2, "=");
         if (nlen >= sizeof(name)) {
-            rc = vn_error_set(err, VN_EUSAGE, "unknown option '%.40s...'", a);
+            rc = vn_error_set(err, VN_EUSAGE, "unknown option '%.40s...' (longer than %zu)", a,
+                              sizeof(name) - 1);
             break;
         }
         memcpy(name, a + 2, nlen);
@@ -277,9 +312,11 @@ int vn_opts_parse(const struct vn_opt_table *t, const char *const *allowed, void
             value = a + 2 + nlen + 1;
         o = vn_opts_find(t, name);
         if (!o || !allowed_has(allowed, name)) {
-            rc = vn_error_set(err, VN_EUSAGE, "unknown option '--%s' (see --help)", name);
+            rc = unknown_option(t, allowed, name, err);
             break;
         }
+        if (origin)
+            origin[o - t->opts] = VN_OPT_FROM_ARGV;
         if (o->type == VN_OPT_FLAG && !value) {
             *(int *)field(cfg, o) = 1;
             continue;
@@ -326,26 +363,59 @@ static void describe_default(const struct vn_opt *o, char *out, size_t outlen)
         snprintf(out, outlen, "default %s", o->def);
 }
 
+void vn_opts_wrap(FILE *out, const char *text, size_t indent, size_t width)
+{
+    size_t col = indent;
+    const char *p = text;
+
+    while (*p) {
+        size_t word = strcspn(p, " ");
+        if (col > indent && col + 1 + word > width) {
+            fprintf(out, "\n%*s", (int)indent, "");
+            col = indent;
+        } else if (col > indent) {
+            fputc(' ', out);
+            col++;
+        }
+        fwrite(p, 1, word, out);
+        col += word;
+        p += word;
+        while (*p == ' ')
+            p++;
+    }
+    fputc('\n', out);
+}
+
+#define HELP_WIDTH 100
+
 void vn_opts_help(FILE *out, const struct vn_opt_table *t, const char *const *allowed,
                   const char *usage, const char *summary)
 {
-    fprintf(out, "usage: %s\n\n%s\n", usage, summary);
+    fprintf(out, "usage: ");
+    vn_opts_wrap(out, usage, 7, HELP_WIDTH);
+    fputc('\n', out);
+    vn_opts_wrap(out, summary, 0, HELP_WIDTH);
     if (!allowed[0])
         return;
     fprintf(out, "\noptions:\n");
     for (const char *const *a = allowed; *a; a++) {
         const struct vn_opt *o = vn_opts_find(t, *a);
-        char left[80], def[128], extra[256];
+        char left[80], def[128], extra[256], text[1024];
         if (!o)
             continue;
-        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "",
-                 o->metavar ? o->metavar : "");
+        snprintf(left, sizeof(left), "%s--%s%s%s", strcmp(o->name, "help") ? "" : "-h, ", o->name,
+                 o->metavar ? " " : "", o->metavar ? o->metavar : "");
         describe_default(o, def, sizeof(def));
         snprintf(extra, sizeof(extra), "%s%s%s%s%s", def[0] || o->env ? " (" : "", def,
                  def[0] && o->env ? "; " : "", o->env ? "env " : "", o->env ? o->env : "");
-        fprintf(out, "  %-26s %s%s%s\n", left, o->help, extra, def[0] || o->env ? ")" : "");
-        if (o->type == VN_OPT_CHOICE)
-            fprintf(out, "  %-26s one of: %s\n", "", o->choices);
+        snprintf(text, sizeof(text), "%s%s%s%s%s", o->help, extra, def[0] || o->env ? ")" : "",
+                 o->type == VN_OPT_CHOICE ? "; one of: " : "",
+                 o->type == VN_OPT_CHOICE ? o->choices : "");
+        if (strlen(left) > 26)
+            fprintf(out, "  %s\n%29s", left, "");
+        else
+            fprintf(out, "  %-26s ", left);
+        vn_opts_wrap(out, text, 29, HELP_WIDTH);
     }
 }
 
@@ -367,8 +437,8 @@ void vn_opts_markdown(FILE *out, const struct vn_opt_table *t, const char *const
         int def = o && o->def && o->type != VN_OPT_FLAG;
         if (!o)
             continue;
-        fprintf(out, "| `--%s%s%s` | %s", o->name, o->metavar ? " " : "",
-                o->metavar ? o->metavar : "", def ? "`" : "");
+        fprintf(out, "| `%s--%s%s%s` | %s", strcmp(o->name, "help") ? "" : "-h`, `", o->name,
+                o->metavar ? " " : "", o->metavar ? o->metavar : "", def ? "`" : "");
         md_cell(out, def ? o->def : "");
         fprintf(out, "%s | %s%s%s | ", def ? "`" : "", o->env ? "`" : "", o->env ? o->env : "",
                 o->env ? "`" : "");
@@ -379,4 +449,60 @@ void vn_opts_markdown(FILE *out, const struct vn_opt_table *t, const char *const
         }
         fputs(" |\n", out);
     }
+}
+
+unsigned vn_opts_distance(const char *a, const char *b)
+{
+    /* Three rows of the dynamic programme: the one before the previous (for swaps), the
+     * previous and the current. Words longer than WORD_MAX are capped there. */
+    unsigned rows[3][WORD_MAX + 1];
+    size_t la = strnlen(a, WORD_MAX), lb = strnlen(b, WORD_MAX);
+    unsigned *pp = rows[0], *prev = rows[1], *cur = rows[2];
+
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = (unsigned)j;
+    for (size_t i = 1; i <= la; i++) {
+        unsigned *t;
+        cur[0] = (unsigned)i;
+        for (size_t j = 1; j <= lb; j++) {
+            unsigned cost = a[i - 1] != b[j - 1], best = prev[j - 1] + cost;
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                pp[j - 2] + 1 < best)
+                best = pp[j - 2] + 1;
+            cur[j] = best;
+        }
+        t = pp;
+        pp = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[lb] < 255 ? prev[lb] : 255;
+}
+
+const char *vn_opts_nearest(const char *word, const char *const *candidates)
+{
+    size_t len = strlen(word);
+    const char *best = NULL, *prefix_of = NULL;
+    unsigned best_d = 255, limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+
+    if (len == 0 || len > WORD_MAX)
+        return NULL;
+    for (const char *const *c = candidates; *c; c++) {
+        unsigned d;
+        if (strncmp(*c, word, len) == 0 && (*c)[len] != '\0' &&
+            (!prefix_of || strlen(*c) < strlen(prefix_of)))
+            prefix_of = *c;
+        d = vn_opts_distance(word, *c);
+        if (d < best_d) {
+            best_d = d;
+            best = *c;
+        }
+    }
+    if (prefix_of && len >= 2)
+        return prefix_of;
+    return best_d <= limit && best_d < len ? best : NULL;
 }

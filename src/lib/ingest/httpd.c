@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -454,11 +455,9 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
                                 struct vn_auth *auth, struct vn_error *err)
 {
     struct vn_httpd *h = calloc(1, sizeof(*h));
-    struct sockaddr_storage ss;
-    socklen_t sslen;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     unsigned threads = opts->threads;
-    const union MHD_DaemonInfo *info;
+    int lfd = -1, mfd = -1;
 
     if (!h) {
         vn_error_set(err, -ENOMEM, "out of memory");
@@ -467,10 +466,6 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
     h->o = *opts;
     h->ingest = ingest;
     h->auth = auth;
-    if (vn_listen_resolve(opts->listen, &ss, &sslen, err) != 0)
-        goto fail;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
     if (!!opts->tls_cert_file != !!opts->tls_key_file) {
         vn_error_set(err, VN_EUSAGE, "--tls-cert and --tls-key go together");
         goto fail;
@@ -489,6 +484,18 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (unsigned)n : 2;
     }
+    /* The socket is bound here, not by libmicrohttpd, so that a failure names the address
+     * tried and the real reason (errno of bind), and port 0 reports the port it got. */
+    if (vn_listen_socket(opts->listen, 1024, &lfd, h->address, sizeof(h->address), err) != 0)
+        goto fail;
+    /* libmicrohttpd takes the socket, but closes it on some of its failures and not on
+     * others: it gets a duplicate, and this one is closed either way (after a failure the
+     * duplicate may stay open until serve exits, which it then does). */
+    mfd = fcntl(lfd, F_DUPFD_CLOEXEC, 0);
+    if (mfd < 0) {
+        vn_error_set(err, -errno, "cannot listen on %s: dup: %s", h->address, strerror(errno));
+        goto fail;
+    }
     {
         /* TLS options only when TLS is on: MHD warns about them otherwise. */
         struct MHD_OptionItem tls[] = {
@@ -501,26 +508,27 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
 
         h->mhd = MHD_start_daemon(
             flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, vn_mhd_log, h,
-            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mfd, MHD_OPTION_THREAD_POOL_SIZE, threads,
             MHD_OPTION_CONNECTION_LIMIT, opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
             opts->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->max_header, MHD_OPTION_NOTIFY_COMPLETED,
-            request_completed, h, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-            MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY, h->tls_cert ? tls : none,
-            MHD_OPTION_END);
+            request_completed, h, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY,
+            h->tls_cert ? tls : none, MHD_OPTION_END);
     }
+    close(lfd);
+    lfd = -1;
     if (!h->mhd) {
+        /* Its reason is in the "libmicrohttpd: ..." log line just before. */
         vn_error_set(err, VN_ENET,
-                     "cannot listen on '%s' (address in use, no permission, bad TLS "
-                     "certificate or key?)",
-                     opts->listen);
+                     "the HTTP server did not start on %s (libmicrohttpd's reason is logged "
+                     "above)",
+                     h->address);
         goto fail;
     }
-    info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    vn_sockaddr_format((struct sockaddr *)&ss, info ? (unsigned)info->port : 0u, h->address,
-                       sizeof(h->address));
     return h;
 fail:
+    if (lfd >= 0)
+        close(lfd);
     vn_httpd_free(h);
     return NULL;
 }
