@@ -114,15 +114,25 @@ static void db_origin(const struct vn_cli *c, char *out, size_t outlen)
     }
 }
 
-/* 1 when the SQLite file of --db does not exist (and says so, with where it looked). */
-static int missing_database(const struct vn_cli *c)
+/* 1 when the SQLite file of --db does not exist. */
+static int database_missing(const struct vn_cli *c)
 {
-    char cwd[PATH_TEXT_MAX], where[PATH_TEXT_MAX + 512], why[600], buf[PATH_TEXT_MAX];
+    char buf[PATH_TEXT_MAX];
     const char *file = sqlite_file(c->db, buf, sizeof(buf));
     struct stat sb;
 
-    if (!file || stat(file, &sb) == 0 || errno != ENOENT)
-        return 0; /* other failures (permissions, ...) are the store's to explain */
+    /* other failures (permissions, ...) are the store's to explain */
+    return file && stat(file, &sb) != 0 && errno == ENOENT;
+}
+
+/* Say that the SQLite file of --db is missing, where it was looked for, and why there. */
+static void explain_missing(const struct vn_cli *c)
+{
+    char cwd[PATH_TEXT_MAX], where[PATH_TEXT_MAX + 512], why[600], buf[PATH_TEXT_MAX];
+    const char *file = sqlite_file(c->db, buf, sizeof(buf));
+
+    if (!file)
+        return;
     if (file[0] == '/' || !getcwd(cwd, sizeof(cwd)))
         snprintf(where, sizeof(where), "%s", file);
     else
@@ -132,7 +142,6 @@ static int missing_database(const struct vn_cli *c)
     vn_cli_error("no database at '%s' (looked for %s; %s): point to it with --db PATH or "
                  "VPPNOTIFY_DB=PATH; 'vppnotify location add' or 'vppnotify serve' creates one",
                  c->db, where, why);
-    return 1;
 }
 
 struct vn_store *vn_cli_open_store(const struct vn_cli *c, int mode)
@@ -142,8 +151,22 @@ struct vn_store *vn_cli_open_store(const struct vn_cli *c, int mode)
     struct vn_store *st;
     char params[128];
 
-    if (mode != VN_CLI_DB_CREATE && missing_database(c))
-        return NULL;
+    if (mode != VN_CLI_DB_CREATE && database_missing(c)) {
+        /* A read-only open creates nothing and still checks the URL: a misspelt parameter is
+         * reported as such; any other failure is the missing file. */
+        vn_cli_store_options(c, 1, &so, params, sizeof(params));
+        st = vn_store_open(c->db, &so, &err);
+        if (!st) {
+            if (err.code == VN_EPARSE)
+                vn_cli_error("%s", err.msg);
+            else
+                explain_missing(c);
+            return NULL;
+        }
+        if (mode == VN_CLI_DB_READ)
+            return st; /* it appeared meanwhile */
+        vn_store_free(st);
+    }
     vn_cli_store_options(c, mode == VN_CLI_DB_READ, &so, params, sizeof(params));
     st = vn_store_open(c->db, &so, &err);
     if (!st)
