@@ -105,7 +105,8 @@ static int run_all(struct vn_ingest *ing, char **bodies, size_t n)
 
 int main(int argc, char **argv)
 {
-    struct vn_ingest_options io = {.queue_max = 1000000, .batch_max = 64};
+    struct vn_writer_options wo = {.queue_max = 1000000, .batch_max = 64};
+    struct vn_writer *w;
     uint8_t digest[VN_DIGEST_LEN];
     struct vn_error err = {0};
     struct vn_ingest *ing;
@@ -126,7 +127,8 @@ int main(int argc, char **argv)
     }
     vn_digest("bench", 5, digest);
     vn_store_location_add(st, UID, "cpu", digest, vn_now_ms());
-    ing = vn_ingest_new(st, &io, &err);
+    w = vn_writer_start(st, &wo, &err);
+    ing = w ? vn_ingest_new(w, &err) : NULL;
     if (!ing)
         return 1;
     bodies = calloc((size_t)n, sizeof(*bodies));
@@ -140,6 +142,8 @@ int main(int argc, char **argv)
     rc = run_all(ing, bodies, (size_t)n);
     CALLGRIND_STOP_INSTRUMENTATION;
     vn_ingest_free(ing);
+    vn_writer_free(w);
+    vn_store_free(st);
     for (long long i = 0; i < n; i++)
         free(bodies[i]);
     free(bodies);

@@ -1,14 +1,14 @@
 /*
- * ingest.h - the group-commit writer: the only code that writes notifications to the store.
+ * ingest.h - notifications into the store: the HTTP door's client of the writer (writer.h).
  *
- * HTTP threads submit jobs; one writer thread takes every queued job (up to batch_max), runs
- * them in ONE transaction with one savepoint each (ledger insert = dedupe, then apply), commits
- * once, and only then calls each job's done() with its final outcome. So every 2xx that
- * follows a done() is durable, and one fsync serves a whole batch (docs/ARCHITECTURE.md).
+ * HTTP threads submit jobs; each becomes an URGENT job of the one transaction runner, run in
+ * the batch transaction under its own savepoint (ledger insert = dedupe, then apply). Its
+ * done() is called with the final outcome only after the COMMIT that holds it, so every 2xx
+ * that follows a done() is durable, and one fsync serves a whole batch (docs/ARCHITECTURE.md).
  *
  * Ownership: a job is owned by its submitter and must stay valid until its done() has been
  * called; everything it points to is borrowed for that long. done() runs on the writer thread:
- * it must be short and must not submit jobs.
+ * it must be short and must not wait for the writer.
  */
 #ifndef VPPNOTIFY_INGEST_H
 #define VPPNOTIFY_INGEST_H
@@ -18,16 +18,16 @@
 
 #include "vppnotify/apply.h"
 #include "vppnotify/secret.h"
+#include "vppnotify/writer.h"
 
 struct vn_error;
 struct vn_notification;
-struct vn_store;
 struct vn_ingest;
 
 enum vn_job_kind {
     VN_JOB_NOTIFICATION, /* a parsed notification: dedupe, then apply or keep as stored */
     VN_JOB_QUARANTINE,   /* a body that is not a notification: keep it for inspection */
-    VN_JOB_PING,         /* prove the store can commit (healthz) */
+    VN_JOB_PING,         /* prove the store can commit (healthz): its own transaction */
 };
 
 enum vn_outcome {
@@ -60,16 +60,13 @@ struct vn_ingest_job {
     char error[256];             /* STORED: why not applied; UNAVAILABLE: why */
 
     void (*done)(struct vn_ingest_job *job);
-    void *ud;                   /* for done() */
-    struct vn_ingest_job *next; /* private to the queue */
+    void *ud; /* for done() */
+
+    struct vn_wjob wjob; /* private: the writer's job */
+    struct vn_ingest *ing;
 };
 
-struct vn_ingest_options {
-    size_t queue_max; /* jobs waiting; more → VN_EFULL (503). Default 4096 */
-    size_t batch_max; /* jobs per transaction. Default 1024 */
-};
-
-/* Counters since start, for /healthz and the shutdown line. */
+/* Counters since start, for /healthz and the shutdown line (the writer's merged in). */
 struct vn_ingest_stats {
     uint64_t applied, duplicates, conflicts, stored, quarantined, unavailable;
     uint64_t commits, batched_jobs, commit_failures;
@@ -79,23 +76,24 @@ struct vn_ingest_stats {
     char last_error[256];
 };
 
-/* Start the writer on st (taken over: freed by vn_ingest_free). NULL with err on failure. */
-struct vn_ingest *vn_ingest_new(struct vn_store *st, const struct vn_ingest_options *opts,
-                                struct vn_error *err);
+/* Ingest through w (borrowed: it must outlive the ingest). NULL with err on failure. */
+struct vn_ingest *vn_ingest_new(struct vn_writer *w, struct vn_error *err);
 
 /*
  * Queue a job. 0: done() will be called exactly once, later, on the writer thread.
- * VN_EFULL (queue full) or VN_ESHUTDOWN: the job was not queued and done() will not be called.
+ * VN_EFULL (the writer's URGENT queue is full) or VN_ESHUTDOWN: the job was not queued and
+ * done() will not be called.
  */
 int vn_ingest_submit(struct vn_ingest *ing, struct vn_ingest_job *job);
 
 /* A snapshot of the counters. */
 void vn_ingest_stats(struct vn_ingest *ing, struct vn_ingest_stats *out);
 
-/* Refuse new jobs, finish every queued one (commit and done()), stop the thread. Idempotent. */
+/* Refuse new jobs and wait until every submitted one is done (committed or failed). The writer
+ * goes on for its other clients. Idempotent. */
 void vn_ingest_stop(struct vn_ingest *ing);
 
-/* Stop (if needed) and free, including the store. NULL is allowed. */
+/* Stop (if needed) and free; the writer is not freed. NULL is allowed. */
 void vn_ingest_free(struct vn_ingest *ing);
 
 /* Names of outcomes for logs and JSON: "applied", "duplicate", ... */

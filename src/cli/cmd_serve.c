@@ -1,6 +1,11 @@
 /*
- * cmd_serve.c - `vppnotify serve`: wire the store, the ingest writer, the token cache and the
- * HTTP server together; stop gracefully on SIGTERM/SIGINT (docs/ARCHITECTURE.md, Shutdown).
+ * cmd_serve.c - `vppnotify serve`: wire the store, the one writer, ingest, the token cache, the
+ * Apple threads and the HTTP server together; stop gracefully on SIGTERM/SIGINT, at once on a
+ * second one (docs/ARCHITECTURE.md, Shutdown).
+ *
+ * Teardown has one order on every path, the error paths included: stop accepting, let the
+ * requests in flight finish, stop the Apple threads, wait for every ingest job (which resumes
+ * its suspended connection), stop the writer, and only then free the HTTP server.
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,6 +25,7 @@
 #include "vppnotify/net.h"
 #include "vppnotify/util.h"
 #include "vppnotify/worker.h"
+#include "vppnotify/writer.h"
 
 /* Wait for SIGTERM/SIGINT, or for the store to fail. Returns the signal, or 0 on failure. */
 static int wait_for_stop(struct vn_ingest *ing, const sigset_t *set)
@@ -41,19 +47,40 @@ static int wait_for_stop(struct vn_ingest *ing, const sigset_t *set)
     }
 }
 
-static void graceful_stop(struct vn_httpd *h, struct vn_ingest *ing, long long timeout_ms)
+/*
+ * After the first signal: a second SIGTERM/SIGINT ends the process at once (safe: nothing that
+ * is not committed was acknowledged). Every other thread blocks them, so the default action
+ * reaches this one.
+ */
+static void second_signal_exits(const sigset_t *set)
+{
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    pthread_sigmask(SIG_UNBLOCK, set, NULL);
+}
+
+/* The one teardown order (see the top of this file). Every argument may be NULL. */
+static void stop_all(struct vn_httpd *h, struct vn_worker *worker, struct vn_ingest *ing,
+                     struct vn_writer *w, long long timeout_ms)
 {
     int64_t deadline = vn_mono_ns() + timeout_ms * 1000000;
     struct timespec pause = {0, 20 * 1000000};
 
-    vn_httpd_quiesce(h);
-    while (vn_httpd_in_flight(h) > 0 && vn_mono_ns() < deadline)
-        nanosleep(&pause, NULL);
-    if (vn_httpd_in_flight(h) > 0)
-        vn_log_warn("%u request(s) still in progress after %lld ms; closing them (nothing "
-                    "unanswered was acknowledged)",
-                    vn_httpd_in_flight(h), timeout_ms);
-    vn_ingest_stop(ing);
+    if (h) {
+        vn_httpd_quiesce(h);
+        while (w && vn_httpd_in_flight(h) > 0 && vn_mono_ns() < deadline)
+            nanosleep(&pause, NULL);
+        if (vn_httpd_in_flight(h) > 0)
+            vn_log_warn("%u request(s) still in progress after %lld ms; closing them (nothing "
+                        "unanswered was acknowledged)",
+                        vn_httpd_in_flight(h), timeout_ms);
+    }
+    vn_worker_stop(worker);
+    if (ing)
+        vn_ingest_stop(ing); /* every submitted job done: no connection stays suspended */
+    if (w)
+        vn_writer_stop(w);
+    vn_httpd_free(h);
 }
 
 static int cmd_serve(struct vn_cli *c, int argc, char **argv)
@@ -74,11 +101,12 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
         .retry_after_s = (unsigned)((c->retry_after_ms + 999) / 1000),
         .quarantine_max = (size_t)c->quarantine_max,
     };
-    struct vn_ingest_options io = {.queue_max = (size_t)c->queue_max,
-                                   .batch_max = (size_t)c->batch_max};
+    struct vn_writer_options wro = {.queue_max = (size_t)c->queue_max,
+                                    .batch_max = (size_t)c->batch_max};
     struct vn_ingest_stats s;
     struct vn_error err = {0};
     struct vn_store *wst = NULL, *ast = NULL;
+    struct vn_writer *writer = NULL;
     struct vn_ingest *ing = NULL;
     struct vn_auth *auth = NULL;
     struct vn_httpd *h = NULL;
@@ -124,8 +152,12 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
         vn_cli_error("%s", err.msg);
         goto out;
     }
-    ing = vn_ingest_new(wst, &io, &err);
-    wst = NULL; /* owned by ingest, even on failure */
+    writer = vn_writer_start(wst, &wro, &err);
+    if (!writer) {
+        vn_cli_error("%s", err.msg);
+        goto out;
+    }
+    ing = vn_ingest_new(writer, &err);
     if (!ing) {
         vn_cli_error("%s", err.msg);
         goto out;
@@ -156,8 +188,12 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     }
 
     sig = wait_for_stop(ing, &set);
-    vn_log_info("%s; finishing requests in progress", sig ? strsignal(sig) : "store failed");
-    graceful_stop(h, ing, c->shutdown_timeout_ms);
+    second_signal_exits(&set);
+    vn_log_info("%s; finishing requests in progress (a second signal exits at once)",
+                sig ? strsignal(sig) : "store failed");
+    stop_all(h, worker, ing, writer, c->shutdown_timeout_ms);
+    h = NULL;
+    worker = NULL;
     vn_ingest_stats(ing, &s);
     vn_log_info("stopped: %llu applied, %llu duplicates (%llu conflicts), %llu stored, %llu "
                 "quarantined, %llu unavailable, %llu commits",
@@ -167,10 +203,10 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
                 (unsigned long long)s.commits);
     rc = sig ? VN_EXIT_OK : VN_EXIT_FAIL;
 out:
-    vn_httpd_free(h);
-    vn_worker_stop(worker);
+    stop_all(h, worker, ing, writer, c->shutdown_timeout_ms);
     vn_apple_free(apple);
     vn_ingest_free(ing);
+    vn_writer_free(writer);
     vn_auth_free(auth);
     vn_store_free(ast);
     vn_store_free(wst);

@@ -23,6 +23,7 @@
 #include "vppnotify/secret.h"
 #include "vppnotify/store.h"
 #include "vppnotify/util.h"
+#include "vppnotify/writer.h"
 
 #define UID "2049025000431439"
 
@@ -93,27 +94,40 @@ static void asset_count(struct item *it, const char *id)
 struct fixture {
     char dir[64], db[96];
     struct vn_store *reader;
+    struct vn_store *st; /* the writer's */
+    struct vn_writer *w;
 };
 
 static struct vn_ingest *start(struct fixture *f, long long max_db, size_t queue_max)
 {
     char params[64];
     struct vn_store_options so = {.params = params};
-    struct vn_ingest_options io = {.queue_max = queue_max, .batch_max = 1024};
+    struct vn_writer_options wo = {.queue_max = queue_max, .batch_max = 1024};
     struct vn_error err = {0};
-    struct vn_store *st;
     uint8_t d[VN_DIGEST_LEN];
     struct vn_ingest *ing;
 
     snprintf(params, sizeof(params), "max_size=%lld", max_db);
-    st = vn_store_open(f->db, &so, &err);
-    assert_non_null(st);
+    f->st = vn_store_open(f->db, &so, &err);
+    assert_non_null(f->st);
     vn_digest("x", 1, d);
-    vn_store_location_add(st, UID, "t", d, vn_now_ms());
-    ing = vn_ingest_new(st, &io, &err);
+    vn_store_location_add(f->st, UID, "t", d, vn_now_ms());
+    f->w = vn_writer_start(f->st, &wo, &err);
+    assert_non_null(f->w);
+    ing = vn_ingest_new(f->w, &err);
     assert_non_null(ing);
     finished = 0;
     return ing;
+}
+
+/* Free ingest, then the writer, then its store. */
+static void stop(struct fixture *f, struct vn_ingest *ing)
+{
+    vn_ingest_free(ing);
+    vn_writer_free(f->w);
+    vn_store_free(f->st);
+    f->w = NULL;
+    f->st = NULL;
 }
 
 static int setup(void **state)
@@ -184,7 +198,7 @@ static void test_outcomes_and_dedupe(void **state)
     assert_non_null(strstr(c.job.error, "NEW_KIND"));
     assert_int_equal(t.job.outcome, VN_OUTCOME_STORED);
     assert_non_null(strstr(t.job.error, "apply failed"));
-    vn_ingest_free(ing);
+    stop(f, ing);
     {
         struct vn_filter stored = {.state = "stored"};
         assert_int_equal(rows(f, VN_Q_NOTIFICATIONS, NULL), 3);
@@ -222,7 +236,7 @@ static long long empty_db_bytes(struct fixture *f)
     struct vn_ingest *ing = start(f, 0, 1);
     struct stat sb;
 
-    vn_ingest_free(ing); /* closing the last connection checkpoints the WAL into the file */
+    stop(f, ing); /* closing the last connection checkpoints the WAL into the file */
     assert_int_equal(stat(f->db, &sb), 0);
     return (long long)sb.st_size;
 }
@@ -274,7 +288,7 @@ static void test_failed_batch_is_503_and_leaves_nothing(void **state)
         else
             fail_msg("unexpected outcome %d", items[i].job.outcome);
     }
-    vn_ingest_free(ing);
+    stop(f, ing);
     assert_true(big_applied > 0);
     assert_true(unavailable > 0);
     /* What was answered 503 is not there; what was applied is, with all its assignments. */
@@ -311,7 +325,7 @@ static void test_full_queue_and_stop_finishes(void **state)
     assert_int_equal(it[1].job.outcome, VN_OUTCOME_APPLIED);
     assert_int_equal(it[2].job.outcome, VN_OUTCOME_APPLIED);
     assert_int_equal(vn_ingest_submit(ing, &it[3].job), VN_ESHUTDOWN);
-    vn_ingest_free(ing);
+    stop(f, ing);
     for (int i = 0; i < 4; i++)
         vn_notification_free(it[i].n);
     sem_destroy(&gate);

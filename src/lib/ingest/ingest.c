@@ -14,16 +14,12 @@
 #include <string.h>
 
 struct vn_ingest {
-    struct vn_store *st; /* owned; used by the writer thread only */
-    size_t queue_max, batch_max;
+    struct vn_writer *w; /* borrowed */
 
     pthread_mutex_t lock; /* guards everything below */
-    pthread_cond_t wake;
-    struct vn_ingest_job *head, *tail;
-    size_t queued;
-    int stopping, stopped;
-    pthread_t thread;
-    int thread_started;
+    pthread_cond_t idle;
+    size_t in_flight; /* submitted, done() not yet called */
+    int stopping;
     struct vn_ingest_stats stats;
 };
 
@@ -106,6 +102,8 @@ static int process_notification(struct vn_store *st, struct vn_ingest_job *job)
         job->outcome = VN_OUTCOME_APPLIED;
         return 0;
     }
+    if (vn_store_class_of(rc) != VN_STORE_JOB)
+        return rc; /* the store failed, not this notification: the batch answers 503 */
     /*
      * Applying failed although the payload validated. Undo it and keep the notification as
      * stored, with the reason, so that nothing is lost and `replay` can apply it once the
@@ -113,8 +111,11 @@ static int process_notification(struct vn_store *st, struct vn_ingest_job *job)
      */
     vn_log_error("cannot apply notification '%s': %s", n->id,
                  err.msg[0] ? err.msg : vn_store_last_error(st));
-    if (vn_store_rollback_to(st) != 0 || vn_store_savepoint(st) != 0)
-        return VN_ESTORE;
+    rc = vn_store_rollback_to(st);
+    if (rc == 0)
+        rc = vn_store_savepoint(st);
+    if (rc)
+        return rc;
     snprintf(job->error, sizeof(job->error), "apply failed: %s",
              err.msg[0] ? err.msg : vn_store_last_error(st));
     record_of(job, VN_NSTATE_STORED, job->error, &r);
@@ -125,25 +126,43 @@ static int process_notification(struct vn_store *st, struct vn_ingest_job *job)
     return 0;
 }
 
-static int process_job(struct vn_store *st, struct vn_ingest_job *job)
+/* The writer's run(): one job inside the batch transaction, under the writer's savepoint. */
+static int run_job(struct vn_store *st, struct vn_wjob *wj, struct vn_error *err)
 {
-    int rc = vn_store_savepoint(st);
+    struct vn_ingest_job *job = wj->ud;
+    int rc;
 
-    if (rc)
-        return rc;
-    if (job->kind == VN_JOB_NOTIFICATION) {
+    /* A retried batch runs this again: start from the inputs. */
+    job->outcome = VN_OUTCOME_NONE;
+    job->conflict = 0;
+    memset(&job->stats, 0, sizeof(job->stats));
+    job->error[0] = '\0';
+    switch (job->kind) {
+    case VN_JOB_NOTIFICATION:
         rc = process_notification(st, job);
-    } else {
+        break;
+    case VN_JOB_QUARANTINE:
         rc = vn_store_quarantine(st, job->received_ms, job->remote, job->reason, job->body,
                                  job->body_len, job->original_len);
         if (rc == 0)
             job->outcome = VN_OUTCOME_QUARANTINED;
+        break;
+    case VN_JOB_PING:
+        rc = vn_store_ping(st);
+        if (rc == 0)
+            job->outcome = VN_OUTCOME_OK;
+        break;
+    default:
+        rc = VN_EUSAGE;
+        break;
     }
-    if (rc) {
-        vn_store_rollback_to(st);
-        return rc;
-    }
-    return vn_store_release(st);
+    if (rc)
+        vn_error_set(err, rc, "%s %s",
+                     job->kind == VN_JOB_PING         ? "healthz:"
+                     : job->kind == VN_JOB_QUARANTINE ? "cannot quarantine a body:"
+                                                      : "cannot store notification:",
+                     vn_store_last_error(st));
+    return rc;
 }
 
 static void count_outcome(struct vn_ingest_stats *s, const struct vn_ingest_job *job)
@@ -170,190 +189,93 @@ static void count_outcome(struct vn_ingest_stats *s, const struct vn_ingest_job 
     }
 }
 
-/* Run one batch: a transaction for the writes, then pings, then every done(). */
-static void process_batch(struct vn_ingest *ing, struct vn_ingest_job *batch, size_t n)
+/* The writer's done(): after the COMMIT (or the batch's failure). */
+static void job_done(struct vn_wjob *wj)
 {
-    struct vn_store *st = ing->st;
-    struct vn_ingest_job *job, *next;
-    size_t writes = 0;
-    int rc = 0, commit_ok = 1, failed_io = 0;
-    char why[256] = "";
+    struct vn_ingest_job *job = wj->ud;
+    struct vn_ingest *ing = job->ing;
 
-    for (job = batch; job; job = job->next) {
-        job->outcome = VN_OUTCOME_NONE;
-        if (job->kind != VN_JOB_PING)
-            writes++;
+    if (wj->rc) {
+        /* Nothing of it is on disk, whatever run() had decided: 503. */
+        set_unavailable(job, wj->error);
     }
-    if (writes) {
-        rc = vn_store_begin(st);
-        if (rc) {
-            snprintf(why, sizeof(why), "cannot begin a transaction: %s", vn_store_last_error(st));
-        } else {
-            /*
-             * A store error inside the batch aborts all of it: some errors (SQLITE_FULL) roll
-             * back the whole transaction behind our back, and a later savepoint would then
-             * start a new one that commits only the tail of the batch while the head, already
-             * "processed", is gone. Every job of a failed batch gets 503; Apple retries them.
-             */
-            for (job = batch; job && rc == 0; job = job->next) {
-                if (job->kind == VN_JOB_PING)
-                    continue;
-                rc = process_job(st, job);
-                if (rc)
-                    snprintf(why, sizeof(why), "cannot store notification: %s",
-                             vn_store_last_error(st));
-            }
-            if (rc == 0) {
-                rc = vn_store_commit(st);
-                if (rc)
-                    snprintf(why, sizeof(why), "commit failed: %s", vn_store_last_error(st));
-            }
-            if (rc)
-                vn_store_rollback(st);
-        }
-        if (rc) {
-            commit_ok = 0;
-            failed_io = vn_store_last_class(st) == VN_STORE_FATAL;
-            vn_log_error("%s; %zu notification(s) answered 503", why, writes);
-            for (job = batch; job; job = job->next)
-                if (job->kind != VN_JOB_PING)
-                    set_unavailable(job, why);
-        }
-    }
-    for (job = batch; job; job = job->next) {
-        if (job->kind != VN_JOB_PING)
-            continue;
-        if (failed_io || vn_store_ping(st) != 0) {
-            set_unavailable(job, failed_io ? why : vn_store_last_error(st));
-            commit_ok = 0;
-            failed_io = failed_io || vn_store_last_class(st) == VN_STORE_FATAL;
-        } else {
-            job->outcome = VN_OUTCOME_OK;
-        }
-    }
-
     pthread_mutex_lock(&ing->lock);
-    ing->stats.commits += writes ? 1 : 0;
-    ing->stats.batched_jobs += n;
-    ing->stats.commit_failures += commit_ok ? 0 : 1;
-    ing->stats.last_commit_ok = commit_ok;
-    if (failed_io)
-        ing->stats.store_failed = 1;
-    if (!commit_ok)
-        vn_strlcpy(ing->stats.last_error, why[0] ? why : vn_store_last_error(st),
-                   sizeof(ing->stats.last_error));
-    for (job = batch; job; job = job->next)
-        count_outcome(&ing->stats, job);
+    count_outcome(&ing->stats, job);
     pthread_mutex_unlock(&ing->lock);
-
-    for (job = batch; job; job = next) {
-        next = job->next;
-        job->next = NULL;
-        job->done(job);
-    }
+    job->done(job);
+    pthread_mutex_lock(&ing->lock);
+    if (--ing->in_flight == 0)
+        pthread_cond_broadcast(&ing->idle);
+    pthread_mutex_unlock(&ing->lock);
 }
 
-static void *writer_main(void *arg)
-{
-    struct vn_ingest *ing = arg;
-
-    for (;;) {
-        struct vn_ingest_job *batch, *last;
-        size_t n = 1;
-
-        pthread_mutex_lock(&ing->lock);
-        while (!ing->head && !ing->stopping)
-            pthread_cond_wait(&ing->wake, &ing->lock);
-        if (!ing->head) {
-            pthread_mutex_unlock(&ing->lock);
-            break;
-        }
-        batch = last = ing->head;
-        while (last->next && n < ing->batch_max) {
-            last = last->next;
-            n++;
-        }
-        ing->head = last->next;
-        if (!ing->head)
-            ing->tail = NULL;
-        last->next = NULL;
-        ing->queued -= n;
-        pthread_mutex_unlock(&ing->lock);
-
-        process_batch(ing, batch, n);
-    }
-    return NULL;
-}
-
-struct vn_ingest *vn_ingest_new(struct vn_store *st, const struct vn_ingest_options *opts,
-                                struct vn_error *err)
+struct vn_ingest *vn_ingest_new(struct vn_writer *w, struct vn_error *err)
 {
     struct vn_ingest *ing = calloc(1, sizeof(*ing));
-    int rc;
 
     if (!ing) {
-        vn_store_free(st);
         vn_error_set(err, -ENOMEM, "out of memory");
         return NULL;
     }
-    ing->st = st;
-    ing->queue_max = opts && opts->queue_max ? opts->queue_max : 4096;
-    ing->batch_max = opts && opts->batch_max ? opts->batch_max : 1024;
-    ing->stats.last_commit_ok = 1;
+    ing->w = w;
     pthread_mutex_init(&ing->lock, NULL);
-    pthread_cond_init(&ing->wake, NULL);
-    rc = pthread_create(&ing->thread, NULL, writer_main, ing);
-    if (rc) {
-        vn_error_set(err, -rc, "cannot start the writer thread: %s", strerror(rc));
-        vn_ingest_free(ing);
-        return NULL;
-    }
-    ing->thread_started = 1;
+    pthread_cond_init(&ing->idle, NULL);
     return ing;
 }
 
 int vn_ingest_submit(struct vn_ingest *ing, struct vn_ingest_job *job)
 {
-    int rc = 0;
+    int rc;
 
-    job->next = NULL;
     job->outcome = VN_OUTCOME_NONE;
+    job->ing = ing;
+    memset(&job->wjob, 0, sizeof(job->wjob));
+    job->wjob.cls = VN_WJOB_URGENT;
+    job->wjob.flags = job->kind == VN_JOB_PING ? VN_WJOB_OWN_TXN : 0;
+    job->wjob.run = run_job;
+    job->wjob.done = job_done;
+    job->wjob.ud = job;
     pthread_mutex_lock(&ing->lock);
     if (ing->stopping) {
-        rc = VN_ESHUTDOWN;
-    } else if (ing->queued >= ing->queue_max) {
-        rc = VN_EFULL;
-    } else {
-        if (ing->tail)
-            ing->tail->next = job;
-        else
-            ing->head = job;
-        ing->tail = job;
-        ing->queued++;
-        pthread_cond_signal(&ing->wake);
+        pthread_mutex_unlock(&ing->lock);
+        return VN_ESHUTDOWN;
     }
+    ing->in_flight++;
     pthread_mutex_unlock(&ing->lock);
+    rc = vn_writer_submit(ing->w, &job->wjob);
+    if (rc) {
+        pthread_mutex_lock(&ing->lock);
+        if (--ing->in_flight == 0)
+            pthread_cond_broadcast(&ing->idle);
+        pthread_mutex_unlock(&ing->lock);
+    }
     return rc;
 }
 
 void vn_ingest_stats(struct vn_ingest *ing, struct vn_ingest_stats *out)
 {
+    struct vn_writer_stats ws;
+
+    vn_writer_stats(ing->w, &ws);
     pthread_mutex_lock(&ing->lock);
     *out = ing->stats;
-    out->queued = ing->queued;
     pthread_mutex_unlock(&ing->lock);
+    out->commits = ws.commits;
+    out->batched_jobs = ws.jobs;
+    out->commit_failures = ws.commit_failures;
+    out->queued = ws.queued[VN_WJOB_URGENT];
+    out->store_failed = ws.store_failed;
+    out->last_commit_ok = ws.last_commit_ok;
+    vn_strlcpy(out->last_error, ws.last_error, sizeof(out->last_error));
 }
 
 void vn_ingest_stop(struct vn_ingest *ing)
 {
     pthread_mutex_lock(&ing->lock);
     ing->stopping = 1;
-    pthread_cond_broadcast(&ing->wake);
+    while (ing->in_flight > 0)
+        pthread_cond_wait(&ing->idle, &ing->lock);
     pthread_mutex_unlock(&ing->lock);
-    if (ing->thread_started && !ing->stopped) {
-        pthread_join(ing->thread, NULL);
-        ing->stopped = 1;
-    }
 }
 
 void vn_ingest_free(struct vn_ingest *ing)
@@ -361,8 +283,7 @@ void vn_ingest_free(struct vn_ingest *ing)
     if (!ing)
         return;
     vn_ingest_stop(ing);
-    vn_store_free(ing->st);
-    pthread_cond_destroy(&ing->wake);
+    pthread_cond_destroy(&ing->idle);
     pthread_mutex_destroy(&ing->lock);
     free(ing);
 }
