@@ -135,6 +135,20 @@ static void test_final_status(void **state)
     e.requested_ms = T0 + 290 * S;
     assert_int_equal(act(&e, T0 + 300 * S), VN_TRACK_WAIT);
     assert_int_equal(act(&e, T0 + 590 * S), VN_TRACK_MISSING);
+    /*
+     * Seen PENDING before (two polls), COMPLETE at this poll long after the request: Apple is
+     * sending the notifications now, so they get the quiet period from the poll (this was
+     * "missing" at once, and a needless re-sync ran while the notifications arrived).
+     */
+    e = ev();
+    e.status = "COMPLETE";
+    e.polls = 2;
+    e.last_poll_ms = T0 + 700 * S;
+    e.num_requested = 250;
+    e.num_completed = 250;
+    assert_int_equal(act(&e, T0 + 700 * S), VN_TRACK_WAIT);
+    assert_int_equal(vn_tracker_decide(&e, &cfg, T0 + 700 * S).due_ms, T0 + 1000 * S);
+    assert_int_equal(act(&e, T0 + 1000 * S), VN_TRACK_MISSING);
     /* FAILED with every item notified, failures included. */
     e = ev();
     e.status = "FAILED";

@@ -47,7 +47,13 @@ struct vn_track_decision vn_tracker_decide(const struct vn_tracked_event *e,
             d.action = VN_TRACK_FINISH;
             return d;
         }
-        /* Apple says it is done; notifications still on their way get the quiet period. */
+        /*
+         * Apple says it is done; notifications still on their way get the quiet period. An
+         * event seen PENDING by an earlier poll completed after it, maybe a moment ago: its
+         * notifications are being sent now, so the quiet period runs from this poll.
+         */
+        if (e->polls > 1 && e->last_poll_ms)
+            quiet_end = max64(quiet_end, e->last_poll_ms + c->quiet_ms);
         if (now_ms >= quiet_end) {
             d.action = VN_TRACK_MISSING;
             return d;
