@@ -391,10 +391,17 @@ void vn_opts_wrap(FILE *out, const char *text, size_t indent, size_t width)
 void vn_opts_help(FILE *out, const struct vn_opt_table *t, const char *const *allowed,
                   const char *usage, const char *summary)
 {
+    /* Text with its own line breaks is laid out already: printed as it is. */
     fprintf(out, "usage: ");
-    vn_opts_wrap(out, usage, 7, HELP_WIDTH);
+    if (strchr(usage, '\n'))
+        fprintf(out, "%s\n", usage);
+    else
+        vn_opts_wrap(out, usage, 7, HELP_WIDTH);
     fputc('\n', out);
-    vn_opts_wrap(out, summary, 0, HELP_WIDTH);
+    if (strchr(summary, '\n'))
+        fprintf(out, "%s\n", summary);
+    else
+        vn_opts_wrap(out, summary, 0, HELP_WIDTH);
     if (!allowed[0])
         return;
     fprintf(out, "\noptions:\n");
