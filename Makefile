@@ -2,6 +2,8 @@
 #
 #   make run     install what is missing, build, start vppnotify serve on 127.0.0.1:8080
 #   make test    install what is missing, build twice (normal, ASan+UBSan), run every test
+#   make demo    vppsim and vppnotify together: subscribe, requests, notifications, the mirror
+#                (DEMO_ARGS=--quick: time-scaled further, and stop at the end)
 #   make bench   release build + wrk against vppnotify and nginx (bench/README.md)
 #   make fuzz    libFuzzer harnesses for a bounded time (FUZZ_SECONDS per harness)
 #
@@ -16,10 +18,11 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
+DEMO_ARGS ?=
 # Extra CMake definitions for build/ (the test targets add -DVN_TESTS=ON).
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-asan run test test-normal test-asan bench bench-cpu fuzz \
+.PHONY: all deps build build-asan run demo test test-normal test-asan bench bench-cpu fuzz \
 	format clean
 
 all: build
@@ -40,6 +43,11 @@ run:
 	@scripts/deps.sh run
 	@$(MAKE) --no-print-directory build
 	@scripts/run.sh
+
+demo:
+	@scripts/deps.sh demo
+	@$(MAKE) --no-print-directory build
+	@scripts/demo.sh $(DEMO_ARGS)
 
 test:
 	@scripts/deps.sh test

@@ -3,6 +3,7 @@
 #
 #   scripts/deps.sh build     compilers, CMake and the libraries vppnotify links (make build)
 #   scripts/deps.sh run       build + curl, which the commands `make run` prints use
+#   scripts/deps.sh demo      build + curl and jq, which `make demo` drives vppsim with
 #   scripts/deps.sh test      build + cmocka and what the test suites drive (curl, jq, ...)
 #   scripts/deps.sh bench     build + wrk, nginx-light (the HTTP ceiling), valgrind (callgrind)
 #                             and the tools bench/run.sh uses
@@ -17,6 +18,7 @@ set -euo pipefail
 build_pkgs=(gcc make cmake pkg-config ca-certificates
             libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-gnutls-dev libsodium-dev)
 run_pkgs=(curl)
+demo_pkgs=(curl jq)
 test_pkgs=(libcmocka-dev curl jq openssl sqlite3 procps iproute2 clang-format git zsh groff-base)
 bench_pkgs=(wrk nginx-light valgrind curl jq sqlite3 git procps)
 fuzz_pkgs=(clang libclang-rt-14-dev)
@@ -25,17 +27,18 @@ format_pkgs=(clang-format)
 lock_wait=${DEPS_LOCK_WAIT:-600}
 [[ $lock_wait =~ ^[0-9]+$ ]] || { echo "deps.sh: DEPS_LOCK_WAIT '$lock_wait' is not a number of seconds" >&2; exit 2; }
 
-[ $# -gt 0 ] || { echo "usage: scripts/deps.sh GROUP... (build, run, test, bench, fuzz, format)" >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: scripts/deps.sh GROUP... (build, run, demo, test, bench, fuzz, format)" >&2; exit 2; }
 want=()
 for group in "$@"; do
     case "$group" in
     build) want+=("${build_pkgs[@]}") ;;
     run) want+=("${build_pkgs[@]}" "${run_pkgs[@]}") ;;
+    demo) want+=("${build_pkgs[@]}" "${demo_pkgs[@]}") ;;
     test) want+=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
     bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
     fuzz) want+=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
     format) want+=("${format_pkgs[@]}") ;;
-    *) echo "deps.sh: unknown group '$group' (expected build, run, test, bench, fuzz or format)" >&2; exit 2 ;;
+    *) echo "deps.sh: unknown group '$group' (expected build, run, demo, test, bench, fuzz or format)" >&2; exit 2 ;;
     esac
 done
 

@@ -75,7 +75,8 @@ Its notification token is in $TOKEN_FILE (mode 0600). In another terminal, in $(
   $BIN users --db $DB
   $BIN events --db $DB
 
-Stop with Ctrl-C (in-flight notifications are finished first).
+Stop with Ctrl-C (in-flight notifications are finished first). 'make demo' shows the whole loop,
+with vppsim playing Apple's service.
 
 EOT
 

@@ -292,6 +292,9 @@ int vn_output_finish(struct vn_output *o)
                     print_cell(o->out, o->cells[r * o->ncols + show[i]], w[i], i + 1 == n);
         }
     }
+    /* The table first, then the line about it (stderr is not buffered). */
+    if (fflush(o->out) != 0 && !rc)
+        rc = -errno;
     if (!o->json) {
         fprintf(stderr, "%zu row%s", o->rows, o->rows == 1 ? "" : "s");
         if (o->rows && n < o->ncols)
@@ -301,8 +304,6 @@ int vn_output_finish(struct vn_output *o)
             fprintf(stderr, "; cells ending in '~' are shortened (--wide shows them whole)");
         fputc('\n', stderr);
     }
-    if (fflush(o->out) != 0 && !rc)
-        rc = -errno;
     for (size_t i = 0; i < o->rows * o->ncols; i++)
         free(o->cells[i]);
     for (size_t k = 0; k < o->ncols && o->headers; k++)
