@@ -507,6 +507,7 @@ enum vn_query {
     VN_Q_NOTIFICATIONS,
     VN_Q_LOCATIONS,
     VN_Q_QUARANTINE,
+    VN_Q_EVENT_FAILED_ITEMS, /* the items FAILURE notifications named, per event */
 };
 
 /* Filters; NULL fields do not filter. Queries ignore filters that do not apply to them. */

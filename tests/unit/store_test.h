@@ -1,6 +1,12 @@
 /*
- * store_test.h - what the store's unit tests share: a fresh file database per test in its own
- * temporary directory, and query rows rendered as text the way a user reads them.
+ * store_test.h - what the store's unit tests share: a fresh store per test, and query rows
+ * rendered as text the way a user reads them.
+ *
+ * The store is named by the environment variable VN_TEST_STORE_URL, in which "{dir}" becomes
+ * the test's own temporary directory and "{test}" a name unique to the test (for a backend
+ * that isolates tests by schema or database). Without it, or when the including file defines
+ * VN_TEST_SQLITE_ONLY (tests of SQLite-only behaviour), it is an SQLite file in that directory
+ * (f->path). Tests that use only store.h open f->url, so a second backend runs them unchanged.
  *
  * Header-only (static functions) on purpose: each test program includes it once. Include it
  * after cmocka.h. Each including file defines VN_TEST_DIR_PREFIX before including.
@@ -24,9 +30,39 @@
 
 struct fx {
     char dir[64];
-    char path[128];
+    char path[128]; /* the SQLite file in dir */
+    char url[512];  /* the store the test opens (see above) */
     struct vn_store *st;
 };
+
+#ifndef VN_TEST_SQLITE_ONLY
+/* Copy tmpl to out replacing {dir} and {test}. */
+static void expand_url(const char *tmpl, const char *dir, char *out, size_t outlen)
+{
+    static unsigned serial;
+    char test[48];
+    size_t o = 0;
+
+    snprintf(test, sizeof(test), "t%ld_%u", (long)getpid(), ++serial);
+    while (*tmpl && o + 1 < outlen) {
+        const char *sub = NULL;
+
+        if (!strncmp(tmpl, "{dir}", 5))
+            sub = dir;
+        else if (!strncmp(tmpl, "{test}", 6))
+            sub = test;
+        if (sub) {
+            o += vn_strlcpy(out + o, sub, outlen - o);
+            if (o >= outlen)
+                o = outlen - 1;
+            tmpl += sub == dir ? 5 : 6;
+        } else {
+            out[o++] = *tmpl++;
+        }
+    }
+    out[o] = '\0';
+}
+#endif
 
 static void rm_dir(const char *dir)
 {
@@ -58,9 +94,14 @@ static int setup(void **state)
     if (!mkdtemp(f->dir))
         return -1;
     snprintf(f->path, sizeof(f->path), "%s/vn.db", f->dir);
-    f->st = vn_store_open(f->path, NULL, &err);
+    vn_strlcpy(f->url, f->path, sizeof(f->url));
+#ifndef VN_TEST_SQLITE_ONLY
+    if (getenv("VN_TEST_STORE_URL") && *getenv("VN_TEST_STORE_URL"))
+        expand_url(getenv("VN_TEST_STORE_URL"), f->dir, f->url, sizeof(f->url));
+#endif
+    f->st = vn_store_open(f->url, NULL, &err);
     if (!f->st) {
-        fprintf(stderr, "open: %s\n", err.msg);
+        fprintf(stderr, "open '%s': %s\n", f->url, err.msg);
         return -1;
     }
     *state = f;

@@ -16,8 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "vppnotify/apply.h"
 #include "vppnotify/error.h"
 #include "vppnotify/notification.h"
@@ -152,47 +150,33 @@ static int apply(struct fx *f, const struct vn_notification *n, struct vn_apply_
     return 0;
 }
 
-/* Put a known asset in the mirror as a sync would: exact counts, needsSync clear. The schema
- * is documented (docs/SCHEMA.md), so a test may write it as an MDM or sync would. */
+/* Put a known asset in the mirror as a sync does: exact counts, needsSync clear. */
 static void seed_asset(struct fx *f, const char *adam, const char *pp, long long total,
                        long long assigned, long long available)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
+    static int64_t gen = 1000;
 
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "INSERT INTO assets(uid, adam_id, pricing_param, "
-                                        "total_count, assigned_count, available_count, "
-                                        "needs_sync, updated_at) "
-                                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 'seed')",
-                                        -1, &s, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_text(s, 1, UID, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, adam, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, pp, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, total);
-    sqlite3_bind_int64(s, 5, assigned);
-    sqlite3_bind_int64(s, 6, available);
-    assert_int_equal(sqlite3_step(s), SQLITE_DONE);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_true(vn_store_sync_asset(f->st, UID, ++gen, adam, pp, total, assigned, available) >= 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
 }
 
-static long long raw_int(struct fx *f, const char *sql)
+/* Remove every asset of the location, as a sync that found none does. */
+static void drop_assets(struct fx *f)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    long long v = -1;
+    long long removed = 0;
 
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return v;
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSETS, UID, 1, NULL, &removed), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+}
+
+/* The failed items recorded with events (filter fl, or all), one text row each. */
+static size_t failed_items(struct fx *f, const struct vn_filter *fl, struct rows *r)
+{
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(vn_store_query(f->st, VN_Q_EVENT_FAILED_ITEMS, fl, render, r), 0);
+    return r->n;
 }
 
 /* Everything the mirror (and, with events, the events) holds, as text: to show that
@@ -414,12 +398,17 @@ static void test_row_asset_management_failure(void **state)
              UID);
     assert_string_equal(r.text[0], want);
     /* The affected items are kept with the event. */
-    assert_int_equal(raw_int(f, "SELECT count(*) FROM event_failed_items WHERE event_id = 'ev9' "
-                                "AND error_number = 9709 AND adam_id = '1234' AND "
-                                "pricing_param = 'STDQ' AND ((client_user_id = 'user1' AND "
-                                "serial_number IS NULL) OR (serial_number = 'SERX' AND "
-                                "client_user_id IS NULL))"),
-                     2);
+    assert_int_equal(failed_items(f, NULL, &r), 2);
+    snprintf(want, sizeof(want),
+             "eventId=ev9 uId=%s errorNumber=9709 adamId=1234 pricingParam=STDQ "
+             "clientUserId=user1 serialNumber=null",
+             UID);
+    assert_string_equal(r.text[0], want);
+    snprintf(want, sizeof(want),
+             "eventId=ev9 uId=%s errorNumber=9709 adamId=1234 pricingParam=STDQ "
+             "clientUserId=null serialNumber=SERX",
+             UID);
+    assert_string_equal(r.text[1], want);
 }
 
 static void test_row_user_management_create_update(void **state)
@@ -523,10 +512,11 @@ static void test_row_user_management_failure(void **state)
     assert_non_null(strstr(r.text[0], "type=UPDATE notifications=1 succeeded=0 failed=2 "
                                       "errors=[{\"errorNumber\":9610,\"errorMessage\":\"not "
                                       "found\",\"count\":2}]"));
-    assert_int_equal(raw_int(f, "SELECT count(*) FROM event_failed_items WHERE event_id = 'evf' "
-                                "AND client_user_id IN ('client-100', 'client-200') AND "
-                                "adam_id IS NULL"),
-                     2);
+    assert_int_equal(failed_items(f, &fl, &r), 2);
+    assert_non_null(strstr(r.text[0], "errorNumber=9610 adamId=null pricingParam=null "
+                                      "clientUserId=client-100 serialNumber=null"));
+    assert_non_null(strstr(r.text[1], "errorNumber=9610 adamId=null pricingParam=null "
+                                      "clientUserId=client-200 serialNumber=null"));
 }
 
 static void test_row_user_associated(void **state)
@@ -685,9 +675,10 @@ static void test_row_subscription_management_failure(void **state)
     assert_int_equal(q(f, VN_Q_EVENTS, &r), 1);
     assert_non_null(strstr(r.text[0], "failed=1 errors=[{\"errorNumber\":9700,"
                                       "\"errorMessage\":null,\"count\":1}]"));
-    assert_int_equal(raw_int(f, "SELECT count(*) FROM event_failed_items WHERE adam_id = '12345' "
-                                "AND client_user_id = 'vpp-user' AND error_number = 9700"),
-                     1);
+    assert_int_equal(failed_items(f, NULL, &r), 1);
+    assert_non_null(strstr(r.text[0], "eventId=evx "));
+    assert_non_null(strstr(r.text[0], "errorNumber=9700 adamId=12345 pricingParam=null "
+                                      "clientUserId=vpp-user serialNumber=null"));
 }
 
 static void test_row_anything_else_is_not_applied(void **state)
@@ -835,6 +826,68 @@ static void test_inconsistent_count_marks_needs_sync(void **state)
                         "totalCount=2 assignedCount=3 availableCount=2 needsSync=true");
 }
 
+/* Issue 10 item 9: a count that would leave int64 stays at the limit, exact, and the asset
+ * needs a sync; it never becomes an approximation (SQLite turns an overflowing sum into REAL). */
+static void test_count_delta_saturates_at_int64_max_and_needs_sync(void **state)
+{
+    struct fx *f = *state;
+    struct vn_notification up10 = asset_count("c1", "1", "STDQ", 10);
+    struct vn_notification up20 = asset_count("c2", "1", "STDQ", 20);
+    struct vn_notification down20 = asset_count("c3", "1", "STDQ", -20);
+    struct vn_notification quarter = asset_count("c4", "2", "STDQ", 1LL << 62);
+
+    /* Up to the limit exactly: no overflow, nothing to flag. */
+    seed_asset(f, "1", "STDQ", INT64_MAX - 10, 0, INT64_MAX - 10);
+    assert_int_equal(apply(f, &up10, NULL), 0);
+    assert_string_equal(counts(f, "1", "STDQ"),
+                        "totalCount=9223372036854775807 assignedCount=0 "
+                        "availableCount=9223372036854775807 needsSync=false");
+    /* Past it: saturated and flagged ... */
+    seed_asset(f, "1", "STDQ", INT64_MAX - 10, 0, INT64_MAX - 10);
+    assert_int_equal(apply(f, &up20, NULL), 0);
+    assert_string_equal(counts(f, "1", "STDQ"),
+                        "totalCount=9223372036854775807 assignedCount=0 "
+                        "availableCount=9223372036854775807 needsSync=true");
+    /* ... and still an exact integer: coming back down gives exact numbers (a REAL would
+     * have rounded to a multiple of 2048 and stayed at the limit). */
+    assert_int_equal(apply(f, &down20, NULL), 0);
+    assert_string_equal(counts(f, "1", "STDQ"),
+                        "totalCount=9223372036854775787 assignedCount=0 "
+                        "availableCount=9223372036854775787 needsSync=true");
+
+    /* Repeated deltas that cross the limit: 2^62 four times. */
+    seed_asset(f, "2", "STDQ", 0, 0, 0);
+    assert_int_equal(apply(f, &quarter, NULL), 0);
+    assert_string_equal(counts(f, "2", "STDQ"),
+                        "totalCount=4611686018427387904 assignedCount=0 "
+                        "availableCount=4611686018427387904 needsSync=false");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(apply(f, &quarter, NULL), 0);
+    assert_string_equal(counts(f, "2", "STDQ"),
+                        "totalCount=9223372036854775807 assignedCount=0 "
+                        "availableCount=9223372036854775807 needsSync=true");
+}
+
+static void test_count_delta_saturates_at_int64_min_and_needs_sync(void **state)
+{
+    struct fx *f = *state;
+    struct vn_notification min = asset_count("c1", "1", "STDQ", INT64_MIN);
+    struct vn_notification max = asset_count("c2", "1", "STDQ", INT64_MAX);
+
+    seed_asset(f, "1", "STDQ", 0, 0, 0);
+    assert_int_equal(apply(f, &min, NULL), 0); /* 0 + INT64_MIN: exact, negative */
+    assert_string_equal(counts(f, "1", "STDQ"),
+                        "totalCount=-9223372036854775808 assignedCount=0 "
+                        "availableCount=-9223372036854775808 needsSync=true");
+    assert_int_equal(apply(f, &min, NULL), 0); /* past the limit: saturated */
+    assert_string_equal(counts(f, "1", "STDQ"),
+                        "totalCount=-9223372036854775808 assignedCount=0 "
+                        "availableCount=-9223372036854775808 needsSync=true");
+    assert_int_equal(apply(f, &max, NULL), 0); /* exact on the way back */
+    assert_string_equal(counts(f, "1", "STDQ"),
+                        "totalCount=-1 assignedCount=0 availableCount=-1 needsSync=true");
+}
+
 static void test_out_of_order_asset_count_after_associate_converges(void **state)
 {
     struct fx *f = *state;
@@ -865,13 +918,7 @@ static void test_out_of_order_asset_count_after_associate_converges(void **state
     for (i = 0; i < 12; i++)
         assert_int_equal(vn_store_assignment_delete(f->st, UID, &items[i]), 1);
     assert_int_equal(vn_store_commit(f->st), 0);
-    {
-        sqlite3 *db = NULL;
-
-        assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, "DELETE FROM assets", NULL, NULL, NULL), SQLITE_OK);
-        sqlite3_close(db);
-    }
+    drop_assets(f);
     seed_asset(f, "408709785", "STDQ", 10, 0, 10);
     assert_int_equal(apply(f, &assoc, NULL), 0);
     /* In between, available is negative: flagged, not clamped. */
@@ -984,8 +1031,15 @@ static void test_event_counters_across_notifications(void **state)
              "\"not enough\",\"count\":3}]",
              UID);
     assert_string_equal(r.text[0], want);
-    assert_int_equal(raw_int(f, "SELECT count(*) FROM event_failed_items WHERE event_id = 'ev'"),
-                     3);
+    /* The items each FAILURE named (the one without items named none). */
+    assert_int_equal(failed_items(f, NULL, &r), 3);
+    assert_non_null(strstr(r.text[0], "eventId=ev "));
+    assert_non_null(strstr(r.text[0], "errorNumber=9709 adamId=1 pricingParam=STDQ "
+                                      "clientUserId=d serialNumber=null"));
+    assert_non_null(strstr(r.text[1], "errorNumber=9709 adamId=1 pricingParam=STDQ "
+                                      "clientUserId=e serialNumber=null"));
+    assert_non_null(strstr(r.text[2], "errorNumber=9709 adamId=1 pricingParam=STDQ "
+                                      "clientUserId=e serialNumber=null"));
     assert_string_equal(counts(f, "1", "STDQ"),
                         "totalCount=100 assignedCount=3 availableCount=97 needsSync=false");
 }
@@ -1052,6 +1106,8 @@ int main(void)
         T(test_negative_count_marks_needs_sync_and_it_stays),
         T(test_each_negative_count_alone_marks_needs_sync),
         T(test_inconsistent_count_marks_needs_sync),
+        T(test_count_delta_saturates_at_int64_max_and_needs_sync),
+        T(test_count_delta_saturates_at_int64_min_and_needs_sync),
         T(test_out_of_order_asset_count_after_associate_converges),
         T(test_user_fields_absent_keep_stored_values),
         T(test_subscription_count_null_parent_keeps_stored),

@@ -150,6 +150,10 @@ static const char *const k_quarantine[] = {"id", "receivedAt", "remoteAddr", "re
                                            "bodyLength"};
 static const enum vn_vtype t_quarantine[] = {I, T, T, T, I};
 
+static const char *const k_failed_items[] = {
+    "eventId", "uId", "errorNumber", "adamId", "pricingParam", "clientUserId", "serialNumber"};
+static const enum vn_vtype t_failed_items[] = {T, T, I, T, T, T, T};
+
 #undef T
 #undef I
 #undef B
@@ -168,6 +172,7 @@ SAME_WIDTH(events);
 SAME_WIDTH(notifications);
 SAME_WIDTH(locations);
 SAME_WIDTH(quarantine);
+SAME_WIDTH(failed_items);
 
 #define SPEC(slot, sql, name)                                                                      \
     {                                                                                              \
@@ -274,6 +279,16 @@ static const struct qspec specs[] = {
         "SELECT id, received_at, remote_addr, reason, body_length FROM quarantine "
         "ORDER BY id LIMIT :limit",
         quarantine),
+    [VN_Q_EVENT_FAILED_ITEMS] = SPEC(VN_SQ_Q_FAILED_ITEMS,
+        "SELECT i.event_id, e.uid, i.error_number, i.adam_id, i.pricing_param, "
+        "  i.client_user_id, i.serial_number "
+        "FROM event_failed_items AS i JOIN events AS e ON e.event_id = i.event_id "
+        "WHERE (:uid IS NULL OR e.uid = :uid) AND (:event_id IS NULL OR i.event_id = :event_id) "
+        "  AND (:adam_id IS NULL OR i.adam_id = :adam_id) "
+        "  AND (:client_user_id IS NULL OR i.client_user_id = :client_user_id) "
+        "  AND (:serial_number IS NULL OR i.serial_number = :serial_number) "
+        "ORDER BY e.first_seen_at, i.event_id, i.id LIMIT :limit",
+        failed_items),
 };
 /* clang-format on */
 

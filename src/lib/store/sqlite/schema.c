@@ -240,6 +240,18 @@ const char *const vn__sqlite_migrations[] = {
     "  FROM notifications AS x JOIN k ON k.i <= x.duplicates;"
     "ALTER TABLE notifications DROP COLUMN duplicates;"
     "ALTER TABLE notifications DROP COLUMN conflicts;",
+
+    /*
+     * 5: counts are integers. Before, a countDelta that overflowed int64 made SQLite store the
+     * sum as REAL (issue 10 item 9); the store now saturates and flags the asset. Existing REAL
+     * counts become the nearest integer (CAST saturates at the limits) and the asset needs a
+     * sync.
+     */
+    "UPDATE assets SET total_count = CAST(total_count AS INTEGER),"
+    "  assigned_count = CAST(assigned_count AS INTEGER),"
+    "  available_count = CAST(available_count AS INTEGER), needs_sync = 1"
+    "  WHERE typeof(total_count) = 'real' OR typeof(assigned_count) = 'real'"
+    "    OR typeof(available_count) = 'real';",
 };
 
 const int vn__sqlite_schema_version =

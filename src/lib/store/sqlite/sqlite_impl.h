@@ -104,6 +104,7 @@ enum vn__sq_slot {
     VN_SQ_EVENT_TRACK,
     VN_SQ_EVENTS_TRACKING,
     VN_SQ_EVENT_TRACKING_UPDATE,
+    VN_SQ_Q_FAILED_ITEMS,
     VN_SQ__COUNT
 };
 

@@ -221,6 +221,17 @@ int vn__sq_quarantine(struct vn_store *st_, int64_t received_ms, const char *rem
 
 /* ---- the mirror ------------------------------------------------------------------------ */
 
+/*
+ * col + delta (parameter p), saturated at the int64 limits (?8 max, ?9 min): SQLite would turn
+ * an overflowing sum into a REAL, and the count into an approximation for good. The bounds
+ * subtract a delta of the sign that cannot overflow them.
+ */
+#define SAT_ADD(col, p)                                                                            \
+    "(CASE WHEN " p " > 0 AND " col " > ?8 - " p " THEN ?8 WHEN " p " < 0 AND " col " < ?9 - " p   \
+    " THEN ?9 ELSE " col " + " p " END)"
+#define OVERFLOWS(col, p)                                                                          \
+    "(" p " > 0 AND " col " > ?8 - " p ") OR (" p " < 0 AND " col " < ?9 - " p ")"
+
 int vn__sq_asset_adjust(struct vn_store *st_, const char *uid, const char *adam_id,
                         const char *pricing_param, long long d_total, long long d_assigned,
                         long long d_available)
@@ -228,23 +239,41 @@ int vn__sq_asset_adjust(struct vn_store *st_, const char *uid, const char *adam_
     struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
 
-    /* A new row is an asset we did not know: it starts from the deltas and needs a sync. On
-     * update every right-hand side sees the old row, so the check adds the deltas itself. */
+    /*
+     * A new row is an asset we did not know: it starts from the deltas and needs a sync. On
+     * update every right-hand side sees the old row, so the check repeats the sums. A count
+     * that would leave int64 stays at the limit and the asset needs a sync (docs/SCHEMA.md).
+     */
     VN_SQ_STMT(
         st, s, VN_SQ_ASSET_ADJUST,
         "INSERT INTO assets(uid, adam_id, pricing_param, total_count, assigned_count, "
         "  available_count, needs_sync, updated_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7) "
         "ON CONFLICT(uid, adam_id, pricing_param) DO UPDATE SET "
-        "  total_count = total_count + excluded.total_count, "
-        "  assigned_count = assigned_count + excluded.assigned_count, "
-        "  available_count = available_count + excluded.available_count, "
-        "  needs_sync = (needs_sync "
-        "    OR total_count + excluded.total_count < 0 "
-        "    OR assigned_count + excluded.assigned_count < 0 "
-        "    OR available_count + excluded.available_count < 0 "
-        "    OR assigned_count + excluded.assigned_count > total_count + excluded.total_count), "
-        "  updated_at = excluded.updated_at");
+        "  total_count = " SAT_ADD(
+            "total_count",
+            "?4") ", "
+                  "  assigned_count = " SAT_ADD(
+                      "assigned_count",
+                      "?5") ", "
+                            "  available_count = " SAT_ADD(
+                                "available_count",
+                                "?6") ", "
+                                      "  needs_sync = (needs_sync "
+                                      "    OR " OVERFLOWS("total_count", "?4") " OR " OVERFLOWS(
+                                          "assigned_count",
+                                          "?5") "    OR " OVERFLOWS("available_count",
+                                                                    "?6") " OR " SAT_ADD("total_"
+                                                                                         "count",
+                                                                                         "?4") "   "
+                                                                                               " < "
+                                                                                               "0 "
+                                                                                               "OR"
+                                                                                               " " SAT_ADD("assigned_count", "?5") " < 0 OR " SAT_ADD(
+                                                                                                   "available_count",
+                                                                                                   "?6") "    < 0 OR " SAT_ADD("assigned_count",
+                                                                                                                               "?5") " > " SAT_ADD("total_count",
+                                                                                                                                                   "?4") "), updated_at = excluded.updated_at");
     vn__sq_text(st, 1, uid);
     vn__sq_text(st, 2, adam_id);
     vn__sq_text(st, 3, pricing_param ? pricing_param : "STDQ");
@@ -252,6 +281,8 @@ int vn__sq_asset_adjust(struct vn_store *st_, const char *uid, const char *adam_
     sqlite3_bind_int64(st, 5, d_assigned);
     sqlite3_bind_int64(st, 6, d_available);
     vn__sq_text(st, 7, vn__sq_now(s));
+    sqlite3_bind_int64(st, 8, INT64_MAX);
+    sqlite3_bind_int64(st, 9, INT64_MIN);
     return vn__sq_run(s, st, NULL);
 }
 

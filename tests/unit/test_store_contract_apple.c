@@ -1,0 +1,437 @@
+/*
+ * The store contract, Apple side (see test_store_contract.c for how to run it against another
+ * backend): instance configuration, a location's link to Apple (sToken, status, subscription,
+ * takeover), token unrotation, sync writes and sweeps, sync state, tracked events. Through
+ * store.h alone.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vppnotify/error.h"
+#include "vppnotify/secret.h"
+#include "vppnotify/store.h"
+#include "vppnotify/util.h"
+
+#define VN_TEST_DIR_PREFIX "/tmp/vn_test_contract_apple_"
+#include "store_test.h"
+
+#include "store_contract_test.h"
+
+/* ---- the Apple side: configuration, locations' links, sync, tracked events ---------------- */
+
+static void test_config_ensure_first_value_wins(void **state)
+{
+    struct fx *f = *state;
+    char *v = NULL;
+
+    assert_int_equal(vn_store_config_ensure(f->st, "mdm_id", NULL, &v), VN_ENOTFOUND);
+    assert_null(v);
+    assert_int_equal(vn_store_config_ensure(f->st, "mdm_id", "first", &v), 0);
+    assert_string_equal(v, "first");
+    free(v);
+    assert_int_equal(vn_store_config_ensure(f->st, "mdm_id", "second", &v), 0);
+    assert_string_equal(v, "first");
+    free(v);
+    assert_int_equal(vn_store_config_ensure(f->st, "mdm_id", NULL, &v), 0);
+    assert_string_equal(v, "first");
+    free(v);
+}
+
+static void test_location_apple_fields(void **state)
+{
+    struct fx *f = *state;
+    static const uint8_t sealed[] = {0x00, 0x01, 0xfe, 0xff, 0x00, 0x42};
+    uint8_t d1[VN_DIGEST_LEN];
+    int64_t now = at("2026-11-25T10:00:00.000Z");
+    struct vn_location_apple l;
+    struct vn_location_update u;
+    struct rows rows;
+    char **uids = NULL;
+    size_t n = 0;
+
+    digest_of("token-one-0123456789", d1);
+    assert_int_equal(vn_store_location_add(f->st, "u1", "Main", d1, now), 0);
+    assert_int_equal(vn_store_location_apple(f->st, "u1", &l), 0);
+    assert_string_equal(l.uid, "u1");
+    assert_string_equal(l.name, "Main");
+    assert_null(l.stoken);
+    assert_string_equal(l.token_status, "");
+    assert_string_equal(l.notification_types, "");
+    assert_int_equal(l.subscribed_ms, 0);
+    vn_location_apple_release(&l);
+    assert_int_equal(vn_store_apple_uids(f->st, &uids, &n), 0);
+    assert_int_equal(n, 0);
+    free(uids);
+
+    /* An sToken: bytes kept exactly (NULs included), status ok, org name. */
+    memset(&u, 0, sizeof(u));
+    u.what = VN_LU_STOKEN;
+    u.stoken = sealed;
+    u.stoken_len = sizeof(sealed);
+    u.org_name = "Example School";
+    u.token_expires_ms = at("2099-01-01T00:00:00.000Z");
+    u.now_ms = now;
+    assert_int_equal(vn_store_location_update(f->st, "u1", &u), 0);
+    assert_int_equal(vn_store_location_apple(f->st, "u1", &l), 0);
+    assert_int_equal(l.stoken_len, sizeof(sealed));
+    assert_memory_equal(l.stoken, sealed, sizeof(sealed));
+    assert_string_equal(l.org_name, "Example School");
+    assert_string_equal(l.token_status, "ok");
+    assert_int_equal(l.token_expires_ms, at("2099-01-01T00:00:00.000Z"));
+    vn_location_apple_release(&l);
+    assert_null(l.stoken);
+    assert_int_equal(vn_store_apple_uids(f->st, &uids, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(uids[0], "u1");
+    free(uids[0]);
+    free(uids);
+
+    /* Status, subscription, takeover, warning: each written only when asked. */
+    memset(&u, 0, sizeof(u));
+    u.what = VN_LU_STATUS | VN_LU_SUBSCRIPTION | VN_LU_TAKEOVER | VN_LU_WARNED;
+    u.token_status = "revoked";
+    u.token_error = "9625: the token was revoked";
+    u.notification_url = "https://mdm.example/notifications";
+    u.notification_types = "[\"ASSET_COUNT\"]";
+    u.subscribed_ms = at("2026-11-25T10:00:01.000Z");
+    u.takeover = "{\"id\":\"other\"}";
+    u.expiry_warned_ms = at("2026-11-25T10:00:02.000Z");
+    u.now_ms = now;
+    assert_int_equal(vn_store_location_update(f->st, "u1", &u), 0);
+    assert_int_equal(vn_store_location_apple(f->st, "u1", &l), 0);
+    assert_memory_equal(l.stoken, sealed, sizeof(sealed)); /* untouched */
+    assert_string_equal(l.token_status, "revoked");
+    assert_string_equal(l.token_error, "9625: the token was revoked");
+    assert_string_equal(l.notification_url, "https://mdm.example/notifications");
+    assert_string_equal(l.notification_types, "[\"ASSET_COUNT\"]");
+    assert_int_equal(l.subscribed_ms, at("2026-11-25T10:00:01.000Z"));
+    assert_string_equal(l.takeover, "{\"id\":\"other\"}");
+    assert_int_equal(l.expiry_warned_ms, at("2026-11-25T10:00:02.000Z"));
+    vn_location_apple_release(&l);
+    assert_int_equal(q(f->st, VN_Q_LOCATIONS, NULL, &rows), 1);
+    assert_non_null(strstr(rows.text[0], "orgName=Example School tokenStatus=revoked "));
+
+    /* A new sToken makes the status ok again and starts a new warning cycle. */
+    memset(&u, 0, sizeof(u));
+    u.what = VN_LU_STOKEN | VN_LU_TAKEOVER;
+    u.stoken = sealed;
+    u.stoken_len = 2;
+    u.token_expires_ms = at("2099-06-01T00:00:00.000Z");
+    u.takeover = NULL; /* clears */
+    assert_int_equal(vn_store_location_update(f->st, "u1", &u), 0);
+    assert_int_equal(vn_store_location_apple(f->st, "u1", &l), 0);
+    assert_int_equal(l.stoken_len, 2);
+    assert_string_equal(l.org_name, "Example School"); /* kept when not given */
+    assert_string_equal(l.token_status, "ok");
+    assert_string_equal(l.token_error, "");
+    assert_string_equal(l.takeover, "");
+    assert_int_equal(l.expiry_warned_ms, 0);
+    assert_string_equal(l.notification_url, "https://mdm.example/notifications");
+    vn_location_apple_release(&l);
+    assert_int_equal(q(f->st, VN_Q_LOCATIONS, NULL, &rows), 1);
+    assert_non_null(strstr(rows.text[0], "tokenStatus=ok "));
+
+    assert_int_equal(vn_store_location_update(f->st, "nope", &u), VN_ENOTFOUND);
+    assert_int_equal(vn_store_location_apple(f->st, "nope", &l), VN_ENOTFOUND);
+}
+
+static void test_location_unrotate_restores_the_previous_token(void **state)
+{
+    struct fx *f = *state;
+    uint8_t d1[VN_DIGEST_LEN], d2[VN_DIGEST_LEN];
+    int64_t now = vn_now_ms();
+    struct toks t;
+
+    digest_of("token-one-0123456789", d1);
+    digest_of("token-two-0123456789", d2);
+    assert_int_equal(vn_store_location_add(f->st, "u1", "L", d1, now), 0);
+    assert_int_equal(vn_store_location_rotate(f->st, "u1", d2, now, now + 3600 * 1000), 0);
+    assert_int_equal(vn_store_location_unrotate(f->st, "u1", d2), 0);
+    assert_int_equal(tokens(f->st, 0, &t), 1);
+    assert_memory_equal(t.digest[0], d1, VN_DIGEST_LEN);
+    assert_int_equal(t.expires[0], 0); /* current again, no grace end */
+    assert_int_equal(vn_store_location_unrotate(f->st, "u1", d2), VN_ENOTFOUND);
+    assert_int_equal(vn_store_location_unrotate(f->st, "nope", d1), VN_ENOTFOUND);
+    /* Failed calls leave no transaction open. */
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_rollback(f->st), 0);
+}
+
+static void test_sync_writes_report_added_changed_unchanged(void **state)
+{
+    struct fx *f = *state;
+    struct vn_assignment a = {.pricing_param = "STDQ", .client_user_id = "c1"};
+    struct vn_user u = {.client_user_id = "c1", .email = "a@x", .status = "Registered"};
+    struct vn_counts c = {1, 2, 3, 4};
+    struct vn_seat seat = {.client_user_id = "c1", .renewing = 1};
+    struct rows r;
+
+    vn_strlcpy(a.adam_id.s, "10", sizeof(a.adam_id.s));
+    vn_strlcpy(seat.adam_id.s, "7", sizeof(seat.adam_id.s));
+    assert_int_equal(vn_store_begin(f->st), 0);
+    /* A notification made the asset unknown-and-flagged; the sync's counts clear the flag. */
+    assert_int_equal(vn_store_asset_adjust(f->st, "u1", "10", "STDQ", 1, 0, 1), 0);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 5, "10", "STDQ", 1, 0, 1), 0);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 5, "10", "STDQ", 9, 1, 8), 2);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 5, "11", NULL, 1, 1, 0), 1);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 5, &a), 1);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 5, &a), 0);
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 5, &u), 1);
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 5, &u), 0);
+    u.email = NULL; /* a sync writes every field as given */
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 5, &u), 2);
+    assert_int_equal(vn_store_sync_subscription(f->st, "u1", 5, "7", "70", &c), 1);
+    assert_int_equal(vn_store_sync_subscription(f->st, "u1", 5, "7", "70", &c), 0);
+    c.total_expiring = 40;
+    assert_int_equal(vn_store_sync_subscription(f->st, "u1", 5, "7", "70", &c), 2);
+    assert_int_equal(vn_store_sync_seat(f->st, "u1", 5, &seat), 1);
+    assert_int_equal(vn_store_sync_seat(f->st, "u1", 5, &seat), 0);
+    seat.renewing = 0;
+    assert_int_equal(vn_store_sync_seat(f->st, "u1", 5, &seat), 2);
+    a.serial_number = "S"; /* both: refused */
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 5, &a), VN_EPARSE);
+    assert_int_equal(vn_store_commit(f->st), 0);
+
+    assert_int_equal(q(f->st, VN_Q_ASSETS, NULL, &r), 2);
+    assert_string_equal(r.text[0], "uId=u1 adamId=10 pricingParam=STDQ totalCount=9 "
+                                   "assignedCount=1 availableCount=8 needsSync=false");
+    assert_string_equal(r.text[1], "uId=u1 adamId=11 pricingParam=STDQ totalCount=1 "
+                                   "assignedCount=1 availableCount=0 needsSync=false");
+    assert_int_equal(q(f->st, VN_Q_USERS, NULL, &r), 1);
+    assert_string_equal(r.text[0], "uId=u1 clientUserId=c1 email=null inviteCode=null "
+                                   "idHash=null status=Registered");
+    assert_int_equal(q(f->st, VN_Q_SUBSCRIPTIONS, NULL, &r), 1);
+    assert_string_equal(r.text[0], "uId=u1 adamId=7 parentAdamId=70 "
+                                   "counts.available.renewing=1 counts.available.expiring=2 "
+                                   "counts.total.renewing=3 counts.total.expiring=40");
+    assert_int_equal(q(f->st, VN_Q_SUBSCRIPTION_ASSIGNMENTS, NULL, &r), 1);
+    assert_string_equal(r.text[0], "uId=u1 adamId=7 clientUserId=c1 renewing=false");
+}
+
+static void test_sync_sweep_removes_rows_of_other_generations_in_scope(void **state)
+{
+    struct fx *f = *state;
+    struct vn_assignment a[4];
+    struct vn_mirror_scope scope = {.adam_id = "10"};
+    const char *who[4] = {"c1", "c2", "c3", "c4"};
+    const char *adam[4] = {"10", "10", "10", "20"};
+    long long removed = -1;
+    struct rows r;
+
+    for (int i = 0; i < 4; i++) {
+        memset(&a[i], 0, sizeof(a[i]));
+        vn_strlcpy(a[i].adam_id.s, adam[i], sizeof(a[i].adam_id.s));
+        a[i].pricing_param = "STDQ";
+        a[i].client_user_id = who[i];
+    }
+    assert_int_equal(vn_store_begin(f->st), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(vn_store_sync_assignment(f->st, "u1", 1, &a[i]), 1);
+    assert_int_equal(vn_store_assignment_insert(f->st, "u2", &a[0]), 1); /* another location */
+    /* A later sync of adamId 10 sees c1 and c3 only. */
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 2, &a[0]), 0);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 2, &a[2]), 0);
+    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 2, &scope, &removed), 0);
+    assert_int_equal(removed, 1); /* c2; c4 is outside the scope, u2 another location */
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(q(f->st, VN_Q_ASSIGNMENTS, NULL, &r), 4);
+    assert_non_null(strstr(r.text[0], "uId=u1 adamId=10 pricingParam=STDQ clientUserId=c1 "));
+    assert_non_null(strstr(r.text[1], "uId=u1 adamId=10 pricingParam=STDQ clientUserId=c3 "));
+    assert_non_null(strstr(r.text[2], "uId=u1 adamId=20 pricingParam=STDQ clientUserId=c4 "));
+    assert_non_null(strstr(r.text[3], "uId=u2 adamId=10 pricingParam=STDQ clientUserId=c1 "));
+
+    /* Without a scope, everything of the location not of the generation goes. */
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 3, NULL, &removed), 0);
+    assert_int_equal(removed, 3);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(q(f->st, VN_Q_ASSIGNMENTS, NULL, &r), 1);
+    assert_non_null(strstr(r.text[0], "uId=u2 "));
+}
+
+static void test_sync_state_roundtrip(void **state)
+{
+    struct fx *f = *state;
+    struct vn_sync_state in, out;
+
+    memset(&out, 0x5a, sizeof(out));
+    assert_int_equal(vn_store_sync_state_get(f->st, "u1", &out), 0); /* never synced: zeroed */
+    assert_string_equal(out.assignments_version, "");
+    assert_int_equal(out.last_full_ms, 0);
+    assert_string_equal(out.last_kind, "");
+
+    memset(&in, 0, sizeof(in));
+    vn_strlcpy(in.assignments_version, "v-123", sizeof(in.assignments_version));
+    vn_strlcpy(in.users_version, "u-9", sizeof(in.users_version));
+    in.last_full_ms = at("2026-11-25T10:00:00.000Z");
+    in.last_delta_ms = at("2026-11-25T11:00:00.250Z");
+    in.last_attempt_ms = at("2026-11-25T11:00:00.000Z");
+    vn_strlcpy(in.last_kind, "delta", sizeof(in.last_kind));
+    vn_strlcpy(in.last_drift, "{\"assets\":{\"added\":1}}", sizeof(in.last_drift));
+    assert_int_equal(vn_store_sync_state_put(f->st, "u1", &in), 0);
+    assert_int_equal(vn_store_sync_state_get(f->st, "u1", &out), 0);
+    assert_string_equal(out.assignments_version, "v-123");
+    assert_string_equal(out.users_version, "u-9");
+    assert_int_equal(out.last_full_ms, in.last_full_ms);
+    assert_int_equal(out.last_delta_ms, in.last_delta_ms);
+    assert_int_equal(out.last_attempt_ms, in.last_attempt_ms);
+    assert_string_equal(out.last_kind, "delta");
+    assert_string_equal(out.last_error, "");
+    assert_string_equal(out.last_drift, "{\"assets\":{\"added\":1}}");
+
+    /* A failed attempt replaces the row; empty fields become empty again. */
+    in.users_version[0] = '\0';
+    vn_strlcpy(in.last_error, "apple: 503", sizeof(in.last_error));
+    assert_int_equal(vn_store_sync_state_put(f->st, "u1", &in), 0);
+    assert_int_equal(vn_store_sync_state_get(f->st, "u1", &out), 0);
+    assert_string_equal(out.users_version, "");
+    assert_string_equal(out.last_error, "apple: 503");
+    assert_int_equal(vn_store_sync_state_get(f->st, "u2", &out), 0);
+    assert_string_equal(out.last_error, "");
+}
+
+struct tracked {
+    size_t n;
+    char ids[4][32];
+    struct vn_tracked_event e[4];
+    char status[4][16], request[4][64];
+};
+
+static int collect_tracked(void *ud, const struct vn_tracked_event *e)
+{
+    struct tracked *t = ud;
+
+    if (t->n >= 4)
+        return 1;
+    t->e[t->n] = *e;
+    vn_strlcpy(t->ids[t->n], e->event_id, sizeof(t->ids[0]));
+    vn_strlcpy(t->status[t->n], e->status ? e->status : "(null)", sizeof(t->status[0]));
+    vn_strlcpy(t->request[t->n], e->request ? e->request : "(null)", sizeof(t->request[0]));
+    t->n++;
+    return 0;
+}
+
+static size_t tracking(struct fx *f, const char *uid, struct tracked *t)
+{
+    memset(t, 0, sizeof(*t));
+    assert_int_equal(vn_store_events_tracking(f->st, uid, collect_tracked, t), 0);
+    return t->n;
+}
+
+static void test_event_tracking_lifecycle(void **state)
+{
+    struct fx *f = *state;
+    struct vn_event_track tr = {.event_id = "ev1",
+                                .uid = "u1",
+                                .kind = "assets",
+                                .type = "ASSOCIATE",
+                                .request = "{\"assets\":[]}",
+                                .expected = 3,
+                                .requested_ms = at("2026-11-25T10:00:00.000Z")};
+    struct vn_event_track tr2 = {
+        .event_id = "ev2", .uid = "u2", .requested_ms = at("2026-11-25T10:00:01.000Z")};
+    struct vn_event_note note = {.event_id = "ev1",
+                                 .uid = "u1",
+                                 .notification_type = "ASSET_MANAGEMENT",
+                                 .action = "ASSOCIATE",
+                                 .succeeded = 2,
+                                 .ms = at("2026-11-25T10:00:05.000Z")};
+    struct vn_event_tracking_update u;
+    struct vn_filter fl = {.event_id = "ev1"};
+    struct tracked t;
+    struct rows r;
+
+    assert_int_equal(vn_store_event_track(f->st, &tr), 0);
+    assert_int_equal(vn_store_event_track(f->st, &tr), VN_EDUP);
+    assert_int_equal(vn_store_event_track(f->st, &tr2), 0);
+    tr2.uid = NULL;
+    assert_int_equal(vn_store_event_track(f->st, &tr2), VN_EPARSE);
+    assert_int_equal(tracking(f, NULL, &t), 2); /* oldest request first */
+    assert_string_equal(t.ids[0], "ev1");
+    assert_string_equal(t.ids[1], "ev2");
+    assert_int_equal(tracking(f, "u1", &t), 1);
+    assert_int_equal(t.e[0].expected, 3);
+    assert_int_equal(t.e[0].requested_ms, tr.requested_ms);
+    assert_string_equal(t.request[0], "{\"assets\":[]}");
+    assert_string_equal(t.status[0], "(null)"); /* never polled */
+    assert_int_equal(t.e[0].polls, 0);
+    assert_int_equal(t.e[0].notifications, 0);
+
+    /* Its notifications count in. */
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_event_note(f->st, &note), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(tracking(f, "u1", &t), 1);
+    assert_int_equal(t.e[0].notifications, 1);
+    assert_int_equal(t.e[0].succeeded, 2);
+    assert_int_equal(t.e[0].last_notified_ms, note.ms);
+
+    /* A poll, then stalled, then done. */
+    memset(&u, 0, sizeof(u));
+    u.what = VN_ETU_POLL;
+    u.status = "PENDING";
+    u.num_requested = 3;
+    u.num_completed = 1;
+    u.now_ms = at("2026-11-25T10:01:00.000Z");
+    assert_int_equal(vn_store_event_tracking_update(f->st, "ev1", &u), 0);
+    assert_int_equal(tracking(f, "u1", &t), 1);
+    assert_string_equal(t.status[0], "PENDING");
+    assert_int_equal(t.e[0].polls, 1);
+    assert_int_equal(t.e[0].num_requested, 3);
+    assert_int_equal(t.e[0].num_completed, 1);
+    assert_int_equal(t.e[0].last_poll_ms, u.now_ms);
+    memset(&u, 0, sizeof(u));
+    u.what = VN_ETU_STALLED;
+    u.num_requested = u.num_completed = -1;
+    assert_int_equal(vn_store_event_tracking_update(f->st, "ev1", &u), 0);
+    assert_int_equal(tracking(f, "u1", &t), 1);
+    assert_int_equal(t.e[0].stalled, 1);
+    assert_int_equal(t.e[0].num_completed, 1); /* kept */
+    memset(&u, 0, sizeof(u));
+    u.what = VN_ETU_DONE | VN_ETU_RESYNC;
+    u.status = "COMPLETE";
+    u.num_requested = 3;
+    u.num_completed = 3;
+    u.resync = "done";
+    u.now_ms = at("2026-11-25T10:02:00.000Z");
+    assert_int_equal(vn_store_event_tracking_update(f->st, "ev1", &u), 0);
+    assert_int_equal(tracking(f, "u1", &t), 0); /* no longer tracked */
+    assert_int_equal(vn_store_event_tracking_update(f->st, "nope", &u), VN_ENOTFOUND);
+
+    /* The events query shows the whole story. */
+    assert_int_equal(q(f->st, VN_Q_EVENTS, &fl, &r), 1);
+    assert_non_null(strstr(r.text[0], "eventId=ev1 uId=u1 notificationType=ASSET_MANAGEMENT "
+                                      "type=ASSOCIATE notifications=1 succeeded=2 failed=0 "));
+    assert_non_null(strstr(r.text[0], "tracked=true requestedAt=2026-11-25T10:00:00.000Z "
+                                      "status=COMPLETE numRequested=3 numCompleted=3 "
+                                      "expectedItems=3 notifiedItems=2 "));
+    assert_non_null(strstr(r.text[0], "polls=1 lastPollAt=2026-11-25T10:01:00.000Z "));
+    assert_non_null(strstr(r.text[0], "stalled=true resync=done "
+                                      "completedAt=2026-11-25T10:02:00.000Z"));
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_config_ensure_first_value_wins),
+        T(test_location_apple_fields),
+        T(test_location_unrotate_restores_the_previous_token),
+        T(test_sync_writes_report_added_changed_unchanged),
+        T(test_sync_sweep_removes_rows_of_other_generations_in_scope),
+        T(test_sync_state_roundtrip),
+        T(test_event_tracking_lifecycle),
+    };
+
+    if (vn_secret_init() != 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
