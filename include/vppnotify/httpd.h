@@ -31,12 +31,13 @@ struct vn_httpd_options {
     size_t max_header;         /* per-connection memory for headers (MHD memory limit) */
     unsigned max_connections;
     unsigned max_per_ip;
-    unsigned idle_timeout_s; /* inactivity on a connection */
-    int64_t read_timeout_ms; /* the whole body must arrive within this */
-    unsigned threads;        /* 0: one per CPU */
-    size_t max_depth;        /* JSON nesting */
-    unsigned retry_after_s;  /* Retry-After of a 503 */
-    size_t quarantine_max;   /* bytes of a non-notification body kept in quarantine */
+    unsigned idle_timeout_s;   /* inactivity on a connection */
+    int64_t header_timeout_ms; /* a request's headers must arrive within this */
+    int64_t read_timeout_ms;   /* the whole body must arrive within this */
+    unsigned threads;          /* 0: one per CPU */
+    size_t max_depth;          /* JSON nesting */
+    unsigned retry_after_s;    /* Retry-After of a 503 */
+    size_t quarantine_max;     /* bytes of a non-notification body kept in quarantine */
     /* Optional: adds fields to a 200 /healthz body (serve: the locations' token status).
      * Called on an HTTP thread; must be quick and thread-safe. */
     void (*health_extra)(void *ud, json_t *body);

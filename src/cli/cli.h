@@ -53,6 +53,7 @@ struct vn_cli {
     long long max_connections;
     long long max_per_ip;
     long long idle_timeout_ms;
+    long long header_timeout_ms;
     long long read_timeout_ms;
     long long threads;
     long long max_depth;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -138,14 +139,69 @@ int vn_ready_file_write(const char *path, const char *addr)
     return 0;
 }
 
+/*
+ * libmicrohttpd reports what single clients did wrong (a closed connection, a bad header, a
+ * failed TLS handshake) with the same function as its own failures. A client must not be
+ * able to flood the log: those lines are debug, and the rest are capped per minute.
+ */
+static const char *const per_client[] = {
+    "Connection socket is closed",
+    "Connection was closed by remote side",
+    "Socket has been disconnected",
+    "Error processing request (HTTP response code",
+    "received handshake message out of context",
+    "Content-Length",
+    "without `Host' header",
+    "Failed to send",
+    "Server reached connection limit",
+    "Connection rejected by application",
+    "Not enough memory in pool",
+    "incomplete upload processing",
+    "Too late to send an error response",
+    "Setting TCP_NODELAY",
+    "Setting TCP_CORK",
+};
+
+#define MHD_LOG_WINDOW_MS 60000
+#define MHD_LOG_MAX       30
+
 void vn_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t window_ms;
+    static unsigned lines, dropped;
     char msg[512];
+    unsigned was_dropped = 0;
+    int64_t now;
     size_t n;
 
+    (void)cls;
     vsnprintf(msg, sizeof(msg), fmt, ap);
     n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
+    for (size_t i = 0; i < sizeof(per_client) / sizeof(per_client[0]); i++) {
+        if (strstr(msg, per_client[i])) {
+            vn_log_debug("libmicrohttpd: %s", msg);
+            return;
+        }
+    }
+    now = vn_now_ms();
+    pthread_mutex_lock(&mu);
+    if (now - window_ms >= MHD_LOG_WINDOW_MS) {
+        was_dropped = dropped;
+        window_ms = now;
+        lines = dropped = 0;
+    }
+    if (lines >= MHD_LOG_MAX) {
+        dropped++;
+        pthread_mutex_unlock(&mu);
+        return;
+    }
+    lines++;
+    pthread_mutex_unlock(&mu);
+    if (was_dropped)
+        vn_log_warn("libmicrohttpd: %u more messages in the last minute were not logged",
+                    was_dropped);
     vn_log_warn("libmicrohttpd: %s", msg);
 }

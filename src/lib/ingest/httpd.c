@@ -1,5 +1,6 @@
 /* httpd.c - see include/vppnotify/httpd.h. */
 #include "vppnotify/httpd.h"
+#include "conn.h"
 #include "vppnotify/auth.h"
 #include "vppnotify/buf.h"
 #include "vppnotify/error.h"
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,6 +34,7 @@ struct vn_httpd {
     struct vn_ingest *ingest;
     struct vn_auth *auth;
     struct MHD_Daemon *mhd;
+    struct vn_conns *conns;
     char *tls_cert, *tls_key;
     char address[96];
     atomic_uint in_flight;
@@ -44,6 +47,7 @@ enum phase { PH_BODY, PH_WAIT, PH_DONE };
 struct request {
     struct vn_httpd *h;
     struct MHD_Connection *conn;
+    struct vn_conn *track; /* the connection's deadlines (conn.h); NULL if untracked */
     enum route route;
     enum phase phase;
     int early_status; /* decided before the body was read: answered at its end */
@@ -92,6 +96,7 @@ static enum MHD_Result respond_json(struct request *r, unsigned status, json_t *
     ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     r->phase = PH_DONE;
+    vn_conn_set_phase(r->track, VN_CONN_BUSY);
     return ret;
 }
 
@@ -224,6 +229,7 @@ static enum MHD_Result submit(struct request *r)
     r->job.ud = r;
     r->job.received_ms = vn_now_ms();
     r->phase = PH_WAIT;
+    vn_conn_set_phase(r->track, VN_CONN_BUSY);
     MHD_suspend_connection(r->conn);
     rc = vn_ingest_submit(r->h->ingest, &r->job);
     if (rc) {
@@ -238,6 +244,14 @@ static enum MHD_Result submit(struct request *r)
 }
 
 /* ---- request phases ---------------------------------------------------------------------- */
+
+static struct vn_conn *connection_track(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci ? ci->socket_context : NULL;
+}
 
 static void client_address(struct MHD_Connection *conn, char *out, size_t outlen)
 {
@@ -388,6 +402,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         r->phase = PH_BODY;
         vn_buf_init(&r->body, h->o.max_body);
         client_address(conn, r->remote, sizeof(r->remote));
+        r->track = connection_track(conn);
+        vn_conn_set_phase(r->track, VN_CONN_BODY);
         *con_cls = r;
         atomic_fetch_add(&h->in_flight, 1);
         return on_headers(r, url, method);
@@ -417,11 +433,58 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
 
     if (!r)
         return;
+    /* A kept-alive connection now waits for its next request's headers. */
+    vn_conn_set_phase(r->track, VN_CONN_HEADERS);
     vn_notification_free(r->n);
     vn_buf_release(&r->body);
     free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&h->in_flight, 1);
+}
+
+/* ---- connections: accept policy, start and end ------------------------------------------- */
+
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct vn_httpd *h = cls;
+
+    (void)addrlen;
+    return vn_conns_may_accept(h->conns, addr) ? MHD_YES : MHD_NO;
+}
+
+/* Track each connection from its start to its end (libmicrohttpd calls CLOSED before it closes
+ * the socket, which is what makes the reaper's use of the fd safe). */
+static void connection_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    struct vn_httpd *h = cls;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ca =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        *socket_context =
+            fd ? vn_conns_opened(h->conns, fd->connect_fd, ca ? ca->client_addr : NULL) : NULL;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        vn_conns_closed(h->conns, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+/* Every connection needs a descriptor: raise the soft limit when max_connections needs it. */
+static void ensure_fd_limit(unsigned max_connections)
+{
+    rlim_t want = (rlim_t)max_connections + 128;
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        vn_log_warn("--max-connections %u needs about %llu file descriptors but the limit is "
+                    "%llu: lower --max-connections or raise the limit (systemd LimitNOFILE=)",
+                    max_connections, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
 }
 
 /* ---- start and stop ---------------------------------------------------------------------- */
@@ -497,6 +560,16 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
         goto fail;
     }
     {
+        struct vn_conns_limits cl = {.max_connections = opts->max_connections,
+                                     .max_per_ip = opts->max_per_ip,
+                                     .header_timeout_ms = opts->header_timeout_ms,
+                                     .read_timeout_ms = opts->read_timeout_ms};
+        h->conns = vn_conns_new(&cl, NULL, NULL, err);
+        if (!h->conns)
+            goto fail;
+    }
+    ensure_fd_limit(opts->max_connections);
+    {
         /* TLS options only when TLS is on: MHD warns about them otherwise. */
         struct MHD_OptionItem tls[] = {
             {MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert},
@@ -506,13 +579,14 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
         };
         struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
 
+        /* The per-address limit is ours (conn.c): libmicrohttpd's cannot exempt a proxy. */
         h->mhd = MHD_start_daemon(
-            flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, vn_mhd_log, h,
+            flags, 0, accept_policy, h, handle, h, MHD_OPTION_EXTERNAL_LOGGER, vn_mhd_log, h,
             MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mfd, MHD_OPTION_THREAD_POOL_SIZE, threads,
-            MHD_OPTION_CONNECTION_LIMIT, opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-            opts->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s,
-            MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->max_header, MHD_OPTION_NOTIFY_COMPLETED,
-            request_completed, h, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY,
+            MHD_OPTION_CONNECTION_LIMIT, opts->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+            opts->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->max_header,
+            MHD_OPTION_NOTIFY_COMPLETED, request_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
+            connection_notify, h, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY,
             h->tls_cert ? tls : none, MHD_OPTION_END);
     }
     close(lfd);
@@ -557,6 +631,7 @@ void vn_httpd_free(struct vn_httpd *h)
         return;
     if (h->mhd)
         MHD_stop_daemon(h->mhd);
+    vn_conns_free(h->conns); /* after the server: no connection is left */
     if (h->tls_key) {
         vn_wipe(h->tls_key, TLS_FILE_MAX);
         free(h->tls_key);
