@@ -33,6 +33,8 @@ struct url_entry {
     char *url; /* owned */
 };
 
+#define POOL_MAX 8 /* idle easy handles kept (more threads than this make new ones) */
+
 struct vn_apple {
     struct vn_apple_options o;
     char *base; /* owned, without a trailing '/' */
@@ -55,6 +57,16 @@ struct vn_apple {
 
     CURLSH *share;
     pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+
+    /*
+     * Easy handles between calls, each with its connections kept alive, guarded by mu. A call
+     * takes one (the last put back first, so a thread tends to meet its own connection again)
+     * and puts it back after curl_easy_reset: options go, live connections stay. libcurl does
+     * not support one connection cache shared by concurrent threads, hence a pool of handles
+     * rather than CURL_LOCK_DATA_CONNECT.
+     */
+    CURL *pool[POOL_MAX];
+    size_t npool;
 };
 
 /* ---- pure helpers --------------------------------------------------------------------- */
@@ -247,6 +259,8 @@ void vn_apple_free(struct vn_apple *a)
 {
     if (!a)
         return;
+    for (size_t i = 0; i < a->npool; i++)
+        curl_easy_cleanup(a->pool[i]);
     if (a->share)
         curl_share_cleanup(a->share);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -370,6 +384,7 @@ struct exchange {
     long long retry_after_ms;
     long status;
     CURLcode curl;
+    long new_connections; /* connections the transfer opened (0: it reused one) */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -422,14 +437,44 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
     return stop;
 }
 
+/* An easy handle from the pool (options reset, connections kept), or a new one. */
+static CURL *handle_take(struct vn_apple *a)
+{
+    CURL *c = NULL;
+
+    pthread_mutex_lock(&a->mu);
+    if (a->npool)
+        c = a->pool[--a->npool];
+    pthread_mutex_unlock(&a->mu);
+    if (c) {
+        curl_easy_reset(c);
+        return c;
+    }
+    return curl_easy_init();
+}
+
+static void handle_put(struct vn_apple *a, CURL *c)
+{
+    curl_easy_reset(c); /* no option, the Authorization header list included, outlives a call */
+    pthread_mutex_lock(&a->mu);
+    if (a->npool < POOL_MAX) {
+        a->pool[a->npool++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (c)
+        curl_easy_cleanup(c);
+}
+
 static void perform(struct vn_apple *a, const char *url, const char *method, const char *stoken,
                     const char *body, struct exchange *x)
 {
-    CURL *c = curl_easy_init();
+    CURL *c = handle_take(a);
     struct curl_slist *h = NULL;
     char *auth = NULL;
     size_t alen = 0;
 
+    x->new_connections = 0;
     x->status = 0;
     x->retry_after_ms = 0;
     x->errbuf[0] = '\0';
@@ -478,11 +523,12 @@ static void perform(struct vn_apple *a, const char *url, const char *method, con
     x->curl = !auth && stoken ? CURLE_OUT_OF_MEMORY : curl_easy_perform(c);
     if (x->curl == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &x->new_connections);
+    handle_put(a, c); /* first: the handle must not point at the list wiped below */
     /* curl_slist_append copied the Authorization line: wipe that copy too. */
     for (struct curl_slist *p = h; p; p = p->next)
         vn_wipe(p->data, strlen(p->data));
     curl_slist_free_all(h);
-    curl_easy_cleanup(c);
     if (auth) {
         vn_wipe(auth, alen);
         free(auth);
@@ -690,6 +736,8 @@ static int call(struct vn_apple *a, const struct vn_apple_request *req, int use_
         perform(a, url ? url : "", req->method, req->stoken, post ? (body ? body : "{}") : NULL,
                 &x);
         answered = x.curl == CURLE_OK;
+        vn_log_debug("apple: %s: HTTP %ld on a %s connection", what, x.status,
+                     x.new_connections ? "new" : "reused");
         if (!answered) {
             int cancelled;
             pthread_mutex_lock(&a->mu);
