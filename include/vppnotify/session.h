@@ -9,7 +9,9 @@
  * new sToken is installed (location set-stoken): no call is ever repeated with a token Apple
  * refused, so there is no hot retry loop.
  *
- * A session is used by one thread; its store handle is that thread's.
+ * A session is used by one thread; its store handle is that thread's, for reads. Everything
+ * it writes goes through a writer (writer.h): serve's one writer, or an inline writer on the
+ * session's store handle when the caller gave none (the CLI).
  */
 #ifndef VPPNOTIFY_SESSION_H
 #define VPPNOTIFY_SESSION_H
@@ -21,6 +23,7 @@
 #include "vppnotify/secret.h"
 #include "vppnotify/stoken.h"
 #include "vppnotify/store.h"
+#include "vppnotify/writer.h"
 
 /* This instance's mdmInfo: {id: a UUID made once and kept in the store, name, metadata}. */
 struct vn_mdm_info {
@@ -29,23 +32,27 @@ struct vn_mdm_info {
     char metadata[64]; /* "vppnotify <version>" */
 };
 
-/* Read (or create, once) this instance's mdmInfo. st must be writable the first time. */
-int vn_mdm_info_load(struct vn_store *st, struct vn_mdm_info *out, struct vn_error *err);
+/* Read this instance's mdmInfo from st, creating it once (a job of w) the first time. */
+int vn_mdm_info_load(struct vn_store *st, struct vn_writer *w, struct vn_mdm_info *out,
+                     struct vn_error *err);
 
 /* {"id", "name", "metadata"} (owned). */
 json_t *vn_mdm_info_json(const struct vn_mdm_info *m);
 
 /* Where sessions find the client and the sealing key. The key is read on first need. */
 struct vn_session_env {
-    struct vn_apple *apple; /* borrowed */
-    const char *key_file;   /* borrowed path of the sealing key */
+    struct vn_apple *apple;   /* borrowed */
+    const char *key_file;     /* borrowed path of the sealing key */
+    struct vn_writer *writer; /* borrowed; NULL: each session makes an inline one */
     int have_key;
     uint8_t key[VN_SEAL_KEY_LEN];
 };
 
 struct vn_session {
-    struct vn_apple *apple; /* borrowed */
-    struct vn_store *st;    /* borrowed */
+    struct vn_apple *apple;  /* borrowed */
+    struct vn_store *st;     /* borrowed: reads */
+    struct vn_writer *w;     /* where its writes go: env's writer, or own_w */
+    struct vn_writer *own_w; /* owned inline writer on st, when env gave none */
     struct vn_mdm_info mdm;
     char uid[VN_ID_MAX + 1];
     char *stoken;                 /* owned; wiped by vn_session_release */
@@ -78,6 +85,10 @@ void vn_session_release(struct vn_session *s);
 int vn_session_call(struct vn_session *s, const char *method, const char *endpoint,
                     const char *path, const char *query, const json_t *body, json_t **out,
                     struct vn_apple_failure *why);
+
+/* Write u to location uid as one job of w, and wait. err (may be NULL) says why not. */
+int vn_location_record(struct vn_writer *w, const char *uid, const struct vn_location_update *u,
+                       struct vn_error *err);
 
 /* 1 if an answer's mdmInfo names another MDM than this instance (no mdmInfo: 0). */
 int vn_session_foreign_mdm(const struct vn_session *s, const json_t *answer);

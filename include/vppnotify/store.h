@@ -357,10 +357,11 @@ int vn_store_location_update(struct vn_store *st, const char *uid,
 /* ---- sync: replacing the mirror with Apple's records ------------------------------------ */
 
 /*
- * A sync writes every record it fetched with a generation number gen (unique per sync) and
- * then sweeps: rows of the location inside the scope that do not carry gen are deleted. All
- * inside one transaction of the caller. Each write returns 0 (the row was already so),
- * 1 (added) or 2 (changed), or < 0. Assets written by a sync lose needsSync.
+ * A sync writes every record it fetched with a generation number gen (unique per walk) and
+ * then sweeps: rows of the location inside the scope that do not carry gen are deleted. Each
+ * call is inside a transaction of the caller (a sync writes page by page and sweeps in
+ * chunks: writer.h). Each write returns 0 (the row was already so), 1 (added) or 2 (changed),
+ * or < 0. Assets written by a sync lose needsSync.
  */
 enum vn_mirror_table {
     VN_MT_ASSETS,
@@ -376,7 +377,9 @@ int vn_store_sync_asset(struct vn_store *st, const char *uid, int64_t gen, const
                         long long available);
 int vn_store_sync_assignment(struct vn_store *st, const char *uid, int64_t gen,
                              const struct vn_assignment *a);
-/* Every field is written as given (NULL clears it), unlike the notification upsert. */
+/* Every field is written as given (NULL clears it), unlike the notification upsert. Apple
+ * keeps retired users' rows, so one walk may return a clientUserId twice: a row this gen wrote
+ * active is kept against a Retired record of the same gen (0); otherwise the later wins. */
 int vn_store_sync_user(struct vn_store *st, const char *uid, int64_t gen, const struct vn_user *u);
 int vn_store_sync_subscription(struct vn_store *st, const char *uid, int64_t gen,
                                const char *adam_id, const char *parent_adam_id,
@@ -391,10 +394,11 @@ struct vn_mirror_scope {
     const char *serial_number;
 };
 
-/* Delete the rows of table for uid within scope whose generation is not gen; *removed gets
- * how many. */
+/* Delete the rows of table for uid within scope whose generation is not gen, at most limit of
+ * them (0: all); *removed gets how many (fewer than limit: nothing is left). */
 int vn_store_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid,
-                        int64_t gen, const struct vn_mirror_scope *scope, long long *removed);
+                        int64_t gen, const struct vn_mirror_scope *scope, long long limit,
+                        long long *removed);
 
 /* What the last syncs of a location left behind (one row per location). */
 struct vn_sync_state {

@@ -2,11 +2,15 @@
  * sync.h - re-sync: make a location's mirror equal to Apple's records.
  *
  * Full sync walks every page of assets, assignments and users (page index) and of
- * subscriptions and subscription assignments (cursors). A walk whose versionId changes
- * mid-way (Apple's data changed under it) starts that table over, at most max_restarts times.
- * The snapshot then replaces the location's five mirror tables in ONE transaction, counting
- * per table the rows added, removed and changed (the drift), clearing needsSync, and keeping
- * the first pages' versionIds of assignments and users for the next delta.
+ * subscriptions and subscription assignments (cursors). Each page is written as it arrives,
+ * in writer jobs of a bounded number of rows (writer.h: BULK jobs, so notifications are not
+ * held up), every row tagged with the walk's generation; only one page is in memory at a
+ * time, whatever the organization's size. A walk whose versionId changes mid-way (Apple's data
+ * changed under it) starts that table over with a new generation, at most max_restarts times.
+ * When every walk is done, each table is swept in bounded chunks: the rows its last walk did
+ * not return are deleted. The drift counts per table the rows added, changed (walks started
+ * over included) and removed; written rows lose needsSync; the first pages' versionIds of
+ * assignments and users are kept for the next delta.
  *
  * Delta sync asks assignments and users only for what changed since those versionIds
  * (sinceVersionId) and upserts it; Apple's deltas carry no removals, so removals come from
@@ -18,8 +22,10 @@
  * assignments, its users, its subscriptions and their seats): the tracker runs it when an
  * event's notifications went missing.
  *
- * Nothing is written when any walk fails. Walks happen before the transaction, so the
- * database is locked only for the writes.
+ * A walk that fails leaves the pages written so far (Apple's records, newer than the mirror's)
+ * and sweeps nothing; the failure is recorded in the sync state. The session's writer decides
+ * where writes go: serve's one writer, or the CLI's inline writer (one short transaction per
+ * job), so a sync never holds the write lock for long.
  */
 #ifndef VPPNOTIFY_SYNC_H
 #define VPPNOTIFY_SYNC_H

@@ -1,6 +1,7 @@
 /*
  * worker.h - the Apple side of `vppnotify serve`: two threads beside the HTTP server and the
- * ingest writer, each with its own store handle.
+ * writer, each with its own read-only store handle; everything they write is a job of the one
+ * writer (writer.h): tracked events, token status, sync pages, sweeps and sync state.
  *
  *   tracker thread: every tick, one vn_tracker_pass over the tracked events; every second,
  *                   the locations' token status for /healthz and the expiry warnings (logged
@@ -22,13 +23,15 @@
 
 struct vn_apple;
 struct vn_error;
+struct vn_writer;
 struct vn_worker;
 
 struct vn_worker_options {
-    const char *db; /* store URL; each thread opens its own handle */
+    const char *db; /* store URL; each thread opens its own read-only handle */
     struct vn_store_options store;
-    const char *key_file;   /* sealing key of the sTokens */
-    struct vn_apple *apple; /* borrowed; outlives the worker */
+    struct vn_writer *writer; /* borrowed; outlives the worker */
+    const char *key_file;     /* sealing key of the sTokens */
+    struct vn_apple *apple;   /* borrowed; outlives the worker */
     struct vn_tracker_config tracker;
     int64_t full_ms;  /* full sync period; 0: no scheduled sync */
     int64_t delta_ms; /* delta sync period; 0: no scheduled delta */

@@ -127,6 +127,14 @@ int vn_writer_submit(struct vn_writer *w, struct vn_wjob *job);
  */
 int vn_writer_run(struct vn_writer *w, struct vn_wjob *job);
 
+/*
+ * A shorthand for one small write: run fn(st, ud) as a NORMAL job and wait (vn_writer_run).
+ * fn follows the rules of a job's run() (it may run more than once). Returns its code; err
+ * (may be NULL) gets job->error.
+ */
+int vn_writer_call(struct vn_writer *w, int (*fn)(struct vn_store *st, void *ud), void *ud,
+                   struct vn_error *err);
+
 /* A snapshot of the counters. */
 void vn_writer_stats(struct vn_writer *w, struct vn_writer_stats *out);
 

@@ -158,6 +158,7 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
         vn_cli_error("%s", err.msg);
         goto out;
     }
+    wo.writer = writer;
     ing = vn_ingest_new(writer, &err);
     if (!ing) {
         vn_cli_error("%s", err.msg);

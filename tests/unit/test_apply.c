@@ -167,7 +167,7 @@ static void drop_assets(struct fx *f)
     long long removed = 0;
 
     assert_int_equal(vn_store_begin(f->st), 0);
-    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSETS, UID, 1, NULL, &removed), 0);
+    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSETS, UID, 1, NULL, 0, &removed), 0);
     assert_int_equal(vn_store_commit(f->st), 0);
 }
 

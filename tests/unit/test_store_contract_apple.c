@@ -238,7 +238,8 @@ static void test_sync_sweep_removes_rows_of_other_generations_in_scope(void **st
     /* A later sync of adamId 10 sees c1 and c3 only. */
     assert_int_equal(vn_store_sync_assignment(f->st, "u1", 2, &a[0]), 0);
     assert_int_equal(vn_store_sync_assignment(f->st, "u1", 2, &a[2]), 0);
-    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 2, &scope, &removed), 0);
+    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 2, &scope, 0, &removed),
+                     0);
     assert_int_equal(removed, 1); /* c2; c4 is outside the scope, u2 another location */
     assert_int_equal(vn_store_commit(f->st), 0);
     assert_int_equal(q(f->st, VN_Q_ASSIGNMENTS, NULL, &r), 4);
@@ -249,11 +250,85 @@ static void test_sync_sweep_removes_rows_of_other_generations_in_scope(void **st
 
     /* Without a scope, everything of the location not of the generation goes. */
     assert_int_equal(vn_store_begin(f->st), 0);
-    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 3, NULL, &removed), 0);
+    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 3, NULL, 0, &removed), 0);
     assert_int_equal(removed, 3);
     assert_int_equal(vn_store_commit(f->st), 0);
     assert_int_equal(q(f->st, VN_Q_ASSIGNMENTS, NULL, &r), 1);
     assert_non_null(strstr(r.text[0], "uId=u2 "));
+}
+
+struct user_row {
+    char status[32], email[64];
+};
+
+static int on_user(void *ud, const struct vn_row *row)
+{
+    struct user_row *r = ud;
+
+    for (size_t k = 0; k < row->n; k++) {
+        if (row->vals[k].type != VN_V_TEXT)
+            continue;
+        if (!strcmp(row->keys[k], "status"))
+            snprintf(r->status, sizeof(r->status), "%s", row->vals[k].s);
+        else if (!strcmp(row->keys[k], "email"))
+            snprintf(r->email, sizeof(r->email), "%s", row->vals[k].s);
+    }
+    return 0;
+}
+
+/* A sweep in chunks: each call deletes at most limit rows and says how many. */
+static void test_sync_sweep_in_chunks(void **state)
+{
+    struct fx *f = *state;
+    char sn[16];
+    long long removed = -1, total = 0;
+    int calls = 0;
+
+    assert_int_equal(vn_store_begin(f->st), 0);
+    for (int i = 0; i < 25; i++) {
+        struct vn_assignment a = {.adam_id = {"10"}, .serial_number = sn};
+        snprintf(sn, sizeof(sn), "S%d", i);
+        assert_int_equal(vn_store_sync_assignment(f->st, "u1", i < 3 ? 9 : 8, &a), 1);
+    }
+    do {
+        assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 9, NULL, 10, &removed),
+                         0);
+        assert_true(removed <= 10);
+        total += removed;
+        calls++;
+    } while (removed == 10);
+    assert_int_equal(total, 22);
+    assert_int_equal(calls, 3);
+    assert_int_equal(vn_store_commit(f->st), 0);
+}
+
+/*
+ * Apple keeps retired users' rows: one walk may return a clientUserId twice, and now that a
+ * sync writes page by page the two records may be on different pages. Within one generation
+ * an active row is kept against a Retired record; otherwise the later record wins.
+ */
+static void test_sync_user_retired_twice_in_one_walk(void **state)
+{
+    struct fx *f = *state;
+    struct vn_user active = {.client_user_id = "c1", .email = "new@b.c", .status = "Registered"};
+    struct vn_user retired = {.client_user_id = "c1", .email = "old@b.c", .status = "Retired"};
+    struct vn_filter flt = {.client_user_id = "c1"};
+    struct user_row r;
+
+    assert_int_equal(vn_store_begin(f->st), 0);
+    /* Active on page 1, its retired predecessor on page 2 (generation 7): active stays. */
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 7, &active), 1);
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 7, &retired), 0);
+    /* The next walk (8) returns them the other way round: the later, active one wins. */
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 8, &retired), 2);
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 8, &active), 2);
+    /* A walk (9) that only sees the user retired: the user is retired. */
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 9, &retired), 2);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(vn_store_query(f->st, VN_Q_USERS, &flt, on_user, &r), 0);
+    assert_string_equal(r.status, "Retired");
+    assert_string_equal(r.email, "old@b.c");
 }
 
 static void test_sync_state_roundtrip(void **state)
@@ -427,6 +502,8 @@ int main(void)
         T(test_location_unrotate_restores_the_previous_token),
         T(test_sync_writes_report_added_changed_unchanged),
         T(test_sync_sweep_removes_rows_of_other_generations_in_scope),
+        T(test_sync_sweep_in_chunks),
+        T(test_sync_user_retired_twice_in_one_walk),
         T(test_sync_state_roundtrip),
         T(test_event_tracking_lifecycle),
     };

@@ -286,9 +286,10 @@ static void test_store_sync_marks_and_sweep(void **state)
     assert_int_equal(vn_store_sync_user(f->st, "u1", 7, &u), 1);
     u.email = NULL; /* a sync writes what Apple says, absent fields included */
     assert_int_equal(vn_store_sync_user(f->st, "u1", 7, &u), 2);
-    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 7, &scope, &removed), 0);
+    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 7, &scope, 0, &removed),
+                     0);
     assert_int_equal(removed, 1); /* S1; c1's assignment of 11 is outside the scope */
-    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSETS, "u1", 7, NULL, &removed), 0);
+    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSETS, "u1", 7, NULL, 0, &removed), 0);
     assert_int_equal(removed, 0);
     assert_int_equal(vn_store_commit(f->st), 0);
     assert_int_equal(vn_store_assignment_delete(f->st, "u1", &a1), 0); /* gone */

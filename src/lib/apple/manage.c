@@ -351,6 +351,12 @@ void vn_manage_plan_free(struct vn_manage_request *reqs, size_t n)
     free(reqs);
 }
 
+/* A job: start tracking an event (its writes go through the session's writer). */
+static int track_run(struct vn_store *st, void *ud)
+{
+    return vn_store_event_track(st, ud);
+}
+
 /* ---- sending -------------------------------------------------------------------------- */
 
 int vn_manage_send(struct vn_session *s, enum vn_manage_op op, const struct vn_manage_request *reqs,
@@ -365,6 +371,7 @@ int vn_manage_send(struct vn_session *s, enum vn_manage_op op, const struct vn_m
         const char *event_id;
         char *request = NULL;
         struct vn_event_track t = {0};
+        struct vn_error werr = {0};
 
         rc = vn_session_call(s, "POST", ops[op].endpoint, ops[op].path, NULL, reqs[i].body, &out,
                              why);
@@ -388,10 +395,9 @@ int vn_manage_send(struct vn_session *s, enum vn_manage_op op, const struct vn_m
         t.deferred = op == VN_MO_SUBS_DISASSOCIATE &&
                      json_is_true(json_object_get(reqs[i].body, "deferred"));
         t.requested_ms = vn_now_ms();
-        rc = vn_store_event_track(s->st, &t);
+        rc = vn_writer_call(s->w, track_run, &t, &werr);
         if (rc && rc != VN_EDUP)
-            vn_log_error("event %s was requested but cannot be tracked: %s", event_id,
-                         vn_store_last_error(s->st));
+            vn_log_error("event %s was requested but cannot be tracked: %s", event_id, werr.msg);
         vn_log_fields(VN_LOG_DEBUG, "request sent",
                       (struct vn_log_field[]){VN_LF_S("uId", s->uid), VN_LF_S("kind", ops[op].kind),
                                               VN_LF_S("type", ops[op].type),
@@ -403,7 +409,7 @@ int vn_manage_send(struct vn_session *s, enum vn_manage_op op, const struct vn_m
             cb(ud, event_id, &reqs[i]);
         if (rc && rc != VN_EDUP)
             vn_error_set(err, rc, "event '%s' was requested but cannot be tracked: %s", event_id,
-                         vn_store_last_error(s->st));
+                         werr.msg);
         free(request);
         json_decref(out);
         if (rc && rc != VN_EDUP)

@@ -13,7 +13,22 @@
 
 #define MDM_ID_KEY "mdm_info_id"
 
-int vn_mdm_info_load(struct vn_store *st, struct vn_mdm_info *out, struct vn_error *err)
+struct ensure {
+    const char *fresh;
+    char *id; /* owned */
+};
+
+static int ensure_id(struct vn_store *st, void *ud)
+{
+    struct ensure *e = ud;
+
+    free(e->id);
+    e->id = NULL;
+    return vn_store_config_ensure(st, MDM_ID_KEY, e->fresh, &e->id);
+}
+
+int vn_mdm_info_load(struct vn_store *st, struct vn_writer *w, struct vn_mdm_info *out,
+                     struct vn_error *err)
 {
     char fresh[VN_UUID_LEN + 1], *id = NULL;
     int rc;
@@ -22,8 +37,13 @@ int vn_mdm_info_load(struct vn_store *st, struct vn_mdm_info *out, struct vn_err
     /* Read first: creating it is a write, needed once in the life of the database. */
     rc = vn_store_config_ensure(st, MDM_ID_KEY, NULL, &id);
     if (rc == VN_ENOTFOUND) {
+        struct ensure e = {.fresh = fresh};
+        struct vn_error werr = {0};
         vn_uuid(fresh);
-        rc = vn_store_config_ensure(st, MDM_ID_KEY, fresh, &id);
+        rc = vn_writer_call(w, ensure_id, &e, &werr);
+        id = e.id;
+        if (rc)
+            return vn_error_set(err, rc, "cannot create this instance's mdmInfo id: %s", werr.msg);
     }
     if (rc)
         return vn_error_set(err, rc, "cannot read this instance's mdmInfo id: %s",
@@ -60,12 +80,19 @@ int vn_session_open(struct vn_session *s, struct vn_session_env *env, struct vn_
     memset(s, 0, sizeof(*s));
     s->apple = env->apple;
     s->st = st;
+    s->w = env->writer;
+    if (!s->w && !(s->w = s->own_w = vn_writer_inline(st)))
+        return vn_error_set(err, -ENOMEM, "out of memory");
     vn_strlcpy(s->uid, uid, sizeof(s->uid));
     rc = vn_store_location_apple(st, uid, &s->loc);
-    if (rc == VN_ENOTFOUND)
-        return vn_error_set(err, rc, "no location '%s'", uid);
-    if (rc)
-        return vn_error_set(err, rc, "cannot read location '%s': %s", uid, vn_store_last_error(st));
+    if (rc == VN_ENOTFOUND) {
+        vn_error_set(err, rc, "no location '%s'", uid);
+        goto fail;
+    }
+    if (rc) {
+        vn_error_set(err, rc, "cannot read location '%s': %s", uid, vn_store_last_error(st));
+        goto fail;
+    }
     if (!s->loc.stoken) {
         rc = vn_error_set(err, VN_ENOTFOUND,
                           "location '%s' has no sToken (location add --stoken-file, or "
@@ -86,7 +113,7 @@ int vn_session_open(struct vn_session *s, struct vn_session_env *env, struct vn_
     if (!rc)
         rc = vn_unseal(env->key, s->loc.stoken, s->loc.stoken_len, &s->stoken, err);
     if (!rc)
-        rc = vn_mdm_info_load(st, &s->mdm, err);
+        rc = vn_mdm_info_load(st, s->w, &s->mdm, err);
     if (rc)
         goto fail;
     s->record = 1;
@@ -107,9 +134,12 @@ int vn_session_with_token(struct vn_session *s, struct vn_apple *a, struct vn_st
     if (uid)
         vn_strlcpy(s->uid, uid, sizeof(s->uid));
     s->stoken = strdup(stoken);
-    if (!s->stoken)
+    s->w = s->own_w = vn_writer_inline(st);
+    if (!s->stoken || !s->w) {
+        vn_session_release(s);
         return vn_error_set(err, -ENOMEM, "out of memory");
-    rc = vn_mdm_info_load(st, &s->mdm, err);
+    }
+    rc = vn_mdm_info_load(st, s->w, &s->mdm, err);
     if (rc)
         vn_session_release(s);
     return rc;
@@ -128,7 +158,28 @@ void vn_session_release(struct vn_session *s)
         free(s->stoken);
     }
     vn_location_apple_release(&s->loc);
+    vn_writer_free(s->own_w);
     memset(s, 0, sizeof(*s));
+}
+
+struct loc_record {
+    const char *uid;
+    const struct vn_location_update *u;
+};
+
+static int loc_record_run(struct vn_store *st, void *ud)
+{
+    struct loc_record *r = ud;
+
+    return vn_store_location_update(st, r->uid, r->u);
+}
+
+int vn_location_record(struct vn_writer *w, const char *uid, const struct vn_location_update *u,
+                       struct vn_error *err)
+{
+    struct loc_record r = {uid, u};
+
+    return vn_writer_call(w, loc_record_run, &r, err);
 }
 
 int vn_session_foreign_mdm(const struct vn_session *s, const json_t *answer)
@@ -145,6 +196,7 @@ static void record_answer(struct vn_session *s, const json_t *out)
     struct vn_location_update u = {0};
     const char *exp = json_string_value(json_object_get(out, "tokenExpirationDate"));
     json_t *mdm = json_object_get(out, "mdmInfo");
+    struct vn_error err = {0};
     int64_t ms;
     char *foreign = NULL;
 
@@ -173,15 +225,16 @@ static void record_answer(struct vn_session *s, const json_t *out)
         s->loc.takeover[0] = '\0';
         vn_log_info("location %s: Apple echoes this instance's mdmInfo again", s->uid);
     }
-    if (u.what && vn_store_location_update(s->st, s->uid, &u) != 0)
+    if (u.what && vn_location_record(s->w, s->uid, &u, &err) != 0)
         vn_log_warn("location %s: cannot record the answer's token date or mdmInfo: %s", s->uid,
-                    vn_store_last_error(s->st));
+                    err.msg);
     free(foreign);
 }
 
 static void record_token_refused(struct vn_session *s, const struct vn_apple_failure *why)
 {
     struct vn_location_update u = {.what = VN_LU_STATUS};
+    struct vn_error err = {0};
 
     u.token_status = why->number == VN_APPLE_TOKEN_EXPIRED ? "expired" : "revoked";
     u.token_error = why->message;
@@ -192,9 +245,8 @@ static void record_token_refused(struct vn_session *s, const struct vn_apple_fai
                   (struct vn_log_field[]){VN_LF_S("uId", s->uid), VN_LF_S("status", u.token_status),
                                           VN_LF_I("errorNumber", why->number)},
                   3);
-    if (vn_store_location_update(s->st, s->uid, &u) != 0)
-        vn_log_warn("location %s: cannot record the token status: %s", s->uid,
-                    vn_store_last_error(s->st));
+    if (vn_location_record(s->w, s->uid, &u, &err) != 0)
+        vn_log_warn("location %s: cannot record the token status: %s", s->uid, err.msg);
 }
 
 int vn_session_call(struct vn_session *s, const char *method, const char *endpoint,

@@ -8,15 +8,18 @@
 #include "vppnotify/secret.h"
 #include "vppnotify/session.h"
 #include "vppnotify/util.h"
+#include "vppnotify/writer.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PAGES 1000000 /* a walk longer than this is a loop, not a library */
-#define MAX_JOBS  128
-#define FEW_USERS 20 /* a targeted users sync asks per user up to this many */
+#define MAX_PAGES   1000000 /* a walk longer than this is a loop, not a library */
+#define MAX_JOBS    128
+#define FEW_USERS   20  /* a targeted users sync asks per user up to this many */
+#define WRITE_CHUNK 250 /* records per writer job: a bulk job bounds a batch's delay */
+#define SWEEP_CHUNK 500 /* rows deleted per writer job */
 
 static const struct {
     const char *name, *endpoint, *path, *key;
@@ -43,8 +46,9 @@ struct job {
     const char *since; /* sinceVersionId, or NULL */
     int sweep;         /* delete rows within scope that the walk did not return */
     char scope_adam[VN_ADAM_ID_MAX + 1], scope_pp[8], scope_cuid[VN_ID_MAX + 1];
-    json_t *items;     /* every record fetched (owned) */
     char version[128]; /* versionId of the walk */
+    int64_t gen;       /* generation of the walk: written on every row it returned */
+    long long fetched; /* records of the current walk */
 };
 
 struct ctx {
@@ -53,7 +57,8 @@ struct ctx {
     struct vn_sync_report *r;
     struct job jobs[MAX_JOBS];
     size_t njobs;
-    int apple_number; /* Apple's errorNumber when a walk failed on one */
+    int apple_number;  /* Apple's errorNumber when a walk failed on one */
+    long long skipped; /* records without the fields a mirror row needs */
 };
 
 static struct job *add_job(struct ctx *c, enum vn_mirror_table t, int sweep)
@@ -82,114 +87,13 @@ static void add_filter(struct job *j, const char *name, const char *value)
 
 static void free_jobs(struct ctx *c)
 {
-    for (size_t i = 0; i < c->njobs; i++)
-        json_decref(c->jobs[i].items);
     c->njobs = 0;
 }
 
-/* ---- walking -------------------------------------------------------------------------- */
-
-static void progress(struct ctx *c, const struct job *j, long long page)
+/* A generation for a new walk: unique in practice (milliseconds and a random part). */
+static int64_t new_gen(void)
 {
-    if (!c->o || !c->o->progress)
-        return;
-    fprintf(stderr, "\rvppnotify: sync %s: %s page %lld, %zu records   ", c->s->uid,
-            tables[j->table].name, page + 1, json_array_size(j->items));
-    fflush(stderr);
-}
-
-static int walk(struct ctx *c, struct job *j, struct vn_error *err)
-{
-    int max_restarts = c->o && c->o->max_restarts > 0 ? c->o->max_restarts : 5;
-    int restarts = 0;
-
-restart:
-    json_decref(j->items);
-    j->items = json_array();
-    j->version[0] = '\0';
-    {
-        char *cursor = NULL;
-        long long page = 0;
-        int rc = 0, more;
-
-        for (long long n = 0; n < MAX_PAGES; n++) {
-            struct vn_apple_failure why;
-            struct vn_buf q;
-            char pagebuf[24];
-            json_t *out = NULL, *items, *next;
-            const char *v;
-
-            vn_buf_init(&q, 4096);
-            vn_buf_puts(&q, j->filter);
-            if (j->since)
-                vn_apple_query_add(&q, "sinceVersionId", j->since);
-            if (tables[j->table].cursor && cursor)
-                vn_apple_query_add(&q, "cursor", cursor);
-            if (!tables[j->table].cursor && page > 0) {
-                snprintf(pagebuf, sizeof(pagebuf), "%lld", page);
-                vn_apple_query_add(&q, "pageIndex", pagebuf);
-            }
-            rc = vn_session_call(c->s, "GET", tables[j->table].endpoint, tables[j->table].path,
-                                 vn_buf_str(&q), NULL, &out, &why);
-            vn_buf_release(&q);
-            c->r->pages++;
-            if (rc) {
-                free(cursor);
-                c->apple_number = why.number;
-                return vn_error_set(err, rc, "%s", why.message);
-            }
-            v = json_string_value(json_object_get(out, "versionId"));
-            if (n == 0) {
-                vn_strlcpy(j->version, v ? v : "", sizeof(j->version));
-            } else if (v && strcmp(v, j->version) != 0) {
-                vn_log_info("sync %s: %s changed during the walk (versionId %s -> %s); "
-                            "starting the table over",
-                            c->s->uid, tables[j->table].name, j->version, v);
-                json_decref(out);
-                free(cursor);
-                if (++restarts > max_restarts)
-                    return vn_error_set(err, VN_ECONFLICT,
-                                        "%s of location '%s' kept changing during the walk "
-                                        "(versionId changed %d times); try again later",
-                                        tables[j->table].name, c->s->uid, restarts);
-                c->r->restarts++;
-                goto restart;
-            }
-            items = json_object_get(out, tables[j->table].key);
-            if (items && !json_is_array(items)) {
-                json_decref(out);
-                free(cursor);
-                return vn_error_set(err, VN_EPARSE, "GET %s: \"%s\" is not an array",
-                                    tables[j->table].path, tables[j->table].key);
-            }
-            if (items)
-                json_array_extend(j->items, items);
-            progress(c, j, n);
-            free(cursor);
-            cursor = NULL;
-            more = 0;
-            if (tables[j->table].cursor) {
-                next = json_object_get(out, "nextCursor");
-                if (json_is_string(next) && json_string_length(next)) {
-                    cursor = strdup(json_string_value(next));
-                    more = cursor != NULL;
-                }
-            } else {
-                /* The last page has no nextPageIndex (apple-api.md section 1.5). */
-                next = json_object_get(out, "nextPageIndex");
-                if (json_is_integer(next) && json_integer_value(next) > page) {
-                    page = json_integer_value(next);
-                    more = 1;
-                }
-            }
-            json_decref(out);
-            if (!more)
-                return 0;
-        }
-        free(cursor);
-        return vn_error_set(err, VN_ETOOBIG, "GET %s: more than %d pages", tables[j->table].path,
-                            MAX_PAGES);
-    }
+    return vn_now_ms() * 1000 + (int64_t)vn_random_uniform(1000);
 }
 
 /* ---- records -------------------------------------------------------------------------- */
@@ -278,99 +182,250 @@ static int write_item(struct vn_store *st, const char *uid, int64_t gen, enum vn
     return 3;
 }
 
-/* Apple keeps retired users' rows: a clientUserId may come twice (retired, then created again).
- * The mirror has one row per clientUserId: the active one wins, then the later one. */
-static json_t *users_to_write(json_t *items)
-{
-    json_t *by = json_object(), *out = json_array(), *it, *prev;
-    size_t i;
-    const char *k;
+/* One writer job: a chunk of a page's records, written under the walk's generation. */
+struct page_job {
+    struct vn_wjob job;
+    const char *uid;
+    enum vn_mirror_table table;
+    int64_t gen;
+    json_t *items; /* borrowed */
+    size_t from, to;
+    long long added, changed, skipped; /* outputs */
+};
 
-    json_array_foreach(items, i, it)
-    {
-        const char *cuid = str(it, "clientUserId");
-        const char *st_new, *st_old;
-        if (!cuid) {
-            json_array_append(out, it); /* write_item skips it and counts it */
-            continue;
-        }
-        prev = json_object_get(by, cuid);
-        st_new = str(it, "status");
-        st_old = prev ? str(prev, "status") : NULL;
-        if (!prev || !(st_old && strcmp(st_old, "Retired") && st_new && !strcmp(st_new, "Retired")))
-            json_object_set(by, cuid, it);
+static int page_run(struct vn_store *st, struct vn_wjob *wj, struct vn_error *err)
+{
+    struct page_job *p = wj->ud;
+
+    p->added = p->changed = p->skipped = 0;
+    for (size_t i = p->from; i < p->to; i++) {
+        int w = write_item(st, p->uid, p->gen, p->table, json_array_get(p->items, i));
+        if (w < 0)
+            return vn_error_set(err, w, "%s", vn_store_last_error(st));
+        p->added += w == 1;
+        p->changed += w == 2;
+        p->skipped += w == 3;
     }
-    json_object_foreach(by, k, it) json_array_append(out, it);
-    json_decref(by);
-    return out;
+    return 0;
 }
 
-/* Write every job's records, sweep, and (full/delta) record the state: one transaction. */
-static int write_all(struct ctx *c, struct vn_sync_state *state, struct vn_error *err)
+/* Write one page's records as they arrived, WRITE_CHUNK per job, each committed before the
+ * next; the page is not kept afterwards. */
+static int write_page(struct ctx *c, struct job *j, json_t *items, struct vn_error *err)
 {
-    struct vn_store *st = c->s->st;
-    int64_t gen = vn_now_ms() * 1000 + (int64_t)vn_random_uniform(1000);
-    long long skipped = 0;
-    int rc = vn_store_begin(st);
+    struct vn_sync_counts *k = &c->r->t[j->table];
+    size_t n = json_array_size(items);
 
-    if (rc)
-        return vn_error_set(err, rc, "cannot start the sync transaction: %s",
-                            vn_store_last_error(st));
-    for (size_t i = 0; !rc && i < c->njobs; i++) {
-        struct job *j = &c->jobs[i];
-        struct vn_sync_counts *k = &c->r->t[j->table];
-        json_t *items = j->table == VN_MT_USERS ? users_to_write(j->items) : json_incref(j->items);
-        size_t n;
-        json_t *it;
+    c->r->walked[j->table] = 1;
+    k->fetched += (long long)n;
+    j->fetched += (long long)n;
+    for (size_t from = 0; from < n; from += WRITE_CHUNK) {
+        struct page_job p = {.job = {.cls = VN_WJOB_BULK},
+                             .uid = c->s->uid,
+                             .table = j->table,
+                             .gen = j->gen,
+                             .items = items,
+                             .from = from,
+                             .to = from + WRITE_CHUNK < n ? from + WRITE_CHUNK : n};
+        int rc;
 
-        c->r->walked[j->table] = 1;
-        k->fetched += (long long)json_array_size(j->items);
-        json_array_foreach(items, n, it)
-        {
-            int w = write_item(st, c->s->uid, gen, j->table, it);
-            if (w < 0) {
-                rc = w;
-                break;
-            }
-            if (w == 1)
-                k->added++;
-            else if (w == 2)
-                k->changed++;
-            else if (w == 3)
-                skipped++;
-        }
-        json_decref(items);
-        if (!rc && j->sweep) {
-            struct vn_mirror_scope scope = {
-                .adam_id = j->scope_adam[0] ? j->scope_adam : NULL,
-                .pricing_param = j->scope_pp[0] ? j->scope_pp : NULL,
-                .client_user_id = j->scope_cuid[0] ? j->scope_cuid : NULL,
-            };
-            long long removed = 0;
-            rc = vn_store_sync_sweep(st, j->table, c->s->uid, gen, &scope, &removed);
-            k->removed += removed;
-        }
+        p.job.cost = p.to - p.from;
+        p.job.run = page_run;
+        p.job.ud = &p;
+        rc = vn_writer_run(c->s->w, &p.job);
+        if (rc)
+            return vn_error_set(err, rc, "cannot write the %s of location '%s': %s",
+                                tables[j->table].name, c->s->uid, p.job.error);
+        k->added += p.added;
+        k->changed += p.changed;
+        c->skipped += p.skipped;
     }
-    if (!rc && state) {
-        char *drift = vn_sync_report_json(c->r);
-        vn_strlcpy(state->last_drift, drift ? drift : "", sizeof(state->last_drift));
-        free(drift);
-        rc = vn_store_sync_state_put(st, c->s->uid, state);
-    }
-    if (rc) {
-        vn_error_set(err, rc, "cannot write the sync of location '%s': %s", c->s->uid,
-                     vn_store_last_error(st));
-        vn_store_rollback(st);
-        return rc;
-    }
-    rc = vn_store_commit(st);
-    if (rc)
-        return vn_error_set(err, rc, "cannot commit the sync of location '%s': %s", c->s->uid,
-                            vn_store_last_error(st));
-    if (skipped)
-        vn_log_warn("sync %s: %lld records without the fields a mirror row needs were skipped",
-                    c->s->uid, skipped);
     return 0;
+}
+
+struct sweep_job {
+    struct vn_wjob job;
+    const char *uid;
+    const struct job *j;
+    long long removed; /* output */
+};
+
+static int sweep_run(struct vn_store *st, struct vn_wjob *wj, struct vn_error *err)
+{
+    struct sweep_job *sw = wj->ud;
+    const struct job *j = sw->j;
+    struct vn_mirror_scope scope = {
+        .adam_id = j->scope_adam[0] ? j->scope_adam : NULL,
+        .pricing_param = j->scope_pp[0] ? j->scope_pp : NULL,
+        .client_user_id = j->scope_cuid[0] ? j->scope_cuid : NULL,
+    };
+    int rc = vn_store_sync_sweep(st, j->table, sw->uid, j->gen, &scope, SWEEP_CHUNK, &sw->removed);
+
+    if (rc)
+        vn_error_set(err, rc, "%s", vn_store_last_error(st));
+    return rc;
+}
+
+/* Delete what the walk of j did not return, SWEEP_CHUNK rows per job. */
+static int sweep(struct ctx *c, const struct job *j, struct vn_error *err)
+{
+    struct sweep_job sw = {
+        .job = {.cls = VN_WJOB_BULK, .cost = SWEEP_CHUNK}, .uid = c->s->uid, .j = j};
+
+    sw.job.run = sweep_run;
+    sw.job.ud = &sw;
+    do {
+        int rc = vn_writer_run(c->s->w, &sw.job);
+        if (rc)
+            return vn_error_set(err, rc, "cannot sweep the %s of location '%s': %s",
+                                tables[j->table].name, c->s->uid, sw.job.error);
+        c->r->t[j->table].removed += sw.removed;
+    } while (sw.removed >= SWEEP_CHUNK);
+    return 0;
+}
+
+struct state_put {
+    const char *uid;
+    const struct vn_sync_state *state;
+};
+
+static int state_put_run(struct vn_store *st, void *ud)
+{
+    struct state_put *p = ud;
+
+    return vn_store_sync_state_put(st, p->uid, p->state);
+}
+
+/* Record the sync state of the session's location (one small job). */
+static int put_state(struct ctx *c, const struct vn_sync_state *state, struct vn_error *err)
+{
+    struct state_put p = {c->s->uid, state};
+
+    return vn_writer_call(c->s->w, state_put_run, &p, err);
+}
+
+/* After every walk: sweep what the walks did not return, and report skipped records. */
+static int finish_walks(struct ctx *c, struct vn_error *err)
+{
+    int rc = 0;
+
+    for (size_t i = 0; !rc && i < c->njobs; i++) {
+        c->r->walked[c->jobs[i].table] = 1;
+        if (c->jobs[i].sweep)
+            rc = sweep(c, &c->jobs[i], err);
+    }
+    if (c->skipped)
+        vn_log_warn("sync %s: %lld records without the fields a mirror row needs were skipped",
+                    c->s->uid, c->skipped);
+    return rc;
+}
+
+/* ---- walking -------------------------------------------------------------------------- */
+
+static void progress(struct ctx *c, const struct job *j, long long page)
+{
+    if (!c->o || !c->o->progress)
+        return;
+    fprintf(stderr, "\rvppnotify: sync %s: %s page %lld, %lld records   ", c->s->uid,
+            tables[j->table].name, page + 1, j->fetched);
+    fflush(stderr);
+}
+
+static int walk(struct ctx *c, struct job *j, struct vn_error *err)
+{
+    int max_restarts = c->o && c->o->max_restarts > 0 ? c->o->max_restarts : 5;
+    int restarts = 0;
+
+restart:
+    j->gen = new_gen(); /* a walk started over writes a new one: the sweep ends the old */
+    j->fetched = 0;
+    j->version[0] = '\0';
+    {
+        char *cursor = NULL;
+        long long page = 0;
+        int rc = 0, more;
+
+        for (long long n = 0; n < MAX_PAGES; n++) {
+            struct vn_apple_failure why;
+            struct vn_buf q;
+            char pagebuf[24];
+            json_t *out = NULL, *items, *next;
+            const char *v;
+
+            vn_buf_init(&q, 4096);
+            vn_buf_puts(&q, j->filter);
+            if (j->since)
+                vn_apple_query_add(&q, "sinceVersionId", j->since);
+            if (tables[j->table].cursor && cursor)
+                vn_apple_query_add(&q, "cursor", cursor);
+            if (!tables[j->table].cursor && page > 0) {
+                snprintf(pagebuf, sizeof(pagebuf), "%lld", page);
+                vn_apple_query_add(&q, "pageIndex", pagebuf);
+            }
+            rc = vn_session_call(c->s, "GET", tables[j->table].endpoint, tables[j->table].path,
+                                 vn_buf_str(&q), NULL, &out, &why);
+            vn_buf_release(&q);
+            c->r->pages++;
+            if (rc) {
+                free(cursor);
+                c->apple_number = why.number;
+                return vn_error_set(err, rc, "%s", why.message);
+            }
+            v = json_string_value(json_object_get(out, "versionId"));
+            if (n == 0) {
+                vn_strlcpy(j->version, v ? v : "", sizeof(j->version));
+            } else if (v && strcmp(v, j->version) != 0) {
+                vn_log_info("sync %s: %s changed during the walk (versionId %s -> %s); "
+                            "starting the table over",
+                            c->s->uid, tables[j->table].name, j->version, v);
+                json_decref(out);
+                free(cursor);
+                if (++restarts > max_restarts)
+                    return vn_error_set(err, VN_ECONFLICT,
+                                        "%s of location '%s' kept changing during the walk "
+                                        "(versionId changed %d times); try again later",
+                                        tables[j->table].name, c->s->uid, restarts);
+                c->r->restarts++;
+                goto restart;
+            }
+            items = json_object_get(out, tables[j->table].key);
+            if (items && !json_is_array(items)) {
+                json_decref(out);
+                free(cursor);
+                return vn_error_set(err, VN_EPARSE, "GET %s: \"%s\" is not an array",
+                                    tables[j->table].path, tables[j->table].key);
+            }
+            if (items && (rc = write_page(c, j, items, err)) != 0) {
+                json_decref(out);
+                free(cursor);
+                return rc;
+            }
+            progress(c, j, n);
+            free(cursor);
+            cursor = NULL;
+            more = 0;
+            if (tables[j->table].cursor) {
+                next = json_object_get(out, "nextCursor");
+                if (json_is_string(next) && json_string_length(next)) {
+                    cursor = strdup(json_string_value(next));
+                    more = cursor != NULL;
+                }
+            } else {
+                /* The last page has no nextPageIndex (apple-api.md section 1.5). */
+                next = json_object_get(out, "nextPageIndex");
+                if (json_is_integer(next) && json_integer_value(next) > page) {
+                    page = json_integer_value(next);
+                    more = 1;
+                }
+            }
+            json_decref(out);
+            if (!more)
+                return 0;
+        }
+        free(cursor);
+        return vn_error_set(err, VN_ETOOBIG, "GET %s: more than %d pages", tables[j->table].path,
+                            MAX_PAGES);
+    }
 }
 
 /* ---- reports -------------------------------------------------------------------------- */
@@ -534,8 +589,11 @@ int vn_sync_run(struct vn_session *s, const struct vn_sync_options *o, struct vn
         full = 1;
         rc = run(c, full, &state, err);
     }
+    if (!rc)
+        rc = finish_walks(c, err);
     state.last_attempt_ms = started;
     if (rc) {
+        struct vn_error perr = {0};
         vn_strlcpy(state.last_error, err->msg, sizeof(state.last_error));
         vn_strlcpy(state.last_kind, full ? "full" : "delta", sizeof(state.last_kind));
         /* Keep the old versionIds: the failed walk's are not a base. */
@@ -547,9 +605,8 @@ int vn_sync_run(struct vn_session *s, const struct vn_sync_options *o, struct vn
                 memcpy(state.users_version, old.users_version, sizeof(state.users_version));
             }
         }
-        if (vn_store_sync_state_put(s->st, s->uid, &state) != 0)
-            vn_log_warn("sync %s: cannot record the failure: %s", s->uid,
-                        vn_store_last_error(s->st));
+        if (put_state(c, &state, &perr) != 0)
+            vn_log_warn("sync %s: cannot record the failure: %s", s->uid, perr.msg);
         goto out;
     }
     state.last_error[0] = '\0';
@@ -558,8 +615,15 @@ int vn_sync_run(struct vn_session *s, const struct vn_sync_options *o, struct vn
         state.last_full_ms = started;
     else
         state.last_delta_ms = started;
-    rc = write_all(c, &state, err);
-    if (!rc)
+    {
+        char *drift = vn_sync_report_json(r);
+        vn_strlcpy(state.last_drift, drift ? drift : "", sizeof(state.last_drift));
+        free(drift);
+    }
+    rc = put_state(c, &state, err);
+    if (rc)
+        vn_error_prefix(err, "cannot record the sync of location '%s'", s->uid);
+    else
         vn_log_fields(
             VN_LOG_INFO, "sync done",
             (struct vn_log_field[]){VN_LF_S("uId", s->uid), VN_LF_S("drift", state.last_drift)}, 2);
@@ -567,6 +631,16 @@ out:
     free_jobs(c);
     free(c);
     return rc;
+}
+
+/* 1 if a walk of table t with this scope is planned already. */
+static int planned(const struct ctx *c, enum vn_mirror_table t, const char *adam, const char *pp)
+{
+    for (size_t i = 0; i < c->njobs; i++)
+        if (c->jobs[i].table == t && !strcmp(c->jobs[i].scope_adam, adam) &&
+            !strcmp(c->jobs[i].scope_pp, pp))
+            return 1;
+    return 0;
 }
 
 /* Jobs of a targeted sync for one request. 0, or 1 when only a full sync will do. */
@@ -580,10 +654,18 @@ static int plan_targeted(struct ctx *c, const char *kind, const char *type, json
     if (!strcmp(kind, "assets") && type && strcmp(type, "REVOKE") != 0) {
         json_array_foreach(json_object_get(req, "assets"), i, v)
         {
-            struct job *ja = add_job(c, VN_MT_ASSETS, 1), *jb = add_job(c, VN_MT_ASSIGNMENTS, 1);
+            struct job *ja, *jb;
             const char *pp = str(v, "pricingParam") ? str(v, "pricingParam") : "STDQ";
-            if (!ja || !jb || adam_text(json_object_get(v, "adamId"), ja->scope_adam))
+            char adam[VN_ADAM_ID_MAX + 1];
+            if (adam_text(json_object_get(v, "adamId"), adam))
                 return 1;
+            if (planned(c, VN_MT_ASSETS, adam, pp))
+                continue; /* named twice: one walk (two would sweep each other's rows) */
+            ja = add_job(c, VN_MT_ASSETS, 1);
+            jb = add_job(c, VN_MT_ASSIGNMENTS, 1);
+            if (!ja || !jb)
+                return 1;
+            vn_strlcpy(ja->scope_adam, adam, sizeof(ja->scope_adam));
             vn_strlcpy(ja->scope_pp, pp, sizeof(ja->scope_pp));
             add_filter(ja, "adamId", ja->scope_adam);
             add_filter(ja, "pricingParam", pp);
@@ -616,9 +698,17 @@ static int plan_targeted(struct ctx *c, const char *kind, const char *type, json
     if (!strcmp(kind, "subscriptions")) {
         json_array_foreach(json_object_get(req, "adamIds"), i, v)
         {
-            struct job *ja = add_job(c, VN_MT_SUBSCRIPTIONS, 1), *jb = add_job(c, VN_MT_SEATS, 1);
-            if (!ja || !jb || adam_text(v, ja->scope_adam))
+            struct job *ja, *jb;
+            char adam[VN_ADAM_ID_MAX + 1];
+            if (adam_text(v, adam))
                 return 1;
+            if (planned(c, VN_MT_SUBSCRIPTIONS, adam, ""))
+                continue;
+            ja = add_job(c, VN_MT_SUBSCRIPTIONS, 1);
+            jb = add_job(c, VN_MT_SEATS, 1);
+            if (!ja || !jb)
+                return 1;
+            vn_strlcpy(ja->scope_adam, adam, sizeof(ja->scope_adam));
             add_filter(ja, "adamId", ja->scope_adam);
             memcpy(jb->scope_adam, ja->scope_adam, sizeof(jb->scope_adam));
             memcpy(jb->filter, ja->filter, sizeof(jb->filter));
@@ -653,7 +743,7 @@ int vn_sync_targeted(struct vn_session *s, const char *kind, const char *type,
     r->kind = "targeted";
     rc = walk_all(c, 0, err);
     if (!rc)
-        rc = write_all(c, NULL, err);
+        rc = finish_walks(c, err);
     free_jobs(c);
     free(c);
     return rc;

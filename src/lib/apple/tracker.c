@@ -80,9 +80,31 @@ struct vn_track_decision vn_tracker_decide(const struct vn_tracked_event *e,
 
 /* ---- acting on events ------------------------------------------------------------------ */
 
+struct tracking_record {
+    const char *event_id;
+    const struct vn_event_tracking_update *u;
+};
+
+static int tracking_record_run(struct vn_store *st, void *ud)
+{
+    struct tracking_record *r = ud;
+
+    return vn_store_event_tracking_update(st, r->event_id, r->u);
+}
+
+/* Record u for the event as one job of w, and wait. */
+static int record(struct vn_writer *w, const char *event_id,
+                  const struct vn_event_tracking_update *u, struct vn_error *err)
+{
+    struct tracking_record r = {event_id, u};
+
+    return vn_writer_call(w, tracking_record_run, &r, err);
+}
+
 int vn_tracker_poll(struct vn_session *s, const char *event_id, struct vn_event_status *res,
                     struct vn_error *err)
 {
+    struct vn_error werr = {0};
     struct vn_event_tracking_update u = {
         .what = VN_ETU_POLL, .num_requested = -1, .num_completed = -1};
     struct vn_apple_failure why;
@@ -105,9 +127,8 @@ int vn_tracker_poll(struct vn_session *s, const char *event_id, struct vn_event_
             if (res)
                 *res = (struct vn_event_status){"NOT_FOUND", -1, -1};
         }
-        if (vn_store_event_tracking_update(s->st, event_id, &u) != 0)
-            vn_log_warn("event %s: cannot record the poll: %s", event_id,
-                        vn_store_last_error(s->st));
+        if (record(s->w, event_id, &u, &werr) != 0)
+            vn_log_warn("event %s: cannot record the poll: %s", event_id, werr.msg);
         return rc;
     }
     u.status = json_string_value(json_object_get(out, "eventStatus"));
@@ -124,10 +145,9 @@ int vn_tracker_poll(struct vn_session *s, const char *event_id, struct vn_event_
         res->num_requested = u.num_requested;
         res->num_completed = u.num_completed;
     }
-    rc = vn_store_event_tracking_update(s->st, event_id, &u);
+    rc = record(s->w, event_id, &u, &werr);
     if (rc)
-        vn_error_set(err, rc, "event %s: cannot record the poll: %s", event_id,
-                     vn_store_last_error(s->st));
+        vn_error_set(err, rc, "event %s: cannot record the poll: %s", event_id, werr.msg);
     vn_log_fields(VN_LOG_INFO, "event status polled",
                   (struct vn_log_field[]){VN_LF_S("eventId", event_id), VN_LF_S("uId", s->uid),
                                           VN_LF_S("status", u.status),
@@ -214,15 +234,17 @@ static struct vn_session *session_for(struct sessions *ss, struct vn_store *st,
     return &ss->s[i];
 }
 
-static void update(struct vn_store *st, const char *event_id, struct vn_event_tracking_update *u)
+static void update(struct vn_writer *w, const char *event_id, struct vn_event_tracking_update *u)
 {
+    struct vn_error err = {0};
+
     if (!u->now_ms)
         u->now_ms = vn_now_ms();
-    if (vn_store_event_tracking_update(st, event_id, u) != 0)
-        vn_log_warn("event %s: cannot record its tracking: %s", event_id, vn_store_last_error(st));
+    if (record(w, event_id, u, &err) != 0)
+        vn_log_warn("event %s: cannot record its tracking: %s", event_id, err.msg);
 }
 
-static void missing(struct vn_store *st, struct vn_session *s, struct vn_tracked_event *e)
+static void missing(struct vn_writer *w, struct vn_session *s, struct vn_tracked_event *e)
 {
     struct vn_event_tracking_update u = {
         .what = VN_ETU_MISSING, .num_requested = -1, .num_completed = -1};
@@ -236,7 +258,7 @@ static void missing(struct vn_store *st, struct vn_session *s, struct vn_tracked
                                           VN_LF_I("numCompleted", e->num_completed),
                                           VN_LF_I("numRequested", e->num_requested)},
                   5);
-    update(st, e->event_id, &u);
+    update(w, e->event_id, &u);
     if (vn_sync_targeted(s, e->kind, e->type, e->request, &r, &err) == 0) {
         drift = vn_sync_report_json(&r);
         snprintf(resync, sizeof(resync), "done: %s", drift ? drift : "");
@@ -251,12 +273,13 @@ static void missing(struct vn_store *st, struct vn_session *s, struct vn_tracked
                                           .resync = resync,
                                           .num_requested = -1,
                                           .num_completed = -1};
-    update(st, e->event_id, &u);
+    update(w, e->event_id, &u);
 }
 
 /* Decide and act on one event; after a poll, decide again with what Apple said. */
-static void step(struct vn_store *st, struct vn_session_env *env, struct sessions *ss,
-                 struct item *it, const struct vn_tracker_config *c, int64_t now)
+static void step(struct vn_store *st, struct vn_writer *w, struct vn_session_env *env,
+                 struct sessions *ss, struct item *it, const struct vn_tracker_config *c,
+                 int64_t now)
 {
     struct vn_tracked_event *e = &it->e;
 
@@ -275,18 +298,18 @@ static void step(struct vn_store *st, struct vn_session_env *env, struct session
             u.status = e->failed > 0 ? "FAILED" : "COMPLETE";
             u.num_requested = e->expected;
             u.num_completed = e->succeeded;
-            update(st, e->event_id, &u);
+            update(w, e->event_id, &u);
             vn_log_info("event %s: every item notified (%lld succeeded, %lld failed): %s",
                         e->event_id, e->succeeded, e->failed, u.status);
             return;
         case VN_TRACK_FINISH:
             u.what = VN_ETU_DONE;
-            update(st, e->event_id, &u);
+            update(w, e->event_id, &u);
             vn_log_info("event %s: %s, every item notified", e->event_id, e->status);
             return;
         case VN_TRACK_STALL:
             u.what = VN_ETU_STALLED;
-            update(st, e->event_id, &u);
+            update(w, e->event_id, &u);
             e->stalled = 1;
             vn_log_fields(VN_LOG_WARN,
                           "event stalled: still PENDING; not re-submitted (see "
@@ -302,7 +325,7 @@ static void step(struct vn_store *st, struct vn_session_env *env, struct session
             if (!s)
                 return;
             if (d.action == VN_TRACK_MISSING) {
-                missing(st, s, e);
+                missing(w, s, e);
                 return;
             }
             if (vn_tracker_poll(s, e->event_id, &res, &err) != 0 ||
@@ -329,19 +352,25 @@ int vn_tracker_pass(struct vn_store *st, struct vn_session_env *env, const char 
 {
     struct list l = {0};
     struct sessions *ss;
+    struct vn_writer *own = NULL, *w = env->writer;
     int rc = vn_store_events_tracking(st, uid, collect, &l);
 
     if (rc) {
         free_list(&l);
         return rc;
     }
+    if (!w && l.n && !(w = own = vn_writer_inline(st))) {
+        free_list(&l);
+        return -ENOMEM;
+    }
     ss = l.n ? calloc(1, sizeof(*ss)) : NULL;
     for (size_t i = 0; ss && i < l.n; i++)
-        step(st, env, ss, &l.v[i], c, now_ms);
+        step(st, w, env, ss, &l.v[i], c, now_ms);
     for (int i = 0; ss && i < ss->n; i++)
         if (ss->state[i] > 0)
             vn_session_release(&ss->s[i]);
     free(ss);
     free_list(&l);
+    vn_writer_free(own);
     return 0;
 }

@@ -56,7 +56,11 @@ static int nap(struct vn_worker *w, int64_t ms)
 static struct vn_store *open_store(struct vn_worker *w, const char *who)
 {
     struct vn_error err = {0};
-    struct vn_store *st = vn_store_open(w->db, &w->o.store, &err);
+    struct vn_store_options so = w->o.store;
+    struct vn_store *st;
+
+    so.read_only = 1; /* reads only: every write is a job of the writer */
+    st = vn_store_open(w->db, &so, &err);
 
     if (!st)
         vn_log_error("%s thread: %s", who, err.msg);
@@ -103,8 +107,9 @@ static int health_row(void *ud, const struct vn_row *row)
     return 0;
 }
 
-static void expiry_warning(struct vn_store *st, const char *uid, int64_t now)
+static void expiry_warning(struct vn_worker *w, struct vn_store *st, const char *uid, int64_t now)
 {
+    struct vn_error err = {0};
     struct vn_location_apple l;
     struct vn_location_update u = {.what = VN_LU_WARNED, .expiry_warned_ms = now};
     char when[VN_TIME_ISO_LEN];
@@ -125,9 +130,8 @@ static void expiry_warning(struct vn_store *st, const char *uid, int64_t now)
             (struct vn_log_field[]){VN_LF_S("uId", uid), VN_LF_S("tokenExpirationDate", when),
                                     VN_LF_I("daysLeft", (l.token_expires_ms - now) / DAY_MS)},
             3);
-        if (vn_store_location_update(st, uid, &u) != 0)
-            vn_log_warn("location %s: cannot record the expiry warning: %s", uid,
-                        vn_store_last_error(st));
+        if (vn_location_record(w->o.writer, uid, &u, &err) != 0)
+            vn_log_warn("location %s: cannot record the expiry warning: %s", uid, err.msg);
     }
     vn_location_apple_release(&l);
 }
@@ -151,7 +155,7 @@ static void refresh_health(struct vn_worker *w, struct vn_store *st, int64_t now
     pthread_mutex_unlock(&w->mu);
     json_decref(old);
     for (int i = 0; i < h->nwarn; i++)
-        expiry_warning(st, h->warn[i], now);
+        expiry_warning(w, st, h->warn[i], now);
     free(h);
 }
 
@@ -193,7 +197,8 @@ static void refresh_service_config(struct vn_worker *w, struct vn_store *st)
 static void *tracker_main(void *arg)
 {
     struct vn_worker *w = arg;
-    struct vn_session_env env = {.apple = w->o.apple, .key_file = w->key_file};
+    struct vn_session_env env = {
+        .apple = w->o.apple, .key_file = w->key_file, .writer = w->o.writer};
     int64_t q =
         w->o.tracker.quiet_ms < w->o.tracker.poll_ms ? w->o.tracker.quiet_ms : w->o.tracker.poll_ms;
     int64_t tick = clamp64(q / 4, 50, 1000), last_health = 0;
@@ -251,7 +256,8 @@ static void sync_one(struct vn_worker *w, struct vn_store *st, struct vn_session
 static void *sync_main(void *arg)
 {
     struct vn_worker *w = arg;
-    struct vn_session_env env = {.apple = w->o.apple, .key_file = w->key_file};
+    struct vn_session_env env = {
+        .apple = w->o.apple, .key_file = w->key_file, .writer = w->o.writer};
     int64_t shortest = w->o.delta_ms && w->o.delta_ms < w->o.full_ms ? w->o.delta_ms
                        : w->o.full_ms                                ? w->o.full_ms
                                                                      : w->o.delta_ms;
@@ -281,6 +287,7 @@ static void *sync_main(void *arg)
 struct vn_worker *vn_worker_start(const struct vn_worker_options *o, struct vn_error *err)
 {
     struct vn_worker *w = calloc(1, sizeof(*w));
+    int rc;
 
     if (!w || !(w->db = strdup(o->db)) || !(w->key_file = strdup(o->key_file))) {
         if (w)
@@ -292,15 +299,18 @@ struct vn_worker *vn_worker_start(const struct vn_worker_options *o, struct vn_e
     w->o = *o;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    if (pthread_create(&w->tracker, NULL, tracker_main, w) != 0) {
-        vn_error_set(err, -errno, "cannot start the tracker thread");
+    /* pthread_create returns its error; it does not set errno. */
+    rc = pthread_create(&w->tracker, NULL, tracker_main, w);
+    if (rc) {
+        vn_error_set(err, -rc, "cannot start the tracker thread: %s", strerror(rc));
         vn_worker_stop(w);
         return NULL;
     }
     w->have_tracker = 1;
     if (o->full_ms > 0 || o->delta_ms > 0) {
-        if (pthread_create(&w->syncer, NULL, sync_main, w) != 0) {
-            vn_error_set(err, -errno, "cannot start the sync thread");
+        rc = pthread_create(&w->syncer, NULL, sync_main, w);
+        if (rc) {
+            vn_error_set(err, -rc, "cannot start the sync thread: %s", strerror(rc));
             vn_worker_stop(w);
             return NULL;
         }

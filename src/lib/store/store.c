@@ -385,11 +385,12 @@ int vn_store_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const 
 }
 
 int vn_store_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid,
-                        int64_t gen, const struct vn_mirror_scope *scope, long long *removed)
+                        int64_t gen, const struct vn_mirror_scope *scope, long long limit,
+                        long long *removed)
 {
     static const struct vn_mirror_scope all;
 
-    return CALL(st, st->ops->sync_sweep(st, table, uid, gen, scope ? scope : &all, removed));
+    return CALL(st, st->ops->sync_sweep(st, table, uid, gen, scope ? scope : &all, limit, removed));
 }
 
 int vn_store_sync_state_get(struct vn_store *st, const char *uid, struct vn_sync_state *out)

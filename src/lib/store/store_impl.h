@@ -96,7 +96,7 @@ struct vn_store_ops {
                              const char *parent_adam_id, const struct vn_counts *c);
     int (*sync_seat)(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *s);
     int (*sync_sweep)(struct vn_store *st, enum vn_mirror_table table, const char *uid, int64_t gen,
-                      const struct vn_mirror_scope *scope, long long *removed);
+                      const struct vn_mirror_scope *scope, long long limit, long long *removed);
     int (*sync_state_get)(struct vn_store *st, const char *uid, struct vn_sync_state *out);
     int (*sync_state_put)(struct vn_store *st, const char *uid, const struct vn_sync_state *s);
     int (*event_track)(struct vn_store *st, const struct vn_event_track *t);

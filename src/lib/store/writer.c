@@ -494,6 +494,35 @@ int vn_writer_run(struct vn_writer *w, struct vn_wjob *job)
     return job->rc;
 }
 
+struct call {
+    struct vn_wjob job;
+    int (*fn)(struct vn_store *st, void *ud);
+    void *ud;
+};
+
+static int call_run(struct vn_store *st, struct vn_wjob *job, struct vn_error *err)
+{
+    struct call *c = job->ud;
+    int rc = c->fn(st, c->ud);
+
+    if (rc)
+        vn_error_set(err, rc, "%s", vn_store_last_error(st));
+    return rc;
+}
+
+int vn_writer_call(struct vn_writer *w, int (*fn)(struct vn_store *st, void *ud), void *ud,
+                   struct vn_error *err)
+{
+    struct call c = {.job = {.cls = VN_WJOB_NORMAL, .run = call_run}, .fn = fn, .ud = ud};
+    int rc;
+
+    c.job.ud = &c;
+    rc = vn_writer_run(w, &c.job);
+    if (rc)
+        vn_error_set(err, rc, "%s", c.job.error);
+    return rc;
+}
+
 void vn_writer_stats(struct vn_writer *w, struct vn_writer_stats *out)
 {
     pthread_mutex_lock(&w->lock);

@@ -379,7 +379,8 @@ int vn__sq_sync_user(struct vn_store *st_, const char *uid, int64_t gen, const s
                "UPDATE users SET email = :email, invite_code = :invite, id_hash = :hash, "
                "  status = :status, sync_gen = :gen, updated_at = :now "
                "WHERE uid = :uid AND client_user_id = :cuid AND (email IS NOT :email OR "
-               "  invite_code IS NOT :invite OR id_hash IS NOT :hash OR status IS NOT :status)");
+               "  invite_code IS NOT :invite OR id_hash IS NOT :hash OR status IS NOT :status) "
+               "  AND NOT (sync_gen IS :gen AND status IS NOT 'Retired' AND :status IS 'Retired')");
     VN_SQ_STMT(mark, s, VN_SQ_SYNC_USER_MARK,
                "UPDATE users SET sync_gen = :gen WHERE uid = :uid AND client_user_id = :cuid");
     VN_SQ_STMT(ins, s, VN_SQ_SYNC_USER_INS,
@@ -453,34 +454,34 @@ int vn__sq_sync_seat(struct vn_store *st_, const char *uid, int64_t gen, const s
     return sync_row(s, upd, mark, ins);
 }
 
+/* The rows a sweep deletes, at most :limit of them (-1: all), by rowid. */
+#define SWEEP(table, where)                                                                        \
+    "DELETE FROM " table " WHERE rowid IN (SELECT rowid FROM " table " WHERE uid = :uid " where    \
+    " AND sync_gen IS NOT :gen LIMIT :limit)"
+
 int vn__sq_sync_sweep(struct vn_store *st_, enum vn_mirror_table table, const char *uid,
-                      int64_t gen, const struct vn_mirror_scope *scope, long long *removed)
+                      int64_t gen, const struct vn_mirror_scope *scope, long long limit,
+                      long long *removed)
 {
     static const struct {
         enum vn__sq_slot slot;
         const char *sql;
     } sweeps[VN_MT__COUNT] = {
         [VN_MT_ASSETS] = {VN_SQ_SWEEP_ASSETS,
-                          "DELETE FROM assets WHERE uid = :uid "
-                          "AND (:adam IS NULL OR adam_id = :adam) "
-                          "AND (:pp IS NULL OR pricing_param = :pp) AND sync_gen IS NOT :gen"},
+                          SWEEP("assets", "AND (:adam IS NULL OR adam_id = :adam) "
+                                          "AND (:pp IS NULL OR pricing_param = :pp)")},
         [VN_MT_ASSIGNMENTS] = {VN_SQ_SWEEP_ASSIGNMENTS,
-                               "DELETE FROM assignments WHERE uid = :uid "
-                               "AND (:adam IS NULL OR adam_id = :adam) "
-                               "AND (:pp IS NULL OR pricing_param = :pp) "
-                               "AND (:cuid IS NULL OR client_user_id = :cuid) "
-                               "AND (:sn IS NULL OR serial_number = :sn) "
-                               "AND sync_gen IS NOT :gen"},
+                               SWEEP("assignments", "AND (:adam IS NULL OR adam_id = :adam) "
+                                                    "AND (:pp IS NULL OR pricing_param = :pp) "
+                                                    "AND (:cuid IS NULL OR client_user_id = :cuid) "
+                                                    "AND (:sn IS NULL OR serial_number = :sn)")},
         [VN_MT_USERS] = {VN_SQ_SWEEP_USERS,
-                         "DELETE FROM users WHERE uid = :uid "
-                         "AND (:cuid IS NULL OR client_user_id = :cuid) AND sync_gen IS NOT :gen"},
-        [VN_MT_SUBSCRIPTIONS] = {VN_SQ_SWEEP_SUBS, "DELETE FROM subscriptions WHERE uid = :uid "
-                                                   "AND (:adam IS NULL OR adam_id = :adam) "
-                                                   "AND sync_gen IS NOT :gen"},
-        [VN_MT_SEATS] = {VN_SQ_SWEEP_SEATS, "DELETE FROM subscription_assignments WHERE uid = :uid "
-                                            "AND (:adam IS NULL OR adam_id = :adam) "
-                                            "AND (:cuid IS NULL OR client_user_id = :cuid) "
-                                            "AND sync_gen IS NOT :gen"},
+                         SWEEP("users", "AND (:cuid IS NULL OR client_user_id = :cuid)")},
+        [VN_MT_SUBSCRIPTIONS] = {VN_SQ_SWEEP_SUBS,
+                                 SWEEP("subscriptions", "AND (:adam IS NULL OR adam_id = :adam)")},
+        [VN_MT_SEATS] = {VN_SQ_SWEEP_SEATS, SWEEP("subscription_assignments",
+                                                  "AND (:adam IS NULL OR adam_id = :adam) "
+                                                  "AND (:cuid IS NULL OR client_user_id = :cuid)")},
     };
     struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
@@ -497,6 +498,7 @@ int vn__sq_sync_sweep(struct vn_store *st_, enum vn_mirror_table table, const ch
     bind_named(st, ":cuid", scope->client_user_id);
     bind_named(st, ":sn", scope->serial_number);
     bind_int_named(st, ":gen", gen);
+    bind_int_named(st, ":limit", limit > 0 ? limit : -1);
     rc = vn__sq_run(s, st, &changed);
     if (removed)
         *removed = rc ? 0 : changed;
