@@ -93,6 +93,22 @@ lines_at_least() {
     [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
 }
 
+# db_lock [DB]: another process (sqlite3) holds an exclusive lock on the database until
+# db_unlock; returns once the lock is held.
+db_lock() {
+    local db=${1:-${VN_DB:-$T/vn.db}}
+    rm -f "$T/db_unlock"
+    mkfifo "$T/db_unlock"
+    (echo 'BEGIN EXCLUSIVE;'; cat "$T/db_unlock"; echo 'COMMIT;') | sqlite3 "$db" &
+    VN_LOCK_PID=$!
+    wait_for 10 bash -c "! sqlite3 '$db' 'BEGIN IMMEDIATE; ROLLBACK;'" ||
+        fail "the test could not lock the database $db"
+}
+db_unlock() {
+    echo >"$T/db_unlock"
+    wait "$VN_LOCK_PID"
+}
+
 # Start `vppnotify serve` in the background. Sets VN_URL (http://127.0.0.1:PORT), VN_SERVE_PID.
 # Extra arguments go to serve. The database defaults to $T/vn.db; logs go to $T/serve.log.
 vn_serve_start() {

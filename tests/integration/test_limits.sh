@@ -39,13 +39,21 @@ exec 3<>"/dev/tcp/127.0.0.1/$PORT"
     printf 'Content-Type: application/json\r\nContent-Length: %d\r\n\r\n' "$len"
     head -c 20 "$T/slow.json"
 } >&3
-# Each pause is under --idle-timeout (1 s); together they exceed --read-timeout (1.5 s).
-for off in 21 41 61; do
-    sleep 0.7
-    if [ $off = 61 ]; then tail -c +$off "$T/slow.json"; else tail -c +$off "$T/slow.json" | head -c 20; fi >&3 2>/dev/null || true
+# One byte each 0.3 s (under --idle-timeout, 1 s) until serve ends the request (an answer, or
+# the connection closed), bounded; the whole body would take far longer than --read-timeout.
+off=21
+deadline=$((SECONDS + 20))
+while [ $off -le "$len" ] && [ $SECONDS -lt $deadline ]; do
+    tail -c +$off "$T/slow.json" | head -c 1 >&3 2>/dev/null || break
+    off=$((off + 1))
+    if read -r -t 0.3 -u 3 line; then
+        printf '%s\n' "$line" >>"$T/slow.out"
+        break
+    fi
 done
-timeout 5 cat <&3 >"$T/slow.out" 2>/dev/null || true
+timeout 5 cat <&3 >>"$T/slow.out" 2>/dev/null || true
 exec 3>&-
+[ $off -le "$len" ] || fail "serve took the whole trickled body ($len bytes) without cutting it off"
 if grep -q '" 200\|HTTP/1.1 200' "$T/slow.out"; then
     fail "a body slower than --read-timeout was accepted"
 fi
@@ -59,9 +67,9 @@ for i in 1 2 3 4; do
     eval "exec $((10 + i))<>/dev/tcp/127.0.0.1/$PORT"
     printf 'POST /notifications HTTP/1.1\r\nHost: x\r\n' >&$((10 + i))
 done
-sleep 0.2
-code=$(curl -sS -o /dev/null -w '%{http_code}' "$VN_URL/healthz" 2>/dev/null || true)
-[ "$code" != 200 ] || fail "a 5th connection was served with --max-per-ip 4"
+# Once serve has taken the four, a fifth is refused (bounded: it never is if the limit fails).
+refused() { [ "$(curl -sS -o /dev/null -w '%{http_code}' "$VN_URL/healthz" 2>/dev/null)" != 200 ]; }
+wait_for 10 refused || fail "a 5th connection was served with --max-per-ip 4"
 for i in 1 2 3 4; do eval "exec $((10 + i))>&-"; done
 wait_for 5 curl -fsS -o /dev/null "$VN_URL/healthz" || fail "service did not come back"
 ok "--max-per-ip refuses the connection over the limit"

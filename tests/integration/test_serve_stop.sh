@@ -12,20 +12,6 @@ UID1=2049025000431439
 tok=$(vn_new_location $UID1)
 TOKEN=$(cat "$tok")
 
-# lock_db: hold an exclusive lock on the database until unlock_db.
-lock_db() {
-    rm -f "$T/unlock"
-    mkfifo "$T/unlock"
-    (echo 'BEGIN EXCLUSIVE;'; cat "$T/unlock"; echo 'COMMIT;') | sqlite3 "$T/vn.db" &
-    LOCK_PID=$!
-    wait_for 10 bash -c "! sqlite3 '$T/vn.db' 'BEGIN IMMEDIATE; ROLLBACK;'" ||
-        fail "the test could not lock the database"
-}
-unlock_db() {
-    echo >"$T/unlock"
-    wait "$LOCK_PID"
-}
-
 # listen_port PID: the TCP port PID listens on (from /proc; no extra tools).
 listen_port() {
     local inodes port
@@ -53,7 +39,7 @@ post_in_background() {
 
 # ---- 1. a second signal exits at once --------------------------------------------------------
 vn_serve_start --log-level debug --db-busy-timeout 60s
-lock_db
+db_lock
 post_in_background "$VN_URL" sig-1
 wait_for 10 grep -q 'writer: batch of 1 job(s): 1 urgent' "$T/serve.log" ||
     fail "the notification never reached the writer"
@@ -69,14 +55,14 @@ wait "$VN_SERVE_PID" || rc=$?
 assert_eq "$rc" 143 "exit status after the second SIGTERM (killed by it)"
 wait "$CURL_PID" || true
 case "$(cat "$T/status.sig-1")" in 2*) fail "the notification was acknowledged although never committed" ;; esac
-unlock_db
+db_unlock
 vn_cli notifications --json >"$T/n.json"
 assert_json "$T/n.json" 'map(select(.notificationId == "sig-1")) | length' '0' \
     "nothing of the interrupted batch is stored"
 ok "a second SIGTERM exits at once; nothing unanswered was stored"
 
 # ---- 2. an error after start: the suspended connection is answered, then the server freed ----
-lock_db
+db_lock
 mkdir -p "$T/ready2"             # a directory: renaming the ready file onto it fails
 mkfifo "$T/ready2.tmp"           # serve blocks opening it until we read: we know its port then
 "$VPPNOTIFY" serve --db "$T/vn.db" --listen 127.0.0.1:0 --ready-file "$T/ready2" \
@@ -91,7 +77,7 @@ wait_for 10 grep -q 'writer: batch of 1 job(s): 1 urgent' "$T/serve2.log" ||
 cat "$T/ready2.tmp" >/dev/null # serve writes its address, then fails to rename the file
 wait_for 10 grep -q 'cannot write ready file' "$T/serve2.log" ||
     fail "serve did not fail on the ready file"
-unlock_db # the writer commits; the connection is resumed and answered
+db_unlock # the writer commits; the connection is resumed and answered
 rc=0
 wait "$pid" || rc=$?
 assert_eq "$rc" 1 "serve's exit status after the ready-file error (see $T/serve2.log)"

@@ -9,9 +9,7 @@ TOKEN=$(cat "$tok")
 
 # 1. Another process holds the write lock longer than --db-busy-timeout.
 vn_serve_start --db-busy-timeout 300ms --retry-after 42s
-(echo 'BEGIN EXCLUSIVE;'; sleep 4; echo 'COMMIT;') | sqlite3 "$T/vn.db" &
-lockpid=$!
-sleep 0.5
+db_lock
 body_asset_count locked-1 $UID1 1 1 >"$T/l.json"
 code=$(curl -sS -o "$T/resp" -D "$T/h" -w '%{http_code}' -X POST "$VN_URL/notifications" \
     -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" --data-binary @"$T/l.json")
@@ -19,7 +17,7 @@ assert_eq "$code" 503 "POST while the database is locked"
 grep -qi '^Retry-After: 42' "$T/h" || fail "503 without Retry-After: 42"
 code=$(curl -sS -o "$T/hz" -w '%{http_code}' "$VN_URL/healthz")
 assert_eq "$code" 503 "healthz while locked"
-wait "$lockpid"
+db_unlock
 assert_eq "$(vn_post "$T/l.json" "$TOKEN")" 200 "the retry after the lock is gone"
 assert_json "$T/resp" '.status' '"applied"' "applied on retry (the 503 stored nothing)"
 code=$(curl -sS -o "$T/hz" -w '%{http_code}' "$VN_URL/healthz")
