@@ -624,9 +624,11 @@ int vn_sync_run(struct vn_session *s, const struct vn_sync_options *o, struct vn
     if (rc)
         vn_error_prefix(err, "cannot record the sync of location '%s'", s->uid);
     else
-        vn_log_fields(
-            VN_LOG_INFO, "sync done",
-            (struct vn_log_field[]){VN_LF_S("uId", s->uid), VN_LF_S("drift", state.last_drift)}, 2);
+        vn_log_fields(VN_LOG_INFO, "sync done",
+                      (struct vn_log_field[]){
+                          VN_LF_S("uId", s->uid), VN_LF_S("kind", full ? "full" : "delta"),
+                          VN_LF_I("ms", vn_now_ms() - started), VN_LF_S("drift", state.last_drift)},
+                      4);
 out:
     free_jobs(c);
     free(c);
