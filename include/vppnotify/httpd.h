@@ -22,13 +22,19 @@ struct vn_error;
 struct vn_ingest;
 struct vn_httpd;
 
+/* Forward-secret AEAD suites only, TLS 1.3 or 1.2 (the default of --tls-priorities). */
+#define VN_HTTPD_TLS_PRIORITIES                                                                    \
+    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-CIPHER-ALL:"   \
+    "+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:%SERVER_PRECEDENCE"
+
 struct vn_httpd_options {
-    const char *listen;        /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:443"; port 0 ok */
-    const char *path;          /* notification path, "/notifications" */
-    const char *tls_cert_file; /* PEM; both or neither */
-    const char *tls_key_file;  /* PEM; a secret file: 0600 */
-    size_t max_body;           /* bytes */
-    size_t max_header;         /* per-connection memory for headers (MHD memory limit) */
+    const char *listen;         /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:443"; port 0 ok */
+    const char *path;           /* notification path, "/notifications" */
+    const char *tls_cert_file;  /* PEM; both or neither */
+    const char *tls_key_file;   /* PEM; a secret file: 0600 */
+    const char *tls_priorities; /* GnuTLS priority string; NULL: VN_HTTPD_TLS_PRIORITIES */
+    size_t max_body;            /* bytes */
+    size_t max_header;          /* per-connection memory for headers (MHD memory limit) */
     unsigned max_connections;
     unsigned max_per_ip;
     unsigned idle_timeout_s;   /* inactivity on a connection */

@@ -48,6 +48,7 @@ struct vn_cli {
     char *path;
     char *tls_cert;
     char *tls_key;
+    char *tls_priorities;
     long long max_body;
     long long max_header;
     long long max_connections;

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Native TLS with a throwaway certificate; a TLS key readable by others is refused.
+# Native TLS with a throwaway certificate; a TLS key readable by others is refused; only
+# forward-secret AEAD suites by default (--tls-priorities widens it); a chunked body over the
+# limit gets 413 through TLS too.
 source "$(dirname "$0")/lib.sh"
 
 UID1=2049025000431439
@@ -27,6 +29,48 @@ vn_serve_stop
 vn_cli location list --json >"$T/l.json"
 assert_json "$T/l.json" '.[0].lastTestNotificationAt | type' '"string"' "TEST_NOTIFICATION over TLS recorded"
 ok "HTTPS with a throwaway certificate; TLS 1.0/1.1 refused"
+
+# suite CIPHER: the TLS 1.2 suite negotiated when the client offers only CIPHER ("(NONE)" if
+# the server refuses it).
+suite() {
+    echo | openssl s_client -connect "$VN_ADDR" -tls1_2 -cipher "$1" 2>&1 |
+        sed -n 's/^New, [^,]*, Cipher is //p' | head -n1
+}
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=127.0.0.1" \
+    -addext "subjectAltName=IP:127.0.0.1" -keyout "$T/rsa.key" -out "$T/rsa.pem" 2>/dev/null
+chmod 600 "$T/rsa.key"
+VN_SCHEME=https vn_serve_start --tls-cert "$T/rsa.pem" --tls-key "$T/rsa.key" --max-body 4K
+for c in AES128-GCM-SHA256 AES256-SHA AES128-SHA ECDHE-RSA-AES128-SHA ECDHE-RSA-AES256-SHA384 \
+    DHE-RSA-AES128-GCM-SHA256; do
+    assert_eq "$(suite $c)" "(NONE)" "TLS 1.2 suite $c (RSA key exchange, CBC or no ECDHE)"
+done
+for c in ECDHE-RSA-AES128-GCM-SHA256 ECDHE-RSA-AES256-GCM-SHA384 ECDHE-RSA-CHACHA20-POLY1305; do
+    assert_eq "$(suite $c)" "$c" "TLS 1.2 suite $c (ECDHE, AEAD)"
+done
+v=$(echo | openssl s_client -connect "$VN_ADDR" 2>&1 | sed -n 's/^New, \([^,]*\),.*/\1/p' | head -n1)
+assert_eq "$v" "TLSv1.3" "a client that can speak TLS 1.3 gets it"
+ok "default suites: RSA key exchange and CBC refused, ECDHE with AEAD accepted, TLS 1.3 first"
+
+# A chunked body over the limit: 413 through TLS as well (written while the body arrives).
+head -c 65536 /dev/zero | tr '\0' 'x' >"$T/big"
+code=$(curl -sS -o "$T/resp" -w '%{http_code}' --cacert "$T/rsa.pem" -X POST "$VN_URL/notifications" \
+    -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
+    -H 'Transfer-Encoding: chunked' --data-binary @"$T/big" 2>"$T/curl.err" || true)
+assert_eq "$code" 413 "chunked 64 KiB body over 4K through TLS ($(cat "$T/curl.err"))"
+assert_json "$T/resp" '.error' '"body is larger than the limit of 4096 bytes"' "413 says why"
+ok "413 for a chunked body over the limit, through TLS"
+vn_serve_stop
+
+VN_SCHEME=https vn_serve_start --tls-cert "$T/rsa.pem" --tls-key "$T/rsa.key" --tls-priorities NORMAL
+assert_eq "$(suite AES128-GCM-SHA256)" "AES128-GCM-SHA256" "--tls-priorities NORMAL widens"
+vn_serve_stop
+rc=0
+"$VPPNOTIFY" serve --db "$T/vn.db" --listen 127.0.0.1:0 --tls-cert "$T/rsa.pem" \
+    --tls-key "$T/rsa.key" --tls-priorities 'NORMAL:+NO-SUCH-THING' >"$T/prio.log" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || fail "a priority string GnuTLS cannot read was accepted"
+assert_contains "$T/prio.log" "--tls-priorities 'NORMAL:+NO-SUCH-THING'" "the bad string is quoted"
+assert_contains "$T/prio.log" "at '+NO-SUCH-THING'" "where it stops is quoted"
+ok "--tls-priorities widens the suites; a bad priority string is refused with where it fails"
 
 chmod 644 "$T/key.pem"
 rc=0

@@ -158,6 +158,7 @@ static const char *const per_client[] = {
     "Not enough memory in pool",
     "incomplete upload processing",
     "Too late to send an error response",
+    "Application reported internal error", /* our handler closing a connection on purpose */
     "Setting TCP_NODELAY",
     "Setting TCP_CORK",
 };

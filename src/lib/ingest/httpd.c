@@ -1,6 +1,7 @@
 /* httpd.c - see include/vppnotify/httpd.h. */
 #include "vppnotify/httpd.h"
 #include "conn.h"
+#include "framing.h"
 #include "vppnotify/auth.h"
 #include "vppnotify/buf.h"
 #include "vppnotify/error.h"
@@ -15,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -41,17 +43,25 @@ struct vn_httpd {
 };
 
 enum route { ROUTE_NOTIFY, ROUTE_HEALTH };
-enum phase { PH_BODY, PH_WAIT, PH_DONE };
+/* PH_NEW: request line seen, headers not yet; PH_DRAIN: answered while the body was still
+ * arriving (413): what comes is read and dropped, then the connection closes. */
+enum phase { PH_NEW, PH_BODY, PH_WAIT, PH_DONE, PH_DRAIN };
 
-/* Per-request state: allocated on the first call, freed in request_completed (one place). */
+/*
+ * Per-request state: allocated when the request line arrives (the URI log callback, which
+ * measures the target before libmicrohttpd unescapes it), freed in request_completed (one
+ * place).
+ */
 struct request {
     struct vn_httpd *h;
     struct MHD_Connection *conn;
     struct vn_conn *track; /* the connection's deadlines (conn.h); NULL if untracked */
+    size_t url_raw_len;    /* strlen of the target as it arrived */
+    int counted;           /* in h->in_flight (its headers were complete) */
+    int close;             /* answer with Connection: close */
     enum route route;
     enum phase phase;
-    int early_status; /* decided before the body was read: answered at its end */
-    char early_error[256];
+    char early_error[256];   /* the message of an answer decided before the body's end */
     char uid[VN_ID_MAX + 1]; /* the token's location */
     char remote[64];
     struct vn_buf body;
@@ -82,6 +92,8 @@ static enum MHD_Result respond_json(struct request *r, unsigned status, json_t *
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (r->close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"vppnotify\"");
@@ -329,18 +341,26 @@ static enum MHD_Result on_body(struct request *r, const char *data, size_t *size
         log_rejected(r, 408, "body not received within the read timeout; connection closed");
         return MHD_NO;
     }
-    if (r->early_status) {
-        if (r->seen > h->o.max_body * DISCARD_FACTOR) {
-            log_rejected(r, MHD_HTTP_CONTENT_TOO_LARGE, "body far over the limit; closed");
-            return MHD_NO;
-        }
-        return MHD_YES;
-    }
     if (vn_buf_append(&r->body, data, n) != 0) {
-        r->early_status = MHD_HTTP_CONTENT_TOO_LARGE;
+        /* Over the limit while reading (a chunked body): answer 413 now, then read and drop
+         * what the client still sends, up to DISCARD_FACTOR times the limit, so that it can
+         * read the answer before the connection closes (RFC 9112 section 9.6). */
+        json_t *body;
+        char *text;
+        int rc = -1;
+
         snprintf(r->early_error, sizeof(r->early_error),
                  "body is larger than the limit of %zu bytes", h->o.max_body);
         vn_buf_release(&r->body);
+        log_rejected(r, MHD_HTTP_CONTENT_TOO_LARGE, r->early_error);
+        body = json_pack("{ss}", "error", r->early_error);
+        text = body ? vn_json_dump(body) : NULL;
+        json_decref(body);
+        if (text)
+            rc = vn_framing_answer_now(r->conn, MHD_HTTP_CONTENT_TOO_LARGE, text);
+        free(text);
+        r->phase = PH_DRAIN;
+        return rc == 0 ? MHD_YES : MHD_NO;
     }
     return MHD_YES;
 }
@@ -353,8 +373,6 @@ static enum MHD_Result on_complete(struct request *r)
     struct vn_error err = {0};
     int rc;
 
-    if (r->early_status)
-        return respond_error(r, (unsigned)r->early_status, r->early_error);
     if (r->route == ROUTE_HEALTH) {
         r->job.kind = VN_JOB_PING;
         return submit(r);
@@ -385,30 +403,49 @@ static enum MHD_Result on_complete(struct request *r)
     return submit(r);
 }
 
+/* The request line has arrived: the request's state starts here (see struct request). */
+static void *request_new(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct vn_httpd *h = cls;
+    struct request *r = calloc(1, sizeof(*r));
+
+    if (!r)
+        return NULL; /* the handler then closes the connection */
+    r->h = h;
+    r->conn = conn;
+    r->url_raw_len = uri ? strlen(uri) : 0;
+    r->start_ns = vn_mono_ns();
+    r->phase = PH_NEW;
+    vn_buf_init(&r->body, h->o.max_body);
+    client_address(conn, r->remote, sizeof(r->remote));
+    r->track = connection_track(conn);
+    return r;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **con_cls)
 {
     struct vn_httpd *h = cls;
     struct request *r = *con_cls;
+    unsigned bad;
 
-    if (!r) {
-        r = calloc(1, sizeof(*r));
-        if (!r)
-            return MHD_NO;
-        r->h = h;
-        r->conn = conn;
-        r->start_ns = vn_mono_ns();
-        r->phase = PH_BODY;
-        vn_buf_init(&r->body, h->o.max_body);
-        client_address(conn, r->remote, sizeof(r->remote));
-        r->track = connection_track(conn);
-        vn_conn_set_phase(r->track, VN_CONN_BODY);
-        *con_cls = r;
-        atomic_fetch_add(&h->in_flight, 1);
-        return on_headers(r, url, method);
-    }
+    (void)conn;
+    if (!r)
+        return MHD_NO;
     switch (r->phase) {
+    case PH_NEW:
+        r->phase = PH_BODY;
+        r->counted = 1;
+        atomic_fetch_add(&h->in_flight, 1);
+        vn_conn_set_phase(r->track, VN_CONN_BODY);
+        bad = vn_framing_check(conn, method, url, version, r->url_raw_len, r->early_error,
+                               sizeof(r->early_error));
+        if (bad) {
+            r->close = 1;
+            return respond_error(r, bad, r->early_error);
+        }
+        return on_headers(r, url, method);
     case PH_BODY:
         if (*upload_data_size)
             return on_body(r, upload_data, upload_data_size);
@@ -417,6 +454,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         if (!atomic_load(&r->job_done))
             return MHD_YES; /* spurious call; still waiting for the writer */
         return respond_outcome(r);
+    case PH_DRAIN:
+        r->seen += *upload_data_size;
+        if (*upload_data_size == 0 || r->seen > h->o.max_body * DISCARD_FACTOR)
+            return MHD_NO; /* the end, or enough: close (the answer is out already) */
+        *upload_data_size = 0;
+        return MHD_YES;
     case PH_DONE:
         break;
     }
@@ -435,11 +478,12 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
         return;
     /* A kept-alive connection now waits for its next request's headers. */
     vn_conn_set_phase(r->track, VN_CONN_HEADERS);
+    if (r->counted)
+        atomic_fetch_sub(&h->in_flight, 1);
     vn_notification_free(r->n);
     vn_buf_release(&r->body);
     free(r);
     *con_cls = NULL;
-    atomic_fetch_sub(&h->in_flight, 1);
 }
 
 /* ---- connections: accept policy, start and end ------------------------------------------- */
@@ -514,9 +558,24 @@ static int read_text_file(const char *path, char **out, struct vn_error *err)
     return 0;
 }
 
+/* Refuse a priority string GnuTLS cannot use, saying where it stops understanding it. */
+static int check_priorities(const char *p, struct vn_error *err)
+{
+    gnutls_priority_t prio;
+    const char *where = NULL;
+    int rc = gnutls_priority_init(&prio, p, &where);
+
+    if (rc != GNUTLS_E_SUCCESS)
+        return vn_error_set(err, VN_EUSAGE, "--tls-priorities '%s': %s at '%.40s'", p,
+                            gnutls_strerror(rc), where ? where : "");
+    gnutls_priority_deinit(prio);
+    return 0;
+}
+
 struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_ingest *ingest,
                                 struct vn_auth *auth, struct vn_error *err)
 {
+    const char *priorities = opts->tls_priorities ? opts->tls_priorities : VN_HTTPD_TLS_PRIORITIES;
     struct vn_httpd *h = calloc(1, sizeof(*h));
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     unsigned threads = opts->threads;
@@ -542,6 +601,8 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
             goto fail;
         }
         flags |= MHD_USE_TLS;
+        if (check_priorities(priorities, err) != 0)
+            goto fail;
     }
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -574,7 +635,7 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
         struct MHD_OptionItem tls[] = {
             {MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert},
             {MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key},
-            {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+            {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)priorities},
             {MHD_OPTION_END, 0, NULL},
         };
         struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
@@ -586,8 +647,9 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
             MHD_OPTION_CONNECTION_LIMIT, opts->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
             opts->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->max_header,
             MHD_OPTION_NOTIFY_COMPLETED, request_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
-            connection_notify, h, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY,
-            h->tls_cert ? tls : none, MHD_OPTION_END);
+            connection_notify, h, MHD_OPTION_URI_LOG_CALLBACK, request_new, h,
+            MHD_OPTION_UNESCAPE_CALLBACK, vn_framing_unescape, NULL, MHD_OPTION_STRICT_FOR_CLIENT,
+            1, MHD_OPTION_ARRAY, h->tls_cert ? tls : none, MHD_OPTION_END);
     }
     close(lfd);
     lfd = -1;
