@@ -5,7 +5,6 @@
 #include <stddef.h>
 
 #include "cli.h"
-#include "vppnotify/httpd.h"
 
 #define F(field) offsetof(struct vn_cli, field)
 #define SEC      1000LL
@@ -57,8 +56,9 @@ static const struct vn_opt table[] = {
      "serve HTTPS with this PEM certificate (chain)", F(tls_cert)},
     {"tls-key", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "FILE",
      "PEM private key of --tls-cert (must be mode 0600)", F(tls_key)},
-    {"tls-priorities", VN_OPT_STRING, VN_HTTPD_TLS_PRIORITIES, 0, 0, NULL, NULL, "STRING",
-     "GnuTLS priority string of --tls-cert: TLS 1.3 or 1.2, forward-secret AEAD suites only",
+    {"tls-priorities", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "STRING",
+     "GnuTLS priority string of --tls-cert (default: TLS 1.3 and 1.2, ECDHE with AEAD suites "
+     "only, as docs/ARCHITECTURE.md spells it)",
      F(tls_priorities)},
     {"max-body", VN_OPT_SIZE, "1M", 1024, 64LL << 20, NULL, NULL, "SIZE",
      "largest notification body accepted (413 beyond)", F(max_body)},
