@@ -43,9 +43,10 @@ struct vn_httpd {
 };
 
 enum route { ROUTE_NOTIFY, ROUTE_HEALTH };
-/* PH_NEW: request line seen, headers not yet; PH_DRAIN: answered while the body was still
+/* PH_NEW: request line seen, headers not yet; PH_AUTH: suspended until the token checker
+ * confirmed a token that was not in its snapshot; PH_DRAIN: answered while the body was still
  * arriving (413): what comes is read and dropped, then the connection closes. */
-enum phase { PH_NEW, PH_BODY, PH_WAIT, PH_DONE, PH_DRAIN };
+enum phase { PH_NEW, PH_AUTH, PH_BODY, PH_WAIT, PH_DONE, PH_DRAIN };
 
 /*
  * Per-request state: allocated when the request line arrives (the URI log callback, which
@@ -71,6 +72,9 @@ struct request {
     char reason[VN_ERROR_MSG_MAX]; /* why a body was quarantined */
     struct vn_ingest_job job;
     atomic_int job_done;
+    struct vn_auth_wait auth_wait;
+    atomic_int auth_done;
+    int auth_rc; /* why a confirmation could not be queued */
 };
 
 /* ---- responses --------------------------------------------------------------------------- */
@@ -291,10 +295,12 @@ static int content_type_ok(const char *ct)
 }
 
 /* First call: route and check headers. Returns MHD_YES/NO; an answer may already be queued. */
+static enum MHD_Result authenticate(struct request *r);
+static enum MHD_Result after_auth(struct request *r);
+
 static enum MHD_Result on_headers(struct request *r, const char *url, const char *method)
 {
     struct vn_httpd *h = r->h;
-    const char *cl, *ct;
 
     if (strcmp(url, "/healthz") == 0) {
         r->route = ROUTE_HEALTH;
@@ -307,11 +313,62 @@ static enum MHD_Result on_headers(struct request *r, const char *url, const char
     r->route = ROUTE_NOTIFY;
     if (strcmp(method, "POST") != 0)
         return respond_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
-    if (vn_auth_check(
-            h->auth,
-            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-            r->uid) != 0)
+    return authenticate(r);
+}
+
+/* The checker confirmed (or not) a token that was not in the snapshot: look up again. */
+static void auth_done(struct vn_auth_wait *w)
+{
+    struct request *r = w->ud;
+
+    atomic_store(&r->auth_done, 1);
+    MHD_resume_connection(r->conn);
+}
+
+/*
+ * The token selects the location. A token not in the snapshot may be a minute old: the
+ * connection waits (suspended, no thread held) for a version check, then the lookup is
+ * repeated; a second miss is final (401).
+ */
+static enum MHD_Result authenticate(struct request *r)
+{
+    struct vn_httpd *h = r->h;
+    int rc = vn_auth_lookup(
+        h->auth,
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+        r->uid);
+
+    if (rc == VN_ENOTFOUND && r->phase != PH_AUTH) {
+        r->phase = PH_AUTH;
+        r->auth_wait.done = auth_done;
+        r->auth_wait.ud = r;
+        MHD_suspend_connection(r->conn);
+        rc = vn_auth_confirm(h->auth, &r->auth_wait);
+        if (rc) {
+            /* Not queued: answer ourselves when the connection comes back. */
+            r->auth_rc = rc;
+            atomic_store(&r->auth_done, 1);
+            MHD_resume_connection(r->conn);
+        }
+        return MHD_YES;
+    }
+    r->phase = PH_BODY;
+    if (r->auth_rc)
+        return respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                             r->auth_rc == VN_EFULL
+                                 ? "too many unknown tokens waiting to be checked; retry later"
+                                 : "shutting down; retry later");
+    if (rc != 0)
         return respond_error(r, MHD_HTTP_UNAUTHORIZED, "missing, malformed or unknown token");
+    return after_auth(r);
+}
+
+/* The rest of the header checks of an authenticated notification. */
+static enum MHD_Result after_auth(struct request *r)
+{
+    struct vn_httpd *h = r->h;
+    const char *cl, *ct;
+
     cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         long long n;
@@ -446,6 +503,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
             return respond_error(r, bad, r->early_error);
         }
         return on_headers(r, url, method);
+    case PH_AUTH:
+        if (!atomic_load(&r->auth_done))
+            return MHD_YES; /* spurious call; still waiting for the checker */
+        return authenticate(r);
     case PH_BODY:
         if (*upload_data_size)
             return on_body(r, upload_data, upload_data_size);
@@ -691,6 +752,9 @@ void vn_httpd_free(struct vn_httpd *h)
 {
     if (!h)
         return;
+    /* No connection may stay suspended for a token check when libmicrohttpd stops. */
+    if (h->auth)
+        vn_auth_close_waits(h->auth);
     if (h->mhd)
         MHD_stop_daemon(h->mhd);
     vn_conns_free(h->conns); /* after the server: no connection is left */
