@@ -3,7 +3,8 @@
 # Debian root): start it, paste the curl it prints, run the command it prints to see that the
 # notification arrived (state `applied`), stop serve with SIGTERM, and require exit status 0.
 #
-# It listens on a free port (VPPNOTIFY_LISTEN=127.0.0.1:0), not 8080: CI machines are shared.
+# It listens on free ports (VPPNOTIFY_LISTEN, VPPNOTIFY_API_LISTEN=127.0.0.1:0), not 8080 and
+# 8090: CI machines are shared.
 # Exit 0 when every step did what it should; the last line says which step failed otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ fail() {
     exit 1
 }
 
-VPPNOTIFY_LISTEN=127.0.0.1:0 setsid make run >"$log" 2>&1 </dev/null &
+VPPNOTIFY_LISTEN=127.0.0.1:0 VPPNOTIFY_API_LISTEN=127.0.0.1:0 setsid make run >"$log" 2>&1 </dev/null &
 make_pid=$!
 
 # make run installs packages and builds first: allow it 15 minutes to get serve listening.

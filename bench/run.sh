@@ -46,13 +46,13 @@ die() {
 TOKEN=$(cat "$T/token")
 "$BIN" location add --db "$T/bench.db" --uid $UID1 --name bench --token-file "$T/token" 2>/dev/null
 
-"$BIN" serve --db "$T/bench.db" --listen 127.0.0.1:0 --ready-file "$T/ready" \
-    --log-format json >"$T/serve.log" 2>&1 &
+"$BIN" serve --db "$T/bench.db" --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+    --ready-file "$T/ready" --log-format json >"$T/serve.log" 2>&1 &
 SERVE_PID=$!
 pids+=("$SERVE_PID")
 for _ in $(seq 200); do [ -s "$T/ready" ] && break; sleep 0.05; done
 [ -s "$T/ready" ] || die "vppnotify serve did not start: $(tail -n 5 "$T/serve.log")"
-URL="http://$(cat "$T/ready")"
+URL="http://$(head -n1 "$T/ready")" # line 2: the integration API
 
 # nginx answering 204 to the same POST: the HTTP ceiling of this machine.
 mkdir -p "$T/nginx"

@@ -117,7 +117,7 @@ sim_pid=$!
 wait_file "$D/sim.addr" "$sim_pid" "vppsim"
 SIM=http://$(head -n1 "$D/sim.addr")
 export VPPNOTIFY_DB=$D/vppnotify.db VPPNOTIFY_APPLE_URL=$SIM/mdm/v2
-"$VPPNOTIFY" serve --listen 127.0.0.1:0 --ready-file "$D/serve.addr" \
+"$VPPNOTIFY" serve --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --ready-file "$D/serve.addr" \
     --event-quiet "$quiet" --event-poll-interval 1s \
     --sync-full-interval 0 --sync-delta-interval 0 >"$D/serve.log" 2>&1 &
 serve_pid=$!

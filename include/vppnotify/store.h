@@ -512,6 +512,7 @@ enum vn_query {
     VN_Q_LOCATIONS,
     VN_Q_QUARANTINE,
     VN_Q_EVENT_FAILED_ITEMS, /* the items FAILURE notifications named, per event */
+    VN_Q_API_KEYS, /* name scope key createdAt revokedAt (the API's section below) */
 };
 
 /* Filters; NULL fields do not filter. Queries ignore filters that do not apply to them. */
@@ -528,5 +529,36 @@ struct vn_filter {
 
 int vn_store_query(struct vn_store *st, enum vn_query q, const struct vn_filter *f, vn_row_cb cb,
                    void *ud);
+
+/* ---- the integration API's tables (contract section 8; used by src/lib/api/) ------------
+ *
+ * API keys: digests only, like notification tokens. Kept in this clearly named section so
+ * that the store's own sections stay the store engineer's.
+ */
+
+#define VN_API_KEY_NAME_MAX 64
+
+/* A key as the API's key cache sees it (keys that are not revoked). */
+struct vn_api_key_row {
+    const char *name;
+    const char *scope;     /* "read" or "manage" */
+    const uint8_t *digest; /* VN_DIGEST_LEN bytes: SHA-256 of the whole key */
+};
+
+typedef int (*vn_api_key_cb)(void *ud, const struct vn_api_key_row *row);
+
+/* Add a key: VN_EDUP when a key of that name exists and is not revoked. shown: the first
+ * characters of the key, kept to recognise it in a list. Own transaction. */
+int vn_store_api_key_add(struct vn_store *st, const char *name, const char *scope,
+                         const uint8_t digest[VN_DIGEST_LEN], const char *shown, int64_t now_ms);
+
+/* Revoke the key of that name (it stays listed, revoked): VN_ENOTFOUND. Own transaction. */
+int vn_store_api_key_revoke(struct vn_store *st, const char *name, int64_t now_ms);
+
+/* Every key that is not revoked. */
+int vn_store_api_keys(struct vn_store *st, vn_api_key_cb cb, void *ud);
+
+/* A number that changes whenever any key is added or revoked, by any process. */
+int vn_store_api_keys_version(struct vn_store *st, int64_t *version);
 
 #endif

@@ -98,6 +98,15 @@ struct vn_cli {
     long long event_deferred_poll_ms;
     long long sync_full_ms;
     long long sync_delta_ms;
+    /* the integration API (cmd_api.c, serve --api-*) */
+    char *scope;
+    char *api_listen;
+    char *api_tls_cert;
+    char *api_tls_key;
+    long long api_threads;
+    long long api_max_connections;
+    long long api_max_body;
+    long long api_idle_timeout_ms;
     /* where each option's value came from, indexed like vn_cli_options.opts */
     enum vn_opt_origin origin[VN_CLI_OPTS_MAX];
 };
@@ -125,6 +134,7 @@ extern const struct vn_command vn_cmd_replay[];
 extern const struct vn_command vn_cmd_apple[];
 extern const struct vn_command vn_cmd_manage[];
 extern const struct vn_command vn_cmd_sync[];
+extern const struct vn_command vn_cmd_api[];
 
 /* Print "vppnotify: <msg>" on stderr (one line, the house style). */
 void vn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "vppnotify/api.h"
 #include "vppnotify/apple.h"
 #include "vppnotify/auth.h"
 #include "vppnotify/error.h"
@@ -83,6 +84,47 @@ static void stop_all(struct vn_httpd *h, struct vn_worker *worker, struct vn_ing
     vn_httpd_free(h);
 }
 
+/*
+ * The integration API's listener (contract section 8), unless --api-listen is "off": its
+ * routes are mounted here, between vn_api_new and vn_api_start (api.h says how). 0, or -1
+ * with the error printed.
+ */
+static int api_start(const struct vn_cli *c, struct vn_api **out)
+{
+    struct vn_store_options so;
+    char params[128];
+    struct vn_api_options ao = {
+        .listen = c->api_listen,
+        .tls_cert_file = c->api_tls_cert,
+        .tls_key_file = c->api_tls_key,
+        .threads = (unsigned)c->api_threads,
+        .max_connections = (unsigned)c->api_max_connections,
+        .max_body = (size_t)c->api_max_body,
+        .max_header = (size_t)c->max_header,
+        .idle_timeout_s = (unsigned)((c->api_idle_timeout_ms + 999) / 1000),
+        .db = c->db,
+        .store = &so,
+        .key_refresh_ms = c->auth_refresh_ms,
+    };
+    struct vn_error err = {0};
+    struct vn_api *api;
+
+    *out = NULL;
+    if (!c->api_listen || !*c->api_listen || strcmp(c->api_listen, "off") == 0)
+        return 0;
+    vn_cli_store_options(c, 1, &so, params, sizeof(params));
+    api = vn_api_new(&ao, &err);
+    if (!api || vn_api_mount_v1(api, &err) != 0 || vn_api_start(api, &err) != 0) {
+        vn_cli_error("serve: %s", err.msg);
+        vn_api_free(api);
+        return -1;
+    }
+    vn_log_info("integration API on %s://%s (API keys: vppnotify api-key add)",
+                vn_api_tls(api) ? "https" : "http", vn_api_address(api));
+    *out = api;
+    return 0;
+}
+
 static int cmd_serve(struct vn_cli *c, int argc, char **argv)
 {
     struct vn_httpd_options ho = {
@@ -114,6 +156,8 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     struct vn_httpd *h = NULL;
     struct vn_apple *apple = NULL;
     struct vn_worker *worker = NULL;
+    struct vn_api *api = NULL;
+    char ready[256];
     struct vn_worker_options wo = {
         .db = c->db,
         .tracker = {.quiet_ms = c->event_quiet_ms,
@@ -185,7 +229,12 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     vn_log_info("listening on %s://%s%s (max body %lld bytes, %s)", c->tls_cert ? "https" : "http",
                 vn_httpd_address(h), c->path, c->max_body,
                 c->tls_cert ? "TLS" : "plain HTTP: loopback or behind a TLS proxy only");
-    if (c->ready_file && vn_ready_file_write(c->ready_file, vn_httpd_address(h)) != 0) {
+    if (api_start(c, &api) != 0)
+        goto out;
+    /* The ready file: the notification endpoint's address, then the API's on a second line. */
+    snprintf(ready, sizeof(ready), "%s%s%s", vn_httpd_address(h), api ? "\n" : "",
+             api ? vn_api_address(api) : "");
+    if (c->ready_file && vn_ready_file_write(c->ready_file, ready) != 0) {
         vn_cli_error("cannot write ready file '%s': %s", c->ready_file, strerror(errno));
         goto out;
     }
@@ -194,6 +243,7 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     second_signal_exits(&set);
     vn_log_info("%s; finishing requests in progress (a second signal exits at once)",
                 sig ? strsignal(sig) : "store failed");
+    vn_api_quiesce(api, c->shutdown_timeout_ms); /* long polls answered, the rest drained */
     stop_all(h, worker, ing, writer, c->shutdown_timeout_ms);
     h = NULL;
     worker = NULL;
@@ -210,6 +260,7 @@ out:
     vn_apple_free(apple);
     vn_ingest_free(ing);
     vn_writer_free(writer);
+    vn_api_free(api); /* after the writer: no job of an API request is left */
     vn_auth_free(auth);
     vn_store_free(ast);
     vn_store_free(wst);
@@ -259,12 +310,19 @@ static const char *const o_serve[] = {"help",
                                       "event-deferred-poll",
                                       "sync-full-interval",
                                       "sync-delta-interval",
+                                      "api-listen",
+                                      "api-tls-cert",
+                                      "api-tls-key",
+                                      "api-threads",
+                                      "api-max-connections",
+                                      "api-max-body",
+                                      "api-idle-timeout",
                                       NULL};
 
 const struct vn_command vn_cmd_serve[] = {
     {"serve",
      "vppnotify serve [--listen ADDR:PORT] [--db PATH] [--path /notifications] "
-     "[--tls-cert F --tls-key F] [OPTIONS]",
+     "[--tls-cert F --tls-key F] [--api-listen ADDR:PORT] [OPTIONS]",
      "receive notifications: authenticate, dedupe, apply, and answer only once on disk; track "
      "events (Event Status) and re-sync locations with an sToken on a schedule",
      o_serve, cmd_serve, 0},

@@ -109,12 +109,14 @@ db_unlock() {
     wait "$VN_LOCK_PID"
 }
 
-# Start `vppnotify serve` in the background. Sets VN_URL (http://127.0.0.1:PORT), VN_SERVE_PID.
+# Start `vppnotify serve` in the background. Sets VN_URL (http://127.0.0.1:PORT), VN_SERVE_PID
+# and, when the integration API listens (it does, on port 0, unless the test says
+# --api-listen off), VN_API_URL from the ready file's second line.
 # Extra arguments go to serve. The database defaults to $T/vn.db; logs go to $T/serve.log.
 vn_serve_start() {
     rm -f "$T/ready"
-    "$VPPNOTIFY" serve --db "${VN_DB:-$T/vn.db}" --listen 127.0.0.1:0 --ready-file "$T/ready" \
-        "$@" >>"$T/serve.log" 2>&1 &
+    "$VPPNOTIFY" serve --db "${VN_DB:-$T/vn.db}" --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+        --ready-file "$T/ready" "$@" >>"$T/serve.log" 2>&1 &
     VN_SERVE_PID=$!
     VN_PIDS+=("$VN_SERVE_PID")
     if ! wait_for 20 test -s "$T/ready"; then
@@ -122,6 +124,17 @@ vn_serve_start() {
     fi
     VN_ADDR=$(head -n1 "$T/ready")
     VN_URL="${VN_SCHEME:-http}://$VN_ADDR"
+    VN_API_ADDR=$(sed -n 2p "$T/ready")
+    VN_API_URL="${VN_API_SCHEME:-http}://$VN_API_ADDR"
+}
+
+# vn_api KEY METHOD PATH [CURL ARGS...]: call the integration API; prints the status, the
+# body is saved in $T/api.json.
+vn_api() {
+    local key=$1 method=$2 path=$3
+    shift 3
+    curl -sS -o "$T/api.json" -w '%{http_code}' -X "$method" "$VN_API_URL$path" \
+        ${key:+-H "Authorization: Bearer $key"} "$@"
 }
 
 # Stop serve with SIGTERM and require a clean exit (0): leaks and sanitizer reports fail.

@@ -81,8 +81,8 @@ assert_contains "$T/err" "already exists" "a second add is refused"
 ok "adding a location twice is refused"
 
 # Another vppnotify (another database, so another mdmInfo id) wants the same location.
-"$VPPNOTIFY" serve --db "$T/b.db" --listen 127.0.0.1:0 --ready-file "$T/b.ready" \
-    --sync-full-interval 0 --sync-delta-interval 0 >>"$T/serve-b.log" 2>&1 &
+"$VPPNOTIFY" serve --db "$T/b.db" --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+    --ready-file "$T/b.ready" --sync-full-interval 0 --sync-delta-interval 0 >>"$T/serve-b.log" 2>&1 &
 VN_PIDS+=($!)
 B_PID=$!
 wait_for 20 test -s "$T/b.ready" || fail "second serve did not start"

@@ -66,7 +66,7 @@ db_lock
 mkdir -p "$T/ready2"             # a directory: renaming the ready file onto it fails
 mkfifo "$T/ready2.tmp"           # serve blocks opening it until we read: we know its port then
 "$VPPNOTIFY" serve --db "$T/vn.db" --listen 127.0.0.1:0 --ready-file "$T/ready2" \
-    --log-level debug --db-busy-timeout 60s >>"$T/serve2.log" 2>&1 &
+    --api-listen off --log-level debug --db-busy-timeout 60s >>"$T/serve2.log" 2>&1 &
 pid=$!
 VN_PIDS+=("$pid")
 wait_for 10 listen_port "$pid" || fail "serve did not listen"

@@ -74,8 +74,8 @@ ok "--tls-priorities widens the suites; a bad priority string is refused with wh
 
 chmod 644 "$T/key.pem"
 rc=0
-"$VPPNOTIFY" serve --db "$T/vn.db" --listen 127.0.0.1:0 --tls-cert "$T/cert.pem" \
-    --tls-key "$T/key.pem" >"$T/refused.log" 2>&1 || rc=$?
+"$VPPNOTIFY" serve --db "$T/vn.db" --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+    --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" >"$T/refused.log" 2>&1 || rc=$?
 assert_eq "$rc" 1 "exit status with a world-readable key"
 assert_contains "$T/refused.log" "mode 0644" "the message gives the mode"
 assert_contains "$T/refused.log" "chmod 600" "the message says how to fix it"

@@ -103,6 +103,22 @@ struct vn_store_ops {
     int (*events_tracking)(struct vn_store *st, const char *uid, vn_tracked_cb cb, void *ud);
     int (*event_tracking_update)(struct vn_store *st, const char *event_id,
                                  const struct vn_event_tracking_update *u);
+
+    /* The integration API's tables (store.h, its own section); see struct vn_store_api_ops. */
+    const struct vn_store_api_ops *api;
+};
+
+/*
+ * The operations of store.h's section "the integration API's tables", kept apart so that
+ * they are found together (dispatch in store_api.c). Same contracts as the store.h functions
+ * of the same name.
+ */
+struct vn_store_api_ops {
+    int (*api_key_add)(struct vn_store *st, const char *name, const char *scope,
+                       const uint8_t digest[VN_DIGEST_LEN], const char *shown, int64_t now_ms);
+    int (*api_key_revoke)(struct vn_store *st, const char *name, int64_t now_ms);
+    int (*api_keys)(struct vn_store *st, vn_api_key_cb cb, void *ud);
+    int (*api_keys_version)(struct vn_store *st, int64_t *version);
 };
 
 /* The common head of every backend's handle. */

@@ -153,6 +153,8 @@ static const enum vn_vtype t_quarantine[] = {I, T, T, T, I};
 static const char *const k_failed_items[] = {
     "eventId", "uId", "errorNumber", "adamId", "pricingParam", "clientUserId", "serialNumber"};
 static const enum vn_vtype t_failed_items[] = {T, T, I, T, T, T, T};
+static const char *const k_api_keys[] = {"name", "scope", "key", "createdAt", "revokedAt"};
+static const enum vn_vtype t_api_keys[] = {T, T, T, T, T};
 
 #undef T
 #undef I
@@ -173,6 +175,7 @@ SAME_WIDTH(notifications);
 SAME_WIDTH(locations);
 SAME_WIDTH(quarantine);
 SAME_WIDTH(failed_items);
+SAME_WIDTH(api_keys);
 
 #define SPEC(slot, sql, name)                                                                      \
     {                                                                                              \
@@ -289,6 +292,11 @@ static const struct qspec specs[] = {
         "  AND (:serial_number IS NULL OR i.serial_number = :serial_number) "
         "ORDER BY e.first_seen_at, i.event_id, i.id LIMIT :limit",
         failed_items),
+    /* Keys not revoked first, then by name; "key" is the recognisable start of the key. */
+    [VN_Q_API_KEYS] = SPEC(VN_SQ_Q_API_KEYS,
+        "SELECT name, scope, shown || '...', created_at, revoked_at FROM api_keys "
+        "ORDER BY revoked_at IS NOT NULL, name, id LIMIT :limit",
+        api_keys),
 };
 /* clang-format on */
 

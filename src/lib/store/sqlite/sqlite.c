@@ -876,4 +876,5 @@ static const struct vn_store_ops sqlite_ops = {
     .event_track = vn__sq_event_track,
     .events_tracking = vn__sq_events_tracking,
     .event_tracking_update = vn__sq_event_tracking_update,
+    .api = &vn__sq_api_ops,
 };

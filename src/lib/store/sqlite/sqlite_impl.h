@@ -3,9 +3,9 @@
  *
  * The SQLite backend is split by concern: sqlite.c (the handle, open, migrations, errors,
  * transactions), schema.c (migration texts), write.c (the ledger, mirror, events, locations),
- * apple.c (the Apple side: sTokens, subscriptions, sync, tracked events) and query.c (read
- * queries). They share the handle struct and a few helpers, declared here; store.c and other
- * backends never include this file.
+ * apple.c (the Apple side: sTokens, subscriptions, sync, tracked events), query.c (read
+ * queries) and api.c (the integration API's tables: API keys). They share the handle struct and a
+ * few helpers, declared here; store.c and other backends never include this file.
  */
 #ifndef VPPNOTIFY_SQLITE_IMPL_H
 #define VPPNOTIFY_SQLITE_IMPL_H
@@ -105,6 +105,12 @@ enum vn__sq_slot {
     VN_SQ_EVENTS_TRACKING,
     VN_SQ_EVENT_TRACKING_UPDATE,
     VN_SQ_Q_FAILED_ITEMS,
+    /* api.c: the integration API's tables */
+    VN_SQ_API_KEY_ADD,
+    VN_SQ_API_KEY_REVOKE,
+    VN_SQ_API_KEYS,
+    VN_SQ_API_KEYS_VERSION,
+    VN_SQ_Q_API_KEYS,
     VN_SQ__COUNT
 };
 
@@ -235,6 +241,9 @@ int vn__sq_event_track(struct vn_store *st, const struct vn_event_track *t);
 int vn__sq_events_tracking(struct vn_store *st, const char *uid, vn_tracked_cb cb, void *ud);
 int vn__sq_event_tracking_update(struct vn_store *st, const char *event_id,
                                  const struct vn_event_tracking_update *u);
+
+/* api.c: the integration API's tables (struct vn_store_api_ops) */
+extern const struct vn_store_api_ops vn__sq_api_ops;
 
 /* query.c */
 int vn__sq_tokens(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud);

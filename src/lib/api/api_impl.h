@@ -1,0 +1,26 @@
+/*
+ * api_impl.h - private to the integration API's files (src/lib/api/): the key cache that
+ * server.c asks on every request.
+ */
+#ifndef VPPNOTIFY_API_IMPL_H
+#define VPPNOTIFY_API_IMPL_H
+
+#include "vppnotify/api.h"
+
+/*
+ * A snapshot of the digests of every key that is not revoked, reloaded when the store's key
+ * version moved: compared after every miss (a key created a moment ago by the CLI works on
+ * its first request) and at least every refresh_ms on hits (a revoked key stops working
+ * within that). Takes ownership of st (one read handle, used under the cache's lock).
+ */
+struct vn__api_keys;
+
+struct vn__api_keys *vn__api_keys_new(struct vn_store *st, int64_t refresh_ms,
+                                      struct vn_error *err);
+void vn__api_keys_free(struct vn__api_keys *k);
+
+/* See vn_api_authenticate. name may be NULL. */
+int vn__api_keys_check(struct vn__api_keys *k, const char *header, enum vn_api_scope *scope,
+                       char *name);
+
+#endif

@@ -1,0 +1,864 @@
+/*
+ * server.c - the integration API's listener (see include/vppnotify/api.h): a libmicrohttpd
+ * daemon of its own with explicit limits, the route table, API key checks, requests that
+ * suspend and resume, and a pool of read-only store handles for the handlers.
+ *
+ * A request goes: first call → route (404/405) → key (401/403) → body, if any, into a
+ * bounded buffer (413) → handler → an answer, or a suspension until vn_api_resume → resume
+ * handler → answer. One log line per request when it ends.
+ */
+#include "api_impl.h"
+#include "vppnotify/buf.h"
+#include "vppnotify/error.h"
+#include "vppnotify/log.h"
+#include "vppnotify/net.h"
+#include "vppnotify/secret.h"
+#include "vppnotify/store.h"
+#include "vppnotify/util.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ROUTES     64
+#define MAX_PATTERN    128
+#define MAX_SEGMENTS   16
+#define MAX_ARGS       4
+#define MAX_HEADERS    8
+#define POOL_MAX       16
+#define TLS_FILE_MAX   (64 * 1024)
+#define DEFAULT_BODY   (1024 * 1024)
+#define DEFAULT_HEADER (32 * 1024)
+
+struct route {
+    char method[8];
+    char pattern[MAX_PATTERN];
+    int prefix; /* pattern ended in a slash and a star: matches every path below it */
+    enum vn_api_scope scope;
+    vn_api_handler fn;
+    void *ud;
+};
+
+struct vn_api {
+    struct vn_api_options o;            /* o.store points at store_opts, o.db at db */
+    struct vn_store_options store_opts; /* params points at params */
+    char *db, *params;                  /* owned */
+    struct route routes[MAX_ROUTES];
+    size_t nroutes;
+    struct vn__api_keys *keys;
+    struct MHD_Daemon *mhd;
+    char *tls_cert, *tls_key;
+    char address[96];
+    atomic_uint in_flight;
+    pthread_mutex_t lock;         /* the suspended list, stopping, the store pool */
+    struct vn_api_req *suspended; /* requests waiting for vn_api_resume */
+    int stopping;
+    struct vn_store *pool[POOL_MAX];
+    size_t npool;
+};
+
+enum phase { PH_BODY, PH_SUSPENDED, PH_DONE };
+
+struct header {
+    char *name, *value; /* owned */
+};
+
+struct vn_api_req {
+    struct vn_api *api;
+    struct MHD_Connection *conn;
+    const struct route *route;
+    enum phase phase;
+    char method[16];
+    char *path; /* owned copy */
+    char *segs; /* owned: the path split at '/', for the args */
+    const char *arg_names[MAX_ARGS];
+    size_t arg_len[MAX_ARGS];
+    const char *arg_vals[MAX_ARGS];
+    size_t nargs;
+    struct vn_buf body;
+    int body_too_big;
+    enum vn_api_scope scope;
+    char key_name[VN_API_NAME_MAX + 1];
+    char remote[64];
+    int64_t start_ns;
+    unsigned status; /* of the answer, for the log line */
+    struct header headers[MAX_HEADERS];
+    size_t nheaders;
+    /* suspension */
+    vn_api_handler on_resume;
+    void *state;
+    void (*free_state)(void *state);
+    unsigned flags;
+    int in_list; /* on api->suspended, not yet woken (under api->lock) */
+    int woken;   /* vn_api_resume was called (under api->lock) */
+    struct vn_api_req *prev, *next;
+};
+
+/* ---- routes --------------------------------------------------------------------------- */
+
+static int method_ok(const char *m)
+{
+    static const char *const known[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(m, known[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int vn_api_mount(struct vn_api *api, const char *method, const char *pattern,
+                 enum vn_api_scope scope, vn_api_handler handler, void *ud)
+{
+    struct route *r;
+    size_t n;
+
+    if (api->mhd)
+        return VN_ECONFLICT;
+    if (api->nroutes == MAX_ROUTES)
+        return VN_ETOOBIG;
+    n = pattern ? strlen(pattern) : 0;
+    if (!method || !method_ok(method) || !handler || n == 0 || n >= MAX_PATTERN ||
+        pattern[0] != '/' || scope > VN_API_MANAGE)
+        return VN_EPARSE;
+    r = &api->routes[api->nroutes];
+    memset(r, 0, sizeof(*r));
+    vn_strlcpy(r->method, method, sizeof(r->method));
+    vn_strlcpy(r->pattern, pattern, sizeof(r->pattern));
+    if (n >= 2 && strcmp(pattern + n - 2, "/*") == 0) {
+        r->prefix = 1;
+        r->pattern[n - 1] = '\0'; /* keep the '/' */
+    }
+    r->scope = scope;
+    r->fn = handler;
+    r->ud = ud;
+    api->nroutes++;
+    return 0;
+}
+
+/*
+ * Does path match the route's pattern? On a match with "{name}" segments, req's args point
+ * into req->segs (a copy of the path cut at '/').
+ */
+static int match(const struct route *r, const char *path, struct vn_api_req *req)
+{
+    const char *p = r->pattern, *q = path;
+
+    if (r->prefix)
+        return strncmp(path, r->pattern, strlen(r->pattern)) == 0 ||
+               (strlen(path) + 1 == strlen(r->pattern) &&
+                strncmp(path, r->pattern, strlen(path)) == 0);
+    if (!strchr(r->pattern, '{'))
+        return strcmp(path, r->pattern) == 0;
+    if (req)
+        req->nargs = 0;
+    while (*p && *q) {
+        if (*p == '{') {
+            const char *pe = strchr(p, '}'), *qe = strchr(q, '/');
+            size_t qn = qe ? (size_t)(qe - q) : strlen(q);
+            if (!pe || qn == 0)
+                return 0;
+            if (req && req->nargs < MAX_ARGS) {
+                size_t off = (size_t)(q - path);
+                req->arg_names[req->nargs] = p + 1;
+                req->arg_len[req->nargs] = (size_t)(pe - p - 1);
+                req->segs[off + qn] = '\0';
+                req->arg_vals[req->nargs] = req->segs + off;
+                req->nargs++;
+            }
+            p = pe + 1;
+            q += qn;
+            continue;
+        }
+        if (*p != *q)
+            return 0;
+        p++;
+        q++;
+    }
+    return *p == '\0' && *q == '\0';
+}
+
+/* ---- answers -------------------------------------------------------------------------- */
+
+int vn_api_req_add_header(struct vn_api_req *req, const char *name, const char *value)
+{
+    struct header *h;
+
+    if (req->nheaders == MAX_HEADERS)
+        return VN_ETOOBIG;
+    h = &req->headers[req->nheaders];
+    h->name = strdup(name);
+    h->value = strdup(value);
+    if (!h->name || !h->value) {
+        free(h->name);
+        free(h->value);
+        return -ENOMEM;
+    }
+    req->nheaders++;
+    return 0;
+}
+
+int vn_api_respond(struct vn_api_req *req, unsigned status, const char *content_type,
+                   const void *body, size_t len)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return -ENOMEM;
+    if (content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    for (size_t i = 0; i < req->nheaders; i++)
+        MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
+    ret = MHD_queue_response(req->conn, status, resp);
+    MHD_destroy_response(resp);
+    req->status = status;
+    req->phase = PH_DONE;
+    return ret == MHD_YES ? 0 : VN_ENET;
+}
+
+int vn_api_respond_json(struct vn_api_req *req, unsigned status, json_t *body)
+{
+    char *text;
+    int rc;
+
+    if (!body)
+        return -ENOMEM;
+    text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+    if (!text)
+        return -ENOMEM;
+    rc = vn_api_respond(req, status, "application/json", text, strlen(text));
+    free(text);
+    return rc;
+}
+
+int vn_api_respond_error(struct vn_api_req *req, unsigned status, const char *fmt, ...)
+{
+    char msg[VN_ERROR_MSG_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        vn_api_req_add_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"vppnotify\"");
+    return vn_api_respond_json(req, status, json_pack("{ss}", "error", msg));
+}
+
+/* The handler returned without answering and without suspending, or failed. */
+static enum MHD_Result after_handler(struct vn_api_req *req, int rc)
+{
+    if (req->phase == PH_DONE || (rc == 0 && req->phase == PH_SUSPENDED))
+        return MHD_YES;
+    if (req->phase == PH_SUSPENDED)
+        return MHD_YES; /* failed after suspending: its resume answers */
+    vn_log_error("api: %s %s: the handler gave no answer (%s)", req->method, req->path,
+                 rc ? vn_strerror(rc) : "none");
+    return vn_api_respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error") == 0
+               ? MHD_YES
+               : MHD_NO;
+}
+
+/* ---- suspension ----------------------------------------------------------------------- */
+
+static void list_remove_locked(struct vn_api *api, struct vn_api_req *req)
+{
+    if (!req->in_list)
+        return;
+    if (req->prev)
+        req->prev->next = req->next;
+    else
+        api->suspended = req->next;
+    if (req->next)
+        req->next->prev = req->prev;
+    req->prev = req->next = NULL;
+    req->in_list = 0;
+}
+
+int vn_api_suspend(struct vn_api_req *req, vn_api_handler on_resume, void *state,
+                   void (*free_state)(void *state), unsigned flags)
+{
+    struct vn_api *api = req->api;
+    int wake_now = 0;
+
+    if (req->free_state && req->state && req->state != state)
+        req->free_state(req->state);
+    req->on_resume = on_resume;
+    req->state = state;
+    req->free_state = free_state;
+    req->flags = flags;
+    req->phase = PH_SUSPENDED;
+    pthread_mutex_lock(&api->lock);
+    req->woken = 0;
+    if (api->stopping && (flags & VN_API_WAKE_ON_STOP)) {
+        req->woken = 1;
+        wake_now = 1;
+    } else {
+        req->prev = NULL;
+        req->next = api->suspended;
+        if (api->suspended)
+            api->suspended->prev = req;
+        api->suspended = req;
+        req->in_list = 1;
+    }
+    pthread_mutex_unlock(&api->lock);
+    MHD_suspend_connection(req->conn);
+    if (wake_now)
+        MHD_resume_connection(req->conn);
+    return 0;
+}
+
+void vn_api_resume(struct vn_api_req *req)
+{
+    struct vn_api *api = req->api;
+    int wake;
+
+    pthread_mutex_lock(&api->lock);
+    wake = req->in_list;
+    if (wake) {
+        list_remove_locked(api, req);
+        req->woken = 1;
+    }
+    pthread_mutex_unlock(&api->lock);
+    /* Still suspended here, so the request cannot have ended under us. */
+    if (wake)
+        MHD_resume_connection(req->conn);
+}
+
+void *vn_api_req_state(const struct vn_api_req *req)
+{
+    return req->state;
+}
+
+int vn_api_req_stopping(const struct vn_api_req *req)
+{
+    int stopping;
+
+    pthread_mutex_lock(&req->api->lock);
+    stopping = req->api->stopping;
+    pthread_mutex_unlock(&req->api->lock);
+    return stopping;
+}
+
+/* ---- request accessors ---------------------------------------------------------------- */
+
+const char *vn_api_req_method(const struct vn_api_req *req)
+{
+    return req->method;
+}
+
+const char *vn_api_req_path(const struct vn_api_req *req)
+{
+    return req->path;
+}
+
+const char *vn_api_req_arg(const struct vn_api_req *req, const char *name)
+{
+    for (size_t i = 0; i < req->nargs; i++)
+        if (strlen(name) == req->arg_len[i] &&
+            strncmp(req->arg_names[i], name, req->arg_len[i]) == 0)
+            return req->arg_vals[i];
+    return NULL;
+}
+
+const char *vn_api_req_query(const struct vn_api_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *vn_api_req_header(const struct vn_api_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *vn_api_req_body(const struct vn_api_req *req, size_t *len)
+{
+    if (len)
+        *len = req->body.len;
+    return vn_buf_str(&req->body);
+}
+
+enum vn_api_scope vn_api_req_scope(const struct vn_api_req *req)
+{
+    return req->scope;
+}
+
+const char *vn_api_req_key_name(const struct vn_api_req *req)
+{
+    return req->key_name;
+}
+
+const char *vn_api_req_remote(const struct vn_api_req *req)
+{
+    return req->remote;
+}
+
+struct vn_api *vn_api_req_api(const struct vn_api_req *req)
+{
+    return req->api;
+}
+
+int vn_api_authenticate(struct vn_api *api, const char *header, enum vn_api_scope *scope,
+                        char *name)
+{
+    return vn__api_keys_check(api->keys, header, scope, name);
+}
+
+/* ---- the store pool ------------------------------------------------------------------- */
+
+struct vn_store *vn_api_store_acquire(struct vn_api *api)
+{
+    struct vn_store_options so = {0};
+    struct vn_error err = {0};
+    struct vn_store *st = NULL;
+
+    pthread_mutex_lock(&api->lock);
+    if (api->npool)
+        st = api->pool[--api->npool];
+    pthread_mutex_unlock(&api->lock);
+    if (st)
+        return st;
+    so = api->store_opts;
+    so.read_only = 1;
+    st = vn_store_open(api->o.db, &so, &err);
+    if (!st)
+        vn_log_error("api: cannot open the store: %s", err.msg);
+    return st;
+}
+
+void vn_api_store_release(struct vn_api *api, struct vn_store *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&api->lock);
+    if (api->npool < POOL_MAX) {
+        api->pool[api->npool++] = st;
+        st = NULL;
+    }
+    pthread_mutex_unlock(&api->lock);
+    vn_store_free(st);
+}
+
+/* ---- request phases ------------------------------------------------------------------- */
+
+static void client_address(struct MHD_Connection *conn, char *out, size_t outlen)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+    vn_sockaddr_host(ci ? ci->client_addr : NULL, out, outlen);
+}
+
+/* First call: route, then key. An answer may be queued already when this returns. */
+static enum MHD_Result on_headers(struct vn_api_req *req, const char *url, const char *method)
+{
+    struct vn_api *api = req->api;
+    const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
+    char allow[64] = "";
+    int path_found = 0;
+
+    vn_strlcpy(req->method, method, sizeof(req->method));
+    req->path = strdup(url);
+    req->segs = strdup(url);
+    if (!req->path || !req->segs)
+        return MHD_NO;
+    for (size_t i = 0; i < api->nroutes; i++) {
+        const struct route *r = &api->routes[i];
+        if (!match(r, url, NULL))
+            continue;
+        path_found = 1;
+        if (strcmp(r->method, m) != 0) {
+            if (!strstr(allow, r->method) && strlen(allow) + strlen(r->method) + 8 < sizeof(allow))
+                snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
+                         allow[0] ? ", " : "", r->method);
+            continue;
+        }
+        req->route = r;
+        match(r, url, req);
+        break;
+    }
+    if (!req->route) {
+        if (path_found) {
+            if (strstr(allow, "GET") && !strstr(allow, "HEAD"))
+                vn_strlcpy(allow + strlen(allow), ", HEAD", sizeof(allow) - strlen(allow));
+            vn_api_req_add_header(req, MHD_HTTP_HEADER_ALLOW, allow);
+            return vn_api_respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                        "method %s not allowed on '%s'", method, url) == 0
+                       ? MHD_YES
+                       : MHD_NO;
+        }
+        return vn_api_respond_error(req, MHD_HTTP_NOT_FOUND, "no route '%s'", url) == 0 ? MHD_YES
+                                                                                        : MHD_NO;
+    }
+    if (req->route->scope != VN_API_PUBLIC) {
+        const char *auth = vn_api_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+        enum vn_api_scope have;
+
+        if (vn__api_keys_check(api->keys, auth, &have, req->key_name) != 0)
+            return vn_api_respond_error(req, MHD_HTTP_UNAUTHORIZED,
+                                        "missing, malformed or unknown API key") == 0
+                       ? MHD_YES
+                       : MHD_NO;
+        req->scope = have;
+        if (have < req->route->scope)
+            return vn_api_respond_error(req, MHD_HTTP_FORBIDDEN,
+                                        "API key '%s' has scope %s; this route needs %s",
+                                        req->key_name, vn_api_scope_name(have),
+                                        vn_api_scope_name(req->route->scope)) == 0
+                       ? MHD_YES
+                       : MHD_NO;
+    } else {
+        /* A public route may still look at a key it was given. */
+        const char *auth = vn_api_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+        enum vn_api_scope have;
+        if (auth && vn__api_keys_check(api->keys, auth, &have, req->key_name) == 0)
+            req->scope = have;
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result run_handler(struct vn_api_req *req)
+{
+    int rc;
+
+    if (req->body_too_big)
+        return vn_api_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE,
+                                    "request body is larger than the limit of %zu bytes",
+                                    req->api->o.max_body) == 0
+                   ? MHD_YES
+                   : MHD_NO;
+    rc = req->route->fn(req->route->ud, req);
+    return after_handler(req, rc);
+}
+
+static enum MHD_Result run_resume(struct vn_api_req *req)
+{
+    int rc;
+
+    req->phase = PH_BODY; /* neither answered nor suspended, until the handler says */
+    rc = req->on_resume(req->route->ud, req);
+    return after_handler(req, rc);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
+{
+    struct vn_api *api = cls;
+    struct vn_api_req *req = *con_cls;
+    int woken;
+
+    if (!req) {
+        req = calloc(1, sizeof(*req));
+        if (!req)
+            return MHD_NO;
+        req->api = api;
+        req->conn = conn;
+        req->start_ns = vn_mono_ns();
+        req->phase = PH_BODY;
+        vn_buf_init(&req->body, api->o.max_body);
+        client_address(conn, req->remote, sizeof(req->remote));
+        *con_cls = req;
+        atomic_fetch_add(&api->in_flight, 1);
+        return on_headers(req, url, method);
+    }
+    switch (req->phase) {
+    case PH_BODY:
+        if (*upload_data_size) {
+            if (!req->body_too_big &&
+                vn_buf_append(&req->body, upload_data, *upload_data_size) != 0) {
+                req->body_too_big = 1;
+                vn_buf_release(&req->body);
+            }
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        return run_handler(req);
+    case PH_SUSPENDED:
+        pthread_mutex_lock(&api->lock);
+        woken = req->woken;
+        pthread_mutex_unlock(&api->lock);
+        if (!woken)
+            return MHD_YES; /* a spurious call: still waiting */
+        return run_resume(req);
+    case PH_DONE:
+        break;
+    }
+    /* Answered already (an early 401, 404 ...): swallow what the client still sends. */
+    *upload_data_size = 0;
+    return MHD_YES;
+}
+
+static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    struct vn_api *api = cls;
+    struct vn_api_req *req = *con_cls;
+
+    if (!req)
+        return;
+    pthread_mutex_lock(&api->lock);
+    list_remove_locked(api, req);
+    pthread_mutex_unlock(&api->lock);
+    if (req->free_state && req->state)
+        req->free_state(req->state);
+    {
+        struct vn_log_field f[] = {
+            VN_LF_S("method", req->method),
+            VN_LF_S("path", req->path),
+            VN_LF_I("status", req->status),
+            VN_LF_S("key", req->key_name[0] ? req->key_name : NULL),
+            VN_LF_S("remote", req->remote),
+            VN_LF_S("closed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? NULL : "early"),
+            VN_LF_D("latency_ms", (double)(vn_mono_ns() - req->start_ns) / 1e6),
+        };
+        vn_log_fields(req->status >= 500 ? VN_LOG_WARN : VN_LOG_INFO, "api request", f,
+                      (int)(sizeof(f) / sizeof(f[0])));
+    }
+    for (size_t i = 0; i < req->nheaders; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
+    vn_buf_release(&req->body);
+    free(req->path);
+    free(req->segs);
+    free(req);
+    *con_cls = NULL;
+    atomic_fetch_sub(&api->in_flight, 1);
+}
+
+/* ---- start and stop ------------------------------------------------------------------- */
+
+static int read_text_file(const char *path, char **out, struct vn_error *err)
+{
+    struct vn_buf b;
+    char chunk[4096];
+    size_t n;
+    FILE *f = fopen(path, "re");
+
+    if (!f)
+        return vn_error_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
+    vn_buf_init(&b, TLS_FILE_MAX);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (vn_buf_append(&b, chunk, n) != 0) {
+            fclose(f);
+            vn_buf_release(&b);
+            return vn_error_set(err, VN_ETOOBIG, "'%s' is larger than %d bytes", path,
+                                TLS_FILE_MAX);
+        }
+    }
+    fclose(f);
+    *out = vn_buf_detach(&b, NULL);
+    if (!*out)
+        return vn_error_set(err, VN_EPARSE, "'%s' is empty", path);
+    return 0;
+}
+
+struct vn_api *vn_api_new(const struct vn_api_options *opts, struct vn_error *err)
+{
+    struct vn_api *api = calloc(1, sizeof(*api));
+    struct vn_store_options so = {0};
+    struct vn_store *st;
+
+    if (!api) {
+        vn_error_set(err, -ENOMEM, "out of memory");
+        return NULL;
+    }
+    api->o = *opts;
+    if (!api->o.threads)
+        api->o.threads = 2;
+    if (!api->o.max_connections)
+        api->o.max_connections = 256;
+    if (!api->o.max_body)
+        api->o.max_body = DEFAULT_BODY;
+    if (!api->o.max_header)
+        api->o.max_header = DEFAULT_HEADER;
+    if (!api->o.idle_timeout_s)
+        api->o.idle_timeout_s = 75;
+    if (api->o.key_refresh_ms <= 0)
+        api->o.key_refresh_ms = 1000;
+    pthread_mutex_init(&api->lock, NULL);
+    if (!!opts->tls_cert_file != !!opts->tls_key_file) {
+        vn_error_set(err, VN_EUSAGE, "--api-tls-cert and --api-tls-key go together");
+        goto fail;
+    }
+    if (opts->store)
+        api->store_opts = *opts->store;
+    api->o.store = &api->store_opts;
+    api->db = strdup(opts->db ? opts->db : "");
+    api->params = strdup(api->store_opts.params ? api->store_opts.params : "");
+    api->store_opts.params = api->params;
+    if (!api->db || !api->params) {
+        vn_error_set(err, -ENOMEM, "out of memory");
+        goto fail;
+    }
+    api->o.db = api->db;
+    so = api->store_opts;
+    so.read_only = 1;
+    st = vn_store_open(api->o.db, &so, err);
+    if (!st)
+        goto fail;
+    api->keys = vn__api_keys_new(st, api->o.key_refresh_ms, err);
+    if (!api->keys)
+        goto fail;
+    return api;
+fail:
+    vn_api_free(api);
+    return NULL;
+}
+
+int vn_api_start(struct vn_api *api, struct vn_error *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    const union MHD_DaemonInfo *info;
+    int rc;
+
+    if (api->mhd)
+        return vn_error_set(err, VN_ECONFLICT, "the API listener is running already");
+    rc = vn_listen_resolve(api->o.listen, &ss, &sslen, err);
+    if (rc) {
+        vn_error_prefix(err, "--api-listen");
+        return rc;
+    }
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (api->o.tls_cert_file) {
+        api->tls_key = calloc(1, TLS_FILE_MAX);
+        if (!api->tls_key)
+            return vn_error_set(err, -ENOMEM, "out of memory");
+        rc = read_text_file(api->o.tls_cert_file, &api->tls_cert, err);
+        if (rc)
+            return vn_error_prefix(err, "API TLS certificate");
+        rc = vn_secret_read_file(api->o.tls_key_file, api->tls_key, TLS_FILE_MAX, err);
+        if (rc)
+            return vn_error_prefix(err, "API TLS key");
+        flags |= MHD_USE_TLS;
+    }
+    {
+        /* TLS options only when TLS is on: MHD warns about them otherwise. */
+        struct MHD_OptionItem tls[] = {
+            {MHD_OPTION_HTTPS_MEM_CERT, 0, api->tls_cert},
+            {MHD_OPTION_HTTPS_MEM_KEY, 0, api->tls_key},
+            {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+            {MHD_OPTION_END, 0, NULL},
+        };
+        struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
+
+        api->mhd = MHD_start_daemon(
+            flags, 0, NULL, NULL, handle, api, MHD_OPTION_EXTERNAL_LOGGER, vn_mhd_log, api,
+            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+            api->o.threads, MHD_OPTION_CONNECTION_LIMIT, api->o.max_connections,
+            MHD_OPTION_CONNECTION_TIMEOUT, api->o.idle_timeout_s,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, api->o.max_header, MHD_OPTION_NOTIFY_COMPLETED,
+            request_completed, api, MHD_OPTION_LISTEN_BACKLOG_SIZE, 256u,
+            MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY, api->tls_cert ? tls : none,
+            MHD_OPTION_END);
+    }
+    if (!api->mhd)
+        return vn_error_set(err, VN_ENET,
+                            "cannot listen on --api-listen '%s' (address in use, no permission, "
+                            "bad TLS certificate or key?)",
+                            api->o.listen);
+    info = MHD_get_daemon_info(api->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    vn_sockaddr_format((struct sockaddr *)&ss, info ? (unsigned)info->port : 0u, api->address,
+                       sizeof(api->address));
+    return 0;
+}
+
+const char *vn_api_address(const struct vn_api *api)
+{
+    return api->address;
+}
+
+int vn_api_tls(const struct vn_api *api)
+{
+    return api->tls_cert != NULL;
+}
+
+void vn_api_quiesce(struct vn_api *api, int64_t timeout_ms)
+{
+    struct timespec pause = {0, 10 * 1000000};
+    int64_t deadline = vn_mono_ns() + timeout_ms * 1000000;
+    struct vn_api_req *wake[64];
+    size_t n;
+
+    if (!api || !api->mhd)
+        return;
+    pthread_mutex_lock(&api->lock);
+    api->stopping = 1;
+    pthread_mutex_unlock(&api->lock);
+    {
+        MHD_socket fd = MHD_quiesce_daemon(api->mhd);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+    }
+    /* Wake the long polls (in rounds: resuming happens outside the lock). */
+    do {
+        struct vn_api_req *r;
+
+        n = 0;
+        pthread_mutex_lock(&api->lock);
+        for (r = api->suspended; r && n < sizeof(wake) / sizeof(wake[0]);) {
+            struct vn_api_req *next = r->next;
+            if (r->flags & VN_API_WAKE_ON_STOP) {
+                list_remove_locked(api, r);
+                r->woken = 1;
+                wake[n++] = r;
+            }
+            r = next;
+        }
+        pthread_mutex_unlock(&api->lock);
+        for (size_t i = 0; i < n; i++)
+            MHD_resume_connection(wake[i]->conn);
+    } while (n == sizeof(wake) / sizeof(wake[0]));
+    while (atomic_load(&api->in_flight) > 0 && vn_mono_ns() < deadline)
+        nanosleep(&pause, NULL);
+    if (atomic_load(&api->in_flight) > 0)
+        vn_log_warn("api: %u request(s) still in progress after %lld ms; closing them",
+                    atomic_load(&api->in_flight), (long long)timeout_ms);
+}
+
+void vn_api_free(struct vn_api *api)
+{
+    if (!api)
+        return;
+    if (api->mhd) {
+        /* libmicrohttpd must not stop with suspended connections: wake what is left. */
+        struct vn_api_req *r;
+        pthread_mutex_lock(&api->lock);
+        api->stopping = 1;
+        while ((r = api->suspended)) {
+            list_remove_locked(api, r);
+            r->woken = 1;
+            pthread_mutex_unlock(&api->lock);
+            MHD_resume_connection(r->conn);
+            pthread_mutex_lock(&api->lock);
+        }
+        pthread_mutex_unlock(&api->lock);
+        MHD_stop_daemon(api->mhd);
+    }
+    vn__api_keys_free(api->keys);
+    for (size_t i = 0; i < api->npool; i++)
+        vn_store_free(api->pool[i]);
+    if (api->tls_key) {
+        vn_wipe(api->tls_key, TLS_FILE_MAX);
+        free(api->tls_key);
+    }
+    free(api->tls_cert);
+    free(api->db);
+    free(api->params);
+    pthread_mutex_destroy(&api->lock);
+    free(api);
+}
