@@ -512,7 +512,7 @@ enum vn_query {
     VN_Q_LOCATIONS,
     VN_Q_QUARANTINE,
     VN_Q_EVENT_FAILED_ITEMS, /* the items FAILURE notifications named, per event */
-    VN_Q_API_KEYS, /* name scope key createdAt revokedAt (the API's section below) */
+    VN_Q_API_KEYS,           /* name scope key createdAt revokedAt (the API's section below) */
 };
 
 /* Filters; NULL fields do not filter. Queries ignore filters that do not apply to them. */
