@@ -257,8 +257,10 @@ const char *const vn__sqlite_migrations[] = {
      * 6 (the integration API): API keys, digests only. A key's name is unique among the keys
      * not revoked; api_key_epoch moves with every change, like token_epoch, so that serve's
      * key cache sees a key added or revoked by the CLI at the cost of one point read.
+     * Written so that it can run again on a database that has it (tests that replay an older
+     * migration replay this one too).
      */
-    "CREATE TABLE api_keys ("
+    "CREATE TABLE IF NOT EXISTS api_keys ("
     "  id         INTEGER PRIMARY KEY,"
     "  name       TEXT NOT NULL,"
     "  scope      TEXT NOT NULL CHECK (scope IN ('read', 'manage')),"
@@ -267,17 +269,17 @@ const char *const vn__sqlite_migrations[] = {
     "  created_at TEXT NOT NULL,"
     "  revoked_at TEXT"
     ");"
-    "CREATE UNIQUE INDEX api_keys_name ON api_keys(name) WHERE revoked_at IS NULL;"
-    "CREATE TABLE api_key_epoch ("
+    "CREATE UNIQUE INDEX IF NOT EXISTS api_keys_name ON api_keys(name) WHERE revoked_at IS NULL;"
+    "CREATE TABLE IF NOT EXISTS api_key_epoch ("
     "  id      INTEGER PRIMARY KEY CHECK (id = 1),"
     "  version INTEGER NOT NULL"
     ");"
-    "INSERT INTO api_key_epoch(id, version) VALUES (1, 1);"
-    "CREATE TRIGGER api_keys_ins AFTER INSERT ON api_keys BEGIN"
+    "INSERT OR IGNORE INTO api_key_epoch(id, version) VALUES (1, 1);"
+    "CREATE TRIGGER IF NOT EXISTS api_keys_ins AFTER INSERT ON api_keys BEGIN"
     "  UPDATE api_key_epoch SET version = version + 1 WHERE id = 1; END;"
-    "CREATE TRIGGER api_keys_upd AFTER UPDATE ON api_keys BEGIN"
+    "CREATE TRIGGER IF NOT EXISTS api_keys_upd AFTER UPDATE ON api_keys BEGIN"
     "  UPDATE api_key_epoch SET version = version + 1 WHERE id = 1; END;"
-    "CREATE TRIGGER api_keys_del AFTER DELETE ON api_keys BEGIN"
+    "CREATE TRIGGER IF NOT EXISTS api_keys_del AFTER DELETE ON api_keys BEGIN"
     "  UPDATE api_key_epoch SET version = version + 1 WHERE id = 1; END;",
 };
 
