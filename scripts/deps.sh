@@ -4,7 +4,8 @@
 #   scripts/deps.sh build     compilers, CMake and the libraries vppnotify links (make build)
 #   scripts/deps.sh run       build + curl, which the commands `make run` prints use
 #   scripts/deps.sh demo      build + curl and jq, which `make demo` drives vppsim with
-#   scripts/deps.sh test      build + cmocka and what the test suites drive (curl, jq, ...)
+#   scripts/deps.sh test      build + cmocka and what the test suites drive (curl, jq, ...,
+#                             Node.js and tests/js's pinned npm packages)
 #   scripts/deps.sh bench     build + wrk, nginx-light (the HTTP ceiling), valgrind (callgrind)
 #                             and the tools bench/run.sh uses
 #   scripts/deps.sh fuzz      build + clang and its libFuzzer runtime
@@ -24,6 +25,11 @@ test_pkgs=(libcmocka-dev curl jq openssl sqlite3 procps iproute2 clang-format gi
 bench_pkgs=(wrk nginx-light valgrind curl jq sqlite3 git procps)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 format_pkgs=(clang-format)
+# The integration API's tests run Node.js tools whose npm packages are pinned in
+# tests/js/package-lock.json (installed below with npm ci). Debian's nodejs and npm, unless a
+# node and an npm are there already: another packaging of Node.js brings its own npm, with
+# which Debian's npm package conflicts.
+js_pkgs=(nodejs npm)
 
 lock_wait=${DEPS_LOCK_WAIT:-600}
 [[ $lock_wait =~ ^[0-9]+$ ]] || { echo "deps.sh: DEPS_LOCK_WAIT '$lock_wait' is not a number of seconds" >&2; exit 2; }
@@ -35,7 +41,7 @@ for group in "$@"; do
     build) want+=("${build_pkgs[@]}") ;;
     run) want+=("${build_pkgs[@]}" "${run_pkgs[@]}") ;;
     demo) want+=("${build_pkgs[@]}" "${demo_pkgs[@]}") ;;
-    test) want+=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+    test) want+=("${build_pkgs[@]}" "${test_pkgs[@]}"); want_js=1 ;;
     bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
     fuzz) want+=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
     format) want+=("${format_pkgs[@]}") ;;
@@ -49,7 +55,22 @@ for p in "${want[@]}"; do
         [[ " ${missing[*]} " == *" $p "* ]] || missing+=("$p")
     fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "${want_js:-0}" = 1 ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+    missing+=("${js_pkgs[@]}")
+fi
+
+# tests/js's npm packages, when its package-lock.json changed since they were installed.
+js_deps() {
+    local dir
+    [ "${want_js:-0}" = 1 ] || return 0
+    dir=$(cd "$(dirname "$0")/.." && pwd)/tests/js
+    [ -f "$dir/package-lock.json" ] || return 0
+    cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-lock" 2>/dev/null && return 0
+    echo "deps.sh: npm ci in tests/js (the integration API's test tools)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) &&
+        cp "$dir/package-lock.json" "$dir/node_modules/.installed-lock"
+}
+[ ${#missing[@]} -eq 0 ] && { js_deps; exit; }
 
 echo "deps.sh: installing ${missing[*]}"
 sudo=()
@@ -98,3 +119,4 @@ if ! apt install -y --no-install-recommends "${missing[@]}"; then
     apt update -qq
     apt install -y --no-install-recommends "${missing[@]}"
 fi
+js_deps

@@ -159,6 +159,10 @@ const char *vn_api_req_arg(const struct vn_api_req *req, const char *name);
 /* A query-string argument (decoded), or NULL. */
 const char *vn_api_req_query(const struct vn_api_req *req, const char *name);
 
+/* The first query-string argument whose name is not in allowed (NULL-terminated), or NULL:
+ * routes refuse parameters they do not know (a misspelt filter would silently match all). */
+const char *vn_api_req_query_unknown(const struct vn_api_req *req, const char *const *allowed);
+
 /* A request header (case-insensitive name), or NULL. */
 const char *vn_api_req_header(const struct vn_api_req *req, const char *name);
 

@@ -494,6 +494,10 @@ struct vn_row {
     size_t n;
     const char *const *keys;
     const struct vn_value *vals;
+    /* The row's place in its query's order, as a JSON array (the keyset of the integration
+     * API's pages: pass it as vn_filter's after to continue after this row), or NULL for a
+     * query that does not page. */
+    const char *cursor;
 };
 
 /* Return non-zero to stop the iteration (that value is returned by vn_store_query). The
@@ -524,6 +528,7 @@ struct vn_filter {
     const char *event_id;
     const char *state;     /* notifications: "applied" or "stored" */
     const char *type_name; /* notifications/events: notificationType */
+    const char *after;     /* only rows after this vn_row cursor (queries that page) */
     long long limit;       /* 0: no limit */
 };
 

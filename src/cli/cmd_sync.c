@@ -25,7 +25,7 @@ static void print_report(const char *uid, const struct vn_sync_report *r, int js
     static const char *const keys[] = {"uId",   "sync",    "table",  "fetched",
                                        "added", "removed", "changed"};
     struct vn_value v[7];
-    struct vn_row row = {7, keys, v};
+    struct vn_row row = {7, keys, v, NULL};
 
     if (json) {
         char *text = vn_sync_report_json(r);

@@ -2,8 +2,8 @@
  * output.c - print query rows as an aligned table or as one JSON array.
  *
  * JSON is streamed, one object per line inside the array, so a large mirror prints in
- * constant memory. Dotted keys ("counts.available.renewing") become nested objects; NULL
- * values are left out. Tables are buffered to align their columns, and fit VN_OUTPUT_WIDTH
+ * constant memory; each object is vn_row_json's (rows.h), the rendering the integration API
+ * uses too. Tables are buffered to align their columns, and fit VN_OUTPUT_WIDTH
  * columns unless --wide: the command's default columns only, and if that is still too wide,
  * the widest cells shortened (ending in '~'). Widths count characters (UTF-8 code points).
  */
@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "vppnotify/json.h"
+#include "vppnotify/rows.h"
 
 struct vn_output {
     int json;
@@ -48,67 +49,12 @@ void vn_output_columns(struct vn_output *o, int wide, const char *const *keys)
     o->pick = keys;
 }
 
-/* Put v at the dotted path key inside obj, creating the intermediate objects. */
-static int set_path(json_t *obj, const char *key, json_t *v)
-{
-    const char *dot;
-
-    while ((dot = strchr(key, '.'))) {
-        char part[128];
-        size_t n = (size_t)(dot - key);
-        json_t *child;
-
-        if (n >= sizeof(part))
-            n = sizeof(part) - 1;
-        memcpy(part, key, n);
-        part[n] = '\0';
-        child = json_object_get(obj, part);
-        if (!child) {
-            child = json_object();
-            if (!child || json_object_set_new(obj, part, child) != 0) {
-                json_decref(v);
-                return -ENOMEM;
-            }
-        }
-        obj = child;
-        key = dot + 1;
-    }
-    return json_object_set_new(obj, key, v) == 0 ? 0 : -ENOMEM;
-}
-
-static json_t *to_json(const struct vn_value *v)
-{
-    switch (v->type) {
-    case VN_V_INT:
-        return json_integer(v->i);
-    case VN_V_BOOL:
-        return json_boolean(v->i);
-    case VN_V_TEXT:
-        return json_string(v->s);
-    case VN_V_JSON: {
-        json_t *j = json_loads(v->s, JSON_DECODE_ANY, NULL);
-        return j ? j : json_string(v->s);
-    }
-    case VN_V_NULL:
-        break;
-    }
-    return NULL;
-}
-
 static int json_row(struct vn_output *o, const struct vn_row *row)
 {
-    json_t *obj = json_object();
+    json_t *obj = vn_row_json(row);
     char *text;
-    int rc = 0;
 
-    if (!obj)
-        return -ENOMEM;
-    for (size_t k = 0; k < row->n && rc == 0; k++) {
-        json_t *v = to_json(&row->vals[k]);
-        if (v)
-            rc = set_path(obj, row->keys[k], v);
-    }
-    text = rc == 0 ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(obj);
     if (!text)
         return -ENOMEM;

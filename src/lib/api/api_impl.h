@@ -23,4 +23,7 @@ void vn__api_keys_free(struct vn__api_keys *k);
 int vn__api_keys_check(struct vn__api_keys *k, const char *header, enum vn_api_scope *scope,
                        char *name);
 
+/* Mount the read routes (read.c). 0 or the code of vn_api_mount. */
+int vn__api_mount_read(struct vn_api *api);
+
 #endif

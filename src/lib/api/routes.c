@@ -20,6 +20,9 @@ int vn_api_mount_v1(struct vn_api *api, struct vn_error *err)
 {
     int rc = vn_api_mount(api, "GET", "/v1", VN_API_READ, get_index, NULL);
 
+    if (rc == 0)
+        rc = vn__api_mount_read(api);
+
     if (rc)
         return vn_error_set(err, rc, "cannot mount the /v1 routes: %s", vn_strerror(rc));
     return 0;

@@ -376,6 +376,31 @@ const char *vn_api_req_query(const struct vn_api_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct unknown_arg {
+    const char *const *allowed;
+    const char *found;
+};
+
+static enum MHD_Result find_unknown(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    struct unknown_arg *u = cls;
+
+    for (size_t i = 0; u->allowed[i]; i++)
+        if (strcmp(key, u->allowed[i]) == 0)
+            return MHD_YES;
+    u->found = key;
+    return MHD_NO;
+}
+
+const char *vn_api_req_query_unknown(const struct vn_api_req *req, const char *const *allowed)
+{
+    struct unknown_arg u = {allowed, NULL};
+
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, find_unknown, &u);
+    return u.found;
+}
+
 const char *vn_api_req_header(const struct vn_api_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);

@@ -4,8 +4,10 @@
  *
  * Each query is one cached statement. Filters are named parameters written as
  * "(:uid IS NULL OR uid = :uid)", so an absent filter is a NULL binding and no SQL is ever
- * assembled at run time. Orders are stable: by the row's key, adamIds in numeric order
- * (shorter decimal first), notifications and events oldest first.
+ * assembled at run time. The queries the API pages have one more column, the row's sort key
+ * as a JSON array (struct vn_row's cursor), and an ":after" keyset condition on it. Orders are
+ * stable: by the row's key, adamIds in numeric order (shorter decimal first), notifications and
+ * events oldest first.
  */
 #include "sqlite_impl.h"
 
@@ -187,34 +189,50 @@ SAME_WIDTH(api_keys);
 static const struct qspec specs[] = {
     [VN_Q_ASSETS] = SPEC(VN_SQ_Q_ASSETS,
         "SELECT uid, adam_id, pricing_param, total_count, assigned_count, available_count, "
-        "  needs_sync FROM assets "
+        "  needs_sync, json_array(uid, length(adam_id), adam_id, pricing_param) FROM assets "
         "WHERE (:uid IS NULL OR uid = :uid) AND (:adam_id IS NULL OR adam_id = :adam_id) "
+        "  AND (:after IS NULL OR (uid, length(adam_id), adam_id, pricing_param) > "
+        "    (:after ->> 0, :after ->> 1, :after ->> 2, :after ->> 3)) "
         "ORDER BY uid, length(adam_id), adam_id, pricing_param LIMIT :limit",
         assets),
     [VN_Q_ASSIGNMENTS] = SPEC(VN_SQ_Q_ASSIGNMENTS,
-        "SELECT uid, adam_id, pricing_param, client_user_id, serial_number FROM assignments "
+        "SELECT uid, adam_id, pricing_param, client_user_id, serial_number, "
+        "  json_array(uid, length(adam_id), adam_id, pricing_param, "
+        "    coalesce(client_user_id, ''), coalesce(serial_number, '')) FROM assignments "
         "WHERE (:uid IS NULL OR uid = :uid) AND (:adam_id IS NULL OR adam_id = :adam_id) "
         "  AND (:client_user_id IS NULL OR client_user_id = :client_user_id) "
         "  AND (:serial_number IS NULL OR serial_number = :serial_number) "
-        "ORDER BY uid, length(adam_id), adam_id, pricing_param, client_user_id, serial_number "
-        "LIMIT :limit",
+        "  AND (:after IS NULL OR (uid, length(adam_id), adam_id, pricing_param, "
+        "    coalesce(client_user_id, ''), coalesce(serial_number, '')) > (:after ->> 0, "
+        "    :after ->> 1, :after ->> 2, :after ->> 3, :after ->> 4, :after ->> 5)) "
+        "ORDER BY uid, length(adam_id), adam_id, pricing_param, coalesce(client_user_id, ''), "
+        "  coalesce(serial_number, '') LIMIT :limit",
         assignments),
     [VN_Q_USERS] = SPEC(VN_SQ_Q_USERS,
-        "SELECT uid, client_user_id, email, invite_code, id_hash, status FROM users "
+        "SELECT uid, client_user_id, email, invite_code, id_hash, status, "
+        "  json_array(uid, client_user_id) FROM users "
         "WHERE (:uid IS NULL OR uid = :uid) "
         "  AND (:client_user_id IS NULL OR client_user_id = :client_user_id) "
+        "  AND (:after IS NULL OR (uid, client_user_id) > (:after ->> 0, :after ->> 1)) "
         "ORDER BY uid, client_user_id LIMIT :limit",
         users),
     [VN_Q_SUBSCRIPTIONS] = SPEC(VN_SQ_Q_SUBSCRIPTIONS,
         "SELECT uid, adam_id, parent_adam_id, available_renewing, available_expiring, "
-        "  total_renewing, total_expiring FROM subscriptions "
+        "  total_renewing, total_expiring, json_array(uid, length(adam_id), adam_id) "
+        "FROM subscriptions "
         "WHERE (:uid IS NULL OR uid = :uid) AND (:adam_id IS NULL OR adam_id = :adam_id) "
+        "  AND (:after IS NULL OR (uid, length(adam_id), adam_id) > "
+        "    (:after ->> 0, :after ->> 1, :after ->> 2)) "
         "ORDER BY uid, length(adam_id), adam_id LIMIT :limit",
         subs),
     [VN_Q_SUBSCRIPTION_ASSIGNMENTS] = SPEC(VN_SQ_Q_SEATS,
-        "SELECT uid, adam_id, client_user_id, renewing FROM subscription_assignments "
+        "SELECT uid, adam_id, client_user_id, renewing, "
+        "  json_array(uid, length(adam_id), adam_id, client_user_id) "
+        "FROM subscription_assignments "
         "WHERE (:uid IS NULL OR uid = :uid) AND (:adam_id IS NULL OR adam_id = :adam_id) "
         "  AND (:client_user_id IS NULL OR client_user_id = :client_user_id) "
+        "  AND (:after IS NULL OR (uid, length(adam_id), adam_id, client_user_id) > "
+        "    (:after ->> 0, :after ->> 1, :after ->> 2, :after ->> 3)) "
         "ORDER BY uid, length(adam_id), adam_id, client_user_id LIMIT :limit",
         seats),
     /* Events seen in notifications, events being tracked, or both (tracking columns are
@@ -235,7 +253,8 @@ static const struct qspec specs[] = {
         "  CASE WHEN t.event_id IS NOT NULL THEN coalesce(e.succeeded, 0) + "
         "    coalesce(e.failed, 0) END, "
         "  t.failures, t.deferred, t.polls, t.last_poll_at, t.notifications_missing, t.stalled, "
-        "  t.resync, t.completed_at "
+        "  t.resync, t.completed_at, "
+        "  json_array(coalesce(t.requested_at, e.first_seen_at), ids.event_id) "
         "FROM (SELECT event_id FROM events UNION SELECT event_id FROM event_tracking) AS ids "
         "LEFT JOIN events AS e ON e.event_id = ids.event_id "
         "LEFT JOIN event_tracking AS t ON t.event_id = ids.event_id "
@@ -244,17 +263,22 @@ static const struct qspec specs[] = {
         "  AND (:type IS NULL OR coalesce(e.notification_type, CASE t.kind "
         "    WHEN 'assets' THEN 'ASSET_MANAGEMENT' WHEN 'users' THEN 'USER_MANAGEMENT' "
         "    WHEN 'subscriptions' THEN 'SUBSCRIPTION_MANAGEMENT' END) = :type) "
+        "  AND (:after IS NULL OR (coalesce(t.requested_at, e.first_seen_at), ids.event_id) > "
+        "    (:after ->> 0, :after ->> 1)) "
         "ORDER BY coalesce(t.requested_at, e.first_seen_at), ids.event_id LIMIT :limit",
         events),
     [VN_Q_NOTIFICATIONS] = SPEC(VN_SQ_Q_NOTIFICATIONS,
         "SELECT n.notification_id, n.notification_type, n.uid, n.received_at, n.state, "
-        "  coalesce(r.duplicates, 0), coalesce(r.conflicts, 0) "
+        "  coalesce(r.duplicates, 0), coalesce(r.conflicts, 0), "
+        "  json_array(n.received_at, n.notification_id) "
         "FROM notifications AS n LEFT JOIN (SELECT notification_id, count(*) AS duplicates, "
         "  sum(conflict) AS conflicts FROM notification_repeats GROUP BY notification_id) AS r "
         "  ON r.notification_id = n.notification_id "
         "WHERE (:uid IS NULL OR n.uid = :uid) AND (:state IS NULL OR n.state = :state) "
         "  AND (:type IS NULL OR n.notification_type = :type) "
         "  AND (:event_id IS NULL OR n.event_id = :event_id) "
+        "  AND (:after IS NULL OR (n.received_at, n.notification_id) > "
+        "    (:after ->> 0, :after ->> 1)) "
         "ORDER BY n.received_at, n.notification_id LIMIT :limit",
         notifications),
     /* tokenStatus, worst first: revoked or expired (Apple said so, or expDate passed),
@@ -274,9 +298,10 @@ static const struct qspec specs[] = {
         "    ELSE 'ok' END, "
         "  l.token_expires_at, l.token_error, l.notification_url, l.notification_types, "
         "  l.subscribed_at, l.takeover_mdm_info, s.last_full_at, s.last_delta_at, s.last_error, "
-        "  s.last_drift "
+        "  s.last_drift, json_array(l.uid) "
         "FROM locations AS l LEFT JOIN location_sync AS s ON s.uid = l.uid "
-        "WHERE (:uid IS NULL OR l.uid = :uid) ORDER BY l.uid LIMIT :limit",
+        "WHERE (:uid IS NULL OR l.uid = :uid) AND (:after IS NULL OR l.uid > :after ->> 0) "
+        "ORDER BY l.uid LIMIT :limit",
         locations),
     [VN_Q_QUARANTINE] = SPEC(VN_SQ_Q_QUARANTINE,
         "SELECT id, received_at, remote_addr, reason, body_length FROM quarantine "
@@ -318,7 +343,7 @@ int vn__sq_query(struct vn_store *st_, enum vn_query q, const struct vn_filter *
     const struct qspec *spec;
     sqlite3_stmt *st;
     size_t k;
-    int rc, i;
+    int rc, i, has_cursor;
 
     if ((size_t)q >= sizeof(specs) / sizeof(specs[0]) || !specs[q].sql) {
         vn__store_set_error(st_, "unknown query %d", (int)q);
@@ -335,6 +360,7 @@ int vn__sq_query(struct vn_store *st_, enum vn_query q, const struct vn_filter *
     bind_named(st, ":event_id", f->event_id);
     bind_named(st, ":state", f->state);
     bind_named(st, ":type", f->type_name);
+    bind_named(st, ":after", f->after);
     i = sqlite3_bind_parameter_index(st, ":limit");
     if (i > 0)
         sqlite3_bind_int64(st, i, f->limit > 0 ? f->limit : -1);
@@ -342,6 +368,8 @@ int vn__sq_query(struct vn_store *st_, enum vn_query q, const struct vn_filter *
     row.n = spec->n;
     row.keys = spec->keys;
     row.vals = vals;
+    /* A query that pages has one more column: its sort key as a JSON array. */
+    has_cursor = sqlite3_column_count(st) > (int)spec->n;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         for (k = 0; k < spec->n; k++) {
             memset(&vals[k], 0, sizeof(vals[k]));
@@ -356,6 +384,7 @@ int vn__sq_query(struct vn_store *st_, enum vn_query q, const struct vn_filter *
                 vals[k].s = (const char *)sqlite3_column_text(st, (int)k);
             }
         }
+        row.cursor = has_cursor ? (const char *)sqlite3_column_text(st, (int)spec->n) : NULL;
         rc = cb(ud, &row);
         if (rc) {
             sqlite3_reset(st);
