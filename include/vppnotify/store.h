@@ -537,8 +537,8 @@ int vn_store_query(struct vn_store *st, enum vn_query q, const struct vn_filter 
 
 /* ---- the integration API's tables (contract section 8; used by src/lib/api/) ------------
  *
- * API keys: digests only, like notification tokens. Kept in this clearly named section so
- * that the store's own sections stay the store engineer's.
+ * API keys (digests only, like notification tokens) and the change log. Kept in this clearly
+ * named section so that the store's own sections stay the store engineer's.
  */
 
 #define VN_API_KEY_NAME_MAX 64
@@ -565,5 +565,51 @@ int vn_store_api_keys(struct vn_store *st, vn_api_key_cb cb, void *ud);
 
 /* A number that changes whenever any key is added or revoked, by any process. */
 int vn_store_api_keys_version(struct vn_store *st, int64_t *version);
+
+/*
+ * The change log. Every change of a mirror row (asset, assignment, user, subscription,
+ * subscription assignment), of an event (its counters, errors, tracking) or of a location
+ * (its tokens, token status, subscription, syncs) is appended to the log by the backend in the
+ * transaction that makes it, whoever makes it, at commit: one change per key and transaction,
+ * carrying the row as the read queries show it at that commit (NULL when deleted). Sequence
+ * numbers grow in commit order, so a reader that has read up to N never later finds a
+ * committed change <= N it did not see (docs/ARCHITECTURE.md says how each backend keeps it).
+ * Changes older than the retention are pruned; the last one is always kept.
+ */
+struct vn_change {
+    int64_t seq;
+    const char *at;   /* when it committed, ISO-8601 */
+    const char *kind; /* asset assignment user subscription subscriptionAssignment event location */
+    const char *op;   /* insert update delete; for events also completed failed stalled */
+    const char *uid;  /* the location, or NULL */
+    const char *key;  /* JSON object: the row's key under Apple's names */
+    const char *row;  /* JSON object, or NULL for a delete (null members are to be left out) */
+};
+
+typedef int (*vn_change_cb)(void *ud, const struct vn_change *c);
+
+/* The changes with seq > after, oldest first, at most limit (> 0). */
+int vn_store_changes(struct vn_store *st, int64_t after, long long limit, vn_change_cb cb,
+                     void *ud);
+
+struct vn_changes_head {
+    int64_t last_seq;       /* the newest change's seq, 0 when none yet */
+    int64_t pruned_through; /* every change <= this is gone (retention); 0 none */
+    int64_t retention_ms;
+};
+
+int vn_store_changes_head(struct vn_store *st, struct vn_changes_head *out);
+
+/* Keep changes for retention_ms (every process that writes prunes by it). Own transaction. */
+int vn_store_changes_set_retention(struct vn_store *st, int64_t retention_ms);
+
+/*
+ * The process's change observer: after every commit that appended changes, on any handle of
+ * this process, fn(ud, last_seq) runs on the committing thread (it must be quick and must not
+ * use the store). Other processes' commits are not seen: poll vn_store_changes_head for them.
+ * Set it before threads start; NULL removes it.
+ */
+typedef void (*vn_changes_observer)(void *ud, int64_t last_seq);
+void vn_store_changes_observe(vn_changes_observer fn, void *ud);
 
 #endif

@@ -107,6 +107,9 @@ struct vn_cli {
     long long api_max_connections;
     long long api_max_body;
     long long api_idle_timeout_ms;
+    long long changes_retention_ms;
+    long long after;
+    int follow;
     /* where each option's value came from, indexed like vn_cli_options.opts */
     enum vn_opt_origin origin[VN_CLI_OPTS_MAX];
 };
@@ -135,6 +138,7 @@ extern const struct vn_command vn_cmd_apple[];
 extern const struct vn_command vn_cmd_manage[];
 extern const struct vn_command vn_cmd_sync[];
 extern const struct vn_command vn_cmd_api[];
+extern const struct vn_command vn_cmd_changes[];
 
 /* Print "vppnotify: <msg>" on stderr (one line, the house style). */
 void vn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -84,6 +84,24 @@ static void stop_all(struct vn_httpd *h, struct vn_worker *worker, struct vn_ing
     vn_httpd_free(h);
 }
 
+/* --changes-retention, recorded in the store: every process that writes prunes by it. */
+static int set_retention(const struct vn_cli *c)
+{
+    struct vn_changes_head h;
+    struct vn_store *st = vn_cli_open_store(c, 0);
+    int rc;
+
+    if (!st)
+        return -1;
+    rc = vn_store_changes_head(st, &h);
+    if (rc == 0 && h.retention_ms != c->changes_retention_ms)
+        rc = vn_store_changes_set_retention(st, c->changes_retention_ms);
+    if (rc)
+        vn_cli_error("serve: cannot set the change log's retention: %s", vn_store_last_error(st));
+    vn_store_free(st);
+    return rc ? -1 : 0;
+}
+
 /*
  * The integration API's listener (contract section 8), unless --api-listen is "off": its
  * routes are mounted here, between vn_api_new and vn_api_start (api.h says how). 0, or -1
@@ -113,6 +131,8 @@ static int api_start(const struct vn_cli *c, struct vn_api **out)
     if (!c->api_listen || !*c->api_listen || strcmp(c->api_listen, "off") == 0)
         return 0;
     vn_cli_store_options(c, 1, &so, params, sizeof(params));
+    if (set_retention(c) != 0)
+        return -1;
     api = vn_api_new(&ao, &err);
     if (!api || vn_api_mount_v1(api, &err) != 0 || vn_api_start(api, &err) != 0) {
         vn_cli_error("serve: %s", err.msg);
@@ -317,6 +337,7 @@ static const char *const o_serve[] = {"help",
                                       "api-max-connections",
                                       "api-max-body",
                                       "api-idle-timeout",
+                                      "changes-retention",
                                       NULL};
 
 const struct vn_command vn_cmd_serve[] = {

@@ -188,6 +188,13 @@ static const struct vn_opt table[] = {
      F(api_max_connections)},
     {"api-max-body", VN_OPT_SIZE, "1M", 1024, 64LL << 20, NULL, NULL, "SIZE",
      "largest request body the integration API accepts (413 beyond)", F(api_max_body)},
+    {"changes-retention", VN_OPT_DURATION, "30d", 60 * SEC, 3650 * DAY, NULL, NULL, "DURATION",
+     "keep the change log this long (GET /v1/changes answers 410 to a consumer further behind)",
+     F(changes_retention_ms)},
+    {"after", VN_OPT_INT, "0", 0, 9223372036854775807LL, NULL, NULL, "SEQ",
+     "only changes after this sequence number (the lastSeq a consumer has read)", F(after)},
+    {"follow", VN_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL,
+     "keep printing new changes as they commit, until interrupted", F(follow)},
     {"api-idle-timeout", VN_OPT_DURATION, "75s", 1 * SEC, 3600 * SEC, NULL, NULL, "DURATION",
      "close an idle connection to the integration API after this", F(api_idle_timeout_ms)},
 };

@@ -87,10 +87,10 @@ _norm_sim() {
 _norm_vn() {
     case $1 in
     assets) jq -S '[.[] | {adamId, pricingParam, totalCount, assignedCount, availableCount}] | sort_by(.adamId, .pricingParam)' ;;
-    assignments) jq -S '[.[] | del(.uId)] | sort_by(.adamId, .pricingParam, .clientUserId // "", .serialNumber // "")' ;;
-    users) jq -S '[.[] | del(.uId)] | sort_by(.clientUserId)' ;;
-    subscriptions) jq -S '[.[] | del(.uId)] | sort_by(.adamId)' ;;
-    subscription-assignments) jq -S '[.[] | del(.uId)] | sort_by(.adamId, .clientUserId)' ;;
+    assignments) jq -S '[.[] | del(.uId, .updatedAt)] | sort_by(.adamId, .pricingParam, .clientUserId // "", .serialNumber // "")' ;;
+    users) jq -S '[.[] | del(.uId, .updatedAt)] | sort_by(.clientUserId)' ;;
+    subscriptions) jq -S '[.[] | del(.uId, .updatedAt)] | sort_by(.adamId)' ;;
+    subscription-assignments) jq -S '[.[] | del(.uId, .updatedAt)] | sort_by(.adamId, .clientUserId)' ;;
     esac
 }
 

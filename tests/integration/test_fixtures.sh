@@ -28,15 +28,16 @@ assert_eq "$n" 13 "fixtures posted"
 ok "all 13 fixtures accepted with the expected status"
 
 vn_cli assets --json >"$T/o.json"
-assert_json "$T/o.json" '.' "[{\"uId\":\"$UID1\",\"adamId\":\"408709785\",\"pricingParam\":\"STDQ\",\"totalCount\":-12,\"assignedCount\":3,\"availableCount\":-15,\"needsSync\":true}]" "assets"
+assert_json "$T/o.json" 'map(del(.updatedAt))' "[{\"uId\":\"$UID1\",\"adamId\":\"408709785\",\"pricingParam\":\"STDQ\",\"totalCount\":-12,\"assignedCount\":3,\"availableCount\":-15,\"needsSync\":true}]" "assets"
+assert_json "$T/o.json" '[.[].updatedAt | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$")] | all' 'true' "updatedAt is ISO-8601 UTC"
 
 vn_cli assignments --json >"$T/o.json"
 assert_json "$T/o.json" '[.[] | [.uId, .adamId, .pricingParam, .serialNumber, .clientUserId]] | sort' \
     "[[\"$UID1\",\"408709785\",\"STDQ\",\"495622d3-76f1-4fd3-8647-3f0365159170\",null],[\"$UID1\",\"408709785\",\"STDQ\",\"97c42a74-c30e-4172-a65f-6e5a5ba3d477\",null],[\"$UID1\",\"408709785\",\"STDQ\",\"eabcbb89-8213-4185-afb4-30cae931ea37\",null]]" "assignments"
-assert_json "$T/o.json" '[.[] | keys] | unique' '[["adamId","pricingParam","serialNumber","uId"]]' "assignment keys"
+assert_json "$T/o.json" '[.[] | keys] | unique' '[["adamId","pricingParam","serialNumber","uId","updatedAt"]]' "assignment keys"
 
 vn_cli users --json >"$T/o.json"
-assert_json "$T/o.json" '.' "[{\"uId\":\"$UID1\",\"clientUserId\":\"client-100\",\"email\":\"client-100@apple.com\",\"inviteCode\":\"f551b37da07146628e8dcbe0111f0364\",\"idHash\":\"leSKk3IaE2vk2KLmv2k3/200D3=\",\"status\":\"Registered\"}]" "users (update came last)"
+assert_json "$T/o.json" 'map(del(.updatedAt))' "[{\"uId\":\"$UID1\",\"clientUserId\":\"client-100\",\"email\":\"client-100@apple.com\",\"inviteCode\":\"f551b37da07146628e8dcbe0111f0364\",\"idHash\":\"leSKk3IaE2vk2KLmv2k3/200D3=\",\"status\":\"Registered\"}]" "users (update came last)"
 
 vn_cli subscriptions --json >"$T/o.json"
 assert_json "$T/o.json" '.' '[]' "no subscription: its SUBSCRIPTION_COUNT was a duplicate id"

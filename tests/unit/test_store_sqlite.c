@@ -786,15 +786,25 @@ static void test_migration_5_turns_real_counts_into_integers(void **state)
     struct vn_error err = {0};
     char type[40];
 
-    assert_int_equal(vn_store_begin(f->st), 0);
-    assert_int_equal(vn_store_sync_asset(f->st, "u1", 1, "1", "STDQ", 5, 1, 4), 1);
-    assert_int_equal(vn_store_sync_asset(f->st, "u1", 1, "2", "STDQ", 7, 0, 7), 1);
-    assert_int_equal(vn_store_commit(f->st), 0);
+    /* A database at schema 4, built by hand (the migrations after 5 need not run twice). */
     vn_store_free(f->st);
     f->st = NULL;
-    raw_exec(f->path, "UPDATE assets SET total_count = 9223372036854775807 + 10, "
-                      "available_count = -9223372036854775807 - 10 WHERE adam_id = '1';"
-                      "DELETE FROM schema_migrations WHERE version >= 5;");
+    unlink(f->path);
+    raw_exec(f->path, "CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY,"
+                      " applied_at TEXT NOT NULL);");
+    for (int v = 1; v <= 4; v++) {
+        char rec[128];
+        raw_exec(f->path, vn__sqlite_migrations[v - 1]);
+        snprintf(rec, sizeof(rec),
+                 "INSERT INTO schema_migrations VALUES (%d, '2026-01-01T00:00:00.000Z')", v);
+        raw_exec(f->path, rec);
+    }
+    raw_exec(f->path, "INSERT INTO assets(uid, adam_id, pricing_param, total_count, "
+                      "assigned_count, available_count, needs_sync, updated_at) VALUES "
+                      "('u1', '1', 'STDQ', 5, 1, 4, 0, '2026-01-01T00:00:00.000Z'),"
+                      "('u1', '2', 'STDQ', 7, 0, 7, 0, '2026-01-01T00:00:00.000Z');"
+                      "UPDATE assets SET total_count = 9223372036854775807 + 10, "
+                      "available_count = -9223372036854775807 - 10 WHERE adam_id = '1';");
     raw_text(f->path, "SELECT typeof(total_count) FROM assets WHERE adam_id = '1'", type,
              sizeof(type));
     assert_string_equal(type, "real");

@@ -26,4 +26,17 @@ int vn__api_keys_check(struct vn__api_keys *k, const char *header, enum vn_api_s
 /* Mount the read routes (read.c). 0 or the code of vn_api_mount. */
 int vn__api_mount_read(struct vn_api *api);
 
+/*
+ * The change feed (feed.c): its wait list, the store's change observer (one per process) and
+ * a thread that polls the log's head while requests wait (poll_ms, for other processes'
+ * commits). Freed by the listener after its last request ended.
+ */
+struct vn__api_feed;
+struct vn__api_feed *vn__api_feed_new(struct vn_api *api, int64_t poll_ms, struct vn_error *err);
+void vn__api_feed_free(struct vn__api_feed *fd);
+int vn__api_mount_feed(struct vn_api *api, struct vn__api_feed *fd);
+
+/* Give the listener something to free after its daemon stopped (the feed). */
+void vn__api_own_feed(struct vn_api *api, struct vn__api_feed *fd);
+
 #endif

@@ -22,6 +22,13 @@ int vn_api_mount_v1(struct vn_api *api, struct vn_error *err)
 
     if (rc == 0)
         rc = vn__api_mount_read(api);
+    if (rc == 0) {
+        struct vn__api_feed *fd = vn__api_feed_new(api, 0, err);
+        if (!fd)
+            return err ? err->code : VN_ESTORE;
+        vn__api_own_feed(api, fd);
+        rc = vn__api_mount_feed(api, fd);
+    }
 
     if (rc)
         return vn_error_set(err, rc, "cannot mount the /v1 routes: %s", vn_strerror(rc));

@@ -63,6 +63,7 @@ struct vn_api {
     int stopping;
     struct vn_store *pool[POOL_MAX];
     size_t npool;
+    struct vn__api_feed *feed; /* freed after the daemon stopped */
 };
 
 enum phase { PH_BODY, PH_SUSPENDED, PH_DONE };
@@ -431,6 +432,11 @@ const char *vn_api_req_remote(const struct vn_api_req *req)
 struct vn_api *vn_api_req_api(const struct vn_api_req *req)
 {
     return req->api;
+}
+
+void vn__api_own_feed(struct vn_api *api, struct vn__api_feed *fd)
+{
+    api->feed = fd;
 }
 
 int vn_api_authenticate(struct vn_api *api, const char *header, enum vn_api_scope *scope,
@@ -874,6 +880,7 @@ void vn_api_free(struct vn_api *api)
         pthread_mutex_unlock(&api->lock);
         MHD_stop_daemon(api->mhd);
     }
+    vn__api_feed_free(api->feed); /* no request is left on its wait list */
     vn__api_keys_free(api->keys);
     for (size_t i = 0; i < api->npool; i++)
         vn_store_free(api->pool[i]);

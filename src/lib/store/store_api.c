@@ -4,6 +4,8 @@
  */
 #include "store_impl.h"
 
+#include <stdatomic.h>
+
 int vn_store_api_key_add(struct vn_store *st, const char *name, const char *scope,
                          const uint8_t digest[VN_DIGEST_LEN], const char *shown, int64_t now_ms)
 {
@@ -23,4 +25,37 @@ int vn_store_api_keys(struct vn_store *st, vn_api_key_cb cb, void *ud)
 int vn_store_api_keys_version(struct vn_store *st, int64_t *version)
 {
     return st->ops->api->api_keys_version(st, version);
+}
+
+int vn_store_changes(struct vn_store *st, int64_t after, long long limit, vn_change_cb cb, void *ud)
+{
+    return st->ops->api->changes(st, after, limit, cb, ud);
+}
+
+int vn_store_changes_head(struct vn_store *st, struct vn_changes_head *out)
+{
+    return st->ops->api->changes_head(st, out);
+}
+
+int vn_store_changes_set_retention(struct vn_store *st, int64_t retention_ms)
+{
+    return st->ops->api->changes_set_retention(st, retention_ms);
+}
+
+/* The observer is set once before threads start and read by committing threads. */
+static _Atomic(vn_changes_observer) observer;
+static void *observer_ud;
+
+void vn_store_changes_observe(vn_changes_observer fn, void *ud)
+{
+    observer_ud = ud;
+    atomic_store(&observer, fn);
+}
+
+void vn__store_changes_committed(int64_t last_seq)
+{
+    vn_changes_observer fn = atomic_load(&observer);
+
+    if (fn)
+        fn(observer_ud, last_seq);
 }

@@ -119,7 +119,13 @@ struct vn_store_api_ops {
     int (*api_key_revoke)(struct vn_store *st, const char *name, int64_t now_ms);
     int (*api_keys)(struct vn_store *st, vn_api_key_cb cb, void *ud);
     int (*api_keys_version)(struct vn_store *st, int64_t *version);
+    int (*changes)(struct vn_store *st, int64_t after, long long limit, vn_change_cb cb, void *ud);
+    int (*changes_head)(struct vn_store *st, struct vn_changes_head *out);
+    int (*changes_set_retention)(struct vn_store *st, int64_t retention_ms);
 };
+
+/* A backend calls this after each commit that appended changes (the change observer). */
+void vn__store_changes_committed(int64_t last_seq);
 
 /* The common head of every backend's handle. */
 struct vn_store {

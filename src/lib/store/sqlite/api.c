@@ -1,8 +1,22 @@
 /*
  * api.c - the SQLite backend's part of the integration API's tables (store.h, section "the
- * integration API's tables"): API keys. Owned by the API; kept apart from the store's files.
+ * integration API's tables"): API keys and the change log. Owned by the API; kept apart from
+ * the store's files.
+ *
+ * The change log. Triggers (migration 7) mark each key a write touches in change_dirty, with
+ * whether the row existed before the transaction touched it first. At commit, before COMMIT,
+ * vn__sq_changes_flush renders every marked key as the read routes show it (one statement per
+ * kind, the same JSON objects as the queries of query.c) into changes, and empties
+ * change_dirty. So one transaction gives one change per key (its net effect: insert, update,
+ * delete, or nothing when a row came and went), a job rolled back to its savepoint leaves no
+ * mark, and a change exists exactly when its transaction committed. SQLite has one writer at a
+ * time, so the INTEGER PRIMARY KEY seq grows in commit order; the newest row is never pruned,
+ * so a seq is never reused.
  */
 #include "sqlite_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 /* ---- API keys ------------------------------------------------------------------------- */
 
@@ -123,9 +137,504 @@ static int api_keys_version(struct vn_store *st_, int64_t *version)
     return rc;
 }
 
+/* ---- the change log: flush at commit --------------------------------------------------- */
+
+/* JSON text columns, embedded as JSON when they are (else as the string: vn_value_json). */
+#define JSONCOL(c) "CASE WHEN json_valid(" c ") THEN json(" c ") ELSE " c " END"
+#define BOOL(c)                                                                                    \
+    "CASE WHEN " c " IS NULL THEN NULL WHEN " c " THEN json('true') ELSE json('false') END"
+#define OP(present)                                                                                \
+    "CASE WHEN " present " IS NULL THEN 'delete' WHEN d.existed THEN 'update' ELSE 'insert' END"
+#define INSERT_CHANGE "INSERT INTO changes(at, kind, op, uid, key, row) "
+
+static const struct {
+    enum vn__sq_slot slot;
+    const char *sql;
+} renders[] = {
+    {VN_SQ_CH_ASSETS,
+     INSERT_CHANGE "SELECT :at, 'asset', " OP(
+         "a.uid") ", d.uid, "
+                  "  json_object('uId', d.uid, 'adamId', d.k1, 'pricingParam', d.k2), "
+                  "  CASE WHEN a.uid IS NOT NULL THEN json_object('uId', a.uid, 'adamId', "
+                  "a.adam_id, "
+                  "    'pricingParam', a.pricing_param, 'totalCount', a.total_count, "
+                  "    'assignedCount', a.assigned_count, 'availableCount', a.available_count, "
+                  "    'needsSync', " BOOL(
+                      "a.needs_sync") ", 'updatedAt', a.updated_at) END "
+                                      "FROM change_dirty AS d LEFT JOIN assets AS a "
+                                      "  ON a.uid = d.uid AND a.adam_id = d.k1 AND a.pricing_param "
+                                      "= d.k2 "
+                                      "WHERE d.kind = 'asset' AND (a.uid IS NOT NULL OR d.existed) "
+                                      "ORDER BY d.uid, length(d.k1), d.k1, d.k2"},
+    /* Two statements for assignments, so that each join uses its partial unique index. */
+    {VN_SQ_CH_ASSIGN_USER,
+     INSERT_CHANGE "SELECT :at, 'assignment', " OP(
+         "a.uid") ", d.uid, "
+                  "  json_object('uId', d.uid, 'adamId', d.k1, 'pricingParam', d.k2, "
+                  "'clientUserId', d.k3), "
+                  "  CASE WHEN a.uid IS NOT NULL THEN json_object('uId', a.uid, 'adamId', "
+                  "a.adam_id, "
+                  "    'pricingParam', a.pricing_param, 'clientUserId', a.client_user_id, "
+                  "    'updatedAt', a.updated_at) END "
+                  "FROM change_dirty AS d LEFT JOIN assignments AS a ON a.uid = d.uid AND "
+                  "a.adam_id = d.k1 "
+                  "  AND a.pricing_param = d.k2 AND a.client_user_id = d.k3 "
+                  "WHERE d.kind = 'assignment' AND d.k3 <> '' AND (a.uid IS NOT NULL OR d.existed) "
+                  "ORDER BY d.uid, length(d.k1), d.k1, d.k2, d.k3"},
+    {VN_SQ_CH_ASSIGN_DEVICE,
+     INSERT_CHANGE "SELECT :at, 'assignment', " OP(
+         "a.uid") ", d.uid, "
+                  "  json_object('uId', d.uid, 'adamId', d.k1, 'pricingParam', d.k2, "
+                  "'serialNumber', d.k4), "
+                  "  CASE WHEN a.uid IS NOT NULL THEN json_object('uId', a.uid, 'adamId', "
+                  "a.adam_id, "
+                  "    'pricingParam', a.pricing_param, 'serialNumber', a.serial_number, "
+                  "    'updatedAt', a.updated_at) END "
+                  "FROM change_dirty AS d LEFT JOIN assignments AS a ON a.uid = d.uid AND "
+                  "a.adam_id = d.k1 "
+                  "  AND a.pricing_param = d.k2 AND a.serial_number = d.k4 "
+                  "WHERE d.kind = 'assignment' AND d.k4 <> '' AND (a.uid IS NOT NULL OR d.existed) "
+                  "ORDER BY d.uid, length(d.k1), d.k1, d.k2, d.k4"},
+    {VN_SQ_CH_USERS,
+     INSERT_CHANGE "SELECT :at, 'user', " OP(
+         "u.uid") ", d.uid, "
+                  "  json_object('uId', d.uid, 'clientUserId', d.k1), "
+                  "  CASE WHEN u.uid IS NOT NULL THEN json_object('uId', u.uid, "
+                  "    'clientUserId', u.client_user_id, 'email', u.email, 'inviteCode', "
+                  "u.invite_code, "
+                  "    'idHash', u.id_hash, 'status', u.status, 'updatedAt', u.updated_at) END "
+                  "FROM change_dirty AS d LEFT JOIN users AS u ON u.uid = d.uid AND "
+                  "u.client_user_id = d.k1 "
+                  "WHERE d.kind = 'user' AND (u.uid IS NOT NULL OR d.existed) ORDER BY d.uid, "
+                  "d.k1"},
+    {VN_SQ_CH_SUBS,
+     INSERT_CHANGE "SELECT :at, 'subscription', " OP(
+         "x.uid") ", d.uid, "
+                  "  json_object('uId', d.uid, 'adamId', d.k1), "
+                  "  CASE WHEN x.uid IS NOT NULL THEN json_object('uId', x.uid, 'adamId', "
+                  "x.adam_id, "
+                  "    'parentAdamId', x.parent_adam_id, 'counts', json_object("
+                  "      'available', json_object('renewing', x.available_renewing, "
+                  "        'expiring', x.available_expiring), "
+                  "      'total', json_object('renewing', x.total_renewing, 'expiring', "
+                  "x.total_expiring)), "
+                  "    'updatedAt', x.updated_at) END "
+                  "FROM change_dirty AS d LEFT JOIN subscriptions AS x ON x.uid = d.uid AND "
+                  "x.adam_id = d.k1 "
+                  "WHERE d.kind = 'subscription' AND (x.uid IS NOT NULL OR d.existed) "
+                  "ORDER BY d.uid, length(d.k1), d.k1"},
+    {VN_SQ_CH_SEATS,
+     INSERT_CHANGE "SELECT :at, 'subscriptionAssignment', " OP(
+         "x.uid") ", d.uid, "
+                  "  json_object('uId', d.uid, 'adamId', d.k1, 'clientUserId', d.k2), "
+                  "  CASE WHEN x.uid IS NOT NULL THEN json_object('uId', x.uid, 'adamId', "
+                  "x.adam_id, "
+                  "    'clientUserId', x.client_user_id, 'renewing', " BOOL(
+                      "x.renewing") ", "
+                                    "    'updatedAt', x.updated_at) END "
+                                    "FROM change_dirty AS d LEFT JOIN subscription_assignments AS "
+                                    "x "
+                                    "  ON x.uid = d.uid AND x.adam_id = d.k1 AND x.client_user_id "
+                                    "= d.k2 "
+                                    "WHERE d.kind = 'subscriptionAssignment' AND (x.uid IS NOT "
+                                    "NULL OR d.existed) "
+                                    "ORDER BY d.uid, length(d.k1), d.k1, d.k2"},
+    /* Events as VN_Q_EVENTS shows them: the notification counters, the errors, the tracking
+     * (left out for an event that is not tracked). */
+    {
+        VN_SQ_CH_EVENTS, INSERT_CHANGE "SELECT :at, 'event', " OP(
+                             "coalesce(e.event_id, t.event_id)") ", "
+                                                                 "  coalesce(e.uid, t.uid), "
+                                                                 "json_object('eventId', d.k1), "
+                                                                 "  CASE WHEN coalesce(e.event_id, "
+                                                                 "t.event_id) IS NOT NULL THEN "
+                                                                 "json_object("
+                                                                 "    'eventId', d.k1, 'uId', "
+                                                                 "coalesce(e.uid, t.uid), "
+                                                                 "    'notificationType', "
+                                                                 "coalesce(e.notification_type, "
+                                                                 "CASE "
+                                                                 "t.kind "
+                                                                 "      WHEN 'assets' THEN "
+                                                                 "'ASSET_MANAGEMENT' WHEN 'users' "
+                                                                 "THEN 'USER_MANAGEMENT' "
+                                                                 "      WHEN 'subscriptions' THEN "
+                                                                 "'SUBSCRIPTION_MANAGEMENT' END), "
+                                                                 "    'type', coalesce(e.type, "
+                                                                 "t.type), 'notifications', "
+                                                                 "coalesce(e.notifications, 0), "
+                                                                 "    'succeeded', "
+                                                                 "coalesce(e.succeeded, 0), "
+                                                                 "'failed', "
+                                                                 "coalesce(e.failed, 0), "
+                                                                 "    'errors', json((SELECT "
+                                                                 "json_group_array(json_object('"
+                                                                 "errorNumber', r.error_number, "
+                                                                 "      'errorMessage', "
+                                                                 "r.error_message, 'count', "
+                                                                 "r.count)) "
+                                                                 "      FROM (SELECT error_number, "
+                                                                 "error_message, count FROM "
+                                                                 "event_errors "
+                                                                 "            WHERE event_id = "
+                                                                 "d.k1 "
+                                                                 "ORDER BY error_number) AS r)), "
+                                                                 "    'tracked', CASE WHEN "
+                                                                 "t.event_id "
+                                                                 "IS NOT NULL THEN json('true') "
+                                                                 "END, "
+                                                                 "    'requestedAt', "
+                                                                 "t.requested_at, "
+                                                                 "'status', t.status, "
+                                                                 "    'numRequested', "
+                                                                 "t.num_requested, 'numCompleted', "
+                                                                 "t.num_completed, "
+                                                                 "    'expectedItems', t.expected, "
+                                                                 "'notifiedItems', CASE WHEN "
+                                                                 "t.event_id IS NOT NULL "
+                                                                 "      THEN coalesce(e.succeeded, "
+                                                                 "0) "
+                                                                 "+ coalesce(e.failed, 0) END, "
+                                                                 "    'failures', " JSONCOL(
+                                                                     "t."
+                                                                     "failures") ", "
+                                                                                 "'deferred',"
+                                                                                 " " BOOL("t."
+                                                                                          "deferre"
+                                                                                          "d") ", "
+                                                                                               "   "
+                                                                                               " '"
+                                                                                               "pol"
+                                                                                               "ls'"
+                                                                                               ", "
+                                                                                               "t."
+                                                                                               "pol"
+                                                                                               "ls,"
+                                                                                               " "
+                                                                                               "'la"
+                                                                                               "stP"
+                                                                                               "oll"
+                                                                                               "At'"
+                                                                                               ", "
+                                                                                               "t."
+                                                                                               "las"
+                                                                                               "t_"
+                                                                                               "pol"
+                                                                                               "l_"
+                                                                                               "at,"
+                                                                                               " "
+                                                                                               "   "
+                                                                                               " "
+                                                                                               "'no"
+                                                                                               "tif"
+                                                                                               "ica"
+                                                                                               "tio"
+                                                                                               "nsM"
+                                                                                               "iss"
+                                                                                               "ing"
+                                                                                               "',"
+                                                                                               " " BOOL(
+                                                                                                   "t."
+                                                                                                   "notifications_"
+                                                                                                   "missing") ", "
+                                                                                                              "   "
+                                                                                                              " '"
+                                                                                                              "sta"
+                                                                                                              "lle"
+                                                                                                              "d',"
+                                                                                                              " " BOOL(
+                                                                                                                  "t.stalled") ", 'resync', t.resync, "
+                                                                                                                               "    'completedAt', t.completed_at) END "
+                                                                                                                               "FROM change_dirty AS d LEFT JOIN events AS e ON e.event_id = d.k1 "
+                                                                                                                               "  LEFT JOIN event_tracking AS t ON t.event_id = d.k1 "
+                                                                                                                               "WHERE d.kind = 'event' AND (coalesce(e.event_id, t.event_id) IS NOT NULL OR d.existed) "
+                                                                                                                               "ORDER BY d.k1"},
+    /* An event whose tracking ended (completed, failed) or stalled in this transaction: one
+     * more change, after its update, that says so (the webhooks' event.completed ...). */
+    {VN_SQ_CH_LIFECYCLE, INSERT_CHANGE
+     "SELECT :at, 'event', d.lifecycle, c.uid, c.key, c.row "
+     "FROM change_dirty AS d JOIN changes AS c ON c.kind = 'event' "
+     "  AND c.key = json_object('eventId', d.k1) AND c.seq > :first "
+     "WHERE d.kind = 'event' AND d.lifecycle IS NOT NULL AND c.row IS NOT NULL ORDER BY d.k1"},
+    /* Locations as VN_Q_LOCATIONS shows them. */
+    {VN_SQ_CH_LOCATIONS,
+     INSERT_CHANGE "SELECT :at, 'location', " OP(
+         "l.uid") ", d.uid, json_object('uId', d.uid), "
+                  "  CASE WHEN l.uid IS NOT NULL THEN json_object('uId', l.uid, 'name', l.name, "
+                  "    'tokenCount', (SELECT count(*) FROM location_tokens AS t WHERE t.uid = "
+                  "l.uid AND "
+                  "      (t.expires_at IS NULL OR t.expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', "
+                  "'now'))), "
+                  "    'lastTestNotificationAt', l.last_test_notification_at, 'orgName', "
+                  "l.org_name, "
+                  "    'tokenStatus', CASE WHEN l.stoken IS NULL THEN NULL "
+                  "      WHEN l.token_status IN ('revoked', 'expired') THEN l.token_status "
+                  "      WHEN l.token_expires_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now') THEN "
+                  "'expired' "
+                  "      WHEN l.takeover_mdm_info IS NOT NULL THEN 'takeover' "
+                  "      WHEN l.token_expires_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+30 "
+                  "days') "
+                  "        THEN 'expiring' "
+                  "      ELSE 'ok' END, "
+                  "    'tokenExpirationDate', l.token_expires_at, 'tokenError', l.token_error, "
+                  "    'notificationUrl', l.notification_url, "
+                  "    'notificationTypes', " JSONCOL(
+                      "l.notification_types") ", "
+                                              "    'subscribedAt', l.subscribed_at, "
+                                              "'takeover', " JSONCOL(
+                                                  "l.takeover_mdm_info") ", "
+                                                                         "    'lastFullSyncAt', "
+                                                                         "s.last_full_at, "
+                                                                         "'lastDeltaSyncAt', "
+                                                                         "s.last_delta_at, "
+                                                                         "    'lastSyncError', "
+                                                                         "s.last_error, "
+                                                                         "'lastSyncDrift',"
+                                                                         " " JSONCOL(
+                                                                             "s.last_drift") ") "
+                                                                                             "END "
+                                                                                             "FROM "
+                                                                                             "chang"
+                                                                                             "e_"
+                                                                                             "dirty"
+                                                                                             " AS "
+                                                                                             "d "
+                                                                                             "LEFT "
+                                                                                             "JOIN "
+                                                                                             "locat"
+                                                                                             "ions "
+                                                                                             "AS l "
+                                                                                             "ON "
+                                                                                             "l."
+                                                                                             "uid "
+                                                                                             "= "
+                                                                                             "d."
+                                                                                             "uid "
+                                                                                             "  "
+                                                                                             "LEFT "
+                                                                                             "JOIN "
+                                                                                             "locat"
+                                                                                             "ion_"
+                                                                                             "sync "
+                                                                                             "AS s "
+                                                                                             "ON "
+                                                                                             "s."
+                                                                                             "uid "
+                                                                                             "= "
+                                                                                             "d."
+                                                                                             "uid "
+                                                                                             "WHERE"
+                                                                                             " d."
+                                                                                             "kind "
+                                                                                             "= "
+                                                                                             "'loca"
+                                                                                             "tion'"
+                                                                                             " AND "
+                                                                                             "(l."
+                                                                                             "uid "
+                                                                                             "IS "
+                                                                                             "NOT "
+                                                                                             "NULL "
+                                                                                             "OR "
+                                                                                             "d."
+                                                                                             "exist"
+                                                                                             "ed) "
+                                                                                             "ORDER"
+                                                                                             " BY "
+                                                                                             "d."
+                                                                                             "uid"},
+};
+
+#define PRUNE_EVERY_MS 60000
+#define PRUNE_CHUNK    10000
+
+/* Delete, in a bounded chunk, changes older than the retention (never the newest). */
+static int prune(struct vn__sqlite *s, int64_t now)
+{
+    char cutoff[VN_TIME_ISO_LEN];
+    sqlite3_stmt *st;
+    int64_t through = 0, retention = 0;
+    int rc;
+
+    s->changes_pruned_ms = now;
+    VN_SQ_STMT(st, s, VN_SQ_CH_HEAD,
+               "SELECT coalesce((SELECT max(seq) FROM changes), 0), pruned_through, "
+               "  retention_ms FROM change_meta WHERE id = 1");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        retention = sqlite3_column_int64(st, 2);
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : vn__sq_fail(s, rc);
+    sqlite3_reset(st);
+    if (rc || retention <= 0)
+        return rc;
+    vn_time_iso(now - retention, cutoff);
+    /* Changes are in seq order and (nearly) in time order: the oldest ones are at the head. */
+    VN_SQ_STMT(st, s, VN_SQ_CH_PRUNE_MAX,
+               "SELECT max(seq) FROM (SELECT seq FROM changes WHERE at < :cutoff "
+               "  AND seq < (SELECT max(seq) FROM changes) ORDER BY seq LIMIT :chunk)");
+    sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, PRUNE_CHUNK);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        through = sqlite3_column_int64(st, 0);
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : vn__sq_fail(s, rc);
+    sqlite3_reset(st);
+    if (rc || through <= 0)
+        return rc;
+    VN_SQ_STMT(st, s, VN_SQ_CH_PRUNE, "DELETE FROM changes WHERE seq <= ?1");
+    sqlite3_bind_int64(st, 1, through);
+    rc = vn__sq_done(s, st);
+    if (rc)
+        return rc;
+    VN_SQ_STMT(st, s, VN_SQ_CH_PRUNED,
+               "UPDATE change_meta SET pruned_through = ?1 WHERE id = 1 AND pruned_through < ?1");
+    sqlite3_bind_int64(st, 1, through);
+    return vn__sq_done(s, st);
+}
+
+int vn__sq_changes_flush(struct vn__sqlite *s)
+{
+    char at[VN_TIME_ISO_LEN];
+    sqlite3_stmt *st;
+    int64_t now, first;
+    int rc, any;
+
+    s->changes_seq = 0;
+    VN_SQ_STMT(st, s, VN_SQ_CH_ANY, "SELECT EXISTS (SELECT 1 FROM change_dirty)");
+    rc = sqlite3_step(st);
+    any = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
+    rc = rc == SQLITE_ROW ? 0 : vn__sq_fail(s, rc);
+    sqlite3_reset(st);
+    if (rc || !any)
+        return rc;
+    now = vn_now_ms();
+    vn_time_iso(now, at);
+    first = 0;
+    for (size_t i = 0; i < sizeof(renders) / sizeof(renders[0]); i++) {
+        int k;
+        VN_SQ_STMT(st, s, renders[i].slot, renders[i].sql);
+        if ((k = sqlite3_bind_parameter_index(st, ":at")) > 0)
+            sqlite3_bind_text(st, k, at, -1, SQLITE_TRANSIENT);
+        if ((k = sqlite3_bind_parameter_index(st, ":first")) > 0)
+            sqlite3_bind_int64(st, k, s->changes_seq ? first : INT64_MAX);
+        rc = vn__sq_done(s, st);
+        if (rc)
+            return rc;
+        if (sqlite3_changes(s->db) > 0) {
+            if (!s->changes_seq) {
+                /* The rowid before this transaction's first change: every change it renders
+                 * has a seq above it (the lifecycle statement looks back only that far). */
+                first = (int64_t)sqlite3_last_insert_rowid(s->db) - sqlite3_changes(s->db);
+            }
+            s->changes_seq = (int64_t)sqlite3_last_insert_rowid(s->db);
+        }
+    }
+    VN_SQ_STMT(st, s, VN_SQ_CH_CLEAR, "DELETE FROM change_dirty");
+    rc = vn__sq_done(s, st);
+    if (!rc && now - s->changes_pruned_ms >= PRUNE_EVERY_MS)
+        rc = prune(s, now);
+    return rc;
+}
+
+void vn__sq_changes_committed(struct vn__sqlite *s)
+{
+    int64_t seq = s->changes_seq;
+
+    s->changes_seq = 0;
+    if (seq > 0)
+        vn__store_changes_committed(seq);
+}
+
+/* ---- the change log: reads ------------------------------------------------------------ */
+
+static int changes(struct vn_store *st_, int64_t after, long long limit, vn_change_cb cb, void *ud)
+{
+    struct vn__sqlite *s = vn__sq(st_);
+    struct vn_change c;
+    sqlite3_stmt *st;
+    int rc;
+
+    VN_SQ_STMT(st, s, VN_SQ_CH_READ,
+               "SELECT seq, at, kind, op, uid, key, row FROM changes WHERE seq > ?1 "
+               "ORDER BY seq LIMIT ?2");
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, limit > 0 ? limit : 1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        c.seq = sqlite3_column_int64(st, 0);
+        c.at = (const char *)sqlite3_column_text(st, 1);
+        c.kind = (const char *)sqlite3_column_text(st, 2);
+        c.op = (const char *)sqlite3_column_text(st, 3);
+        c.uid = (const char *)sqlite3_column_text(st, 4);
+        c.key = (const char *)sqlite3_column_text(st, 5);
+        c.row = (const char *)sqlite3_column_text(st, 6);
+        rc = cb(ud, &c);
+        if (rc) {
+            sqlite3_reset(st);
+            return rc;
+        }
+    }
+    rc = rc == SQLITE_DONE ? 0 : vn__sq_fail(s, rc);
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int changes_head(struct vn_store *st_, struct vn_changes_head *out)
+{
+    struct vn__sqlite *s = vn__sq(st_);
+    sqlite3_stmt *st;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    VN_SQ_STMT(st, s, VN_SQ_CH_HEAD,
+               "SELECT coalesce((SELECT max(seq) FROM changes), 0), pruned_through, "
+               "  retention_ms FROM change_meta WHERE id = 1");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->last_seq = sqlite3_column_int64(st, 0);
+        out->pruned_through = sqlite3_column_int64(st, 1);
+        out->retention_ms = sqlite3_column_int64(st, 2);
+        if (out->last_seq < out->pruned_through)
+            out->last_seq = out->pruned_through;
+        rc = 0;
+    } else {
+        rc = rc == SQLITE_DONE ? VN_ESTORE : vn__sq_fail(s, rc);
+        if (rc == VN_ESTORE)
+            vn__store_set_error(st_, "the change log has no change_meta row");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int changes_set_retention(struct vn_store *st_, int64_t retention_ms)
+{
+    struct vn__sqlite *s = vn__sq(st_);
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = st_->ops->begin(st_);
+    if (rc)
+        return rc;
+    st =
+        vn__sq_stmt(s, VN_SQ_CH_RETENTION, "UPDATE change_meta SET retention_ms = ?1 WHERE id = 1");
+    if (!st) {
+        rc = s->stmt_rc;
+    } else {
+        sqlite3_bind_int64(st, 1, retention_ms);
+        rc = vn__sq_done(s, st);
+    }
+    if (rc) {
+        vn__sq_abort(s);
+        return rc;
+    }
+    return st_->ops->commit(st_);
+}
+
 const struct vn_store_api_ops vn__sq_api_ops = {
     .api_key_add = api_key_add,
     .api_key_revoke = api_key_revoke,
     .api_keys = api_keys,
     .api_keys_version = api_keys_version,
+    .changes = changes,
+    .changes_head = changes_head,
+    .changes_set_retention = changes_set_retention,
 };

@@ -355,13 +355,14 @@ int vn__sq_sync_assignment(struct vn_store *st_, const char *uid, int64_t gen,
     VN_SQ_STMT(
         ins, s, VN_SQ_SYNC_ASSIGN_INS,
         "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number, "
-        "  sync_gen) VALUES (:uid, :adam, :pp, :cuid, :sn, :gen)");
+        "  sync_gen, updated_at) VALUES (:uid, :adam, :pp, :cuid, :sn, :gen, :now)");
     BIND3(":uid", uid);
     BIND3(":adam", a->adam_id.s);
     BIND3(":pp", a->pricing_param ? a->pricing_param : "STDQ");
     bind_named(mark, ":who", a->client_user_id ? a->client_user_id : a->serial_number);
     bind_named(ins, ":cuid", a->client_user_id);
     bind_named(ins, ":sn", a->serial_number);
+    bind_named(ins, ":now", vn__sq_now(s));
     BIND3I(":gen", gen);
     return sync_row(s, NULL, mark, ins);
 }
@@ -436,7 +437,8 @@ int vn__sq_sync_seat(struct vn_store *st_, const char *uid, int64_t gen, const s
     sqlite3_stmt *upd, *mark, *ins;
 
     VN_SQ_STMT(upd, s, VN_SQ_SYNC_SEAT_UPD,
-               "UPDATE subscription_assignments SET renewing = :renewing, sync_gen = :gen "
+               "UPDATE subscription_assignments SET renewing = :renewing, sync_gen = :gen, "
+               "  updated_at = :now "
                "WHERE uid = :uid AND adam_id = :adam AND client_user_id = :cuid AND "
                "  renewing <> :renewing");
     VN_SQ_STMT(mark, s, VN_SQ_SYNC_SEAT_MARK,
@@ -444,11 +446,12 @@ int vn__sq_sync_seat(struct vn_store *st_, const char *uid, int64_t gen, const s
                "WHERE uid = :uid AND adam_id = :adam AND client_user_id = :cuid");
     VN_SQ_STMT(
         ins, s, VN_SQ_SYNC_SEAT_INS,
-        "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, sync_gen) "
-        "VALUES (:uid, :adam, :cuid, :renewing, :gen)");
+        "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, sync_gen, "
+        "  updated_at) VALUES (:uid, :adam, :cuid, :renewing, :gen, :now)");
     BIND3(":uid", uid);
     BIND3(":adam", seat->adam_id.s);
     BIND3(":cuid", seat->client_user_id);
+    BIND3(":now", vn__sq_now(s));
     BIND3I(":renewing", seat->renewing ? 1 : 0);
     BIND3I(":gen", gen);
     return sync_row(s, upd, mark, ins);

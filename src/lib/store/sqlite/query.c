@@ -92,17 +92,18 @@ struct qspec {
 #define B VN_V_BOOL
 #define J VN_V_JSON
 
-static const char *const k_assets[] = {
-    "uId", "adamId", "pricingParam", "totalCount", "assignedCount", "availableCount", "needsSync"};
-static const enum vn_vtype t_assets[] = {T, T, T, I, I, I, B};
+static const char *const k_assets[] = {"uId",        "adamId",        "pricingParam",
+                                       "totalCount", "assignedCount", "availableCount",
+                                       "needsSync",  "updatedAt"};
+static const enum vn_vtype t_assets[] = {T, T, T, I, I, I, B, T};
 
-static const char *const k_assignments[] = {"uId", "adamId", "pricingParam", "clientUserId",
-                                            "serialNumber"};
-static const enum vn_vtype t_assignments[] = {T, T, T, T, T};
+static const char *const k_assignments[] = {"uId",          "adamId",       "pricingParam",
+                                            "clientUserId", "serialNumber", "updatedAt"};
+static const enum vn_vtype t_assignments[] = {T, T, T, T, T, T};
 
-static const char *const k_users[] = {"uId",        "clientUserId", "email",
-                                      "inviteCode", "idHash",       "status"};
-static const enum vn_vtype t_users[] = {T, T, T, T, T, T};
+static const char *const k_users[] = {"uId",    "clientUserId", "email",    "inviteCode",
+                                      "idHash", "status",       "updatedAt"};
+static const enum vn_vtype t_users[] = {T, T, T, T, T, T, T};
 
 static const char *const k_subs[] = {"uId",
                                      "adamId",
@@ -110,11 +111,12 @@ static const char *const k_subs[] = {"uId",
                                      "counts.available.renewing",
                                      "counts.available.expiring",
                                      "counts.total.renewing",
-                                     "counts.total.expiring"};
-static const enum vn_vtype t_subs[] = {T, T, T, I, I, I, I};
+                                     "counts.total.expiring",
+                                     "updatedAt"};
+static const enum vn_vtype t_subs[] = {T, T, T, I, I, I, I, T};
 
-static const char *const k_seats[] = {"uId", "adamId", "clientUserId", "renewing"};
-static const enum vn_vtype t_seats[] = {T, T, T, B};
+static const char *const k_seats[] = {"uId", "adamId", "clientUserId", "renewing", "updatedAt"};
+static const enum vn_vtype t_seats[] = {T, T, T, B, T};
 
 static const char *const k_events[] = {
     "eventId",       "uId",           "notificationType", "type",
@@ -189,14 +191,15 @@ SAME_WIDTH(api_keys);
 static const struct qspec specs[] = {
     [VN_Q_ASSETS] = SPEC(VN_SQ_Q_ASSETS,
         "SELECT uid, adam_id, pricing_param, total_count, assigned_count, available_count, "
-        "  needs_sync, json_array(uid, length(adam_id), adam_id, pricing_param) FROM assets "
+        "  needs_sync, updated_at, json_array(uid, length(adam_id), adam_id, pricing_param) "
+        "FROM assets "
         "WHERE (:uid IS NULL OR uid = :uid) AND (:adam_id IS NULL OR adam_id = :adam_id) "
         "  AND (:after IS NULL OR (uid, length(adam_id), adam_id, pricing_param) > "
         "    (:after ->> 0, :after ->> 1, :after ->> 2, :after ->> 3)) "
         "ORDER BY uid, length(adam_id), adam_id, pricing_param LIMIT :limit",
         assets),
     [VN_Q_ASSIGNMENTS] = SPEC(VN_SQ_Q_ASSIGNMENTS,
-        "SELECT uid, adam_id, pricing_param, client_user_id, serial_number, "
+        "SELECT uid, adam_id, pricing_param, client_user_id, serial_number, updated_at, "
         "  json_array(uid, length(adam_id), adam_id, pricing_param, "
         "    coalesce(client_user_id, ''), coalesce(serial_number, '')) FROM assignments "
         "WHERE (:uid IS NULL OR uid = :uid) AND (:adam_id IS NULL OR adam_id = :adam_id) "
@@ -209,7 +212,7 @@ static const struct qspec specs[] = {
         "  coalesce(serial_number, '') LIMIT :limit",
         assignments),
     [VN_Q_USERS] = SPEC(VN_SQ_Q_USERS,
-        "SELECT uid, client_user_id, email, invite_code, id_hash, status, "
+        "SELECT uid, client_user_id, email, invite_code, id_hash, status, updated_at, "
         "  json_array(uid, client_user_id) FROM users "
         "WHERE (:uid IS NULL OR uid = :uid) "
         "  AND (:client_user_id IS NULL OR client_user_id = :client_user_id) "
@@ -218,7 +221,7 @@ static const struct qspec specs[] = {
         users),
     [VN_Q_SUBSCRIPTIONS] = SPEC(VN_SQ_Q_SUBSCRIPTIONS,
         "SELECT uid, adam_id, parent_adam_id, available_renewing, available_expiring, "
-        "  total_renewing, total_expiring, json_array(uid, length(adam_id), adam_id) "
+        "  total_renewing, total_expiring, updated_at, json_array(uid, length(adam_id), adam_id) "
         "FROM subscriptions "
         "WHERE (:uid IS NULL OR uid = :uid) AND (:adam_id IS NULL OR adam_id = :adam_id) "
         "  AND (:after IS NULL OR (uid, length(adam_id), adam_id) > "
@@ -226,7 +229,7 @@ static const struct qspec specs[] = {
         "ORDER BY uid, length(adam_id), adam_id LIMIT :limit",
         subs),
     [VN_Q_SUBSCRIPTION_ASSIGNMENTS] = SPEC(VN_SQ_Q_SEATS,
-        "SELECT uid, adam_id, client_user_id, renewing, "
+        "SELECT uid, adam_id, client_user_id, renewing, updated_at, "
         "  json_array(uid, length(adam_id), adam_id, client_user_id) "
         "FROM subscription_assignments "
         "WHERE (:uid IS NULL OR uid = :uid) AND (:adam_id IS NULL OR adam_id = :adam_id) "

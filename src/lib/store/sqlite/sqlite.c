@@ -143,13 +143,43 @@ sqlite3_stmt *vn__sq_stmt(struct vn__sqlite *s, enum vn__sq_slot slot, const cha
     return s->stmt[slot];
 }
 
+/*
+ * Step st to its end. A write outside any transaction runs in a transaction of its own (what
+ * SQLite's autocommit would do), so that the commit's change-log flush (api.c) covers it like
+ * every other write. *changed (may be NULL) gets the rows st changed.
+ */
+static int step_write(struct vn__sqlite *s, sqlite3_stmt *st, int *changed)
+{
+    int own = 0, rc, out = 0;
+
+    if (!s->read_only && sqlite3_get_autocommit(s->db) && !sqlite3_stmt_readonly(st)) {
+        out = s->base.ops->begin(&s->base);
+        if (out) {
+            sqlite3_reset(st);
+            if (changed)
+                *changed = 0;
+            return out;
+        }
+        own = 1;
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        out = vn__sq_fail(s, rc);
+    if (changed)
+        *changed = out ? 0 : sqlite3_changes(s->db);
+    sqlite3_reset(st);
+    if (own) {
+        if (out)
+            vn__sq_abort(s);
+        else
+            out = s->base.ops->commit(&s->base);
+    }
+    return out;
+}
+
 int vn__sq_run(struct vn__sqlite *s, sqlite3_stmt *st, int *changed)
 {
-    int rc = vn__sq_done(s, st);
-
-    if (changed)
-        *changed = rc ? 0 : sqlite3_changes(s->db);
-    return rc;
+    return step_write(s, st, changed);
 }
 
 int vn__sq_collect_text(struct vn__sqlite *s, sqlite3_stmt *st, char ***out, size_t *n)
@@ -193,13 +223,7 @@ out:
 
 int vn__sq_done(struct vn__sqlite *s, sqlite3_stmt *st)
 {
-    int rc = sqlite3_step(st);
-    int out = 0;
-
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        out = vn__sq_fail(s, rc);
-    sqlite3_reset(st);
-    return out;
+    return step_write(s, st, NULL);
 }
 
 int vn__sq_text(sqlite3_stmt *st, int i, const char *v)
@@ -219,10 +243,16 @@ const char *vn__sq_now(struct vn__sqlite *s)
 int vn__sq_exec(struct vn__sqlite *s, enum vn__sq_slot slot, const char *sql)
 {
     sqlite3_stmt *st = vn__sq_stmt(s, slot, sql);
+    int rc, out = 0;
 
     if (!st)
         return s->stmt_rc;
-    return vn__sq_done(s, st);
+    /* Transaction control (BEGIN IMMEDIATE is not "read-only" to SQLite): stepped as it is. */
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        out = vn__sq_fail(s, rc);
+    sqlite3_reset(st);
+    return out;
 }
 
 void vn__sq_abort(struct vn__sqlite *s)
@@ -230,6 +260,7 @@ void vn__sq_abort(struct vn__sqlite *s)
     char keep[VN_ERROR_MSG_MAX];
 
     s->txn_ms = 0;
+    s->changes_seq = 0;
     if (sqlite3_get_autocommit(s->db))
         return;
     memcpy(keep, s->base.last_error, sizeof(keep));
@@ -708,9 +739,13 @@ static int sqlite_commit(struct vn_store *st)
         s->txn_ms = 0;
         return rc;
     }
-    rc = vn__sq_exec(s, VN_SQ_COMMIT, "COMMIT");
+    rc = vn__sq_changes_flush(s); /* the change log, in this transaction (api.c) */
+    if (!rc)
+        rc = vn__sq_exec(s, VN_SQ_COMMIT, "COMMIT");
     if (rc)
         vn__sq_abort(s); /* leave the handle reusable; keep why the commit failed */
+    else
+        vn__sq_changes_committed(s);
     s->txn_ms = 0;
     return rc;
 }

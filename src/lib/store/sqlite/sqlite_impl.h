@@ -111,6 +111,23 @@ enum vn__sq_slot {
     VN_SQ_API_KEYS,
     VN_SQ_API_KEYS_VERSION,
     VN_SQ_Q_API_KEYS,
+    VN_SQ_CH_ANY,
+    VN_SQ_CH_ASSETS,
+    VN_SQ_CH_ASSIGN_USER,
+    VN_SQ_CH_ASSIGN_DEVICE,
+    VN_SQ_CH_USERS,
+    VN_SQ_CH_SUBS,
+    VN_SQ_CH_SEATS,
+    VN_SQ_CH_EVENTS,
+    VN_SQ_CH_LIFECYCLE,
+    VN_SQ_CH_LOCATIONS,
+    VN_SQ_CH_CLEAR,
+    VN_SQ_CH_PRUNE_MAX,
+    VN_SQ_CH_PRUNE,
+    VN_SQ_CH_PRUNED,
+    VN_SQ_CH_READ,
+    VN_SQ_CH_HEAD,
+    VN_SQ_CH_RETENTION,
     VN_SQ__COUNT
 };
 
@@ -129,6 +146,9 @@ struct vn__sqlite {
     char txn_iso[VN_TIME_ISO_LEN];
     char describe[640];
     sqlite3_stmt *stmt[VN_SQ__COUNT];
+    /* the change log (api.c) */
+    int64_t changes_seq;       /* the last seq the open transaction appended; 0 none */
+    int64_t changes_pruned_ms; /* when this handle last pruned the log */
 };
 
 /* The migrations, in order: migration k (1-based) is vn__sqlite_migrations[k - 1]. */
@@ -244,6 +264,13 @@ int vn__sq_event_tracking_update(struct vn_store *st, const char *event_id,
 
 /* api.c: the integration API's tables (struct vn_store_api_ops) */
 extern const struct vn_store_api_ops vn__sq_api_ops;
+
+/* The change log, at commit (api.c): turn the transaction's change marks into rows of
+ * changes, inside the transaction; 0 or the mapped error (the commit then fails). */
+int vn__sq_changes_flush(struct vn__sqlite *s);
+
+/* After a successful COMMIT: tell the process's change observer (store.h) what committed. */
+void vn__sq_changes_committed(struct vn__sqlite *s);
 
 /* query.c */
 int vn__sq_tokens(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud);

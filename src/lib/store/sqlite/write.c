@@ -309,13 +309,14 @@ int vn__sq_assignment_insert(struct vn_store *st_, const char *uid, const struct
         return rc;
     VN_SQ_STMT(
         st, s, VN_SQ_ASSIGN_INSERT,
-        "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number) "
-        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING");
+        "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number, "
+        "  updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING");
     vn__sq_text(st, 1, uid);
     vn__sq_text(st, 2, a->adam_id.s);
     vn__sq_text(st, 3, a->pricing_param ? a->pricing_param : "STDQ");
     vn__sq_text(st, 4, a->client_user_id);
     vn__sq_text(st, 5, a->serial_number);
+    vn__sq_text(st, 6, vn__sq_now(s));
     rc = vn__sq_run(s, st, &changed);
     return rc ? rc : changed > 0;
 }
@@ -414,14 +415,15 @@ int vn__sq_seat_upsert(struct vn_store *st_, const char *uid, const struct vn_se
     /* The WHERE makes an identical repeat change nothing, so changes() says "1 changed". */
     VN_SQ_STMT(
         st, s, VN_SQ_SEAT_UPSERT,
-        "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing) "
-        "VALUES (?1, ?2, ?3, ?4) "
-        "ON CONFLICT(uid, adam_id, client_user_id) DO UPDATE SET renewing = excluded.renewing "
-        "  WHERE renewing <> excluded.renewing");
+        "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, "
+        "  updated_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+        "ON CONFLICT(uid, adam_id, client_user_id) DO UPDATE SET renewing = excluded.renewing, "
+        "  updated_at = excluded.updated_at WHERE renewing <> excluded.renewing");
     vn__sq_text(st, 1, uid);
     vn__sq_text(st, 2, seat->adam_id.s);
     vn__sq_text(st, 3, seat->client_user_id);
     sqlite3_bind_int(st, 4, seat->renewing ? 1 : 0);
+    vn__sq_text(st, 5, vn__sq_now(s));
     rc = vn__sq_run(s, st, &changed);
     return rc ? rc : changed > 0;
 }
