@@ -31,8 +31,8 @@ static void on_signal(int sig)
 
 struct printer {
     int json;
-    int64_t last;     /* seq of the last change printed (or --after) */
-    long long count;  /* changes printed */
+    int64_t last;    /* seq of the last change printed (or --after) */
+    long long count; /* changes printed */
     int rc;
 };
 
@@ -83,8 +83,8 @@ static int cmd_changes(struct vn_cli *c, int argc, char **argv)
     if (c->after < h.pruned_through) {
         vn_cli_error("changes: the changes after %lld are gone (kept %lld days; the log starts "
                      "after %lld): read the mirror again, then follow from --after %lld",
-                     c->after, (long long)(h.retention_ms / 86400000),
-                     (long long)h.pruned_through, (long long)h.last_seq);
+                     c->after, (long long)(h.retention_ms / 86400000), (long long)h.pruned_through,
+                     (long long)h.last_seq);
         vn_store_free(st);
         return VN_EXIT_FAIL;
     }
@@ -123,7 +123,7 @@ static int cmd_changes(struct vn_cli *c, int argc, char **argv)
     return rc;
 }
 
-static const char *const o_changes[] = {"help", "config", "db",    "json",
+static const char *const o_changes[] = {"help",  "config", "db",    "json",
                                         "after", "follow", "limit", NULL};
 
 const struct vn_command vn_cmd_changes[] = {

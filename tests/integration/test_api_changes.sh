@@ -52,6 +52,10 @@ wait "$REQ_PID" || fail "requests: $(cat "$T/req.err")"
 while read -r ev; do wait_event "$ev" 60; done <"$T/events.txt"
 [ "$(wc -l <"$T/events.txt")" -ge 5 ] || fail "the requests named no events: $(cat "$T/req.err")"
 settle 30
+# A sync that ran while notifications of the same rows arrived may leave the mirror behind
+# (contract 3.1, the writer's convergence work); one more sync, alone, brings it to Apple's
+# state, and its corrections are changes too.
+vn_cli sync --uid "$LOC_UID" --full >"$T/sync3.out" 2>&1 || fail "last sync: $(tail -n 3 "$T/sync3.out")"
 mirror_equals_sim "$LOC_UID"
 
 # Traffic is over: the consumer reads what is left, then stops.

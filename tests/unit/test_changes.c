@@ -23,7 +23,6 @@
 
 #define MAXCH 256
 
-
 struct log {
     size_t n;
     int64_t seq[MAXCH];
@@ -171,8 +170,7 @@ static void test_mirror_changes_in_their_transaction(void **state)
     assert_row_is_query(f->st, l.row[1], VN_Q_ASSIGNMENTS, "serialNumber", "S1", NULL, NULL);
     assert_row_is_query(f->st, l.row[3], VN_Q_USERS, "clientUserId", "c1", NULL, NULL);
     assert_row_is_query(f->st, l.row[4], VN_Q_SUBSCRIPTIONS, "adamId", "77", NULL, NULL);
-    assert_row_is_query(f->st, l.row[5], VN_Q_SUBSCRIPTION_ASSIGNMENTS, "adamId", "77", NULL,
-                        NULL);
+    assert_row_is_query(f->st, l.row[5], VN_Q_SUBSCRIPTION_ASSIGNMENTS, "adamId", "77", NULL, NULL);
 
     /* Updates and deletes; a row that comes and goes within one transaction is no change. */
     {
@@ -379,8 +377,8 @@ static void test_sync_marks_are_no_changes(void **state)
         struct vn_mirror_scope scope = {0};
 
         assert_int_equal(vn_store_begin(f->st), 0);
-        assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 3, &scope, &removed),
-                         0);
+        assert_int_equal(
+            vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 3, &scope, 0, &removed), 0);
         assert_int_equal(vn_store_commit(f->st), 0);
         assert_int_equal(removed, 1);
         read_log(f->st, before, &l);
@@ -457,8 +455,7 @@ static void test_observer_and_retention(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_mirror_changes_in_their_transaction, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_mirror_changes_in_their_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rolled_back_work_leaves_no_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_and_their_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locations, setup, teardown),

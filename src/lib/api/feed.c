@@ -175,8 +175,7 @@ struct vn__api_feed *vn__api_feed_new(struct vn_api *api, int64_t poll_ms, struc
         goto fail;
     }
     if (vn_store_changes_head(fd->st, &h) != 0) {
-        vn_error_set(err, VN_ESTORE, "cannot read the change log: %s",
-                     vn_store_last_error(fd->st));
+        vn_error_set(err, VN_ESTORE, "cannot read the change log: %s", vn_store_last_error(fd->st));
         goto fail;
     }
     fd->known_seq = h.last_seq;
@@ -229,9 +228,8 @@ static int add_change(void *ud, const struct vn_change *c)
         if (json_is_object(row))
             vn_json_drop_nulls(row);
     }
-    obj = json_pack("{sI ss ss ss so so}", "seq", (json_int_t)c->seq, "at", c->at, "kind",
-                    c->kind, "op", c->op, "key", key ? key : json_object(), "row",
-                    row ? row : json_null());
+    obj = json_pack("{sI ss ss ss so so}", "seq", (json_int_t)c->seq, "at", c->at, "kind", c->kind,
+                    "op", c->op, "key", key ? key : json_object(), "row", row ? row : json_null());
     if (!obj || json_array_append_new(p->changes, obj) != 0) {
         p->rc = -ENOMEM;
         return 1;
@@ -267,9 +265,9 @@ static int answer(struct vn_api_req *req, int64_t after, long long limit)
                                     "the change log cannot be read now; retry later");
     }
     vn_api_store_release(api, st);
-    return vn_api_respond_json(req, MHD_HTTP_OK,
-                               json_pack("{so sI}", "changes", p.changes, "lastSeq",
-                                         (json_int_t)p.last));
+    return vn_api_respond_json(
+        req, MHD_HTTP_OK,
+        json_pack("{so sI}", "changes", p.changes, "lastSeq", (json_int_t)p.last));
 }
 
 static int on_resume(void *ud, struct vn_api_req *req)
@@ -288,8 +286,8 @@ static int parse_param(struct vn_api_req *req, const char *name, long long min, 
     if (!v)
         return 0;
     if (vn_parse_ll(v, min, max, out) != 0) {
-        vn_api_respond_error(req, MHD_HTTP_BAD_REQUEST, "%s '%s' must be an integer from %lld to %lld",
-                             name, v, min, max);
+        vn_api_respond_error(req, MHD_HTTP_BAD_REQUEST,
+                             "%s '%s' must be an integer from %lld to %lld", name, v, min, max);
         return -1;
     }
     return 0;
