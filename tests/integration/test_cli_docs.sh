@@ -101,7 +101,37 @@ while read -r cmd; do
         grep -qE -- "'\\*?$opt(\\[|$)" "$T/z" || fail "zsh: '$cmd' lacks $opt"
     done
 done <<<"$cmds"
-ok "zsh completion: valid syntax, every command's options"
+# Driven as a user would: an interactive zsh in a pseudo-terminal (zsh/zpty), a line typed
+# and TAB pressed; its screen is read until the expected completion shows (20 s at most).
+cat >"$T/drive.zsh" <<'ZSH'
+# zsh -f drive.zsh FPATH_DIR DIR LINE EXPECTED_REGEX
+setopt extendedglob
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "cd ${(q)2}; PS1='%% '; fpath=(${(q)1} \$fpath); autoload -U compinit; compinit -u -D"
+zpty -w z "zstyle ':completion:*' list-prompt ''; LISTMAX=10000; vppnotify() { :; }"
+zpty -w -n z "$3"$'\t'
+out="" clean="" deadline=$((SECONDS + 20))
+while ((SECONDS < deadline)); do
+    if zpty -r -t z chunk; then out+=$chunk; else sleep 0.05; fi
+    clean=${out//$'\e'\[[0-9\;?]#[a-zA-Z]/}
+    clean=${clean//$'\r'/}
+    if [[ $clean =~ $4 ]]; then zpty -d z; exit 0; fi
+done
+print -r -- "$clean" >&2
+zpty -d z
+exit 1
+ZSH
+zsh_completes() {
+    zsh -f "$T/drive.zsh" "$(dirname "$ZSHC")" "$T/files" "$1" "$2" 2>"$T/zsh.screen" ||
+        fail "zsh: '$1<TAB>' did not show /$2/: $(tail -c 600 "$T/zsh.screen")"
+}
+zsh_completes 'vppnotify assets --ad' 'vppnotify assets --adam-id $'
+zsh_completes 'vppnotify sync --fu' 'vppnotify sync --full $'
+zsh_completes 'vppnotify location ' 'rotate-token +-- give a location a new token'
+zsh_completes 'vppnotify serve --log-level ' 'debug +error +info +warn'
+zsh_completes 'vppnotify users --db ma' 'vppnotify users --db main\.db $'
+ok "zsh completion: valid syntax, every command's options; TAB in zsh completes them"
 
 # ---- docs/SCHEMA.md states the schema version the code creates ----------------------------------
 
