@@ -122,7 +122,9 @@ vn_serve_stop
 
 wide_cmds=$(while read -r cmd; do
     # shellcheck disable=SC2086
-    if "$VPPNOTIFY" $cmd -h | grep -q -- '--wide'; then echo "$cmd"; fi
+    # (into a file first: grep -q would stop reading early, and pipefail count the SIGPIPE)
+    "$VPPNOTIFY" $cmd -h >"$T/wh"
+    if grep -q -- '--wide' "$T/wh"; then echo "$cmd"; fi
 done <<<"$cmds")
 echo "$wide_cmds" | grep -qx events || fail "events takes --wide"
 echo "$wide_cmds" | grep -qx "location list" || fail "location list takes --wide"
