@@ -611,5 +611,33 @@ int vn_store_changes_set_retention(struct vn_store *st, int64_t retention_ms);
  */
 typedef void (*vn_changes_observer)(void *ud, int64_t last_seq);
 void vn_store_changes_observe(vn_changes_observer fn, void *ud);
+/* ---- operations: what /metrics and the dashboard read, and backups (deploy) --------------- */
+
+/* Tracked events by state, for the events gauges. pending: tracked, not yet complete and not
+ * stalled; stalled: still PENDING past --event-stall; missing: fewer items notified than
+ * completed and the targeted re-sync has not succeeded yet; failed: Event Status FAILED within
+ * the last 24 hours. */
+struct vn_event_counts {
+    long long pending, stalled, missing, failed;
+};
+
+/* Count the tracked events by state (one indexed pass over event_tracking). */
+int vn_store_event_counts(struct vn_store *st, int64_t now_ms, struct vn_event_counts *out);
+
+/* The receive time of uid's latest notification (an index lookup); *ms = 0 when none. */
+int vn_store_last_notification(struct vn_store *st, const char *uid, int64_t *ms);
+
+/* The newest notifications first (at most limit, 1..1000), with the row keys of
+ * VN_Q_NOTIFICATIONS; for the dashboard's "recent notifications". */
+int vn_store_recent_notifications(struct vn_store *st, long long limit, vn_row_cb cb, void *ud);
+
+/*
+ * Copy the whole database, consistent as of one instant, to a new file at path (mode 0600;
+ * refused if path exists), while other connections go on writing (SQLite: the online backup
+ * API, sqlite3_backup_*). The copy is written beside path first and renamed into place when
+ * complete and synced, so path is either absent or a whole copy. VN_EDUP when path exists,
+ * VN_ESTORE (message in vn_store_last_error).
+ */
+int vn_store_backup(struct vn_store *st, const char *path);
 
 #endif

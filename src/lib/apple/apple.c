@@ -4,6 +4,7 @@
 #include "vppnotify/buf.h"
 #include "vppnotify/json.h"
 #include "vppnotify/log.h"
+#include "vppnotify/metrics.h"
 #include "vppnotify/secret.h"
 #include "vppnotify/util.h"
 
@@ -738,6 +739,8 @@ static int call(struct vn_apple *a, const struct vn_apple_request *req, int use_
         answered = x.curl == CURLE_OK;
         vn_log_debug("apple: %s: HTTP %ld on a %s connection", what, x.status,
                      x.new_connections ? "new" : "reused");
+        vn_metrics_apple_request(req->endpoint ? req->endpoint : req->path,
+                                 answered ? (int)x.status : 0);
         if (!answered) {
             int cancelled;
             pthread_mutex_lock(&a->mu);
@@ -791,6 +794,9 @@ static int call(struct vn_apple *a, const struct vn_apple_request *req, int use_
                               VN_LF_I("retryAfterMs", x.retry_after_ms), VN_LF_I("waitMs", delay),
                               VN_LF_S("error", why->message)},
                           8);
+            vn_metrics_apple_backoff(!answered                 ? VN_BACKOFF_UNREACHABLE
+                                     : why->http_status >= 500 ? VN_BACKOFF_SERVER_ERROR
+                                                               : VN_BACKOFF_RATE_LIMITED);
             hold_off(a, req->uid, delay);
         }
     }

@@ -8,6 +8,7 @@
 #include "vppnotify/ingest.h"
 #include "vppnotify/json.h"
 #include "vppnotify/log.h"
+#include "vppnotify/metrics.h"
 #include "vppnotify/net.h"
 #include "vppnotify/notification.h"
 #include "vppnotify/secret.h"
@@ -113,6 +114,9 @@ static enum MHD_Result respond_json(struct request *r, unsigned status, json_t *
     MHD_destroy_response(resp);
     r->phase = PH_DONE;
     vn_conn_set_phase(r->track, VN_CONN_BUSY);
+    vn_metrics_http_status(status);
+    if (r->route == ROUTE_NOTIFY)
+        vn_metrics_ingest_latency(vn_mono_ns() - r->start_ns);
     return ret;
 }
 
@@ -203,9 +207,12 @@ static enum MHD_Result respond_outcome(struct request *r)
             return respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
                                  "the body could not be kept in quarantine; retry later");
         log_rejected(r, MHD_HTTP_BAD_REQUEST, r->reason);
+        vn_metrics_notification(VN_NT_UNKNOWN, VN_OUTCOME_QUARANTINED);
         return respond_json(r, MHD_HTTP_BAD_REQUEST,
                             json_pack("{ss ss}", "error", r->reason, "status", "quarantined"));
     }
+    vn_metrics_notification(r->n->type,
+                            j->outcome == VN_OUTCOME_NONE ? VN_OUTCOME_UNAVAILABLE : j->outcome);
     switch (j->outcome) {
     case VN_OUTCOME_APPLIED:
     case VN_OUTCOME_DUPLICATE:

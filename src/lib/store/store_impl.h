@@ -106,6 +106,11 @@ struct vn_store_ops {
 
     /* The integration API's tables (store.h, its own section); see struct vn_store_api_ops. */
     const struct vn_store_api_ops *api;
+    /* operations: /metrics, the dashboard, backups (deploy) */
+    int (*event_counts)(struct vn_store *st, int64_t now_ms, struct vn_event_counts *out);
+    int (*last_notification)(struct vn_store *st, const char *uid, int64_t *ms);
+    int (*recent_notifications)(struct vn_store *st, long long limit, vn_row_cb cb, void *ud);
+    int (*backup)(struct vn_store *st, const char *path);
 };
 
 /*

@@ -2,6 +2,7 @@
 #include "vppnotify/writer.h"
 #include "vppnotify/error.h"
 #include "vppnotify/log.h"
+#include "vppnotify/metrics.h"
 #include "vppnotify/store.h"
 #include "vppnotify/util.h"
 
@@ -85,6 +86,7 @@ static int run_transaction(struct vn_store *st, struct vn_wjob *batch, enum fcla
                            size_t whylen)
 {
     struct vn_wjob *job;
+    int64_t t0;
     int rc;
 
     rc = vn_store_begin(st);
@@ -127,7 +129,9 @@ static int run_transaction(struct vn_store *st, struct vn_wjob *batch, enum fcla
             goto fail;
         }
     }
+    t0 = vn_mono_ns();
     rc = vn_store_commit(st);
+    vn_metrics_commit(vn_mono_ns() - t0);
     if (rc) {
         snprintf(why, whylen, "commit failed: %s", vn_store_last_error(st));
         goto fail;
@@ -250,6 +254,7 @@ count:
     pthread_mutex_lock(&w->lock);
     w->stats.batches++;
     w->stats.jobs += n;
+    vn_metrics_batch(n);
     w->stats.job_failures += failed;
     w->stats.retries += (uint64_t)retries;
     w->stats.commits += (uint64_t)committed;

@@ -912,4 +912,8 @@ static const struct vn_store_ops sqlite_ops = {
     .events_tracking = vn__sq_events_tracking,
     .event_tracking_update = vn__sq_event_tracking_update,
     .api = &vn__sq_api_ops,
+    .event_counts = vn__sq_event_counts,
+    .last_notification = vn__sq_last_notification,
+    .recent_notifications = vn__sq_recent_notifications,
+    .backup = vn__sq_backup,
 };

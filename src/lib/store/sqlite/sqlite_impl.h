@@ -271,6 +271,11 @@ int vn__sq_changes_flush(struct vn__sqlite *s);
 
 /* After a successful COMMIT: tell the process's change observer (store.h) what committed. */
 void vn__sq_changes_committed(struct vn__sqlite *s);
+/* ops.c: /metrics, the dashboard, backups (deploy) */
+int vn__sq_event_counts(struct vn_store *st, int64_t now_ms, struct vn_event_counts *out);
+int vn__sq_last_notification(struct vn_store *st, const char *uid, int64_t *ms);
+int vn__sq_recent_notifications(struct vn_store *st, long long limit, vn_row_cb cb, void *ud);
+int vn__sq_backup(struct vn_store *st, const char *path);
 
 /* query.c */
 int vn__sq_tokens(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud);
