@@ -18,7 +18,7 @@ set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config ca-certificates
             libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libcurl4-gnutls-dev
-            libsodium-dev)
+            libsodium-dev libsystemd-dev)
 run_pkgs=(curl)
 demo_pkgs=(curl jq)
 test_pkgs=(libcmocka-dev curl jq openssl sqlite3 procps iproute2 clang-format git zsh groff-base)

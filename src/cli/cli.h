@@ -110,6 +110,8 @@ struct vn_cli {
     long long changes_retention_ms;
     long long after;
     int follow;
+    /* backup */
+    char *to;
     /* where each option's value came from, indexed like vn_cli_options.opts */
     enum vn_opt_origin origin[VN_CLI_OPTS_MAX];
 };
@@ -139,6 +141,7 @@ extern const struct vn_command vn_cmd_manage[];
 extern const struct vn_command vn_cmd_sync[];
 extern const struct vn_command vn_cmd_api[];
 extern const struct vn_command vn_cmd_changes[];
+extern const struct vn_command vn_cmd_backup[];
 
 /* Print "vppnotify: <msg>" on stderr (one line, the house style). */
 void vn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

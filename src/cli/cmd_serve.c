@@ -24,14 +24,17 @@
 #include "vppnotify/ingest.h"
 #include "vppnotify/log.h"
 #include "vppnotify/net.h"
+#include "vppnotify/service.h"
 #include "vppnotify/util.h"
 #include "vppnotify/worker.h"
 #include "vppnotify/writer.h"
 
-/* Wait for SIGTERM/SIGINT, or for the store to fail. Returns the signal, or 0 on failure. */
-static int wait_for_stop(struct vn_ingest *ing, const sigset_t *set)
+/* Wait for SIGTERM/SIGINT, or for the store to fail. Returns the signal, or 0 on failure.
+ * Each tick also feeds the service manager (sd_notify: watchdog, status). */
+static int wait_for_stop(struct vn_ingest *ing, const sigset_t *set, struct vn_service *svc)
 {
-    struct timespec tick = {1, 0};
+    int64_t tick_ms = vn_service_tick_ms(svc);
+    struct timespec tick = {tick_ms / 1000, (tick_ms % 1000) * 1000000};
     struct vn_ingest_stats s;
 
     for (;;) {
@@ -39,6 +42,7 @@ static int wait_for_stop(struct vn_ingest *ing, const sigset_t *set)
         if (sig == SIGTERM || sig == SIGINT)
             return sig;
         vn_ingest_stats(ing, &s);
+        vn_service_tick(svc, s.batched_jobs, s.queued);
         if (s.store_failed) {
             vn_log_error("the store reported an I/O error (%s); stopping so that a supervisor "
                          "restarts vppnotify on a sane state",
@@ -176,6 +180,7 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     struct vn_httpd *h = NULL;
     struct vn_apple *apple = NULL;
     struct vn_worker *worker = NULL;
+    struct vn_service *svc = NULL;
     struct vn_api *api = NULL;
     char ready[256];
     struct vn_worker_options wo = {
@@ -201,6 +206,11 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    svc = vn_service_new();
+    if (!svc) {
+        vn_cli_error("serve: out of memory");
+        goto out;
+    }
 
     if (vn_cli_serve_lock(c) != 0)
         goto out;
@@ -259,10 +269,12 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
         goto out;
     }
 
-    sig = wait_for_stop(ing, &set);
+    vn_service_ready(svc, vn_httpd_address(h));
+    sig = wait_for_stop(ing, &set, svc);
     second_signal_exits(&set);
     vn_log_info("%s; finishing requests in progress (a second signal exits at once)",
                 sig ? strsignal(sig) : "store failed");
+    vn_service_stopping(svc, sig ? strsignal(sig) : "the store failed");
     vn_api_quiesce(api, c->shutdown_timeout_ms); /* long polls answered, the rest drained */
     stop_all(h, worker, ing, writer, c->shutdown_timeout_ms);
     h = NULL;
@@ -286,6 +298,7 @@ out:
     vn_store_free(wst);
     if (c->ready_file)
         unlink(c->ready_file);
+    vn_service_free(svc);
     return rc;
 }
 

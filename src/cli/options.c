@@ -197,6 +197,8 @@ static const struct vn_opt table[] = {
      "keep printing new changes as they commit, until interrupted", F(follow)},
     {"api-idle-timeout", VN_OPT_DURATION, "75s", 1 * SEC, 3600 * SEC, NULL, NULL, "DURATION",
      "close an idle connection to the integration API after this", F(api_idle_timeout_ms)},
+    {"to", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "FILE",
+     "write the copy to FILE (a new file; refused if it exists)", F(to)},
 };
 
 _Static_assert(sizeof(table) / sizeof(table[0]) <= VN_CLI_OPTS_MAX,
