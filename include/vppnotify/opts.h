@@ -88,6 +88,15 @@ void vn_opts_help(FILE *out, const struct vn_opt_table *t, const char *const *al
 /* Print the allowed options as a Markdown table (for docs/CLI.md). */
 void vn_opts_markdown(FILE *out, const struct vn_opt_table *t, const char *const *allowed);
 
+/*
+ * Print the allowed options (except those in skip, NULL-terminated; may be NULL) as a config
+ * file of commented defaults: per option, its help as comment lines, then "#name = default"
+ * (or "#name = METAVAR" without a default). Uncommenting a line sets the option. The packaged
+ * /etc/vppnotify/vppnotify.conf is this output.
+ */
+void vn_opts_config(FILE *out, const struct vn_opt_table *t, const char *const *allowed,
+                    const char *const *skip);
+
 /* Look up an option by name, or NULL. */
 const struct vn_opt *vn_opts_find(const struct vn_opt_table *t, const char *name);
 

@@ -50,4 +50,12 @@ const char *vn_service_status(const struct vn_service *s);
 
 void vn_service_free(struct vn_service *s);
 
+/*
+ * The path of systemd credential name (LoadCredential=NAME:...) in $CREDENTIALS_DIRECTORY,
+ * written to out. 0 when the variable is set and the file exists; VN_ENOTFOUND otherwise;
+ * VN_ETOOBIG when the path does not fit. serve takes "tls.crt" and "tls.key" from there when
+ * --tls-cert/--tls-key are not given.
+ */
+int vn_service_credential(const char *name, char *out, size_t outlen);
+
 #endif

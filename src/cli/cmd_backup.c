@@ -29,9 +29,8 @@ static int cmd_backup(struct vn_cli *c, int argc, char **argv)
     return rc ? VN_EXIT_FAIL : VN_EXIT_OK;
 }
 
-static const char *const o_backup[] = {"help",      "config",     "db",
-                                       "log-level", "log-format", "db-busy-timeout",
-                                       "to",        NULL};
+static const char *const o_backup[] = {"help",       "config",          "db", "log-level",
+                                       "log-format", "db-busy-timeout", "to", NULL};
 
 const struct vn_command vn_cmd_backup[] = {
     {"backup", "vppnotify backup --to FILE [--db PATH]",

@@ -192,7 +192,7 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
         .full_ms = c->sync_full_ms,
         .delta_ms = c->sync_delta_ms,
     };
-    char key_path[4200], db_params[128];
+    char key_path[4200], db_params[128], cred_cert[4200], cred_key[4200];
     sigset_t set;
     int rc = VN_EXIT_FAIL, sig;
 
@@ -249,6 +249,14 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
         vn_cli_error("serve: %s", err.msg);
         goto out;
     }
+    /* systemd credentials (LoadCredential=tls.crt:..., tls.key:...) unless given as options. */
+    if (!c->tls_cert && !c->tls_key &&
+        vn_service_credential("tls.crt", cred_cert, sizeof(cred_cert)) == 0 &&
+        vn_service_credential("tls.key", cred_key, sizeof(cred_key)) == 0) {
+        ho.tls_cert_file = cred_cert;
+        ho.tls_key_file = cred_key;
+        vn_log_info("TLS certificate and key from the service's credentials (%s)", cred_cert);
+    }
     ho.health_extra = vn_worker_health;
     ho.health_ud = worker;
     h = vn_httpd_start(&ho, ing, auth, &err);
@@ -256,9 +264,9 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
         vn_cli_error("serve: %s", err.msg);
         goto out;
     }
-    vn_log_info("listening on %s://%s%s (max body %lld bytes, %s)", c->tls_cert ? "https" : "http",
-                vn_httpd_address(h), c->path, c->max_body,
-                c->tls_cert ? "TLS" : "plain HTTP: loopback or behind a TLS proxy only");
+    vn_log_info("listening on %s://%s%s (max body %lld bytes, %s)",
+                ho.tls_cert_file ? "https" : "http", vn_httpd_address(h), c->path, c->max_body,
+                ho.tls_cert_file ? "TLS" : "plain HTTP: loopback or behind a TLS proxy only");
     if (api_start(c, &api) != 0)
         goto out;
     /* The ready file: the notification endpoint's address, then the API's on a second line. */

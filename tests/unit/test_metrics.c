@@ -66,7 +66,8 @@ static void test_counters_count_what_was_recorded(void **state)
     has_line(t, "vppnotify_notifications_total{type=\"ASSET_COUNT\",outcome=\"applied\"} 3");
     has_line(t, "vppnotify_notifications_total{type=\"ASSET_COUNT\",outcome=\"duplicate\"} 1");
     has_line(t, "vppnotify_notifications_total{type=\"other\",outcome=\"stored\"} 1");
-    has_line(t, "vppnotify_notifications_total{type=\"USER_ASSOCIATED\",outcome=\"unavailable\"} 1");
+    has_line(t,
+             "vppnotify_notifications_total{type=\"USER_ASSOCIATED\",outcome=\"unavailable\"} 1");
     has_line(t, "vppnotify_notifications_total{type=\"TEST_NOTIFICATION\",outcome=\"applied\"} 0");
     has_line(t, "vppnotify_quarantined_total 1");
     has_line(t, "vppnotify_http_responses_total{code=\"200\"} 1");
@@ -97,9 +98,9 @@ static void test_histograms_are_cumulative(void **state)
 
     (void)state;
     vn_metrics_reset();
-    vn_metrics_ingest_latency(400000);   /* 0.4 ms: first bucket (0.0005) */
-    vn_metrics_ingest_latency(500000);   /* exactly 0.5 ms: still le="0.0005" */
-    vn_metrics_ingest_latency(3000000);  /* 3 ms: le="0.005" */
+    vn_metrics_ingest_latency(400000);            /* 0.4 ms: first bucket (0.0005) */
+    vn_metrics_ingest_latency(500000);            /* exactly 0.5 ms: still le="0.0005" */
+    vn_metrics_ingest_latency(3000000);           /* 3 ms: le="0.005" */
     vn_metrics_ingest_latency(60LL * 1000000000); /* 60 s: only +Inf */
     vn_metrics_batch(1);
     vn_metrics_commit(2000000);

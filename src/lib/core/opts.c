@@ -513,3 +513,51 @@ const char *vn_opts_nearest(const char *word, const char *const *candidates)
         return prefix_of;
     return best_d <= limit && best_d < len ? best : NULL;
 }
+
+/* One comment line per chunk of text at most 96 columns wide, words kept whole. */
+static void comment_wrapped(FILE *out, const char *text)
+{
+    const char *p = text;
+
+    while (*p) {
+        size_t n = strlen(p), cut = n;
+        if (n > 94) {
+            cut = 94;
+            while (cut > 0 && p[cut] != ' ')
+                cut--;
+            if (cut == 0)
+                cut = 94;
+        }
+        fprintf(out, "# %.*s\n", (int)cut, p);
+        p += cut;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+void vn_opts_config(FILE *out, const struct vn_opt_table *t, const char *const *allowed,
+                    const char *const *skip)
+{
+    for (const char *const *a = allowed; *a; a++) {
+        const struct vn_opt *o = vn_opts_find(t, *a);
+        char line[512];
+        int skipped = 0;
+
+        for (const char *const *s = skip; s && *s; s++)
+            skipped |= !strcmp(*s, *a);
+        if (!o || skipped)
+            continue;
+        snprintf(line, sizeof(line), "%s%s%s%s%s", o->help,
+                 o->type == VN_OPT_CHOICE ? "; one of " : "",
+                 o->type == VN_OPT_CHOICE ? o->choices : "", o->env ? "; env " : "",
+                 o->env ? o->env : "");
+        fputc('\n', out);
+        comment_wrapped(out, line);
+        if (o->type == VN_OPT_FLAG)
+            fprintf(out, "#%s = false\n", o->name);
+        else if (o->def)
+            fprintf(out, "#%s = %s\n", o->name, o->def);
+        else
+            fprintf(out, "#%s = %s\n", o->name, o->metavar ? o->metavar : "VALUE");
+    }
+}

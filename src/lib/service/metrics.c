@@ -17,14 +17,8 @@ static const unsigned http_codes[] = {200, 202, 400, 401, 403, 404, 405, 408,
 /* Indexed by enum vn_ntype (0 = a type vppnotify does not know); QUARANTINED has no type. */
 #define N_TYPES 8
 static const char *const type_label[N_TYPES] = {
-    "other",
-    "TEST_NOTIFICATION",
-    "ASSET_COUNT",
-    "ASSET_MANAGEMENT",
-    "USER_MANAGEMENT",
-    "USER_ASSOCIATED",
-    "SUBSCRIPTION_COUNT",
-    "SUBSCRIPTION_MANAGEMENT",
+    "other",           "TEST_NOTIFICATION", "ASSET_COUNT",        "ASSET_MANAGEMENT",
+    "USER_MANAGEMENT", "USER_ASSOCIATED",   "SUBSCRIPTION_COUNT", "SUBSCRIPTION_MANAGEMENT",
 };
 
 enum { O_APPLIED, O_DUPLICATE, O_STORED, O_UNAVAILABLE, N_OUTCOMES };
@@ -40,14 +34,14 @@ static const char *const backoff_label[VN_BACKOFF_N] = {"rate_limited", "server_
 
 struct histogram {
     const char *name, *help;
-    int seconds;              /* observations are ns, rendered as seconds; else plain counts */
-    size_t n;                 /* finite bounds; one more bucket for +Inf */
-    int64_t le[MAX_BUCKETS];  /* upper bounds (ns or counts) */
+    int seconds;             /* observations are ns, rendered as seconds; else plain counts */
+    size_t n;                /* finite bounds; one more bucket for +Inf */
+    int64_t le[MAX_BUCKETS]; /* upper bounds (ns or counts) */
     _Atomic uint64_t count[MAX_BUCKETS + 1];
     _Atomic uint64_t sum;
 };
 
-#define MS(x) ((int64_t)((x) * 1000000.0))
+#define MS(x) ((int64_t)((x)*1000000.0))
 
 static struct histogram latency = {
     "vppnotify_ingest_latency_seconds",
@@ -288,7 +282,8 @@ static int render_apple(struct vn_buf *out)
     rc = header(out, "vppnotify_apple_requests_total", "counter",
                 "requests to Apple's service by endpoint and HTTP status (0: no answer)");
     for (size_t i = 0; rc == 0 && i < VN_METRICS_APPLE_MAX && copy[i].endpoint; i++)
-        rc = vn_buf_printf(out, "vppnotify_apple_requests_total{endpoint=\"%s\",status=\"%d\"} %llu\n",
+        rc = vn_buf_printf(out,
+                           "vppnotify_apple_requests_total{endpoint=\"%s\",status=\"%d\"} %llu\n",
                            copy[i].endpoint, copy[i].status, (unsigned long long)copy[i].count);
     if (rc == 0 && other)
         rc = vn_buf_printf(out,
@@ -311,9 +306,9 @@ int vn_metrics_render(struct vn_buf *out)
 
     for (size_t t = 0; rc == 0 && t < N_TYPES; t++)
         for (size_t o = 0; rc == 0 && o < N_OUTCOMES; o++)
-            rc = vn_buf_printf(out, "vppnotify_notifications_total{type=\"%s\",outcome=\"%s\"} %llu\n",
-                               type_label[t], outcome_label[o],
-                               (unsigned long long)load(&notif_total[t][o]));
+            rc = vn_buf_printf(
+                out, "vppnotify_notifications_total{type=\"%s\",outcome=\"%s\"} %llu\n",
+                type_label[t], outcome_label[o], (unsigned long long)load(&notif_total[t][o]));
     if (rc == 0)
         rc = header(out, "vppnotify_quarantined_total", "counter",
                     "request bodies that were not notifications (400), kept in quarantine");

@@ -1,5 +1,6 @@
 /* service.c - see include/vppnotify/service.h. */
 #include "vppnotify/service.h"
+#include "vppnotify/error.h"
 #include "vppnotify/log.h"
 #include "vppnotify/metrics.h"
 #include "vppnotify/util.h"
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
 #define SAMPLES   64 /* one a second: a minute of history and some slack */
@@ -168,7 +170,8 @@ void vn_service_reloading(struct vn_service *s)
 {
     char msg[96];
 
-    snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%lld", (long long)(vn_mono_ns() / 1000));
+    snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%lld",
+             (long long)(vn_mono_ns() / 1000));
     notify(s, msg);
 }
 
@@ -192,4 +195,16 @@ const char *vn_service_status(const struct vn_service *s)
 void vn_service_free(struct vn_service *s)
 {
     free(s);
+}
+
+int vn_service_credential(const char *name, char *out, size_t outlen)
+{
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+    struct stat sb;
+
+    if (!dir || !*dir)
+        return VN_ENOTFOUND;
+    if ((size_t)snprintf(out, outlen, "%s/%s", dir, name) >= outlen)
+        return VN_ETOOBIG;
+    return stat(out, &sb) == 0 && S_ISREG(sb.st_mode) ? 0 : VN_ENOTFOUND;
 }

@@ -87,8 +87,8 @@ int vn__sq_last_notification(struct vn_store *st_, const char *uid, int64_t *ms)
 
 int vn__sq_recent_notifications(struct vn_store *st_, long long limit, vn_row_cb cb, void *ud)
 {
-    static const char *const keys[] = {"notificationId", "notificationType", "uId", "receivedAt",
-                                       "state", "error"};
+    static const char *const keys[] = {
+        "notificationId", "notificationType", "uId", "receivedAt", "state", "error"};
     struct vn__sqlite *s = vn__sq(st_);
     struct vn_value vals[6];
     struct vn_row row = {6, keys, vals};

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# serve speaks the sd_notify protocol to a service manager (Type=notify, WatchdogSec=):
-# READY=1 once listening, WATCHDOG=1 at half the watchdog interval, STATUS= with the last
+# serve as a systemd service. It speaks the sd_notify protocol to a service manager
+# (Type=notify, WatchdogSec=): READY=1 once listening, WATCHDOG=1 at half the watchdog interval, STATUS= with the last
 # minute's rates, STOPPING=1 on SIGTERM. Without $NOTIFY_SOCKET nothing is sent (every other
 # test runs that way).
 source "$(dirname "$0")/lib.sh"
@@ -47,3 +47,19 @@ wait_for 10 grep -q '^READY=1' "$T/notify.txt" || fail "no READY=1 without a wat
 vn_serve_stop
 assert_not_contains "$T/notify.txt" "WATCHDOG=1" "no watchdog pings when WatchdogSec= is unset"
 ok "no WATCHDOG=1 without a watchdog"
+
+# systemd credentials: with LoadCredential=tls.crt:... and tls.key:..., systemd hands serve a
+# private copy in $CREDENTIALS_DIRECTORY (files 0400, owned by the service's user); serve
+# serves HTTPS with them when --tls-cert/--tls-key are not given.
+mkdir -m 0700 "$T/creds"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$T/creds/tls.key" -out "$T/creds/tls.crt" \
+    >"$T/openssl.log" 2>&1 || fail "openssl could not make a test certificate"
+chmod 0400 "$T/creds/tls.key" "$T/creds/tls.crt"
+CREDENTIALS_DIRECTORY="$T/creds" VN_SCHEME=https vn_serve_start
+code=$(curl -sS -o "$T/h.json" -w '%{http_code}' --cacert "$T/creds/tls.crt" "$VN_URL/healthz")
+assert_eq "$code" 200 "HTTPS with the certificate from the credentials directory"
+assert_contains "$T/serve.log" "TLS certificate and key from the service's credentials" \
+    "serve says where its certificate came from"
+vn_serve_stop
+ok "TLS certificate and key through LoadCredential= (\$CREDENTIALS_DIRECTORY)"
