@@ -6,6 +6,8 @@
 #                (DEMO_ARGS=--quick: time-scaled further, and stop at the end)
 #   make bench   release build + wrk against vppnotify and nginx (bench/README.md)
 #   make fuzz    libFuzzer harnesses for a bounded time (FUZZ_SECONDS per harness)
+#   make install install under PREFIX (default /usr/local), staged under DESTDIR if set
+#   make deb     the Debian package (dpkg-buildpackage, debhelper) in build-deb/, lintian-checked
 #
 # Each target installs exactly the Debian packages it uses (scripts/deps.sh names them by
 # group): building and running the daemon needs no test, bench or fuzz package. The test tree
@@ -21,9 +23,11 @@ FUZZ_SECONDS ?= 60
 DEMO_ARGS ?=
 # Extra CMake definitions for build/ (the test targets add -DVN_TESTS=ON).
 CMAKE_ARGS ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
 
 .PHONY: all deps build build-asan run demo test test-normal test-asan bench bench-cpu fuzz \
-	format clean
+	format clean install deb
 
 all: build
 
@@ -77,9 +81,19 @@ fuzz:
 	cmake --build build-fuzz -j $(JOBS)
 	@tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
+install: deps
+	cmake -S . -B build-install -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVN_TESTS=OFF \
+		-DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build build-install -j $(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install build-install
+
+deb:
+	@scripts/deps.sh deb
+	JOBS=$(JOBS) dist/mkdeb.sh
+
 format:
 	@scripts/deps.sh format
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-release build-fuzz
+	rm -rf build build-asan build-release build-fuzz build-install build-deb

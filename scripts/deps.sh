@@ -10,6 +10,7 @@
 #                             and the tools bench/run.sh uses
 #   scripts/deps.sh fuzz      build + clang and its libFuzzer runtime
 #   scripts/deps.sh format    clang-format
+#   scripts/deps.sh deb       build + Debian's packaging tools (make deb)
 #
 # Packages are named here and nowhere else. Runs apt-get as root, or through sudo. When another
 # apt or dpkg holds the package manager's lock, waits for it (DEPS_LOCK_WAIT seconds, default
@@ -21,7 +22,8 @@ build_pkgs=(gcc make cmake pkg-config ca-certificates
             libsodium-dev libsystemd-dev)
 run_pkgs=(curl)
 demo_pkgs=(curl jq)
-test_pkgs=(libcmocka-dev curl jq openssl sqlite3 procps iproute2 clang-format git zsh groff-base)
+test_pkgs=(libcmocka-dev curl jq openssl sqlite3 procps iproute2 clang-format git zsh groff-base
+           systemd prometheus)
 bench_pkgs=(wrk nginx-light valgrind curl jq sqlite3 git procps)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 format_pkgs=(clang-format)
@@ -30,22 +32,24 @@ format_pkgs=(clang-format)
 # node and an npm are there already: another packaging of Node.js brings its own npm, with
 # which Debian's npm package conflicts.
 js_pkgs=(nodejs npm)
+deb_pkgs=(debhelper dpkg-dev lintian debootstrap)
 
 lock_wait=${DEPS_LOCK_WAIT:-600}
 [[ $lock_wait =~ ^[0-9]+$ ]] || { echo "deps.sh: DEPS_LOCK_WAIT '$lock_wait' is not a number of seconds" >&2; exit 2; }
 
-[ $# -gt 0 ] || { echo "usage: scripts/deps.sh GROUP... (build, run, demo, test, bench, fuzz, format)" >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: scripts/deps.sh GROUP... (build, run, demo, test, bench, fuzz, format, deb)" >&2; exit 2; }
 want=()
 for group in "$@"; do
     case "$group" in
     build) want+=("${build_pkgs[@]}") ;;
     run) want+=("${build_pkgs[@]}" "${run_pkgs[@]}") ;;
     demo) want+=("${build_pkgs[@]}" "${demo_pkgs[@]}") ;;
-    test) want+=("${build_pkgs[@]}" "${test_pkgs[@]}"); want_js=1 ;;
+    test) want+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${deb_pkgs[@]}"); want_js=1 ;;
+    deb) want+=("${build_pkgs[@]}" "${deb_pkgs[@]}") ;;
     bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
     fuzz) want+=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
     format) want+=("${format_pkgs[@]}") ;;
-    *) echo "deps.sh: unknown group '$group' (expected build, run, demo, test, bench, fuzz or format)" >&2; exit 2 ;;
+    *) echo "deps.sh: unknown group '$group' (expected build, run, demo, test, bench, fuzz, format or deb)" >&2; exit 2 ;;
     esac
 done
 
