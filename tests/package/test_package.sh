@@ -32,8 +32,11 @@ ok "make deb builds vppnotify $version; lintian reports no error"
 x="$T/x"
 dpkg-deb -x "$deb" "$x"
 for f in usr/bin/vppnotify usr/bin/vppsim etc/vppnotify/vppnotify.conf \
-    lib/systemd/system/vppnotify.service usr/share/doc/vppnotify/DEPLOY.md.gz \
-    usr/share/doc/vppnotify/alerts.yml.gz usr/share/doc/vppnotify/copyright; do
+    lib/systemd/system/vppnotify.service usr/share/doc/vppnotify/DEPLOY.md \
+    usr/share/doc/vppnotify/alerts.yml usr/share/doc/vppnotify/copyright \
+    usr/share/man/man1/vppnotify.1.gz usr/share/man/man1/vppnotify-serve.1.gz \
+    usr/share/man/man1/vppnotify-backup.1.gz usr/share/man/man1/vppsim.1.gz \
+    usr/share/bash-completion/completions/vppnotify usr/share/zsh/vendor-completions/_vppnotify; do
     [ -e "$x/$f" ] || fail "the package has no /$f"
 done
 dpkg-deb -e "$deb" "$T/ctl"
@@ -42,7 +45,11 @@ assert_eq "$("$x/usr/bin/vppnotify" --version)" "vppnotify ${version%%-*}" "vppn
 "$x/usr/bin/vppnotify" help --config >"$T/conf.expected"
 cmp -s "$T/conf.expected" "$x/etc/vppnotify/vppnotify.conf" ||
     fail "the packaged vppnotify.conf is not 'vppnotify help --config'"
-ok "files land where DEPLOY.md says; --version runs; vppnotify.conf comes from the option table"
+# Every command has its man page (the Documentation= of the unit names vppnotify(1)).
+for cmd in $("$x/usr/bin/vppnotify" help | sed -n 's/^  \([a-z][a-z -]*[a-z]\)  .*/\1/p' | tr ' ' '-'); do
+    [ -e "$x/usr/share/man/man1/vppnotify-$cmd.1.gz" ] || fail "no man page for 'vppnotify ${cmd//-/ }'"
+done
+ok "files land where DEPLOY.md says (binaries, man pages, completions, unit, config, docs); --version runs; vppnotify.conf comes from the option table"
 
 # Every default of the file, uncommented, is accepted by serve.
 sed -n 's/^#\([a-z][a-z0-9-]*\) = \([^A-Z].*\)$/\1 = \2/p' "$x/etc/vppnotify/vppnotify.conf" |
@@ -58,7 +65,9 @@ ok "serve accepts every default of vppnotify.conf"
 # make install's rules, staged with DESTDIR, with this build tree's prefix in the unit's paths.
 prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$VN_BUILD_DIR/CMakeCache.txt")
 DESTDIR="$T/stage" cmake --install "$VN_BUILD_DIR" >"$T/install.log" 2>&1 || fail "cmake --install: $(tail -5 "$T/install.log")"
-for f in bin/vppnotify bin/vppsim lib/systemd/system/vppnotify.service share/doc/vppnotify/DEPLOY.md; do
+for f in bin/vppnotify bin/vppsim lib/systemd/system/vppnotify.service share/doc/vppnotify/DEPLOY.md \
+    share/man/man1/vppnotify.1 share/man/man1/vppsim.1 share/bash-completion/completions/vppnotify \
+    share/zsh/site-functions/_vppnotify; do
     [ -e "$T/stage$prefix/$f" ] || fail "make install put no $prefix/$f"
 done
 assert_contains "$T/stage$prefix/lib/systemd/system/vppnotify.service" "ExecStart=$prefix/bin/vppnotify serve" \
