@@ -23,7 +23,7 @@ build_pkgs=(gcc make cmake pkg-config ca-certificates
 run_pkgs=(curl)
 demo_pkgs=(curl jq)
 test_pkgs=(libcmocka-dev curl jq openssl sqlite3 procps iproute2 clang-format git zsh groff-base
-           systemd prometheus)
+           systemd prometheus chromium)
 bench_pkgs=(wrk nginx-light valgrind curl jq sqlite3 git procps)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 format_pkgs=(clang-format)
@@ -63,16 +63,18 @@ if [ "${want_js:-0}" = 1 ] && ! { command -v node && command -v npm; } >/dev/nul
     missing+=("${js_pkgs[@]}")
 fi
 
-# tests/js's npm packages, when its package-lock.json changed since they were installed.
+# The pinned npm packages of tests/js (the integration API's test tools) and tests/browser (the
+# dashboard in Chromium), when a package-lock.json changed since they were installed.
 js_deps() {
     local dir
     [ "${want_js:-0}" = 1 ] || return 0
-    dir=$(cd "$(dirname "$0")/.." && pwd)/tests/js
-    [ -f "$dir/package-lock.json" ] || return 0
-    cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-lock" 2>/dev/null && return 0
-    echo "deps.sh: npm ci in tests/js (the integration API's test tools)"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) &&
-        cp "$dir/package-lock.json" "$dir/node_modules/.installed-lock"
+    for dir in "$(cd "$(dirname "$0")/.." && pwd)"/tests/{js,browser}; do
+        [ -f "$dir/package-lock.json" ] || continue
+        cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-lock" 2>/dev/null && continue
+        echo "deps.sh: npm ci in ${dir#"$(cd "$(dirname "$0")/.." && pwd)"/}"
+        (cd "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) &&
+            cp "$dir/package-lock.json" "$dir/node_modules/.installed-lock" || return 1
+    done
 }
 [ ${#missing[@]} -eq 0 ] && { js_deps; exit; }
 

@@ -19,6 +19,7 @@
 #include "vppnotify/api.h"
 #include "vppnotify/apple.h"
 #include "vppnotify/auth.h"
+#include "vppnotify/dashboard.h"
 #include "vppnotify/error.h"
 #include "vppnotify/httpd.h"
 #include "vppnotify/ingest.h"
@@ -41,6 +42,15 @@ static int wait_for_stop(struct vn_ingest *ing, const sigset_t *set, struct vn_s
         int sig = sigtimedwait(set, NULL, &tick);
         if (sig == SIGTERM || sig == SIGINT)
             return sig;
+        if (sig == SIGHUP) {
+            /* systemctl reload (ExecReload=kill -HUP): RELOADING=1 ... READY=1 around the
+             * reload. The reload itself (configuration, TLS certificate) is the endpoint's
+             * to provide; until it exists SIGHUP changes nothing, but no longer ends serve. */
+            vn_service_reloading(svc);
+            vn_log_warn("SIGHUP: reloading the configuration and the TLS certificate is not "
+                        "implemented yet; nothing changed (restart to apply changes)");
+            vn_service_reloaded(svc, "SIGHUP: nothing reloaded (not implemented yet)");
+        }
         vn_ingest_stats(ing, &s);
         vn_service_tick(svc, s.batched_jobs, s.queued);
         if (s.store_failed) {
@@ -61,6 +71,7 @@ static void second_signal_exits(const sigset_t *set)
 {
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
+    signal(SIGHUP, SIG_IGN); /* no reload while stopping, and not the default action (exit) */
     pthread_sigmask(SIG_UNBLOCK, set, NULL);
 }
 
@@ -111,7 +122,8 @@ static int set_retention(const struct vn_cli *c)
  * routes are mounted here, between vn_api_new and vn_api_start (api.h says how). 0, or -1
  * with the error printed.
  */
-static int api_start(const struct vn_cli *c, struct vn_api **out)
+static int api_start(const struct vn_cli *c, struct vn_api **out,
+                     const struct vn_dashboard_options *dopt, struct vn_dashboard **dash)
 {
     struct vn_store_options so;
     char params[128];
@@ -138,6 +150,12 @@ static int api_start(const struct vn_cli *c, struct vn_api **out)
     if (set_retention(c) != 0)
         return -1;
     api = vn_api_new(&ao, &err);
+    /* /metrics, /healthz details and the dashboard (dashboard.h) before the /v1 routes. */
+    if (api && !(*dash = vn_dashboard_mount(api, dopt, &err))) {
+        vn_cli_error("serve: %s", err.msg);
+        vn_api_free(api);
+        return -1;
+    }
     if (!api || vn_api_mount_v1(api, &err) != 0 || vn_api_start(api, &err) != 0) {
         vn_cli_error("serve: %s", err.msg);
         vn_api_free(api);
@@ -182,6 +200,8 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     struct vn_worker *worker = NULL;
     struct vn_service *svc = NULL;
     struct vn_api *api = NULL;
+    struct vn_dashboard *dash = NULL;
+    struct vn_dashboard_options dopt = {0};
     char ready[256];
     struct vn_worker_options wo = {
         .db = c->db,
@@ -205,6 +225,7 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     svc = vn_service_new();
     if (!svc) {
@@ -267,7 +288,11 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     vn_log_info("listening on %s://%s%s (max body %lld bytes, %s)",
                 ho.tls_cert_file ? "https" : "http", vn_httpd_address(h), c->path, c->max_body,
                 ho.tls_cert_file ? "TLS" : "plain HTTP: loopback or behind a TLS proxy only");
-    if (api_start(c, &api) != 0)
+    dopt.ingest = ing;
+    dopt.health_extra = vn_worker_health;
+    dopt.health_ud = worker;
+    dopt.secure_cookie = c->api_tls_cert != NULL;
+    if (api_start(c, &api, &dopt, &dash) != 0)
         goto out;
     /* The ready file: the notification endpoint's address, then the API's on a second line. */
     snprintf(ready, sizeof(ready), "%s%s%s", vn_httpd_address(h), api ? "\n" : "",
@@ -284,6 +309,7 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
                 sig ? strsignal(sig) : "store failed");
     vn_service_stopping(svc, sig ? strsignal(sig) : "the store failed");
     vn_api_quiesce(api, c->shutdown_timeout_ms); /* long polls answered, the rest drained */
+    vn_dashboard_detach(dash);
     stop_all(h, worker, ing, writer, c->shutdown_timeout_ms);
     h = NULL;
     worker = NULL;
@@ -296,11 +322,13 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
                 (unsigned long long)s.commits);
     rc = sig ? VN_EXIT_OK : VN_EXIT_FAIL;
 out:
+    vn_dashboard_detach(dash); /* its routes stop reading the worker and ingest, freed next */
     stop_all(h, worker, ing, writer, c->shutdown_timeout_ms);
     vn_apple_free(apple);
     vn_ingest_free(ing);
     vn_writer_free(writer);
     vn_api_free(api); /* after the writer: no job of an API request is left */
+    vn_dashboard_free(dash);
     vn_auth_free(auth);
     vn_store_free(ast);
     vn_store_free(wst);

@@ -36,6 +36,18 @@ wait_for 10 bash -c "[ \$(grep -c '^WATCHDOG=1' '$T/notify.txt') -ge $((n0 + 4))
     fail "WATCHDOG=1 is not sent regularly (got $(grep -c '^WATCHDOG=1' "$T/notify.txt") pings)"
 ok "WATCHDOG=1 keeps coming while serve is healthy"
 
+# systemctl reload: SIGHUP brackets the reload with RELOADING=1 and READY=1; serve lives on.
+kill -HUP "$VN_SERVE_PID"
+wait_for 10 grep -q '^READY=1 | STATUS=SIGHUP' "$T/notify.txt" || fail "no READY=1 after SIGHUP"
+grep -n -e '^RELOADING=1' -e '^READY=1 | STATUS=SIGHUP' "$T/notify.txt" | cut -d: -f1 | tr '\n' ' ' >"$T/order"
+read -r reloading ready <"$T/order" || true
+[ -n "$reloading" ] && [ -n "$ready" ] && [ "$reloading" -lt "$ready" ] ||
+    fail "RELOADING=1 must come before READY=1 (lines: $(cat "$T/order"))"
+assert_contains "$T/notify.txt" "MONOTONIC_USEC=" "RELOADING=1 carries MONOTONIC_USEC"
+body_asset_count "sd-after-hup" $UID1 408709785 1 >"$T/hup.json"
+assert_eq "$(vn_post "$T/hup.json" "$TOKEN")" 200 "serve answers after SIGHUP"
+ok "SIGHUP: RELOADING=1 then READY=1, and serve goes on"
+
 vn_serve_stop
 assert_contains "$T/notify.txt" "STOPPING=1" "STOPPING=1 on SIGTERM"
 ok "STOPPING=1 on the way out"

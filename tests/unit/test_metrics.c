@@ -174,7 +174,7 @@ static void test_store_gauges(void **state)
     has_line(b.data, "vppnotify_location_subscribed{uid=\"odd\\\"uid\\\\\"} 0");
     has_line(b.data, "vppnotify_licenses_available{uid=\"loc-1\",adam_id=\"408709785\","
                      "pricing_param=\"STDQ\"} 7");
-    has_line(b.data, "vppnotify_licenses_total{uid=\"loc-1\",adam_id=\"408709785\","
+    has_line(b.data, "vppnotify_licenses_owned{uid=\"loc-1\",adam_id=\"408709785\","
                      "pricing_param=\"STDQ\"} 10");
     has_line(b.data, "vppnotify_licenses_available{uid=\"loc-1\",adam_id=\"361309726\","
                      "pricing_param=\"PLUS\"} 0");

@@ -250,7 +250,7 @@ static int on_asset(void *ud, const struct vn_row *r)
     a->n++;
     a->rc = asset_line(&a->available, "vppnotify_licenses_available", r, num(r, "availableCount"));
     if (a->rc == 0)
-        a->rc = asset_line(&a->total, "vppnotify_licenses_total", r, num(r, "totalCount"));
+        a->rc = asset_line(&a->total, "vppnotify_licenses_owned", r, num(r, "totalCount"));
     return a->rc ? 1 : 0;
 }
 
@@ -275,7 +275,7 @@ static int render_assets(struct vn_buf *out, struct vn_store *st, long long max,
     if (rc == 0)
         rc = vn_buf_append(out, a.available.data ? a.available.data : "", a.available.len);
     if (rc == 0)
-        rc = header(out, "vppnotify_licenses_total", "gauge",
+        rc = header(out, "vppnotify_licenses_owned", "gauge",
                     "licenses owned, per asset (adamId, pricingParam) and location");
     if (rc == 0)
         rc = vn_buf_append(out, a.total.data ? a.total.data : "", a.total.len);

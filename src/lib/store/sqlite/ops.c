@@ -91,7 +91,7 @@ int vn__sq_recent_notifications(struct vn_store *st_, long long limit, vn_row_cb
         "notificationId", "notificationType", "uId", "receivedAt", "state", "error"};
     struct vn__sqlite *s = vn__sq(st_);
     struct vn_value vals[6];
-    struct vn_row row = {6, keys, vals};
+    struct vn_row row = {6, keys, vals, NULL};
     sqlite3_stmt *st;
     int rc;
 
