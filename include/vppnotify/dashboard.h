@@ -37,9 +37,9 @@ struct vn_dashboard_options {
     struct vn_ingest *ingest;                     /* writer counters; may be NULL */
     void (*health_extra)(void *ud, json_t *body); /* adds "locations" to /healthz; may be NULL */
     void *health_ud;
-    long long max_assets;    /* /metrics and the dashboard: assets at most; 0: 10000 */
-    int64_t session_ms;      /* session lifetime; 0: 8 hours */
-    int secure_cookie;       /* the listener serves HTTPS: cookies get Secure */
+    long long max_assets; /* /metrics and the dashboard: assets at most; 0: 10000 */
+    int64_t session_ms;   /* session lifetime; 0: 8 hours */
+    int secure_cookie;    /* the listener serves HTTPS: cookies get Secure */
 };
 
 /* Mount the routes above on api (between vn_api_new and vn_api_start). NULL with err set. */

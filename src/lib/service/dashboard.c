@@ -184,8 +184,8 @@ int vn__dashboard_login(struct vn_buf *b, const char *message)
 
 static int tile(struct vn_buf *b, const char *id, unsigned long long n, const char *label)
 {
-    return vn_buf_printf(b, "<div class=\"tile\"><b data-metric=\"%s\">%llu</b><span>%s</span></div>",
-                         id, n, label);
+    return vn_buf_printf(
+        b, "<div class=\"tile\"><b data-metric=\"%s\">%llu</b><span>%s</span></div>", id, n, label);
 }
 
 static int render_tiles(struct vn_buf *b, const struct vn__dashboard_view *v)
@@ -226,8 +226,8 @@ static int on_location(void *ud, const struct vn_row *r)
     struct ctx *c = ud;
     struct vn_buf *b = c->b;
     const char *status = text(r, "tokenStatus"), *uid = text(r, "uId");
-    const char *cls = !status                  ? ""
-                      : !strcmp(status, "ok")  ? "ok"
+    const char *cls = !status                       ? ""
+                      : !strcmp(status, "ok")       ? "ok"
                       : !strcmp(status, "expiring") ? "warn"
                                                     : "bad";
     int64_t last = 0;
@@ -254,9 +254,9 @@ static int on_location(void *ud, const struct vn_row *r)
     if (rc == 0)
         rc = td(b, text(r, "tokenExpirationDate"));
     if (rc == 0)
-        rc = vn_buf_printf(b, "<td><span class=\"badge %s\" data-field=\"subscribed\">%s</span></td>",
-                           is_null(r, "subscribedAt") ? "" : "ok",
-                           is_null(r, "subscribedAt") ? "no" : "yes");
+        rc = vn_buf_printf(
+            b, "<td><span class=\"badge %s\" data-field=\"subscribed\">%s</span></td>",
+            is_null(r, "subscribedAt") ? "" : "ok", is_null(r, "subscribedAt") ? "no" : "yes");
     if (rc == 0)
         rc = vn_buf_puts(b, "<td data-field=\"lastNotification\">");
     if (rc == 0)
@@ -420,8 +420,8 @@ static int on_event(void *ud, const struct vn_row *r)
     {
         if (rc)
             break;
-        rc = vn_buf_printf(b, "<div>%lld: ",
-                           (long long)json_integer_value(json_object_get(e, "errorNumber")));
+        rc = vn_buf_printf(
+            b, "<div>%lld: ", (long long)json_integer_value(json_object_get(e, "errorNumber")));
         if (rc == 0)
             rc = esc(b, json_string_value(json_object_get(e, "errorMessage")));
         if (rc == 0)
@@ -539,15 +539,17 @@ int vn__dashboard_render(struct vn_buf *b, struct vn_store *st, const struct vn_
 
     vn_time_iso(v->now_ms, now);
     if (rc == 0)
-        rc = vn_buf_printf(b, "<header><h1>vppnotify <span class=\"muted\">%s</span></h1>"
-                              "<span>signed in as <b id=\"user\">",
+        rc = vn_buf_printf(b,
+                           "<header><h1>vppnotify <span class=\"muted\">%s</span></h1>"
+                           "<span>signed in as <b id=\"user\">",
                            VN_VERSION);
     if (rc == 0)
         rc = esc(b, v->user);
     if (rc == 0)
-        rc = vn_buf_printf(b, "</b> &middot; %s</span>"
-                              "<form method=\"post\" action=\"/logout\"><button type=\"submit\" "
-                              "id=\"logout\">Sign out</button></form></header><main>",
+        rc = vn_buf_printf(b,
+                           "</b> &middot; %s</span>"
+                           "<form method=\"post\" action=\"/logout\"><button type=\"submit\" "
+                           "id=\"logout\">Sign out</button></form></header><main>",
                            now);
     if (rc == 0)
         rc = render_tiles(b, v);

@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define METRICS_MAX   (64u << 20) /* the text of one scrape, at most */
-#define COOKIE        "vn_session"
-#define SESSION_LEN   VN_TOKEN_LEN
+#define METRICS_MAX (64u << 20) /* the text of one scrape, at most */
+#define COOKIE      "vn_session"
+#define SESSION_LEN VN_TOKEN_LEN
 
 struct session {
     int used;
@@ -90,12 +90,14 @@ static int get_health(void *ud, struct vn_api_req *req)
         vn_ingest_stats(d->o.ingest, &s);
         ok = !s.store_failed && s.last_commit_ok;
     }
-    body = json_pack("{ss ss sI sI sI sI sI sI sI}", "status", ok ? "ok" : "unavailable",
-                     "store", s.store_failed ? "failed" : s.last_commit_ok ? "writable" : "unavailable",
-                     "queued", (json_int_t)s.queued, "applied", (json_int_t)s.applied,
-                     "duplicates", (json_int_t)s.duplicates, "stored", (json_int_t)s.stored,
-                     "quarantined", (json_int_t)s.quarantined, "unavailable",
-                     (json_int_t)s.unavailable, "commits", (json_int_t)s.commits);
+    body = json_pack("{ss ss sI sI sI sI sI sI sI}", "status", ok ? "ok" : "unavailable", "store",
+                     s.store_failed     ? "failed"
+                     : s.last_commit_ok ? "writable"
+                                        : "unavailable",
+                     "queued", (json_int_t)s.queued, "applied", (json_int_t)s.applied, "duplicates",
+                     (json_int_t)s.duplicates, "stored", (json_int_t)s.stored, "quarantined",
+                     (json_int_t)s.quarantined, "unavailable", (json_int_t)s.unavailable, "commits",
+                     (json_int_t)s.commits);
     if (body && !ok && s.last_error[0])
         json_object_set_new(body, "error", json_string(s.last_error));
     if (body && d->o.health_extra)
@@ -343,8 +345,9 @@ static int post_login(void *ud, struct vn_api_req *req)
     }
     session_open(d, key, name, sid);
     vn_wipe(key, sizeof(key));
-    snprintf(cookie, sizeof(cookie), COOKIE "=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s",
-             sid, (long long)(d->o.session_ms / 1000), d->o.secure_cookie ? "; Secure" : "");
+    snprintf(cookie, sizeof(cookie),
+             COOKIE "=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s", sid,
+             (long long)(d->o.session_ms / 1000), d->o.secure_cookie ? "; Secure" : "");
     vn_wipe(sid, sizeof(sid));
     vn_api_req_add_header(req, "Set-Cookie", cookie);
     vn_wipe(cookie, sizeof(cookie));
