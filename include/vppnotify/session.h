@@ -69,9 +69,12 @@ int vn_session_open(struct vn_session *s, struct vn_session_env *env, struct vn_
                     const char *uid, struct vn_error *err);
 
 /* A session on an sToken in hand, for a location not (or not yet with it) in the store:
- * nothing is recorded. uid may be NULL until Client Config told it (vn_session_set_uid). */
+ * nothing is recorded. uid may be NULL until Client Config told it (vn_session_set_uid). Its
+ * writes (this instance's mdmInfo, made once) go through w (borrowed), or, when w is NULL, an
+ * inline writer of its own on st. */
 int vn_session_with_token(struct vn_session *s, struct vn_apple *a, struct vn_store *st,
-                          const char *uid, const char *stoken, struct vn_error *err);
+                          struct vn_writer *w, const char *uid, const char *stoken,
+                          struct vn_error *err);
 
 /* Attach the session to a stored location from now on (after the subscribe flow stored it). */
 void vn_session_set_uid(struct vn_session *s, const char *uid, int record);

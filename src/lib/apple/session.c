@@ -124,7 +124,8 @@ fail:
 }
 
 int vn_session_with_token(struct vn_session *s, struct vn_apple *a, struct vn_store *st,
-                          const char *uid, const char *stoken, struct vn_error *err)
+                          struct vn_writer *w, const char *uid, const char *stoken,
+                          struct vn_error *err)
 {
     int rc;
 
@@ -134,7 +135,9 @@ int vn_session_with_token(struct vn_session *s, struct vn_apple *a, struct vn_st
     if (uid)
         vn_strlcpy(s->uid, uid, sizeof(s->uid));
     s->stoken = strdup(stoken);
-    s->w = s->own_w = vn_writer_inline(st);
+    s->w = w;
+    if (!s->w)
+        s->w = s->own_w = vn_writer_inline(st);
     if (!s->stoken || !s->w) {
         vn_session_release(s);
         return vn_error_set(err, -ENOMEM, "out of memory");
