@@ -14,6 +14,9 @@
  * to the calling thread.
  *
  * The groups, each with its header:
+ *   workflow_location.h  subscribe, rotate a notification token, set-stoken, take over
+ *   workflow_request.h   Apple's async requests (split, sent, tracked), events track
+ *   workflow_sync.h      sync one location or every one, now
  *   workflow_replay.h    replay: stored notifications through today's parser and apply
  *
  * Ownership: struct vn_workflow only borrows; everything it points to must outlive the call.

@@ -12,6 +12,7 @@
 
 #include "vppnotify/opts.h"
 #include "vppnotify/store.h"
+#include "vppnotify/workflow.h"
 
 /* Exit codes (contract section 4). */
 #define VN_EXIT_OK    0
@@ -182,11 +183,9 @@ void vn_cli_store_options(const struct vn_cli *c, int read_only, struct vn_store
 /* Set up logging from --log-level / --log-format; VN_EXIT_USAGE on a bad value. */
 int vn_cli_setup_log(const struct vn_cli *c);
 
-/* ---- talking to Apple (cmd_apple.c) --------------------------------------------------- */
+/* ---- talking to Apple, and the library's workflows (cmd_apple.c) ---------------------- */
 
 struct vn_apple;
-struct vn_session;
-struct vn_session_env;
 
 /* The Apple client configured by --apple-url and friends, or NULL (error printed). */
 struct vn_apple *vn_cli_apple(const struct vn_cli *c);
@@ -194,17 +193,24 @@ struct vn_apple *vn_cli_apple(const struct vn_cli *c);
 /* The sealing key file: --key-file, else "<db>.key". 0, or -1 (error printed). */
 int vn_cli_key_file(const struct vn_cli *c, char *out, size_t outlen);
 
-/* Open a session for --uid (required): 0, or an exit code (error printed). key_path must
- * outlive the session env. */
-int vn_cli_session(const struct vn_cli *c, struct vn_store *st, struct vn_apple *a,
-                   struct vn_session_env *env, char *key_path, size_t key_path_len,
-                   struct vn_session *s);
+/* What a command hands a workflow (workflow.h): the store opened in db_mode, an inline writer
+ * on it, and with VN_CLI_WF_APPLE the Apple client and the key file. */
+#define VN_CLI_KEY_PATH_MAX 4200
+struct vn_cli_wf {
+    struct vn_workflow wf;
+    char key_path[VN_CLI_KEY_PATH_MAX];
+};
+#define VN_CLI_WF_APPLE 1 /* the command talks to Apple */
 
-/* location add --stoken-file: the subscribe flow of contract section 5. */
+/* 0, or VN_EXIT_FAIL with the error printed. Release with vn_cli_wf_close (also on failure). */
+int vn_cli_wf_open(const struct vn_cli *c, int db_mode, int flags, struct vn_cli_wf *x);
+void vn_cli_wf_close(struct vn_cli_wf *x);
+
+/* The exit code of a workflow's failure code: VN_EXIT_USAGE for VN_EUSAGE, else VN_EXIT_FAIL. */
+int vn_cli_wf_exit(int rc);
+
+/* location add --stoken-file: the subscribe workflow (workflow_location.h). */
 int vn_cli_location_subscribe(struct vn_cli *c);
-
-/* location rotate-token for a location with a subscription: POST the new token to Apple. */
-int vn_cli_location_rotate_subscribed(struct vn_cli *c, struct vn_store *st);
 
 /* Output of query rows: a table on a terminal-friendly layout, or one JSON array.
  * A table fits VN_OUTPUT_WIDTH columns unless --wide: it shows the command's default columns

@@ -12,7 +12,9 @@
 #include "vppnotify/error.h"
 #include "vppnotify/notification.h"
 #include "vppnotify/secret.h"
+#include "vppnotify/stoken.h"
 #include "vppnotify/util.h"
+#include "vppnotify/workflow_location.h"
 
 /* The token of --token-file, or a new one (*generated = 1). */
 static int obtain_token(const struct vn_cli *c, char *tok, size_t cap, int *generated)
@@ -131,54 +133,55 @@ static int cmd_remove(struct vn_cli *c, int argc, char **argv)
 
 static int cmd_rotate(struct vn_cli *c, int argc, char **argv)
 {
-    struct vn_location_apple loc = {0};
-    char tok[VN_TOKEN_MAX + 1], grace[32];
-    uint8_t digest[VN_DIGEST_LEN];
-    struct vn_store *st;
-    int64_t now = vn_now_ms();
+    struct vn_rotate_input in = {.uid = c->uid,
+                                 .grace_ms = c->grace_ms,
+                                 .public_url = c->public_url,
+                                 .take_over = c->take_over};
+    struct vn_rotate_result r;
+    struct vn_cli_wf x = {0};
+    struct vn_error err = {0};
+    char tok[VN_TOKEN_MAX + 1] = "", grace[32];
     int generated, rc;
 
+    (void)argc;
+    (void)argv;
     if (vn_cli_check_uid(c->uid))
         return VN_EXIT_USAGE;
-    st = vn_cli_open_store(c, VN_CLI_DB_WRITE);
-    if (!st)
+    if (c->token_file && obtain_token(c, tok, sizeof(tok), &generated))
         return VN_EXIT_FAIL;
-    /* A location subscribed with Apple (or one with an sToken to subscribe at --public-url):
-     * the new token goes to Apple's Client Config too. */
-    if (vn_store_location_apple(st, c->uid, &loc) == 0 && loc.stoken &&
-        (loc.notification_url[0] || c->public_url)) {
-        vn_location_apple_release(&loc);
-        rc = vn_cli_location_rotate_subscribed(c, st);
-        vn_store_free(st);
-        return rc;
+    in.token = tok[0] ? tok : NULL;
+    /* The Apple side is needed only for a subscribed location: the workflow decides. A key
+     * file that cannot be named (another backend without --key-file) is its problem then. */
+    if ((rc = vn_cli_wf_open(c, VN_CLI_DB_WRITE, 0, &x)) != 0)
+        goto out;
+    if (!(x.wf.apple = vn_cli_apple(c))) {
+        rc = VN_EXIT_FAIL;
+        goto out;
     }
-    vn_location_apple_release(&loc);
-    if (c->public_url) {
-        vn_cli_error("--public-url: location '%s' has no sToken to subscribe it with "
-                     "(location set-stoken first)",
-                     c->uid);
-        vn_store_free(st);
-        return VN_EXIT_USAGE;
-    }
-    if (obtain_token(c, tok, sizeof(tok), &generated)) {
-        vn_store_free(st);
-        return VN_EXIT_FAIL;
-    }
-    vn_digest(tok, strlen(tok), digest);
-    rc = vn_store_location_rotate(st, c->uid, digest, now, now + c->grace_ms);
+    if (vn_seal_key_path(c->db, x.key_path, sizeof(x.key_path), NULL) == 0 || c->key_file)
+        x.wf.key_file = c->key_file && *c->key_file ? c->key_file : x.key_path;
+    rc = vn_workflow_rotate(&x.wf, &in, &r, &err);
     vn_format_duration(c->grace_ms, grace, sizeof(grace));
-    if (rc == VN_ENOTFOUND) {
-        vn_cli_error("no location '%s'", c->uid);
+    if (rc == VN_ECONFLICT) {
+        vn_cli_error("%s. Pass --take-over to make vppnotify that MDM", err.msg);
     } else if (rc) {
-        vn_cli_error("cannot rotate the token of '%s': %s", c->uid, vn_store_last_error(st));
+        vn_cli_error("%s", err.msg);
+    } else if (r.subscribed) {
+        fprintf(stderr,
+                "location '%s': Apple has its new notification token (for %s); the previous "
+                "one stays valid for %s\n",
+                c->uid, r.url, grace);
     } else {
-        if (generated)
-            show_token(c->uid, tok);
+        if (r.generated)
+            show_token(c->uid, r.token);
         fprintf(stderr, "the previous token of '%s' stays valid for %s\n", c->uid, grace);
     }
+    vn_wipe(r.token, sizeof(r.token));
+    rc = vn_cli_wf_exit(rc);
+out:
     vn_wipe(tok, sizeof(tok));
-    vn_store_free(st);
-    return rc ? VN_EXIT_FAIL : VN_EXIT_OK;
+    vn_cli_wf_close(&x);
+    return rc;
 }
 
 #define APPLE_OPTS                                                                                 \

@@ -6,7 +6,8 @@
  * Ids come from flags (repeatable, comma-separated) and/or files (one per line; blank lines and
  * '#' comments skipped), so 10,000 serial numbers are as easy as one. The library splits them
  * at Apple's limits; each request sent prints its eventId on stdout (one per line, or a JSON
- * array with --json) and is tracked by serve.
+ * array with --json) and is tracked by serve. Reading the flags and files is this file's; the
+ * planning, sending and tracking is the request workflow's (workflow_request.h).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -18,11 +19,10 @@
 #include "vppnotify/apple.h"
 #include "vppnotify/error.h"
 #include "vppnotify/manage.h"
-#include "vppnotify/session.h"
 #include "vppnotify/util.h"
+#include "vppnotify/workflow_request.h"
 
 #define LINE_MAX_LEN 4096
-#define KEY_PATH_MAX 4200
 
 /* A growing list of owned strings. */
 struct strv {
@@ -135,6 +135,16 @@ struct sent {
     size_t n;
 };
 
+static void on_planned(void *ud, size_t n, const struct vn_apple_limits *l)
+{
+    (void)ud;
+    if (n > 1)
+        fprintf(stderr,
+                "%zu requests (Apple's limits: %lld assets, %lld serial numbers, %lld "
+                "users per request)\n",
+                n, l->max_assets, l->max_serial_numbers, l->max_client_user_ids);
+}
+
 static void on_sent(void *ud, const char *event_id, const struct vn_manage_request *r)
 {
     struct sent *s = ud;
@@ -159,18 +169,12 @@ static int run_manage(struct vn_cli *c, enum vn_manage_op op)
     struct vn_manage_asset *av = NULL;
     struct vn_manage_user *people = NULL;
     struct vn_manage m = {.op = op, .renewing = c->renewing, .deferred = c->deferred};
-    struct vn_manage_request *reqs = NULL;
-    struct vn_apple_service svc;
-    struct vn_apple_failure why = {0};
-    struct vn_session_env env;
-    struct vn_session s = {0};
+    struct vn_request_result r = {0};
     struct vn_error err = {0};
-    struct vn_apple *a = NULL;
-    struct vn_store *st = NULL;
+    struct vn_cli_wf x = {0};
     struct sent sent = {
         .json = c->json, .uid = c->uid, .kind = vn_manage_kind(op), .type = vn_manage_type(op)};
-    char key_path[KEY_PATH_MAX];
-    size_t nreq = 0, nsent = 0;
+    struct vn_request_progress p = {.planned = on_planned, .sent = on_sent, .ud = &sent};
     int rc = VN_EXIT_USAGE;
 
     if (gather(&c->assets, c->assets_file, "assets-file", &assets) ||
@@ -207,47 +211,26 @@ static int run_manage(struct vn_cli *c, enum vn_manage_op op)
     m.adam_ids = (const char *const *)adams.v;
     m.nadams = adams.n;
 
-    rc = VN_EXIT_FAIL;
-    if (!(a = vn_cli_apple(c)) || !(st = vn_cli_open_store(c, VN_CLI_DB_WRITE)))
+    if (vn_cli_check_uid(c->uid))
         goto out;
-    rc = vn_cli_session(c, st, a, &env, key_path, sizeof(key_path), &s);
-    if (rc)
+    if ((rc = vn_cli_wf_open(c, VN_CLI_DB_WRITE, VN_CLI_WF_APPLE, &x)) != 0)
         goto out;
-    rc = VN_EXIT_FAIL;
-    if (vn_apple_service(a, &svc, &why) != 0) {
-        vn_cli_error("cannot read Apple's Service Config (its limits decide how to split the "
-                     "request): %s",
-                     why.message);
-        goto out;
-    }
-    if (vn_manage_plan(&m, &svc.limits, &reqs, &nreq, &err) != 0) {
-        vn_cli_error("%s %s: %s", sent.kind, vn_manage_type(op), err.msg);
-        rc = err.code == VN_EUSAGE ? VN_EXIT_USAGE : VN_EXIT_FAIL;
-        goto out;
-    }
-    if (nreq > 1)
-        fprintf(stderr,
-                "%zu requests (Apple's limits: %lld assets, %lld serial numbers, %lld "
-                "users per request)\n",
-                nreq, svc.limits.max_assets, svc.limits.max_serial_numbers,
-                svc.limits.max_client_user_ids);
-    rc = vn_manage_send(&s, op, reqs, nreq, on_sent, &sent, &nsent, &why, &err);
-    if (c->json)
+    rc = vn_workflow_request(&x.wf, c->uid, &m, &p, &r, &err);
+    if (c->json && r.planned)
         printf("%s]\n", sent.n ? "\n" : "[");
-    if (rc) {
-        vn_cli_error("%s; %zu of %zu requests were sent (their eventIds are above)", err.msg, nsent,
-                     nreq);
-        rc = VN_EXIT_FAIL;
-        goto out;
+    if (rc && r.planned) {
+        vn_cli_error("%s; %zu of %zu requests were sent (their eventIds are above)", err.msg,
+                     r.sent, r.planned);
+    } else if (rc) {
+        vn_cli_error("%s", err.msg);
+    } else {
+        fprintf(stderr, "%zu event%s tracked; 'vppnotify events --uid %s' shows them\n", r.sent,
+                r.sent == 1 ? "" : "s", c->uid);
     }
-    fprintf(stderr, "%zu event%s tracked; 'vppnotify events --uid %s' shows them\n", nsent,
-            nsent == 1 ? "" : "s", c->uid);
-    rc = VN_EXIT_OK;
+    rc = vn_cli_wf_exit(rc);
 out:
-    vn_manage_plan_free(reqs, nreq);
-    vn_session_release(&s);
-    vn_store_free(st);
-    vn_apple_free(a);
+    vn_request_result_release(&r);
+    vn_cli_wf_close(&x);
     free(av);
     free(people);
     strv_free(&assets);

@@ -2,7 +2,7 @@
  * cmd_sync.c - `vppnotify sync`: make the mirror of one location (or of every location with an
  * sToken) equal to Apple's records, now: a delta by default, everything with --full. Prints
  * the drift found per table (a table, or JSON); a progress line on stderr when it is a
- * terminal.
+ * terminal. The door of the sync workflow (workflow_sync.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,12 +10,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "vppnotify/apple.h"
 #include "vppnotify/error.h"
-#include "vppnotify/session.h"
-#include "vppnotify/sync.h"
-
-#define KEY_PATH_MAX 4200
+#include "vppnotify/workflow_sync.h"
 
 /* The drift of one sync: one table row per mirror table walked (the pages on stderr), or one
  * JSON object. */
@@ -50,72 +46,64 @@ static void print_report(const char *uid, const struct vn_sync_report *r, int js
             r->restarts ? ", restarted after a versionId change" : "");
 }
 
+struct printer {
+    const struct vn_cli *c;
+    struct vn_output *out;
+    size_t printed;
+};
+
+static void on_done(void *ud, const char *uid, int rc, const struct vn_sync_report *r,
+                    const struct vn_error *err)
+{
+    struct printer *p = ud;
+
+    if (rc)
+        vn_cli_error("%s", err->msg);
+    else
+        print_report(uid, r, p->c->json, p->printed++ == 0, p->out);
+}
+
 static int cmd_sync(struct vn_cli *c, int argc, char **argv)
 {
-    struct vn_sync_options o = {.full = c->full, .progress = isatty(2) && !c->json};
-    struct vn_session_env env = {0};
-    struct vn_apple *a = NULL;
-    struct vn_store *st = NULL;
-    struct vn_output *out = NULL;
-    char key_path[KEY_PATH_MAX], **uids = NULL;
-    size_t n = 0, printed = 0;
-    int rc = VN_EXIT_FAIL, failures = 0;
+    struct printer p = {.c = c};
+    struct vn_workflow_sync_options o = {.uid = c->uid,
+                                         .full = c->full,
+                                         .progress = isatty(2) && !c->json,
+                                         .done = on_done,
+                                         .ud = &p};
+    struct vn_workflow_sync_result r = {0};
+    struct vn_cli_wf x = {0};
+    struct vn_error err = {0};
+    int rc, failures;
 
     (void)argc;
     (void)argv;
-    if (vn_cli_key_file(c, key_path, sizeof(key_path)) != 0 || !(a = vn_cli_apple(c)) ||
-        !(st = vn_cli_open_store(c, VN_CLI_DB_WRITE)))
+    if ((rc = vn_cli_wf_open(c, VN_CLI_DB_WRITE, VN_CLI_WF_APPLE, &x)) != 0)
         goto out;
-    if (!c->json && !(out = vn_output_new(0, stdout))) {
+    if (!c->json && !(p.out = vn_output_new(0, stdout))) {
         vn_cli_error("out of memory");
+        rc = VN_EXIT_FAIL;
         goto out;
     }
-    if (out)
-        vn_output_columns(out, c->wide, NULL);
-    env.apple = a;
-    env.key_file = key_path;
-    if (c->uid) {
-        uids = calloc(1, sizeof(*uids));
-        if (!uids || !(uids[0] = strdup(c->uid)))
-            goto out;
-        n = 1;
-    } else if (vn_store_apple_uids(st, &uids, &n) != 0) {
-        vn_cli_error("cannot list the locations: %s", vn_store_last_error(st));
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct vn_session s;
-        struct vn_sync_report r;
-        struct vn_error err = {0};
-        if (vn_session_open(&s, &env, st, uids[i], &err) != 0) {
-            vn_cli_error("%s", err.msg);
-            failures++;
-            continue;
-        }
-        if (vn_sync_run(&s, &o, &r, &err) != 0) {
-            vn_cli_error("sync of location '%s' failed: %s", uids[i], err.msg);
-            failures++;
-        } else {
-            print_report(uids[i], &r, c->json, printed++ == 0, out);
-        }
-        vn_session_release(&s);
-    }
+    if (p.out)
+        vn_output_columns(p.out, c->wide, NULL);
+    rc = vn_workflow_sync(&x.wf, &o, &r, &err);
+    /* A location's failure was printed as it happened; anything else is said now. */
+    if (rc && !r.failed)
+        vn_cli_error("%s", err.msg);
+    failures = rc != 0;
     if (c->json)
-        printf("%s]\n", printed ? "\n" : "[");
-    if (out && vn_output_finish(out) != 0)
+        printf("%s]\n", p.printed ? "\n" : "[");
+    if (p.out && vn_output_finish(p.out) != 0)
         failures++;
-    out = NULL;
-    if (!n)
+    p.out = NULL;
+    if (!rc && !r.locations)
         fprintf(stderr, "no location has an sToken (location add --stoken-file)\n");
-    rc = failures ? VN_EXIT_FAIL : VN_EXIT_OK;
+    rc = failures ? vn_cli_wf_exit(rc ? rc : -1) : VN_EXIT_OK;
 out:
-    if (out)
-        vn_output_finish(out);
-    for (size_t i = 0; i < n; i++)
-        free(uids[i]);
-    free(uids);
-    vn_store_free(st);
-    vn_apple_free(a);
+    if (p.out)
+        vn_output_finish(p.out);
+    vn_cli_wf_close(&x);
     return rc;
 }
 
