@@ -2,6 +2,9 @@
  * workflow_location.h - a location's link to Apple (contract section 5): subscribe, rotate its
  * notification token, install a new sToken, take a location over from another MDM.
  *
+ * Add and remove (vn_workflow_location_add, _remove): a location known only to vppnotify, its
+ * notification token given or made here; and its removal with everything it has.
+ *
  * Subscribe (vn_workflow_subscribe), in this order:
  *   1. Service Config (the notification types to subscribe, maxNotificationLength);
  *   2. GET Client Config with the sToken: its uId, locationName, tokenExpirationDate and the
@@ -47,6 +50,26 @@
 
 struct vn_error;
 struct vn_stoken;
+
+/* ---- a location without Apple's side ------------------------------------------------- */
+
+struct vn_location_add_result {
+    int generated;                /* token holds the new token, to show once */
+    char token[VN_TOKEN_MAX + 1]; /* a secret: the caller wipes it (vn_wipe) after use */
+};
+
+/*
+ * Create location uid (name NULL: the uId) with its notification token: token (vn_token_check)
+ * or, when NULL, a new one handed back in r. Only its digest is stored. Codes: VN_EUSAGE (a bad
+ * uId or token), VN_EDUP (the location exists), the store's.
+ */
+int vn_workflow_location_add(const struct vn_workflow *wf, const char *uid, const char *name,
+                             const char *token, struct vn_location_add_result *r,
+                             struct vn_error *err);
+
+/* Delete location uid with its tokens, mirror and events (the ledger stays). VN_ENOTFOUND. */
+int vn_workflow_location_remove(const struct vn_workflow *wf, const char *uid,
+                                struct vn_error *err);
 
 /* ---- subscribe ------------------------------------------------------------------------ */
 

@@ -209,6 +209,10 @@ void vn_cli_wf_close(struct vn_cli_wf *x);
 /* The exit code of a workflow's failure code: VN_EXIT_USAGE for VN_EUSAGE, else VN_EXIT_FAIL. */
 int vn_cli_wf_exit(int rc);
 
+/* --token-file (a notification token, 0600) into tok (cap bytes), or "" without the option.
+ * 0, or -1 with the error printed. */
+int vn_cli_token_file(const struct vn_cli *c, char *tok, size_t cap);
+
 /* location add --stoken-file: the subscribe workflow (workflow_location.h). */
 int vn_cli_location_subscribe(struct vn_cli *c);
 

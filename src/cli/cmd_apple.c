@@ -100,8 +100,7 @@ static void print_refusal(int rc, const char *msg)
         vn_cli_error("%s", msg);
 }
 
-/* --token-file into tok (cap bytes), or "" without one. 0, or -1 (error printed). */
-static int read_token_file(const struct vn_cli *c, char *tok, size_t cap)
+int vn_cli_token_file(const struct vn_cli *c, char *tok, size_t cap)
 {
     struct vn_error err = {0};
 
@@ -144,7 +143,7 @@ int vn_cli_location_subscribe(struct vn_cli *c)
         vn_cli_error("%s", err.msg);
         return VN_EXIT_FAIL;
     }
-    if (read_token_file(c, ntok, sizeof(ntok)) != 0) {
+    if (vn_cli_token_file(c, ntok, sizeof(ntok)) != 0) {
         vn_stoken_release(&tok);
         return VN_EXIT_FAIL;
     }

@@ -16,25 +16,6 @@
 #include "vppnotify/util.h"
 #include "vppnotify/workflow_location.h"
 
-/* The token of --token-file, or a new one (*generated = 1). */
-static int obtain_token(const struct vn_cli *c, char *tok, size_t cap, int *generated)
-{
-    struct vn_error err = {0};
-
-    *generated = 0;
-    if (!c->token_file) {
-        vn_token_generate(tok);
-        *generated = 1;
-        return 0;
-    }
-    if (vn_secret_read_file(c->token_file, tok, cap, &err) != 0 || vn_token_check(tok, &err) != 0) {
-        vn_cli_error("token file '%s': %s", c->token_file, err.msg);
-        vn_wipe(tok, cap);
-        return -1;
-    }
-    return 0;
-}
-
 static void show_token(const char *uid, const char *tok)
 {
     /* stdout carries the token alone, so that it can be captured; words go to stderr. */
@@ -48,11 +29,14 @@ static void show_token(const char *uid, const char *tok)
 
 static int cmd_add(struct vn_cli *c, int argc, char **argv)
 {
-    char tok[VN_TOKEN_MAX + 1];
-    uint8_t digest[VN_DIGEST_LEN];
-    struct vn_store *st;
-    int generated, rc;
+    struct vn_location_add_result r = {0};
+    struct vn_cli_wf x = {0};
+    struct vn_error err = {0};
+    char tok[VN_TOKEN_MAX + 1] = "";
+    int rc;
 
+    (void)argc;
+    (void)argv;
     if (c->stoken_file)
         return vn_cli_location_subscribe(c);
     if (c->public_url) {
@@ -62,27 +46,25 @@ static int cmd_add(struct vn_cli *c, int argc, char **argv)
     }
     if (vn_cli_check_uid(c->uid))
         return VN_EXIT_USAGE;
-    if (obtain_token(c, tok, sizeof(tok), &generated))
+    if (vn_cli_token_file(c, tok, sizeof(tok)) != 0)
         return VN_EXIT_FAIL;
-    vn_digest(tok, strlen(tok), digest);
-    st = vn_cli_open_store(c, VN_CLI_DB_CREATE);
-    if (!st) {
-        vn_wipe(tok, sizeof(tok));
-        return VN_EXIT_FAIL;
+    rc = vn_cli_wf_open(c, VN_CLI_DB_CREATE, 0, &x);
+    if (rc == 0) {
+        rc = vn_workflow_location_add(&x.wf, c->uid, c->name, tok[0] ? tok : NULL, &r, &err);
+        if (rc == VN_EDUP)
+            vn_cli_error("%s (use 'location rotate-token' for a new token)", err.msg);
+        else if (rc)
+            vn_cli_error("%s", err.msg);
+        else if (r.generated)
+            show_token(c->uid, r.token);
+        else
+            fprintf(stderr, "location '%s' added with the token of '%s'\n", c->uid, c->token_file);
+        rc = vn_cli_wf_exit(rc);
     }
-    rc = vn_store_location_add(st, c->uid, c->name ? c->name : c->uid, digest, vn_now_ms());
-    if (rc == VN_EDUP)
-        vn_cli_error("location '%s' already exists (use 'location rotate-token' for a new token)",
-                     c->uid);
-    else if (rc)
-        vn_cli_error("cannot add location '%s': %s", c->uid, vn_store_last_error(st));
-    else if (generated)
-        show_token(c->uid, tok);
-    else
-        fprintf(stderr, "location '%s' added with the token of '%s'\n", c->uid, c->token_file);
+    vn_wipe(r.token, sizeof(r.token));
     vn_wipe(tok, sizeof(tok));
-    vn_store_free(st);
-    return rc ? VN_EXIT_FAIL : VN_EXIT_OK;
+    vn_cli_wf_close(&x);
+    return rc;
 }
 
 /* location list without --wide: who, tokens, and whether Apple's side is healthy. */
@@ -112,23 +94,25 @@ static int cmd_list(struct vn_cli *c, int argc, char **argv)
 
 static int cmd_remove(struct vn_cli *c, int argc, char **argv)
 {
-    struct vn_store *st;
+    struct vn_cli_wf x = {0};
+    struct vn_error err = {0};
     int rc;
 
+    (void)argc;
+    (void)argv;
     if (vn_cli_check_uid(c->uid))
         return VN_EXIT_USAGE;
-    st = vn_cli_open_store(c, VN_CLI_DB_WRITE);
-    if (!st)
-        return VN_EXIT_FAIL;
-    rc = vn_store_location_remove(st, c->uid);
-    if (rc == VN_ENOTFOUND)
-        vn_cli_error("no location '%s'", c->uid);
-    else if (rc)
-        vn_cli_error("cannot remove location '%s': %s", c->uid, vn_store_last_error(st));
-    else
-        fprintf(stderr, "location '%s' removed with its tokens, mirror and events\n", c->uid);
-    vn_store_free(st);
-    return rc ? VN_EXIT_FAIL : VN_EXIT_OK;
+    rc = vn_cli_wf_open(c, VN_CLI_DB_WRITE, 0, &x);
+    if (rc == 0) {
+        rc = vn_workflow_location_remove(&x.wf, c->uid, &err);
+        if (rc)
+            vn_cli_error("%s", err.msg);
+        else
+            fprintf(stderr, "location '%s' removed with its tokens, mirror and events\n", c->uid);
+        rc = vn_cli_wf_exit(rc);
+    }
+    vn_cli_wf_close(&x);
+    return rc;
 }
 
 static int cmd_rotate(struct vn_cli *c, int argc, char **argv)
@@ -141,13 +125,13 @@ static int cmd_rotate(struct vn_cli *c, int argc, char **argv)
     struct vn_cli_wf x = {0};
     struct vn_error err = {0};
     char tok[VN_TOKEN_MAX + 1] = "", grace[32];
-    int generated, rc;
+    int rc;
 
     (void)argc;
     (void)argv;
     if (vn_cli_check_uid(c->uid))
         return VN_EXIT_USAGE;
-    if (c->token_file && obtain_token(c, tok, sizeof(tok), &generated))
+    if (vn_cli_token_file(c, tok, sizeof(tok)) != 0)
         return VN_EXIT_FAIL;
     in.token = tok[0] ? tok : NULL;
     /* The Apple side is needed only for a subscribed location: the workflow decides. A key

@@ -1,6 +1,6 @@
 /*
  * Unit tests of the location workflows (workflow_location.h) through the library API: subscribe,
- * rotate (subscribed and not), set-stoken, taking a location over.
+ * rotate (subscribed and not), set-stoken, taking a location over, add and remove.
  *
  * Apple's side is the real vppsim binary of this build tree, started by each test on 127.0.0.1
  * port 0 (workflow_test.h); it delivers the TEST_NOTIFICATION of Client Config synchronously and
@@ -415,6 +415,40 @@ static void test_set_stoken(void **state)
     vn_stoken_release(&renewed);
 }
 
+/* A location without Apple's side: added with a token made here (shown once) or given, the
+ * same uId refused, removed with its tokens. */
+static void test_add_and_remove(void **state)
+{
+    struct wfx *f = *state;
+    struct vn_location_add_result r;
+    struct vn_error err = {0};
+    const char *given = "given-token-0123456789-abcdefghijklmnopqr";
+    char v[64];
+
+    assert_int_equal(vn_workflow_location_add(&f->wf, "41", "Annex", NULL, &r, &err), 0);
+    assert_int_equal(r.generated, 1);
+    assert_int_equal(tokens_of(f->st, "41", r.token).found_current, 1);
+    location_value(f->st, "41", "name", v, sizeof(v));
+    assert_string_equal(v, "Annex");
+    assert_int_equal(vn_workflow_location_add(&f->wf, "41", NULL, NULL, &r, &err), VN_EDUP);
+    assert_non_null(strstr(err.msg, "already exists"));
+    assert_int_equal(r.generated, 0);
+    assert_string_equal(r.token, "");
+    assert_int_equal(vn_workflow_location_add(&f->wf, "42", NULL, "short", &r, &err), VN_EUSAGE);
+    assert_int_equal(vn_workflow_location_add(&f->wf, "42", NULL, given, &r, &err), 0);
+    assert_int_equal(r.generated, 0);
+    assert_string_equal(r.token, "");
+    assert_int_equal(tokens_of(f->st, "42", given).found_current, 1);
+    location_value(f->st, "42", "name", v, sizeof(v));
+    assert_string_equal(v, "42");
+
+    assert_int_equal(vn_workflow_location_remove(&f->wf, "42", &err), 0);
+    assert_int_equal(tokens_of(f->st, "42", NULL).n, 0);
+    assert_int_equal(vn_workflow_location_remove(&f->wf, "42", &err), VN_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "no location '42'"));
+    assert_int_equal(query_rows(f->st, VN_Q_LOCATIONS, NULL), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +465,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rotate_unanswered_keeps_both, wfx_setup, wfx_teardown),
         cmocka_unit_test_setup_teardown(test_rotate_local, wfx_setup, wfx_teardown),
         cmocka_unit_test_setup_teardown(test_set_stoken, wfx_setup, wfx_teardown),
+        cmocka_unit_test_setup_teardown(test_add_and_remove, wfx_setup, wfx_teardown),
     };
 
     if (wfx_init() != 0)

@@ -210,6 +210,49 @@ static int64_t config_expiry(const json_t *cfg, int64_t fallback)
     return ms;
 }
 
+/* ---- add, remove ----------------------------------------------------------------------- */
+
+int vn_workflow_location_add(const struct vn_workflow *wf, const char *uid, const char *name,
+                             const char *token, struct vn_location_add_result *r,
+                             struct vn_error *err)
+{
+    uint8_t digest[VN_DIGEST_LEN];
+    struct loc_job job;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    if ((rc = vn__wf_check_uid(uid, err)) != 0 ||
+        (rc = new_token(token, r->token, &r->generated, err)) != 0)
+        return rc;
+    vn_digest(r->token, strlen(r->token), digest);
+    job = (struct loc_job){
+        .uid = uid, .name = name ? name : uid, .digest = digest, .now_ms = vn_now_ms()};
+    rc = vn__wf_own_txn(wf->w, add_run, &job, err);
+    /* VN_EDUP keeps the store's words: the location exists, or the token is another's. */
+    if (rc && rc != VN_EDUP)
+        vn_error_prefix(err, "cannot add location '%s'", uid);
+    if (rc || !r->generated) {
+        vn_wipe(r->token, sizeof(r->token));
+        r->generated = 0;
+    }
+    return rc;
+}
+
+int vn_workflow_location_remove(const struct vn_workflow *wf, const char *uid, struct vn_error *err)
+{
+    struct loc_job job = {.uid = uid};
+    int rc;
+
+    if ((rc = vn__wf_check_uid(uid, err)) != 0)
+        return rc;
+    rc = vn__wf_own_txn(wf->w, remove_run, &job, err);
+    if (rc == VN_ENOTFOUND)
+        return vn_error_set(err, rc, "no location '%s'", uid);
+    if (rc)
+        vn_error_prefix(err, "cannot remove location '%s'", uid);
+    return rc;
+}
+
 /* ---- subscribe -------------------------------------------------------------------------- */
 
 int vn_workflow_subscribe(const struct vn_workflow *wf, const struct vn_subscribe_input *in,
