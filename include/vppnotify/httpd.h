@@ -1,7 +1,8 @@
 /*
  * httpd.h - the HTTP(S) front door of `vppnotify serve` on libmicrohttpd.
  *
- * Routes: POST <path> (default /notifications) and GET /healthz. Every row of the status
+ * Routes: POST <path> (default /notifications) and GET /healthz (public, so minimal: 200
+ * {"status":"ok"} while the store commits, else 503 {"status":"unavailable"}; why is logged). Every row of the status
  * table of contract.md section 2 is decided here or by ingest's outcome. Connections are
  * suspended while their notification waits for its group commit, so worker threads never
  * block on the disk.
@@ -44,10 +45,9 @@ struct vn_httpd_options {
     size_t max_depth;          /* JSON nesting */
     unsigned retry_after_s;    /* Retry-After of a 503 */
     size_t quarantine_max;     /* bytes of a non-notification body kept in quarantine */
-    /* Optional: adds fields to a 200 /healthz body (serve: the locations' token status).
-     * Called on an HTTP thread; must be quick and thread-safe. */
-    void (*health_extra)(void *ud, json_t *body);
-    void *health_ud;
+    /* Peers whose X-Forwarded-For names the client ("10.0.0.0/8", "::1"); borrowed. */
+    const char *const *trusted_proxies;
+    size_t ntrusted_proxies;
 };
 
 /* Start serving. ingest and auth are borrowed and must outlive the server. */

@@ -50,6 +50,7 @@ struct vn_cli {
     char *tls_cert;
     char *tls_key;
     char *tls_priorities;
+    struct vn_strlist trusted_proxy;
     long long max_body;
     long long max_header;
     long long max_connections;

@@ -175,6 +175,8 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
         .tls_cert_file = c->tls_cert,
         .tls_key_file = c->tls_key,
         .tls_priorities = c->tls_priorities,
+        .trusted_proxies = (const char *const *)c->trusted_proxy.v,
+        .ntrusted_proxies = c->trusted_proxy.n,
         .max_body = (size_t)c->max_body,
         .max_header = (size_t)c->max_header,
         .max_connections = (unsigned)c->max_connections,
@@ -278,8 +280,6 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
         ho.tls_key_file = cred_key;
         vn_log_info("TLS certificate and key from the service's credentials (%s)", cred_cert);
     }
-    ho.health_extra = vn_worker_health;
-    ho.health_ud = worker;
     h = vn_httpd_start(&ho, ing, auth, &err);
     if (!h) {
         vn_cli_error("serve: %s", err.msg);
@@ -348,6 +348,7 @@ static const char *const o_serve[] = {"help",
                                       "tls-cert",
                                       "tls-key",
                                       "tls-priorities",
+                                      "trusted-proxy",
                                       "max-body",
                                       "max-header",
                                       "max-connections",

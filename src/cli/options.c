@@ -60,6 +60,10 @@ static const struct vn_opt table[] = {
      "GnuTLS priority string of --tls-cert (default: TLS 1.3 and 1.2, ECDHE with AEAD suites "
      "only, as docs/ARCHITECTURE.md spells it)",
      F(tls_priorities)},
+    {"trusted-proxy", VN_OPT_LIST, NULL, 0, 0, NULL, NULL, "CIDR",
+     "a proxy in front (address or range; repeatable): its X-Forwarded-For names the client "
+     "that limits, logs and rejections use",
+     F(trusted_proxy)},
     {"max-body", VN_OPT_SIZE, "1M", 1024, 64LL << 20, NULL, NULL, "SIZE",
      "largest notification body accepted (413 beyond)", F(max_body)},
     {"max-header", VN_OPT_SIZE, "32K", 4096, 1LL << 20, NULL, NULL, "SIZE",

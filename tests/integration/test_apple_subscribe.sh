@@ -106,11 +106,9 @@ vn_cli location list --json >"$T/l.json"
 assert_json "$T/l.json" '.[0] | [.tokenStatus, .takeover.id, .takeover.name]' \
     "[\"takeover\",\"$MDM_B\",\"vppnotify\"]" "location list shows the takeover"
 assert_contains "$T/sync.err" "takeover" "logged as a warning"
-wait_for 5 sh -c "curl -s '$VN_URL/healthz' | jq -e '.locations[0].tokenStatus == \"takeover\"'" ||
-    fail "healthz: $(curl -s "$VN_URL/healthz")"
+# The public /healthz names no location (issue 12): its status only.
 curl -s "$VN_URL/healthz" >"$T/h.json"
-assert_json "$T/h.json" '[.status, .locations[0].uId, .locations[0].takeover.id]' \
-    "[\"ok\",\"$LOC_UID\",\"$MDM_B\"]" "healthz shows the takeover"
+assert_json "$T/h.json" '.' '{"status":"ok"}' "healthz is the status only"
 ok "takeover detected and reported"
 
 # Taking the location back needs --take-over too; Apple's next answer clears the takeover.

@@ -38,8 +38,8 @@ vn_cli assignments --adam-id 555 --json >"$T/as.json"
 assert_json "$T/as.json" 'length' '400' "400 assignments"
 vn_cli events --event-id ev-burst --json >"$T/e.json"
 assert_json "$T/e.json" '[.[0].notifications, .[0].succeeded]' '[400,400]' "event counters"
-curl -sS "$VN_URL/healthz" >"$T/hz"
-assert_json "$T/hz" '.applied' '401' "healthz counts applied notifications"
+vn_cli notifications --json >"$T/n.json"
+assert_json "$T/n.json" 'map(select(.state == "applied")) | length' '401' "401 notifications applied"
 ok "400 distinct notifications over 32 connections, each applied once"
 
 vn_serve_stop

@@ -95,10 +95,11 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$VN_URL/notifications" \
 assert_eq "$code" 200 "application/json with a charset parameter"
 ok "415 for another Content-Type, parameters allowed"
 
-# healthz: 200 and JSON while the store is writable.
+# healthz: 200 and JSON while the store is writable; public, so the status only (no counters,
+# no location uIds: issue 12).
 code=$(curl -sS -o "$T/hz" -w '%{http_code}' "$VN_URL/healthz")
 assert_eq "$code" 200 "healthz"
-assert_json "$T/hz" '.status' '"ok"' "healthz status"
+assert_json "$T/hz" '.' '{"status":"ok"}' "healthz: the status only"
 
 # The mirror moved exactly once per applied notification: 5 (n-1) + 1 (n-6); n-5 refused.
 vn_cli assets --json >"$T/assets.json"

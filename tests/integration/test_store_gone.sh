@@ -25,10 +25,11 @@ assert_json "$T/resp" '.notificationId' '"gone-1"' "the 503 names the notificati
 code=$(curl -sS -o "$T/hz" -w '%{http_code}' "$VN_URL/healthz")
 assert_eq "$code" 503 "healthz after the database directory was deleted"
 assert_json "$T/hz" '.status' '"unavailable"' "healthz says unavailable"
-assert_contains "$T/hz" "is gone" "healthz says why"
+assert_json "$T/hz" '.' '{"status":"unavailable"}' "healthz says no more (it is public)"
 # A second POST: still refused (nothing was written into the deleted files meanwhile).
 assert_eq "$(vn_post "$T/b.json" "$TOKEN")" 503 "a repeat after the deletion"
 kill -0 "$VN_SERVE_PID" || fail "serve exited: an unavailable database is not a reason to stop"
 vn_serve_stop
 assert_contains "$T/serve.log" "is gone" "the log says the database is gone"
+assert_contains "$T/serve.log" "healthz: unavailable:" "the log says why healthz was 503"
 ok "deleted database directory: 503 + Retry-After and healthz 503, serve stays up"

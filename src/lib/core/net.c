@@ -98,6 +98,150 @@ fail:
                         strcmp(tried, where) ? "')" : "", step, strerror(rc));
 }
 
+/* ---- address ranges and X-Forwarded-For ----------------------------------------------------- */
+
+/* A numeric address into sa (port 0). 0, or -1 when text is not one. */
+static int parse_ip(const char *text, size_t len, struct sockaddr_storage *ss)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+    if (len >= 2 && text[0] == '[' && text[len - 1] == ']') {
+        text++;
+        len -= 2;
+    }
+    if (len == 0 || len >= sizeof(buf))
+        return -1;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, buf, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, buf, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        return 0;
+    }
+    return -1;
+}
+
+int vn_cidr_parse(const char *s, struct vn_cidr *out, struct vn_error *err)
+{
+    const char *slash = strchr(s, '/');
+    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+    struct sockaddr_storage ss;
+    long long bits;
+    unsigned max;
+
+    memset(out, 0, sizeof(*out));
+    if (parse_ip(s, alen, &ss) != 0 || (alen && s[0] == '['))
+        return vn_error_set(err, VN_EUSAGE,
+                            "trusted proxy '%s': expected an address or ADDRESS/BITS "
+                            "(10.0.0.0/8, 2001:db8::/32)",
+                            s);
+    out->family = ss.ss_family;
+    max = ss.ss_family == AF_INET ? 32 : 128;
+    if (ss.ss_family == AF_INET)
+        memcpy(out->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    else
+        memcpy(out->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+    out->bits = max;
+    if (slash) {
+        if (vn_parse_ll(slash + 1, 0, max, &bits) != 0 || !vn_is_digits(slash + 1, strlen(slash + 1)))
+            return vn_error_set(err, VN_EUSAGE, "trusted proxy '%s': prefix length must be 0..%u",
+                                s, max);
+        out->bits = (unsigned)bits;
+    }
+    /* The bits past the prefix must be zero: "10.1.2.3/8" is more likely a typo than a range. */
+    for (unsigned i = out->bits; i < max; i++)
+        if (out->addr[i / 8] & (0x80 >> (i % 8)))
+            return vn_error_set(err, VN_EUSAGE,
+                                "trusted proxy '%s': bits set past the /%u prefix (did you mean "
+                                "a network address?)",
+                                s, out->bits);
+    return 0;
+}
+
+static int in_range(const struct vn_cidr *c, int family, const unsigned char *addr)
+{
+    unsigned full = c->bits / 8, rest = c->bits % 8;
+
+    if (c->family != family)
+        return 0;
+    if (memcmp(c->addr, addr, full) != 0)
+        return 0;
+    return rest == 0 || ((c->addr[full] ^ addr[full]) & (0xff00 >> rest)) == 0;
+}
+
+int vn_cidr_match(const struct vn_cidr *c, size_t n, const struct sockaddr *sa)
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const unsigned char *a;
+    int family;
+
+    if (!sa)
+        return 0;
+    if (sa->sa_family == AF_INET) {
+        family = AF_INET;
+        a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+    } else if (sa->sa_family == AF_INET6) {
+        family = AF_INET6;
+        a = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+            family = AF_INET;
+            a += 12;
+        }
+    } else {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (in_range(&c[i], family, a))
+            return 1;
+    return 0;
+}
+
+#define XFF_ENTRIES_MAX 64
+
+int vn_forwarded_client(const char *const *values, size_t nvalues, const struct vn_cidr *trusted,
+                        size_t ntrusted, const struct sockaddr *peer,
+                        struct sockaddr_storage *client)
+{
+    size_t seen = 0;
+
+    memset(client, 0, sizeof(*client));
+    if (peer)
+        memcpy(client, peer,
+               peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                           : sizeof(struct sockaddr_in));
+    /* From the last value's last entry to the first value's first. */
+    for (size_t v = nvalues; v-- > 0;) {
+        const char *start = values[v], *end = start + strlen(start);
+        while (end > start) {
+            const char *comma = end, *a, *b;
+            struct sockaddr_storage ss;
+            while (comma > start && comma[-1] != ',')
+                comma--;
+            a = comma;
+            b = end;
+            while (a < b && (*a == ' ' || *a == '\t'))
+                a++;
+            while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+                b--;
+            end = comma > start ? comma - 1 : start;
+            if (a == b)
+                continue; /* an empty element ("a,,b") */
+            if (++seen > XFF_ENTRIES_MAX || parse_ip(a, (size_t)(b - a), &ss) != 0)
+                return VN_EPARSE;
+            *client = ss;
+            if (!vn_cidr_match(trusted, ntrusted, (struct sockaddr *)&ss))
+                return 0;
+        }
+    }
+    return 0;
+}
+
 void vn_sockaddr_host(const struct sockaddr *sa, char *out, size_t outlen)
 {
     char host[INET6_ADDRSTRLEN] = "?";

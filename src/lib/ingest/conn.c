@@ -36,6 +36,12 @@ struct vn_conn {
     int shut;     /* reaper: shutdown() done, waiting for libmicrohttpd to close it */
 };
 
+/* Counts per address: connections (peers), or requests in flight (clients behind a proxy). */
+struct ip_table {
+    struct ip_entry **buckets;
+    size_t nbuckets; /* a power of two */
+};
+
 struct vn_conns {
     pthread_mutex_t lock; /* guards everything below but the atomics */
     pthread_cond_t wake;
@@ -43,8 +49,8 @@ struct vn_conns {
     vn_conns_exempt_fn exempt;
     void *exempt_ud;
     struct vn_conn *head;
-    struct ip_entry **buckets;
-    size_t nbuckets; /* a power of two */
+    struct ip_table peers;   /* connections per peer address */
+    struct ip_table clients; /* requests in flight per client behind a trusted proxy */
     struct vn_conns_stats st, logged;
     int64_t logged_ns;
     int lines;             /* lines about single connections since logged_ns */
@@ -69,7 +75,7 @@ static void key_of(const struct sockaddr *sa, uint8_t key[KEY_LEN])
         memcpy(key + 1, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 }
 
-static size_t bucket_of(const struct vn_conns *t, const uint8_t key[KEY_LEN])
+static size_t bucket_of(const struct ip_table *t, const uint8_t key[KEY_LEN])
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 
@@ -80,7 +86,7 @@ static size_t bucket_of(const struct vn_conns *t, const uint8_t key[KEY_LEN])
     return (size_t)(h & (t->nbuckets - 1));
 }
 
-static struct ip_entry **ip_find(struct vn_conns *t, const uint8_t key[KEY_LEN])
+static struct ip_entry **ip_find(struct ip_table *t, const uint8_t key[KEY_LEN])
 {
     struct ip_entry **pp = &t->buckets[bucket_of(t, key)];
 
@@ -89,14 +95,14 @@ static struct ip_entry **ip_find(struct vn_conns *t, const uint8_t key[KEY_LEN])
     return pp;
 }
 
-static unsigned ip_count(struct vn_conns *t, const uint8_t key[KEY_LEN])
+static unsigned ip_count(struct ip_table *t, const uint8_t key[KEY_LEN])
 {
     struct ip_entry *e = *ip_find(t, key);
 
     return e ? e->count : 0;
 }
 
-static int ip_add(struct vn_conns *t, const uint8_t key[KEY_LEN])
+static int ip_add(struct ip_table *t, const uint8_t key[KEY_LEN])
 {
     struct ip_entry **pp = ip_find(t, key);
 
@@ -111,7 +117,7 @@ static int ip_add(struct vn_conns *t, const uint8_t key[KEY_LEN])
     return 0;
 }
 
-static void ip_del(struct vn_conns *t, const uint8_t key[KEY_LEN])
+static void ip_del(struct ip_table *t, const uint8_t key[KEY_LEN])
 {
     struct ip_entry **pp = ip_find(t, key);
     struct ip_entry *e = *pp;
@@ -122,6 +128,28 @@ static void ip_del(struct vn_conns *t, const uint8_t key[KEY_LEN])
         *pp = e->next;
         free(e);
     }
+}
+
+static int table_init(struct ip_table *t, unsigned max_connections)
+{
+    t->nbuckets = 64;
+    while (t->nbuckets < max_connections && t->nbuckets < (1u << 20))
+        t->nbuckets *= 2;
+    t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+    return t->buckets ? 0 : -ENOMEM;
+}
+
+static void table_release(struct ip_table *t)
+{
+    for (size_t i = 0; t->buckets && i < t->nbuckets; i++) {
+        while (t->buckets[i]) {
+            struct ip_entry *e = t->buckets[i];
+            t->buckets[i] = e->next;
+            free(e);
+        }
+    }
+    free(t->buckets);
+    t->buckets = NULL;
 }
 
 /* ---- the reaper -------------------------------------------------------------------------- */
@@ -182,7 +210,7 @@ static void evict_locked(struct vn_conns *t, const struct vn_conn *fresh)
             unsigned count;
             if (c == fresh || c->shut || atomic_load(&c->phase) != VN_CONN_HEADERS)
                 continue;
-            count = c->counted ? ip_count(t, c->key) : 0;
+            count = c->counted ? ip_count(&t->peers, c->key) : 0;
             if (!victim || count > victim_count ||
                 (count == victim_count && since < victim_since)) {
                 victim = c;
@@ -329,11 +357,9 @@ struct vn_conns *vn_conns_new(const struct vn_conns_limits *l, vn_conns_exempt_f
     t->lim = *l;
     t->exempt = exempt;
     t->exempt_ud = exempt_ud;
-    t->nbuckets = 64;
-    while (t->nbuckets < l->max_connections && t->nbuckets < (1u << 20))
-        t->nbuckets *= 2;
-    t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-    if (!t->buckets) {
+    if (table_init(&t->peers, l->max_connections) != 0 ||
+        table_init(&t->clients, l->max_connections) != 0) {
+        table_release(&t->peers);
         free(t);
         vn_error_set(err, -ENOMEM, "out of memory");
         return NULL;
@@ -376,14 +402,8 @@ void vn_conns_free(struct vn_conns *t)
         t->head = c->next;
         free(c);
     }
-    for (size_t i = 0; i < t->nbuckets; i++) {
-        while (t->buckets[i]) {
-            struct ip_entry *e = t->buckets[i];
-            t->buckets[i] = e->next;
-            free(e);
-        }
-    }
-    free(t->buckets);
+    table_release(&t->peers);
+    table_release(&t->clients);
     pthread_cond_destroy(&t->wake);
     pthread_mutex_destroy(&t->lock);
     free(t);
@@ -407,7 +427,7 @@ int vn_conns_may_accept(struct vn_conns *t, const struct sockaddr *sa)
         return 1;
     key_of(sa, key);
     pthread_mutex_lock(&t->lock);
-    if (t->lim.max_per_ip && ip_count(t, key) >= t->lim.max_per_ip) {
+    if (t->lim.max_per_ip && ip_count(&t->peers, key) >= t->lim.max_per_ip) {
         t->st.refused_per_ip++;
         ok = 0;
     }
@@ -429,7 +449,7 @@ struct vn_conn *vn_conns_opened(struct vn_conns *t, int fd, const struct sockadd
     atomic_store(&c->phase, VN_CONN_HEADERS);
     atomic_store(&c->since_ns, vn_mono_ns());
     pthread_mutex_lock(&t->lock);
-    if (!exempt && ip_add(t, c->key) == 0)
+    if (!exempt && ip_add(&t->peers, c->key) == 0)
         c->counted = 1;
     c->next = t->head;
     if (t->head)
@@ -456,12 +476,39 @@ void vn_conns_closed(struct vn_conns *t, struct vn_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     if (c->counted)
-        ip_del(t, c->key);
+        ip_del(&t->peers, c->key);
     if (c->shut)
         t->shut_pending--;
     t->st.open--;
     pthread_mutex_unlock(&t->lock);
     free(c);
+}
+
+int vn_conns_client_enter(struct vn_conns *t, const struct sockaddr *client)
+{
+    uint8_t key[KEY_LEN];
+    int rc = 0;
+
+    key_of(client, key);
+    pthread_mutex_lock(&t->lock);
+    if (t->lim.max_per_ip && ip_count(&t->clients, key) >= t->lim.max_per_ip) {
+        t->st.refused_per_ip++;
+        rc = VN_EFULL;
+    } else if (ip_add(&t->clients, key) != 0) {
+        rc = -ENOMEM;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+void vn_conns_client_leave(struct vn_conns *t, const struct sockaddr *client)
+{
+    uint8_t key[KEY_LEN];
+
+    key_of(client, key);
+    pthread_mutex_lock(&t->lock);
+    ip_del(&t->clients, key);
+    pthread_mutex_unlock(&t->lock);
 }
 
 void vn_conn_set_phase(struct vn_conn *c, enum vn_conn_phase p)

@@ -19,7 +19,8 @@
  *     (libmicrohttpd at its limit stops accepting: a client would wait in the kernel's queue
  *     behind the attacker's connections);
  *   - per-address limits: at most max_per_ip connections from one address (trusted proxies,
- *     which carry many clients, are exempt).
+ *     which carry many clients, are exempt: the clients behind them are limited to max_per_ip
+ *     requests in flight each, vn_conns_client_enter).
  *
  * A reaper thread checks every connection a few times a second. It closes one with
  * shutdown(fd, SHUT_RDWR): libmicrohttpd sees the end of the stream and cleans up as usual.
@@ -87,6 +88,14 @@ struct vn_conn *vn_conns_opened(struct vn_conns *t, int fd, const struct sockadd
 /* A connection closed: it leaves the tracker and c is freed. Must come before its fd is
  * closed. c may be NULL. */
 void vn_conns_closed(struct vn_conns *t, struct vn_conn *c);
+
+/*
+ * A request from a client behind a trusted proxy (its address from X-Forwarded-For): at most
+ * max_per_ip of them in flight per client address, as connections are for direct peers.
+ * 0 (call vn_conns_client_leave when it ends), or VN_EFULL (refused; counted), or -ENOMEM.
+ */
+int vn_conns_client_enter(struct vn_conns *t, const struct sockaddr *client);
+void vn_conns_client_leave(struct vn_conns *t, const struct sockaddr *client);
 
 /* The request on c entered a phase; its deadline counts from now. c may be NULL. */
 void vn_conn_set_phase(struct vn_conn *c, enum vn_conn_phase p);

@@ -41,6 +41,9 @@ struct vn_httpd {
     char *tls_cert, *tls_key;
     char address[96];
     atomic_uint in_flight;
+    _Atomic int64_t health_logged_ms;
+    struct vn_cidr *trusted; /* --trusted-proxy */
+    size_t ntrusted;
 };
 
 enum route { ROUTE_NOTIFY, ROUTE_HEALTH };
@@ -65,7 +68,11 @@ struct request {
     enum phase phase;
     char early_error[256];   /* the message of an answer decided before the body's end */
     char uid[VN_ID_MAX + 1]; /* the token's location */
-    char remote[64];
+    char remote[64];         /* the client: the peer, or X-Forwarded-For's behind a proxy */
+    char peer[64];           /* the peer, when it is a trusted proxy (logged as via=) */
+    int proxied;             /* the peer is a trusted proxy */
+    int client_counted;      /* in the per-client count (vn_conns_client_enter) */
+    struct sockaddr_storage client;
     struct vn_buf body;
     size_t seen; /* body bytes received, kept or not */
     int64_t start_ns;
@@ -132,6 +139,7 @@ static void log_rejected(struct request *r, unsigned status, const char *why)
         VN_LF_I("status", status),
         VN_LF_S("error", why),
         VN_LF_S("remote", r->remote),
+        VN_LF_S("via", r->proxied ? r->peer : NULL),
         VN_LF_I("bytes", (int64_t)r->seen),
         VN_LF_D("latency_ms", elapsed_ms(r)),
     };
@@ -163,6 +171,7 @@ static void log_notification(struct request *r, unsigned status)
                              ? j->error
                              : NULL),
         VN_LF_S("remote", r->remote),
+        VN_LF_S("via", r->proxied ? r->peer : NULL),
         VN_LF_D("latency_ms", elapsed_ms(r)),
     };
     enum vn_log_level lvl = VN_LOG_INFO;
@@ -174,12 +183,15 @@ static void log_notification(struct request *r, unsigned status)
     vn_log_fields(lvl, "notification", f, (int)(sizeof(f) / sizeof(f[0])));
 }
 
-/* The 200 body of /healthz, with what the daemon adds to it (locations). */
-static json_t *health_body(struct request *r, json_t *body)
+/* Why /healthz said 503: in the log (the answer itself says no more than "unavailable"), at
+ * most every 10 s. */
+static void log_unhealthy(struct vn_httpd *h, const char *why)
 {
-    if (body && r->h->o.health_extra)
-        r->h->o.health_extra(r->h->o.health_ud, body);
-    return body;
+    int64_t now = vn_now_ms(), last = atomic_load(&h->health_logged_ms);
+
+    if (now - last < 10000 || !atomic_compare_exchange_strong(&h->health_logged_ms, &last, now))
+        return;
+    vn_log_warn("healthz: unavailable: %s", why);
 }
 
 /* Answer a request whose job the writer finished. */
@@ -190,17 +202,13 @@ static enum MHD_Result respond_outcome(struct request *r)
     if (j->kind == VN_JOB_PING) {
         struct vn_ingest_stats s;
         vn_ingest_stats(r->h->ingest, &s);
-        if (j->outcome != VN_OUTCOME_OK || s.store_failed)
+        /* Public and minimal (issue 12): the status only; details are on the API listener. */
+        if (j->outcome != VN_OUTCOME_OK || s.store_failed) {
+            log_unhealthy(r->h, s.store_failed ? s.last_error : j->error);
             return respond_json(r, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                json_pack("{ss ss}", "status", "unavailable", "error",
-                                          s.store_failed ? s.last_error : j->error));
-        return respond_json(
-            r, MHD_HTTP_OK,
-            health_body(r,
-                        json_pack("{ss ss sI sI sI sI sI}", "status", "ok", "store", "writable",
-                                  "queued", (json_int_t)s.queued, "applied", (json_int_t)s.applied,
-                                  "duplicates", (json_int_t)s.duplicates, "stored",
-                                  (json_int_t)s.stored, "unavailable", (json_int_t)s.unavailable)));
+                                json_pack("{ss}", "status", "unavailable"));
+        }
+        return respond_json(r, MHD_HTTP_OK, json_pack("{ss}", "status", "ok"));
     }
     if (j->kind == VN_JOB_QUARANTINE) {
         if (j->outcome != VN_OUTCOME_QUARANTINED)
@@ -276,12 +284,75 @@ static struct vn_conn *connection_track(struct MHD_Connection *conn)
     return ci ? ci->socket_context : NULL;
 }
 
-static void client_address(struct MHD_Connection *conn, char *out, size_t outlen)
+static const struct sockaddr *peer_address(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 
-    vn_sockaddr_host(ci ? ci->client_addr : NULL, out, outlen);
+    return ci ? ci->client_addr : NULL;
+}
+
+static int is_trusted(void *ud, const struct sockaddr *sa)
+{
+    struct vn_httpd *h = ud;
+
+    return vn_cidr_match(h->trusted, h->ntrusted, sa);
+}
+
+#define XFF_VALUES_MAX 16
+
+struct xff {
+    const char *v[XFF_VALUES_MAX];
+    size_t n;
+    int too_many;
+};
+
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct xff *x = cls;
+
+    (void)kind;
+    if (!key || !value || strlen(key) != 15 || vn_strncasecmp_ascii(key, "X-Forwarded-For", 15))
+        return MHD_YES;
+    if (x->n == XFF_VALUES_MAX) {
+        x->too_many = 1;
+        return MHD_NO;
+    }
+    x->v[x->n++] = value;
+    return MHD_YES;
+}
+
+/*
+ * A request from a trusted proxy: the client is X-Forwarded-For's rightmost untrusted hop
+ * (net.h); limits, logs and rejections use it. At most --max-per-ip of its requests are in
+ * flight at once (the proxy's own connections are not limited per address). 0, or an answer
+ * has been queued.
+ */
+static enum MHD_Result forwarded_client(struct request *r, int *answered)
+{
+    struct xff x = {{0}, 0, 0};
+    int rc;
+
+    *answered = 0;
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_xff, &x);
+    rc = vn_forwarded_client(x.v, x.n, r->h->trusted, r->h->ntrusted, peer_address(r->conn),
+                             &r->client);
+    vn_sockaddr_host((struct sockaddr *)&r->client, r->remote, sizeof(r->remote));
+    if (rc || x.too_many)
+        vn_log_debug("X-Forwarded-For from %s is not a list of addresses; the client is taken "
+                     "as %s",
+                     r->peer, r->remote);
+    rc = vn_conns_client_enter(r->h->conns, (struct sockaddr *)&r->client);
+    if (rc == 0) {
+        r->client_counted = 1;
+        return MHD_YES;
+    }
+    *answered = 1;
+    snprintf(r->early_error, sizeof(r->early_error),
+             "too many requests in progress from %s (--max-per-ip %u)", r->remote,
+             r->h->o.max_per_ip);
+    return respond_error(r, MHD_HTTP_TOO_MANY_REQUESTS, r->early_error);
 }
 
 /* "application/json", optionally followed by parameters ("; charset=utf-8"). */
@@ -481,7 +552,11 @@ static void *request_new(void *cls, const char *uri, struct MHD_Connection *conn
     r->start_ns = vn_mono_ns();
     r->phase = PH_NEW;
     vn_buf_init(&r->body, h->o.max_body);
-    client_address(conn, r->remote, sizeof(r->remote));
+    vn_sockaddr_host(peer_address(conn), r->remote, sizeof(r->remote));
+    if (h->ntrusted && is_trusted(h, peer_address(conn))) {
+        r->proxied = 1;
+        vn_strlcpy(r->peer, r->remote, sizeof(r->peer));
+    }
     r->track = connection_track(conn);
     return r;
 }
@@ -503,6 +578,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         r->counted = 1;
         atomic_fetch_add(&h->in_flight, 1);
         vn_conn_set_phase(r->track, VN_CONN_BODY);
+        if (r->proxied) {
+            int answered;
+            enum MHD_Result ret = forwarded_client(r, &answered);
+            if (answered)
+                return ret;
+        }
         bad = vn_framing_check(conn, method, url, version, r->url_raw_len, r->early_error,
                                sizeof(r->early_error));
         if (bad) {
@@ -548,6 +629,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     vn_conn_set_phase(r->track, VN_CONN_HEADERS);
     if (r->counted)
         atomic_fetch_sub(&h->in_flight, 1);
+    if (r->client_counted)
+        vn_conns_client_leave(h->conns, (struct sockaddr *)&r->client);
     vn_notification_free(r->n);
     vn_buf_release(&r->body);
     free(r);
@@ -656,6 +739,17 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
     h->o = *opts;
     h->ingest = ingest;
     h->auth = auth;
+    if (opts->ntrusted_proxies) {
+        h->trusted = calloc(opts->ntrusted_proxies, sizeof(*h->trusted));
+        if (!h->trusted) {
+            vn_error_set(err, -ENOMEM, "out of memory");
+            goto fail;
+        }
+        for (size_t i = 0; i < opts->ntrusted_proxies; i++)
+            if (vn_cidr_parse(opts->trusted_proxies[i], &h->trusted[i], err) != 0)
+                goto fail;
+        h->ntrusted = opts->ntrusted_proxies;
+    }
     if (!!opts->tls_cert_file != !!opts->tls_key_file) {
         vn_error_set(err, VN_EUSAGE, "--tls-cert and --tls-key go together");
         goto fail;
@@ -693,7 +787,7 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
                                      .max_per_ip = opts->max_per_ip,
                                      .header_timeout_ms = opts->header_timeout_ms,
                                      .read_timeout_ms = opts->read_timeout_ms};
-        h->conns = vn_conns_new(&cl, NULL, NULL, err);
+        h->conns = vn_conns_new(&cl, is_trusted, h, err);
         if (!h->conns)
             goto fail;
     }
@@ -770,5 +864,6 @@ void vn_httpd_free(struct vn_httpd *h)
         free(h->tls_key);
     }
     free(h->tls_cert);
+    free(h->trusted);
     free(h);
 }
