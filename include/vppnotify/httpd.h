@@ -2,10 +2,10 @@
  * httpd.h - the HTTP(S) front door of `vppnotify serve` on libmicrohttpd.
  *
  * Routes: POST <path> (default /notifications) and GET /healthz (public, so minimal: 200
- * {"status":"ok"} while the store commits, else 503 {"status":"unavailable"}; why is logged). Every row of the status
- * table of contract.md section 2 is decided here or by ingest's outcome. Connections are
- * suspended while their notification waits for its group commit, so worker threads never
- * block on the disk.
+ * {"status":"ok"} while the store commits, else 503 {"status":"unavailable"}; why is logged). Every
+ * row of the status table of contract.md section 2 is decided here or by ingest's outcome.
+ * Connections are suspended while their notification waits for its group commit, so worker threads
+ * never block on the disk.
  *
  * Limits, all set explicitly (libmicrohttpd's own defaults include "no timeout"): body size,
  * header memory per connection, connections in total and per IP, idle timeout, body read
@@ -56,6 +56,21 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
 
 /* The address actually bound ("127.0.0.1:39211"), valid until vn_httpd_free. */
 const char *vn_httpd_address(const struct vn_httpd *h);
+
+/*
+ * Apply what a reload (SIGHUP) may change, from new options: the limits max_body, max_depth,
+ * header_timeout_ms, read_timeout_ms, max_per_ip, retry_after_s, quarantine_max (for requests
+ * that start from now on), and the TLS certificate and key, read again from their files (new
+ * handshakes present the new pair; no connection is closed). Every other option needs a
+ * restart and is ignored here. 0, or an error when the new TLS pair was refused: the old pair
+ * stays in use (the limits were applied). Call from one thread at a time.
+ */
+int vn_httpd_reload(struct vn_httpd *h, const struct vn_httpd_options *opts, struct vn_error *err);
+
+/* The certificate served now, for logs: "subject '...', valid until ..., sha256 ..." and its
+ * SHA-256 fingerprint (hex); NULL without TLS. Valid until the next reload. */
+const char *vn_httpd_tls_describe(struct vn_httpd *h);
+const char *vn_httpd_tls_fingerprint(struct vn_httpd *h);
 
 /* Stop accepting new connections; requests already in progress go on. */
 void vn_httpd_quiesce(struct vn_httpd *h);

@@ -19,11 +19,14 @@
 enum vn_log_level { VN_LOG_ERROR = 0, VN_LOG_WARN = 1, VN_LOG_INFO = 2, VN_LOG_DEBUG = 3 };
 enum vn_log_format { VN_LOG_TEXT = 0, VN_LOG_JSON = 1 };
 
-extern int vn__log_level;
+extern _Atomic int vn__log_level;
 
 /* Set level, format and the file descriptor lines go to (2 = stderr). Not thread-safe: call
  * it at start-up, before threads exist. */
 void vn_log_setup(enum vn_log_level level, enum vn_log_format format, int fd);
+
+/* Change the level while threads log (a reload). Thread-safe. */
+void vn_log_set_level(enum vn_log_level level);
 
 /* "error", "warn", "info", "debug" -> level; 0 or VN_EPARSE. */
 int vn_log_level_parse(const char *s, enum vn_log_level *out);

@@ -45,8 +45,9 @@ void vn_wipe(void *p, size_t n);
 
 /*
  * Read a secret from path into out (capacity outcap, NUL-terminated), trimming surrounding
- * whitespace. Refuses (VN_EPERM, with a message saying how to fix it) a file that is not
- * regular or that the group or others may access; VN_ETOOBIG if longer than outcap - 1;
+ * whitespace. Symlinks are followed; the file they lead to is checked. Refuses (VN_EPERM, with
+ * a message saying how to fix it) a file that is not regular, not owned by this user, or that
+ * the group or others may access; VN_ETOOBIG if longer than outcap - 1;
  * VN_EPARSE if empty. The buffer is wiped on failure.
  */
 int vn_secret_read_file(const char *path, char *out, size_t outcap, struct vn_error *err);

@@ -23,6 +23,9 @@
 #define VN_CLI_OPTS_MAX 160
 
 struct vn_cli {
+    /* the command's own arguments (argv[0] is the command), for a reload to parse again */
+    int argc;
+    char **argv;
     /* common */
     int help;
     char *config;
@@ -144,6 +147,25 @@ extern const struct vn_command vn_cmd_sync[];
 extern const struct vn_command vn_cmd_api[];
 extern const struct vn_command vn_cmd_changes[];
 extern const struct vn_command vn_cmd_backup[];
+
+/* ---- serve (cmd_serve.c, serve_reload.c) -------------------------------------------- */
+
+struct vn_httpd;
+struct vn_httpd_options;
+struct vn_auth;
+
+/* The HTTP server's options from the command line (strings borrowed from c). */
+void vn_cli_httpd_options(const struct vn_cli *c, struct vn_httpd_options *ho);
+
+/*
+ * SIGHUP: read the configuration again (config file, environment, the same command line) and
+ * apply what may change while serving: the log level, the limits (vn_httpd_reload) and the
+ * TLS certificate and key; a changed option that needs a restart is named in a warning. Never
+ * stops serve: an error is logged and the running configuration stays. 0, or -1 when
+ * something was refused (logged). The deploy engineer's sd_notify RELOADING=1/READY=1 go
+ * around this call.
+ */
+int vn_cli_serve_reload(const struct vn_cli *running, struct vn_httpd *h, struct vn_auth *auth);
 
 /* Print "vppnotify: <msg>" on stderr (one line, the house style). */
 void vn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

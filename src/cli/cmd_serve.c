@@ -30,9 +30,11 @@
 #include "vppnotify/worker.h"
 #include "vppnotify/writer.h"
 
-/* Wait for SIGTERM/SIGINT, or for the store to fail. Returns the signal, or 0 on failure.
- * Each tick also feeds the service manager (sd_notify: watchdog, status). */
-static int wait_for_stop(struct vn_ingest *ing, const sigset_t *set, struct vn_service *svc)
+/* Wait for SIGTERM/SIGINT, or for the store to fail; SIGHUP reloads (serve_reload.c).
+ * Returns the signal, or 0 on failure. Each tick also feeds the service manager (sd_notify:
+ * watchdog, status). */
+static int wait_for_stop(struct vn_ingest *ing, const sigset_t *set, struct vn_service *svc,
+                         const struct vn_cli *c, struct vn_httpd *h, struct vn_auth *auth)
 {
     int64_t tick_ms = vn_service_tick_ms(svc);
     struct timespec tick = {tick_ms / 1000, (tick_ms % 1000) * 1000000};
@@ -43,13 +45,12 @@ static int wait_for_stop(struct vn_ingest *ing, const sigset_t *set, struct vn_s
         if (sig == SIGTERM || sig == SIGINT)
             return sig;
         if (sig == SIGHUP) {
-            /* systemctl reload (ExecReload=kill -HUP): RELOADING=1 ... READY=1 around the
-             * reload. The reload itself (configuration, TLS certificate) is the endpoint's
-             * to provide; until it exists SIGHUP changes nothing, but no longer ends serve. */
+            /* systemctl reload (ExecReload=kill -HUP): RELOADING=1 ... READY=1 around it. */
             vn_service_reloading(svc);
-            vn_log_warn("SIGHUP: reloading the configuration and the TLS certificate is not "
-                        "implemented yet; nothing changed (restart to apply changes)");
-            vn_service_reloaded(svc, "SIGHUP: nothing reloaded (not implemented yet)");
+            if (vn_cli_serve_reload(c, h, auth) == 0)
+                vn_service_reloaded(svc, "SIGHUP: configuration and TLS certificate reloaded");
+            else
+                vn_service_reloaded(svc, "SIGHUP: part of the reload was refused (see the log)");
         }
         vn_ingest_stats(ing, &s);
         vn_service_tick(svc, s.batched_jobs, s.queued);
@@ -167,9 +168,9 @@ static int api_start(const struct vn_cli *c, struct vn_api **out,
     return 0;
 }
 
-static int cmd_serve(struct vn_cli *c, int argc, char **argv)
+void vn_cli_httpd_options(const struct vn_cli *c, struct vn_httpd_options *ho)
 {
-    struct vn_httpd_options ho = {
+    *ho = (struct vn_httpd_options){
         .listen = c->listen,
         .path = c->path,
         .tls_cert_file = c->tls_cert,
@@ -189,6 +190,11 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
         .retry_after_s = (unsigned)((c->retry_after_ms + 999) / 1000),
         .quarantine_max = (size_t)c->quarantine_max,
     };
+}
+
+static int cmd_serve(struct vn_cli *c, int argc, char **argv)
+{
+    struct vn_httpd_options ho;
     struct vn_writer_options wro = {.queue_max = (size_t)c->queue_max,
                                     .batch_max = (size_t)c->batch_max};
     struct vn_ingest_stats s;
@@ -218,6 +224,7 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     sigset_t set;
     int rc = VN_EXIT_FAIL, sig;
 
+    vn_cli_httpd_options(c, &ho);
     if (c->path[0] != '/') {
         vn_cli_error("serve: --path '%s' must start with '/'", c->path);
         return VN_EXIT_USAGE;
@@ -227,7 +234,7 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGHUP); /* a reload (serve_reload.c), not the end */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     svc = vn_service_new();
     if (!svc) {
@@ -303,7 +310,8 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     }
 
     vn_service_ready(svc, vn_httpd_address(h));
-    sig = wait_for_stop(ing, &set, svc);
+    sig = wait_for_stop(ing, &set, svc, c, h, auth);
+    signal(SIGHUP, SIG_IGN); /* no reload while stopping */
     second_signal_exits(&set);
     vn_log_info("%s; finishing requests in progress (a second signal exits at once)",
                 sig ? strsignal(sig) : "store failed");

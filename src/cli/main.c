@@ -496,6 +496,8 @@ int main(int argc, char **argv)
         curl_global_cleanup();
         return VN_EXIT_USAGE;
     }
+    c.argc = argc - words;
+    c.argv = argv + words;
     rc = cmd->run(&c, npos, argv + words + first);
     vn_opts_release(&vn_cli_options, &c);
     curl_global_cleanup();

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Native TLS with a throwaway certificate; a TLS key readable by others is refused; only
 # forward-secret AEAD suites by default (--tls-priorities widens it); a chunked body over the
-# limit gets 413 through TLS too.
+# limit gets 413 through TLS too; certbot's symlinked live/ layout; SIGHUP replaces the
+# certificate for new handshakes while a request in flight completes, and keeps it when the
+# new pair is bad.
 source "$(dirname "$0")/lib.sh"
 
 UID1=2049025000431439
@@ -80,3 +82,71 @@ assert_eq "$rc" 1 "exit status with a world-readable key"
 assert_contains "$T/refused.log" "mode 0644" "the message gives the mode"
 assert_contains "$T/refused.log" "chmod 600" "the message says how to fix it"
 ok "a TLS key readable by others is refused with a clear message"
+
+# ---- certbot's layout and SIGHUP ----------------------------------------------------------
+# new_pair N: archive/certN.pem and archive/privkeyN.pem (0600), as certbot writes them.
+mkdir -p "$T/le/archive" "$T/le/live"
+new_pair() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+        -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+        -keyout "$T/le/archive/privkey$1.pem" -out "$T/le/archive/cert$1.pem" 2>/dev/null
+    chmod 600 "$T/le/archive/privkey$1.pem"
+}
+# point_live N [KEY-N]: live/ symlinks to pair N (certbot's renewal swaps them).
+point_live() {
+    ln -sfn "../archive/cert$1.pem" "$T/le/live/cert.pem"
+    ln -sfn "../archive/privkey${2:-$1}.pem" "$T/le/live/privkey.pem"
+}
+fp_of_file() {
+    openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2
+}
+fp_served() {
+    echo | openssl s_client -connect "$VN_ADDR" 2>/dev/null | openssl x509 -noout -fingerprint -sha256 |
+        cut -d= -f2
+}
+serves() { [ "$(fp_served)" = "$1" ]; }
+new_pair 1
+new_pair 2
+new_pair 3
+point_live 1
+FP1=$(fp_of_file "$T/le/archive/cert1.pem")
+FP2=$(fp_of_file "$T/le/archive/cert2.pem")
+VN_SCHEME=https vn_serve_start --tls-cert "$T/le/live/cert.pem" --tls-key "$T/le/live/privkey.pem"
+assert_eq "$(fp_served)" "$FP1" "the certificate behind the live/ symlinks"
+ok "certbot's symlinked live/ key and certificate are accepted (the final files checked)"
+
+# A request in flight (a body sent at 40 bytes/s) across the renewal.
+body_test tls-slow $UID1 >"$T/slow.json"
+cp "$T/le/archive/cert1.pem" "$T/ca.pem"
+cat "$T/le/archive/cert2.pem" >>"$T/ca.pem"
+curl -sS -o "$T/slow.out" -w '%{http_code}' --cacert "$T/ca.pem" --limit-rate 40 -X POST \
+    "$VN_URL/notifications" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $TOKEN" --data-binary @"$T/slow.json" >"$T/slow.code" 2>&1 &
+slow=$!
+VN_PIDS+=("$slow")
+in_flight() { [ "$(ss -Htn state established "( sport = :${VN_ADDR##*:} )" | wc -l)" -ge 1 ]; }
+wait_for 10 in_flight || fail "the slow request did not connect"
+point_live 2
+kill -HUP "$VN_SERVE_PID"
+wait_for 10 serves "$FP2" || fail "new handshakes still present $(fp_served), not the renewed $FP2"
+assert_contains "$T/serve.log" "reload: TLS certificate subject" "the reload names the new certificate"
+kill -0 "$VN_SERVE_PID" || fail "serve died of SIGHUP"
+wait "$slow" || true
+assert_eq "$(cat "$T/slow.code")" 200 "the request in flight across the reload"
+ok "SIGHUP: new handshakes present the renewed certificate; a request in flight completed"
+
+# A bad new pair (the key of another certificate; then a key readable by others): refused,
+# the current certificate stays and the log says why.
+point_live 3 2
+kill -HUP "$VN_SERVE_PID"
+wait_for 10 grep -q "does not belong to the certificate" "$T/serve.log" || fail "no refusal logged"
+assert_contains "$T/serve.log" "the current one stays" "the log says the certificate stays"
+assert_eq "$(fp_served)" "$FP2" "still the good certificate"
+point_live 3
+chmod 644 "$T/le/archive/privkey3.pem"
+kill -HUP "$VN_SERVE_PID"
+wait_for 10 grep -q "privkey.pem' is accessible by group or others (mode 0644)" "$T/serve.log" ||
+    fail "a world-readable key behind a symlink was not refused"
+assert_eq "$(fp_served)" "$FP2" "still the good certificate"
+vn_serve_stop
+ok "SIGHUP with a bad certificate or key: refused with the reason, the current one stays"

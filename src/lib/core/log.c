@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int vn__log_level = VN_LOG_INFO;
+_Atomic int vn__log_level = VN_LOG_INFO;
 static enum vn_log_format log_format = VN_LOG_TEXT;
 static int log_fd = 2;
 
@@ -22,6 +22,11 @@ void vn_log_setup(enum vn_log_level level, enum vn_log_format format, int fd)
     vn__log_level = level;
     log_format = format;
     log_fd = fd;
+}
+
+void vn_log_set_level(enum vn_log_level level)
+{
+    vn__log_level = level;
 }
 
 int vn_log_level_parse(const char *s, enum vn_log_level *out)

@@ -149,7 +149,8 @@ int vn_cidr_parse(const char *s, struct vn_cidr *out, struct vn_error *err)
         memcpy(out->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
     out->bits = max;
     if (slash) {
-        if (vn_parse_ll(slash + 1, 0, max, &bits) != 0 || !vn_is_digits(slash + 1, strlen(slash + 1)))
+        if (vn_parse_ll(slash + 1, 0, max, &bits) != 0 ||
+            !vn_is_digits(slash + 1, strlen(slash + 1)))
             return vn_error_set(err, VN_EUSAGE, "trusted proxy '%s': prefix length must be 0..%u",
                                 s, max);
         out->bits = (unsigned)bits;

@@ -75,7 +75,10 @@ int vn_secret_read_file(const char *path, char *out, size_t outcap, struct vn_er
     ssize_t n;
     int fd, rc = 0;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* Symlinks are followed (certbot's live/ -> archive/, systemd credentials): the checks
+     * below are made on the file that was opened, whatever the path went through. O_NONBLOCK:
+     * a FIFO must not block the open (it is refused as not regular). */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return vn_error_set(err, -errno, "cannot open secret file '%s': %s", path, strerror(errno));
     if (fstat(fd, &st) < 0) {

@@ -25,6 +25,7 @@ struct ip_entry {
 
 struct vn_conn {
     struct vn_conn *prev, *next; /* the tracker's list, under its lock */
+    struct vn_conns *t;
     int fd;
     uint8_t key[KEY_LEN];
     char remote[48]; /* for log lines */
@@ -443,6 +444,7 @@ struct vn_conn *vn_conns_opened(struct vn_conns *t, int fd, const struct sockadd
     if (!c)
         return NULL;
     c->fd = fd;
+    c->t = t;
     key_of(sa, c->key);
     vn_sockaddr_host(sa, c->remote, sizeof(c->remote));
     c->generation = atomic_load(&t->generation);
@@ -517,6 +519,11 @@ void vn_conn_set_phase(struct vn_conn *c, enum vn_conn_phase p)
         return;
     atomic_store(&c->since_ns, vn_mono_ns());
     atomic_store(&c->phase, (int)p);
+}
+
+void *vn_conn_ud(const struct vn_conn *c)
+{
+    return c->t->exempt_ud;
 }
 
 uint64_t vn_conn_generation(const struct vn_conn *c)

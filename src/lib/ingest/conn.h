@@ -68,9 +68,13 @@ struct vn_conns_stats {
 /* Is this peer exempt from the per-address limit (a trusted proxy)? */
 typedef int (*vn_conns_exempt_fn)(void *ud, const struct sockaddr *sa);
 
-/* A tracker with its reaper thread. exempt may be NULL. NULL with err on failure. */
-struct vn_conns *vn_conns_new(const struct vn_conns_limits *l, vn_conns_exempt_fn exempt,
-                              void *exempt_ud, struct vn_error *err);
+/* A tracker with its reaper thread. exempt may be NULL; ud is given to it and returned by
+ * vn_conn_ud. NULL with err on failure. */
+struct vn_conns *vn_conns_new(const struct vn_conns_limits *l, vn_conns_exempt_fn exempt, void *ud,
+                              struct vn_error *err);
+
+/* The ud of c's tracker (the HTTP server that owns the connection). */
+void *vn_conn_ud(const struct vn_conn *c);
 
 /* Stop the reaper and free. Call after the HTTP server stopped (no connection left). NULL ok. */
 void vn_conns_free(struct vn_conns *t);

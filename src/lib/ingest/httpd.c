@@ -2,6 +2,7 @@
 #include "vppnotify/httpd.h"
 #include "conn.h"
 #include "framing.h"
+#include "tls.h"
 #include "vppnotify/auth.h"
 #include "vppnotify/buf.h"
 #include "vppnotify/error.h"
@@ -29,8 +30,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define TLS_FILE_MAX   (64 * 1024)
 #define DISCARD_FACTOR 4 /* read at most this many times max_body before closing on a 413 */
+
+/* The limits a reload (SIGHUP) may change: each request copies them when it starts (field by
+ * field; one that starts during a reload may mix old and new values, which is harmless). */
+struct live {
+    atomic_size_t max_body, max_depth, quarantine_max;
+    atomic_uint retry_after_s, max_per_ip;
+    _Atomic int64_t read_timeout_ms;
+};
+
+struct limits {
+    size_t max_body, max_depth, quarantine_max;
+    unsigned retry_after_s, max_per_ip;
+    int64_t read_timeout_ms;
+};
 
 struct vn_httpd {
     struct vn_httpd_options o;
@@ -38,7 +52,8 @@ struct vn_httpd {
     struct vn_auth *auth;
     struct MHD_Daemon *mhd;
     struct vn_conns *conns;
-    char *tls_cert, *tls_key;
+    struct vn_tls *tls;
+    struct live live;
     char address[96];
     atomic_uint in_flight;
     _Atomic int64_t health_logged_ms;
@@ -61,6 +76,7 @@ struct request {
     struct vn_httpd *h;
     struct MHD_Connection *conn;
     struct vn_conn *track; /* the connection's deadlines (conn.h); NULL if untracked */
+    struct limits lim;     /* the live limits when the request started */
     size_t url_raw_len;    /* strlen of the target as it arrived */
     int counted;           /* in h->in_flight (its headers were complete) */
     int close;             /* answer with Connection: close */
@@ -114,7 +130,7 @@ static enum MHD_Result respond_json(struct request *r, unsigned status, json_t *
                                 r->route == ROUTE_HEALTH ? "GET" : "POST");
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE) {
         char ra[16];
-        snprintf(ra, sizeof(ra), "%u", r->h->o.retry_after_s);
+        snprintf(ra, sizeof(ra), "%u", r->lim.retry_after_s);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
     }
     ret = MHD_queue_response(r->conn, status, resp);
@@ -136,12 +152,9 @@ static double elapsed_ms(const struct request *r)
 static void log_rejected(struct request *r, unsigned status, const char *why)
 {
     struct vn_log_field f[] = {
-        VN_LF_I("status", status),
-        VN_LF_S("error", why),
-        VN_LF_S("remote", r->remote),
-        VN_LF_S("via", r->proxied ? r->peer : NULL),
-        VN_LF_I("bytes", (int64_t)r->seen),
-        VN_LF_D("latency_ms", elapsed_ms(r)),
+        VN_LF_I("status", status),          VN_LF_S("error", why),
+        VN_LF_S("remote", r->remote),       VN_LF_S("via", r->proxied ? r->peer : NULL),
+        VN_LF_I("bytes", (int64_t)r->seen), VN_LF_D("latency_ms", elapsed_ms(r)),
     };
     vn_log_fields(status >= 500 ? VN_LOG_ERROR : VN_LOG_WARN, "request rejected", f,
                   (int)(sizeof(f) / sizeof(f[0])));
@@ -351,7 +364,7 @@ static enum MHD_Result forwarded_client(struct request *r, int *answered)
     *answered = 1;
     snprintf(r->early_error, sizeof(r->early_error),
              "too many requests in progress from %s (--max-per-ip %u)", r->remote,
-             r->h->o.max_per_ip);
+             r->lim.max_per_ip);
     return respond_error(r, MHD_HTTP_TOO_MANY_REQUESTS, r->early_error);
 }
 
@@ -444,15 +457,15 @@ static enum MHD_Result authenticate(struct request *r)
 /* The rest of the header checks of an authenticated notification. */
 static enum MHD_Result after_auth(struct request *r)
 {
-    struct vn_httpd *h = r->h;
     const char *cl, *ct;
 
     cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         long long n;
-        if (vn_parse_ll(cl, 0, (long long)h->o.max_body, &n) == VN_ETOOBIG) {
+        if (vn_parse_ll(cl, 0, (long long)r->lim.max_body, &n) == VN_ETOOBIG) {
             snprintf(r->early_error, sizeof(r->early_error),
-                     "Content-Length %s is larger than the limit of %zu bytes", cl, h->o.max_body);
+                     "Content-Length %s is larger than the limit of %zu bytes", cl,
+                     r->lim.max_body);
             return respond_error(r, MHD_HTTP_CONTENT_TOO_LARGE, r->early_error);
         }
         if (n > 0 && vn_buf_reserve(&r->body, (size_t)n) != 0)
@@ -467,12 +480,11 @@ static enum MHD_Result after_auth(struct request *r)
 
 static enum MHD_Result on_body(struct request *r, const char *data, size_t *size)
 {
-    struct vn_httpd *h = r->h;
     size_t n = *size;
 
     *size = 0;
     r->seen += n;
-    if (vn_mono_ns() - r->start_ns > h->o.read_timeout_ms * 1000000) {
+    if (vn_mono_ns() - r->start_ns > r->lim.read_timeout_ms * 1000000) {
         log_rejected(r, 408, "body not received within the read timeout; connection closed");
         return MHD_NO;
     }
@@ -485,7 +497,7 @@ static enum MHD_Result on_body(struct request *r, const char *data, size_t *size
         int rc = -1;
 
         snprintf(r->early_error, sizeof(r->early_error),
-                 "body is larger than the limit of %zu bytes", h->o.max_body);
+                 "body is larger than the limit of %zu bytes", r->lim.max_body);
         vn_buf_release(&r->body);
         log_rejected(r, MHD_HTTP_CONTENT_TOO_LARGE, r->early_error);
         body = json_pack("{ss}", "error", r->early_error);
@@ -503,8 +515,7 @@ static enum MHD_Result on_body(struct request *r, const char *data, size_t *size
 /* The whole body is here: parse and hand over to the writer. */
 static enum MHD_Result on_complete(struct request *r)
 {
-    struct vn_httpd *h = r->h;
-    struct vn_parse_limits limits = {.max_depth = h->o.max_depth};
+    struct vn_parse_limits limits = {.max_depth = r->lim.max_depth};
     struct vn_error err = {0};
     int rc;
 
@@ -518,7 +529,7 @@ static enum MHD_Result on_complete(struct request *r)
         r->job.kind = VN_JOB_QUARANTINE;
         r->job.body = vn_buf_str(&r->body);
         r->job.original_len = r->body.len;
-        r->job.body_len = r->body.len < h->o.quarantine_max ? r->body.len : h->o.quarantine_max;
+        r->job.body_len = r->body.len < r->lim.quarantine_max ? r->body.len : r->lim.quarantine_max;
         r->job.remote = r->remote;
         r->job.reason = r->reason;
         return submit(r);
@@ -551,7 +562,13 @@ static void *request_new(void *cls, const char *uri, struct MHD_Connection *conn
     r->url_raw_len = uri ? strlen(uri) : 0;
     r->start_ns = vn_mono_ns();
     r->phase = PH_NEW;
-    vn_buf_init(&r->body, h->o.max_body);
+    r->lim.max_body = atomic_load(&h->live.max_body);
+    r->lim.max_depth = atomic_load(&h->live.max_depth);
+    r->lim.quarantine_max = atomic_load(&h->live.quarantine_max);
+    r->lim.retry_after_s = atomic_load(&h->live.retry_after_s);
+    r->lim.max_per_ip = atomic_load(&h->live.max_per_ip);
+    r->lim.read_timeout_ms = atomic_load(&h->live.read_timeout_ms);
+    vn_buf_init(&r->body, r->lim.max_body);
     vn_sockaddr_host(peer_address(conn), r->remote, sizeof(r->remote));
     if (h->ntrusted && is_trusted(h, peer_address(conn))) {
         r->proxied = 1;
@@ -605,7 +622,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return respond_outcome(r);
     case PH_DRAIN:
         r->seen += *upload_data_size;
-        if (*upload_data_size == 0 || r->seen > h->o.max_body * DISCARD_FACTOR)
+        if (*upload_data_size == 0 || r->seen > r->lim.max_body * DISCARD_FACTOR)
             return MHD_NO; /* the end, or enough: close (the answer is out already) */
         *upload_data_size = 0;
         return MHD_YES;
@@ -684,29 +701,74 @@ static void ensure_fd_limit(unsigned max_connections)
 
 /* ---- start and stop ---------------------------------------------------------------------- */
 
-static int read_text_file(const char *path, char **out, struct vn_error *err)
-{
-    struct vn_buf b;
-    char chunk[4096];
-    size_t n;
-    FILE *f = fopen(path, "re");
+/* ---- TLS: the certificate of each handshake, and reloads ---------------------------------- */
 
-    if (!f)
-        return vn_error_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
-    vn_buf_init(&b, TLS_FILE_MAX);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (vn_buf_append(&b, chunk, n) != 0) {
-            fclose(f);
-            vn_buf_release(&b);
-            return vn_error_set(err, VN_ETOOBIG, "'%s' is larger than %d bytes", path,
-                                TLS_FILE_MAX);
-        }
+/*
+ * GnuTLS asks for the certificate during each handshake: the pair current now (tls.h). The
+ * session's pointer is its libmicrohttpd connection, whose socket context is its tracker entry
+ * (conn.h), which knows the server.
+ */
+static int cert_callback(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+                         const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+                         gnutls_pcert_st **pcert, unsigned int *pcert_length,
+                         gnutls_privkey_t *pkey)
+{
+    struct MHD_Connection *conn = gnutls_session_get_ptr(session);
+    struct vn_conn *c = conn ? connection_track(conn) : NULL;
+    struct vn_httpd *h = c ? vn_conn_ud(c) : NULL;
+
+    (void)req_ca_dn;
+    (void)nreqs;
+    (void)pk_algos;
+    (void)pk_algos_length;
+    if (!h || !h->tls)
+        return -1; /* an untracked connection (out of memory): no handshake */
+    return vn_tls_retrieve(h->tls, pcert, pcert_length, pkey);
+}
+
+static void set_live(struct vn_httpd *h, const struct vn_httpd_options *o)
+{
+    atomic_store(&h->live.max_body, o->max_body);
+    atomic_store(&h->live.max_depth, o->max_depth);
+    atomic_store(&h->live.quarantine_max, o->quarantine_max);
+    atomic_store(&h->live.retry_after_s, o->retry_after_s);
+    atomic_store(&h->live.max_per_ip, o->max_per_ip);
+    atomic_store(&h->live.read_timeout_ms, o->read_timeout_ms);
+}
+
+int vn_httpd_reload(struct vn_httpd *h, const struct vn_httpd_options *o, struct vn_error *err)
+{
+    struct vn_conns_limits cl = {.max_connections = h->o.max_connections,
+                                 .max_per_ip = o->max_per_ip,
+                                 .header_timeout_ms = o->header_timeout_ms,
+                                 .read_timeout_ms = o->read_timeout_ms};
+    int rc = 0;
+
+    set_live(h, o);
+    vn_conns_set_limits(h->conns, &cl);
+    if (h->tls) {
+        if (!o->tls_cert_file || !o->tls_key_file)
+            return vn_error_set(err, VN_EUSAGE,
+                                "TLS cannot be turned off by a reload (restart without "
+                                "--tls-cert); the current certificate stays");
+        rc = vn_tls_reload(h->tls, o->tls_cert_file, o->tls_key_file,
+                           vn_conns_next_generation(h->conns), err);
+        vn_tls_collect(h->tls, vn_conns_oldest_generation(h->conns));
+    } else if (o->tls_cert_file) {
+        rc = vn_error_set(err, VN_EUSAGE,
+                          "TLS cannot be turned on by a reload (restart with --tls-cert)");
     }
-    fclose(f);
-    *out = vn_buf_detach(&b, NULL);
-    if (!*out)
-        return vn_error_set(err, VN_EPARSE, "'%s' is empty", path);
-    return 0;
+    return rc;
+}
+
+const char *vn_httpd_tls_describe(struct vn_httpd *h)
+{
+    return h->tls ? vn_tls_describe(h->tls) : NULL;
+}
+
+const char *vn_httpd_tls_fingerprint(struct vn_httpd *h)
+{
+    return h->tls ? vn_tls_fingerprint(h->tls) : NULL;
 }
 
 /* Refuse a priority string GnuTLS cannot use, saying where it stops understanding it. */
@@ -739,6 +801,7 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
     h->o = *opts;
     h->ingest = ingest;
     h->auth = auth;
+    set_live(h, opts);
     if (opts->ntrusted_proxies) {
         h->trusted = calloc(opts->ntrusted_proxies, sizeof(*h->trusted));
         if (!h->trusted) {
@@ -755,13 +818,9 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
         goto fail;
     }
     if (opts->tls_cert_file) {
-        h->tls_key = calloc(1, TLS_FILE_MAX);
-        if (!h->tls_key || read_text_file(opts->tls_cert_file, &h->tls_cert, err) != 0)
+        h->tls = vn_tls_new(opts->tls_cert_file, opts->tls_key_file, err);
+        if (!h->tls)
             goto fail;
-        if (vn_secret_read_file(opts->tls_key_file, h->tls_key, TLS_FILE_MAX, err) != 0) {
-            vn_error_prefix(err, "TLS key");
-            goto fail;
-        }
         flags |= MHD_USE_TLS;
         if (check_priorities(priorities, err) != 0)
             goto fail;
@@ -795,8 +854,7 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
     {
         /* TLS options only when TLS is on: MHD warns about them otherwise. */
         struct MHD_OptionItem tls[] = {
-            {MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert},
-            {MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key},
+            {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)cert_callback},
             {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)priorities},
             {MHD_OPTION_END, 0, NULL},
         };
@@ -811,7 +869,7 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
             MHD_OPTION_NOTIFY_COMPLETED, request_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
             connection_notify, h, MHD_OPTION_URI_LOG_CALLBACK, request_new, h,
             MHD_OPTION_UNESCAPE_CALLBACK, vn_framing_unescape, NULL, MHD_OPTION_STRICT_FOR_CLIENT,
-            1, MHD_OPTION_ARRAY, h->tls_cert ? tls : none, MHD_OPTION_END);
+            1, MHD_OPTION_ARRAY, h->tls ? tls : none, MHD_OPTION_END);
     }
     close(lfd);
     lfd = -1;
@@ -859,11 +917,7 @@ void vn_httpd_free(struct vn_httpd *h)
     if (h->mhd)
         MHD_stop_daemon(h->mhd);
     vn_conns_free(h->conns); /* after the server: no connection is left */
-    if (h->tls_key) {
-        vn_wipe(h->tls_key, TLS_FILE_MAX);
-        free(h->tls_key);
-    }
-    free(h->tls_cert);
+    vn_tls_free(h->tls);
     free(h->trusted);
     free(h);
 }
