@@ -22,6 +22,7 @@ struct vn_auth;
 struct vn_error;
 struct vn_ingest;
 struct vn_httpd;
+struct vn_writer;
 
 /* Forward-secret AEAD suites only, TLS 1.3 or 1.2 (the default of --tls-priorities). */
 #define VN_HTTPD_TLS_PRIORITIES                                                                    \
@@ -45,6 +46,12 @@ struct vn_httpd_options {
     size_t max_depth;          /* JSON nesting */
     unsigned retry_after_s;    /* Retry-After of a 503 */
     size_t quarantine_max;     /* bytes of a non-notification body kept in quarantine */
+    /* Where rejected requests (401/403) are recorded (docs/SCHEMA.md `rejections`), and
+     * how many rows and how old they are kept (0: no limit). NULL: not recorded. Borrowed;
+     * the writer must stop after vn_httpd_quiesce and before vn_httpd_free. */
+    struct vn_writer *writer;
+    long long rejections_max;
+    int64_t rejections_max_age_ms;
     /* Peers whose X-Forwarded-For names the client ("10.0.0.0/8", "::1"); borrowed. */
     const char *const *trusted_proxies;
     size_t ntrusted_proxies;
@@ -60,10 +67,10 @@ const char *vn_httpd_address(const struct vn_httpd *h);
 /*
  * Apply what a reload (SIGHUP) may change, from new options: the limits max_body, max_depth,
  * header_timeout_ms, read_timeout_ms, max_per_ip, retry_after_s, quarantine_max (for requests
- * that start from now on), and the TLS certificate and key, read again from their files (new
- * handshakes present the new pair; no connection is closed). Every other option needs a
- * restart and is ignored here. 0, or an error when the new TLS pair was refused: the old pair
- * stays in use (the limits were applied). Call from one thread at a time.
+ * that start from now on), the rejections' retention, and the TLS certificate and key, read again
+ * from their files (new handshakes present the new pair; no connection is closed). Every other
+ * option needs a restart and is ignored here. 0, or an error when the new TLS pair was refused: the
+ * old pair stays in use (the limits were applied). Call from one thread at a time.
  */
 int vn_httpd_reload(struct vn_httpd *h, const struct vn_httpd_options *opts, struct vn_error *err);
 

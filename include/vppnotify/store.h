@@ -640,4 +640,30 @@ int vn_store_recent_notifications(struct vn_store *st, long long limit, vn_row_c
  */
 int vn_store_backup(struct vn_store *st, const char *path);
 
+/* ---- rejected requests (401/403): `vppnotify rejections` (endpoint; docs/SCHEMA.md) ----- */
+
+/* One row: rejections of one kind from one address, aggregated over a short window. */
+struct vn_rejection {
+    int64_t first_ms, last_ms; /* the first and the last rejection it counts */
+    const char *remote;        /* the client's address */
+    int status;                /* 401 or 403 */
+    const char *reason;        /* "unknown token", "missing Authorization", ... */
+    const char *claimed_uid;   /* the envelope's uId when the body was read, else NULL */
+    const char *token_uid;     /* 403: the location of the token presented, else NULL */
+    long long count;           /* how many rejections */
+};
+
+/*
+ * Append n rows, then drop the oldest rows beyond max_rows (0: no limit) and the rows whose
+ * last rejection is older than before_ms (0: none). Inside the caller's transaction.
+ * VN_ENOTSUP for a backend that does not keep them.
+ */
+int vn_store_rejections_add(struct vn_store *st, const struct vn_rejection *rows, size_t n,
+                            long long max_rows, int64_t before_ms);
+
+/* Rows newest first (keys firstAt lastAt remote status reason claimedUId tokenUId count):
+ * those whose last rejection is at or after since_ms (0: all), at most limit (0: all). */
+int vn_store_rejections(struct vn_store *st, int64_t since_ms, long long limit, vn_row_cb cb,
+                        void *ud);
+
 #endif

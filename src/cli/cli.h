@@ -71,6 +71,9 @@ struct vn_cli {
     long long auth_refresh_ms;
     long long shutdown_timeout_ms;
     long long quarantine_max;
+    long long rejections_max;
+    long long rejections_max_age_ms;
+    char *since;
     char *ready_file;
     /* talking to Apple */
     char *apple_url;
@@ -147,6 +150,7 @@ extern const struct vn_command vn_cmd_sync[];
 extern const struct vn_command vn_cmd_api[];
 extern const struct vn_command vn_cmd_changes[];
 extern const struct vn_command vn_cmd_backup[];
+extern const struct vn_command vn_cmd_rejections[];
 
 /* ---- serve (cmd_serve.c, serve_reload.c) -------------------------------------------- */
 

@@ -189,6 +189,8 @@ void vn_cli_httpd_options(const struct vn_cli *c, struct vn_httpd_options *ho)
         .max_depth = (size_t)c->max_depth,
         .retry_after_s = (unsigned)((c->retry_after_ms + 999) / 1000),
         .quarantine_max = (size_t)c->quarantine_max,
+        .rejections_max = c->rejections_max,
+        .rejections_max_age_ms = c->rejections_max_age_ms,
     };
 }
 
@@ -287,6 +289,7 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
         ho.tls_key_file = cred_key;
         vn_log_info("TLS certificate and key from the service's credentials (%s)", cred_cert);
     }
+    ho.writer = writer;
     h = vn_httpd_start(&ho, ing, auth, &err);
     if (!h) {
         vn_cli_error("serve: %s", err.msg);
@@ -374,6 +377,8 @@ static const char *const o_serve[] = {"help",
                                       "auth-refresh",
                                       "shutdown-timeout",
                                       "quarantine-max",
+                                      "rejections-max",
+                                      "rejections-max-age",
                                       "ready-file",
                                       "apple-url",
                                       "apple-timeout",

@@ -102,6 +102,17 @@ static const struct vn_opt table[] = {
      "on SIGTERM, wait this long for requests in progress", F(shutdown_timeout_ms)},
     {"quarantine-max", VN_OPT_SIZE, "64K", 0, 64LL << 20, NULL, NULL, "SIZE",
      "bytes of a rejected (non-JSON) body kept in quarantine", F(quarantine_max)},
+    {"rejections-max", VN_OPT_INT, "100000", 0, 1000000000, NULL, NULL, "N",
+     "rejected requests (401/403) kept for 'vppnotify rejections', the oldest dropped (0: no "
+     "limit)",
+     F(rejections_max)},
+    {"rejections-max-age", VN_OPT_DURATION, "30d", 0, 3650 * DAY, NULL, NULL, "DURATION",
+     "rejected requests older than this are dropped (0: kept however old)",
+     F(rejections_max_age_ms)},
+    {"since", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "WHEN",
+     "only those at or after WHEN: a time (2026-01-31T12:00:00Z) or a duration back from now "
+     "(90m, 7d)",
+     F(since)},
     {"ready-file", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "FILE",
      "write the bound ADDR:PORT to FILE once listening", F(ready_file)},
 

@@ -2,6 +2,7 @@
 #include "vppnotify/httpd.h"
 #include "conn.h"
 #include "framing.h"
+#include "rejects.h"
 #include "tls.h"
 #include "vppnotify/auth.h"
 #include "vppnotify/buf.h"
@@ -22,6 +23,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +61,12 @@ struct vn_httpd {
     _Atomic int64_t health_logged_ms;
     struct vn_cidr *trusted; /* --trusted-proxy */
     size_t ntrusted;
+    struct vn_rejects *rejects; /* NULL without a writer */
+    struct {
+        pthread_mutex_t lock;
+        int64_t window_ms;
+        unsigned lines, skipped;
+    } authlog;
 };
 
 enum route { ROUTE_NOTIFY, ROUTE_HEALTH };
@@ -148,8 +156,7 @@ static double elapsed_ms(const struct request *r)
     return (double)(vn_mono_ns() - r->start_ns) / 1e6;
 }
 
-/* The one log line of a request that carried no notification we could read. */
-static void log_rejected(struct request *r, unsigned status, const char *why)
+static void log_rejected_line(struct request *r, unsigned status, const char *why)
 {
     struct vn_log_field f[] = {
         VN_LF_I("status", status),          VN_LF_S("error", why),
@@ -158,6 +165,56 @@ static void log_rejected(struct request *r, unsigned status, const char *why)
     };
     vn_log_fields(status >= 500 ? VN_LOG_ERROR : VN_LOG_WARN, "request rejected", f,
                   (int)(sizeof(f) / sizeof(f[0])));
+}
+
+/* 401/403 are recorded (rejects.h); who sends them decides how many there are. */
+static void record_rejection(struct request *r, unsigned status, const char *reason,
+                             const char *claimed_uid, const char *token_uid)
+{
+    if (r->h->rejects)
+        vn_rejects_note(r->h->rejects, r->remote, (int)status, reason, claimed_uid, token_uid);
+}
+
+/* 401 and 403 lines: at most AUTH_LINES_MAX per 10 s each, then one line saying how many were
+ * left out (`vppnotify rejections` lists them all). Other statuses are not limited. */
+#define AUTH_LINES_MAX 20
+
+static int auth_line_allowed(struct vn_httpd *h, unsigned *skipped)
+{
+    int64_t now = vn_now_ms();
+    int ok;
+
+    pthread_mutex_lock(&h->authlog.lock);
+    if (now - h->authlog.window_ms >= 10000) {
+        *skipped = h->authlog.skipped;
+        h->authlog.window_ms = now;
+        h->authlog.lines = 0;
+        h->authlog.skipped = 0;
+    }
+    ok = h->authlog.lines < AUTH_LINES_MAX;
+    if (ok)
+        h->authlog.lines++;
+    else
+        h->authlog.skipped++;
+    pthread_mutex_unlock(&h->authlog.lock);
+    return ok;
+}
+
+/* The one log line of a request that carried no notification we could read. */
+static void log_rejected(struct request *r, unsigned status, const char *why)
+{
+    unsigned skipped = 0;
+
+    if (status == MHD_HTTP_UNAUTHORIZED || status == MHD_HTTP_FORBIDDEN) {
+        int ok = auth_line_allowed(r->h, &skipped);
+        if (skipped)
+            vn_log_warn("%u more requests were rejected with 401/403 in 10 s and not logged one "
+                        "by one ('vppnotify rejections' lists them)",
+                        skipped);
+        if (!ok)
+            return;
+    }
+    log_rejected_line(r, status, why);
 }
 
 static enum MHD_Result respond_error(struct request *r, unsigned status, const char *msg)
@@ -449,8 +506,16 @@ static enum MHD_Result authenticate(struct request *r)
                              r->auth_rc == VN_EFULL
                                  ? "too many unknown tokens waiting to be checked; retry later"
                                  : "shutting down; retry later");
-    if (rc != 0)
+    if (rc != 0) {
+        const char *hdr =
+            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        record_rejection(r, MHD_HTTP_UNAUTHORIZED,
+                         !hdr                 ? "missing Authorization"
+                         : rc == VN_ENOTFOUND ? "unknown token"
+                                              : "malformed Authorization",
+                         NULL, NULL);
         return respond_error(r, MHD_HTTP_UNAUTHORIZED, "missing, malformed or unknown token");
+    }
     return after_auth(r);
 }
 
@@ -539,6 +604,7 @@ static enum MHD_Result on_complete(struct request *r)
     if (strcmp(r->n->uid, r->uid) != 0) {
         char msg[VN_ID_MAX + 96];
         snprintf(msg, sizeof(msg), "uId '%s' is not the location of this token", r->n->uid);
+        record_rejection(r, MHD_HTTP_FORBIDDEN, "uId of another location", r->n->uid, r->uid);
         return respond_error(r, MHD_HTTP_FORBIDDEN, msg);
     }
     r->job.kind = VN_JOB_NOTIFICATION;
@@ -746,6 +812,8 @@ int vn_httpd_reload(struct vn_httpd *h, const struct vn_httpd_options *o, struct
 
     set_live(h, o);
     vn_conns_set_limits(h->conns, &cl);
+    if (h->rejects)
+        vn_rejects_set_retention(h->rejects, o->rejections_max, o->rejections_max_age_ms);
     if (h->tls) {
         if (!o->tls_cert_file || !o->tls_key_file)
             return vn_error_set(err, VN_EUSAGE,
@@ -802,6 +870,14 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
     h->ingest = ingest;
     h->auth = auth;
     set_live(h, opts);
+    pthread_mutex_init(&h->authlog.lock, NULL);
+    if (opts->writer) {
+        struct vn_rejects_options ro = {.max_rows = opts->rejections_max,
+                                        .max_age_ms = opts->rejections_max_age_ms};
+        h->rejects = vn_rejects_new(opts->writer, &ro, err);
+        if (!h->rejects)
+            goto fail;
+    }
     if (opts->ntrusted_proxies) {
         h->trusted = calloc(opts->ntrusted_proxies, sizeof(*h->trusted));
         if (!h->trusted) {
@@ -896,6 +972,7 @@ const char *vn_httpd_address(const struct vn_httpd *h)
 
 void vn_httpd_quiesce(struct vn_httpd *h)
 {
+    vn_rejects_flush(h->rejects); /* while the writer still takes jobs */
     MHD_socket fd = MHD_quiesce_daemon(h->mhd);
 
     if (fd != MHD_INVALID_SOCKET)
@@ -917,7 +994,9 @@ void vn_httpd_free(struct vn_httpd *h)
     if (h->mhd)
         MHD_stop_daemon(h->mhd);
     vn_conns_free(h->conns); /* after the server: no connection is left */
+    vn_rejects_free(h->rejects);
     vn_tls_free(h->tls);
+    pthread_mutex_destroy(&h->authlog.lock);
     free(h->trusted);
     free(h);
 }

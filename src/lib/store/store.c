@@ -446,3 +446,27 @@ int vn_store_backup(struct vn_store *st, const char *path)
 {
     return st->ops->backup(st, path);
 }
+
+/* ---- rejected requests (endpoint) -------------------------------------------------------- */
+
+static int no_rejections(struct vn_store *st)
+{
+    vn__store_set_error(st, "the %s store does not keep rejected requests", st->ops->name);
+    return VN_ENOTSUP;
+}
+
+int vn_store_rejections_add(struct vn_store *st, const struct vn_rejection *rows, size_t n,
+                            long long max_rows, int64_t before_ms)
+{
+    if (!st->ops->rejections_add)
+        return note(st, no_rejections(st));
+    return CALL(st, st->ops->rejections_add(st, rows, n, max_rows, before_ms));
+}
+
+int vn_store_rejections(struct vn_store *st, int64_t since_ms, long long limit, vn_row_cb cb,
+                        void *ud)
+{
+    if (!st->ops->rejections)
+        return note(st, no_rejections(st));
+    return CALL(st, st->ops->rejections(st, since_ms, limit, cb, ud));
+}

@@ -111,6 +111,11 @@ struct vn_store_ops {
     int (*last_notification)(struct vn_store *st, const char *uid, int64_t *ms);
     int (*recent_notifications)(struct vn_store *st, long long limit, vn_row_cb cb, void *ud);
     int (*backup)(struct vn_store *st, const char *path);
+    /* Rejected requests (endpoint). Optional: NULL means VN_ENOTSUP. */
+    int (*rejections_add)(struct vn_store *st, const struct vn_rejection *rows, size_t n,
+                          long long max_rows, int64_t before_ms);
+    int (*rejections)(struct vn_store *st, int64_t since_ms, long long limit, vn_row_cb cb,
+                      void *ud);
 };
 
 /*

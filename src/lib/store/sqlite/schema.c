@@ -557,6 +557,24 @@ const char *const vn__sqlite_migrations[] = {
     "change_dirty(kind, uid, k1, k2, k3, k4, existed) SELECT 'location', OLD.uid, '', '', "
     "'', '', 1 WHERE NOT EXISTS (SELECT 1 FROM change_dirty WHERE kind = 'location' AND uid "
     "= OLD.uid AND k1 = '' AND k2 = '' AND k3 = '' AND k4 = ''); END;",
+
+    /*
+     * 8: rejected requests (401/403), aggregated by the endpoint: one row per address, status,
+     * reason and claimed uId per second at most, pruned by count and age (docs/SCHEMA.md).
+     * IF NOT EXISTS: test_store_sqlite replays migration 5 and what follows.
+     */
+    "CREATE TABLE IF NOT EXISTS rejections ("
+    "  id          INTEGER PRIMARY KEY,"
+    "  first_at    TEXT NOT NULL,"
+    "  last_at     TEXT NOT NULL,"
+    "  remote_addr TEXT NOT NULL,"
+    "  status      INTEGER NOT NULL,"
+    "  reason      TEXT NOT NULL,"
+    "  claimed_uid TEXT,"
+    "  token_uid   TEXT,"
+    "  count       INTEGER NOT NULL CHECK (count > 0)"
+    ");"
+    "CREATE INDEX IF NOT EXISTS rejections_last_at ON rejections(last_at);",
 };
 
 const int vn__sqlite_schema_version =

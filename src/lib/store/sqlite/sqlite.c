@@ -916,4 +916,6 @@ static const struct vn_store_ops sqlite_ops = {
     .last_notification = vn__sq_last_notification,
     .recent_notifications = vn__sq_recent_notifications,
     .backup = vn__sq_backup,
+    .rejections_add = vn__sq_rejections_add,
+    .rejections = vn__sq_rejections,
 };

@@ -202,6 +202,12 @@ int vn__sq_lost(struct vn__sqlite *s, const char *what);
 /* Roll back the open transaction, if any, keeping the message of the failure that caused it. */
 void vn__sq_abort(struct vn__sqlite *s);
 
+/* rejections.c (endpoint) */
+int vn__sq_rejections_add(struct vn_store *st, const struct vn_rejection *rows, size_t n,
+                          long long max_rows, int64_t before_ms);
+int vn__sq_rejections(struct vn_store *st, int64_t since_ms, long long limit, vn_row_cb cb,
+                      void *ud);
+
 /* write.c */
 int vn__sq_notification_insert(struct vn_store *st, const struct vn_notification_record *r);
 int vn__sq_notification_repeat(struct vn_store *st, const char *id,
