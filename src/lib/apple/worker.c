@@ -153,6 +153,10 @@ static void refresh_health(struct vn_worker *w, struct vn_store *st, int64_t now
     old = w->health;
     w->health = h->arr;
     pthread_mutex_unlock(&w->mu);
+    /* The public /healthz no longer shows the snapshot: say when it changes size (tests wait
+     * for this to know that a whole cycle saw the locations). */
+    if (!old || json_array_size(old) != json_array_size(h->arr))
+        vn_log_debug("tracker: health snapshot of %zu location(s)", json_array_size(h->arr));
     json_decref(old);
     for (int i = 0; i < h->nwarn; i++)
         expiry_warning(w, st, h->warn[i], now);
