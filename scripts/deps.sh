@@ -72,8 +72,24 @@ js_deps() {
         [ -f "$dir/package-lock.json" ] || continue
         cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-lock" 2>/dev/null && continue
         echo "deps.sh: npm ci in ${dir#"$(cd "$(dirname "$0")/.." && pwd)"/}"
-        (cd "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) &&
-            cp "$dir/package-lock.json" "$dir/node_modules/.installed-lock" || return 1
+        npmlog=$(mktemp "${TMPDIR:-/tmp}/deps-npm.XXXXXX")
+        # stderr to the terminal and to $npmlog (pipefail keeps npm's status)
+        if ! { (cd "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund \
+            --loglevel=error) 2>&1 1>&3 | tee "$npmlog" >&2; } 3>&1; then
+            # The usual cause on a fresh machine: its network reaches the registry through a
+            # TLS-inspecting proxy whose CA this machine does not trust yet.
+            if grep -qE 'SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(GET_ISSUER|VERIFY_LEAF)|CERT_' \
+                "$npmlog"; then
+                echo "deps.sh: npm does not trust the TLS certificate of its registry (above):" \
+                     "this network inspects TLS with a CA this machine lacks; add that CA" \
+                     "(/usr/local/share/ca-certificates/, then update-ca-certificates) and run" \
+                     "this again" >&2
+            fi
+            rm -f "$npmlog"
+            return 1
+        fi
+        rm -f "$npmlog"
+        cp "$dir/package-lock.json" "$dir/node_modules/.installed-lock" || return 1
     done
 }
 [ ${#missing[@]} -eq 0 ] && { js_deps; exit; }
