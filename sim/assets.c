@@ -1,18 +1,21 @@
 /*
- * assets.c - Get Assets, Get Assignments, and assets associate / disassociate / revoke:
- * synchronous validation (limits, duplicates, required fields, 9706/9707) and the business
- * rules applied when the event is processed (licenses consumed and released, 9709, 9609).
+ * assets.c - see assets.h.
  */
-#include "sim.h"
+#include "assets.h"
+
+#include "ctx.h"
+#include "db.h"
+#include "location.h"
+#include "outbox.h"
+#include "outcome.h"
 
 #include "vppnotify/apple_errors.h"
+#include "vppnotify/error.h"
 #include "vppnotify/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define UNLIMITED_COUNT 2147483647LL
 
 #define ASSET_COLUMNS                                                                              \
     "adam_id AS adamId, pricing_param AS pricingParam, product_type AS productType,"               \
@@ -31,79 +34,69 @@
     " AND (?10 IS NULL OR (CASE WHEN unlimited THEN 2147483647 ELSE total END) - assigned <= ?10)" \
     " AND (?11 IS NULL OR unlimited = ?11)"
 
-void api_assets_get(struct sim_req *r)
+/* Parameters 1-11 of ASSET_WHERE; unlimited_only: the unlimitedAssets query. */
+static void bind_asset_filter(struct sim_stmt *q, const char *uid, const struct sim_asset_filter *f,
+                              int unlimited_only)
 {
-    struct sim *s = r->sim;
-    const char *adam = sim_arg(r, "adamId"), *ptype = sim_arg(r, "productType"),
-               *pp = sim_arg(r, "pricingParam");
-    long long v[6], unl_filter = 0;
-    const long long *pv[6] = {NULL};
-    int b, rc, unlimited = -1;
-    static const char *const names[6] = {"revocable",         "deviceAssignable",
-                                         "minAssignedCount",  "maxAssignedCount",
-                                         "minAvailableCount", "maxAvailableCount"};
-    struct sim_page pg;
-    int64_t count;
-    json_t *assets, *out;
-    char ver[37];
+    int64_t zero = 0, one = 1;
 
-    for (int i = 0; i < 6; i++) {
-        if (i < 2) {
-            rc = sim_arg_bool(r, names[i], &b);
-            v[i] = b;
-        } else {
-            rc = sim_arg_int(r, names[i], 0, UNLIMITED_COUNT, &v[i]);
-        }
-        if (rc < 0)
-            return;
-        if (rc > 0)
-            pv[i] = &v[i];
-    }
-    if ((rc = sim_arg_bool(r, "unlimited", &b)) < 0)
-        return;
-    if (rc > 0)
-        unlimited = b;
-    if ((ptype && strcmp(ptype, "App") && strcmp(ptype, "Book")) ||
-        (pp && strcmp(pp, "STDQ") && strcmp(pp, "PLUS"))) {
-        sim_error(r, VN_APPLE_INVALID_ARGUMENT);
-        return;
-    }
-    if (sim_arg(r, "pageIndex") && strcmp(sim_arg(r, "pageIndex"), "0") &&
-        sim_faults_version_change(s))
-        sim_state_perturb(s, r->uid, COLL_ASSETS);
-    count = sim_query_int(s, 0, "SELECT COUNT(*)" ASSET_WHERE,
-                          "ttttoooooo"
-                          "o",
-                          r->uid, adam, ptype, pp, pv[0], pv[1], pv[2], pv[3], pv[4], pv[5],
-                          unlimited >= 0 ? &unl_filter : NULL);
-    if (sim_page_setup(r, count, &pg) < 0)
-        return;
-    assets = sim_query_json(s,
-                            "SELECT " ASSET_COLUMNS ASSET_WHERE
-                            " ORDER BY adam_id, pricing_param LIMIT ?12 OFFSET ?13",
-                            "ttttoooooooii", r->uid, adam, ptype, pp, pv[0], pv[1], pv[2], pv[3],
-                            pv[4], pv[5], unlimited >= 0 ? &unl_filter : NULL, pg.limit, pg.offset);
-    if (!assets) {
-        sim_error(r, VN_APPLE_INTERNAL_ERROR);
-        return;
-    }
-    sim_version_current(s, r->uid, COLL_ASSETS, ver);
-    out = json_object();
-    sim_page_fields(out, &pg, json_array_size(assets));
-    json_object_set_new(out, "assets", assets);
-    if (unlimited == 1 && pg.index == 0) {
-        long long one = 1;
-        json_t *u = sim_query_json(
-            s,
-            "SELECT adam_id AS adamId, pricing_param AS pricingParam,"
-            " product_type AS productType, assigned AS assignedCount,"
-            " device_assignable AS \"b:deviceAssignable\", revocable AS \"b:revocable\","
-            " platforms AS \"j:supportedPlatforms\"" ASSET_WHERE " ORDER BY adam_id, pricing_param",
-            "ttttooooooo", r->uid, adam, ptype, pp, pv[0], pv[1], pv[2], pv[3], NULL, NULL, &one);
-        json_object_set_new(out, "unlimitedAssets", u ? u : json_array());
-    }
-    json_object_set_new(out, "versionId", json_string(ver));
-    sim_ok(r, out);
+    sim_bind_text(q, 1, uid);
+    sim_bind_text(q, 2, f->adam_id);
+    sim_bind_text(q, 3, f->product_type);
+    sim_bind_text(q, 4, f->pricing_param);
+    sim_bind_opt_int(q, 5, f->revocable);
+    sim_bind_opt_int(q, 6, f->device_assignable);
+    sim_bind_opt_int(q, 7, f->min_assigned);
+    sim_bind_opt_int(q, 8, f->max_assigned);
+    sim_bind_opt_int(q, 9, unlimited_only ? NULL : f->min_available);
+    sim_bind_opt_int(q, 10, unlimited_only ? NULL : f->max_available);
+    sim_bind_opt_int(q, 11, unlimited_only ? &one : f->unlimited >= 0 ? &zero : NULL);
+}
+
+int sim_assets_count(struct sim_ctx *c, const char *uid, const struct sim_asset_filter *f,
+                     int64_t *n)
+{
+    struct sim_stmt q;
+    int rc;
+
+    if ((rc = SIM_PREPARE(c->db, &q, "SELECT COUNT(*)" ASSET_WHERE)))
+        return rc;
+    bind_asset_filter(&q, uid, f, 0);
+    return sim_stmt_int(&q, n);
+}
+
+int sim_assets_list(struct sim_ctx *c, const char *uid, const struct sim_asset_filter *f,
+                    int64_t limit, int64_t offset, json_t **out)
+{
+    struct sim_stmt q;
+    int rc;
+
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "SELECT " ASSET_COLUMNS ASSET_WHERE
+                          " ORDER BY adam_id, pricing_param LIMIT ?12 OFFSET ?13")))
+        return rc;
+    bind_asset_filter(&q, uid, f, 0);
+    sim_bind_int(&q, 12, limit);
+    sim_bind_int(&q, 13, offset);
+    return sim_stmt_rows(&q, out);
+}
+
+int sim_assets_unlimited(struct sim_ctx *c, const char *uid, const struct sim_asset_filter *f,
+                         json_t **out)
+{
+    struct sim_stmt q;
+    int rc;
+
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "SELECT adam_id AS adamId, pricing_param AS pricingParam,"
+                          " product_type AS productType, assigned AS assignedCount,"
+                          " device_assignable AS \"b:deviceAssignable\","
+                          " revocable AS \"b:revocable\","
+                          " platforms AS \"j:supportedPlatforms\"" ASSET_WHERE
+                          " ORDER BY adam_id, pricing_param")))
+        return rc;
+    bind_asset_filter(&q, uid, f, 1);
+    return sim_stmt_rows(&q, out);
 }
 
 #define ASSIGNMENT_WHERE                                                                           \
@@ -117,252 +110,117 @@ void api_assets_get(struct sim_req *r)
     "(SELECT " col " FROM users u WHERE u.uid = a.uid AND u.client_user_id = a.client_user_id"     \
     " ORDER BY u.status <> 'Retired' DESC, u.id DESC LIMIT 1)"
 
-void api_assignments_get(struct sim_req *r)
+static void bind_assignment_filter(struct sim_stmt *q, const char *uid,
+                                   const struct sim_assignment_filter *f)
 {
-    struct sim *s = r->sim;
-    const char *adam = sim_arg(r, "adamId"), *cuid = sim_arg(r, "clientUserId"),
-               *sn = sim_arg(r, "serialNumber"), *pp = sim_arg(r, "pricingParam");
-    int excl = 0, incl = 0;
-    long long since;
-    struct sim_page pg;
-    int64_t count;
-    json_t *rows, *out;
-    char ver[37];
-
-    if (sim_arg_bool(r, "excludeInactiveUsers", &excl) < 0 ||
-        sim_arg_bool(r, "includeUserState", &incl) < 0)
-        return;
-    if (pp && strcmp(pp, "STDQ") && strcmp(pp, "PLUS")) {
-        sim_error(r, VN_APPLE_INVALID_ARGUMENT);
-        return;
-    }
-    if (sim_since(r, COLL_ASSIGNMENTS, &since) < 0)
-        return;
-    if (sim_arg(r, "pageIndex") && strcmp(sim_arg(r, "pageIndex"), "0") &&
-        sim_faults_version_change(s))
-        sim_state_perturb(s, r->uid, COLL_ASSIGNMENTS);
-    count = sim_query_int(s, 0, "SELECT COUNT(*)" ASSIGNMENT_WHERE, "tttttoi", r->uid, adam, cuid,
-                          sn, pp, since >= 0 ? &since : NULL, (int64_t)excl);
-    if (sim_page_setup(r, count, &pg) < 0)
-        return;
-    rows = sim_query_json(
-        s,
-        "SELECT a.adam_id AS adamId, a.pricing_param AS pricingParam,"
-        " a.client_user_id AS clientUserId, a.serial_number AS serialNumber,"
-        " CASE WHEN ?8 AND a.client_user_id IS NOT NULL THEN " USER_OF_ASSIGNMENT(
-            "status") " END AS userStatus,"
-                      " CASE WHEN ?8 AND a.client_user_id IS NOT NULL THEN " USER_OF_ASSIGNMENT(
-                          "id_hash") " END AS idHash" ASSIGNMENT_WHERE
-                                     " ORDER BY a.id LIMIT ?9 OFFSET ?10",
-        "tttttoiiii", r->uid, adam, cuid, sn, pp, since >= 0 ? &since : NULL, (int64_t)excl,
-        (int64_t)incl, pg.limit, pg.offset);
-    if (!rows) {
-        sim_error(r, VN_APPLE_INTERNAL_ERROR);
-        return;
-    }
-    sim_version_current(s, r->uid, COLL_ASSIGNMENTS, ver);
-    out = json_object();
-    sim_page_fields(out, &pg, json_array_size(rows));
-    json_object_set_new(out, "assignments", rows);
-    json_object_set_new(out, "versionId", json_string(ver));
-    sim_ok(r, out);
+    sim_bind_text(q, 1, uid);
+    sim_bind_text(q, 2, f->adam_id);
+    sim_bind_text(q, 3, f->client_user_id);
+    sim_bind_text(q, 4, f->serial_number);
+    sim_bind_text(q, 5, f->pricing_param);
+    sim_bind_opt_int(q, 6, f->since_seq);
+    sim_bind_int(q, 7, f->exclude_inactive != 0);
 }
 
-/* ---------------------------------------------------------------------------------------- */
-
-/* Normalise the assets of a request into [{adamId, pricingParam}]: 0, or -1 answered. */
-static int read_assets(struct sim_req *r, json_t **out)
+int sim_assignments_count(struct sim_ctx *c, const char *uid, const struct sim_assignment_filter *f,
+                          int64_t *n)
 {
-    json_t *in = json_object_get(r->json, "assets"), *norm, *seen, *e;
-    size_t i;
+    struct sim_stmt q;
+    int rc;
 
-    if (!in || json_is_null(in) || (json_is_array(in) && json_array_size(in) == 0)) {
-        sim_error(r, VN_APPLE_ASSETS_REQUIRED);
-        return -1;
-    }
-    if (!json_is_array(in)) {
-        sim_error(r, VN_APPLE_INVALID_ARGUMENT);
-        return -1;
-    }
-    if ((long long)json_array_size(in) > sim_limit(r->sim, LIM_MAX_ASSETS)) {
-        sim_error(r, VN_APPLE_TOO_MANY_ASSETS);
-        return -1;
-    }
-    norm = json_array();
-    seen = json_object();
-    json_array_foreach(in, i, e)
-    {
-        json_t *a = json_object_get(e, "adamId"), *p = json_object_get(e, "pricingParam");
-        char adam[32], key[48];
-        const char *pp = json_string_value(p) ? json_string_value(p) : "STDQ";
-        if (json_is_string(a) && vn_is_digits(json_string_value(a), json_string_length(a)) &&
-            json_string_length(a) < sizeof(adam))
-            vn_strlcpy(adam, json_string_value(a), sizeof(adam));
-        else if (json_is_integer(a) && json_integer_value(a) > 0)
-            snprintf(adam, sizeof(adam), "%lld", (long long)json_integer_value(a));
-        else
-            goto invalid;
-        if ((p && !json_is_null(p) && !json_is_string(p)) ||
-            (strcmp(pp, "STDQ") && strcmp(pp, "PLUS")))
-            goto invalid;
-        snprintf(key, sizeof(key), "%s|%s", adam, pp);
-        if (json_object_get(seen, key)) {
-            json_decref(norm);
-            json_decref(seen);
-            sim_error(r, VN_APPLE_DUPLICATE_ASSETS);
-            return -1;
-        }
-        json_object_set_new(seen, key, json_true());
-        json_array_append_new(norm, json_pack("{s:s, s:s}", "adamId", adam, "pricingParam", pp));
-    }
-    json_decref(seen);
-    *out = norm;
-    return 0;
-invalid:
-    json_decref(norm);
-    json_decref(seen);
-    sim_error_info(r, VN_APPLE_INVALID_ARGUMENT, NULL,
-                   "Invalid argument: each asset needs an adamId and a valid pricingParam.");
-    return -1;
+    if ((rc = SIM_PREPARE(c->db, &q, "SELECT COUNT(*)" ASSIGNMENT_WHERE)))
+        return rc;
+    bind_assignment_filter(&q, uid, f);
+    return sim_stmt_int(&q, n);
 }
 
-/* Read clientUserIds and serialNumbers with their limits: 0, or -1 answered. */
-static int read_targets(struct sim_req *r, enum sim_limit_id lu, enum sim_limit_id ls,
-                        json_t **users, json_t **serials)
+int sim_assignments_list(struct sim_ctx *c, const char *uid, const struct sim_assignment_filter *f,
+                         int64_t limit, int64_t offset, json_t **out)
 {
-    json_t *u = json_object_get(r->json, "clientUserIds");
-    json_t *sn = json_object_get(r->json, "serialNumbers");
+    struct sim_stmt q;
+    int rc;
 
-    if (!sim_strings_ok(u) || !sim_strings_ok(sn)) {
-        sim_error_info(r, VN_APPLE_INVALID_ARGUMENT, NULL,
-                       "Invalid argument: clientUserIds and serialNumbers are arrays of strings.");
-        return -1;
-    }
-    if (!json_array_size(u) && !json_array_size(sn)) {
-        sim_error(r, VN_APPLE_USERS_OR_SERIALS_REQUIRED);
-        return -1;
-    }
-    if ((long long)json_array_size(u) > sim_limit(r->sim, lu)) {
-        sim_error(r, VN_APPLE_TOO_MANY_CLIENT_USER_IDS);
-        return -1;
-    }
-    if ((long long)json_array_size(sn) > sim_limit(r->sim, ls)) {
-        sim_error(r, VN_APPLE_TOO_MANY_SERIAL_NUMBERS);
-        return -1;
-    }
-    if (json_is_array(u) && sim_strings_dup(u)) {
-        sim_error(r, VN_APPLE_DUPLICATE_CLIENT_USER_IDS);
-        return -1;
-    }
-    if (json_is_array(sn) && sim_strings_dup(sn)) {
-        sim_error(r, VN_APPLE_DUPLICATE_SERIAL_NUMBERS);
-        return -1;
-    }
-    *users = json_is_array(u) ? json_incref(u) : json_array();
-    *serials = json_is_array(sn) ? json_incref(sn) : json_array();
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "SELECT a.adam_id AS adamId, a.pricing_param AS pricingParam,"
+                          " a.client_user_id AS clientUserId, a.serial_number AS serialNumber,"
+                          " CASE WHEN ?8 AND a.client_user_id IS NOT NULL THEN " USER_OF_ASSIGNMENT(
+                              "status") " END AS userStatus,"
+                                        " CASE WHEN ?8 AND a.client_user_id IS NOT NULL"
+                                        " THEN " USER_OF_ASSIGNMENT(
+                                            "id_hash") " END AS idHash" ASSIGNMENT_WHERE
+                                                       " ORDER BY a.id LIMIT ?9 OFFSET ?10")))
+        return rc;
+    bind_assignment_filter(&q, uid, f);
+    sim_bind_int(&q, 8, f->include_user_state != 0);
+    sim_bind_int(&q, 9, limit);
+    sim_bind_int(&q, 10, offset);
+    return sim_stmt_rows(&q, out);
+}
+
+/* ---- checks ------------------------------------------------------------------------------ */
+
+struct asset_row {
+    int found, unlimited, dev, rev;
+    int64_t total, assigned;
+};
+
+static int asset_row(struct sim_ctx *c, const char *uid, const char *adam, const char *pp,
+                     struct asset_row *a)
+{
+    struct sim_stmt q;
+    int rc;
+
+    memset(a, 0, sizeof(*a));
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "SELECT total, assigned, unlimited, device_assignable, revocable"
+                          " FROM assets WHERE uid = ?1 AND adam_id = ?2 AND pricing_param = ?3")))
+        return rc;
+    sim_bind_text(&q, 1, uid);
+    sim_bind_text(&q, 2, adam);
+    sim_bind_text(&q, 3, pp);
+    if ((rc = sim_stmt_step(&q)) != SIM_ROW)
+        return rc;
+    a->found = 1;
+    a->total = sim_col_int(&q, 0);
+    a->assigned = sim_col_int(&q, 1);
+    a->unlimited = sim_col_int(&q, 2) != 0;
+    a->dev = sim_col_int(&q, 3) != 0;
+    a->rev = sim_col_int(&q, 4) != 0;
+    sim_stmt_reset(&q);
     return 0;
 }
 
-void api_assets_manage(struct sim_req *r)
+int sim_asset_flags(struct sim_ctx *c, const char *uid, const char *adam_id,
+                    const char *pricing_param, int *found, int *device_assignable, int *revocable)
 {
-    struct sim *s = r->sim;
-    const char *op = strrchr(r->path, '/') + 1;
-    const char *type = !strcmp(op, "associate")      ? "ASSOCIATE"
-                       : !strcmp(op, "disassociate") ? "DISASSOCIATE"
-                                                     : "REVOKE";
-    json_t *assets = NULL, *users = NULL, *serials = NULL, *req;
-    int64_t requested;
-    char id[37];
-    size_t i;
-    json_t *a;
+    struct asset_row a;
+    int rc = asset_row(c, uid, adam_id, pricing_param, &a);
 
-    if (!strcmp(type, "REVOKE")) {
-        if (read_targets(r, LIM_MAX_REVOKE_CLIENT_USER_IDS, LIM_MAX_REVOKE_SERIAL_NUMBERS, &users,
-                         &serials) < 0)
-            return;
-        requested = 0;
-        json_array_foreach(users, i, a)
-        {
-            int64_t n = sim_query_int(
-                s, 0,
-                "SELECT COUNT(*) FROM assignments x JOIN assets y ON y.uid = x.uid AND"
-                " y.adam_id = x.adam_id AND y.pricing_param = x.pricing_param"
-                " WHERE x.uid = ? AND x.client_user_id = ? AND y.revocable = 1",
-                "tt", r->uid, json_string_value(a));
-            requested += n ? n : 1; /* an unknown user is one (failing) task */
-        }
-        json_array_foreach(serials, i, a)
-        {
-            requested += sim_query_int(
-                s, 0,
-                "SELECT COUNT(*) FROM assignments x JOIN assets y ON y.uid = x.uid AND"
-                " y.adam_id = x.adam_id AND y.pricing_param = x.pricing_param"
-                " WHERE x.uid = ? AND x.serial_number = ? AND y.revocable = 1",
-                "tt", r->uid, json_string_value(a));
-        }
-        req = json_pack("{s:o, s:o}", "clientUserIds", users, "serialNumbers", serials);
-    } else {
-        json_t *bad = NULL;
-        int bad_number = 0;
-        if (read_assets(r, &assets) < 0)
-            return;
-        if (read_targets(r, LIM_MAX_CLIENT_USER_IDS, LIM_MAX_SERIAL_NUMBERS, &users, &serials) <
-            0) {
-            json_decref(assets);
-            return;
-        }
-        /* Known assets that cannot take this request: 9707 (serials on an asset that is not
-         * device-assignable), 9706 (disassociating a non-revocable asset). */
-        json_array_foreach(assets, i, a)
-        {
-            sqlite3_stmt *st = sim_stmt(s, "SELECT device_assignable, revocable FROM assets"
-                                           " WHERE uid = ? AND adam_id = ? AND pricing_param = ?");
-            int dev, rev, number = 0;
-            sqlite3_bind_text(st, 1, r->uid, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(st, 2, json_string_value(json_object_get(a, "adamId")), -1,
-                              SQLITE_TRANSIENT);
-            sqlite3_bind_text(st, 3, json_string_value(json_object_get(a, "pricingParam")), -1,
-                              SQLITE_TRANSIENT);
-            if (sqlite3_step(st) != SQLITE_ROW) {
-                sqlite3_reset(st);
-                continue;
-            }
-            dev = sqlite3_column_int(st, 0);
-            rev = sqlite3_column_int(st, 1);
-            sqlite3_reset(st);
-            if (json_array_size(serials) && !dev)
-                number = VN_APPLE_ASSET_NOT_DEVICE_ASSIGNABLE;
-            else if (!strcmp(type, "DISASSOCIATE") && !rev)
-                number = VN_APPLE_ASSET_NOT_REVOCABLE;
-            if (number && (!bad_number || bad_number == number)) {
-                bad_number = number;
-                if (!bad)
-                    bad = json_array();
-                json_array_append(bad, a);
-            }
-        }
-        if (bad) {
-            json_decref(assets);
-            json_decref(users);
-            json_decref(serials);
-            sim_error_info(r, bad_number, json_pack("{s:o}", "assets", bad), NULL);
-            return;
-        }
-        requested = (int64_t)json_array_size(assets) *
-                    (int64_t)(json_array_size(users) + json_array_size(serials));
-        req = json_pack("{s:o, s:o, s:o}", "assets", assets, "clientUserIds", users,
-                        "serialNumbers", serials);
-    }
-    if (sim_event_create(s, r->uid, "assets", type, requested, req, id) != 0) {
-        json_decref(req);
-        sim_error(r, VN_APPLE_INTERNAL_ERROR);
-        return;
-    }
-    json_decref(req);
-    sim_ok(r, json_pack("{s:s}", "eventId", id));
+    *found = a.found;
+    *device_assignable = a.dev;
+    *revocable = a.rev;
+    return rc;
 }
 
-/* ---------------------------------------------------------------------------------------- */
+int sim_assets_revocable(struct sim_ctx *c, const char *uid, const char *client_user_id,
+                         const char *serial_number, int64_t *n)
+{
+    struct sim_stmt q;
+    int rc;
+
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "SELECT COUNT(*) FROM assignments x JOIN assets y ON y.uid = x.uid AND"
+                          " y.adam_id = x.adam_id AND y.pricing_param = x.pricing_param"
+                          " WHERE x.uid = ?1 AND (x.client_user_id = ?2 OR x.serial_number = ?3)"
+                          " AND y.revocable = 1")))
+        return rc;
+    sim_bind_text(&q, 1, uid);
+    sim_bind_text(&q, 2, client_user_id);
+    sim_bind_text(&q, 3, serial_number);
+    return sim_stmt_int(&q, n);
+}
+
+/* ---- business rules ---------------------------------------------------------------------- */
 
 static json_t *item(const char *adam, const char *pp, const char *cuid, const char *sn)
 {
@@ -379,146 +237,197 @@ static json_t *item(const char *adam, const char *pp, const char *cuid, const ch
     return o;
 }
 
-static int user_known(struct sim *s, const char *uid, const char *cuid, int active_only)
+/* 0 and *known: the user has a row (active_only: an active one). */
+static int user_known(struct sim_ctx *c, const char *uid, const char *cuid, int active_only,
+                      int *known)
 {
-    return sim_query_int(s, 0,
-                         "SELECT COUNT(*) FROM users WHERE uid = ? AND client_user_id = ?"
-                         " AND (? = 0 OR status <> 'Retired')",
-                         "tti", uid, cuid, (int64_t)active_only) > 0;
+    struct sim_stmt q;
+    int64_t n = 0;
+    int rc;
+
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "SELECT COUNT(*) FROM users WHERE uid = ?1 AND client_user_id = ?2"
+                          " AND (?3 = 0 OR status <> 'Retired')")))
+        return rc;
+    sim_bind_text(&q, 1, uid);
+    sim_bind_text(&q, 2, cuid);
+    sim_bind_int(&q, 3, active_only);
+    rc = sim_stmt_int(&q, &n);
+    *known = n > 0;
+    return rc;
 }
 
-static int assignment_exists(struct sim *s, const char *uid, const char *adam, const char *pp,
-                             const char *cuid, const char *sn)
+static int assignment_exists(struct sim_ctx *c, const char *uid, const char *adam, const char *pp,
+                             const char *cuid, const char *sn, int *yes)
 {
-    return sim_query_int(s, 0,
-                         "SELECT COUNT(*) FROM assignments WHERE uid = ? AND adam_id = ? AND"
-                         " pricing_param = ? AND (client_user_id = ? OR serial_number = ?)",
-                         "ttttt", uid, adam, pp, cuid, sn) > 0;
+    struct sim_stmt q;
+    int64_t n = 0;
+    int rc;
+
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "SELECT COUNT(*) FROM assignments WHERE uid = ?1 AND adam_id = ?2 AND"
+                          " pricing_param = ?3 AND (client_user_id = ?4 OR serial_number = ?5)")))
+        return rc;
+    sim_bind_text(&q, 1, uid);
+    sim_bind_text(&q, 2, adam);
+    sim_bind_text(&q, 3, pp);
+    sim_bind_text(&q, 4, cuid);
+    sim_bind_text(&q, 5, sn);
+    rc = sim_stmt_int(&q, &n);
+    *yes = n > 0;
+    return rc;
 }
 
-/* Associate or disassociate one (asset, user | serial) task. */
-static void one_task(struct sim *s, struct sim_write *w, int associate, const char *adam,
-                     const char *pp, const char *cuid, const char *sn, struct sim_outcome *o)
+/* assigned += delta of one asset, stamped with the write's seq. */
+static int adjust_assigned(struct sim_ctx *c, struct sim_write *w, const char *adam, const char *pp,
+                           int delta)
 {
-    const char *uid = w->uid;
-    sqlite3_stmt *st = sim_stmt(s, "SELECT total, assigned, unlimited, device_assignable,"
-                                   " revocable FROM assets WHERE uid = ? AND adam_id = ? AND"
-                                   " pricing_param = ?");
-    int found, unlimited = 0, dev = 0, rev = 0;
-    int64_t total = 0, assigned = 0;
+    struct sim_stmt q;
+    int rc;
 
-    sqlite3_bind_text(st, 1, uid, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, adam, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, pp, -1, SQLITE_TRANSIENT);
-    found = sqlite3_step(st) == SQLITE_ROW;
-    if (found) {
-        total = sqlite3_column_int64(st, 0);
-        assigned = sqlite3_column_int64(st, 1);
-        unlimited = sqlite3_column_int(st, 2);
-        dev = sqlite3_column_int(st, 3);
-        rev = sqlite3_column_int(st, 4);
-    }
-    sqlite3_reset(st);
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "UPDATE assets SET assigned = assigned + ?1, seq = ?2 WHERE uid = ?3 AND"
+                          " adam_id = ?4 AND pricing_param = ?5")))
+        return rc;
+    sim_bind_int(&q, 1, delta);
+    sim_bind_int(&q, 2, w->seq);
+    sim_bind_text(&q, 3, w->uid);
+    sim_bind_text(&q, 4, adam);
+    sim_bind_text(&q, 5, pp);
+    if ((rc = sim_stmt_exec(&q, NULL)))
+        return rc;
+    sim_write_touch(w, COLL_ASSETS);
+    sim_write_touch(w, COLL_ASSIGNMENTS);
+    return 0;
+}
 
-    if (associate) {
-        if (cuid && !user_known(s, uid, cuid, 1)) {
-            sim_outcome_fail(o, VN_APPLE_USER_NOT_FOUND, item(adam, pp, cuid, sn), adam, pp, cuid,
-                             sn);
-            return;
-        }
-        if (found && sn && !dev) {
-            sim_outcome_fail(o, VN_APPLE_ASSET_NOT_DEVICE_ASSIGNABLE, item(adam, pp, cuid, sn),
-                             adam, pp, cuid, sn);
-            return;
-        }
-        if (found && assignment_exists(s, uid, adam, pp, cuid, sn)) {
-            sim_outcome_ok(o, item(adam, pp, cuid, sn));
-            return;
-        }
-        if (!found || (!unlimited && total - assigned <= 0)) {
-            sim_outcome_fail(o, VN_APPLE_NOT_ENOUGH_LICENSES, item(adam, pp, cuid, sn), adam, pp,
-                             cuid, sn);
-            return;
-        }
-        sim_exec(s,
-                 "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id,"
-                 " serial_number, seq) VALUES(?, ?, ?, ?, ?, ?)",
-                 "ttttti", uid, adam, pp, cuid, sn, w->seq);
-        sim_exec(s,
-                 "UPDATE assets SET assigned = assigned + 1, seq = ? WHERE uid = ? AND"
-                 " adam_id = ? AND pricing_param = ?",
-                 "ittt", w->seq, uid, adam, pp);
-        sim_write_touch(w, COLL_ASSETS);
-        sim_write_touch(w, COLL_ASSIGNMENTS);
+static int fail_task(struct sim_outcome *o, int number, const char *adam, const char *pp,
+                     const char *cuid, const char *sn)
+{
+    sim_outcome_fail(o, number, item(adam, pp, cuid, sn), adam, pp, cuid, sn);
+    return 0;
+}
+
+static int associate(struct sim_ctx *c, struct sim_write *w, const char *adam, const char *pp,
+                     const char *cuid, const char *sn, struct sim_outcome *o)
+{
+    struct asset_row a;
+    struct sim_stmt q;
+    int known = 1, exists = 0, rc;
+
+    if ((rc = asset_row(c, w->uid, adam, pp, &a)) ||
+        (cuid && (rc = user_known(c, w->uid, cuid, 1, &known))))
+        return rc;
+    if (!known)
+        return fail_task(o, VN_APPLE_USER_NOT_FOUND, adam, pp, cuid, sn);
+    if (a.found && sn && !a.dev)
+        return fail_task(o, VN_APPLE_ASSET_NOT_DEVICE_ASSIGNABLE, adam, pp, cuid, sn);
+    if (a.found && (rc = assignment_exists(c, w->uid, adam, pp, cuid, sn, &exists)))
+        return rc;
+    if (exists) { /* already assigned: a success that consumes nothing */
         sim_outcome_ok(o, item(adam, pp, cuid, sn));
-        return;
+        return 0;
     }
-    /* Disassociate. */
-    if (found && !rev) {
-        sim_outcome_fail(o, VN_APPLE_ASSET_NOT_REVOCABLE, item(adam, pp, cuid, sn), adam, pp, cuid,
-                         sn);
-        return;
-    }
-    if (found && assignment_exists(s, uid, adam, pp, cuid, sn)) {
-        sim_exec(s,
-                 "DELETE FROM assignments WHERE uid = ? AND adam_id = ? AND pricing_param = ?"
-                 " AND (client_user_id = ? OR serial_number = ?)",
-                 "ttttt", uid, adam, pp, cuid, sn);
-        sim_exec(s,
-                 "UPDATE assets SET assigned = assigned - 1, seq = ? WHERE uid = ? AND"
-                 " adam_id = ? AND pricing_param = ?",
-                 "ittt", w->seq, uid, adam, pp);
-        sim_write_touch(w, COLL_ASSETS);
-        sim_write_touch(w, COLL_ASSIGNMENTS);
+    if (!a.found || (!a.unlimited && a.total - a.assigned <= 0))
+        return fail_task(o, VN_APPLE_NOT_ENOUGH_LICENSES, adam, pp, cuid, sn);
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id,"
+                          " serial_number, seq) VALUES(?1, ?2, ?3, ?4, ?5, ?6)")))
+        return rc;
+    sim_bind_text(&q, 1, w->uid);
+    sim_bind_text(&q, 2, adam);
+    sim_bind_text(&q, 3, pp);
+    sim_bind_text(&q, 4, cuid);
+    sim_bind_text(&q, 5, sn);
+    sim_bind_int(&q, 6, w->seq);
+    if ((rc = sim_stmt_exec(&q, NULL)) || (rc = adjust_assigned(c, w, adam, pp, 1)))
+        return rc;
+    sim_outcome_ok(o, item(adam, pp, cuid, sn));
+    return 0;
+}
+
+static int disassociate(struct sim_ctx *c, struct sim_write *w, const char *adam, const char *pp,
+                        const char *cuid, const char *sn, struct sim_outcome *o)
+{
+    struct asset_row a;
+    struct sim_stmt q;
+    int exists = 0, known = 1, rc;
+
+    if ((rc = asset_row(c, w->uid, adam, pp, &a)))
+        return rc;
+    if (a.found && !a.rev)
+        return fail_task(o, VN_APPLE_ASSET_NOT_REVOCABLE, adam, pp, cuid, sn);
+    if (a.found && (rc = assignment_exists(c, w->uid, adam, pp, cuid, sn, &exists)))
+        return rc;
+    if (exists) {
+        if ((rc = SIM_PREPARE(
+                 c->db, &q,
+                 "DELETE FROM assignments WHERE uid = ?1 AND adam_id = ?2 AND"
+                 " pricing_param = ?3 AND (client_user_id = ?4 OR serial_number = ?5)")))
+            return rc;
+        sim_bind_text(&q, 1, w->uid);
+        sim_bind_text(&q, 2, adam);
+        sim_bind_text(&q, 3, pp);
+        sim_bind_text(&q, 4, cuid);
+        sim_bind_text(&q, 5, sn);
+        if ((rc = sim_stmt_exec(&q, NULL)) || (rc = adjust_assigned(c, w, adam, pp, -1)))
+            return rc;
         sim_outcome_ok(o, item(adam, pp, cuid, sn));
-        return;
+        return 0;
     }
-    if (cuid && !user_known(s, uid, cuid, 0)) {
-        sim_outcome_fail(o, VN_APPLE_USER_NOT_FOUND, item(adam, pp, cuid, sn), adam, pp, cuid, sn);
-        return;
-    }
+    if (cuid && (rc = user_known(c, w->uid, cuid, 0, &known)))
+        return rc;
+    if (!known)
+        return fail_task(o, VN_APPLE_USER_NOT_FOUND, adam, pp, cuid, sn);
     sim_outcome_ok(o, item(adam, pp, cuid, sn)); /* nothing was assigned: already done */
+    return 0;
 }
 
 /* Revoke every revocable assignment of one user or serial. */
-static void revoke_target(struct sim *s, struct sim_write *w, const char *cuid, const char *sn,
-                          struct sim_outcome *o)
+static int revoke_target(struct sim_ctx *c, struct sim_write *w, const char *cuid, const char *sn,
+                         struct sim_outcome *o)
 {
-    json_t *rows;
+    struct sim_stmt q;
+    json_t *rows = NULL, *e;
     size_t i;
-    json_t *e;
+    int known = 1, rc;
 
-    if (cuid && !user_known(s, w->uid, cuid, 0)) {
+    if (cuid && (rc = user_known(c, w->uid, cuid, 0, &known)))
+        return rc;
+    if (!known) {
         sim_outcome_fail(o, VN_APPLE_USER_NOT_FOUND, item(NULL, NULL, cuid, NULL), NULL, NULL, cuid,
                          NULL);
-        return;
+        return 0;
     }
-    rows = sim_query_json(s,
+    if ((rc = SIM_PREPARE(c->db, &q,
                           "SELECT x.id AS id, x.adam_id AS adamId, x.pricing_param AS pp"
                           " FROM assignments x JOIN assets y ON y.uid = x.uid AND"
                           " y.adam_id = x.adam_id AND y.pricing_param = x.pricing_param"
-                          " WHERE x.uid = ? AND (x.client_user_id = ? OR x.serial_number = ?)"
-                          " AND y.revocable = 1 ORDER BY x.id",
-                          "ttt", w->uid, cuid, sn);
+                          " WHERE x.uid = ?1 AND (x.client_user_id = ?2 OR x.serial_number = ?3)"
+                          " AND y.revocable = 1 ORDER BY x.id")))
+        return rc;
+    sim_bind_text(&q, 1, w->uid);
+    sim_bind_text(&q, 2, cuid);
+    sim_bind_text(&q, 3, sn);
+    if ((rc = sim_stmt_rows(&q, &rows)))
+        return rc;
     json_array_foreach(rows, i, e)
     {
         const char *adam = json_string_value(json_object_get(e, "adamId"));
         const char *pp = json_string_value(json_object_get(e, "pp"));
-        sim_exec(s, "DELETE FROM assignments WHERE id = ?", "i",
-                 (int64_t)json_integer_value(json_object_get(e, "id")));
-        sim_exec(s,
-                 "UPDATE assets SET assigned = assigned - 1, seq = ? WHERE uid = ? AND"
-                 " adam_id = ? AND pricing_param = ?",
-                 "ittt", w->seq, w->uid, adam, pp);
-        sim_write_touch(w, COLL_ASSETS);
-        sim_write_touch(w, COLL_ASSIGNMENTS);
+        if ((rc = SIM_PREPARE(c->db, &q, "DELETE FROM assignments WHERE id = ?1")))
+            break;
+        sim_bind_int(&q, 1, json_integer_value(json_object_get(e, "id")));
+        if ((rc = sim_stmt_exec(&q, NULL)) || (rc = adjust_assigned(c, w, adam, pp, -1)))
+            break;
         sim_outcome_ok(o, item(adam, pp, cuid, sn));
     }
     json_decref(rows);
+    return rc;
 }
 
-void sim_assets_process(struct sim *s, const char *uid, const char *type, json_t *req,
-                        struct sim_outcome *o)
+int sim_assets_process(struct sim_ctx *c, const char *uid, const char *type, const json_t *req,
+                       struct sim_outcome *o)
 {
     json_t *assets = json_object_get(req, "assets");
     json_t *users = json_object_get(req, "clientUserIds");
@@ -526,36 +435,164 @@ void sim_assets_process(struct sim *s, const char *uid, const char *type, json_t
     struct sim_write w;
     size_t i, j;
     json_t *a, *t;
+    int rc, number;
 
-    sim_write_begin(s, &w, uid);
+    if ((rc = sim_write_begin(c->db, &w, uid)))
+        return rc;
     if (!strcmp(type, "REVOKE")) {
-        json_array_foreach(users, j, t)
-        {
-            if (sim_outcome_turn(o))
-                revoke_target(s, &w, json_string_value(t), NULL, o);
-        }
-        json_array_foreach(serials, j, t)
-        {
-            if (sim_outcome_turn(o))
-                revoke_target(s, &w, NULL, json_string_value(t), o);
-        }
+        json_t *lists[2] = {users, serials};
+        for (int l = 0; l < 2 && rc == 0; l++)
+            json_array_foreach(lists[l], j, t)
+            {
+                const char *cuid = l == 0 ? json_string_value(t) : NULL;
+                const char *sn = l == 1 ? json_string_value(t) : NULL;
+                if (!sim_outcome_turn(o))
+                    continue;
+                if (sim_outcome_injected(o, &number))
+                    sim_outcome_fail(o, number, item(NULL, NULL, cuid, sn), NULL, NULL, cuid, sn);
+                else if ((rc = revoke_target(c, &w, cuid, sn, o)))
+                    break;
+            }
     } else {
         int assoc = !strcmp(type, "ASSOCIATE");
         json_array_foreach(assets, i, a)
         {
             const char *adam = json_string_value(json_object_get(a, "adamId"));
             const char *pp = json_string_value(json_object_get(a, "pricingParam"));
-            json_array_foreach(users, j, t)
-            {
-                if (sim_outcome_turn(o))
-                    one_task(s, &w, assoc, adam, pp, json_string_value(t), NULL, o);
-            }
-            json_array_foreach(serials, j, t)
-            {
-                if (sim_outcome_turn(o))
-                    one_task(s, &w, assoc, adam, pp, NULL, json_string_value(t), o);
-            }
+            json_t *lists[2] = {users, serials};
+            for (int l = 0; l < 2 && rc == 0; l++)
+                json_array_foreach(lists[l], j, t)
+                {
+                    const char *cuid = l == 0 ? json_string_value(t) : NULL;
+                    const char *sn = l == 1 ? json_string_value(t) : NULL;
+                    if (!sim_outcome_turn(o))
+                        continue;
+                    if (sim_outcome_injected(o, &number))
+                        rc = fail_task(o, number, adam, pp, cuid, sn);
+                    else if (assoc)
+                        rc = associate(c, &w, adam, pp, cuid, sn, o);
+                    else
+                        rc = disassociate(c, &w, adam, pp, cuid, sn, o);
+                    if (rc)
+                        break;
+                }
+            if (rc)
+                break;
         }
     }
-    sim_write_end(s, &w);
+    if (rc == 0)
+        rc = sim_write_end(c->db, c->rng, &w);
+    return rc;
+}
+
+/* ---- purchases, refunds, transfers ------------------------------------------------------- */
+
+static const char *str_or(const json_t *o, const char *k, const char *def)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : def;
+}
+
+/* Insert a purchased asset the location did not own. */
+static int insert_asset(struct sim_ctx *c, struct sim_write *w, const char *adam, const char *pp,
+                        int64_t total, const json_t *attrs)
+{
+    const char *pt = str_or(attrs, "productType", "App");
+    json_t *plat = json_object_get(attrs, "supportedPlatforms");
+    json_t *dv = json_object_get(attrs, "deviceAssignable"),
+           *rv = json_object_get(attrs, "revocable");
+    char *pt_text = json_is_array(plat) ? json_dumps(plat, JSON_COMPACT) : strdup("[\"iOS\"]");
+    int app = !strcmp(pt, "App"), rc;
+    struct sim_stmt q;
+
+    if (!pt_text)
+        return VN_ESTORE;
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "INSERT INTO assets(uid, adam_id, pricing_param, product_type, total,"
+                          " device_assignable, revocable, platforms, seq)"
+                          " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")) == 0) {
+        sim_bind_text(&q, 1, w->uid);
+        sim_bind_text(&q, 2, adam);
+        sim_bind_text(&q, 3, pp);
+        sim_bind_text(&q, 4, app ? "App" : "Book");
+        sim_bind_int(&q, 5, total);
+        sim_bind_int(&q, 6, json_is_boolean(dv) ? json_is_true(dv) : app);
+        sim_bind_int(&q, 7, json_is_boolean(rv) ? json_is_true(rv) : app);
+        sim_bind_text(&q, 8, pt_text);
+        sim_bind_int(&q, 9, w->seq);
+        rc = sim_stmt_exec(&q, NULL);
+    }
+    free(pt_text);
+    return rc;
+}
+
+/* Change an asset's total by delta and send ASSET_COUNT. Inside the caller's transaction. */
+static int asset_count(struct sim_ctx *c, const char *uid, const char *adam, const char *pp,
+                       int64_t delta, const json_t *attrs, char *why, size_t whylen)
+{
+    struct sim_write w;
+    struct asset_row a;
+    struct sim_stmt q;
+    json_t *p;
+    int rc;
+
+    if ((rc = asset_row(c, uid, adam, pp, &a)))
+        return rc;
+    if (!a.found && delta < 0) {
+        snprintf(why, whylen, "location %s has no asset %s/%s", uid, adam, pp);
+        return VN_ECONFLICT;
+    }
+    if (a.found && a.total - a.assigned + delta < 0) {
+        snprintf(why, whylen, "only %lld unassigned licenses of %s/%s in %s",
+                 (long long)(a.total - a.assigned), adam, pp, uid);
+        return VN_ECONFLICT;
+    }
+    if ((rc = sim_write_begin(c->db, &w, uid)))
+        return rc;
+    if (!a.found)
+        rc = insert_asset(c, &w, adam, pp, delta, attrs);
+    else if ((rc = SIM_PREPARE(c->db, &q,
+                               "UPDATE assets SET total = total + ?1, seq = ?2 WHERE uid = ?3 AND"
+                               " adam_id = ?4 AND pricing_param = ?5")) == 0) {
+        sim_bind_int(&q, 1, delta);
+        sim_bind_int(&q, 2, w.seq);
+        sim_bind_text(&q, 3, uid);
+        sim_bind_text(&q, 4, adam);
+        sim_bind_text(&q, 5, pp);
+        rc = sim_stmt_exec(&q, NULL);
+    }
+    if (rc)
+        return rc;
+    sim_write_touch(&w, COLL_ASSETS);
+    if ((rc = sim_write_end(c->db, c->rng, &w)))
+        return rc;
+    p = json_pack("{s:s, s:I, s:s}", "adamId", adam, "countDelta", (json_int_t)delta,
+                  "pricingParam", pp);
+    rc = sim_notify(c, uid, "ASSET_COUNT", NULL, p);
+    json_decref(p);
+    return rc;
+}
+
+int sim_assets_purchase(struct sim_ctx *c, const char *op, const char *uid, const char *to_uid,
+                        const char *adam_id, const char *pricing_param, int64_t count,
+                        const json_t *attrs, char *why, size_t whylen)
+{
+    int rc;
+
+    if ((rc = sim_db_begin(c->db)))
+        return rc;
+    sim_notify_batch_begin(c);
+    rc = asset_count(c, uid, adam_id, pricing_param, !strcmp(op, "purchase") ? count : -count,
+                     attrs, why, whylen);
+    if (rc == 0 && !strcmp(op, "transfer"))
+        rc = asset_count(c, to_uid, adam_id, pricing_param, count, attrs, why, whylen);
+    if (rc == 0)
+        rc = sim_notify_batch_end(c);
+    else
+        sim_notify_batch_end(c);
+    if (rc == 0)
+        rc = sim_db_commit(c->db);
+    else
+        sim_db_rollback(c->db);
+    return rc;
 }

@@ -1,40 +1,15 @@
 /*
- * db.c - vppsim's SQLite state: schema (numbered migrations), a prepared-statement cache,
- * small query helpers, versioning and cursors.
- *
- * Versioning. Each location has a change counter (locations.seq). A write takes the next
- * value, stamps every row it inserts or changes with it, and at its end gives each collection
- * it touched a new versionId (a row of `versions`: uid, collection, versionId, seq). So a
- * versionId names "the collection after every write up to seq", and sinceVersionId is simply
- * "rows whose seq is greater". Pagination and deltas are queries, not containers.
- *
- * The schema is documented in docs/VPPSIM.md ("State and schema").
+ * db.c - see db.h. The schema (numbered migrations, applied at open and recorded in
+ * meta.schema_version) is documented in docs/VPPSIM.md ("State and schema").
  */
-#include "sim.h"
+#include "db.h"
 
 #include "vppnotify/error.h"
 #include "vppnotify/log.h"
 #include "vppnotify/util.h"
 
-#include <sodium.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-const char *const sim_coll_names[COLL_COUNT] = {
-    "assets", "assignments", "users", "subscriptions", "subscriptionAssignments", "admins",
-};
-
-const char *const sim_token_kind_names[TOKEN_KIND_COUNT] = {"normal", "read-only", "legacy"};
-
-int sim_token_kind_parse(const char *name)
-{
-    for (int k = 0; name && k < TOKEN_KIND_COUNT; k++)
-        if (!strcmp(name, sim_token_kind_names[k]))
-            return k;
-    return -1;
-}
 
 static const char *const migrations[] = {
     /* 1: the whole model. */
@@ -107,358 +82,390 @@ static const char *const migrations[] = {
     /* 3: kinds of token (sim_token_kind_names); existing tokens are normal. */
     ("ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'normal'"
      " CHECK(kind IN ('normal', 'read-only', 'legacy'));"),
+    /* 4: a subscription seat held through group membership (9817 when assigned directly). */
+    ("ALTER TABLE sub_assignments ADD COLUMN via_group INTEGER NOT NULL DEFAULT 0;"),
 };
 
-#define STMT_CACHE 512
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-static struct {
-    const char *sql;
-    sqlite3_stmt *st;
-} cache[STMT_CACHE];
-static size_t ncache;
+struct sim_db {
+    sqlite3 *db;
+    int64_t run;
+    int schema;
+    sqlite3_stmt *slot[SIM_DB_SLOTS];
+};
 
-int sim_db_open(struct sim *s, const char *path, struct vn_error *err)
+/* Slot numbers handed out so far (process-wide: a slot names a statement text). */
+static int slots_used;
+
+/* Log SQLite's error for a statement once; returns VN_ESTORE. */
+static int db_fail(struct sim_db *db, const char *what, const char *sql)
 {
-    int rc, version = 0;
-    char *msg = NULL;
-    sqlite3_stmt *st;
-
-    rc = sqlite3_open_v2(path, &s->db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        vn_error_set(err, VN_ESTORE, "cannot open state '%s': %s", path,
-                     s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-        sqlite3_close(s->db);
-        s->db = NULL;
-        return VN_ESTORE;
-    }
-    sqlite3_busy_timeout(s->db, 5000);
-    if (strcmp(path, ":memory:") != 0)
-        sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
-                     NULL);
-    sqlite3_exec(s->db, "PRAGMA foreign_keys=OFF;", NULL, NULL, NULL);
-    if (sqlite3_exec(s->db,
-                     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-                     NULL, NULL, &msg) != SQLITE_OK)
-        goto fail;
-    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &st,
-                           NULL) == SQLITE_OK) {
-        long long v = 0;
-        if (sqlite3_step(st) == SQLITE_ROW &&
-            vn_parse_ll((const char *)sqlite3_column_text(st, 0), 0, 1000000, &v) == 0)
-            version = (int)v;
-        sqlite3_finalize(st);
-    }
-    for (int i = version; i < (int)(sizeof(migrations) / sizeof(migrations[0])); i++) {
-        int ok;
-        if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(s->db, migrations[i], NULL, NULL, &msg) != SQLITE_OK)
-            goto fail;
-        if (sqlite3_prepare_v2(s->db,
-                               "INSERT OR REPLACE INTO meta(key, value)"
-                               " VALUES('schema_version', ?)",
-                               -1, &st, NULL) != SQLITE_OK)
-            goto fail;
-        sqlite3_bind_int(st, 1, i + 1);
-        ok = sqlite3_step(st) == SQLITE_DONE;
-        sqlite3_finalize(st);
-        if (!ok || sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
-            goto fail;
-    }
-    /* Deliveries that were in flight when a previous run stopped are due again. */
-    sqlite3_exec(s->db, "UPDATE notifications SET in_flight = 0 WHERE in_flight = 1", NULL, NULL,
-                 NULL);
-    return 0;
-fail:
-    vn_error_set(err, VN_ESTORE, "cannot set up state '%s': %s", path,
-                 msg ? msg : sqlite3_errmsg(s->db));
-    sqlite3_free(msg);
-    sqlite3_close(s->db);
-    s->db = NULL;
+    vn_log_error("state %s failed: %s (%.80s)", what, sqlite3_errmsg(db->db), sql ? sql : "");
     return VN_ESTORE;
 }
 
-void sim_db_close(struct sim *s)
+/* Run a fixed statement of the open sequence and read the first column of its first row as an
+ * integer (*out stays as it was when there is no row). 0 or VN_ESTORE. */
+static int open_int(struct sim_db *db, const char *sql, int64_t *out)
 {
-    for (size_t i = 0; i < ncache; i++)
-        sqlite3_finalize(cache[i].st);
-    ncache = 0;
-    if (s->db)
-        sqlite3_close(s->db);
-    s->db = NULL;
-}
-
-sqlite3_stmt *sim_stmt(struct sim *s, const char *sql)
-{
-    sqlite3_stmt *st;
-
-    for (size_t i = 0; i < ncache; i++) {
-        if (cache[i].sql == sql || strcmp(cache[i].sql, sql) == 0) {
-            sqlite3_reset(cache[i].st);
-            sqlite3_clear_bindings(cache[i].st);
-            return cache[i].st;
-        }
-    }
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        vn_log_error("cannot prepare statement: %s: %.120s", sqlite3_errmsg(s->db), sql);
-        return NULL;
-    }
-    if (ncache < STMT_CACHE) {
-        cache[ncache].sql = sql;
-        cache[ncache].st = st;
-        ncache++;
-    } else {
-        vn_log_error("statement cache full; raise STMT_CACHE");
-        abort();
-    }
-    return st;
-}
-
-static void bindv(sqlite3_stmt *st, const char *fmt, va_list ap)
-{
-    int i = 1;
-
-    /* A format that does not match the statement is a programming error: stop loudly. */
-    if ((int)strlen(fmt ? fmt : "") != sqlite3_bind_parameter_count(st)) {
-        vn_log_error("bug: %d parameters bound to a statement that has %d: %.200s",
-                     (int)strlen(fmt ? fmt : ""), sqlite3_bind_parameter_count(st),
-                     sqlite3_sql(st));
-        abort();
-    }
-
-    for (const char *f = fmt; f && *f; f++, i++) {
-        switch (*f) {
-        case 't': {
-            const char *v = va_arg(ap, const char *);
-            if (v)
-                sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-            else
-                sqlite3_bind_null(st, i);
-            break;
-        }
-        case 'i':
-            sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
-            break;
-        case 'n':
-            sqlite3_bind_null(st, i);
-            break;
-        case 'o': {
-            const long long *v = va_arg(ap, const long long *);
-            if (v)
-                sqlite3_bind_int64(st, i, *v);
-            else
-                sqlite3_bind_null(st, i);
-            break;
-        }
-        }
-    }
-}
-
-int sim_exec(struct sim *s, const char *sql, const char *fmt, ...)
-{
-    va_list ap;
-    sqlite3_stmt *st = sim_stmt(s, sql);
+    sqlite3_stmt *st = NULL;
     int rc;
 
-    if (!st)
-        return VN_ESTORE;
-    va_start(ap, fmt);
-    bindv(st, fmt, ap);
-    va_end(ap);
+    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(db, "statement", sql);
     rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        vn_log_error("statement failed: %s: %.120s", sqlite3_errmsg(s->db), sql);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(db, "statement", sql);
+}
+
+static int open_exec(struct sim_db *db, const char *sql, struct vn_error *err, const char *path)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(db->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return 0;
+    vn_error_set(err, VN_ESTORE, "cannot set up state '%s': %s", path,
+                 msg ? msg : sqlite3_errmsg(db->db));
+    sqlite3_free(msg);
+    return VN_ESTORE;
+}
+
+static int set_meta(struct sim_db *db, const char *key, int64_t value)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(db->db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", -1,
+                           &st, NULL) != SQLITE_OK)
+        return db_fail(db, "meta", key);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, value);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(db, "meta", key);
+}
+
+int sim_db_open(const char *path, struct sim_db **out, struct vn_error *err)
+{
+    struct sim_db *db = calloc(1, sizeof(*db));
+    int64_t version = 0, run = 0;
+    int rc;
+
+    *out = NULL;
+    if (!db)
+        return vn_error_set(err, VN_ESTORE, "cannot open state '%s': out of memory", path);
+    rc = sqlite3_open_v2(path, &db->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        vn_error_set(err, VN_ESTORE, "cannot open state '%s': %s", path,
+                     db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_busy_timeout(db->db, 5000);
+    if (strcmp(path, ":memory:") != 0 &&
+        open_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err, path))
+        goto fail;
+    if (open_exec(db,
+                  "PRAGMA foreign_keys=OFF;"
+                  "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                  err, path))
+        goto fail;
+    if (open_int(db, "SELECT value FROM meta WHERE key = 'schema_version'", &version) ||
+        open_int(db, "SELECT value FROM meta WHERE key = 'runs'", &run)) {
+        vn_error_set(err, VN_ESTORE, "cannot read state '%s': %s", path, sqlite3_errmsg(db->db));
+        goto fail;
+    }
+    if (version > NMIGRATIONS) {
+        vn_error_set(err, VN_ESTORE,
+                     "state '%s' has schema version %lld, newer than this vppsim's %d", path,
+                     (long long)version, NMIGRATIONS);
+        goto fail;
+    }
+    for (int i = (int)version; i < NMIGRATIONS; i++) {
+        if (open_exec(db, "BEGIN", err, path) || open_exec(db, migrations[i], err, path))
+            goto fail;
+        if (set_meta(db, "schema_version", i + 1) || open_exec(db, "COMMIT", err, path)) {
+            vn_error_set(err, VN_ESTORE, "cannot migrate state '%s' to version %d: %s", path, i + 1,
+                         sqlite3_errmsg(db->db));
+            goto fail;
+        }
+    }
+    db->schema = NMIGRATIONS;
+    db->run = run + 1;
+    /* A delivery that was in flight when the previous run stopped is due again: at worst the
+     * receiver gets it twice, as Apple's own retries can do. */
+    if (set_meta(db, "runs", db->run) ||
+        open_exec(db, "UPDATE notifications SET in_flight = 0 WHERE in_flight = 1", err, path)) {
+        vn_error_set(err, VN_ESTORE, "cannot set up state '%s': %s", path, sqlite3_errmsg(db->db));
+        goto fail;
+    }
+    *out = db;
+    return 0;
+fail:
+    sqlite3_close(db->db);
+    free(db);
+    return VN_ESTORE;
+}
+
+void sim_db_close(struct sim_db *db)
+{
+    if (!db)
+        return;
+    for (int i = 0; i < SIM_DB_SLOTS; i++)
+        sqlite3_finalize(db->slot[i]);
+    sqlite3_close(db->db);
+    free(db);
+}
+
+int64_t sim_db_run(const struct sim_db *db)
+{
+    return db->run;
+}
+
+int sim_db_schema(const struct sim_db *db)
+{
+    return db->schema;
+}
+
+int sim_db_prepare(struct sim_db *db, struct sim_sql *sql, struct sim_stmt *q)
+{
+    int slot = __atomic_load_n(&sql->slot, __ATOMIC_ACQUIRE);
+
+    memset(q, 0, sizeof(*q));
+    q->db = db;
+    q->text = sql->text;
+    if (slot == 0) {
+        int mine = __atomic_add_fetch(&slots_used, 1, __ATOMIC_RELAXED), none = 0;
+        /* Two threads may race for the first use; the first number stored wins. */
+        if (__atomic_compare_exchange_n(&sql->slot, &none, mine, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            slot = mine;
+        else
+            slot = none;
+    }
+    if (slot > SIM_DB_SLOTS) {
+        vn_log_error("state statement failed: more than %d statements; raise SIM_DB_SLOTS (%.80s)",
+                     SIM_DB_SLOTS, sql->text);
         return VN_ESTORE;
     }
+    if (!db->slot[slot - 1]) {
+        if (sqlite3_prepare_v3(db->db, sql->text, -1, SQLITE_PREPARE_PERSISTENT,
+                               &db->slot[slot - 1], NULL) != SQLITE_OK) {
+            sqlite3_finalize(db->slot[slot - 1]);
+            db->slot[slot - 1] = NULL;
+            return db_fail(db, "prepare", sql->text);
+        }
+    } else {
+        sqlite3_reset(db->slot[slot - 1]);
+        sqlite3_clear_bindings(db->slot[slot - 1]);
+    }
+    q->st = db->slot[slot - 1];
     return 0;
 }
 
-int64_t sim_query_int(struct sim *s, int64_t def, const char *sql, const char *fmt, ...)
+static void bound(struct sim_stmt *q, int rc, int i)
 {
-    va_list ap;
-    sqlite3_stmt *st = sim_stmt(s, sql);
-    int64_t v = def;
-
-    if (!st)
-        return def;
-    va_start(ap, fmt);
-    bindv(st, fmt, ap);
-    va_end(ap);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return v;
+    if (rc != SQLITE_OK && q->rc == 0) {
+        vn_log_error("state binding failed: parameter %d: %s (%.80s)", i, sqlite3_errstr(rc),
+                     q->text);
+        q->rc = VN_ESTORE;
+    }
 }
 
-char *sim_query_text(struct sim *s, const char *sql, const char *fmt, ...)
+void sim_bind_text(struct sim_stmt *q, int i, const char *v)
 {
-    va_list ap;
-    sqlite3_stmt *st = sim_stmt(s, sql);
-    char *v = NULL;
-
-    if (!st)
-        return NULL;
-    va_start(ap, fmt);
-    bindv(st, fmt, ap);
-    va_end(ap);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        v = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    return v;
+    bound(q, v ? sqlite3_bind_text(q->st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(q->st, i),
+          i);
 }
 
-json_t *sim_query_json(struct sim *s, const char *sql, const char *fmt, ...)
+void sim_bind_int(struct sim_stmt *q, int i, int64_t v)
 {
-    va_list ap;
-    sqlite3_stmt *st = sim_stmt(s, sql);
-    json_t *arr;
+    bound(q, sqlite3_bind_int64(q->st, i, v), i);
+}
+
+void sim_bind_null(struct sim_stmt *q, int i)
+{
+    bound(q, sqlite3_bind_null(q->st, i), i);
+}
+
+void sim_bind_opt_int(struct sim_stmt *q, int i, const int64_t *v)
+{
+    if (v)
+        sim_bind_int(q, i, *v);
+    else
+        sim_bind_null(q, i);
+}
+
+int sim_stmt_step(struct sim_stmt *q)
+{
     int rc;
 
-    if (!st)
+    if (q->rc) {
+        sqlite3_reset(q->st);
+        return q->rc;
+    }
+    rc = sqlite3_step(q->st);
+    if (rc == SQLITE_ROW)
+        return SIM_ROW;
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(q->st);
+        return 0;
+    }
+    db_fail(q->db, "query", q->text);
+    sqlite3_reset(q->st);
+    q->rc = VN_ESTORE;
+    return VN_ESTORE;
+}
+
+int64_t sim_col_int(const struct sim_stmt *q, int col)
+{
+    return sqlite3_column_int64(q->st, col);
+}
+
+const char *sim_col_text(const struct sim_stmt *q, int col)
+{
+    return (const char *)sqlite3_column_text(q->st, col);
+}
+
+int sim_col_null(const struct sim_stmt *q, int col)
+{
+    return sqlite3_column_type(q->st, col) == SQLITE_NULL;
+}
+
+void sim_stmt_reset(struct sim_stmt *q)
+{
+    sqlite3_reset(q->st);
+}
+
+int sim_stmt_exec(struct sim_stmt *q, int *changed)
+{
+    int rc;
+
+    while ((rc = sim_stmt_step(q)) == SIM_ROW)
+        ;
+    if (changed)
+        *changed = rc ? 0 : sqlite3_changes(q->db->db);
+    return rc;
+}
+
+int sim_stmt_int(struct sim_stmt *q, int64_t *out)
+{
+    int rc = sim_stmt_step(q);
+
+    if (rc != SIM_ROW)
+        return rc ? rc : VN_ENOTFOUND;
+    if (sim_col_null(q, 0))
+        rc = VN_ENOTFOUND;
+    else {
+        *out = sim_col_int(q, 0);
+        rc = 0;
+    }
+    sqlite3_reset(q->st);
+    return rc;
+}
+
+int sim_stmt_text(struct sim_stmt *q, char **out)
+{
+    int rc = sim_stmt_step(q);
+
+    *out = NULL;
+    if (rc != SIM_ROW)
+        return rc ? rc : VN_ENOTFOUND;
+    rc = 0;
+    if (sim_col_null(q, 0))
+        rc = VN_ENOTFOUND;
+    else if (!(*out = strdup(sim_col_text(q, 0))))
+        rc = VN_ESTORE;
+    sqlite3_reset(q->st);
+    return rc;
+}
+
+/* One column of the current row as JSON (NULL for a NULL value), renaming j:/b: columns. */
+static json_t *column_json(sqlite3_stmt *st, int c, const char **name)
+{
+    int type = sqlite3_column_type(st, c);
+
+    *name = sqlite3_column_name(st, c);
+    if (type == SQLITE_NULL)
         return NULL;
-    va_start(ap, fmt);
-    bindv(st, fmt, ap);
-    va_end(ap);
-    arr = json_array();
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (!strncmp(*name, "j:", 2)) {
+        *name += 2;
+        return json_loads((const char *)sqlite3_column_text(st, c), JSON_DECODE_ANY, NULL);
+    }
+    if (!strncmp(*name, "b:", 2)) {
+        *name += 2;
+        return json_boolean(sqlite3_column_int64(st, c) != 0);
+    }
+    if (type == SQLITE_INTEGER)
+        return json_integer(sqlite3_column_int64(st, c));
+    if (type == SQLITE_FLOAT)
+        return json_real(sqlite3_column_double(st, c));
+    return json_string((const char *)sqlite3_column_text(st, c));
+}
+
+int sim_stmt_rows(struct sim_stmt *q, json_t **out)
+{
+    json_t *arr = json_array();
+    int rc;
+
+    *out = NULL;
+    while ((rc = sim_stmt_step(q)) == SIM_ROW) {
         json_t *o = json_object();
-        int nc = sqlite3_column_count(st);
+        int nc = sqlite3_column_count(q->st);
         for (int c = 0; c < nc; c++) {
-            const char *name = sqlite3_column_name(st, c);
-            int type = sqlite3_column_type(st, c);
-            json_t *v = NULL;
-            if (type == SQLITE_NULL)
-                continue;
-            if (!strncmp(name, "j:", 2)) {
-                const char *text = (const char *)sqlite3_column_text(st, c);
-                v = json_loads(text, 0, NULL);
-                name += 2;
-            } else if (!strncmp(name, "b:", 2)) {
-                v = json_boolean(sqlite3_column_int64(st, c) != 0);
-                name += 2;
-            } else if (type == SQLITE_INTEGER) {
-                v = json_integer(sqlite3_column_int64(st, c));
-            } else if (type == SQLITE_FLOAT) {
-                v = json_real(sqlite3_column_double(st, c));
-            } else {
-                v = json_string((const char *)sqlite3_column_text(st, c));
-            }
+            const char *name;
+            json_t *v = column_json(q->st, c, &name);
             if (v)
                 json_object_set_new(o, name, v);
         }
         json_array_append_new(arr, o);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        vn_log_error("query failed: %s: %.120s", sqlite3_errmsg(s->db), sql);
+    if (rc) {
         json_decref(arr);
-        return NULL;
+        return rc;
     }
-    return arr;
-}
-
-int sim_begin(struct sim *s)
-{
-    return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : VN_ESTORE;
-}
-
-int sim_commit(struct sim *s)
-{
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
-        return 0;
-    vn_log_error("commit failed: %s", sqlite3_errmsg(s->db));
-    sim_rollback(s);
-    return VN_ESTORE;
-}
-
-void sim_rollback(struct sim *s)
-{
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-void sim_write_begin(struct sim *s, struct sim_write *w, const char *uid)
-{
-    vn_strlcpy(w->uid, uid, sizeof(w->uid));
-    w->touched = 0;
-    sim_exec(s, "UPDATE locations SET seq = seq + 1 WHERE uid = ?", "t", uid);
-    w->seq = sim_query_int(s, 0, "SELECT seq FROM locations WHERE uid = ?", "t", uid);
-}
-
-int sim_write_end(struct sim *s, struct sim_write *w)
-{
-    for (int c = 0; c < COLL_COUNT; c++) {
-        char v[37];
-        if (!(w->touched & (1u << c)))
-            continue;
-        sim_uuid(s, v);
-        if (sim_exec(s, "INSERT INTO versions(uid, coll, version_id, seq) VALUES(?, ?, ?, ?)",
-                     "titi", w->uid, (int64_t)c, v, w->seq))
-            return VN_ESTORE;
-    }
-    w->touched = 0;
+    *out = arr;
     return 0;
 }
 
-void sim_version_current(struct sim *s, const char *uid, enum sim_coll c, char out[37])
+static int run_fixed(struct sim_db *db, const char *sql)
 {
-    char *v = sim_query_text(s,
-                             "SELECT version_id FROM versions WHERE uid = ? AND coll = ?"
-                             " ORDER BY seq DESC LIMIT 1",
-                             "ti", uid, (int64_t)c);
-    vn_strlcpy(out, v ? v : "", 37);
-    free(v);
+    struct sim_stmt q;
+    int rc;
+
+    if (!strcmp(sql, "BEGIN IMMEDIATE"))
+        rc = SIM_PREPARE(db, &q, "BEGIN IMMEDIATE");
+    else if (!strcmp(sql, "COMMIT"))
+        rc = SIM_PREPARE(db, &q, "COMMIT");
+    else
+        rc = SIM_PREPARE(db, &q, "ROLLBACK");
+    return rc ? rc : sim_stmt_exec(&q, NULL);
 }
 
-int64_t sim_version_seq(struct sim *s, const char *uid, enum sim_coll c, const char *version)
+int sim_db_begin(struct sim_db *db)
 {
-    return sim_query_int(s, -1,
-                         "SELECT seq FROM versions WHERE uid = ? AND coll = ? AND version_id = ?",
-                         "tit", uid, (int64_t)c, version);
+    return run_fixed(db, "BEGIN IMMEDIATE");
 }
 
-static void cursor_tag(const char *uid, enum sim_coll c, int64_t offset, char out[17])
+int sim_db_commit(struct sim_db *db)
 {
-    unsigned char h[32];
-    char text[160];
-    int n =
-        snprintf(text, sizeof(text), "vppsim-cursor|%s|%d|%lld", uid, (int)c, (long long)offset);
+    int rc = run_fixed(db, "COMMIT");
 
-    crypto_hash_sha256(h, (const unsigned char *)text, (unsigned long long)n);
-    vn_hex(h, 8, out);
+    if (rc)
+        sim_db_rollback(db);
+    return rc;
 }
 
-void sim_cursor_encode(const char *uid, enum sim_coll c, int64_t offset, char *out, size_t cap)
+void sim_db_rollback(struct sim_db *db)
 {
-    char tag[17], text[96];
-    int n;
-
-    cursor_tag(uid, c, offset, tag);
-    n = snprintf(text, sizeof(text), "c1:%d:%lld:%s", (int)c, (long long)offset, tag);
-    sodium_bin2base64(out, cap, (const unsigned char *)text, (size_t)n,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    if (!sqlite3_get_autocommit(db->db))
+        run_fixed(db, "ROLLBACK");
 }
 
-int sim_cursor_decode(const char *uid, enum sim_coll c, const char *cursor, int64_t *offset)
+int64_t sim_db_last_id(struct sim_db *db)
 {
-    unsigned char raw[96];
-    size_t len = 0;
-    char text[97], tag[17], want[17];
-    int coll, used = 0;
-    long long off;
-
-    if (strlen(cursor) > 120 ||
-        sodium_base642bin(raw, sizeof(raw) - 1, cursor, strlen(cursor), NULL, &len, NULL,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
-        return -1;
-    memcpy(text, raw, len);
-    text[len] = '\0';
-    if (sscanf(text, "c1:%d:%lld:%16[0-9a-f]%n", &coll, &off, tag, &used) != 3 ||
-        (size_t)used != len || coll != (int)c || off < 0)
-        return -1;
-    cursor_tag(uid, c, off, want);
-    if (strcmp(tag, want) != 0)
-        return -1;
-    *offset = off;
-    return 0;
+    return sqlite3_last_insert_rowid(db->db);
 }

@@ -1,26 +1,38 @@
 /*
  * main.c - vppsim's entry point: the option table (every option, --help and
- * `vppsim help --markdown` come from it), start-up and shutdown on SIGTERM/SIGINT.
+ * `vppsim help --markdown` come from it), start-up in dependency order, and shutdown on
+ * SIGTERM/SIGINT: the delivery workers stop first (a delivery cut short is due again at the
+ * next start), then the engine answers what is still waiting, then the HTTP server closes.
  */
-#include "sim.h"
+#include "config.h"
+#include "ctx.h"
+#include "db.h"
+#include "delivery.h"
+#include "engine.h"
+#include "faults.h"
+#include "limits.h"
+#include "outbox.h"
+#include "reqlog.h"
+#include "rng.h"
+#include "server.h"
 
-#include "vppnotify/net.h"
 #include "vppnotify/error.h"
 #include "vppnotify/log.h"
+#include "vppnotify/net.h"
 #include "vppnotify/opts.h"
 #include "vppnotify/secret.h"
 #include "vppnotify/util.h"
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#define ENGINE_QUEUE_MAX 4096 /* requests waiting for the engine; beyond: 503 */
 
 #define OPT(name, type, def, min, max, choices, env, metavar, help, field)                         \
     {                                                                                              \
@@ -41,13 +53,17 @@ static const struct vn_opt options[] = {
     OPT("state", VN_OPT_STRING, ":memory:", 0, 0, NULL, "VPPSIM_STATE", "FILE",
         "SQLite file that keeps the state across restarts (:memory: keeps nothing)", state),
     OPT("seed", VN_OPT_INT, "0", 0, 4611686018427387903LL, NULL, NULL, "N",
-        "make ids and fault decisions deterministic (0: random)", seed),
+        "seed of every random choice, printed at start (0: draw one)", seed),
     OPT("limit", VN_OPT_LIST, NULL, 0, 0, NULL, NULL, "NAME=N",
         "override a Service Config limit, e.g. maxRequestPerSecond=1000 (repeatable)", limit),
     OPT("max-body", VN_OPT_SIZE, "1M", 1024, 1LL << 30, NULL, NULL, "SIZE",
         "largest request body on /mdm/v2 (413 beyond)", max_body),
     OPT("max-control-body", VN_OPT_SIZE, "64M", 1024, 1LL << 31, NULL, NULL, "SIZE",
         "largest request body on /_sim/ (seeding)", max_control_body),
+    OPT("http-threads", VN_OPT_INT, "4", 1, 64, NULL, NULL, "N",
+        "threads that read and answer HTTP requests (they never wait for the state)", http_threads),
+    OPT("request-log", VN_OPT_INT, "100000", 1, 10000000, NULL, NULL, "N",
+        "/mdm/v2 requests kept in the request log (GET /_sim/request-log)", request_log),
     OPT("connect-timeout", VN_OPT_DURATION, "5s", 10, HOUR_MS, NULL, NULL, "DURATION",
         "connect timeout of a notification delivery (not scaled)", connect_timeout_ms),
     OPT("delivery-timeout", VN_OPT_DURATION, "10s", 10, HOUR_MS, NULL, NULL, "DURATION",
@@ -79,10 +95,12 @@ static const struct vn_opt options[] = {
         "answer the next N API requests 429/9646 with Retry-After", fault_429),
     OPT("fault-503", VN_OPT_INT, "0", 0, 1000000, NULL, NULL, "N",
         "answer the next N API requests 503/9729 with Retry-After", fault_503),
+    OPT("fault-500", VN_OPT_INT, "0", 0, 1000000, NULL, NULL, "N",
+        "answer the next N API requests 500/9603 with Retry-After", fault_500),
     OPT("fault-error-body", VN_OPT_INT, "0", 0, 1000000, NULL, NULL, "N",
         "answer the next N API requests HTTP 200 with an error body (9603)", fault_error_body),
     OPT("fault-retry-after", VN_OPT_INT, "1", 0, 86400, NULL, NULL, "SECONDS",
-        "Retry-After of forced 429/503 answers", fault_retry_after),
+        "Retry-After of forced 429/503/500 answers", fault_retry_after),
     OPT("fault-path", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "PATH",
         "limit the forced API faults to one path, e.g. /mdm/v2/assets", fault_path),
     OPT("fault-version-change", VN_OPT_INT, "0", 0, 1000000, NULL, NULL, "N",
@@ -110,6 +128,8 @@ static const char *const serve_opts[] = {
     "limit",
     "max-body",
     "max-control-body",
+    "http-threads",
+    "request-log",
     "connect-timeout",
     "delivery-timeout",
     "delivery-workers",
@@ -125,6 +145,7 @@ static const char *const serve_opts[] = {
     "fault-delay-by",
     "fault-429",
     "fault-503",
+    "fault-500",
     "fault-error-body",
     "fault-retry-after",
     "fault-path",
@@ -146,116 +167,142 @@ static const char summary[] =
     "  help          this text (--markdown: the options as a Markdown table)\n"
     "  version       print the version";
 
-static int apply_config(struct sim *s, struct vn_error *err)
+/* What vppsim runs with; built in order by start(), taken down in reverse by stop(). */
+struct vppsim {
+    struct sim_config *cfg;
+    struct sim_ctx ctx;
+    struct sim_rng rng;
+    struct sim_limits limits;
+    int rng_ready, limits_ready;
+    struct sim_engine *engine;
+    struct sim_delivery *delivery;
+    struct sim_server *server;
+    int delivery_started;
+};
+
+static int parse_scale(struct sim_config *c, double *scale, struct vn_error *err)
 {
-    struct sim_config *c = s->cfg;
     char *end;
-    enum vn_log_level lvl;
 
     errno = 0;
-    s->time_scale = strtod(c->time_scale_text, &end);
-    if (errno || *end || !isfinite(s->time_scale) || s->time_scale < 0 || s->time_scale > 1000)
+    *scale = strtod(c->time_scale_text, &end);
+    if (errno || *end || !isfinite(*scale) || *scale < 0 || *scale > 1000)
         return vn_error_set(err, VN_EUSAGE,
                             "option '--time-scale' value '%s': expected a number from 0 to 1000",
                             c->time_scale_text);
-    sim_limits_defaults(s);
-    for (size_t i = 0; i < c->limit.n; i++) {
-        char name[64];
-        const char *eq = strchr(c->limit.v[i], '=');
-        long long v;
-        if (!eq || (size_t)(eq - c->limit.v[i]) >= sizeof(name) ||
-            vn_parse_ll(eq + 1, 0, 2147483647LL, &v) != 0)
-            return vn_error_set(err, VN_EUSAGE, "option '--limit' value '%s': expected NAME=N",
-                                c->limit.v[i]);
-        memcpy(name, c->limit.v[i], (size_t)(eq - c->limit.v[i]));
-        name[eq - c->limit.v[i]] = '\0';
-        if (sim_limit_set(s, name, v) != 0)
-            return vn_error_set(err, VN_EUSAGE,
-                                "option '--limit': unknown limit '%s' (see GET"
-                                " /mdm/v2/service/config)",
-                                name);
-    }
+    return 0;
+}
+
+static int start(struct vppsim *v, struct vn_error *err)
+{
+    struct sim_config *c = v->cfg;
+    struct sim_ctx *x = &v->ctx;
+    enum vn_log_level lvl;
+    int rc;
+
+    x->cfg = c;
+    if ((rc = parse_scale(c, &x->time_scale, err)))
+        return rc;
+    sim_limits_init(&v->limits);
+    v->limits_ready = 1;
+    x->limits = &v->limits;
+    for (size_t i = 0; i < c->limit.n; i++)
+        if ((rc = sim_limit_parse(&v->limits, c->limit.v[i], err)))
+            return rc;
     vn_log_level_parse(c->log_level, &lvl);
     vn_log_setup(lvl, strcmp(c->log_format, "json") ? VN_LOG_TEXT : VN_LOG_JSON, 2);
-    return sim_faults_from_config(s, err);
+    if ((rc = sim_db_open(c->state, &x->db, err)))
+        return rc;
+    /* The stream of ids is keyed by the run, so that ids never repeat after a restart. */
+    sim_rng_init(&v->rng, (uint64_t)c->seed, (uint64_t)sim_db_run(x->db));
+    v->rng_ready = 1;
+    x->rng = &v->rng;
+    if ((rc = sim_faults_new(c, x->rng, &x->faults, err)))
+        return rc;
+    if (sim_reqlog_new((size_t)c->request_log, &x->reqlog) || sim_batch_new(&x->batch) ||
+        sim_engine_new(x, ENGINE_QUEUE_MAX, &x->engine))
+        return vn_error_set(err, -ENOMEM, "out of memory");
+    v->engine = x->engine;
+    if (sim_delivery_new(c, sim_engine_post_done, v->engine, &v->delivery))
+        return vn_error_set(err, -ENOMEM, "out of memory");
+    if ((rc = sim_server_start(c, v->engine, x->reqlog, &v->server, x->bound, sizeof(x->bound),
+                               err)))
+        return rc;
+    /* Requests may wait in the engine's queue until here; the threads see a complete ctx. */
+    if (sim_delivery_start(v->delivery) != 0 || sim_engine_start(v->engine, v->delivery) != 0)
+        return vn_error_set(err, VN_ESTORE, "cannot start vppsim's threads");
+    v->delivery_started = 1;
+    return 0;
+}
+
+static void stop(struct vppsim *v)
+{
+    struct sim_ctx *x = &v->ctx;
+
+    if (v->delivery)
+        sim_delivery_stop(v->delivery);
+    if (v->engine)
+        sim_engine_stop(v->engine);
+    sim_server_stop(v->server);
+    sim_engine_free(v->engine);
+    sim_delivery_free(v->delivery);
+    sim_batch_free(x->batch);
+    sim_reqlog_free(x->reqlog);
+    sim_faults_free(x->faults);
+    sim_db_close(x->db);
+    if (v->rng_ready)
+        sim_rng_release(&v->rng);
+    if (v->limits_ready)
+        sim_limits_release(&v->limits);
 }
 
 static int serve(struct sim_config *cfg)
 {
-    struct sim s;
+    struct vppsim v;
     struct vn_error err = {0};
     sigset_t set;
+    char seed[32];
     int sig = 0, rc = 1;
 
-    memset(&s, 0, sizeof(s));
-    s.cfg = cfg;
-    if (apply_config(&s, &err) != 0) {
-        fprintf(stderr, "vppsim: %s\n", err.msg);
-        return 2;
-    }
+    memset(&v, 0, sizeof(v));
+    v.cfg = cfg;
     /* Signals are taken by sigwait in this thread only; every thread inherits the mask. */
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-
     if (vn_secret_init() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "vppsim: cannot initialise libsodium or libcurl\n");
         return 1;
     }
-    sim_rng_init(&s, cfg->seed);
-    pthread_mutex_init(&s.mu, NULL);
-    pthread_cond_init(&s.work_cv, NULL);
-    pthread_cond_init(&s.deliver_cv, NULL);
-    pthread_cond_init(&s.settle_cv, NULL);
-    if (sim_db_open(&s, cfg->state, &err) != 0) {
+    if (start(&v, &err) != 0) {
         fprintf(stderr, "vppsim: %s\n", err.msg);
-        goto out_curl;
+        rc = err.code == VN_EUSAGE ? 2 : 1;
+        goto out;
     }
-    if (sim_events_start(&s) != 0 || sim_notify_start(&s) != 0) {
-        fprintf(stderr, "vppsim: cannot start worker threads\n");
-        goto out_threads;
-    }
-    if (sim_server_start(&s, &err) != 0) {
-        fprintf(stderr, "vppsim: %s\n", err.msg);
-        goto out_threads;
-    }
-    vn_log_fields(VN_LOG_INFO, "vppsim listening",
-                  (struct vn_log_field[]){VN_LF_S("address", s.bound), VN_LF_S("state", cfg->state),
-                                          VN_LF_S("timeScale", cfg->time_scale_text)},
-                  3);
-    if (strncmp(s.bound, "127.", 4) != 0 && strncmp(s.bound, "[::1]", 5) != 0)
+    snprintf(seed, sizeof(seed), "%llu", (unsigned long long)sim_rng_seed(&v.rng));
+    vn_log_fields(
+        VN_LOG_INFO, "vppsim listening",
+        (struct vn_log_field[]){VN_LF_S("address", v.ctx.bound), VN_LF_S("state", cfg->state),
+                                VN_LF_S("timeScale", cfg->time_scale_text), VN_LF_S("seed", seed),
+                                VN_LF_I("run", sim_db_run(v.ctx.db))},
+        5);
+    if (strncmp(v.ctx.bound, "127.", 4) != 0 && strncmp(v.ctx.bound, "[::1]", 5) != 0)
         vn_log_warn("listening on %s, not loopback: the /_sim/ control API has no"
                     " authentication",
-                    s.bound);
-    if (cfg->ready_file && vn_ready_file_write(cfg->ready_file, s.bound) != 0) {
+                    v.ctx.bound);
+    if (cfg->ready_file && vn_ready_file_write(cfg->ready_file, v.ctx.bound) != 0) {
         fprintf(stderr, "vppsim: cannot write ready file '%s': %s\n", cfg->ready_file,
                 strerror(errno));
-        sim_server_stop(&s);
-        goto out_threads;
+        goto out;
     }
     sigwait(&set, &sig);
     vn_log_info("signal %d: stopping", sig);
-    pthread_mutex_lock(&s.mu);
-    __atomic_store_n(&s.stopping, 1, __ATOMIC_RELAXED);
-    pthread_cond_broadcast(&s.settle_cv);
-    pthread_mutex_unlock(&s.mu);
-    sim_server_stop(&s);
     rc = 0;
-out_threads:
-    pthread_mutex_lock(&s.mu);
-    __atomic_store_n(&s.stopping, 1, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&s.mu);
-    sim_events_stop(&s);
-    sim_notify_stop(&s);
-    sim_db_close(&s);
-out_curl:
+out:
+    stop(&v);
     curl_global_cleanup();
-    pthread_mutex_destroy(&s.mu);
-    pthread_cond_destroy(&s.work_cv);
-    pthread_cond_destroy(&s.deliver_cv);
-    pthread_cond_destroy(&s.settle_cv);
     return rc;
 }
 

@@ -1,71 +1,86 @@
 /*
- * rng.c - randomness of vppsim: ids, invite codes, fault decisions, retry jitter.
- *
- * Without --seed every byte comes from libsodium's system generator. With --seed N the bytes
- * come from randombytes_buf_deterministic, keyed by SHA-256 of N and a block counter, so that
- * a run with the same seed and the same sequence of requests makes the same decisions (thread
- * scheduling can still interleave concurrent requests differently).
+ * rng.c - see rng.h. The stream is randombytes_buf_deterministic keyed by SHA-256 of (stream
+ * key, block counter); keyed draws are SHA-256 of (seed key, purpose, id, n).
  */
-#include "sim.h"
+#include "rng.h"
 
-#include "vppnotify/secret.h"
 #include "vppnotify/util.h"
 
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
-void sim_rng_init(struct sim *s, long long seed)
+void sim_rng_init(struct sim_rng *r, uint64_t seed, uint64_t run)
 {
-    pthread_mutex_init(&s->rng_mu, NULL);
-    s->rng_det = seed != 0;
-    s->rng_counter = 0;
-    s->rng_used = sizeof(s->rng_pool);
-    if (s->rng_det) {
-        char text[64];
-        int n = snprintf(text, sizeof(text), "vppsim-seed-%lld", seed);
-        crypto_hash_sha256(s->rng_key, (const unsigned char *)text, (unsigned long long)n);
+    char text[96];
+    int n;
+
+    memset(r, 0, sizeof(*r));
+    pthread_mutex_init(&r->mu, NULL);
+    while (seed == 0) /* 0 means "draw one", and stays reserved for that */
+        randombytes_buf(&seed, sizeof(seed));
+    seed &= 0x3fffffffffffffffULL; /* fits the --seed option's range */
+    if (seed == 0)
+        seed = 1;
+    r->seed = seed;
+    n = snprintf(text, sizeof(text), "vppsim-seed-%llu", (unsigned long long)seed);
+    crypto_hash_sha256(r->key, (const unsigned char *)text, (unsigned long long)n);
+    if (run == 0)
+        memcpy(r->stream, r->key, sizeof(r->stream));
+    else {
+        n = snprintf(text, sizeof(text), "vppsim-seed-%llu-run-%llu", (unsigned long long)seed,
+                     (unsigned long long)run);
+        crypto_hash_sha256(r->stream, (const unsigned char *)text, (unsigned long long)n);
     }
+    r->used = sizeof(r->pool);
 }
 
-static void refill(struct sim *s)
+void sim_rng_release(struct sim_rng *r)
+{
+    pthread_mutex_destroy(&r->mu);
+    sodium_memzero(r->pool, sizeof(r->pool));
+}
+
+uint64_t sim_rng_seed(const struct sim_rng *r)
+{
+    return r->seed;
+}
+
+/* Next block of the stream. Called with r->mu held. */
+static void refill(struct sim_rng *r)
 {
     unsigned char in[40], key[32];
 
-    memcpy(in, s->rng_key, 32);
+    memcpy(in, r->stream, 32);
     for (int i = 0; i < 8; i++)
-        in[32 + i] = (unsigned char)(s->rng_counter >> (8 * i));
-    s->rng_counter++;
+        in[32 + i] = (unsigned char)(r->counter >> (8 * i));
+    r->counter++;
     crypto_hash_sha256(key, in, sizeof(in));
-    randombytes_buf_deterministic(s->rng_pool, sizeof(s->rng_pool), key);
-    s->rng_used = 0;
+    randombytes_buf_deterministic(r->pool, sizeof(r->pool), key);
+    r->used = 0;
 }
 
-void sim_rng_bytes(struct sim *s, void *p, size_t n)
+void sim_rng_bytes(struct sim_rng *r, void *p, size_t n)
 {
     unsigned char *out = p;
 
-    if (!s->rng_det) {
-        randombytes_buf(p, n);
-        return;
-    }
-    pthread_mutex_lock(&s->rng_mu);
+    pthread_mutex_lock(&r->mu);
     while (n > 0) {
         size_t take;
-        if (s->rng_used == sizeof(s->rng_pool))
-            refill(s);
-        take = sizeof(s->rng_pool) - s->rng_used;
+        if (r->used == sizeof(r->pool))
+            refill(r);
+        take = sizeof(r->pool) - r->used;
         if (take > n)
             take = n;
-        memcpy(out, s->rng_pool + s->rng_used, take);
-        s->rng_used += take;
+        memcpy(out, r->pool + r->used, take);
+        r->used += take;
         out += take;
         n -= take;
     }
-    pthread_mutex_unlock(&s->rng_mu);
+    pthread_mutex_unlock(&r->mu);
 }
 
-uint64_t sim_rng_uniform(struct sim *s, uint64_t upper)
+uint64_t sim_rng_uniform(struct sim_rng *r, uint64_t upper)
 {
     uint64_t v, limit;
 
@@ -74,33 +89,33 @@ uint64_t sim_rng_uniform(struct sim *s, uint64_t upper)
     /* Rejection sampling: no modulo bias. */
     limit = UINT64_MAX - (UINT64_MAX % upper);
     do {
-        sim_rng_bytes(s, &v, sizeof(v));
+        sim_rng_bytes(r, &v, sizeof(v));
     } while (v >= limit);
     return v % upper;
 }
 
-double sim_rng_double(struct sim *s)
+double sim_rng_double(struct sim_rng *r)
 {
     uint64_t v;
 
-    sim_rng_bytes(s, &v, sizeof(v));
+    sim_rng_bytes(r, &v, sizeof(v));
     return (double)(v >> 11) / 9007199254740992.0; /* 53 bits */
 }
 
-int sim_rng_chance(struct sim *s, double p)
+int sim_rng_chance(struct sim_rng *r, double p)
 {
     if (p <= 0)
         return 0;
     if (p >= 1)
         return 1;
-    return sim_rng_double(s) < p;
+    return sim_rng_double(r) < p;
 }
 
-void sim_uuid(struct sim *s, char out[37])
+void sim_uuid(struct sim_rng *r, char out[37])
 {
     unsigned char b[16];
 
-    sim_rng_bytes(s, b, sizeof(b));
+    sim_rng_bytes(r, b, sizeof(b));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
@@ -108,26 +123,48 @@ void sim_uuid(struct sim *s, char out[37])
              b[14], b[15]);
 }
 
-void sim_hex_token(struct sim *s, size_t n, char *out)
+void sim_hex_token(struct sim_rng *r, size_t n, char *out)
 {
     unsigned char b[64];
 
     if (n > sizeof(b))
         n = sizeof(b);
-    sim_rng_bytes(s, b, n);
+    sim_rng_bytes(r, b, n);
     vn_hex(b, n, out);
 }
 
-int64_t sim_scaled_ms(const struct sim *s, double ms)
+double sim_rng_keyed(const struct sim_rng *r, const char *purpose, const char *id, int64_t n)
 {
-    double v = ms * s->time_scale;
+    crypto_hash_sha256_state st;
+    unsigned char h[32], nb[8];
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        nb[i] = (unsigned char)((uint64_t)n >> (8 * i));
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, r->key, sizeof(r->key));
+    crypto_hash_sha256_update(&st, (const unsigned char *)purpose, strlen(purpose) + 1);
+    crypto_hash_sha256_update(&st, (const unsigned char *)(id ? id : ""), strlen(id ? id : "") + 1);
+    crypto_hash_sha256_update(&st, nb, sizeof(nb));
+    crypto_hash_sha256_final(&st, h);
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | h[i];
+    return (double)(v >> 11) / 9007199254740992.0;
+}
+
+int64_t sim_scaled_ms(double time_scale, double ms)
+{
+    double v = ms * time_scale;
     return v < 0 ? 0 : (int64_t)(v + 0.5);
 }
 
-int64_t sim_retry_offset_ms(struct sim *s, int attempt)
+int64_t sim_retry_offset_ms(double time_scale, double unit, int attempt)
 {
-    /* Apple: 3 attempts within 1-5 minutes. Attempt 2 at +60-90 s, attempt 3 at +180-240 s. */
     double lo = attempt <= 2 ? 60000 : 180000, span = attempt <= 2 ? 30000 : 60000;
 
-    return sim_scaled_ms(s, lo + sim_rng_double(s) * span);
+    if (unit < 0)
+        unit = 0;
+    if (unit >= 1)
+        unit = 0.999999;
+    return sim_scaled_ms(time_scale, lo + unit * span);
 }

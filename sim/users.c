@@ -1,14 +1,17 @@
 /*
- * users.c - Get Users and users create / update / retire: validation (9720, 9714, 9715,
- * 9717) and the business rules of the event (9716 for an existing active user, 9609 for an
- * unknown one). Users are history-preserving: retiring keeps the row (status Retired), and
- * creating the same clientUserId again adds a new row, so there is at most one active row per
- * clientUserId and any number of retired ones.
+ * users.c - see users.h.
  */
-#include "sim.h"
+#include "users.h"
+
+#include "ctx.h"
+#include "db.h"
+#include "location.h"
+#include "outbox.h"
+#include "outcome.h"
+#include "rng.h"
 
 #include "vppnotify/apple_errors.h"
-#include "vppnotify/util.h"
+#include "vppnotify/error.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -23,222 +26,348 @@
     " AND (?3 = 0 OR status <> 'Retired') AND (?4 = 0 OR status = 'Retired')"                      \
     " AND (?5 IS NULL OR seq > ?5)"
 
-void api_users_get(struct sim_req *r)
+static void bind_filter(struct sim_stmt *q, const char *uid, const struct sim_user_filter *f)
 {
-    struct sim *s = r->sim;
-    const char *cuid = sim_arg(r, "clientUserId");
-    int active = 0, retired = 0;
-    long long since;
-    struct sim_page pg;
-    int64_t count;
-    json_t *rows, *out;
-    char ver[37];
-
-    if (sim_arg_bool(r, "activeOnly", &active) < 0 || sim_arg_bool(r, "retiredOnly", &retired) < 0)
-        return;
-    if (sim_since(r, COLL_USERS, &since) < 0)
-        return;
-    if (sim_arg(r, "pageIndex") && strcmp(sim_arg(r, "pageIndex"), "0") &&
-        sim_faults_version_change(s))
-        sim_state_perturb(s, r->uid, COLL_USERS);
-    count = sim_query_int(s, 0, "SELECT COUNT(*)" USER_WHERE, "ttiio", r->uid, cuid,
-                          (int64_t)active, (int64_t)retired, since >= 0 ? &since : NULL);
-    if (sim_page_setup(r, count, &pg) < 0)
-        return;
-    rows = sim_query_json(s, "SELECT " USER_COLUMNS USER_WHERE " ORDER BY id LIMIT ?6 OFFSET ?7",
-                          "ttiioii", r->uid, cuid, (int64_t)active, (int64_t)retired,
-                          since >= 0 ? &since : NULL, pg.limit, pg.offset);
-    if (!rows) {
-        sim_error(r, VN_APPLE_INTERNAL_ERROR);
-        return;
-    }
-    sim_version_current(s, r->uid, COLL_USERS, ver);
-    out = json_object();
-    sim_page_fields(out, &pg, json_array_size(rows));
-    json_object_set_new(out, "users", rows);
-    json_object_set_new(out, "versionId", json_string(ver));
-    sim_ok(r, out);
+    sim_bind_text(q, 1, uid);
+    sim_bind_text(q, 2, f->client_user_id);
+    sim_bind_int(q, 3, f->active_only != 0);
+    sim_bind_int(q, 4, f->retired_only != 0);
+    sim_bind_opt_int(q, 5, f->since_seq);
 }
 
-json_t *sim_user_json(struct sim *s, const char *uid, const char *client_user_id)
+int sim_users_count(struct sim_ctx *c, const char *uid, const struct sim_user_filter *f, int64_t *n)
 {
-    json_t *rows = sim_query_json(s,
-                                  "SELECT " USER_COLUMNS " FROM users WHERE uid = ? AND"
-                                  " client_user_id = ? ORDER BY status <> 'Retired' DESC, id DESC"
-                                  " LIMIT 1",
-                                  "tt", uid, client_user_id);
-    json_t *u = json_incref(json_array_get(rows, 0));
+    struct sim_stmt q;
+    int rc;
 
+    if ((rc = SIM_PREPARE(c->db, &q, "SELECT COUNT(*)" USER_WHERE)))
+        return rc;
+    bind_filter(&q, uid, f);
+    return sim_stmt_int(&q, n);
+}
+
+int sim_users_list(struct sim_ctx *c, const char *uid, const struct sim_user_filter *f,
+                   int64_t limit, int64_t offset, json_t **out)
+{
+    struct sim_stmt q;
+    int rc;
+
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "SELECT " USER_COLUMNS USER_WHERE " ORDER BY id LIMIT ?6 OFFSET ?7")))
+        return rc;
+    bind_filter(&q, uid, f);
+    sim_bind_int(&q, 6, limit);
+    sim_bind_int(&q, 7, offset);
+    return sim_stmt_rows(&q, out);
+}
+
+int sim_user_json(struct sim_ctx *c, const char *uid, const char *client_user_id, json_t **out)
+{
+    struct sim_stmt q;
+    json_t *rows = NULL;
+    int rc;
+
+    *out = NULL;
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "SELECT " USER_COLUMNS " FROM users WHERE uid = ?1 AND"
+                          " client_user_id = ?2 ORDER BY status <> 'Retired' DESC, id DESC"
+                          " LIMIT 1")))
+        return rc;
+    sim_bind_text(&q, 1, uid);
+    sim_bind_text(&q, 2, client_user_id);
+    if ((rc = sim_stmt_rows(&q, &rows)))
+        return rc;
+    *out = json_incref(json_array_get(rows, 0));
     json_decref(rows);
-    return u;
+    return *out ? 0 : VN_ENOTFOUND;
 }
 
-/* A plausible email address: one '@', something before it, a dot in the domain, no spaces. */
-static int email_ok(const char *e)
+int sim_user_associated(struct sim_ctx *c, const char *uid, const char *client_user_id, int *yes)
 {
-    const char *at = strchr(e, '@');
+    struct sim_stmt q;
+    int64_t n = 0;
+    int rc;
 
-    if (!at || at == e || strchr(at + 1, '@') || strpbrk(e, " \t\r\n<>,;\"") || strlen(e) > 254)
-        return 0;
-    return strchr(at + 1, '.') && at[1] != '.' && e[strlen(e) - 1] != '.';
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "SELECT COUNT(*) FROM users WHERE uid = ?1 AND client_user_id = ?2 AND"
+                          " status = 'Associated'")))
+        return rc;
+    sim_bind_text(&q, 1, uid);
+    sim_bind_text(&q, 2, client_user_id);
+    rc = sim_stmt_int(&q, &n);
+    *yes = n > 0;
+    return rc;
 }
 
-void api_users_manage(struct sim_req *r)
-{
-    struct sim *s = r->sim;
-    const char *op = strrchr(r->path, '/') + 1;
-    const char *type = !strcmp(op, "create")   ? "CREATE"
-                       : !strcmp(op, "update") ? "UPDATE"
-                                               : "RETIRE";
-    json_t *users = json_object_get(r->json, "users"), *norm, *seen, *u, *req;
-    size_t i;
-    char id[37];
+/* ---- business rules ---------------------------------------------------------------------- */
 
-    if (!users || json_is_null(users) || (json_is_array(users) && !json_array_size(users))) {
-        sim_error(r, VN_APPLE_USERS_REQUIRED);
-        return;
-    }
-    if (!json_is_array(users)) {
-        sim_error(r, VN_APPLE_INVALID_ARGUMENT);
-        return;
-    }
-    if ((long long)json_array_size(users) > sim_limit(s, LIM_MAX_USERS)) {
-        sim_error(r, VN_APPLE_TOO_MANY_USERS);
-        return;
-    }
-    norm = json_array();
-    seen = json_object();
-    json_array_foreach(users, i, u)
-    {
-        const char *cuid = json_string_value(json_object_get(u, "clientUserId"));
-        json_t *email = json_object_get(u, "email"), *maid = json_object_get(u, "managedAppleId");
-        json_t *n;
-        if (!json_is_object(u) || !cuid || !*cuid || strlen(cuid) > 256 ||
-            (email && !json_is_null(email) && !json_is_string(email)) ||
-            (maid && !json_is_null(maid) && !json_is_string(maid))) {
-            json_decref(norm);
-            json_decref(seen);
-            sim_error_info(r, VN_APPLE_INVALID_ARGUMENT, NULL,
-                           "Invalid argument: each user needs a clientUserId string.");
-            return;
-        }
-        if (json_object_get(seen, cuid)) {
-            json_decref(norm);
-            json_decref(seen);
-            sim_error_info(r, VN_APPLE_DUPLICATE_USERS, json_pack("{s:[s]}", "clientUserIds", cuid),
-                           NULL);
-            return;
-        }
-        json_object_set_new(seen, cuid, json_true());
-        if (json_is_string(email) && strcmp(type, "RETIRE") &&
-            !email_ok(json_string_value(email))) {
-            json_decref(norm);
-            json_decref(seen);
-            sim_error_info(r, VN_APPLE_INVALID_EMAIL, json_pack("{s:[s]}", "clientUserIds", cuid),
-                           NULL);
-            return;
-        }
-        n = json_pack("{s:s}", "clientUserId", cuid);
-        if (json_is_string(email) && strcmp(type, "RETIRE"))
-            json_object_set(n, "email", email);
-        if (json_is_string(maid) && strcmp(type, "RETIRE"))
-            json_object_set(n, "managedAppleId", maid);
-        json_array_append_new(norm, n);
-    }
-    json_decref(seen);
-    req = json_pack("{s:o}", "users", norm);
-    if (sim_event_create(s, r->uid, "users", type, (int64_t)json_array_size(norm), req, id)) {
-        json_decref(req);
-        sim_error(r, VN_APPLE_INTERNAL_ERROR);
-        return;
-    }
-    json_decref(req);
-    sim_ok(r, json_pack("{s:s}", "eventId", id));
-}
-
-/* ---------------------------------------------------------------------------------------- */
-
-static void id_hash(struct sim *s, char out[64])
+static void id_hash(struct sim_ctx *c, char out[64])
 {
     unsigned char b[20];
 
-    sim_rng_bytes(s, b, sizeof(b));
+    sim_rng_bytes(c->rng, b, sizeof(b));
     sodium_bin2base64(out, 64, b, sizeof(b), sodium_base64_VARIANT_ORIGINAL);
 }
 
-static json_t *request_item(const json_t *u)
+/* The element of a failure: the user's current row when it has one (with its status), else
+ * the requested {clientUserId, email} [decision: Apple documents no status for a user that
+ * does not exist]. */
+static int failure_item(struct sim_ctx *c, const char *uid, const json_t *u, json_t **out)
 {
-    json_t *o = json_pack("{s:O}", "clientUserId", json_object_get(u, "clientUserId"));
+    const char *cuid = json_string_value(json_object_get(u, "clientUserId"));
+    int rc = sim_user_json(c, uid, cuid, out);
 
+    if (rc != VN_ENOTFOUND)
+        return rc;
+    *out = json_pack("{s:s}", "clientUserId", cuid);
     if (json_object_get(u, "email"))
-        json_object_set(o, "email", json_object_get(u, "email"));
-    return o;
+        json_object_set(*out, "email", json_object_get(u, "email"));
+    return 0;
 }
 
-void sim_users_process(struct sim *s, const char *uid, const char *type, json_t *req,
-                       struct sim_outcome *o)
+static int fail_user(struct sim_ctx *c, const char *uid, const json_t *u, int number,
+                     struct sim_outcome *o)
+{
+    json_t *it = NULL;
+    int rc = failure_item(c, uid, u, &it);
+
+    if (rc == 0)
+        sim_outcome_fail(o, number, it, NULL, NULL,
+                         json_string_value(json_object_get(u, "clientUserId")), NULL);
+    return rc;
+}
+
+/* 0 and *id of the active row of cuid (0 if none). */
+static int active_row(struct sim_ctx *c, const char *uid, const char *cuid, int64_t *id)
+{
+    struct sim_stmt q;
+    int rc;
+
+    *id = 0;
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "SELECT id FROM users WHERE uid = ?1 AND client_user_id = ?2 AND"
+                          " status <> 'Retired'")))
+        return rc;
+    sim_bind_text(&q, 1, uid);
+    sim_bind_text(&q, 2, cuid);
+    rc = sim_stmt_int(&q, id);
+    return rc == VN_ENOTFOUND ? 0 : rc;
+}
+
+/* 0 and *taken: another active user of the location (not cuid) holds managedAppleId maid. */
+static int maid_taken(struct sim_ctx *c, const char *uid, const char *cuid, const char *maid,
+                      int *taken)
+{
+    struct sim_stmt q;
+    int64_t n = 0;
+    int rc;
+
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "SELECT COUNT(*) FROM users WHERE uid = ?1 AND managed_apple_id = ?2"
+                          " AND client_user_id <> ?3 AND status <> 'Retired'")))
+        return rc;
+    sim_bind_text(&q, 1, uid);
+    sim_bind_text(&q, 2, maid);
+    sim_bind_text(&q, 3, cuid);
+    rc = sim_stmt_int(&q, &n);
+    *taken = n > 0;
+    return rc;
+}
+
+static int create_user(struct sim_ctx *c, struct sim_write *w, const char *cuid, const char *email,
+                       const char *maid)
+{
+    struct sim_stmt q;
+    char hash[64], code[33];
+    int rc;
+
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "INSERT INTO users(uid, client_user_id, email, managed_apple_id,"
+                          " invite_code, id_hash, status, seq) VALUES(?1, ?2, ?3, ?4, ?5, ?6,"
+                          " ?7, ?8)")))
+        return rc;
+    if (maid)
+        id_hash(c, hash);
+    else
+        sim_hex_token(c->rng, 16, code);
+    sim_bind_text(&q, 1, w->uid);
+    sim_bind_text(&q, 2, cuid);
+    sim_bind_text(&q, 3, email);
+    sim_bind_text(&q, 4, maid);
+    sim_bind_text(&q, 5, maid ? NULL : code);
+    sim_bind_text(&q, 6, maid ? hash : NULL);
+    sim_bind_text(&q, 7, maid ? "Associated" : "Registered");
+    sim_bind_int(&q, 8, w->seq);
+    return sim_stmt_exec(&q, NULL);
+}
+
+static int update_user(struct sim_ctx *c, struct sim_write *w, int64_t id, const char *email,
+                       const char *maid)
+{
+    struct sim_stmt q;
+    char hash[64];
+    int rc;
+
+    id_hash(c, hash);
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "UPDATE users SET email = COALESCE(?1, email),"
+                          " managed_apple_id = COALESCE(?2, managed_apple_id),"
+                          " status = CASE WHEN ?2 IS NULL THEN status ELSE 'Associated' END,"
+                          " id_hash = CASE WHEN ?2 IS NULL THEN id_hash"
+                          "  ELSE COALESCE(id_hash, ?3) END, seq = ?4 WHERE id = ?5")))
+        return rc;
+    sim_bind_text(&q, 1, email);
+    sim_bind_text(&q, 2, maid);
+    sim_bind_text(&q, 3, hash);
+    sim_bind_int(&q, 4, w->seq);
+    sim_bind_int(&q, 5, id);
+    return sim_stmt_exec(&q, NULL);
+}
+
+static int retire_user(struct sim_ctx *c, struct sim_write *w, int64_t id)
+{
+    struct sim_stmt q;
+    int rc;
+
+    if ((rc =
+             SIM_PREPARE(c->db, &q, "UPDATE users SET status = 'Retired', seq = ?1 WHERE id = ?2")))
+        return rc;
+    sim_bind_int(&q, 1, w->seq);
+    sim_bind_int(&q, 2, id);
+    return sim_stmt_exec(&q, NULL);
+}
+
+/* One task: one user of the request. */
+static int user_task(struct sim_ctx *c, struct sim_write *w, const char *type, const json_t *u,
+                     struct sim_outcome *o)
+{
+    const char *cuid = json_string_value(json_object_get(u, "clientUserId"));
+    const char *email = json_string_value(json_object_get(u, "email"));
+    const char *maid = json_string_value(json_object_get(u, "managedAppleId"));
+    int64_t active;
+    int taken = 0, number, rc;
+    json_t *now = NULL;
+
+    if (sim_outcome_injected(o, &number))
+        return fail_user(c, w->uid, u, number, o);
+    if ((rc = active_row(c, w->uid, cuid, &active)))
+        return rc;
+    if (!strcmp(type, "CREATE") && active)
+        return fail_user(c, w->uid, u, VN_APPLE_USER_EXISTS, o);
+    if (strcmp(type, "CREATE") && !active)
+        return fail_user(c, w->uid, u, VN_APPLE_USER_NOT_FOUND, o);
+    if (maid && strcmp(type, "RETIRE") && (rc = maid_taken(c, w->uid, cuid, maid, &taken)))
+        return rc;
+    if (taken)
+        return fail_user(c, w->uid, u, VN_APPLE_ACCOUNT_ALREADY_ASSOCIATED, o);
+    if (!strcmp(type, "CREATE"))
+        rc = create_user(c, w, cuid, email, maid);
+    else if (!strcmp(type, "UPDATE"))
+        rc = update_user(c, w, active, email, maid);
+    else
+        rc = retire_user(c, w, active);
+    if (rc || (rc = sim_user_json(c, w->uid, cuid, &now)))
+        return rc;
+    sim_write_touch(w, COLL_USERS);
+    sim_outcome_ok(o, now);
+    return 0;
+}
+
+int sim_users_process(struct sim_ctx *c, const char *uid, const char *type, const json_t *req,
+                      struct sim_outcome *o)
 {
     json_t *users = json_object_get(req, "users"), *u;
     struct sim_write w;
     size_t i;
+    int rc;
 
-    sim_write_begin(s, &w, uid);
+    if ((rc = sim_write_begin(c->db, &w, uid)))
+        return rc;
     json_array_foreach(users, i, u)
     {
-        const char *cuid = json_string_value(json_object_get(u, "clientUserId"));
-        const char *email = json_string_value(json_object_get(u, "email"));
-        const char *maid = json_string_value(json_object_get(u, "managedAppleId"));
-        int64_t active;
-        char hash[64];
-
-        if (!sim_outcome_turn(o))
-            continue;
-        active = sim_query_int(s, 0,
-                               "SELECT id FROM users WHERE uid = ? AND"
-                               " client_user_id = ? AND status <> 'Retired'",
-                               "tt", uid, cuid);
-        if (!strcmp(type, "CREATE")) {
-            if (active) {
-                json_t *cur = sim_user_json(s, uid, cuid);
-                sim_outcome_fail(o, VN_APPLE_USER_EXISTS, cur ? cur : request_item(u), NULL, NULL,
-                                 cuid, NULL);
-                continue;
-            }
-            if (maid) {
-                id_hash(s, hash);
-                sim_exec(s,
-                         "INSERT INTO users(uid, client_user_id, email, managed_apple_id,"
-                         " id_hash, status, seq) VALUES(?, ?, ?, ?, ?, 'Associated', ?)",
-                         "ttttti", uid, cuid, email, maid, hash, w.seq);
-            } else {
-                char code[33];
-                sim_hex_token(s, 16, code);
-                sim_exec(s,
-                         "INSERT INTO users(uid, client_user_id, email, invite_code, status, seq)"
-                         " VALUES(?, ?, ?, ?, 'Registered', ?)",
-                         "tttti", uid, cuid, email, code, w.seq);
-            }
-        } else if (!active) {
-            sim_outcome_fail(o, VN_APPLE_USER_NOT_FOUND, request_item(u), NULL, NULL, cuid, NULL);
-            continue;
-        } else if (!strcmp(type, "UPDATE")) {
-            if (email)
-                sim_exec(s, "UPDATE users SET email = ?, seq = ? WHERE id = ?", "tii", email, w.seq,
-                         active);
-            if (maid) {
-                id_hash(s, hash);
-                sim_exec(s,
-                         "UPDATE users SET managed_apple_id = ?, status = 'Associated',"
-                         " id_hash = COALESCE(id_hash, ?), seq = ? WHERE id = ?",
-                         "ttii", maid, hash, w.seq, active);
-            }
-            sim_exec(s, "UPDATE users SET seq = ? WHERE id = ?", "ii", w.seq, active);
-        } else {
-            sim_exec(s, "UPDATE users SET status = 'Retired', seq = ? WHERE id = ?", "ii", w.seq,
-                     active);
-        }
-        sim_write_touch(&w, COLL_USERS);
-        sim_outcome_ok(o, sim_user_json(s, uid, cuid));
+        if (sim_outcome_turn(o) && (rc = user_task(c, &w, type, u, o)))
+            return rc;
     }
-    sim_write_end(s, &w);
+    return sim_write_end(c->db, c->rng, &w);
+}
+
+/* ---- invitation acceptance --------------------------------------------------------------- */
+
+static int accept_one(struct sim_ctx *c, struct sim_write *w, const char *cuid, json_t *accepted,
+                      int *done)
+{
+    struct sim_stmt q;
+    int64_t id = 0;
+    char hash[64];
+    json_t *now = NULL;
+    int rc;
+
+    *done = 0;
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "SELECT id FROM users WHERE uid = ?1 AND client_user_id = ?2 AND"
+                          " status = 'Registered'")))
+        return rc;
+    sim_bind_text(&q, 1, w->uid);
+    sim_bind_text(&q, 2, cuid);
+    if ((rc = sim_stmt_int(&q, &id)))
+        return rc == VN_ENOTFOUND ? 0 : rc;
+    id_hash(c, hash);
+    if ((rc = SIM_PREPARE(c->db, &q,
+                          "UPDATE users SET status = 'Associated', id_hash = ?1, seq = ?2"
+                          " WHERE id = ?3")))
+        return rc;
+    sim_bind_text(&q, 1, hash);
+    sim_bind_int(&q, 2, w->seq);
+    sim_bind_int(&q, 3, id);
+    if ((rc = sim_stmt_exec(&q, NULL)) || (rc = sim_user_json(c, w->uid, cuid, &now)))
+        return rc;
+    json_array_append_new(accepted, now);
+    *done = 1;
+    return 0;
+}
+
+int sim_users_accept(struct sim_ctx *c, const char *uid, const json_t *ids, json_t **accepted,
+                     json_t **skipped)
+{
+    struct sim_write w;
+    size_t i;
+    json_t *v;
+    int rc;
+
+    *accepted = json_array();
+    *skipped = json_array();
+    if ((rc = sim_db_begin(c->db)))
+        goto fail;
+    sim_notify_batch_begin(c);
+    if ((rc = sim_write_begin(c->db, &w, uid)))
+        goto rollback;
+    json_array_foreach(ids, i, v)
+    {
+        int done;
+        if ((rc = accept_one(c, &w, json_string_value(v), *accepted, &done)))
+            goto rollback;
+        if (!done)
+            json_array_append(*skipped, v);
+    }
+    if (json_array_size(*accepted)) {
+        json_t *base = json_object();
+        sim_write_touch(&w, COLL_USERS);
+        rc = sim_notify_split(c, uid, "USER_ASSOCIATED", NULL, base, "associatedUsers", *accepted);
+        json_decref(base);
+        if (rc)
+            goto rollback;
+    }
+    if ((rc = sim_write_end(c->db, c->rng, &w)) || (rc = sim_notify_batch_end(c)) ||
+        (rc = sim_db_commit(c->db)))
+        goto fail;
+    return 0;
+rollback:
+    sim_notify_batch_end(c);
+    sim_db_rollback(c->db);
+fail:
+    sim_db_rollback(c->db);
+    json_decref(*accepted);
+    json_decref(*skipped);
+    *accepted = *skipped = NULL;
+    return rc;
 }

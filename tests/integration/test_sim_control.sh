@@ -60,3 +60,26 @@ assert_json "$T/ctl" '.locations[0] | [.users[0].clientUserId, .events[0].eventS
 assert_eq "$(ctl GET /_sim/state?uId=42)" 404 "unknown uId"
 sim_stop
 ok "state of all"
+
+# Regression: a query that failed used to answer a default as if it had worked (Event Status
+# said 9708 "not found" for an event that exists, settle said "settled", the state dump left
+# the events out). Now a failed state is a 500 (9603 with Retry-After on /mdm/v2) and a logged
+# message naming the cause.
+sim_start --state "$T/broken.db" --event-delay 0
+sim_location
+assert_eq "$(api POST /users/create '{"users":[{"clientUserId":"u"}]}')" 200 "create"
+EV=$(jq -r .eventId "$T/resp")
+settle
+assert_eq "$(api GET "/status?eventId=$EV")" 200 "status before"
+sqlite3 "$T/broken.db" "DROP TABLE events"
+st=$(curl -sS -D "$T/hdr" -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $STOKEN" \
+    "$SIM/mdm/v2/status?eventId=$EV")
+assert_apple_error "$st" 500 9603 "a failed query is a 500, not 9708"
+assert_contains "$T/hdr" "Retry-After: 1" "500 has Retry-After"
+assert_eq "$(ctl POST '/_sim/settle?timeout=1')" 500 "settle: 500, not settled"
+assert_json "$T/ctl" '.error | test("state failed")' true "control API error says why"
+assert_eq "$(ctl GET "/_sim/state?uId=$LOC_UID")" 500 "state dump: 500, not a dump without events"
+assert_eq "$(api GET /users)" 200 "what does not need the table still works"
+assert_contains "$T/sim.log" "no such table: events" "the cause is logged"
+sim_stop
+ok "a failed state is a 500 with a logged cause"

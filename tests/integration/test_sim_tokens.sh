@@ -156,12 +156,13 @@ ok "tokenKind at location creation"
 STATE_UID=$LOC_UID
 sim_stop
 sqlite3 "$T/state.db" "ALTER TABLE tokens DROP COLUMN kind;
+    ALTER TABLE sub_assignments DROP COLUMN via_group;
     UPDATE meta SET value = '2' WHERE key = 'schema_version';"
 assert_eq "$(sqlite3 "$T/state.db" "SELECT COUNT(*) FROM pragma_table_info('tokens') WHERE name = 'kind'")" 0 \
     "schema-2 file has no kind column"
 sim_start --state "$T/state.db" --event-delay 0
-assert_eq "$(sqlite3 "$T/state.db" "SELECT value FROM meta WHERE key = 'schema_version'")" 3 \
-    "migrated to schema 3"
+assert_eq "$(sqlite3 "$T/state.db" "SELECT value FROM meta WHERE key = 'schema_version'")" 4 \
+    "migrated to schema 4 (through 3: token kinds)"
 assert_eq "$(api GET /users)" 200 "migrated legacy token is normal again"
 LOC_UID=$STATE_UID
 state_is '.tokens | map(.kind)' '["normal"]' "migrated tokens are normal"
