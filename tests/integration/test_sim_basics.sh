@@ -143,7 +143,12 @@ assert_eq "$(ctl POST /_sim/limits '{"maxRequestPerSecond":3}')" 200 "set limit"
 codes=""
 for _ in 1 2 3 4 5 6; do codes="$codes $(api GET /client/config)"; done
 case "$codes" in *429*) ;; *) fail "no 429 in six fast requests:$codes" ;; esac
-st=$(curl -sS -D "$T/hdr" -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $STOKEN" "$SIM/mdm/v2/client/config")
+# The bucket refills while requests go out, so a slow machine may be let through once or
+# twice more: look at the first 429 of a burst (never a timing).
+for _ in $(seq 1 20); do
+    st=$(curl -sS -D "$T/hdr" -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $STOKEN" "$SIM/mdm/v2/client/config")
+    [ "$st" = 429 ] && break
+done
 assert_apple_error "$st" 429 9646 "rate limited"
 assert_contains "$T/hdr" "Retry-After:" "429 has Retry-After"
 assert_eq "$(curl -sS -o /dev/null -w '%{http_code}' "$SIM/mdm/v2/service/config")" 200 "service config is not rate-limited"
