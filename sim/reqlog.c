@@ -24,7 +24,7 @@ struct logged {
     char method[8];
     char path[96];
     int status;
-    int64_t start_ms, end_ms, wall_ms;
+    int64_t start_us, end_us, wall_ms;
 };
 
 struct sim_reqlog {
@@ -95,8 +95,8 @@ void sim_reqlog_record(struct sim_reqlog *l, const struct sim_reqlog_entry *e)
         vn_strlcpy(x->method, e->method, sizeof(x->method));
         vn_strlcpy(x->path, e->path, sizeof(x->path));
         x->status = e->status;
-        x->start_ms = e->start_mono_ms;
-        x->end_ms = e->end_mono_ms;
+        x->start_us = e->start_mono_us;
+        x->end_us = e->end_mono_us;
         x->wall_ms = e->wall_ms;
     }
     pthread_mutex_unlock(&l->mu);
@@ -151,8 +151,8 @@ static int max_concurrent(const struct logged *v, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (!v[i].uid[0])
             continue; /* not authenticated: no location */
-        e[m++] = (struct edge){v[i].uid, v[i].start_ms, +1};
-        e[m++] = (struct edge){v[i].uid, v[i].end_ms, -1};
+        e[m++] = (struct edge){v[i].uid, v[i].start_us, +1};
+        e[m++] = (struct edge){v[i].uid, v[i].end_us, -1};
     }
     qsort(e, m, sizeof(*e), by_uid_time);
     for (size_t i = 0; i < m; i++) {
@@ -189,11 +189,11 @@ json_t *sim_reqlog_entries(struct sim_reqlog *l, const char *uid, int64_t after_
     for (size_t i = 0; sel && i < n; i++) {
         char t[VN_TIME_ISO_LEN];
         vn_time_iso(sel[i].wall_ms, t);
-        json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:s, s:i, s:I, s:I, s:s}", "id",
-                                             (json_int_t)sel[i].id, "uId", sel[i].uid, "method",
-                                             sel[i].method, "path", sel[i].path, "status",
-                                             sel[i].status, "startMs", (json_int_t)sel[i].start_ms,
-                                             "endMs", (json_int_t)sel[i].end_ms, "time", t));
+        json_array_append_new(
+            arr, json_pack("{s:I, s:s, s:s, s:s, s:i, s:f, s:f, s:s}", "id", (json_int_t)sel[i].id,
+                           "uId", sel[i].uid, "method", sel[i].method, "path", sel[i].path,
+                           "status", sel[i].status, "startMs", (double)sel[i].start_us / 1000.0,
+                           "endMs", (double)sel[i].end_us / 1000.0, "time", t));
     }
     out = json_pack("{s:I, s:I, s:i, s:o}", "capacity", (json_int_t)l->cap, "dropped",
                     (json_int_t)dropped, "maxConcurrent", sel ? max_concurrent(sel, n) : 0,

@@ -40,8 +40,8 @@ struct conn {
     struct sim_req r;
     struct vn_buf body;
     int too_big;
-    int phase; /* enum phase; written by the engine thread when it hands the request back */
-    int64_t start_ms;
+    int phase;        /* enum phase; written by the engine thread when it hands the request back */
+    int64_t start_us; /* monotonic: the headers were read */
 };
 
 /* The engine is done with the request: let MHD send the answer (engine thread). */
@@ -145,7 +145,7 @@ static enum MHD_Result reply(struct conn *cs)
     struct MHD_Response *resp;
     char *text;
     enum MHD_Result ret;
-    int64_t end = vn_mono_ns() / 1000000;
+    int64_t end = vn_mono_ns() / 1000;
     struct sim_reqlog_entry e;
 
     if (!r->resp) {
@@ -176,7 +176,7 @@ static enum MHD_Result reply(struct conn *cs)
                                   r->uid,
                                   r->status,
                                   r->apple,
-                                  cs->start_ms,
+                                  cs->start_us,
                                   end,
                                   vn_now_ms()};
     sim_reqlog_record(cs->srv->log, &e);
@@ -184,7 +184,7 @@ static enum MHD_Result reply(struct conn *cs)
                   (struct vn_log_field[]){VN_LF_S("method", e.method), VN_LF_S("path", e.path),
                                           VN_LF_S("uId", r->uid[0] ? r->uid : NULL),
                                           VN_LF_I("status", r->status),
-                                          VN_LF_I("ms", end - cs->start_ms)},
+                                          VN_LF_D("ms", (double)(end - cs->start_us) / 1000.0)},
                   5);
     return ret;
 }
@@ -207,7 +207,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
             return MHD_NO;
         cs->srv = s;
         cs->mc = mc;
-        cs->start_ms = vn_mono_ns() / 1000000;
+        cs->start_us = vn_mono_ns() / 1000;
         vn_buf_init(&cs->body, max);
         *con_cls = cs;
         if (fill_request(cs, method, url) != 0)

@@ -114,3 +114,34 @@ api GET "/subscriptions?cursor=$cur" >/dev/null
 settle
 sim_stop
 ok "versionId change mid-pagination"
+
+# Probabilities of the API faults, and --seed: the same seed and the same requests give the
+# same faults (which requests got 503, which notifications were dropped), another seed others.
+fault_run() { # SEED OUT
+    recv_start
+    sim_start --seed "$1" --event-delay 0
+    sim_location '{"uId":"2049000000000001"}'
+    subscribe '["ASSET_COUNT"]'
+    ctl POST /_sim/faults '{"drop":0.5,"http503":{"probability":0.3,"retryAfter":2}}' >/dev/null
+    : >"$2"
+    for i in $(seq 1 30); do echo "$(api GET /users)" >>"$2"; done
+    for i in $(seq 1 20); do
+        ctl POST /_sim/purchase "{\"uId\":\"$LOC_UID\",\"adamId\":\"$i\",\"count\":1}" >/dev/null
+    done
+    settle
+    ctl GET "/_sim/notifications?type=ASSET_COUNT" >/dev/null
+    jq -c '[.notifications[] | [.notificationId, .state]]' "$T/ctl" >>"$2"
+    sim_stop
+    recv_stop
+}
+fault_run 11 "$T/run.a"
+fault_run 11 "$T/run.b"
+fault_run 12 "$T/run.c"
+assert_eq "$(grep -c '^503$' "$T/run.a")" "$(grep -c '^503$' "$T/run.b")" "same seed, as many 503s"
+[ "$(grep -c '^503$' "$T/run.a")" -gt 0 ] || fail "probability 0.3: no 503 in 30 requests"
+[ "$(grep -c '^200$' "$T/run.a")" -gt 0 ] || fail "probability 0.3: every request got 503"
+cmp -s "$T/run.a" "$T/run.b" || fail "the same seed gave other faults: $(diff "$T/run.a" "$T/run.b" | head -5)"
+cmp -s "$T/run.a" "$T/run.c" && fail "another seed gave the very same faults"
+tail -n1 "$T/run.a" >"$T/n.json"
+assert_json "$T/n.json" '[.[] | .[1]] | unique' '["delivered","dropped"]' "drop 0.5: some dropped, some delivered"
+ok "fault probabilities, reproducible by --seed"

@@ -362,24 +362,24 @@ static void request_log_overlaps(void **state)
     assert_int_equal(sim_reqlog_new(4, &l), 0);
     /* A: [0,10) then [10,20): back to back, no overlap. B: [5,15) overlaps A but is another
      * location. */
-    e.start_mono_ms = 0, e.end_mono_ms = 10;
+    e.start_mono_us = 0, e.end_mono_us = 10;
     sim_reqlog_record(l, &e);
-    e.start_mono_ms = 10, e.end_mono_ms = 20;
+    e.start_mono_us = 10, e.end_mono_us = 20;
     sim_reqlog_record(l, &e);
-    e.uid = "B", e.start_mono_ms = 5, e.end_mono_ms = 15;
+    e.uid = "B", e.start_mono_us = 5, e.end_mono_us = 15;
     sim_reqlog_record(l, &e);
     out = sim_reqlog_entries(l, "A", 0, 100);
     assert_int_equal(json_integer_value(json_object_get(out, "maxConcurrent")), 1);
     assert_int_equal(json_array_size(json_object_get(out, "entries")), 2);
     json_decref(out);
     /* A third request of A inside the second: two at once. */
-    e.uid = "A", e.start_mono_ms = 12, e.end_mono_ms = 13;
+    e.uid = "A", e.start_mono_us = 12, e.end_mono_us = 13;
     sim_reqlog_record(l, &e);
     out = sim_reqlog_entries(l, NULL, 0, 100);
     assert_int_equal(json_integer_value(json_object_get(out, "maxConcurrent")), 2);
     json_decref(out);
     /* The ring keeps the last 4 and counts what it dropped. */
-    e.start_mono_ms = 30, e.end_mono_ms = 31;
+    e.start_mono_us = 30, e.end_mono_us = 31;
     sim_reqlog_record(l, &e);
     out = sim_reqlog_entries(l, NULL, 0, 100);
     assert_int_equal(json_integer_value(json_object_get(out, "dropped")), 1);
