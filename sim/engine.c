@@ -20,6 +20,7 @@
 
 #define IDLE_WAKE_MS  1000 /* look at the clock at least this often */
 #define ERROR_WAIT_MS 1000 /* after a failed step: do not spin on a failing state */
+#define BATCH         64   /* requests run between two housekeeping passes */
 
 /* A post handed to the delivery workers: a claimed notification or a TEST_NOTIFICATION. */
 struct job {
@@ -413,7 +414,7 @@ static void *engine_main(void *arg)
 
     for (;;) {
         struct sim_post *results;
-        struct sim_req *r;
+        struct sim_req *r, *last = NULL;
         pthread_mutex_lock(&e->mu);
         while (!e->stopping && !e->qhead && !e->results) {
             int64_t now = vn_now_ms();
@@ -428,20 +429,28 @@ static void *engine_main(void *arg)
             pthread_mutex_unlock(&e->mu);
             break;
         }
+        /* Everything queued now (at most BATCH requests), then the housekeeping once: under
+         * load its queries are shared by many requests. */
         results = e->results;
         e->results = NULL;
         r = e->qhead;
-        if (r) {
-            e->qhead = r->next;
-            if (!e->qhead)
-                e->qtail = NULL;
+        for (size_t n = 0; e->qhead && n < BATCH; n++) {
+            last = e->qhead;
+            e->qhead = last->next;
             e->qlen--;
-            r->next = NULL;
         }
+        if (r)
+            last->next = NULL;
+        if (!e->qhead)
+            e->qtail = NULL;
         pthread_mutex_unlock(&e->mu);
         handle_results(e, results);
-        if (r)
+        while (r) {
+            struct sim_req *next = r->next;
+            r->next = NULL;
             run_request(e, r);
+            r = next;
+        }
         housekeeping(e);
     }
     drain(e);
