@@ -76,7 +76,10 @@ event_across() {
     ev=$(jq -r .eventId "$T/resp")
     stop_sim "$mode"
     assert_eq "$(db_value "$db" "SELECT status FROM events WHERE event_id = '$ev'")" PENDING "$mode: stopped while PENDING"
-    sim_start --state "$db" --event-delay 0
+    # On the same address, as a client configured with it (vppnotify's --apple-url) needs.
+    local addr=${SIM#http://}
+    sim_start --state "$db" --event-delay 0 --listen "$addr"
+    assert_eq "${SIM#http://}" "$addr" "$mode: restarted on the same address at once"
     settle 60
     api GET "/status?eventId=$ev" >/dev/null
     assert_json "$T/resp" '[.eventStatus, .numCompleted]' '["COMPLETE",2]' "$mode: completed after the restart"
