@@ -12,8 +12,15 @@ awk '/^<!-- walk-through:/ {on = 1; next}
 head -n1 "$T/walk.sh" | grep -q '^B=build ' || fail "the walk-through does not start with B=build"
 sed -i "1s|^B=build |B=$VN_BUILD_DIR |" "$T/walk.sh"
 
+# In a session of its own, so that whatever it started is stopped with it even when it fails
+# half-way (its daemons are not in VN_PIDS).
 rc=0
-(cd "$VN_SOURCE_DIR" && TMPDIR=$T timeout 240 bash -euo pipefail "$T/walk.sh") >"$T/walk.log" 2>&1 || rc=$?
+(cd "$VN_SOURCE_DIR" && TMPDIR=$T exec setsid timeout 240 bash -euo pipefail "$T/walk.sh") \
+    >"$T/walk.log" 2>&1 &
+walk=$!
+VN_PIDS+=("$walk")
+wait "$walk" || rc=$?
+kill -9 -- "-$walk" 2>/dev/null || true
 [ "$rc" -eq 0 ] || fail "the walk-through failed with status $rc (see $T/walk.log)"
 assert_contains "$T/walk.log" '"orgName":"Demo School"' "the sToken decoded"
 assert_contains "$T/walk.log" '["TEST_NOTIFICATION",200]' "serve answered the TEST_NOTIFICATION"
