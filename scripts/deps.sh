@@ -74,8 +74,11 @@ js_deps() {
         echo "deps.sh: npm ci in ${dir#"$(cd "$(dirname "$0")/.." && pwd)"/}"
         npmlog=$(mktemp "${TMPDIR:-/tmp}/deps-npm.XXXXXX")
         # stderr to the terminal and to $npmlog (pipefail keeps npm's status)
-        if ! { (cd "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund \
-            --loglevel=error) 2>&1 1>&3 | tee "$npmlog" >&2; } 3>&1; then
+        # Node.js trusts its own CA list; the system's too (where the network's TLS-inspecting
+        # CA is installed in /usr/local/share/ca-certificates).
+        if ! { (cd "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 \
+            NODE_EXTRA_CA_CERTS="${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}" \
+            npm ci --no-audit --no-fund --loglevel=error) 2>&1 1>&3 | tee "$npmlog" >&2; } 3>&1; then
             # The usual cause on a fresh machine: its network reaches the registry through a
             # TLS-inspecting proxy whose CA this machine does not trust yet.
             if grep -qE 'SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(GET_ISSUER|VERIFY_LEAF)|CERT_' \
