@@ -32,7 +32,8 @@ format_pkgs=(clang-format)
 # node and an npm are there already: another packaging of Node.js brings its own npm, with
 # which Debian's npm package conflicts.
 js_pkgs=(nodejs npm)
-deb_pkgs=(debhelper dpkg-dev lintian debootstrap)
+# dpkg-buildpackage checks build-essential (dpkg-checkbuilddeps), whatever the compilers present.
+deb_pkgs=(build-essential debhelper dpkg-dev lintian debootstrap)
 
 lock_wait=${DEPS_LOCK_WAIT:-600}
 [[ $lock_wait =~ ^[0-9]+$ ]] || { echo "deps.sh: DEPS_LOCK_WAIT '$lock_wait' is not a number of seconds" >&2; exit 2; }
