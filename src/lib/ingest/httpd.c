@@ -32,7 +32,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define DISCARD_FACTOR 4 /* read at most this many times max_body before closing on a 413 */
+/*
+ * After a 413 sent while the body was still arriving, what the client still sends is read and
+ * dropped before the connection closes (a lingering close, as nginx's): closing with unread
+ * data makes the kernel send a reset, and a client still writing may then never read the
+ * answer. Bounded in bytes (DISCARD_FACTOR times the limit, at least DISCARD_MIN) and in
+ * time (DISCARD_MS after the answer), whichever comes first.
+ */
+#define DISCARD_FACTOR 4
+#define DISCARD_MIN    (8u << 20)
+#define DISCARD_MS     2000
 
 struct limits {
     size_t max_body, max_depth, quarantine_max;
@@ -71,6 +80,7 @@ struct request {
     struct vn_buf body;
     size_t seen; /* body bytes received, kept or not */
     int64_t start_ns;
+    int64_t drain_end_ns; /* PH_DRAIN: close once this passes */
     struct vn_notification *n;
     char reason[VN_ERROR_MSG_MAX]; /* why a body was quarantined */
     struct vn_ingest_job job;
@@ -514,6 +524,15 @@ static enum MHD_Result after_auth(struct request *r)
     return MHD_YES;
 }
 
+/* PH_DRAIN: how many body bytes in all are read (and dropped) before the connection closes. */
+static size_t discard_max(const struct request *r)
+{
+    size_t n =
+        r->lim.max_body > SIZE_MAX / DISCARD_FACTOR ? SIZE_MAX : r->lim.max_body * DISCARD_FACTOR;
+
+    return n < DISCARD_MIN ? DISCARD_MIN : n;
+}
+
 static enum MHD_Result on_body(struct request *r, const char *data, size_t *size)
 {
     size_t n = *size;
@@ -526,8 +545,8 @@ static enum MHD_Result on_body(struct request *r, const char *data, size_t *size
     }
     if (vn_buf_append(&r->body, data, n) != 0) {
         /* Over the limit while reading (a chunked body): answer 413 now, then read and drop
-         * what the client still sends, up to DISCARD_FACTOR times the limit, so that it can
-         * read the answer before the connection closes (RFC 9112 section 9.6). */
+         * what the client still sends (bounded: DISCARD_*), so that it can read the answer
+         * before the connection closes (RFC 9112 section 9.6). */
         json_t *body;
         char *text;
         int rc = -1;
@@ -545,6 +564,7 @@ static enum MHD_Result on_body(struct request *r, const char *data, size_t *size
             vn_metrics_http_status(MHD_HTTP_CONTENT_TOO_LARGE);
         free(text);
         r->phase = PH_DRAIN;
+        r->drain_end_ns = vn_mono_ns() + (int64_t)DISCARD_MS * 1000000;
         return rc == 0 ? MHD_YES : MHD_NO;
     }
     return MHD_YES;
@@ -661,7 +681,7 @@ enum MHD_Result vn__httpd_handle(void *cls, struct MHD_Connection *conn, const c
         return respond_outcome(r);
     case PH_DRAIN:
         r->seen += *upload_data_size;
-        if (*upload_data_size == 0 || r->seen > r->lim.max_body * DISCARD_FACTOR)
+        if (*upload_data_size == 0 || r->seen > discard_max(r) || vn_mono_ns() > r->drain_end_ns)
             return MHD_NO; /* the end, or enough: close (the answer is out already) */
         *upload_data_size = 0;
         return MHD_YES;
