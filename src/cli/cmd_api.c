@@ -64,6 +64,7 @@ static int cmd_key_list(struct vn_cli *c, int argc, char **argv)
         vn_cli_error("out of memory");
         return VN_EXIT_FAIL;
     }
+    vn_output_columns(out, c->wide, NULL); /* every column; --wide: none shortened */
     rc = vn_store_query(st, VN_Q_API_KEYS, &f, vn_output_row, out);
     if (rc < 0)
         vn_cli_error("api-key list: %s",
@@ -98,7 +99,7 @@ static int cmd_key_revoke(struct vn_cli *c, int argc, char **argv)
 }
 
 static const char *const o_add[] = {"help", "config", "db", "name", "scope", NULL};
-static const char *const o_list[] = {"help", "config", "db", "json", "limit", NULL};
+static const char *const o_list[] = {"help", "config", "db", "json", "wide", "limit", NULL};
 static const char *const o_revoke[] = {"help", "config", "db", "name", NULL};
 
 const struct vn_command vn_cmd_api[] = {
@@ -106,7 +107,7 @@ const struct vn_command vn_cmd_api[] = {
      "create a key for the integration API (serve --api-listen) and print it once; only its "
      "digest is stored",
      o_add, cmd_key_add, 0},
-    {"api-key list", "vppnotify api-key list [--db PATH] [--json]",
+    {"api-key list", "vppnotify api-key list [--db PATH] [--json | --wide]",
      "the API keys: name, scope, the first characters of the key, when created and revoked", o_list,
      cmd_key_list, 0},
     {"api-key revoke", "vppnotify api-key revoke --name NAME [--db PATH]",

@@ -171,14 +171,21 @@ ok "tables fit 100 columns ($checked commands), --wide shows every column, --jso
 vn_serve_start
 first=$VN_SERVE_PID
 rc=0
-"$VPPNOTIFY" serve --db "$T/other.db" --listen "$VN_ADDR" --ready-file "$T/ready2" \
+"$VPPNOTIFY" serve --db "$T/other.db" --listen "$VN_ADDR" --api-listen off --ready-file "$T/ready2" \
     >"$T/busy.out" 2>"$T/busy" || rc=$?
 assert_eq "$rc" 1 "serve on a busy address"
 assert_contains "$T/busy" "vppnotify: serve: cannot listen on $VN_ADDR: bind: Address already in use" \
     "names the real address and bind's reason"
 assert_not_contains "$T/busy" "port 0" "no 'port 0'"
+[ -n "${VN_API_ADDR:-}" ] || fail "serve announced no API address"
 rc=0
-"$VPPNOTIFY" serve --db "$T/vn.db" --listen 127.0.0.1:0 --ready-file "$T/ready3" \
+"$VPPNOTIFY" serve --db "$T/other.db" --listen 127.0.0.1:0 --api-listen "$VN_API_ADDR" \
+    --ready-file "$T/ready4" >"$T/busy.out" 2>"$T/busy" || rc=$?
+assert_eq "$rc" 1 "serve with a busy --api-listen"
+assert_contains "$T/busy" "--api-listen: cannot listen on $VN_API_ADDR: bind: Address already in use" \
+    "names the API listener's address and bind's reason"
+rc=0
+"$VPPNOTIFY" serve --db "$T/vn.db" --listen 127.0.0.1:0 --api-listen off --ready-file "$T/ready3" \
     >"$T/second.out" 2>"$T/second" || rc=$?
 assert_eq "$rc" 1 "second serve on the same database"
 assert_contains "$T/second" "another vppnotify serve (pid $first) already uses database '$T/vn.db'" \

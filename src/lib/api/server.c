@@ -17,6 +17,7 @@
 #include "vppnotify/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -750,21 +751,11 @@ fail:
 
 int vn_api_start(struct vn_api *api, struct vn_error *err)
 {
-    struct sockaddr_storage ss;
-    socklen_t sslen;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    const union MHD_DaemonInfo *info;
-    int rc;
+    int rc, lfd = -1, mfd;
 
     if (api->mhd)
         return vn_error_set(err, VN_ECONFLICT, "the API listener is running already");
-    rc = vn_listen_resolve(api->o.listen, &ss, &sslen, err);
-    if (rc) {
-        vn_error_prefix(err, "--api-listen");
-        return rc;
-    }
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
     if (api->o.tls_cert_file) {
         api->tls_key = calloc(1, TLS_FILE_MAX);
         if (!api->tls_key)
@@ -776,6 +767,20 @@ int vn_api_start(struct vn_api *api, struct vn_error *err)
         if (rc)
             return vn_error_prefix(err, "API TLS key");
         flags |= MHD_USE_TLS;
+    }
+    /* Bound here, not by libmicrohttpd, so that a failure names the address tried and bind's
+     * reason (ingest/server.c does the same); MHD gets a duplicate, as it closes the socket on
+     * some of its failures and not on others. */
+    rc = vn_listen_socket(api->o.listen, 256, &lfd, api->address, sizeof(api->address), err);
+    if (rc) {
+        vn_error_prefix(err, "--api-listen");
+        return rc;
+    }
+    mfd = fcntl(lfd, F_DUPFD_CLOEXEC, 0);
+    if (mfd < 0) {
+        rc = vn_error_set(err, -errno, "--api-listen %s: dup: %s", api->address, strerror(errno));
+        close(lfd);
+        return rc;
     }
     {
         /* TLS options only when TLS is on: MHD warns about them otherwise. */
@@ -789,22 +794,18 @@ int vn_api_start(struct vn_api *api, struct vn_error *err)
 
         api->mhd = MHD_start_daemon(
             flags, 0, NULL, NULL, handle, api, MHD_OPTION_EXTERNAL_LOGGER, vn_mhd_log, api,
-            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-            api->o.threads, MHD_OPTION_CONNECTION_LIMIT, api->o.max_connections,
-            MHD_OPTION_CONNECTION_TIMEOUT, api->o.idle_timeout_s,
-            MHD_OPTION_CONNECTION_MEMORY_LIMIT, api->o.max_header, MHD_OPTION_NOTIFY_COMPLETED,
-            request_completed, api, MHD_OPTION_LISTEN_BACKLOG_SIZE, 256u,
-            MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY, api->tls_cert ? tls : none,
-            MHD_OPTION_END);
+            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mfd, MHD_OPTION_THREAD_POOL_SIZE, api->o.threads,
+            MHD_OPTION_CONNECTION_LIMIT, api->o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+            api->o.idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, api->o.max_header,
+            MHD_OPTION_NOTIFY_COMPLETED, request_completed, api, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+            MHD_OPTION_ARRAY, api->tls_cert ? tls : none, MHD_OPTION_END);
     }
+    close(lfd);
     if (!api->mhd)
         return vn_error_set(err, VN_ENET,
-                            "cannot listen on --api-listen '%s' (address in use, no permission, "
-                            "bad TLS certificate or key?)",
-                            api->o.listen);
-    info = MHD_get_daemon_info(api->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    vn_sockaddr_format((struct sockaddr *)&ss, info ? (unsigned)info->port : 0u, api->address,
-                       sizeof(api->address));
+                            "the API listener did not start on %s (libmicrohttpd's reason is "
+                            "logged above)",
+                            api->address);
     return 0;
 }
 
