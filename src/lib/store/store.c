@@ -6,21 +6,9 @@
 #include "vppnotify/secret.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-
-void vn__store_set_error(struct vn_store *st, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!st)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(st->last_error, sizeof(st->last_error), fmt, ap);
-    va_end(ap);
-}
 
 /* Record the class of a failed call on st (a fatal class stays) and pass rc through. */
 static int note(struct vn_store *st, int rc)
@@ -85,46 +73,9 @@ const char *vn_store_last_error(struct vn_store *st)
     return st ? st->last_error : "";
 }
 
-enum vn_store_class vn_store_class_of(int rc)
-{
-    if (rc >= 0)
-        return VN_STORE_OK;
-    switch (rc) {
-    case VN_ERETRY:
-        return VN_STORE_RETRY;
-    case VN_EUNAVAIL:
-        return VN_STORE_UNAVAILABLE;
-    case VN_EFULL:
-        return VN_STORE_FULL;
-    case VN_EFATAL:
-        return VN_STORE_FATAL;
-    default:
-        return VN_STORE_JOB;
-    }
-}
-
 enum vn_store_class vn_store_last_class(struct vn_store *st)
 {
     return st ? st->last_class : VN_STORE_OK;
-}
-
-const char *vn_store_class_name(enum vn_store_class c)
-{
-    switch (c) {
-    case VN_STORE_OK:
-        return "ok";
-    case VN_STORE_JOB:
-        return "job";
-    case VN_STORE_RETRY:
-        return "retry";
-    case VN_STORE_UNAVAILABLE:
-        return "unavailable";
-    case VN_STORE_FULL:
-        return "full";
-    case VN_STORE_FATAL:
-        return "fatal";
-    }
-    return "unknown";
 }
 
 int vn_store_reconnect(struct vn_store *st)
