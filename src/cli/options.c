@@ -15,8 +15,9 @@ static const struct vn_opt table[] = {
     {"config", VN_OPT_STRING, NULL, 0, 0, NULL, "VPPNOTIFY_CONFIG", "FILE",
      "read options from FILE ('name = value' lines; flags and env override it)", F(config)},
     {"db", VN_OPT_STRING, "./vppnotify.db", 0, 0, NULL, "VPPNOTIFY_DB", "PATH",
-     "store URL: an SQLite file path, or sqlite:PATH?busy_timeout=DURATION&max_size=SIZE "
-     "(docs/STORE.md; its parameters win over --db-busy-timeout and --max-db-size)",
+     "store URL: an SQLite file path, sqlite:PATH?busy_timeout=DURATION&max_size=SIZE, or "
+     "postgresql://[USER@]HOST[:PORT]/DB?PARAMS (docs/STORE.md; its parameters win over "
+     "--db-busy-timeout and --max-db-size)",
      F(db)},
     {"json", VN_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL,
      "print one JSON array of objects instead of a table", F(json)},

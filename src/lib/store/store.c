@@ -37,15 +37,10 @@ struct vn_store *vn_store_open(const char *url, const struct vn_store_options *o
     }
     if (vn__store_url_parse(url, opts->params, u, err) != 0)
         goto out;
-    if (u->backend == VN__STORE_POSTGRES) {
-#ifdef VN_HAVE_POSTGRES
+    if (u->backend == VN__STORE_POSTGRES)
         st = vn__store_pg_open(u, opts, err);
-#else
-        vn_error_set(err, VN_ENOTSUP, "PostgreSQL support is not built yet; use a file path");
-#endif
-        goto out;
-    }
-    st = vn__store_sqlite_open(u, opts, err);
+    else
+        st = vn__store_sqlite_open(u, opts, err);
 out:
     vn_wipe(u, sizeof(*u)); /* it may hold a password */
     free(u);

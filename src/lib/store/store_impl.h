@@ -7,8 +7,8 @@
  * URLs it owns. store.c does the dispatching, so every vn_store_* function of store.h works
  * for every backend; apply.c and the rest of the program never see a backend.
  *
- * Adding PostgreSQL: write store_pg.c defining vn__store_pg_open (declared below) and build it
- * with VN_HAVE_POSTGRES defined; store.c then routes "postgresql://" and "postgres://" to it.
+ * Backends: SQLite (sqlite/, "sqlite:PATH" or a path) and PostgreSQL (pg/, "postgresql://"
+ * and "postgres://"), each with its own open function declared below.
  *
  * The ops have exactly the contracts of the store.h functions of the same name; st is never
  * NULL when an op is called. On failure an op records a message with vn__store_set_error and
@@ -148,6 +148,21 @@ struct vn_store {
 void vn__store_set_error(struct vn_store *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- the shape of query rows (shape.c) ----------------------------------------------------- */
+
+#define VN__QUERY_COLS_MAX 24 /* most columns of any query */
+
+/* The keys of query q's rows, in order, and the type of each value. */
+struct vn__query_shape {
+    size_t n;
+    const char *const *keys;
+    const enum vn_vtype *types;
+};
+
+/* Indexed by enum vn_query; vn__query_count entries. */
+extern const struct vn__query_shape vn__query_shapes[];
+extern const size_t vn__query_count;
+
 /* ---- store URLs (url.c) ------------------------------------------------------------------ */
 
 #define VN__STORE_PARAMS_MAX 16
@@ -204,9 +219,7 @@ int vn__store_params_done(const struct vn__store_url *u, const char *takes, stru
  */
 struct vn_store *vn__store_sqlite_open(struct vn__store_url *u, const struct vn_store_options *opts,
                                        struct vn_error *err);
-#ifdef VN_HAVE_POSTGRES
 struct vn_store *vn__store_pg_open(struct vn__store_url *u, const struct vn_store_options *opts,
                                    struct vn_error *err);
-#endif
 
 #endif
