@@ -479,6 +479,25 @@ struct vn_event_tracking_update {
 int vn_store_event_tracking_update(struct vn_store *st, const char *event_id,
                                    const struct vn_event_tracking_update *u);
 
+/* ---- leases: one instance at a time for a location's Apple-facing work ------------------ */
+
+/*
+ * Take or renew the lease name (e.g. "location:<uId>") for holder (an id unique to this
+ * instance) for ttl_ms, by the database's clock: *held = 1 when holder has it now, for ttl_ms
+ * from this call (the lease was free, had expired, or was holder's already), 0 when another
+ * holder's lease still runs. One statement (inside the caller's transaction if one is open).
+ *
+ * How a holder uses it (several serve instances on one PostgreSQL database): act on the lease
+ * only while its own monotonic clock is within ttl_ms of the START of the last call that
+ * returned held, less a margin; renew well before that (every ttl_ms / 3). When a holder dies,
+ * another takes the lease over within ttl_ms and one polling period of its own.
+ */
+int vn_store_lease_take(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
+                        int *held);
+
+/* Give the lease up if holder has it (a clean stop): another instance may take it at once. */
+int vn_store_lease_release(struct vn_store *st, const char *name, const char *holder);
+
 /* ---- read queries for the CLI: generic rows keyed by Apple's JSON names ----------------- */
 
 enum vn_vtype { VN_V_NULL = 0, VN_V_INT, VN_V_TEXT, VN_V_BOOL, VN_V_JSON };
@@ -517,6 +536,7 @@ enum vn_query {
     VN_Q_QUARANTINE,
     VN_Q_EVENT_FAILED_ITEMS, /* the items FAILURE notifications named, per event */
     VN_Q_API_KEYS,           /* name scope key createdAt revokedAt (the API's section below) */
+    VN_Q_LEASES,             /* who holds which lease, until when */
 };
 
 /* Filters; NULL fields do not filter. Queries ignore filters that do not apply to them. */

@@ -78,6 +78,9 @@ static const enum vn_vtype t_failed_items[] = {T, T, I, T, T, T, T};
 static const char *const k_api_keys[] = {"name", "scope", "key", "createdAt", "revokedAt"};
 static const enum vn_vtype t_api_keys[] = {T, T, T, T, T};
 
+static const char *const k_leases[] = {"name", "holder", "expiresAt", "takenAt"};
+static const enum vn_vtype t_leases[] = {T, T, T, T};
+
 #undef T
 #undef I
 #undef B
@@ -102,6 +105,7 @@ SAME_WIDTH(locations);
 SAME_WIDTH(quarantine);
 SAME_WIDTH(failed_items);
 SAME_WIDTH(api_keys);
+SAME_WIDTH(leases);
 
 /* Indexed by enum vn_query. */
 const struct vn__query_shape vn__query_shapes[] = {
@@ -116,6 +120,7 @@ const struct vn__query_shape vn__query_shapes[] = {
     [VN_Q_QUARANTINE] = SHAPE(quarantine),
     [VN_Q_EVENT_FAILED_ITEMS] = SHAPE(failed_items),
     [VN_Q_API_KEYS] = SHAPE(api_keys),
+    [VN_Q_LEASES] = SHAPE(leases),
 };
 
 const size_t vn__query_count = COUNT(vn__query_shapes);

@@ -416,3 +416,21 @@ int vn_store_rejections(struct vn_store *st, int64_t since_ms, long long limit, 
         return note(st, no_rejections(st));
     return CALL(st, st->ops->rejections(st, since_ms, limit, cb, ud));
 }
+
+/* ---- leases ---------------------------------------------------------------------------- */
+
+int vn_store_lease_take(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
+                        int *held)
+{
+    *held = 0;
+    if (!name || !*name || !holder || !*holder || ttl_ms <= 0) {
+        vn__store_set_error(st, "a lease needs a name, a holder and a positive duration");
+        return VN_EPARSE;
+    }
+    return CALL(st, st->ops->lease_take(st, name, holder, ttl_ms, held));
+}
+
+int vn_store_lease_release(struct vn_store *st, const char *name, const char *holder)
+{
+    return CALL(st, st->ops->lease_release(st, name, holder));
+}

@@ -116,6 +116,9 @@ struct vn_store_ops {
                           long long max_rows, int64_t before_ms);
     int (*rejections)(struct vn_store *st, int64_t since_ms, long long limit, vn_row_cb cb,
                       void *ud);
+    int (*lease_take)(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
+                      int *held);
+    int (*lease_release)(struct vn_store *st, const char *name, const char *holder);
 };
 
 /*

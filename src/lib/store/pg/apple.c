@@ -639,3 +639,45 @@ int vn__pg_event_tracking_update(struct vn_store *st, const char *event_id,
     }
     return rc;
 }
+
+/* ---- leases ------------------------------------------------------------------------------ */
+
+int vn__pg_lease_take(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
+                      int *held)
+{
+    /* By the server's clock, the one every instance shares (clock_timestamp: also inside a
+     * long transaction). Free, expired, or ours: take or renew; else no row comes back. */
+    static const char sql[] =
+        "INSERT INTO leases AS l(name, holder, expires_at, taken_at) "
+        "VALUES ($1, $2, clock_timestamp() + $3::bigint * interval '1 millisecond', "
+        "  clock_timestamp()) "
+        "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+        "  expires_at = excluded.expires_at, "
+        "  taken_at = CASE WHEN l.holder = excluded.holder THEN l.taken_at "
+        "    ELSE excluded.taken_at END "
+        "WHERE l.holder = excluded.holder OR l.expires_at <= clock_timestamp() "
+        "RETURNING holder";
+    struct vn__pg *s = vn__pg(st);
+    struct vn__pg_args a = {0};
+    PGresult *res;
+
+    vn__pg_text(&a, name);
+    vn__pg_text(&a, holder);
+    vn__pg_int(&a, ttl_ms);
+    res = vn__pg_run(s, sql, &a, NULL);
+    if (!res)
+        return s->stmt_rc;
+    *held = PQntuples(res) == 1;
+    PQclear(res);
+    return 0;
+}
+
+int vn__pg_lease_release(struct vn_store *st, const char *name, const char *holder)
+{
+    static const char sql[] = "DELETE FROM leases WHERE name = $1 AND holder = $2";
+    struct vn__pg_args a = {0};
+
+    vn__pg_text(&a, name);
+    vn__pg_text(&a, holder);
+    return vn__pg_do(vn__pg(st), sql, &a, NULL);
+}

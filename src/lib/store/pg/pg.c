@@ -683,4 +683,6 @@ static const struct vn_store_ops pg_ops = {
     .event_track = vn__pg_event_track,
     .events_tracking = vn__pg_events_tracking,
     .event_tracking_update = vn__pg_event_tracking_update,
+    .lease_take = vn__pg_lease_take,
+    .lease_release = vn__pg_lease_release,
 };

@@ -175,6 +175,9 @@ int vn__pg_event_track(struct vn_store *st, const struct vn_event_track *t);
 int vn__pg_events_tracking(struct vn_store *st, const char *uid, vn_tracked_cb cb, void *ud);
 int vn__pg_event_tracking_update(struct vn_store *st, const char *event_id,
                                  const struct vn_event_tracking_update *u);
+int vn__pg_lease_take(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
+                      int *held);
+int vn__pg_lease_release(struct vn_store *st, const char *name, const char *holder);
 
 /* ---- query.c ----------------------------------------------------------------------------- */
 int vn__pg_tokens(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud);

@@ -174,6 +174,9 @@ static const char *const specs[] = {
         "  AND ($3::text IS NULL OR i.client_user_id = $3) "
         "  AND ($4::text IS NULL OR i.serial_number = $4) "
         "ORDER BY e.first_seen_at, i.event_id, i.id LIMIT $8",
+    [VN_Q_LEASES] =
+        "SELECT name, holder, vn_iso(expires_at), vn_iso(taken_at) FROM leases "
+        "ORDER BY name LIMIT $8",
 };
 /* clang-format on */
 

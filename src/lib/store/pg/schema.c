@@ -222,6 +222,14 @@ const char *const vn__pg_migrations[] = {
      * Stored uncompressed, so that 64 KiB of zeros take 64 KiB. */
     "CREATE TABLE health_probe (payload bytea);"
     "ALTER TABLE health_probe ALTER COLUMN payload SET STORAGE EXTERNAL;",
+
+    /* 2: leases: which instance does a location's Apple-facing work (store.h). */
+    "CREATE TABLE leases ("
+    "  name       text COLLATE \"C\" PRIMARY KEY,"
+    "  holder     text NOT NULL,"
+    "  expires_at timestamptz NOT NULL,"
+    "  taken_at   timestamptz NOT NULL"
+    ");",
 };
 
 const int vn__pg_schema_version = (int)(sizeof(vn__pg_migrations) / sizeof(vn__pg_migrations[0]));

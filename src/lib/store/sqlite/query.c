@@ -226,6 +226,9 @@ static const struct qspec specs[] = {
         "SELECT name, scope, shown || '...', created_at, revoked_at FROM api_keys "
         "ORDER BY revoked_at IS NOT NULL, name, id LIMIT :limit",
         api_keys),
+    [VN_Q_LEASES] = SPEC(VN_SQ_Q_LEASES,
+        "SELECT name, holder, expires_at, taken_at FROM leases ORDER BY name LIMIT :limit",
+        leases),
 };
 /* clang-format on */
 

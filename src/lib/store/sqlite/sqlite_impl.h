@@ -128,6 +128,9 @@ enum vn__sq_slot {
     VN_SQ_CH_READ,
     VN_SQ_CH_HEAD,
     VN_SQ_CH_RETENTION,
+    VN_SQ_LEASE_TAKE,
+    VN_SQ_LEASE_RELEASE,
+    VN_SQ_Q_LEASES,
     VN_SQ__COUNT
 };
 
@@ -267,6 +270,9 @@ int vn__sq_event_track(struct vn_store *st, const struct vn_event_track *t);
 int vn__sq_events_tracking(struct vn_store *st, const char *uid, vn_tracked_cb cb, void *ud);
 int vn__sq_event_tracking_update(struct vn_store *st, const char *event_id,
                                  const struct vn_event_tracking_update *u);
+int vn__sq_lease_take(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
+                      int *held);
+int vn__sq_lease_release(struct vn_store *st, const char *name, const char *holder);
 
 /* api.c: the integration API's tables (struct vn_store_api_ops) */
 extern const struct vn_store_api_ops vn__sq_api_ops;
