@@ -191,9 +191,16 @@ PGresult *vn__pg_run_typed(struct vn__pg *s, const char *sql, const struct vn__p
         a = &none;
     if (changed)
         *changed = 0;
-    if (!s->conn) {
-        vn__store_set_error(&s->base, "not connected to '%s'", s->shown);
+    if (!s->txn_ms && vn__pg_ensure(s) != 0) {
         s->stmt_rc = VN_EUNAVAIL;
+        return NULL;
+    }
+    if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
+        /* Inside the caller's transaction: it died with the connection. */
+        vn__store_set_error(&s->base, "the connection to '%s' was lost", s->shown);
+        s->stmt_rc = VN_EUNAVAIL;
+        if (s->txn_ms && !s->lost)
+            s->lost = VN_EUNAVAIL;
         return NULL;
     }
     if (a->overflow) {

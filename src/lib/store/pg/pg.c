@@ -319,6 +319,8 @@ out:
     return rc;
 }
 
+static int connect_session(struct vn__pg *s, struct vn_error *err);
+
 static void quiet(void *ud, const char *message)
 {
     (void)ud;
@@ -328,6 +330,16 @@ static void quiet(void *ud, const char *message)
 /* Connect s->conn and set the session up; on failure s->conn may be set (the caller
  * closes it) and err says why. */
 static int connect_db(struct vn__pg *s, struct vn_error *err)
+{
+    int rc;
+
+    s->connecting = 1;
+    rc = connect_session(s, err);
+    s->connecting = 0;
+    return rc;
+}
+
+static int connect_session(struct vn__pg *s, struct vn_error *err)
 {
     int rc;
 
@@ -442,6 +454,32 @@ static int pg_reconnect(struct vn_store *st)
     }
     if (old)
         PQfinish(old); /* the server rolls back whatever it had open */
+    s->backoff_ms = 0;
+    s->retry_at_ms = 0;
+    return 0;
+}
+
+int vn__pg_ensure(struct vn__pg *s)
+{
+    int64_t now;
+    int rc;
+
+    if (s->connecting || (s->conn && PQstatus(s->conn) == CONNECTION_OK))
+        return 0;
+    now = vn_mono_ns() / 1000000;
+    if (now < s->retry_at_ms) {
+        vn__store_set_error(&s->base, "'%s' is unreachable; next attempt in %lld ms", s->shown,
+                            (long long)(s->retry_at_ms - now));
+        return VN_EUNAVAIL;
+    }
+    rc = pg_reconnect(&s->base);
+    if (rc) {
+        s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 100;
+        if (s->backoff_ms > 2000)
+            s->backoff_ms = 2000;
+        s->retry_at_ms = now + s->backoff_ms;
+        return VN_EUNAVAIL;
+    }
     return 0;
 }
 
@@ -487,6 +525,13 @@ static int pg_begin(struct vn_store *st)
     }
     s->txn_ms = 0;
     rc = simple(s, begin);
+    if (rc && s->conn && PQstatus(s->conn) == CONNECTION_BAD) {
+        /* The server went away since the last statement (a restart, a failover): BEGIN did
+         * nothing, so a new connection can simply try again. */
+        rc = vn__pg_ensure(s);
+        if (!rc)
+            rc = simple(s, begin);
+    }
     if (rc)
         return rc;
     rc = simple(s, writer);

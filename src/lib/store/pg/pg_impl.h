@@ -39,8 +39,11 @@ struct vn__pg {
     int schema_current;
     int64_t txn_ms; /* when the caller's transaction began; 0 outside one */
     char txn_iso[VN_TIME_ISO_LEN];
-    int lost;    /* the code of the failure that ended the caller's transaction, or 0 */
-    int stmt_rc; /* the code of the last failure of vn__pg_run */
+    int lost;            /* the code of the failure that ended the caller's transaction, or 0 */
+    int stmt_rc;         /* the code of the last failure of vn__pg_run */
+    int connecting;      /* inside connect_db: no reconnect from there */
+    int64_t retry_at_ms; /* a failed reconnect waits for this (monotonic) before the next */
+    int64_t backoff_ms;  /* the wait after the next failure: 100 ms doubling to 2 s */
     const char *stmt_sql[VN__PG_STMT_MAX]; /* prepared on this connection, by address */
     char shown[VN__STORE_SHOWN_MAX];       /* the URL for messages, without a password */
     char describe[640];
@@ -115,6 +118,13 @@ const char *vn__pg_now(struct vn__pg *s);
 
 /* Commit when rc is 0, else roll back keeping the error: for ops with their own transaction. */
 int vn__pg_finish(struct vn__pg *s, int rc);
+
+/*
+ * Outside the caller's transaction, a connection known to be broken is replaced before the
+ * next statement (nothing is lost: no transaction was open on it), with a backoff between
+ * failed attempts. 0 when connected; VN_EUNAVAIL (recorded) when not.
+ */
+int vn__pg_ensure(struct vn__pg *s);
 
 /* ---- write.c ----------------------------------------------------------------------------- */
 int vn__pg_notification_insert(struct vn_store *st, const struct vn_notification_record *r);
