@@ -498,6 +498,33 @@ int vn_store_lease_take(struct vn_store *st, const char *name, const char *holde
 /* Give the lease up if holder has it (a clean stop): another instance may take it at once. */
 int vn_store_lease_release(struct vn_store *st, const char *name, const char *holder);
 
+/* ---- moving an installation between stores (vppnotify store copy) ---------------------- */
+
+#define VN_STORE_COPY_TABLES_MAX 24
+
+/* Rows per table of a copy or a comparison, in the order tables are copied. */
+struct vn_store_copy_report {
+    size_t n;
+    struct {
+        const char *name; /* static */
+        long long rows;
+    } tables[VN_STORE_COPY_TABLES_MAX];
+};
+
+/*
+ * Copy every table of from into to (SQLite to PostgreSQL, or back, or alike), in one
+ * transaction of to, rows in order and ids kept; to must be empty (a new database or schema):
+ * else VN_ECONFLICT naming a table that has rows. Not copied: what a store derives itself
+ * (schema version, the token counter, health rows) and leases. Stop every serve on from first.
+ */
+int vn_store_copy(struct vn_store *from, struct vn_store *to, struct vn_store_copy_report *r,
+                  struct vn_error *err);
+
+/* Compare a and b table by table (every copied column of every row, in order): 0 when equal,
+ * else VN_ECONFLICT naming the first table that differs. r gets a's row counts. */
+int vn_store_compare(struct vn_store *a, struct vn_store *b, struct vn_store_copy_report *r,
+                     struct vn_error *err);
+
 /* ---- read queries for the CLI: generic rows keyed by Apple's JSON names ----------------- */
 
 enum vn_vtype { VN_V_NULL = 0, VN_V_INT, VN_V_TEXT, VN_V_BOOL, VN_V_JSON };

@@ -83,6 +83,8 @@ struct vn_cli {
     long long apple_retry_max_ms;
     long long apple_config_refresh_ms;
     char *key_file;
+    char *copy_from; /* store copy --from */
+    char *copy_to;   /* store copy --to */
     char *stoken_file;
     char *public_url;
     int take_over;
@@ -151,6 +153,7 @@ extern const struct vn_command vn_cmd_api[];
 extern const struct vn_command vn_cmd_changes[];
 extern const struct vn_command vn_cmd_backup[];
 extern const struct vn_command vn_cmd_rejections[];
+extern const struct vn_command vn_cmd_store[];
 
 /* ---- serve (cmd_serve.c, serve_reload.c) -------------------------------------------- */
 

@@ -134,9 +134,12 @@ vn_serve_start() {
     VN_URL="${VN_SCHEME:-http}://$VN_ADDR"
     VN_API_ADDR=$(sed -n 2p "$T/ready")
     VN_API_URL="${VN_API_SCHEME:-http}://$VN_API_ADDR"
-    if [ -n "${VN_TEST_PG:-}" ] && ! grep -q "store: postgresql " "$T/serve.log"; then
-        fail "a PostgreSQL variant of this test did not run on PostgreSQL (see $T/serve.log)"
-    fi
+    case "${VN_DB:-}" in
+    postgres*)
+        grep -q "store: postgresql " "$T/serve.log" ||
+            fail "serve was given PostgreSQL but does not say it runs on it (see $T/serve.log)"
+        ;;
+    esac
 }
 
 # vn_api KEY METHOD PATH [CURL ARGS...]: call the integration API; prints the status, the

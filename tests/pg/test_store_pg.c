@@ -30,6 +30,8 @@
 #include "vppnotify/store.h"
 #include "vppnotify/util.h"
 
+#include "store_impl.h" /* white-box: the copy catalog */
+
 struct pgfx {
     char schema[48];
     char url[512];
@@ -354,6 +356,45 @@ static void test_read_only_open_of_a_new_schema_is_refused(void **state)
     assert_non_null(strstr(err.msg, "no vppnotify schema yet"));
 }
 
+/* vppnotify store copy must move every column of every table of PostgreSQL's schema too. */
+static void test_copy_catalog_covers_every_table_and_column(void **state)
+{
+    struct pgfx *f = *state;
+    PGconn *c = raw();
+    const char *params[1] = {f->schema};
+    PGresult *r = PQexecParams(c,
+                               "SELECT table_name, count(*) FROM information_schema.columns "
+                               "WHERE table_schema = $1 AND table_name NOT IN "
+                               "('schema_migrations', 'token_epoch', 'health', 'health_probe', "
+                               "'leases') GROUP BY table_name ORDER BY table_name",
+                               1, NULL, params, NULL, NULL, 0);
+    char sql[256];
+
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(r), (int)vn__copy_table_count);
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *name = PQgetvalue(r, i, 0);
+        const struct vn__copy_table *tab = NULL;
+
+        for (size_t t = 0; t < vn__copy_table_count; t++)
+            if (!strcmp(vn__copy_tables[t].name, name))
+                tab = &vn__copy_tables[t];
+        if (!tab)
+            fail_msg("table %s is not in the copy catalog (src/lib/store/copy.c)", name);
+        assert_int_equal(strtoll(PQgetvalue(r, i, 1), NULL, 10), (long long)tab->n);
+        for (size_t k = 0; k < tab->n; k++) {
+            snprintf(sql, sizeof(sql),
+                     "SELECT count(*) FROM information_schema.columns WHERE table_schema = '%s' "
+                     "AND table_name = '%s' AND column_name = '%s'",
+                     f->schema, name, tab->cols[k]);
+            if (raw_int(c, sql) != 1)
+                fail_msg("column %s.%s of the catalog is not in the schema", name, tab->cols[k]);
+        }
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -366,6 +407,7 @@ int main(void)
         T(test_dropped_connection_loses_the_transaction_then_reconnects),
         T(test_concurrent_first_opens_migrate_once),
         T(test_read_only_open_of_a_new_schema_is_refused),
+        T(test_copy_catalog_covers_every_table_and_column),
     };
 
     if (vn_secret_init() != 0)

@@ -22,6 +22,42 @@
 #include "vppnotify/error.h"
 #include "vppnotify/store.h"
 
+/* ---- the copy catalog (copy.c): every table and column, in a form both backends share ------ */
+
+enum vn__copy_type {
+    VN__C_TEXT,
+    VN__C_INT,
+    VN__C_BOOL,
+    VN__C_TIME,  /* as the store's ISO text: "2026-11-25T19:06:53.123Z" */
+    VN__C_JSON,  /* the JSON text as stored */
+    VN__C_BYTES, /* a blob */
+};
+
+/* One value: null, or i (INT, BOOL 0/1), or s with len bytes (the others; borrowed). */
+struct vn__copy_value {
+    int null;
+    long long i;
+    const char *s;
+    size_t len;
+};
+
+#define VN__COPY_COLS_MAX 24
+
+/* A table of the catalog: its columns in the order every backend reads and writes them, and
+ * the order of its rows (the same on both backends: byte order, NULLs first). */
+struct vn__copy_table {
+    const char *name;
+    size_t n;
+    const char *const *cols;
+    const enum vn__copy_type *types;
+};
+
+extern const struct vn__copy_table vn__copy_tables[];
+extern const size_t vn__copy_table_count;
+
+/* A row of table t (vals[0..n)), borrowed for the call: non-zero stops the scan. */
+typedef int (*vn__copy_row_cb)(void *ud, size_t t, const struct vn__copy_value *vals);
+
 struct vn_store_ops {
     const char *name; /* "sqlite" */
 
@@ -119,6 +155,13 @@ struct vn_store_ops {
     int (*lease_take)(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
                       int *held);
     int (*lease_release)(struct vn_store *st, const char *name, const char *holder);
+
+    /* Whole tables of the copy catalog (copy.c): every row of table t in its order, each
+     * value in the catalog's neutral form; insert one row (inside the caller's transaction);
+     * after a table is loaded (PostgreSQL: move identity sequences past the copied ids). */
+    int (*table_rows)(struct vn_store *st, size_t t, vn__copy_row_cb cb, void *ud);
+    int (*table_insert)(struct vn_store *st, size_t t, const struct vn__copy_value *vals);
+    int (*table_loaded)(struct vn_store *st, size_t t);
 };
 
 /*

@@ -730,4 +730,7 @@ static const struct vn_store_ops pg_ops = {
     .event_tracking_update = vn__pg_event_tracking_update,
     .lease_take = vn__pg_lease_take,
     .lease_release = vn__pg_lease_release,
+    .table_rows = vn__pg_table_rows,
+    .table_insert = vn__pg_table_insert,
+    .table_loaded = vn__pg_table_loaded,
 };

@@ -22,7 +22,7 @@
 #include "vppnotify/util.h"
 
 #define VN__PG_STMT_MAX 256 /* prepared statements per connection */
-#define VN__PG_ARGS_MAX 16  /* arguments of one statement */
+#define VN__PG_ARGS_MAX 24  /* arguments of one statement (a row of the copy catalog) */
 #define VN__PG_KEYS_MAX (VN__STORE_PARAMS_MAX + 8)
 
 struct vn__pg {
@@ -188,6 +188,11 @@ int vn__pg_event_tracking_update(struct vn_store *st, const char *event_id,
 int vn__pg_lease_take(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
                       int *held);
 int vn__pg_lease_release(struct vn_store *st, const char *name, const char *holder);
+
+/* ---- copy.c ------------------------------------------------------------------------------ */
+int vn__pg_table_rows(struct vn_store *st, size_t t, vn__copy_row_cb cb, void *ud);
+int vn__pg_table_insert(struct vn_store *st, size_t t, const struct vn__copy_value *vals);
+int vn__pg_table_loaded(struct vn_store *st, size_t t);
 
 /* ---- query.c ----------------------------------------------------------------------------- */
 int vn__pg_tokens(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud);

@@ -920,4 +920,7 @@ static const struct vn_store_ops sqlite_ops = {
     .rejections = vn__sq_rejections,
     .lease_take = vn__sq_lease_take,
     .lease_release = vn__sq_lease_release,
+    .table_rows = vn__sq_table_rows,
+    .table_insert = vn__sq_table_insert,
+    .table_loaded = vn__sq_table_loaded,
 };

@@ -289,6 +289,11 @@ int vn__sq_last_notification(struct vn_store *st, const char *uid, int64_t *ms);
 int vn__sq_recent_notifications(struct vn_store *st, long long limit, vn_row_cb cb, void *ud);
 int vn__sq_backup(struct vn_store *st, const char *path);
 
+/* copy.c */
+int vn__sq_table_rows(struct vn_store *st, size_t t, vn__copy_row_cb cb, void *ud);
+int vn__sq_table_insert(struct vn_store *st, size_t t, const struct vn__copy_value *vals);
+int vn__sq_table_loaded(struct vn_store *st, size_t t);
+
 /* query.c */
 int vn__sq_tokens(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud);
 int vn__sq_tokens_version(struct vn_store *st, int64_t *version);
