@@ -325,7 +325,11 @@ int vn__pg_sync_user(struct vn_store *st, const char *uid, int64_t gen, const st
         "  sync_gen = $3, updated_at = $4::timestamptz "
         "WHERE uid = $1 AND client_user_id = $2 AND (email IS DISTINCT FROM $5 OR "
         "  invite_code IS DISTINCT FROM $6 OR id_hash IS DISTINCT FROM $7 OR "
-        "  status IS DISTINCT FROM $8)";
+        "  status IS DISTINCT FROM $8) "
+        /* Apple keeps retired users' rows: within one walk an active row stays against a
+         * Retired record of the same clientUserId (store.h). */
+        "  AND NOT (sync_gen IS NOT DISTINCT FROM $3 AND status IS DISTINCT FROM 'Retired' "
+        "    AND $8 IS NOT DISTINCT FROM 'Retired')";
     static const char mark[] =
         "UPDATE users SET sync_gen = $3 WHERE uid = $1 AND client_user_id = $2";
     static const char ins[] = "INSERT INTO users(uid, client_user_id, email, invite_code, id_hash, "
@@ -404,33 +408,29 @@ int vn__pg_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const st
     return sync_row(vn__pg(st), upd, mark, ins, &a, types);
 }
 
+/* The rows a sweep deletes, at most $7 of them (NULL: all), by ctid. */
+#define SWEEP(table, where)                                                                        \
+    "DELETE FROM " table " WHERE ctid IN (SELECT ctid FROM " table " WHERE uid = $1 " where        \
+    " AND sync_gen IS DISTINCT FROM $6::bigint LIMIT $7)"
+
 int vn__pg_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid, int64_t gen,
-                      const struct vn_mirror_scope *scope, long long *removed)
+                      const struct vn_mirror_scope *scope, long long limit, long long *removed)
 {
-    /* $1 uid, $2 adam, $3 pp, $4 clientUserId, $5 serialNumber, $6 gen */
+    /* $1 uid, $2 adam, $3 pp, $4 clientUserId, $5 serialNumber, $6 gen, $7 limit */
     static const char *const sweeps[VN_MT__COUNT] = {
-        [VN_MT_ASSETS] = "DELETE FROM assets WHERE uid = $1 "
-                         "AND ($2::text IS NULL OR adam_id = $2) "
-                         "AND ($3::text IS NULL OR pricing_param = $3) "
-                         "AND sync_gen IS DISTINCT FROM $6::bigint",
-        [VN_MT_ASSIGNMENTS] = "DELETE FROM assignments WHERE uid = $1 "
-                              "AND ($2::text IS NULL OR adam_id = $2) "
-                              "AND ($3::text IS NULL OR pricing_param = $3) "
-                              "AND ($4::text IS NULL OR client_user_id = $4) "
-                              "AND ($5::text IS NULL OR serial_number = $5) "
-                              "AND sync_gen IS DISTINCT FROM $6::bigint",
-        [VN_MT_USERS] = "DELETE FROM users WHERE uid = $1 "
-                        "AND ($4::text IS NULL OR client_user_id = $4) "
-                        "AND sync_gen IS DISTINCT FROM $6::bigint",
-        [VN_MT_SUBSCRIPTIONS] = "DELETE FROM subscriptions WHERE uid = $1 "
-                                "AND ($2::text IS NULL OR adam_id = $2) "
-                                "AND sync_gen IS DISTINCT FROM $6::bigint",
-        [VN_MT_SEATS] = "DELETE FROM subscription_assignments WHERE uid = $1 "
-                        "AND ($2::text IS NULL OR adam_id = $2) "
-                        "AND ($4::text IS NULL OR client_user_id = $4) "
-                        "AND sync_gen IS DISTINCT FROM $6::bigint",
+        [VN_MT_ASSETS] = SWEEP("assets", "AND ($2::text IS NULL OR adam_id = $2) "
+                                         "AND ($3::text IS NULL OR pricing_param = $3)"),
+        [VN_MT_ASSIGNMENTS] = SWEEP("assignments", "AND ($2::text IS NULL OR adam_id = $2) "
+                                                   "AND ($3::text IS NULL OR pricing_param = $3) "
+                                                   "AND ($4::text IS NULL OR client_user_id = $4) "
+                                                   "AND ($5::text IS NULL OR serial_number = $5)"),
+        [VN_MT_USERS] = SWEEP("users", "AND ($4::text IS NULL OR client_user_id = $4)"),
+        [VN_MT_SUBSCRIPTIONS] = SWEEP("subscriptions", "AND ($2::text IS NULL OR adam_id = $2)"),
+        [VN_MT_SEATS] =
+            SWEEP("subscription_assignments", "AND ($2::text IS NULL OR adam_id = $2) "
+                                              "AND ($4::text IS NULL OR client_user_id = $4)"),
     };
-    static const Oid types[] = {T_TEXT, T_TEXT, T_TEXT, T_TEXT, T_TEXT, T_INT8};
+    static const Oid types[] = {T_TEXT, T_TEXT, T_TEXT, T_TEXT, T_TEXT, T_INT8, T_INT8};
     struct vn__pg_args a = {0};
     long long changed = 0;
     int rc;
@@ -445,6 +445,10 @@ int vn__pg_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const cha
     vn__pg_text(&a, scope->client_user_id);
     vn__pg_text(&a, scope->serial_number);
     vn__pg_int(&a, gen);
+    if (limit > 0)
+        vn__pg_int(&a, limit);
+    else
+        vn__pg_text(&a, NULL);
     rc = do_typed(vn__pg(st), sweeps[table], &a, types, &changed);
     if (removed)
         *removed = rc ? 0 : changed;

@@ -178,7 +178,7 @@ int vn__pg_sync_subscription(struct vn_store *st, const char *uid, int64_t gen, 
                              const char *parent_adam_id, const struct vn_counts *c);
 int vn__pg_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *s);
 int vn__pg_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid, int64_t gen,
-                      const struct vn_mirror_scope *scope, long long *removed);
+                      const struct vn_mirror_scope *scope, long long limit, long long *removed);
 int vn__pg_sync_state_get(struct vn_store *st, const char *uid, struct vn_sync_state *out);
 int vn__pg_sync_state_put(struct vn_store *st, const char *uid, const struct vn_sync_state *s);
 int vn__pg_event_track(struct vn_store *st, const struct vn_event_track *t);
