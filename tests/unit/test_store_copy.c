@@ -109,6 +109,10 @@ static void fill(struct vn_store *st)
     assert_int_equal(vn_store_sync_state_put(st, "u1", &ss), 0);
     assert_int_equal(vn_store_event_track(st, &tr), 0);
     assert_int_equal(vn_store_event_tracking_update(st, "ev1", &tu), 0);
+    digest_of("vnk_0123456789abcdef", d1);
+    assert_int_equal(vn_store_api_key_add(st, "mdm", "read", d1, "vnk_012345", 1790000005000LL), 0);
+    assert_int_equal(vn_store_api_key_revoke(st, "mdm", 1790000006000LL), 0);
+    assert_int_equal(vn_store_changes_set_retention(st, 3600000), 0);
 }
 
 /* Every query of a store, rendered, as one text. */
@@ -170,6 +174,17 @@ static void test_copy_keeps_every_table_and_is_verified(void **state)
     everything(f->st, before, sizeof(before));
     everything(copy, after, sizeof(after));
     assert_string_equal(before, after);
+    /* The change log came along, with its numbers: a feed reader goes on where it was, and
+     * the copy itself added no change. */
+    {
+        struct vn_changes_head ha, hb;
+
+        assert_int_equal(vn_store_changes_head(f->st, &ha), 0);
+        assert_int_equal(vn_store_changes_head(copy, &hb), 0);
+        assert_true(ha.last_seq > 0);
+        assert_int_equal(ha.last_seq, hb.last_seq);
+        assert_int_equal(hb.retention_ms, 3600000);
+    }
     assert_int_equal(vn_store_notification_body(copy, "n1", &body, &len), 0);
     assert_int_equal(len, 7);
     free(body);

@@ -6,9 +6,12 @@
  * A backend reads and writes the catalog's tables with its own fixed SQL (table_rows,
  * table_insert: sqlite/copy.c, pg/copy.c) and hands values over in a neutral form (times as
  * ISO text, booleans as 0/1, blobs as bytes). Not copied: what each store derives itself
- * (schema_migrations, token_epoch, health and its probe) and leases, which belong to running
- * instances. A new column of any table must be added here: test_store_sqlite and
- * test_store_pg compare this catalog with the tables of a new database.
+ * (schema_migrations, token_epoch, api_key_epoch, health and its probe), change_dirty (empty
+ * between transactions) and leases, which belong to running instances. The copy's own inserts
+ * mark the change log like any write; once the log itself is loaded the backend forgets those
+ * marks (table_loaded of "changes"), so the copy adds no change of its own. A new column of any
+ * table must be added here: test_store_sqlite and test_store_pg compare this catalog with the
+ * tables of a new database.
  */
 #include "store_impl.h"
 
@@ -62,8 +65,9 @@ static const char *const c_assets[] = {"uid",         "adam_id",        "pricing
                                        "needs_sync",  "updated_at",     "sync_gen"};
 static const enum vn__copy_type t_assets[] = {T, T, T, I, I, I, B, TM, I};
 static const char *const c_assignments[] = {
-    "id", "uid", "adam_id", "pricing_param", "client_user_id", "serial_number", "sync_gen"};
-static const enum vn__copy_type t_assignments[] = {I, T, T, T, T, T, I};
+    "id",       "uid",       "adam_id", "pricing_param", "client_user_id", "serial_number",
+    "sync_gen", "updated_at"};
+static const enum vn__copy_type t_assignments[] = {I, T, T, T, T, T, I, TM};
 static const char *const c_users[] = {"uid",     "client_user_id", "email",      "invite_code",
                                       "id_hash", "status",         "updated_at", "sync_gen"};
 static const enum vn__copy_type t_users[] = {T, T, T, T, T, T, TM, I};
@@ -77,9 +81,9 @@ static const char *const c_subscriptions[] = {"uid",
                                               "updated_at",
                                               "sync_gen"};
 static const enum vn__copy_type t_subscriptions[] = {T, T, T, I, I, I, I, TM, I};
-static const char *const c_subscription_assignments[] = {"uid", "adam_id", "client_user_id",
-                                                         "renewing", "sync_gen"};
-static const enum vn__copy_type t_subscription_assignments[] = {T, T, T, B, I};
+static const char *const c_subscription_assignments[] = {"uid",      "adam_id",  "client_user_id",
+                                                         "renewing", "sync_gen", "updated_at"};
+static const enum vn__copy_type t_subscription_assignments[] = {T, T, T, B, I, TM};
 static const char *const c_location_sync[] = {
     "uid",          "assignments_version", "users_version",
     "last_full_at", "last_delta_at",       "last_attempt_at",
@@ -118,6 +122,15 @@ static const char *const c_event_tracking[] = {"event_id",
                                                "completed_at"};
 static const enum vn__copy_type t_event_tracking[] = {T, T, T, T,  T, I, B, TM, T, T, I,
                                                       I, J, I, TM, T, B, B, TM, T, TM};
+/* The integration API's tables: its keys, and the change log with its seq numbers kept (a
+ * feed reader goes on where it was); change_meta always has its one row (copied over it). */
+static const char *const c_api_keys[] = {"id",    "name",       "scope",     "digest",
+                                         "shown", "created_at", "revoked_at"};
+static const enum vn__copy_type t_api_keys[] = {I, T, T, BY, T, TM, TM};
+static const char *const c_changes[] = {"seq", "at", "kind", "op", "uid", "key", "row"};
+static const enum vn__copy_type t_changes[] = {I, TM, T, T, T, J, J};
+static const char *const c_change_meta[] = {"id", "pruned_through", "retention_ms"};
+static const enum vn__copy_type t_change_meta[] = {I, I, I};
 
 #undef T
 #undef I
@@ -129,7 +142,11 @@ static const enum vn__copy_type t_event_tracking[] = {T, T, T, T,  T, I, B, TM, 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define TABLE(name)                                                                                \
     {                                                                                              \
-#name, COUNT(c_##name), c_##name, t_##name                                                 \
+#name, COUNT(c_##name), c_##name, t_##name, 0                                              \
+    }
+#define SINGLETON(name)                                                                            \
+    {                                                                                              \
+#name, COUNT(c_##name), c_##name, t_##name, 1                                              \
     }
 #define SAME_WIDTH(name)                                                                           \
     _Static_assert(COUNT(c_##name) == COUNT(t_##name) && COUNT(c_##name) <= VN__COPY_COLS_MAX,     \
@@ -150,6 +167,9 @@ SAME_WIDTH(events);
 SAME_WIDTH(event_errors);
 SAME_WIDTH(event_failed_items);
 SAME_WIDTH(event_tracking);
+SAME_WIDTH(api_keys);
+SAME_WIDTH(changes);
+SAME_WIDTH(change_meta);
 
 /* In an order that keeps foreign keys satisfied while loading. Backends index their SQL by
  * this order (sqlite/copy.c, pg/copy.c). */
@@ -170,6 +190,9 @@ const struct vn__copy_table vn__copy_tables[] = {
     TABLE(event_errors),
     TABLE(event_failed_items),
     TABLE(event_tracking),
+    TABLE(api_keys),
+    TABLE(changes),
+    SINGLETON(change_meta),
 };
 
 const size_t vn__copy_table_count = COUNT(vn__copy_tables);
@@ -222,6 +245,8 @@ int vn_store_copy(struct vn_store *from, struct vn_store *to, struct vn_store_co
     for (size_t t = 0; t < vn__copy_table_count; t++) {
         int any = 0;
 
+        if (vn__copy_tables[t].singleton)
+            continue; /* a new store has its one row */
         rc = to->ops->table_rows(to, t, any_row, &any);
         if (rc < 0)
             return vn_error_set(err, rc, "cannot read table %s of the target: %s",

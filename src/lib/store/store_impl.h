@@ -50,6 +50,7 @@ struct vn__copy_table {
     size_t n;
     const char *const *cols;
     const enum vn__copy_type *types;
+    int singleton; /* one row every store has (a new one too): written over it */
 };
 
 extern const struct vn__copy_table vn__copy_tables[];

@@ -297,8 +297,8 @@ int vn__pg_sync_assignment(struct vn_store *st, const char *uid, int64_t gen,
         "AND pricing_param = $3 AND serial_number = $6";
     static const char ins[] =
         "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number, "
-        "  sync_gen) VALUES ($1, $2, $3, $5, $6, $4)";
-    static const Oid types[] = {T_TEXT, T_TEXT, T_TEXT, T_INT8, T_TEXT, T_TEXT};
+        "  sync_gen, updated_at) VALUES ($1, $2, $3, $5, $6, $4, $7::timestamptz)";
+    static const Oid types[] = {T_TEXT, T_TEXT, T_TEXT, T_INT8, T_TEXT, T_TEXT, T_TEXT};
     struct vn__pg_args a = {0};
 
     if (!as->client_user_id == !as->serial_number) {
@@ -314,6 +314,7 @@ int vn__pg_sync_assignment(struct vn_store *st, const char *uid, int64_t gen,
     vn__pg_int(&a, gen);
     vn__pg_text(&a, as->client_user_id);
     vn__pg_text(&a, as->serial_number);
+    vn__pg_text(&a, vn__pg_now(vn__pg(st)));
     return sync_row(vn__pg(st), NULL, as->client_user_id ? mark_user : mark_device, ins, &a, types);
 }
 
@@ -388,16 +389,17 @@ int vn__pg_sync_subscription(struct vn_store *st, const char *uid, int64_t gen, 
 
 int vn__pg_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *seat)
 {
-    /* $1 uid, $2 adam, $3 clientUserId, $4 renewing, $5 gen */
+    /* $1 uid, $2 adam, $3 clientUserId, $4 renewing, $5 gen, $6 now */
     static const char upd[] =
-        "UPDATE subscription_assignments SET renewing = $4, sync_gen = $5 "
+        "UPDATE subscription_assignments SET renewing = $4, sync_gen = $5, "
+        "  updated_at = $6::timestamptz "
         "WHERE uid = $1 AND adam_id = $2 AND client_user_id = $3 AND renewing <> $4";
     static const char mark[] = "UPDATE subscription_assignments SET sync_gen = $5 "
                                "WHERE uid = $1 AND adam_id = $2 AND client_user_id = $3";
     static const char ins[] =
-        "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, sync_gen) "
-        "VALUES ($1, $2, $3, $4, $5)";
-    static const Oid types[] = {T_TEXT, T_TEXT, T_TEXT, T_BOOL, T_INT8};
+        "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, sync_gen, "
+        "  updated_at) VALUES ($1, $2, $3, $4, $5, $6::timestamptz)";
+    static const Oid types[] = {T_TEXT, T_TEXT, T_TEXT, T_BOOL, T_INT8, T_TEXT};
     struct vn__pg_args a = {0};
 
     vn__pg_text(&a, uid);
@@ -405,6 +407,7 @@ int vn__pg_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const st
     vn__pg_text(&a, seat->client_user_id);
     vn__pg_bool(&a, seat->renewing);
     vn__pg_int(&a, gen);
+    vn__pg_text(&a, vn__pg_now(vn__pg(st)));
     return sync_row(vn__pg(st), upd, mark, ins, &a, types);
 }
 
@@ -668,7 +671,9 @@ int vn__pg_lease_take(struct vn_store *st, const char *name, const char *holder,
     vn__pg_text(&a, name);
     vn__pg_text(&a, holder);
     vn__pg_int(&a, ttl_ms);
+    s->no_wrap = 1; /* a lease is no change of the log: no writer lock needed to renew it */
     res = vn__pg_run(s, sql, &a, NULL);
+    s->no_wrap = 0;
     if (!res)
         return s->stmt_rc;
     *held = PQntuples(res) == 1;
@@ -681,7 +686,13 @@ int vn__pg_lease_release(struct vn_store *st, const char *name, const char *hold
     static const char sql[] = "DELETE FROM leases WHERE name = $1 AND holder = $2";
     struct vn__pg_args a = {0};
 
+    struct vn__pg *s = vn__pg(st);
+    int rc;
+
     vn__pg_text(&a, name);
     vn__pg_text(&a, holder);
-    return vn__pg_do(vn__pg(st), sql, &a, NULL);
+    s->no_wrap = 1;
+    rc = vn__pg_do(s, sql, &a, NULL);
+    s->no_wrap = 0;
+    return rc;
 }

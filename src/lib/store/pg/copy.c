@@ -60,10 +60,10 @@ static const struct {
      "  available_count, needs_sync, updated_at, sync_gen) "
      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
      NULL},
-    {"SELECT id, uid, adam_id, pricing_param, client_user_id, serial_number, sync_gen "
-     "FROM assignments ORDER BY id",
+    {"SELECT id, uid, adam_id, pricing_param, client_user_id, serial_number, sync_gen, "
+     "  vn_iso(updated_at) FROM assignments ORDER BY id",
      "INSERT INTO assignments(id, uid, adam_id, pricing_param, client_user_id, serial_number, "
-     "  sync_gen) OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7)",
+     "  sync_gen, updated_at) OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
      "SELECT setval(pg_get_serial_sequence('assignments', 'id'), coalesce(max(id), 0) + 1, "
      "  false) FROM assignments"},
     {"SELECT uid, client_user_id, email, invite_code, id_hash, status, vn_iso(updated_at), "
@@ -78,10 +78,10 @@ static const struct {
      "  available_expiring, total_renewing, total_expiring, updated_at, sync_gen) "
      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
      NULL},
-    {"SELECT uid, adam_id, client_user_id, renewing, sync_gen FROM subscription_assignments "
-     "ORDER BY uid, adam_id, client_user_id",
-     "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, sync_gen) "
-     "VALUES ($1, $2, $3, $4, $5)",
+    {"SELECT uid, adam_id, client_user_id, renewing, sync_gen, vn_iso(updated_at) "
+     "FROM subscription_assignments ORDER BY uid, adam_id, client_user_id",
+     "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, sync_gen, "
+     "  updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
      NULL},
     {"SELECT uid, assignments_version, users_version, vn_iso(last_full_at), "
      "  vn_iso(last_delta_at), vn_iso(last_attempt_at), last_kind, last_error, last_drift "
@@ -116,6 +116,22 @@ static const struct {
      "  last_poll_at, poll_error, notifications_missing, stalled, stalled_at, resync, "
      "  completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
      "  $15, $16, $17, $18, $19, $20, $21)",
+     NULL},
+    {"SELECT id, name, scope, digest, shown, vn_iso(created_at), vn_iso(revoked_at) "
+     "FROM api_keys ORDER BY id",
+     "INSERT INTO api_keys(id, name, scope, digest, shown, created_at, revoked_at) "
+     "OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7)",
+     "SELECT setval(pg_get_serial_sequence('api_keys', 'id'), coalesce(max(id), 0) + 1, "
+     "  false) FROM api_keys"},
+    {"SELECT seq, vn_iso(at), kind, op, uid, key, row FROM changes ORDER BY seq",
+     "INSERT INTO changes(seq, at, kind, op, uid, key, row) "
+     "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+     "SELECT setval(pg_get_serial_sequence('changes', 'seq'), coalesce(max(seq), 0) + 1, "
+     "  false) FROM changes"},
+    {"SELECT id, pruned_through, retention_ms FROM change_meta ORDER BY id",
+     "INSERT INTO change_meta(id, pruned_through, retention_ms) VALUES ($1, $2, $3) "
+     "ON CONFLICT (id) DO UPDATE SET pruned_through = excluded.pruned_through, "
+     "  retention_ms = excluded.retention_ms",
      NULL},
 };
 
@@ -244,9 +260,14 @@ int vn__pg_table_insert(struct vn_store *st, size_t t, const struct vn__copy_val
 
 int vn__pg_table_loaded(struct vn_store *st, size_t t)
 {
+    static const char forget[] = "DELETE FROM change_dirty";
     int rc = check_table(st, t);
 
-    if (rc || !sql[t].identity)
-        return rc;
-    return vn__pg_do(vn__pg(st), sql[t].identity, NULL, NULL);
+    if (!rc && sql[t].identity)
+        rc = vn__pg_do(vn__pg(st), sql[t].identity, NULL, NULL);
+    /* Once the change log is loaded, the marks the copy's own inserts left are forgotten:
+     * they are no changes. */
+    if (!rc && !strcmp(vn__copy_tables[t].name, "changes"))
+        rc = vn__pg_do(vn__pg(st), forget, NULL, NULL);
+    return rc;
 }

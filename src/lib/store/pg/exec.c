@@ -178,7 +178,7 @@ static int prepared(struct vn__pg *s, const char *sql, int nargs, const Oid *typ
     return free_slot;
 }
 
-PGresult *vn__pg_run_typed(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
+static PGresult *run_typed(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
                            const Oid *types, long long *changed)
 {
     static const struct vn__pg_args none;
@@ -225,6 +225,49 @@ PGresult *vn__pg_run_typed(struct vn__pg *s, const char *sql, const struct vn__p
         const char *t = PQcmdTuples(res);
 
         *changed = t && *t ? strtoll(t, NULL, 10) : 0;
+    }
+    return res;
+}
+
+/* INSERT, UPDATE or DELETE (what the change log's triggers see), by the statement's first word. */
+static int is_write(const char *sql)
+{
+    sql += strspn(sql, " \t\n");
+    return !strncmp(sql, "INSERT", 6) || !strncmp(sql, "UPDATE", 6) || !strncmp(sql, "DELETE", 6);
+}
+
+PGresult *vn__pg_run_typed(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
+                           const Oid *types, long long *changed)
+{
+    PGresult *res;
+    int rc;
+
+    if (s->txn_ms || s->read_only || s->no_wrap || s->connecting || !is_write(sql))
+        return run_typed(s, sql, a, types, changed);
+    /* A write outside any transaction runs in one of its own, as SQLite's autocommit does: the
+     * writer lock orders it among the instances' transactions and the commit's change-log
+     * flush covers it. */
+    rc = s->base.ops->begin(&s->base);
+    if (rc) {
+        s->stmt_rc = rc;
+        return NULL;
+    }
+    res = run_typed(s, sql, a, types, changed);
+    if (!res) {
+        char keep[VN_ERROR_MSG_MAX];
+
+        rc = s->stmt_rc;
+        memcpy(keep, s->base.last_error, sizeof(keep));
+        s->base.ops->rollback(&s->base);
+        memcpy(s->base.last_error, keep, sizeof(keep));
+        s->stmt_rc = rc;
+        return NULL;
+    }
+    rc = s->base.ops->commit(&s->base);
+    if (rc) {
+        PQclear(res);
+        s->stmt_rc = rc;
+        return NULL;
     }
     return res;
 }

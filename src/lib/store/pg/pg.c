@@ -557,6 +557,7 @@ static int pg_rollback(struct vn_store *st)
     struct vn__pg *s = vn__pg(st);
 
     s->txn_ms = 0;
+    s->changes_seq = 0;
     if (!s->conn || PQstatus(s->conn) != CONNECTION_OK ||
         PQtransactionStatus(s->conn) == PQTRANS_IDLE)
         return 0; /* nothing open here; a lost connection's transaction died with it */
@@ -582,6 +583,15 @@ static int pg_commit(struct vn_store *st)
         pg_rollback(st);
         return rc;
     }
+    rc = vn__pg_changes_flush(s); /* the change log, in this transaction (api.c) */
+    if (rc) {
+        char keep[VN_ERROR_MSG_MAX];
+
+        memcpy(keep, s->base.last_error, sizeof(keep));
+        pg_rollback(st);
+        memcpy(s->base.last_error, keep, sizeof(keep));
+        return rc;
+    }
     res = vn__pg_run(s, "COMMIT", NULL, NULL);
     s->txn_ms = 0;
     if (!res)
@@ -589,6 +599,10 @@ static int pg_commit(struct vn_store *st)
     /* A transaction that had failed answers COMMIT with ROLLBACK, not with an error. */
     rc = strcmp(PQcmdStatus(res), "COMMIT") == 0 ? 0 : lost(s, "cannot commit");
     PQclear(res);
+    if (!rc)
+        vn__pg_changes_committed(s);
+    else
+        s->changes_seq = 0;
     return rc;
 }
 
@@ -733,4 +747,5 @@ static const struct vn_store_ops pg_ops = {
     .table_rows = vn__pg_table_rows,
     .table_insert = vn__pg_table_insert,
     .table_loaded = vn__pg_table_loaded,
+    .api = &vn__pg_api_ops,
 };

@@ -44,6 +44,9 @@ struct vn__pg {
     int connecting;      /* inside connect_db: no reconnect from there */
     int64_t retry_at_ms; /* a failed reconnect waits for this (monotonic) before the next */
     int64_t backoff_ms;  /* the wait after the next failure: 100 ms doubling to 2 s */
+    int no_wrap;         /* a write outside a transaction runs as it is (leases) */
+    int64_t changes_seq; /* the change log's last seq this transaction's flush wrote */
+    int64_t changes_pruned_ms;             /* when the change log was last pruned */
     const char *stmt_sql[VN__PG_STMT_MAX]; /* prepared on this connection, by address */
     char shown[VN__STORE_SHOWN_MAX];       /* the URL for messages, without a password */
     char describe[640];
@@ -188,6 +191,16 @@ int vn__pg_event_tracking_update(struct vn_store *st, const char *event_id,
 int vn__pg_lease_take(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
                       int *held);
 int vn__pg_lease_release(struct vn_store *st, const char *name, const char *holder);
+
+/* ---- api.c (the integration API's tables) ------------------------------------------------ */
+extern const struct vn_store_api_ops vn__pg_api_ops;
+
+/* The change log, at commit: turn the transaction's change marks into rows of changes, inside
+ * the transaction; 0 or the failure's code (the commit then fails). */
+int vn__pg_changes_flush(struct vn__pg *s);
+
+/* After a successful COMMIT: tell the process's change observer (store.h) what committed. */
+void vn__pg_changes_committed(struct vn__pg *s);
 
 /* ---- copy.c ------------------------------------------------------------------------------ */
 int vn__pg_table_rows(struct vn_store *st, size_t t, vn__copy_row_cb cb, void *ud);

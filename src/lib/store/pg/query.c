@@ -2,11 +2,12 @@
  * query.c - the PostgreSQL backend's reads: the token snapshot for authentication and the
  * CLI's queries, whose rows have the keys and types of vn__query_shapes (shape.c).
  *
- * Every query takes the same eight arguments, typed at prepare time so that a query may leave
+ * Every query takes the same nine arguments, typed at prepare time so that a query may leave
  * some unused: $1 uid, $2 adamId, $3 clientUserId, $4 serialNumber, $5 eventId, $6 state,
- * $7 notificationType, $8 limit (NULL: none). Filters read "($1 IS NULL OR uid = $1)", so an
- * absent filter is a NULL argument and no SQL is assembled at run time. Times come out in the
- * store's ISO form (vn_iso), JSON values in jansson's compact form, as SQLite gives them.
+ * $7 notificationType, $8 limit (NULL: none), $9 after (a row's cursor: the rows after it). Filters
+ * read "($1 IS NULL OR uid = $1)", so an absent filter is a NULL argument and no SQL is assembled
+ * at run time. Times come out in the store's ISO form (vn_iso), JSON values in jansson's compact
+ * form, as SQLite gives them.
  */
 #include "pg_impl.h"
 
@@ -75,36 +76,54 @@ int vn__pg_tokens(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud)
 /* ---- queries --------------------------------------------------------------------------- */
 
 #define FILTER_UID(col) "($1::text IS NULL OR " col " = $1) "
+#define AFTER(i)        "($9::json ->> " #i ")"
 
-/* Indexed by enum vn_query; columns in the order of vn__query_shapes. */
+/* Indexed by enum vn_query; columns in the order of vn__query_shapes, then, for a query that
+ * pages, its sort key as a JSON array (the row's cursor; $9 continues after one). */
 /* clang-format off */
 static const char *const specs[] = {
     [VN_Q_ASSETS] =
         "SELECT uid, adam_id, pricing_param, total_count, assigned_count, available_count, "
-        "  needs_sync FROM assets "
+        "  needs_sync, vn_iso(updated_at), "
+        "  json_build_array(uid, length(adam_id), adam_id, pricing_param) FROM assets "
         "WHERE " FILTER_UID("uid") "AND ($2::text IS NULL OR adam_id = $2) "
+        "  AND ($9::text IS NULL OR (uid, length(adam_id), adam_id, pricing_param) > "
+        "    (" AFTER(0) ", " AFTER(1) "::int, " AFTER(2) ", " AFTER(3) ")) "
         "ORDER BY uid, length(adam_id), adam_id, pricing_param LIMIT $8",
     [VN_Q_ASSIGNMENTS] =
-        "SELECT uid, adam_id, pricing_param, client_user_id, serial_number FROM assignments "
+        "SELECT uid, adam_id, pricing_param, client_user_id, serial_number, vn_iso(updated_at), "
+        "  json_build_array(uid, length(adam_id), adam_id, pricing_param, "
+        "    coalesce(client_user_id, ''), coalesce(serial_number, '')) FROM assignments "
         "WHERE " FILTER_UID("uid") "AND ($2::text IS NULL OR adam_id = $2) "
         "  AND ($3::text IS NULL OR client_user_id = $3) "
         "  AND ($4::text IS NULL OR serial_number = $4) "
-        "ORDER BY uid, length(adam_id), adam_id, pricing_param, client_user_id NULLS FIRST, "
-        "  serial_number NULLS FIRST "
-        "LIMIT $8",
+        "  AND ($9::text IS NULL OR (uid, length(adam_id), adam_id, pricing_param, "
+        "    coalesce(client_user_id, ''), coalesce(serial_number, '')) > (" AFTER(0) ", "
+        "    " AFTER(1) "::int, " AFTER(2) ", " AFTER(3) ", " AFTER(4) ", " AFTER(5) ")) "
+        "ORDER BY uid, length(adam_id), adam_id, pricing_param, coalesce(client_user_id, ''), "
+        "  coalesce(serial_number, '') LIMIT $8",
     [VN_Q_USERS] =
-        "SELECT uid, client_user_id, email, invite_code, id_hash, status FROM users "
+        "SELECT uid, client_user_id, email, invite_code, id_hash, status, vn_iso(updated_at), "
+        "  json_build_array(uid, client_user_id) FROM users "
         "WHERE " FILTER_UID("uid") "AND ($3::text IS NULL OR client_user_id = $3) "
+        "  AND ($9::text IS NULL OR (uid, client_user_id) > (" AFTER(0) ", " AFTER(1) ")) "
         "ORDER BY uid, client_user_id LIMIT $8",
     [VN_Q_SUBSCRIPTIONS] =
         "SELECT uid, adam_id, parent_adam_id, available_renewing, available_expiring, "
-        "  total_renewing, total_expiring FROM subscriptions "
+        "  total_renewing, total_expiring, vn_iso(updated_at), "
+        "  json_build_array(uid, length(adam_id), adam_id) FROM subscriptions "
         "WHERE " FILTER_UID("uid") "AND ($2::text IS NULL OR adam_id = $2) "
+        "  AND ($9::text IS NULL OR (uid, length(adam_id), adam_id) > "
+        "    (" AFTER(0) ", " AFTER(1) "::int, " AFTER(2) ")) "
         "ORDER BY uid, length(adam_id), adam_id LIMIT $8",
     [VN_Q_SUBSCRIPTION_ASSIGNMENTS] =
-        "SELECT uid, adam_id, client_user_id, renewing FROM subscription_assignments "
+        "SELECT uid, adam_id, client_user_id, renewing, vn_iso(updated_at), "
+        "  json_build_array(uid, length(adam_id), adam_id, client_user_id) "
+        "FROM subscription_assignments "
         "WHERE " FILTER_UID("uid") "AND ($2::text IS NULL OR adam_id = $2) "
         "  AND ($3::text IS NULL OR client_user_id = $3) "
+        "  AND ($9::text IS NULL OR (uid, length(adam_id), adam_id, client_user_id) > "
+        "    (" AFTER(0) ", " AFTER(1) "::int, " AFTER(2) ", " AFTER(3) ")) "
         "ORDER BY uid, length(adam_id), adam_id, client_user_id LIMIT $8",
     /* Events seen in notifications, events being tracked, or both (tracking columns are NULL,
      * so left out, for an event that is not tracked). */
@@ -123,7 +142,8 @@ static const char *const specs[] = {
         "  CASE WHEN t.event_id IS NOT NULL THEN coalesce(e.succeeded, 0) + "
         "    coalesce(e.failed, 0) END, "
         "  t.failures, t.deferred, t.polls, vn_iso(t.last_poll_at), t.notifications_missing, "
-        "  t.stalled, t.resync, vn_iso(t.completed_at) "
+        "  t.stalled, t.resync, vn_iso(t.completed_at), "
+        "  json_build_array(vn_iso(coalesce(t.requested_at, e.first_seen_at)), ids.event_id) "
         "FROM (SELECT event_id FROM events UNION SELECT event_id FROM event_tracking) AS ids "
         "LEFT JOIN events AS e ON e.event_id = ids.event_id "
         "LEFT JOIN event_tracking AS t ON t.event_id = ids.event_id "
@@ -132,16 +152,21 @@ static const char *const specs[] = {
         "  AND ($7::text IS NULL OR coalesce(e.notification_type, CASE t.kind "
         "    WHEN 'assets' THEN 'ASSET_MANAGEMENT' WHEN 'users' THEN 'USER_MANAGEMENT' "
         "    WHEN 'subscriptions' THEN 'SUBSCRIPTION_MANAGEMENT' END) = $7) "
+        "  AND ($9::text IS NULL OR (coalesce(t.requested_at, e.first_seen_at), ids.event_id) > "
+        "    (" AFTER(0) "::timestamptz, " AFTER(1) ")) "
         "ORDER BY coalesce(t.requested_at, e.first_seen_at), ids.event_id LIMIT $8",
     [VN_Q_NOTIFICATIONS] =
         "SELECT n.notification_id, n.notification_type, n.uid, vn_iso(n.received_at), n.state, "
-        "  coalesce(r.duplicates, 0), coalesce(r.conflicts, 0) "
+        "  coalesce(r.duplicates, 0), coalesce(r.conflicts, 0), "
+        "  json_build_array(vn_iso(n.received_at), n.notification_id) "
         "FROM notifications AS n LEFT JOIN (SELECT notification_id, count(*) AS duplicates, "
         "  count(*) FILTER (WHERE conflict) AS conflicts FROM notification_repeats "
         "  GROUP BY notification_id) AS r ON r.notification_id = n.notification_id "
         "WHERE " FILTER_UID("n.uid") "AND ($6::text IS NULL OR n.state = $6) "
         "  AND ($7::text IS NULL OR n.notification_type = $7) "
         "  AND ($5::text IS NULL OR n.event_id = $5) "
+        "  AND ($9::text IS NULL OR (n.received_at, n.notification_id) > "
+        "    (" AFTER(0) "::timestamptz, " AFTER(1) ")) "
         "ORDER BY n.received_at, n.notification_id LIMIT $8",
     /* tokenStatus, worst first: revoked or expired (Apple said so, or expDate passed),
      * takeover (another MDM's mdmInfo seen), expiring (within 30 days), ok; NULL without an
@@ -159,9 +184,10 @@ static const char *const specs[] = {
         "    ELSE 'ok' END, "
         "  vn_iso(l.token_expires_at), l.token_error, l.notification_url, l.notification_types, "
         "  vn_iso(l.subscribed_at), l.takeover_mdm_info, vn_iso(s.last_full_at), "
-        "  vn_iso(s.last_delta_at), s.last_error, s.last_drift "
+        "  vn_iso(s.last_delta_at), s.last_error, s.last_drift, json_build_array(l.uid) "
         "FROM locations AS l LEFT JOIN location_sync AS s ON s.uid = l.uid "
-        "WHERE " FILTER_UID("l.uid") "ORDER BY l.uid LIMIT $8",
+        "WHERE " FILTER_UID("l.uid") "AND ($9::text IS NULL OR l.uid > " AFTER(0) ") "
+        "ORDER BY l.uid LIMIT $8",
     [VN_Q_QUARANTINE] =
         "SELECT id, vn_iso(received_at), remote_addr, reason, body_length FROM quarantine "
         "ORDER BY id LIMIT $8",
@@ -174,6 +200,10 @@ static const char *const specs[] = {
         "  AND ($3::text IS NULL OR i.client_user_id = $3) "
         "  AND ($4::text IS NULL OR i.serial_number = $4) "
         "ORDER BY e.first_seen_at, i.event_id, i.id LIMIT $8",
+    /* Keys not revoked first, then by name; "key" is the recognisable start of the key. */
+    [VN_Q_API_KEYS] =
+        "SELECT name, scope, shown || '...', vn_iso(created_at), vn_iso(revoked_at) "
+        "FROM api_keys ORDER BY revoked_at IS NOT NULL, name, id LIMIT $8",
     [VN_Q_LEASES] =
         "SELECT name, holder, vn_iso(expires_at), vn_iso(taken_at) FROM leases "
         "ORDER BY name LIMIT $8",
@@ -198,7 +228,7 @@ static char *compact_json(const char *v)
 int vn__pg_query(struct vn_store *st, enum vn_query q, const struct vn_filter *f, vn_row_cb cb,
                  void *ud)
 {
-    static const Oid types[] = {25, 25, 25, 25, 25, 25, 25, 20}; /* text x 7, int8 */
+    static const Oid types[] = {25, 25, 25, 25, 25, 25, 25, 20, 25}; /* text x 7, int8, text */
     struct vn__pg *s = vn__pg(st);
     struct vn_value vals[VN__QUERY_COLS_MAX];
     char *json[VN__QUERY_COLS_MAX];
@@ -206,7 +236,8 @@ int vn__pg_query(struct vn_store *st, enum vn_query q, const struct vn_filter *f
     struct vn__pg_args a = {0};
     struct vn_row row;
     PGresult *res;
-    int rc = 0;
+    char *cursor;
+    int rc = 0, has_cursor;
 
     if ((size_t)q >= sizeof(specs) / sizeof(specs[0]) || !specs[q] ||
         (size_t)q >= vn__query_count) {
@@ -225,10 +256,13 @@ int vn__pg_query(struct vn_store *st, enum vn_query q, const struct vn_filter *f
         vn__pg_int(&a, f->limit);
     else
         vn__pg_text(&a, NULL);
+    vn__pg_text(&a, f->after);
     res = vn__pg_run_typed(s, specs[q], &a, types, NULL);
     if (!res)
         return s->stmt_rc;
-    if ((size_t)PQnfields(res) != shape->n) {
+    /* A query that pages has one more column: its sort key as a JSON array. */
+    has_cursor = (size_t)PQnfields(res) == shape->n + 1;
+    if ((size_t)PQnfields(res) != shape->n && !has_cursor) {
         PQclear(res);
         vn__store_set_error(st, "query %d returns %d columns, not %zu", (int)q, PQnfields(res),
                             shape->n);
@@ -262,7 +296,10 @@ int vn__pg_query(struct vn_store *st, enum vn_query q, const struct vn_filter *f
                 break;
             }
         }
+        cursor = has_cursor ? compact_json(PQgetvalue(res, i, (int)shape->n)) : NULL;
+        row.cursor = cursor;
         rc = cb(ud, &row);
+        free(cursor);
         for (size_t k = 0; k < shape->n; k++)
             free(json[k]);
     }

@@ -279,8 +279,8 @@ static int check_assignment(struct vn_store *st, const struct vn_assignment *a)
 int vn__pg_assignment_insert(struct vn_store *st, const char *uid, const struct vn_assignment *as)
 {
     static const char sql[] =
-        "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+        "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number, "
+        "  updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
     struct vn__pg_args a = {0};
     long long changed;
     int rc = check_assignment(st, as);
@@ -292,6 +292,7 @@ int vn__pg_assignment_insert(struct vn_store *st, const char *uid, const struct 
     vn__pg_text(&a, as->pricing_param ? as->pricing_param : "STDQ");
     vn__pg_text(&a, as->client_user_id);
     vn__pg_text(&a, as->serial_number);
+    vn__pg_text(&a, vn__pg_now(vn__pg(st)));
     rc = vn__pg_do(vn__pg(st), sql, &a, &changed);
     return rc ? rc : changed > 0;
 }
@@ -376,10 +377,10 @@ int vn__pg_seat_upsert(struct vn_store *st, const char *uid, const struct vn_sea
 {
     /* The WHERE makes an identical repeat change nothing, so the row count says "changed". */
     static const char sql[] =
-        "INSERT INTO subscription_assignments AS t(uid, adam_id, client_user_id, renewing) "
-        "VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (uid, adam_id, client_user_id) DO UPDATE SET renewing = excluded.renewing "
-        "  WHERE t.renewing <> excluded.renewing";
+        "INSERT INTO subscription_assignments AS t(uid, adam_id, client_user_id, renewing, "
+        "  updated_at) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (uid, adam_id, client_user_id) DO UPDATE SET renewing = excluded.renewing, "
+        "  updated_at = excluded.updated_at WHERE t.renewing <> excluded.renewing";
     struct vn__pg_args a = {0};
     long long changed;
     int rc;
@@ -388,6 +389,7 @@ int vn__pg_seat_upsert(struct vn_store *st, const char *uid, const struct vn_sea
     vn__pg_text(&a, seat->adam_id.s);
     vn__pg_text(&a, seat->client_user_id);
     vn__pg_bool(&a, seat->renewing);
+    vn__pg_text(&a, vn__pg_now(vn__pg(st)));
     rc = vn__pg_do(vn__pg(st), sql, &a, &changed);
     return rc ? rc : changed > 0;
 }

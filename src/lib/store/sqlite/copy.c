@@ -43,10 +43,10 @@ static const struct {
      "INSERT INTO assets(uid, adam_id, pricing_param, total_count, assigned_count, "
      "  available_count, needs_sync, updated_at, sync_gen) "
      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
-    {"SELECT id, uid, adam_id, pricing_param, client_user_id, serial_number, sync_gen "
-     "FROM assignments ORDER BY id",
+    {"SELECT id, uid, adam_id, pricing_param, client_user_id, serial_number, sync_gen, "
+     "  updated_at FROM assignments ORDER BY id",
      "INSERT INTO assignments(id, uid, adam_id, pricing_param, client_user_id, serial_number, "
-     "  sync_gen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+     "  sync_gen, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
     {"SELECT uid, client_user_id, email, invite_code, id_hash, status, updated_at, sync_gen "
      "FROM users ORDER BY uid, client_user_id",
      "INSERT INTO users(uid, client_user_id, email, invite_code, id_hash, status, updated_at, "
@@ -57,10 +57,10 @@ static const struct {
      "INSERT INTO subscriptions(uid, adam_id, parent_adam_id, available_renewing, "
      "  available_expiring, total_renewing, total_expiring, updated_at, sync_gen) "
      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
-    {"SELECT uid, adam_id, client_user_id, renewing, sync_gen FROM subscription_assignments "
-     "ORDER BY uid, adam_id, client_user_id",
-     "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, sync_gen) "
-     "VALUES (?1, ?2, ?3, ?4, ?5)"},
+    {"SELECT uid, adam_id, client_user_id, renewing, sync_gen, updated_at "
+     "FROM subscription_assignments ORDER BY uid, adam_id, client_user_id",
+     "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, sync_gen, "
+     "  updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
     {"SELECT uid, assignments_version, users_version, last_full_at, last_delta_at, "
      "  last_attempt_at, last_kind, last_error, last_drift FROM location_sync ORDER BY uid",
      "INSERT INTO location_sync(uid, assignments_version, users_version, last_full_at, "
@@ -87,6 +87,15 @@ static const struct {
      "  last_poll_at, poll_error, notifications_missing, stalled, stalled_at, resync, "
      "  completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
      "  ?15, ?16, ?17, ?18, ?19, ?20, ?21)"},
+    {"SELECT id, name, scope, digest, shown, created_at, revoked_at FROM api_keys ORDER BY id",
+     "INSERT INTO api_keys(id, name, scope, digest, shown, created_at, revoked_at) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+    {"SELECT seq, at, kind, op, uid, key, row FROM changes ORDER BY seq",
+     "INSERT INTO changes(seq, at, kind, op, uid, key, row) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+    {"SELECT id, pruned_through, retention_ms FROM change_meta ORDER BY id",
+     "INSERT INTO change_meta(id, pruned_through, retention_ms) VALUES (?1, ?2, ?3) "
+     "ON CONFLICT(id) DO UPDATE SET pruned_through = excluded.pruned_through, "
+     "  retention_ms = excluded.retention_ms"},
 };
 
 _Static_assert(sizeof(sql) / sizeof(sql[0]) <= VN_STORE_COPY_TABLES_MAX, "too many tables");
@@ -204,5 +213,17 @@ int vn__sq_table_insert(struct vn_store *st_, size_t t, const struct vn__copy_va
 
 int vn__sq_table_loaded(struct vn_store *st, size_t t)
 {
-    return check_table(st, t); /* INTEGER PRIMARY KEYs go on from the largest id by themselves */
+    struct vn__sqlite *s = vn__sq(st);
+    sqlite3_stmt *forget = NULL;
+    int rc = check_table(st, t);
+
+    /* INTEGER PRIMARY KEYs go on from the largest id by themselves. Once the change log is
+     * loaded, the marks the copy's own inserts left are forgotten: they are no changes. */
+    if (rc || strcmp(vn__copy_tables[t].name, "changes") != 0)
+        return rc;
+    rc = prepare(s, "DELETE FROM change_dirty", &forget);
+    if (!rc)
+        rc = vn__sq_done(s, forget);
+    sqlite3_finalize(forget);
+    return rc;
 }
