@@ -14,7 +14,8 @@ TOKEN=$(cat "$tok")
 # serve_n N: start instance N on the test's database; its address in URL[N].
 declare -a URL PID
 serve_n() {
-    "$VPPNOTIFY" serve --db "$VN_DB" --listen 127.0.0.1:0 --ready-file "$T/ready.$1" \
+    "$VPPNOTIFY" serve --db "$VN_DB" --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+        --ready-file "$T/ready.$1" \
         >>"$T/serve.$1.log" 2>&1 &
     PID[$1]=$!
     VN_PIDS+=("${PID[$1]}")

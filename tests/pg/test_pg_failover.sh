@@ -16,7 +16,8 @@ TOKEN=$(cat "$tok")
 
 declare -a URL PID
 serve_n() {
-    "$VPPNOTIFY" serve --db "$VN_DB" --listen 127.0.0.1:0 --ready-file "$T/ready.$1" \
+    "$VPPNOTIFY" serve --db "$VN_DB" --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+        --ready-file "$T/ready.$1" \
         --retry-after 7s >>"$T/serve.$1.log" 2>&1 &
     PID[$1]=$!
     VN_PIDS+=("${PID[$1]}")
