@@ -84,7 +84,6 @@ struct vn_cli {
     long long apple_config_refresh_ms;
     char *key_file;
     char *copy_from; /* store copy --from */
-    char *copy_to;   /* store copy --to */
     char *stoken_file;
     char *public_url;
     int take_over;
@@ -120,7 +119,7 @@ struct vn_cli {
     long long changes_retention_ms;
     long long after;
     int follow;
-    /* backup */
+    /* backup, store copy (--to) */
     char *to;
     /* where each option's value came from, indexed like vn_cli_options.opts */
     enum vn_opt_origin origin[VN_CLI_OPTS_MAX];

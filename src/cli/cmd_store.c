@@ -34,14 +34,14 @@ static int cmd_store_copy(struct vn_cli *c, int argc, char **argv)
 
     (void)argc;
     (void)argv;
-    if (!c->copy_from || !*c->copy_from || !c->copy_to || !*c->copy_to) {
+    if (!c->copy_from || !*c->copy_from || !c->to || !*c->to) {
         vn_cli_error("store copy: --from URL and --to URL are both required");
         return VN_EXIT_USAGE;
     }
     from = open_url(c, c->copy_from, 1);
     if (!from)
         goto out;
-    to = open_url(c, c->copy_to, 0);
+    to = open_url(c, c->to, 0);
     if (!to)
         goto out;
     if (vn_store_copy(from, to, &rep, &err) != 0) {

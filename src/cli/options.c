@@ -135,8 +135,6 @@ static const struct vn_opt table[] = {
      F(apple_config_refresh_ms)},
     {"from", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "URL",
      "store copy: the store to copy (stop every serve on it first)", F(copy_from)},
-    {"to", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "URL",
-     "store copy: the new, empty store to copy into (created)", F(copy_to)},
     {"key-file", VN_OPT_STRING, NULL, 0, 0, NULL, "VPPNOTIFY_KEY_FILE", "FILE",
      "key that seals the stored sTokens (default: the database path + '.key', created 0600)",
      F(key_file)},
@@ -217,8 +215,10 @@ static const struct vn_opt table[] = {
      "keep printing new changes as they commit, until interrupted", F(follow)},
     {"api-idle-timeout", VN_OPT_DURATION, "75s", 1 * SEC, 3600 * SEC, NULL, NULL, "DURATION",
      "close an idle connection to the integration API after this", F(api_idle_timeout_ms)},
-    {"to", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "FILE",
-     "write the copy to FILE (a new file; refused if it exists)", F(to)},
+    {"to", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "TARGET",
+     "backup: write the copy to TARGET, a new file (refused if it exists); store copy: the "
+     "new, empty store (URL) to copy into",
+     F(to)},
 };
 
 _Static_assert(sizeof(table) / sizeof(table[0]) <= VN_CLI_OPTS_MAX,
