@@ -68,6 +68,10 @@ int vn_store_schema_version(struct vn_store *st, int *current, int *expected);
 /* The backend's name and durability settings, for the start-up log line. */
 const char *vn_store_describe(struct vn_store *st);
 
+/* A store URL fit to print: any password (user:PASSWORD@, password=...) as "***", cut to
+ * outlen. */
+void vn_store_url_redact(const char *url, char *out, size_t outlen);
+
 /* The message of the last failure on this handle ("database is locked"), or "". */
 const char *vn_store_last_error(struct vn_store *st);
 

@@ -61,9 +61,58 @@ assert_json "$T/resp" '.status' '"duplicate"' "known on the copy"
 body_asset_count c-4 $UID1 408709785 5 >"$T/c.4"
 assert_eq "$(vn_post "$T/c.4" "$TOKEN")" 200 "a new one on the copy"
 assert_json "$T/resp" '.status' '"applied"' "applied on the copy"
+
+# backup of a PostgreSQL store while serve writes: a SQLite file from one snapshot. Each
+# ASSET_COUNT here adds 5 to the one asset, so in a consistent copy totalCount is 5 times the
+# applied ASSET_COUNTs in its ledger, whichever instant it was taken at.
+(i=5
+while [ ! -e "$T/bk.done" ] && [ $i -le 400 ]; do
+    body_asset_count "c-$i" $UID1 408709785 5 >"$T/w.$i"
+    vn_post "$T/w.$i" "$TOKEN" >/dev/null
+    touch "$T/w.posted.$i"
+    i=$((i + 1))
+done) &
+writer=$!
+wait_for 30 test -e "$T/w.posted.7" || fail "the writer posted nothing"
+"$VPPNOTIFY" backup --db "$PGDB" --to "$T/backup.db" >"$T/bk" 2>"$T/bk.err" ||
+    fail "backup of PostgreSQL: $(cat "$T/bk.err")"
+n=$(find "$T" -maxdepth 1 -name 'w.posted.*' | wc -l) # the last one posted: c-$((n + 4))
+wait_for 30 test -e "$T/w.posted.$((n + 6))" || fail "the writer stopped"
+touch "$T/bk.done"
+wait $writer
 vn_serve_stop
+assert_eq "$(stat -c %a "$T/backup.db")" 600 "the backup is 0600"
+[ ! -e "$T/backup.db.partial" ] || fail "a .partial file was left"
+VPPNOTIFY_DB="$T/backup.db" "$VPPNOTIFY" assets --json >"$T/bk.assets"
+VPPNOTIFY_DB="$T/backup.db" "$VPPNOTIFY" notifications --json --limit 1000 >"$T/bk.notes"
+total=$(jq '.[0].totalCount' "$T/bk.assets")
+counted=$(jq '[.[] | select(.notificationType == "ASSET_COUNT" and .state == "applied")] | length' \
+    "$T/bk.notes")
+assert_eq "$total" "$((5 * counted))" "the backup's counts match its ledger ($counted applied)"
+[ "$counted" -ge 7 ] || fail "the backup lacks the notifications before it ($counted)"
+VPPNOTIFY_DB="$PGDB" "$VPPNOTIFY" notifications --json --limit 1000 >"$T/now.notes"
+later=$(jq '[.[] | select(.notificationType == "ASSET_COUNT" and .state == "applied")] | length' \
+    "$T/now.notes")
+[ "$later" -gt "$counted" ] || fail "no write after the snapshot ($counted, $later): not a test"
+rc=0
+"$VPPNOTIFY" backup --db "$PGDB" --to "$T/backup.db" >/dev/null 2>"$T/bk2.err" || rc=$?
+assert_eq "$rc" 1 "a backup onto an existing file"
+assert_contains "$T/bk2.err" "exists" "it says why"
+# Restored with store copy into an empty schema: what a user reads is the backup's.
+"$VPPNOTIFY" store copy --from "$T/backup.db" --to "${PGDB}r" >"$T/restore" 2>"$T/restore.err" ||
+    fail "restore of the backup: $(cat "$T/restore.err")"
+views "$T/backup.db" "$T/v.bk"
+views "${PGDB}r" "$T/v.restored"
+diff -u "$T/v.bk" "$T/v.restored" >"$T/diff3" || fail "the restore differs: $(head -20 "$T/diff3")"
+ok "backup of PostgreSQL under writes: one snapshot (counts match the ledger), 0600, restored"
+
 VPPNOTIFY_DB="$PGDB" "$VPPNOTIFY" assets --json >"$T/assets.json"
-assert_json "$T/assets.json" '.[0].totalCount' 20 "the counts went on from the copied ones"
+VPPNOTIFY_DB="$PGDB" "$VPPNOTIFY" notifications --json --limit 1000 >"$T/notes.json"
+counted=$(jq '[.[] | select(.notificationType == "ASSET_COUNT" and .state == "applied")] | length' \
+    "$T/notes.json")
+[ "$counted" -ge 5 ] || fail "c-4 and what came after it were applied ($counted)"
+assert_json "$T/assets.json" '.[0].totalCount' "$((5 * counted))" \
+    "the counts went on from the copied ones"
 ok "serve on the PostgreSQL copy: duplicates known, counts going on"
 
 # PostgreSQL -> a new SQLite file.

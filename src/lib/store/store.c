@@ -371,26 +371,31 @@ int vn_store_location_unrotate(struct vn_store *st, const char *uid,
     return CALL(st, st->ops->location_unrotate(st, uid, digest));
 }
 
+void vn_store_url_redact(const char *url, char *out, size_t outlen)
+{
+    vn__store_url_redact(url, out, outlen);
+}
+
 /* ---- operations: /metrics, the dashboard, backups (deploy) ---------------------------------- */
 
 int vn_store_event_counts(struct vn_store *st, int64_t now_ms, struct vn_event_counts *out)
 {
-    return st->ops->event_counts(st, now_ms, out);
+    return CALL(st, st->ops->event_counts(st, now_ms, out));
 }
 
 int vn_store_last_notification(struct vn_store *st, const char *uid, int64_t *ms)
 {
-    return st->ops->last_notification(st, uid, ms);
+    return CALL(st, st->ops->last_notification(st, uid, ms));
 }
 
 int vn_store_recent_notifications(struct vn_store *st, long long limit, vn_row_cb cb, void *ud)
 {
-    return st->ops->recent_notifications(st, limit, cb, ud);
+    return CALL(st, st->ops->recent_notifications(st, limit, cb, ud));
 }
 
 int vn_store_backup(struct vn_store *st, const char *path)
 {
-    return st->ops->backup(st, path);
+    return CALL(st, st->ops->backup(st, path));
 }
 
 /* ---- rejected requests (endpoint) -------------------------------------------------------- */

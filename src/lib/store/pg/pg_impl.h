@@ -188,6 +188,11 @@ int vn__pg_event_track(struct vn_store *st, const struct vn_event_track *t);
 int vn__pg_events_tracking(struct vn_store *st, const char *uid, vn_tracked_cb cb, void *ud);
 int vn__pg_event_tracking_update(struct vn_store *st, const char *event_id,
                                  const struct vn_event_tracking_update *u);
+/* ops.c: /metrics, the dashboard, backups */
+int vn__pg_event_counts(struct vn_store *st, int64_t now_ms, struct vn_event_counts *out);
+int vn__pg_last_notification(struct vn_store *st, const char *uid, int64_t *ms);
+int vn__pg_recent_notifications(struct vn_store *st, long long limit, vn_row_cb cb, void *ud);
+int vn__pg_backup(struct vn_store *st, const char *path);
 int vn__pg_lease_take(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
                       int *held);
 int vn__pg_lease_release(struct vn_store *st, const char *name, const char *holder);
