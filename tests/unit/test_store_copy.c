@@ -27,6 +27,10 @@
 /* Something in every table of the catalog. */
 static void fill(struct vn_store *st)
 {
+    const struct vn_rejection rej[] = {
+        {1790000007000LL, 1790000007500LL, "192.0.2.9", 401, "unknown token", NULL, NULL, 3},
+        {1790000008000LL, 1790000008000LL, "192.0.2.10", 403, "uId of another location", "u2", "u1",
+         1}};
     static const uint8_t sealed[] = {0, 1, 2, 0xff};
     uint8_t d1[VN_DIGEST_LEN], d2[VN_DIGEST_LEN];
     struct vn_assignment user = {.pricing_param = "STDQ", .client_user_id = "c1"};
@@ -113,6 +117,9 @@ static void fill(struct vn_store *st)
     assert_int_equal(vn_store_api_key_add(st, "mdm", "read", d1, "vnk_012345", 1790000005000LL), 0);
     assert_int_equal(vn_store_api_key_revoke(st, "mdm", 1790000006000LL), 0);
     assert_int_equal(vn_store_changes_set_retention(st, 3600000), 0);
+    assert_int_equal(vn_store_begin(st), 0);
+    assert_int_equal(vn_store_rejections_add(st, rej, 2, 0, 0), 0);
+    assert_int_equal(vn_store_commit(st), 0);
 }
 
 /* Every query of a store, rendered, as one text. */
@@ -138,6 +145,11 @@ static void everything(struct vn_store *st, char *out, size_t len)
             used += (size_t)snprintf(out + used, len - used, "%s\n", r.text[k]);
         assert_true(used < len);
     }
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(vn_store_rejections(st, 0, 0, render, &r), 0);
+    for (size_t k = 0; k < r.n; k++)
+        used += (size_t)snprintf(out + used, len - used, "%s\n", r.text[k]);
+    assert_true(used < len);
 }
 
 static struct vn_store *new_sqlite(struct fx *f, const char *name)

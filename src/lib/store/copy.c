@@ -131,6 +131,11 @@ static const char *const c_changes[] = {"seq", "at", "kind", "op", "uid", "key",
 static const enum vn__copy_type t_changes[] = {I, TM, T, T, T, J, J};
 static const char *const c_change_meta[] = {"id", "pruned_through", "retention_ms"};
 static const enum vn__copy_type t_change_meta[] = {I, I, I};
+/* Rejected requests (the endpoint's 401/403 log). */
+static const char *const c_rejections[] = {"id",          "first_at",  "last_at",
+                                           "remote_addr", "status",    "reason",
+                                           "claimed_uid", "token_uid", "count"};
+static const enum vn__copy_type t_rejections[] = {I, TM, TM, T, I, T, T, T, I};
 
 #undef T
 #undef I
@@ -170,6 +175,7 @@ SAME_WIDTH(event_tracking);
 SAME_WIDTH(api_keys);
 SAME_WIDTH(changes);
 SAME_WIDTH(change_meta);
+SAME_WIDTH(rejections);
 
 /* In an order that keeps foreign keys satisfied while loading. Backends index their SQL by
  * this order (sqlite/copy.c, pg/copy.c). */
@@ -193,6 +199,7 @@ const struct vn__copy_table vn__copy_tables[] = {
     TABLE(api_keys),
     TABLE(changes),
     SINGLETON(change_meta),
+    TABLE(rejections),
 };
 
 const size_t vn__copy_table_count = COUNT(vn__copy_tables);

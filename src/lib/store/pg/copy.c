@@ -133,6 +133,12 @@ static const struct {
      "ON CONFLICT (id) DO UPDATE SET pruned_through = excluded.pruned_through, "
      "  retention_ms = excluded.retention_ms",
      NULL},
+    {"SELECT id, vn_iso(first_at), vn_iso(last_at), remote_addr, status, reason, claimed_uid, "
+     "  token_uid, count FROM rejections ORDER BY id",
+     "INSERT INTO rejections(id, first_at, last_at, remote_addr, status, reason, claimed_uid, "
+     "  token_uid, count) OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+     "SELECT setval(pg_get_serial_sequence('rejections', 'id'), coalesce(max(id), 0) + 1, "
+     "  false) FROM rejections"},
 };
 
 static int check_table(struct vn_store *st, size_t t)

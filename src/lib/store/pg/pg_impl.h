@@ -193,6 +193,11 @@ int vn__pg_event_counts(struct vn_store *st, int64_t now_ms, struct vn_event_cou
 int vn__pg_last_notification(struct vn_store *st, const char *uid, int64_t *ms);
 int vn__pg_recent_notifications(struct vn_store *st, long long limit, vn_row_cb cb, void *ud);
 int vn__pg_backup(struct vn_store *st, const char *path);
+/* rejections.c */
+int vn__pg_rejections_add(struct vn_store *st, const struct vn_rejection *rows, size_t n,
+                          long long max_rows, int64_t before_ms);
+int vn__pg_rejections(struct vn_store *st, int64_t since_ms, long long limit, vn_row_cb cb,
+                      void *ud);
 int vn__pg_lease_take(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
                       int *held);
 int vn__pg_lease_release(struct vn_store *st, const char *name, const char *holder);

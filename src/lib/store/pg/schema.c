@@ -488,6 +488,20 @@ const char *const vn__pg_migrations[] = {
     "  FROM NEW.last_delta_at OR OLD.last_error IS DISTINCT FROM NEW.last_error OR "
     "  OLD.last_drift::text IS DISTINCT FROM NEW.last_drift::text OR OLD.uid IS DISTINCT "
     "  FROM NEW.uid) EXECUTE FUNCTION vn_changes_location_sync();",
+
+    /* 4: rejected requests (401/403), aggregated by the endpoint (SQLite migration 8). */
+    "CREATE TABLE rejections ("
+    "  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  first_at    timestamptz NOT NULL,"
+    "  last_at     timestamptz NOT NULL,"
+    "  remote_addr text NOT NULL,"
+    "  status      integer NOT NULL,"
+    "  reason      text NOT NULL,"
+    "  claimed_uid text,"
+    "  token_uid   text,"
+    "  count       bigint NOT NULL CHECK (count > 0)"
+    ");"
+    "CREATE INDEX rejections_last_at ON rejections(last_at);",
 };
 
 const int vn__pg_schema_version = (int)(sizeof(vn__pg_migrations) / sizeof(vn__pg_migrations[0]));

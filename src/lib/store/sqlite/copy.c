@@ -96,6 +96,10 @@ static const struct {
      "INSERT INTO change_meta(id, pruned_through, retention_ms) VALUES (?1, ?2, ?3) "
      "ON CONFLICT(id) DO UPDATE SET pruned_through = excluded.pruned_through, "
      "  retention_ms = excluded.retention_ms"},
+    {"SELECT id, first_at, last_at, remote_addr, status, reason, claimed_uid, token_uid, count "
+     "FROM rejections ORDER BY id",
+     "INSERT INTO rejections(id, first_at, last_at, remote_addr, status, reason, claimed_uid, "
+     "  token_uid, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
 };
 
 _Static_assert(sizeof(sql) / sizeof(sql[0]) <= VN_STORE_COPY_TABLES_MAX, "too many tables");
