@@ -19,10 +19,10 @@ set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config ca-certificates
             libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libcurl4-gnutls-dev
-            libsodium-dev libsystemd-dev)
+            libsodium-dev libsystemd-dev libpq-dev)
 run_pkgs=(curl)
 demo_pkgs=(curl jq)
-test_pkgs=(libcmocka-dev curl jq openssl sqlite3 procps iproute2 clang-format git zsh groff-base
+test_pkgs=(postgresql libcmocka-dev curl jq openssl sqlite3 procps iproute2 clang-format git zsh groff-base
            systemd prometheus chromium)
 bench_pkgs=(wrk nginx-light valgrind curl jq sqlite3 git procps)
 fuzz_pkgs=(clang libclang-rt-14-dev)

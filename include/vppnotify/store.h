@@ -68,6 +68,10 @@ int vn_store_schema_version(struct vn_store *st, int *current, int *expected);
 /* The backend's name and durability settings, for the start-up log line. */
 const char *vn_store_describe(struct vn_store *st);
 
+/* A store URL fit to print: any password (user:PASSWORD@, password=...) as "***", cut to
+ * outlen. */
+void vn_store_url_redact(const char *url, char *out, size_t outlen);
+
 /* The message of the last failure on this handle ("database is locked"), or "". */
 const char *vn_store_last_error(struct vn_store *st);
 
@@ -479,6 +483,52 @@ struct vn_event_tracking_update {
 int vn_store_event_tracking_update(struct vn_store *st, const char *event_id,
                                    const struct vn_event_tracking_update *u);
 
+/* ---- leases: one instance at a time for a location's Apple-facing work ------------------ */
+
+/*
+ * Take or renew the lease name (e.g. "location:<uId>") for holder (an id unique to this
+ * instance) for ttl_ms, by the database's clock: *held = 1 when holder has it now, for ttl_ms
+ * from this call (the lease was free, had expired, or was holder's already), 0 when another
+ * holder's lease still runs. One statement (inside the caller's transaction if one is open).
+ *
+ * How a holder uses it (several serve instances on one PostgreSQL database): act on the lease
+ * only while its own monotonic clock is within ttl_ms of the START of the last call that
+ * returned held, less a margin; renew well before that (every ttl_ms / 3). When a holder dies,
+ * another takes the lease over within ttl_ms and one polling period of its own.
+ */
+int vn_store_lease_take(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
+                        int *held);
+
+/* Give the lease up if holder has it (a clean stop): another instance may take it at once. */
+int vn_store_lease_release(struct vn_store *st, const char *name, const char *holder);
+
+/* ---- moving an installation between stores (vppnotify store copy) ---------------------- */
+
+#define VN_STORE_COPY_TABLES_MAX 24
+
+/* Rows per table of a copy or a comparison, in the order tables are copied. */
+struct vn_store_copy_report {
+    size_t n;
+    struct {
+        const char *name; /* static */
+        long long rows;
+    } tables[VN_STORE_COPY_TABLES_MAX];
+};
+
+/*
+ * Copy every table of from into to (SQLite to PostgreSQL, or back, or alike), in one
+ * transaction of to, rows in order and ids kept; to must be empty (a new database or schema):
+ * else VN_ECONFLICT naming a table that has rows. Not copied: what a store derives itself
+ * (schema version, the token counter, health rows) and leases. Stop every serve on from first.
+ */
+int vn_store_copy(struct vn_store *from, struct vn_store *to, struct vn_store_copy_report *r,
+                  struct vn_error *err);
+
+/* Compare a and b table by table (every copied column of every row, in order): 0 when equal,
+ * else VN_ECONFLICT naming the first table that differs. r gets a's row counts. */
+int vn_store_compare(struct vn_store *a, struct vn_store *b, struct vn_store_copy_report *r,
+                     struct vn_error *err);
+
 /* ---- read queries for the CLI: generic rows keyed by Apple's JSON names ----------------- */
 
 enum vn_vtype { VN_V_NULL = 0, VN_V_INT, VN_V_TEXT, VN_V_BOOL, VN_V_JSON };
@@ -517,6 +567,7 @@ enum vn_query {
     VN_Q_QUARANTINE,
     VN_Q_EVENT_FAILED_ITEMS, /* the items FAILURE notifications named, per event */
     VN_Q_API_KEYS,           /* name scope key createdAt revokedAt (the API's section below) */
+    VN_Q_LEASES,             /* who holds which lease, until when */
 };
 
 /* Filters; NULL fields do not filter. Queries ignore filters that do not apply to them. */

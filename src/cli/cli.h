@@ -83,6 +83,7 @@ struct vn_cli {
     long long apple_retry_max_ms;
     long long apple_config_refresh_ms;
     char *key_file;
+    char *copy_from; /* store copy --from */
     char *stoken_file;
     char *public_url;
     int take_over;
@@ -118,7 +119,7 @@ struct vn_cli {
     long long changes_retention_ms;
     long long after;
     int follow;
-    /* backup */
+    /* backup, store copy (--to) */
     char *to;
     /* where each option's value came from, indexed like vn_cli_options.opts */
     enum vn_opt_origin origin[VN_CLI_OPTS_MAX];
@@ -151,6 +152,7 @@ extern const struct vn_command vn_cmd_api[];
 extern const struct vn_command vn_cmd_changes[];
 extern const struct vn_command vn_cmd_backup[];
 extern const struct vn_command vn_cmd_rejections[];
+extern const struct vn_command vn_cmd_store[];
 
 /* ---- serve (cmd_serve.c, serve_reload.c) -------------------------------------------- */
 

@@ -1,7 +1,9 @@
 /*
  * cmd_backup.c - `vppnotify backup --to FILE`: a consistent copy of the database while serve
  * keeps running (SQLite's online backup API, vn_store_backup). Restore: stop serve, put the
- * copy in place of the database file, start serve (docs/DEPLOY.md).
+ * copy in place of the database file, start serve (docs/DEPLOY.md). On PostgreSQL the copy is
+ * a SQLite file from one snapshot; restore with `store copy` into an empty schema
+ * (docs/STORE.md).
  */
 #include <stdio.h>
 
@@ -23,8 +25,12 @@ static int cmd_backup(struct vn_cli *c, int argc, char **argv)
     rc = vn_store_backup(st, c->to);
     if (rc)
         vn_cli_error("backup: %s", vn_store_last_error(st));
-    else
-        printf("backed up '%s' to '%s'\n", c->db, c->to);
+    else {
+        char shown[512];
+
+        vn_store_url_redact(c->db, shown, sizeof(shown));
+        printf("backed up '%s' to '%s'\n", shown, c->to);
+    }
     vn_store_free(st);
     return rc ? VN_EXIT_FAIL : VN_EXIT_OK;
 }

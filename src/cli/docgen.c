@@ -601,10 +601,26 @@ static int output_to(int argc, char **argv)
     return 0;
 }
 
+/* The option table names each option once: a second entry of a name would be shadowed by
+ * the first (never set, never documented). Checked here, as the build runs the generators. */
+static int unique_names(void)
+{
+    for (size_t i = 0; i < vn_cli_options.n; i++)
+        for (size_t j = i + 1; j < vn_cli_options.n; j++)
+            if (!strcmp(vn_cli_options.opts[i].name, vn_cli_options.opts[j].name)) {
+                vn_cli_error("help: the option table has --%s twice (src/cli/options.c)",
+                             vn_cli_options.opts[i].name);
+                return -1;
+            }
+    return 0;
+}
+
 int vn_cli_docgen(int argc, char **argv)
 {
     int (*gen)(void) = NULL;
 
+    if (unique_names())
+        return VN_EXIT_FAIL;
     if (argc == 2 && !strcmp(argv[0], "--man"))
         return man(argv[1]);
     if (!strcmp(argv[0], "--markdown"))

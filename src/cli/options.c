@@ -15,8 +15,9 @@ static const struct vn_opt table[] = {
     {"config", VN_OPT_STRING, NULL, 0, 0, NULL, "VPPNOTIFY_CONFIG", "FILE",
      "read options from FILE ('name = value' lines; flags and env override it)", F(config)},
     {"db", VN_OPT_STRING, "./vppnotify.db", 0, 0, NULL, "VPPNOTIFY_DB", "PATH",
-     "store URL: an SQLite file path, or sqlite:PATH?busy_timeout=DURATION&max_size=SIZE "
-     "(docs/STORE.md; its parameters win over --db-busy-timeout and --max-db-size)",
+     "store URL: an SQLite file path, sqlite:PATH?busy_timeout=DURATION&max_size=SIZE, or "
+     "postgresql://[USER@]HOST[:PORT]/DB?PARAMS (docs/STORE.md; its parameters win over "
+     "--db-busy-timeout and --max-db-size)",
      F(db)},
     {"json", VN_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL,
      "print one JSON array of objects instead of a table", F(json)},
@@ -132,6 +133,8 @@ static const struct vn_opt table[] = {
     {"apple-config-refresh", VN_OPT_DURATION, "5m", 1 * SEC, 86400 * SEC, NULL, NULL, "DURATION",
      "re-read Apple's Service Config (URLs, limits) when older than this",
      F(apple_config_refresh_ms)},
+    {"from", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "URL",
+     "store copy: the store to copy (stop every serve on it first)", F(copy_from)},
     {"key-file", VN_OPT_STRING, NULL, 0, 0, NULL, "VPPNOTIFY_KEY_FILE", "FILE",
      "key that seals the stored sTokens (default: the database path + '.key', created 0600)",
      F(key_file)},
@@ -212,8 +215,10 @@ static const struct vn_opt table[] = {
      "keep printing new changes as they commit, until interrupted", F(follow)},
     {"api-idle-timeout", VN_OPT_DURATION, "75s", 1 * SEC, 3600 * SEC, NULL, NULL, "DURATION",
      "close an idle connection to the integration API after this", F(api_idle_timeout_ms)},
-    {"to", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "FILE",
-     "write the copy to FILE (a new file; refused if it exists)", F(to)},
+    {"to", VN_OPT_STRING, NULL, 0, 0, NULL, NULL, "TARGET",
+     "backup: write the copy to TARGET, a new file (refused if it exists); store copy: the "
+     "new, empty store (URL) to copy into",
+     F(to)},
 };
 
 _Static_assert(sizeof(table) / sizeof(table[0]) <= VN_CLI_OPTS_MAX,

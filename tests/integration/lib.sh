@@ -19,6 +19,14 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=66
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=67}"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/vn-it.XXXXXX")
+# Under CTest's pg.integration.* tests VN_TEST_PG is a PostgreSQL store URL (tests/pg/): the
+# test's database is then a schema of its own in that cluster instead of $T/vn.db.
+# The sToken key is then a file of the test's own (with SQLite it lies beside the database).
+if [ -n "${VN_TEST_PG:-}" ] && [ -z "${VN_DB:-}" ]; then
+    VN_DB="$VN_TEST_PG&schema=it$$_$(basename "$T" | tr -dc 'a-zA-Z0-9' | tr 'A-Z' 'a-z')"
+    export VPPNOTIFY_KEY_FILE="${VPPNOTIFY_KEY_FILE:-$T/vn.key}"
+fi
+VN_DB=${VN_DB:-$T/vn.db} # the test's store (a test may point it elsewhere before using it)
 VN_PIDS=()
 VN_FAILED=0
 VN_TEST_NAME=$(basename "$0" .sh)
@@ -126,6 +134,12 @@ vn_serve_start() {
     VN_URL="${VN_SCHEME:-http}://$VN_ADDR"
     VN_API_ADDR=$(sed -n 2p "$T/ready")
     VN_API_URL="${VN_API_SCHEME:-http}://$VN_API_ADDR"
+    case "${VN_DB:-}" in
+    postgres*)
+        grep -q "store: postgresql " "$T/serve.log" ||
+            fail "serve was given PostgreSQL but does not say it runs on it (see $T/serve.log)"
+        ;;
+    esac
 }
 
 # vn_api KEY METHOD PATH [CURL ARGS...]: call the integration API; prints the status, the

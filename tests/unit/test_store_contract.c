@@ -742,6 +742,91 @@ static void test_callback_stop_value_is_returned(void **state)
     }
 }
 
+/* ---- operations: /metrics, the dashboard ------------------------------------------------- */
+
+static int track(struct vn_store *st, const char *id, int64_t ms)
+{
+    struct vn_event_track t = {.event_id = id, .uid = "u1", .requested_ms = ms};
+
+    return vn_store_event_track(st, &t);
+}
+
+static int update(struct vn_store *st, const char *id, unsigned what, const char *status,
+                  const char *resync, int64_t ms)
+{
+    struct vn_event_tracking_update u = {.what = what,
+                                         .status = status,
+                                         .num_requested = -1,
+                                         .num_completed = -1,
+                                         .resync = resync,
+                                         .now_ms = ms};
+
+    return vn_store_event_tracking_update(st, id, &u);
+}
+
+static void test_operations_gauges_and_recent(void **state)
+{
+    struct fx *f = *state;
+    const int64_t now = at("2026-03-10T12:00:00.000Z"), day = 86400LL * 1000;
+    struct vn_event_counts c;
+    struct rows r;
+    int64_t ms = -1;
+
+    /* Latest notification per location: its receive time to the millisecond, 0 for none. */
+    assert_int_equal(vn_store_last_notification(f->st, "u1", &ms), 0);
+    assert_int_equal(ms, 0);
+    assert_int_equal(insert_note(f->st, "n1", "u1", "{}", at("2026-03-10T11:00:00.250Z")), 0);
+    assert_int_equal(insert_note(f->st, "n2", "u1", "{}", at("2026-03-10T11:30:00.125Z")), 0);
+    assert_int_equal(insert_note(f->st, "n3", "u2", "{}", at("2026-03-10T11:45:00.000Z")), 0);
+    assert_int_equal(insert_note(f->st, "n0", "u2", "{}", at("2026-03-10T11:45:00.000Z")), 0);
+    assert_int_equal(vn_store_notification_set_state(f->st, "n2", VN_NSTATE_STORED, "no asset"), 0);
+    assert_int_equal(vn_store_last_notification(f->st, "u1", &ms), 0);
+    assert_int_equal(ms, at("2026-03-10T11:30:00.125Z"));
+    assert_int_equal(vn_store_last_notification(f->st, "nobody", &ms), 0);
+    assert_int_equal(ms, 0);
+
+    /* Recent: newest first (ties by id, descending), at most limit rows. */
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(vn_store_recent_notifications(f->st, 3, render, &r), 0);
+    assert_int_equal(r.n, 3);
+    assert_string_equal(r.text[0], "notificationId=n3 notificationType=ASSET_COUNT uId=u2 "
+                                   "receivedAt=2026-03-10T11:45:00.000Z state=applied "
+                                   "error=null");
+    assert_string_equal(r.text[1], "notificationId=n0 notificationType=ASSET_COUNT uId=u2 "
+                                   "receivedAt=2026-03-10T11:45:00.000Z state=applied "
+                                   "error=null");
+    assert_string_equal(r.text[2], "notificationId=n2 notificationType=ASSET_COUNT uId=u1 "
+                                   "receivedAt=2026-03-10T11:30:00.125Z state=stored "
+                                   "error=no asset");
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(vn_store_recent_notifications(f->st, 0, render, &r), 0);
+    assert_int_equal(r.n, 4); /* out of 1..1000: 1000 */
+
+    /* Event gauges: pending, stalled, missing until a re-sync is done, FAILED in 24 hours. */
+    memset(&c, 0xff, sizeof(c));
+    assert_int_equal(vn_store_event_counts(f->st, now, &c), 0);
+    assert_true(c.pending == 0 && c.stalled == 0 && c.missing == 0 && c.failed == 0);
+    assert_int_equal(track(f->st, "e-pending", now - 60000), 0);
+    assert_int_equal(track(f->st, "e-stalled", now - 60000), 0);
+    assert_int_equal(update(f->st, "e-stalled", VN_ETU_STALLED, NULL, NULL, now), 0);
+    assert_int_equal(track(f->st, "e-missing", now - day), 0);
+    assert_int_equal(
+        update(f->st, "e-missing", VN_ETU_DONE | VN_ETU_MISSING, "COMPLETE", NULL, now - 5), 0);
+    assert_int_equal(track(f->st, "e-resynced", now - day), 0);
+    assert_int_equal(update(f->st, "e-resynced", VN_ETU_DONE | VN_ETU_MISSING | VN_ETU_RESYNC,
+                            "COMPLETE", "done", now - 5),
+                     0);
+    assert_int_equal(track(f->st, "e-failed", now - day), 0);
+    assert_int_equal(update(f->st, "e-failed", VN_ETU_DONE, "FAILED", NULL, now - 1000), 0);
+    assert_int_equal(track(f->st, "e-failed-old", now - 3 * day), 0);
+    assert_int_equal(update(f->st, "e-failed-old", VN_ETU_DONE, "FAILED", NULL, now - 2 * day), 0);
+    assert_int_equal(vn_store_event_counts(f->st, now, &c), 0);
+    assert_int_equal(c.pending, 1);
+    assert_int_equal(c.stalled, 1);
+    assert_int_equal(c.missing, 1);
+    assert_int_equal(c.failed, 1);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -767,6 +852,7 @@ int main(void)
         T(test_assignment_insert_delete_report_real_changes),
         T(test_query_keys_and_filters),
         T(test_callback_stop_value_is_returned),
+        T(test_operations_gauges_and_recent),
     };
 
     if (vn_secret_init() != 0)

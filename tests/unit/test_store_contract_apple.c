@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vppnotify/error.h"
 #include "vppnotify/secret.h"
@@ -492,6 +493,56 @@ static void test_event_tracking_lifecycle(void **state)
                                       "completedAt=2026-11-25T10:02:00.000Z"));
 }
 
+static void test_leases_one_holder_at_a_time(void **state)
+{
+    struct fx *f = *state;
+    struct vn_error err = {0};
+    struct vn_store *other = vn_store_open(f->url, NULL, &err); /* another instance */
+    struct rows r;
+    int held = -1, i;
+
+    assert_non_null(other);
+    assert_int_equal(vn_store_lease_take(f->st, "location:u1", "instance-a", 60000, &held), 0);
+    assert_int_equal(held, 1);
+    assert_int_equal(vn_store_lease_take(other, "location:u1", "instance-b", 60000, &held), 0);
+    assert_int_equal(held, 0);
+    assert_int_equal(vn_store_lease_take(f->st, "location:u1", "instance-a", 60000, &held), 0);
+    assert_int_equal(held, 1); /* renewed */
+    assert_int_equal(vn_store_lease_take(other, "location:u2", "instance-b", 60000, &held), 0);
+    assert_int_equal(held, 1); /* leases are per name */
+    assert_int_equal(q(f->st, VN_Q_LEASES, NULL, &r), 2);
+    assert_non_null(strstr(r.text[0], "name=location:u1 holder=instance-a expiresAt=20"));
+    assert_non_null(strstr(r.text[1], "name=location:u2 holder=instance-b expiresAt=20"));
+
+    /* A clean stop gives it up: the other takes it at once. Releasing what one does not
+     * hold changes nothing. */
+    assert_int_equal(vn_store_lease_release(other, "location:u1", "instance-b"), 0);
+    assert_int_equal(vn_store_lease_release(f->st, "location:u1", "instance-a"), 0);
+    assert_int_equal(vn_store_lease_take(other, "location:u1", "instance-b", 60000, &held), 0);
+    assert_int_equal(held, 1);
+
+    /* A holder that stops renewing (it died): its lease runs out, then another takes it.
+     * Poll for it, bounded. */
+    assert_int_equal(vn_store_lease_take(f->st, "location:u3", "dies", 50, &held), 0);
+    assert_int_equal(held, 1);
+    held = 0;
+    for (i = 0; i < 400 && !held; i++) {
+        struct timespec pause = {0, 10 * 1000000};
+
+        assert_int_equal(vn_store_lease_take(other, "location:u3", "survivor", 60000, &held), 0);
+        if (!held)
+            nanosleep(&pause, NULL);
+    }
+    assert_int_equal(held, 1);
+    assert_int_equal(vn_store_lease_take(f->st, "location:u3", "dies", 50, &held), 0);
+    assert_int_equal(held, 0); /* the dead one does not get it back */
+
+    assert_int_equal(vn_store_lease_take(f->st, "", "a", 1000, &held), VN_EPARSE);
+    assert_int_equal(vn_store_lease_take(f->st, "x", "a", 0, &held), VN_EPARSE);
+    assert_int_equal(held, 0);
+    vn_store_free(other);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -506,6 +557,7 @@ int main(void)
         T(test_sync_user_retired_twice_in_one_walk),
         T(test_sync_state_roundtrip),
         T(test_event_tracking_lifecycle),
+        T(test_leases_one_holder_at_a_time),
     };
 
     if (vn_secret_init() != 0)

@@ -6,21 +6,9 @@
 #include "vppnotify/secret.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-
-void vn__store_set_error(struct vn_store *st, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!st)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(st->last_error, sizeof(st->last_error), fmt, ap);
-    va_end(ap);
-}
 
 /* Record the class of a failed call on st (a fatal class stays) and pass rc through. */
 static int note(struct vn_store *st, int rc)
@@ -49,15 +37,10 @@ struct vn_store *vn_store_open(const char *url, const struct vn_store_options *o
     }
     if (vn__store_url_parse(url, opts->params, u, err) != 0)
         goto out;
-    if (u->backend == VN__STORE_POSTGRES) {
-#ifdef VN_HAVE_POSTGRES
+    if (u->backend == VN__STORE_POSTGRES)
         st = vn__store_pg_open(u, opts, err);
-#else
-        vn_error_set(err, VN_ENOTSUP, "PostgreSQL support is not built yet; use a file path");
-#endif
-        goto out;
-    }
-    st = vn__store_sqlite_open(u, opts, err);
+    else
+        st = vn__store_sqlite_open(u, opts, err);
 out:
     vn_wipe(u, sizeof(*u)); /* it may hold a password */
     free(u);
@@ -85,46 +68,9 @@ const char *vn_store_last_error(struct vn_store *st)
     return st ? st->last_error : "";
 }
 
-enum vn_store_class vn_store_class_of(int rc)
-{
-    if (rc >= 0)
-        return VN_STORE_OK;
-    switch (rc) {
-    case VN_ERETRY:
-        return VN_STORE_RETRY;
-    case VN_EUNAVAIL:
-        return VN_STORE_UNAVAILABLE;
-    case VN_EFULL:
-        return VN_STORE_FULL;
-    case VN_EFATAL:
-        return VN_STORE_FATAL;
-    default:
-        return VN_STORE_JOB;
-    }
-}
-
 enum vn_store_class vn_store_last_class(struct vn_store *st)
 {
     return st ? st->last_class : VN_STORE_OK;
-}
-
-const char *vn_store_class_name(enum vn_store_class c)
-{
-    switch (c) {
-    case VN_STORE_OK:
-        return "ok";
-    case VN_STORE_JOB:
-        return "job";
-    case VN_STORE_RETRY:
-        return "retry";
-    case VN_STORE_UNAVAILABLE:
-        return "unavailable";
-    case VN_STORE_FULL:
-        return "full";
-    case VN_STORE_FATAL:
-        return "fatal";
-    }
-    return "unknown";
 }
 
 int vn_store_reconnect(struct vn_store *st)
@@ -425,26 +371,31 @@ int vn_store_location_unrotate(struct vn_store *st, const char *uid,
     return CALL(st, st->ops->location_unrotate(st, uid, digest));
 }
 
+void vn_store_url_redact(const char *url, char *out, size_t outlen)
+{
+    vn__store_url_redact(url, out, outlen);
+}
+
 /* ---- operations: /metrics, the dashboard, backups (deploy) ---------------------------------- */
 
 int vn_store_event_counts(struct vn_store *st, int64_t now_ms, struct vn_event_counts *out)
 {
-    return st->ops->event_counts(st, now_ms, out);
+    return CALL(st, st->ops->event_counts(st, now_ms, out));
 }
 
 int vn_store_last_notification(struct vn_store *st, const char *uid, int64_t *ms)
 {
-    return st->ops->last_notification(st, uid, ms);
+    return CALL(st, st->ops->last_notification(st, uid, ms));
 }
 
 int vn_store_recent_notifications(struct vn_store *st, long long limit, vn_row_cb cb, void *ud)
 {
-    return st->ops->recent_notifications(st, limit, cb, ud);
+    return CALL(st, st->ops->recent_notifications(st, limit, cb, ud));
 }
 
 int vn_store_backup(struct vn_store *st, const char *path)
 {
-    return st->ops->backup(st, path);
+    return CALL(st, st->ops->backup(st, path));
 }
 
 /* ---- rejected requests (endpoint) -------------------------------------------------------- */
@@ -469,4 +420,22 @@ int vn_store_rejections(struct vn_store *st, int64_t since_ms, long long limit, 
     if (!st->ops->rejections)
         return note(st, no_rejections(st));
     return CALL(st, st->ops->rejections(st, since_ms, limit, cb, ud));
+}
+
+/* ---- leases ---------------------------------------------------------------------------- */
+
+int vn_store_lease_take(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
+                        int *held)
+{
+    *held = 0;
+    if (!name || !*name || !holder || !*holder || ttl_ms <= 0) {
+        vn__store_set_error(st, "a lease needs a name, a holder and a positive duration");
+        return VN_EPARSE;
+    }
+    return CALL(st, st->ops->lease_take(st, name, holder, ttl_ms, held));
+}
+
+int vn_store_lease_release(struct vn_store *st, const char *name, const char *holder)
+{
+    return CALL(st, st->ops->lease_release(st, name, holder));
 }

@@ -7,8 +7,8 @@
  * URLs it owns. store.c does the dispatching, so every vn_store_* function of store.h works
  * for every backend; apply.c and the rest of the program never see a backend.
  *
- * Adding PostgreSQL: write store_pg.c defining vn__store_pg_open (declared below) and build it
- * with VN_HAVE_POSTGRES defined; store.c then routes "postgresql://" and "postgres://" to it.
+ * Backends: SQLite (sqlite/, "sqlite:PATH" or a path) and PostgreSQL (pg/, "postgresql://"
+ * and "postgres://"), each with its own open function declared below.
  *
  * The ops have exactly the contracts of the store.h functions of the same name; st is never
  * NULL when an op is called. On failure an op records a message with vn__store_set_error and
@@ -21,6 +21,43 @@
 
 #include "vppnotify/error.h"
 #include "vppnotify/store.h"
+
+/* ---- the copy catalog (copy.c): every table and column, in a form both backends share ------ */
+
+enum vn__copy_type {
+    VN__C_TEXT,
+    VN__C_INT,
+    VN__C_BOOL,
+    VN__C_TIME,  /* as the store's ISO text: "2026-11-25T19:06:53.123Z" */
+    VN__C_JSON,  /* the JSON text as stored */
+    VN__C_BYTES, /* a blob */
+};
+
+/* One value: null, or i (INT, BOOL 0/1), or s with len bytes (the others; borrowed). */
+struct vn__copy_value {
+    int null;
+    long long i;
+    const char *s;
+    size_t len;
+};
+
+#define VN__COPY_COLS_MAX 24
+
+/* A table of the catalog: its columns in the order every backend reads and writes them, and
+ * the order of its rows (the same on both backends: byte order, NULLs first). */
+struct vn__copy_table {
+    const char *name;
+    size_t n;
+    const char *const *cols;
+    const enum vn__copy_type *types;
+    int singleton; /* one row every store has (a new one too): written over it */
+};
+
+extern const struct vn__copy_table vn__copy_tables[];
+extern const size_t vn__copy_table_count;
+
+/* A row of table t (vals[0..n)), borrowed for the call: non-zero stops the scan. */
+typedef int (*vn__copy_row_cb)(void *ud, size_t t, const struct vn__copy_value *vals);
 
 struct vn_store_ops {
     const char *name; /* "sqlite" */
@@ -116,6 +153,16 @@ struct vn_store_ops {
                           long long max_rows, int64_t before_ms);
     int (*rejections)(struct vn_store *st, int64_t since_ms, long long limit, vn_row_cb cb,
                       void *ud);
+    int (*lease_take)(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
+                      int *held);
+    int (*lease_release)(struct vn_store *st, const char *name, const char *holder);
+
+    /* Whole tables of the copy catalog (copy.c): every row of table t in its order, each
+     * value in the catalog's neutral form; insert one row (inside the caller's transaction);
+     * after a table is loaded (PostgreSQL: move identity sequences past the copied ids). */
+    int (*table_rows)(struct vn_store *st, size_t t, vn__copy_row_cb cb, void *ud);
+    int (*table_insert)(struct vn_store *st, size_t t, const struct vn__copy_value *vals);
+    int (*table_loaded)(struct vn_store *st, size_t t);
 };
 
 /*
@@ -147,6 +194,21 @@ struct vn_store {
 /* Record the message of a failure on st (printf-style). Returns nothing: callers return codes. */
 void vn__store_set_error(struct vn_store *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* ---- the shape of query rows (shape.c) ----------------------------------------------------- */
+
+#define VN__QUERY_COLS_MAX 24 /* most columns of any query */
+
+/* The keys of query q's rows, in order, and the type of each value. */
+struct vn__query_shape {
+    size_t n;
+    const char *const *keys;
+    const enum vn_vtype *types;
+};
+
+/* Indexed by enum vn_query; vn__query_count entries. */
+extern const struct vn__query_shape vn__query_shapes[];
+extern const size_t vn__query_count;
 
 /* ---- store URLs (url.c) ------------------------------------------------------------------ */
 
@@ -204,9 +266,7 @@ int vn__store_params_done(const struct vn__store_url *u, const char *takes, stru
  */
 struct vn_store *vn__store_sqlite_open(struct vn__store_url *u, const struct vn_store_options *opts,
                                        struct vn_error *err);
-#ifdef VN_HAVE_POSTGRES
 struct vn_store *vn__store_pg_open(struct vn__store_url *u, const struct vn_store_options *opts,
                                    struct vn_error *err);
-#endif
 
 #endif

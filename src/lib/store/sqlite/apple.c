@@ -698,3 +698,52 @@ int vn__sq_event_tracking_update(struct vn_store *st_, const char *event_id,
     }
     return rc;
 }
+
+/* ---- leases ------------------------------------------------------------------------------ */
+
+int vn__sq_lease_take(struct vn_store *st_, const char *name, const char *holder, int64_t ttl_ms,
+                      int *held)
+{
+    struct vn__sqlite *s = vn__sq(st_);
+    char now[VN_TIME_ISO_LEN], until[VN_TIME_ISO_LEN];
+    int64_t ms = vn_now_ms();
+    sqlite3_stmt *st;
+    int rc;
+
+    /* Free, expired, or ours: take or renew it; else the upsert's WHERE leaves it and returns
+     * no row. A holder keeps the time it first took it. */
+    VN_SQ_STMT(st, s, VN_SQ_LEASE_TAKE,
+               "INSERT INTO leases(name, holder, expires_at, taken_at) VALUES (?1, ?2, ?3, ?4) "
+               "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, "
+               "  expires_at = excluded.expires_at, "
+               "  taken_at = CASE WHEN holder = excluded.holder THEN taken_at "
+               "    ELSE excluded.taken_at END "
+               "WHERE holder = excluded.holder OR expires_at <= excluded.taken_at "
+               "RETURNING holder");
+    vn_time_iso(ms, now);
+    vn_time_iso(ms + ttl_ms, until);
+    vn__sq_text(st, 1, name);
+    vn__sq_text(st, 2, holder);
+    sqlite3_bind_text(st, 3, until, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    *held = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? 0 : vn__sq_fail(s, rc);
+    sqlite3_reset(st);
+    if (rc)
+        *held = 0;
+    return rc;
+}
+
+int vn__sq_lease_release(struct vn_store *st_, const char *name, const char *holder)
+{
+    struct vn__sqlite *s = vn__sq(st_);
+    sqlite3_stmt *st;
+
+    VN_SQ_STMT(st, s, VN_SQ_LEASE_RELEASE, "DELETE FROM leases WHERE name = ?1 AND holder = ?2");
+    vn__sq_text(st, 1, name);
+    vn__sq_text(st, 2, holder);
+    return vn__sq_run(s, st, NULL);
+}

@@ -77,113 +77,14 @@ int vn__sq_tokens(struct vn_store *st_, int64_t now_ms, vn_token_cb cb, void *ud
 
 /* ---- queries --------------------------------------------------------------------------- */
 
-#define QMAX 24 /* most columns of any query */
-
 struct qspec {
     enum vn__sq_slot slot;
-    const char *sql;
-    size_t n;
-    const char *const *keys;
-    const enum vn_vtype *types;
+    const char *sql; /* its columns are those of vn__query_shapes[q], then a cursor if it pages */
 };
-
-#define T VN_V_TEXT
-#define I VN_V_INT
-#define B VN_V_BOOL
-#define J VN_V_JSON
-
-static const char *const k_assets[] = {"uId",        "adamId",        "pricingParam",
-                                       "totalCount", "assignedCount", "availableCount",
-                                       "needsSync",  "updatedAt"};
-static const enum vn_vtype t_assets[] = {T, T, T, I, I, I, B, T};
-
-static const char *const k_assignments[] = {"uId",          "adamId",       "pricingParam",
-                                            "clientUserId", "serialNumber", "updatedAt"};
-static const enum vn_vtype t_assignments[] = {T, T, T, T, T, T};
-
-static const char *const k_users[] = {"uId",    "clientUserId", "email",    "inviteCode",
-                                      "idHash", "status",       "updatedAt"};
-static const enum vn_vtype t_users[] = {T, T, T, T, T, T, T};
-
-static const char *const k_subs[] = {"uId",
-                                     "adamId",
-                                     "parentAdamId",
-                                     "counts.available.renewing",
-                                     "counts.available.expiring",
-                                     "counts.total.renewing",
-                                     "counts.total.expiring",
-                                     "updatedAt"};
-static const enum vn_vtype t_subs[] = {T, T, T, I, I, I, I, T};
-
-static const char *const k_seats[] = {"uId", "adamId", "clientUserId", "renewing", "updatedAt"};
-static const enum vn_vtype t_seats[] = {T, T, T, B, T};
-
-static const char *const k_events[] = {
-    "eventId",       "uId",           "notificationType", "type",
-    "notifications", "succeeded",     "failed",           "errors",
-    "tracked",       "requestedAt",   "status",           "numRequested",
-    "numCompleted",  "expectedItems", "notifiedItems",    "failures",
-    "deferred",      "polls",         "lastPollAt",       "notificationsMissing",
-    "stalled",       "resync",        "completedAt"};
-static const enum vn_vtype t_events[] = {T, T, T, T, I, I, I, J, B, T, T, I,
-                                         I, I, I, J, B, I, T, B, B, T, T};
-
-static const char *const k_notifications[] = {
-    "notificationId", "notificationType", "uId", "receivedAt", "state", "duplicates", "conflicts"};
-static const enum vn_vtype t_notifications[] = {T, T, T, T, T, I, I};
-
-static const char *const k_locations[] = {"uId",
-                                          "name",
-                                          "tokenCount",
-                                          "lastTestNotificationAt",
-                                          "orgName",
-                                          "tokenStatus",
-                                          "tokenExpirationDate",
-                                          "tokenError",
-                                          "notificationUrl",
-                                          "notificationTypes",
-                                          "subscribedAt",
-                                          "takeover",
-                                          "lastFullSyncAt",
-                                          "lastDeltaSyncAt",
-                                          "lastSyncError",
-                                          "lastSyncDrift"};
-static const enum vn_vtype t_locations[] = {T, T, I, T, T, T, T, T, T, J, T, J, T, T, T, J};
-
-static const char *const k_quarantine[] = {"id", "receivedAt", "remoteAddr", "reason",
-                                           "bodyLength"};
-static const enum vn_vtype t_quarantine[] = {I, T, T, T, I};
-
-static const char *const k_failed_items[] = {
-    "eventId", "uId", "errorNumber", "adamId", "pricingParam", "clientUserId", "serialNumber"};
-static const enum vn_vtype t_failed_items[] = {T, T, I, T, T, T, T};
-static const char *const k_api_keys[] = {"name", "scope", "key", "createdAt", "revokedAt"};
-static const enum vn_vtype t_api_keys[] = {T, T, T, T, T};
-
-#undef T
-#undef I
-#undef B
-#undef J
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-#define SAME_WIDTH(name)                                                                           \
-    _Static_assert(COUNT(k_##name) == COUNT(t_##name) && COUNT(k_##name) <= QMAX,                  \
-                   "keys and types of query " #name " disagree")
-SAME_WIDTH(assets);
-SAME_WIDTH(assignments);
-SAME_WIDTH(users);
-SAME_WIDTH(subs);
-SAME_WIDTH(seats);
-SAME_WIDTH(events);
-SAME_WIDTH(notifications);
-SAME_WIDTH(locations);
-SAME_WIDTH(quarantine);
-SAME_WIDTH(failed_items);
-SAME_WIDTH(api_keys);
 
 #define SPEC(slot, sql, name)                                                                      \
     {                                                                                              \
-        slot, sql, COUNT(k_##name), k_##name, t_##name                                             \
+        slot, sql                                                                                  \
     }
 
 /* Indexed by enum vn_query. */
@@ -325,6 +226,9 @@ static const struct qspec specs[] = {
         "SELECT name, scope, shown || '...', created_at, revoked_at FROM api_keys "
         "ORDER BY revoked_at IS NOT NULL, name, id LIMIT :limit",
         api_keys),
+    [VN_Q_LEASES] = SPEC(VN_SQ_Q_LEASES,
+        "SELECT name, holder, expires_at, taken_at FROM leases ORDER BY name LIMIT :limit",
+        leases),
 };
 /* clang-format on */
 
@@ -341,18 +245,21 @@ int vn__sq_query(struct vn_store *st_, enum vn_query q, const struct vn_filter *
                  void *ud)
 {
     struct vn__sqlite *s = vn__sq(st_);
-    struct vn_value vals[QMAX];
+    struct vn_value vals[VN__QUERY_COLS_MAX];
+    const struct vn__query_shape *shape;
     struct vn_row row;
     const struct qspec *spec;
     sqlite3_stmt *st;
     size_t k;
     int rc, i, has_cursor;
 
-    if ((size_t)q >= sizeof(specs) / sizeof(specs[0]) || !specs[q].sql) {
+    if ((size_t)q >= sizeof(specs) / sizeof(specs[0]) || !specs[q].sql ||
+        (size_t)q >= vn__query_count) {
         vn__store_set_error(st_, "unknown query %d", (int)q);
         return VN_EPARSE;
     }
     spec = &specs[q];
+    shape = &vn__query_shapes[q];
     st = vn__sq_stmt(s, spec->slot, spec->sql);
     if (!st)
         return s->stmt_rc;
@@ -368,26 +275,26 @@ int vn__sq_query(struct vn_store *st_, enum vn_query q, const struct vn_filter *
     if (i > 0)
         sqlite3_bind_int64(st, i, f->limit > 0 ? f->limit : -1);
 
-    row.n = spec->n;
-    row.keys = spec->keys;
+    row.n = shape->n;
+    row.keys = shape->keys;
     row.vals = vals;
     /* A query that pages has one more column: its sort key as a JSON array. */
-    has_cursor = sqlite3_column_count(st) > (int)spec->n;
+    has_cursor = sqlite3_column_count(st) > (int)shape->n;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        for (k = 0; k < spec->n; k++) {
+        for (k = 0; k < shape->n; k++) {
             memset(&vals[k], 0, sizeof(vals[k]));
             if (sqlite3_column_type(st, (int)k) == SQLITE_NULL)
                 continue; /* VN_V_NULL */
-            vals[k].type = spec->types[k];
-            if (spec->types[k] == VN_V_INT || spec->types[k] == VN_V_BOOL) {
+            vals[k].type = shape->types[k];
+            if (shape->types[k] == VN_V_INT || shape->types[k] == VN_V_BOOL) {
                 vals[k].i = sqlite3_column_int64(st, (int)k);
-                if (spec->types[k] == VN_V_BOOL)
+                if (shape->types[k] == VN_V_BOOL)
                     vals[k].i = vals[k].i != 0;
             } else {
                 vals[k].s = (const char *)sqlite3_column_text(st, (int)k);
             }
         }
-        row.cursor = has_cursor ? (const char *)sqlite3_column_text(st, (int)spec->n) : NULL;
+        row.cursor = has_cursor ? (const char *)sqlite3_column_text(st, (int)shape->n) : NULL;
         rc = cb(ud, &row);
         if (rc) {
             sqlite3_reset(st);

@@ -575,6 +575,14 @@ const char *const vn__sqlite_migrations[] = {
     "  count       INTEGER NOT NULL CHECK (count > 0)"
     ");"
     "CREATE INDEX IF NOT EXISTS rejections_last_at ON rejections(last_at);",
+
+    /* 9: leases: which instance does a location's Apple-facing work (store.h). */
+    "CREATE TABLE IF NOT EXISTS leases ("
+    "  name       TEXT PRIMARY KEY NOT NULL,"
+    "  holder     TEXT NOT NULL,"
+    "  expires_at TEXT NOT NULL,"
+    "  taken_at   TEXT NOT NULL"
+    ");",
 };
 
 const int vn__sqlite_schema_version =

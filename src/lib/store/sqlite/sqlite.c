@@ -918,4 +918,9 @@ static const struct vn_store_ops sqlite_ops = {
     .backup = vn__sq_backup,
     .rejections_add = vn__sq_rejections_add,
     .rejections = vn__sq_rejections,
+    .lease_take = vn__sq_lease_take,
+    .lease_release = vn__sq_lease_release,
+    .table_rows = vn__sq_table_rows,
+    .table_insert = vn__sq_table_insert,
+    .table_loaded = vn__sq_table_loaded,
 };

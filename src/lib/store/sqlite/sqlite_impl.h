@@ -128,6 +128,9 @@ enum vn__sq_slot {
     VN_SQ_CH_READ,
     VN_SQ_CH_HEAD,
     VN_SQ_CH_RETENTION,
+    VN_SQ_LEASE_TAKE,
+    VN_SQ_LEASE_RELEASE,
+    VN_SQ_Q_LEASES,
     VN_SQ__COUNT
 };
 
@@ -267,6 +270,9 @@ int vn__sq_event_track(struct vn_store *st, const struct vn_event_track *t);
 int vn__sq_events_tracking(struct vn_store *st, const char *uid, vn_tracked_cb cb, void *ud);
 int vn__sq_event_tracking_update(struct vn_store *st, const char *event_id,
                                  const struct vn_event_tracking_update *u);
+int vn__sq_lease_take(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
+                      int *held);
+int vn__sq_lease_release(struct vn_store *st, const char *name, const char *holder);
 
 /* api.c: the integration API's tables (struct vn_store_api_ops) */
 extern const struct vn_store_api_ops vn__sq_api_ops;
@@ -282,6 +288,11 @@ int vn__sq_event_counts(struct vn_store *st, int64_t now_ms, struct vn_event_cou
 int vn__sq_last_notification(struct vn_store *st, const char *uid, int64_t *ms);
 int vn__sq_recent_notifications(struct vn_store *st, long long limit, vn_row_cb cb, void *ud);
 int vn__sq_backup(struct vn_store *st, const char *path);
+
+/* copy.c */
+int vn__sq_table_rows(struct vn_store *st, size_t t, vn__copy_row_cb cb, void *ud);
+int vn__sq_table_insert(struct vn_store *st, size_t t, const struct vn__copy_value *vals);
+int vn__sq_table_loaded(struct vn_store *st, size_t t);
 
 /* query.c */
 int vn__sq_tokens(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud);

@@ -244,36 +244,27 @@ int vn__sq_asset_adjust(struct vn_store *st_, const char *uid, const char *adam_
      * update every right-hand side sees the old row, so the check repeats the sums. A count
      * that would leave int64 stays at the limit and the asset needs a sync (docs/SCHEMA.md).
      */
-    VN_SQ_STMT(
-        st, s, VN_SQ_ASSET_ADJUST,
+    /* clang-format off */
+    static const char sql[] =
         "INSERT INTO assets(uid, adam_id, pricing_param, total_count, assigned_count, "
         "  available_count, needs_sync, updated_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7) "
         "ON CONFLICT(uid, adam_id, pricing_param) DO UPDATE SET "
-        "  total_count = " SAT_ADD(
-            "total_count",
-            "?4") ", "
-                  "  assigned_count = " SAT_ADD(
-                      "assigned_count",
-                      "?5") ", "
-                            "  available_count = " SAT_ADD(
-                                "available_count",
-                                "?6") ", "
-                                      "  needs_sync = (needs_sync "
-                                      "    OR " OVERFLOWS("total_count", "?4") " OR " OVERFLOWS(
-                                          "assigned_count",
-                                          "?5") "    OR " OVERFLOWS("available_count",
-                                                                    "?6") " OR " SAT_ADD("total_"
-                                                                                         "count",
-                                                                                         "?4") "   "
-                                                                                               " < "
-                                                                                               "0 "
-                                                                                               "OR"
-                                                                                               " " SAT_ADD("assigned_count", "?5") " < 0 OR " SAT_ADD(
-                                                                                                   "available_count",
-                                                                                                   "?6") "    < 0 OR " SAT_ADD("assigned_count",
-                                                                                                                               "?5") " > " SAT_ADD("total_count",
-                                                                                                                                                   "?4") "), updated_at = excluded.updated_at");
+        "  total_count = " SAT_ADD("total_count", "?4") ", "
+        "  assigned_count = " SAT_ADD("assigned_count", "?5") ", "
+        "  available_count = " SAT_ADD("available_count", "?6") ", "
+        "  needs_sync = (needs_sync"
+        "    OR " OVERFLOWS("total_count", "?4")
+        "    OR " OVERFLOWS("assigned_count", "?5")
+        "    OR " OVERFLOWS("available_count", "?6")
+        "    OR " SAT_ADD("total_count", "?4") " < 0"
+        "    OR " SAT_ADD("assigned_count", "?5") " < 0"
+        "    OR " SAT_ADD("available_count", "?6") " < 0"
+        "    OR " SAT_ADD("assigned_count", "?5") " > " SAT_ADD("total_count", "?4") "), "
+        "  updated_at = excluded.updated_at";
+    /* clang-format on */
+
+    VN_SQ_STMT(st, s, VN_SQ_ASSET_ADJUST, sql);
     vn__sq_text(st, 1, uid);
     vn__sq_text(st, 2, adam_id);
     vn__sq_text(st, 3, pricing_param ? pricing_param : "STDQ");

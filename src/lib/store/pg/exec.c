@@ -1,0 +1,370 @@
+/*
+ * exec.c - the PostgreSQL backend's statements: arguments, the per-connection cache of
+ * prepared statements, results, and the mapping of SQLSTATEs to the store's failure classes
+ * (docs/STORE.md).
+ */
+#include "pg_impl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- arguments ---------------------------------------------------------------------------- */
+
+/* The next argument's slot; past VN__PG_ARGS_MAX a spare one, and the run refuses. */
+static int next(struct vn__pg_args *a)
+{
+    int i = a->n < VN__PG_ARGS_MAX ? a->n++ : (a->overflow = 1, VN__PG_ARGS_MAX);
+
+    a->len[i] = 0;
+    a->fmt[i] = 0;
+    return i;
+}
+
+void vn__pg_text(struct vn__pg_args *a, const char *v)
+{
+    a->val[next(a)] = v;
+}
+
+void vn__pg_int(struct vn__pg_args *a, long long v)
+{
+    int i = next(a);
+
+    snprintf(a->buf[i], sizeof(a->buf[i]), "%lld", v);
+    a->val[i] = a->buf[i];
+}
+
+void vn__pg_bool(struct vn__pg_args *a, int v)
+{
+    a->val[next(a)] = v ? "t" : "f";
+}
+
+void vn__pg_bytes(struct vn__pg_args *a, const void *p, size_t n)
+{
+    int i = next(a);
+
+    a->val[i] = n ? p : ""; /* a NULL pointer would be SQL NULL: an empty body is not */
+    a->len[i] = (int)n;
+    a->fmt[i] = 1;
+}
+
+void vn__pg_time(struct vn__pg_args *a, int64_t ms)
+{
+    int i = next(a);
+
+    if (!ms) {
+        a->val[i] = NULL;
+        return;
+    }
+    vn_time_iso(ms, a->buf[i]);
+    a->val[i] = a->buf[i];
+}
+
+const char *vn__pg_now(struct vn__pg *s)
+{
+    if (!s->txn_ms)
+        vn_time_iso(vn_now_ms(), s->txn_iso);
+    return s->txn_iso;
+}
+
+/* ---- failures ----------------------------------------------------------------------------- */
+
+/* The failure class of a SQLSTATE (NULL: no answer from the server at all). */
+static int classify(const char *state)
+{
+    static const struct {
+        const char *prefix;
+        int code;
+    } map[] = {
+        {"40001", VN_ERETRY},   /* serialization_failure */
+        {"40P01", VN_ERETRY},   /* deadlock_detected */
+        {"25P02", VN_ERETRY},   /* in_failed_sql_transaction: an earlier failure ended it */
+        {"53200", VN_ERETRY},   /* out_of_memory */
+        {"53100", VN_EFULL},    /* disk_full */
+        {"08", VN_EUNAVAIL},    /* connection exceptions */
+        {"55P03", VN_EUNAVAIL}, /* lock_not_available: lock_timeout (the busy timeout) */
+        {"57014", VN_EUNAVAIL}, /* query_canceled: statement_timeout */
+        {"57P", VN_EUNAVAIL},   /* admin or crash shutdown, cannot connect now */
+        {"25006", VN_EUNAVAIL}, /* read_only_sql_transaction: a standby, after a failover */
+        {"53", VN_EUNAVAIL},    /* too many connections, configuration limits */
+        {"58", VN_EUNAVAIL},    /* system errors; the server itself stops on a failed fsync */
+        {"XX001", VN_EFATAL},   /* data_corrupted */
+        {"XX002", VN_EFATAL},   /* index_corrupted */
+        {"XX", VN_EUNAVAIL},    /* internal errors */
+    };
+
+    if (!state || !*state)
+        return VN_EUNAVAIL;
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (!strncmp(state, map[i].prefix, strlen(map[i].prefix)))
+            return map[i].code;
+    return VN_ESTORE; /* constraints, data exceptions, syntax: this statement only */
+}
+
+/* The last line of libpq's message, without its newline. */
+static void set_message(struct vn__pg *s, const char *msg, const char *state)
+{
+    char m[VN_ERROR_MSG_MAX];
+    size_t n;
+
+    vn_strlcpy(m, msg && *msg ? msg : "no answer from the server", sizeof(m));
+    n = strlen(m);
+    while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+        m[--n] = '\0';
+    if (!strncmp(m, "ERROR:  ", 8))
+        memmove(m, m + 8, strlen(m + 8) + 1);
+    if (state && *state)
+        vn__store_set_error(&s->base, "%s (SQLSTATE %s)", m, state);
+    else
+        vn__store_set_error(&s->base, "%s", m);
+}
+
+int vn__pg_fail(struct vn__pg *s, const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    int code;
+
+    if (!msg)
+        msg = PQerrorMessage(s->conn);
+    code = PQstatus(s->conn) == CONNECTION_BAD ? VN_EUNAVAIL : classify(state);
+    /* A write through a handle we opened read-only is misuse, not a standby. */
+    if (s->read_only && state && !strcmp(state, "25006"))
+        code = VN_ESTORE;
+    set_message(s, msg, state);
+    /* The caller's transaction is gone with the statement's failure (the server aborts the
+     * whole transaction): later statements answer 25P02 until it is rolled back. Keep what
+     * ended it for commit's report. */
+    if (s->txn_ms && !s->lost && code != VN_ESTORE)
+        s->lost = code;
+    return code;
+}
+
+/* ---- statements --------------------------------------------------------------------------- */
+
+void vn__pg_forget_statements(struct vn__pg *s)
+{
+    memset(s->stmt_sql, 0, sizeof(s->stmt_sql));
+}
+
+/* The index of sql's prepared statement on this connection, preparing it if needed; < 0 with
+ * the failure recorded. */
+static int prepared(struct vn__pg *s, const char *sql, int nargs, const Oid *types)
+{
+    char name[16];
+    PGresult *res;
+    int i, free_slot = -1;
+
+    for (i = 0; i < VN__PG_STMT_MAX; i++) {
+        if (s->stmt_sql[i] == sql)
+            return i;
+        if (!s->stmt_sql[i] && free_slot < 0)
+            free_slot = i;
+    }
+    if (free_slot < 0) {
+        vn__store_set_error(&s->base, "more than %d prepared statements", VN__PG_STMT_MAX);
+        return VN_ESTORE;
+    }
+    snprintf(name, sizeof(name), "vn%d", free_slot);
+    res = PQprepare(s->conn, name, sql, types ? nargs : 0, types);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        i = vn__pg_fail(s, res);
+        PQclear(res);
+        return i;
+    }
+    PQclear(res);
+    s->stmt_sql[free_slot] = sql;
+    return free_slot;
+}
+
+static PGresult *run_typed(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
+                           const Oid *types, long long *changed)
+{
+    static const struct vn__pg_args none;
+    char name[16];
+    PGresult *res;
+    ExecStatusType status;
+    int i;
+
+    if (!a)
+        a = &none;
+    if (changed)
+        *changed = 0;
+    if (!s->txn_ms && vn__pg_ensure(s) != 0) {
+        s->stmt_rc = VN_EUNAVAIL;
+        return NULL;
+    }
+    if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
+        /* Inside the caller's transaction: it died with the connection. */
+        vn__store_set_error(&s->base, "the connection to '%s' was lost", s->shown);
+        s->stmt_rc = VN_EUNAVAIL;
+        if (s->txn_ms && !s->lost)
+            s->lost = VN_EUNAVAIL;
+        return NULL;
+    }
+    if (a->overflow) {
+        vn__store_set_error(&s->base, "a statement with more than %d arguments", VN__PG_ARGS_MAX);
+        s->stmt_rc = VN_ESTORE;
+        return NULL;
+    }
+    i = prepared(s, sql, a->n, types);
+    if (i < 0) {
+        s->stmt_rc = i;
+        return NULL;
+    }
+    snprintf(name, sizeof(name), "vn%d", i);
+    res = PQexecPrepared(s->conn, name, a->n, a->val, a->len, a->fmt, 0);
+    status = PQresultStatus(res);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        s->stmt_rc = vn__pg_fail(s, res);
+        PQclear(res);
+        return NULL;
+    }
+    if (changed) {
+        const char *t = PQcmdTuples(res);
+
+        *changed = t && *t ? strtoll(t, NULL, 10) : 0;
+    }
+    return res;
+}
+
+/* INSERT, UPDATE or DELETE (what the change log's triggers see), by the statement's first word. */
+static int is_write(const char *sql)
+{
+    sql += strspn(sql, " \t\n");
+    return !strncmp(sql, "INSERT", 6) || !strncmp(sql, "UPDATE", 6) || !strncmp(sql, "DELETE", 6);
+}
+
+PGresult *vn__pg_run_typed(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
+                           const Oid *types, long long *changed)
+{
+    PGresult *res;
+    int rc;
+
+    if (s->txn_ms || s->read_only || s->no_wrap || s->connecting || !is_write(sql))
+        return run_typed(s, sql, a, types, changed);
+    /* A write outside any transaction runs in one of its own, as SQLite's autocommit does: the
+     * writer lock orders it among the instances' transactions and the commit's change-log
+     * flush covers it. */
+    rc = s->base.ops->begin(&s->base);
+    if (rc) {
+        s->stmt_rc = rc;
+        return NULL;
+    }
+    res = run_typed(s, sql, a, types, changed);
+    if (!res) {
+        char keep[VN_ERROR_MSG_MAX];
+
+        rc = s->stmt_rc;
+        memcpy(keep, s->base.last_error, sizeof(keep));
+        s->base.ops->rollback(&s->base);
+        memcpy(s->base.last_error, keep, sizeof(keep));
+        s->stmt_rc = rc;
+        return NULL;
+    }
+    rc = s->base.ops->commit(&s->base);
+    if (rc) {
+        PQclear(res);
+        s->stmt_rc = rc;
+        return NULL;
+    }
+    return res;
+}
+
+PGresult *vn__pg_run(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
+                     long long *changed)
+{
+    return vn__pg_run_typed(s, sql, a, NULL, changed);
+}
+
+int vn__pg_do(struct vn__pg *s, const char *sql, const struct vn__pg_args *a, long long *changed)
+{
+    PGresult *res = vn__pg_run(s, sql, a, changed);
+
+    if (!res)
+        return s->stmt_rc;
+    PQclear(res);
+    return 0;
+}
+
+int vn__pg_exec_text(struct vn__pg *s, const char *sql)
+{
+    PGresult *res = PQexec(s->conn, sql);
+    ExecStatusType status = PQresultStatus(res);
+    int rc = 0;
+
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+        rc = vn__pg_fail(s, res);
+    PQclear(res);
+    return rc;
+}
+
+/* ---- results ------------------------------------------------------------------------------ */
+
+const char *vn__pg_col(const PGresult *res, int r, int c)
+{
+    return PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
+}
+
+long long vn__pg_col_ll(const PGresult *res, int r, int c)
+{
+    const char *v = vn__pg_col(res, r, c);
+
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+int vn__pg_col_bool(const PGresult *res, int r, int c)
+{
+    const char *v = vn__pg_col(res, r, c);
+
+    return v && (*v == 't' || *v == '1');
+}
+
+int64_t vn__pg_col_time(const PGresult *res, int r, int c)
+{
+    const char *v = vn__pg_col(res, r, c);
+    int64_t ms = 0;
+
+    if (v && vn_time_parse(v, &ms) != 0)
+        ms = 0;
+    return ms;
+}
+
+unsigned char *vn__pg_col_bytes(const PGresult *res, int r, int c, size_t *n, int *oom)
+{
+    const char *v = vn__pg_col(res, r, c);
+    unsigned char *raw, *copy;
+    size_t len = 0;
+
+    *n = 0;
+    if (oom)
+        *oom = 0;
+    if (!v)
+        return NULL;
+    raw = PQunescapeBytea((const unsigned char *)v, &len);
+    if (!raw) {
+        if (oom)
+            *oom = 1;
+        return NULL;
+    }
+    copy = malloc(len + 1); /* NUL-terminated as a convenience: bodies are text */
+    if (!copy) {
+        PQfreemem(raw);
+        if (oom)
+            *oom = 1;
+        return NULL;
+    }
+    memcpy(copy, raw, len);
+    copy[len] = '\0';
+    PQfreemem(raw);
+    *n = len;
+    return copy;
+}
+
+void vn__pg_col_copy(const PGresult *res, int r, int c, char *out, size_t outlen)
+{
+    const char *v = vn__pg_col(res, r, c);
+
+    vn_strlcpy(out, v ? v : "", outlen);
+}

@@ -1,0 +1,226 @@
+/*
+ * pg_impl.h - private to the PostgreSQL backend's files (src/lib/store/pg/).
+ *
+ * The backend is split by concern like the SQLite one: pg.c (the handle, connecting, session
+ * settings, migrations, transactions, the ops table), exec.c (running prepared statements,
+ * their arguments and results, error mapping), schema.c (migration texts), write.c (the
+ * ledger, mirror, events, locations), apple.c (the Apple side) and query.c (read queries).
+ * store.c and other backends never include this file.
+ *
+ * Statements: every SQL text is a static string; its address keys a per-connection cache of
+ * prepared statements (prepared on first use, re-prepared after a reconnect). Arguments are
+ * bound as text (bytea as binary); nothing is ever assembled at run time, except the schema
+ * name of the "schema" URL parameter, which cannot be bound (validated, then quoted by libpq).
+ */
+#ifndef VPPNOTIFY_PG_IMPL_H
+#define VPPNOTIFY_PG_IMPL_H
+
+#include "store_impl.h"
+
+#include <libpq-fe.h>
+
+#include "vppnotify/util.h"
+
+#define VN__PG_STMT_MAX 256 /* prepared statements per connection */
+#define VN__PG_ARGS_MAX 24  /* arguments of one statement (a row of the copy catalog) */
+#define VN__PG_KEYS_MAX (VN__STORE_PARAMS_MAX + 8)
+
+struct vn__pg {
+    struct vn_store base; /* first member: a struct vn_store * points at the whole handle */
+    PGconn *conn;
+    int read_only;
+    /* What a (re)connection passes to libpq: keyword/value pairs, owned, NULL-terminated. */
+    char *keys[VN__PG_KEYS_MAX + 1];
+    char *vals[VN__PG_KEYS_MAX + 1];
+    char schema[64];           /* the "schema" parameter, or "" (the user's search_path) */
+    long long lock_timeout_ms; /* busy_timeout: waiting for the writer lock or a row */
+    long long statement_timeout_ms;
+    long long idle_timeout_ms; /* idle_in_transaction_session_timeout */
+    int schema_current;
+    int64_t txn_ms; /* when the caller's transaction began; 0 outside one */
+    char txn_iso[VN_TIME_ISO_LEN];
+    int lost;            /* the code of the failure that ended the caller's transaction, or 0 */
+    int stmt_rc;         /* the code of the last failure of vn__pg_run */
+    int connecting;      /* inside connect_db: no reconnect from there */
+    int64_t retry_at_ms; /* a failed reconnect waits for this (monotonic) before the next */
+    int64_t backoff_ms;  /* the wait after the next failure: 100 ms doubling to 2 s */
+    int no_wrap;         /* a write outside a transaction runs as it is (leases) */
+    int64_t changes_seq; /* the change log's last seq this transaction's flush wrote */
+    int64_t changes_pruned_ms;             /* when the change log was last pruned */
+    const char *stmt_sql[VN__PG_STMT_MAX]; /* prepared on this connection, by address */
+    char shown[VN__STORE_SHOWN_MAX];       /* the URL for messages, without a password */
+    char describe[640];
+};
+
+static inline struct vn__pg *vn__pg(struct vn_store *st)
+{
+    return (struct vn__pg *)st;
+}
+
+/* The migrations, in order: migration k (1-based) is vn__pg_migrations[k - 1]. */
+extern const char *const vn__pg_migrations[];
+extern const int vn__pg_schema_version;
+
+/* ---- exec.c ------------------------------------------------------------------------------ */
+
+/* The arguments of one statement, built in order ($1, $2, ...). Strings are borrowed. */
+struct vn__pg_args {
+    int n;
+    int overflow; /* more than VN__PG_ARGS_MAX were added: the run refuses */
+    const char *val[VN__PG_ARGS_MAX + 1];
+    int len[VN__PG_ARGS_MAX + 1];
+    int fmt[VN__PG_ARGS_MAX + 1];
+    char buf[VN__PG_ARGS_MAX + 1][VN_TIME_ISO_LEN + 8]; /* numbers and times, as text */
+};
+
+void vn__pg_text(struct vn__pg_args *a, const char *v); /* NULL: SQL NULL */
+void vn__pg_int(struct vn__pg_args *a, long long v);
+void vn__pg_bool(struct vn__pg_args *a, int v);
+void vn__pg_bytes(struct vn__pg_args *a, const void *p, size_t n); /* bytea, n may be 0 */
+void vn__pg_time(struct vn__pg_args *a, int64_t ms);               /* 0: SQL NULL */
+
+/*
+ * Run sql, a static string (its address keys the statement cache), with args a (may be NULL).
+ * types (may be NULL) gives the type of each argument, for statements that leave some unused.
+ * Returns the owned result (PQclear) of a statement that worked, with *changed (may be NULL)
+ * its row count; else NULL with the failure recorded on s and its code in s->stmt_rc.
+ */
+PGresult *vn__pg_run_typed(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
+                           const Oid *types, long long *changed);
+PGresult *vn__pg_run(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
+                     long long *changed);
+
+/* vn__pg_run without the rows: 0 or the failure's code. */
+int vn__pg_do(struct vn__pg *s, const char *sql, const struct vn__pg_args *a, long long *changed);
+
+/* Run a fixed text with no arguments through the simple protocol (DDL of a migration, the
+ * schema's CREATE): 0 or the failure's code. */
+int vn__pg_exec_text(struct vn__pg *s, const char *sql);
+
+/* Record the failure of res (may be NULL: the connection failed) on s; its code. */
+int vn__pg_fail(struct vn__pg *s, const PGresult *res);
+
+/* Forget the prepared statements (a new connection has none). */
+void vn__pg_forget_statements(struct vn__pg *s);
+
+/* Column c of row r: text or NULL; integer (0 when NULL); boolean; time in ms (0 when NULL). */
+const char *vn__pg_col(const PGresult *res, int r, int c);
+long long vn__pg_col_ll(const PGresult *res, int r, int c);
+int vn__pg_col_bool(const PGresult *res, int r, int c);
+int64_t vn__pg_col_time(const PGresult *res, int r, int c);
+/* A bytea column, unescaped: owned (free), *n its length; NULL with *n 0 when NULL or no
+ * memory (*oom set). */
+unsigned char *vn__pg_col_bytes(const PGresult *res, int r, int c, size_t *n, int *oom);
+/* Copy a text column into out (bounded); "" when NULL. */
+void vn__pg_col_copy(const PGresult *res, int r, int c, char *out, size_t outlen);
+
+/* The ISO time of the caller's transaction (or of now, outside one). Borrowed from s. */
+const char *vn__pg_now(struct vn__pg *s);
+
+/* ---- pg.c -------------------------------------------------------------------------------- */
+
+/* Commit when rc is 0, else roll back keeping the error: for ops with their own transaction. */
+int vn__pg_finish(struct vn__pg *s, int rc);
+
+/*
+ * Outside the caller's transaction, a connection known to be broken is replaced before the
+ * next statement (nothing is lost: no transaction was open on it), with a backoff between
+ * failed attempts. 0 when connected; VN_EUNAVAIL (recorded) when not.
+ */
+int vn__pg_ensure(struct vn__pg *s);
+
+/* ---- write.c ----------------------------------------------------------------------------- */
+int vn__pg_notification_insert(struct vn_store *st, const struct vn_notification_record *r);
+int vn__pg_notification_repeat(struct vn_store *st, const char *id,
+                               const uint8_t digest[VN_DIGEST_LEN], int *conflict);
+int vn__pg_notification_set_state(struct vn_store *st, const char *id, enum vn_nstate state,
+                                  const char *error);
+int vn__pg_notification_body(struct vn_store *st, const char *id, char **body, size_t *len);
+int vn__pg_stored_ids(struct vn_store *st, const char *uid, char ***ids, size_t *n);
+int vn__pg_quarantine(struct vn_store *st, int64_t received_ms, const char *remote,
+                      const char *reason, const void *body, size_t body_len, size_t original_len);
+int vn__pg_asset_adjust(struct vn_store *st, const char *uid, const char *adam_id,
+                        const char *pricing_param, long long d_total, long long d_assigned,
+                        long long d_available);
+int vn__pg_assignment_insert(struct vn_store *st, const char *uid, const struct vn_assignment *a);
+int vn__pg_assignment_delete(struct vn_store *st, const char *uid, const struct vn_assignment *a);
+int vn__pg_user_upsert(struct vn_store *st, const char *uid, const struct vn_user *u,
+                       const char *status);
+int vn__pg_subscription_set_counts(struct vn_store *st, const char *uid, const char *adam_id,
+                                   const char *parent_adam_id, const struct vn_counts *c);
+int vn__pg_seat_upsert(struct vn_store *st, const char *uid, const struct vn_seat *seat);
+int vn__pg_seat_delete(struct vn_store *st, const char *uid, const struct vn_seat *seat);
+int vn__pg_location_tested(struct vn_store *st, const char *uid, int64_t ms);
+int vn__pg_event_note(struct vn_store *st, const struct vn_event_note *e);
+int vn__pg_event_failed_item(struct vn_store *st, const char *event_id, long long error_number,
+                             const char *adam_id, const char *pricing_param,
+                             const char *client_user_id, const char *serial_number);
+int vn__pg_location_add(struct vn_store *st, const char *uid, const char *name,
+                        const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms);
+int vn__pg_location_remove(struct vn_store *st, const char *uid);
+int vn__pg_location_rotate(struct vn_store *st, const char *uid,
+                           const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms,
+                           int64_t grace_until_ms);
+
+/* ---- apple.c ----------------------------------------------------------------------------- */
+int vn__pg_location_unrotate(struct vn_store *st, const char *uid,
+                             const uint8_t digest[VN_DIGEST_LEN]);
+int vn__pg_config_ensure(struct vn_store *st, const char *key, const char *value_if_absent,
+                         char **out);
+int vn__pg_location_apple(struct vn_store *st, const char *uid, struct vn_location_apple *out);
+int vn__pg_apple_uids(struct vn_store *st, char ***uids, size_t *n);
+int vn__pg_location_update(struct vn_store *st, const char *uid,
+                           const struct vn_location_update *u);
+int vn__pg_sync_asset(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
+                      const char *pricing_param, long long total, long long assigned,
+                      long long available);
+int vn__pg_sync_assignment(struct vn_store *st, const char *uid, int64_t gen,
+                           const struct vn_assignment *a);
+int vn__pg_sync_user(struct vn_store *st, const char *uid, int64_t gen, const struct vn_user *u);
+int vn__pg_sync_subscription(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
+                             const char *parent_adam_id, const struct vn_counts *c);
+int vn__pg_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *s);
+int vn__pg_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid, int64_t gen,
+                      const struct vn_mirror_scope *scope, long long limit, long long *removed);
+int vn__pg_sync_state_get(struct vn_store *st, const char *uid, struct vn_sync_state *out);
+int vn__pg_sync_state_put(struct vn_store *st, const char *uid, const struct vn_sync_state *s);
+int vn__pg_event_track(struct vn_store *st, const struct vn_event_track *t);
+int vn__pg_events_tracking(struct vn_store *st, const char *uid, vn_tracked_cb cb, void *ud);
+int vn__pg_event_tracking_update(struct vn_store *st, const char *event_id,
+                                 const struct vn_event_tracking_update *u);
+/* ops.c: /metrics, the dashboard, backups */
+int vn__pg_event_counts(struct vn_store *st, int64_t now_ms, struct vn_event_counts *out);
+int vn__pg_last_notification(struct vn_store *st, const char *uid, int64_t *ms);
+int vn__pg_recent_notifications(struct vn_store *st, long long limit, vn_row_cb cb, void *ud);
+int vn__pg_backup(struct vn_store *st, const char *path);
+/* rejections.c */
+int vn__pg_rejections_add(struct vn_store *st, const struct vn_rejection *rows, size_t n,
+                          long long max_rows, int64_t before_ms);
+int vn__pg_rejections(struct vn_store *st, int64_t since_ms, long long limit, vn_row_cb cb,
+                      void *ud);
+int vn__pg_lease_take(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
+                      int *held);
+int vn__pg_lease_release(struct vn_store *st, const char *name, const char *holder);
+
+/* ---- api.c (the integration API's tables) ------------------------------------------------ */
+extern const struct vn_store_api_ops vn__pg_api_ops;
+
+/* The change log, at commit: turn the transaction's change marks into rows of changes, inside
+ * the transaction; 0 or the failure's code (the commit then fails). */
+int vn__pg_changes_flush(struct vn__pg *s);
+
+/* After a successful COMMIT: tell the process's change observer (store.h) what committed. */
+void vn__pg_changes_committed(struct vn__pg *s);
+
+/* ---- copy.c ------------------------------------------------------------------------------ */
+int vn__pg_table_rows(struct vn_store *st, size_t t, vn__copy_row_cb cb, void *ud);
+int vn__pg_table_insert(struct vn_store *st, size_t t, const struct vn__copy_value *vals);
+int vn__pg_table_loaded(struct vn_store *st, size_t t);
+
+/* ---- query.c ----------------------------------------------------------------------------- */
+int vn__pg_tokens(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud);
+int vn__pg_tokens_version(struct vn_store *st, int64_t *version);
+int vn__pg_query(struct vn_store *st, enum vn_query q, const struct vn_filter *f, vn_row_cb cb,
+                 void *ud);
+
+#endif

@@ -1,0 +1,417 @@
+/*
+ * What only the PostgreSQL backend does: its URL (libpq's parameters beside the store's, errors
+ * that name the part and hide a password), the writer lock across connections and its busy
+ * timeout, a statement that fails without a savepoint ending the transaction (reported as
+ * retry, never committed half), a connection the server drops (unavailable, then reconnect),
+ * concurrent first opens migrating once, durability settings. Everything every backend does is
+ * in tests/unit/test_store_contract*.c, which CTest also runs against PostgreSQL.
+ *
+ * The server tests need VN_TEST_PG_URL (a store URL without a schema; tests/pg/cluster.sh
+ * prints one); CTest sets it and starts the cluster (tests/CMakeLists.txt, fixture "pg"). Each
+ * test works in a schema of its own. Raw libpq is used only to act as another client would.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "vppnotify/error.h"
+#include "vppnotify/secret.h"
+#include "vppnotify/store.h"
+#include "vppnotify/util.h"
+
+#include "store_impl.h" /* white-box: the copy catalog */
+
+struct pgfx {
+    char schema[48];
+    char url[512];
+    struct vn_store *st;
+};
+
+static const char *base_url(void)
+{
+    const char *u = getenv("VN_TEST_PG_URL");
+
+    return u && *u ? u : NULL;
+}
+
+/* The base URL with more parameters ("&k=v..."). */
+static void url_with(char *out, size_t len, const char *more)
+{
+    snprintf(out, len, "%s%s%s", base_url(), strchr(base_url(), '?') ? "&" : "?", more);
+}
+
+static int setup(void **state)
+{
+    static unsigned serial;
+    struct pgfx *f = calloc(1, sizeof(*f));
+    struct vn_error err = {0};
+    char more[128];
+
+    if (!f || !base_url()) {
+        fprintf(stderr, "VN_TEST_PG_URL is not set: run through ctest (pg.* tests)\n");
+        free(f);
+        return -1;
+    }
+    snprintf(f->schema, sizeof(f->schema), "pgt%ld_%u", (long)getpid(), ++serial);
+    snprintf(more, sizeof(more), "schema=%s", f->schema);
+    url_with(f->url, sizeof(f->url), more);
+    f->st = vn_store_open(f->url, NULL, &err);
+    if (!f->st) {
+        fprintf(stderr, "open '%s': %s\n", f->url, err.msg);
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct pgfx *f = *state;
+
+    vn_store_free(f->st);
+    free(f);
+    return 0;
+}
+
+/* A raw connection to the test cluster, as another client (a DBA, a monitor) would be. */
+static PGconn *raw(void)
+{
+    const char *keys[] = {"dbname", NULL};
+    const char *vals[] = {base_url(), NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    return c;
+}
+
+static long long raw_int(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    long long v;
+
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+static int insert_note(struct vn_store *st, const char *id)
+{
+    struct vn_notification_record r;
+
+    memset(&r, 0, sizeof(r));
+    r.id = id;
+    r.uid = "u1";
+    r.type_name = "ASSET_COUNT";
+    r.state = VN_NSTATE_APPLIED;
+    r.body = "{}";
+    r.body_len = 2;
+    vn_digest(r.body, r.body_len, r.digest);
+    r.received_ms = 1000;
+    return vn_store_notification_insert(st, &r);
+}
+
+static int count_row(void *ud, const struct vn_row *row)
+{
+    (void)row;
+    (*(size_t *)ud)++;
+    return 0;
+}
+
+static size_t count_notifications(struct vn_store *st)
+{
+    size_t n = 0;
+
+    assert_int_equal(vn_store_query(st, VN_Q_NOTIFICATIONS, NULL, count_row, &n), 0);
+    return n;
+}
+
+static double elapsed_s(const struct timespec *a)
+{
+    struct timespec b;
+
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* ---- URLs (no server needed) ---------------------------------------------------------------- */
+
+static void test_url_errors_name_the_part_and_hide_the_password(void **state)
+{
+    struct vn_error err = {0};
+
+    (void)state;
+    /* Nothing listens there: unavailable, and the password is in no message. */
+    assert_null(vn_store_open("postgresql://vpp:s3cret@/vpp?host=/nonexistent/vn&password=s3cret2",
+                              NULL, &err));
+    assert_int_equal(err.code, VN_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "cannot connect to 'postgresql://vpp:***@/vpp?"));
+    assert_non_null(strstr(err.msg, "password=***"));
+    assert_null(strstr(err.msg, "s3cret"));
+    /* libpq refuses a parameter it does not know, by name: the URL's fault (usage). */
+    assert_null(vn_store_open("postgresql:///vpp?host=/nonexistent/vn&bogus_option=1", NULL, &err));
+    assert_int_equal(err.code, VN_EPARSE);
+    assert_non_null(strstr(err.msg, "bogus_option"));
+    /* The store's own parameters are checked before connecting. */
+    assert_null(
+        vn_store_open("postgres:///vpp?host=/nonexistent/vn&busy_timeout=soon", NULL, &err));
+    assert_int_equal(err.code, VN_EPARSE);
+    assert_non_null(strstr(err.msg, "busy_timeout 'soon'"));
+    assert_null(vn_store_open("postgresql:///vpp?host=/nonexistent/vn&max_size=1G", NULL, &err));
+    assert_int_equal(err.code, VN_EPARSE);
+    assert_non_null(strstr(err.msg, "max_size is SQLite's"));
+    assert_null(
+        vn_store_open("postgresql:///vpp?host=/nonexistent/vn&schema=Bad-Name", NULL, &err));
+    assert_int_equal(err.code, VN_EPARSE);
+    assert_non_null(strstr(err.msg, "schema 'Bad-Name'"));
+}
+
+/* ---- the server ------------------------------------------------------------------------------ */
+
+static void test_describe_says_durability_and_schema(void **state)
+{
+    struct pgfx *f = *state;
+    char want[80];
+
+    assert_non_null(strstr(vn_store_describe(f->st), "postgresql 1"));
+    assert_non_null(strstr(vn_store_describe(f->st), "synchronous_commit=on fsync=on"));
+    assert_non_null(strstr(vn_store_describe(f->st), "busy_timeout=5s statement_timeout=1m"));
+    snprintf(want, sizeof(want), "schema=%s", f->schema);
+    assert_non_null(strstr(vn_store_describe(f->st), want));
+}
+
+static void test_writer_lock_makes_a_second_writer_wait_then_unavailable(void **state)
+{
+    struct pgfx *f = *state;
+    struct vn_error err = {0};
+    struct vn_store *b;
+    struct timespec t0;
+    char url[600];
+    double took;
+
+    snprintf(url, sizeof(url), "%s&busy_timeout=300ms", f->url);
+    b = vn_store_open(url, NULL, &err);
+    assert_non_null(b);
+    assert_int_equal(vn_store_begin(f->st), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(vn_store_begin(b), VN_EUNAVAIL);
+    took = elapsed_s(&t0);
+    assert_int_equal(vn_store_last_class(b), VN_STORE_UNAVAILABLE);
+    assert_non_null(strstr(vn_store_last_error(b), "database is locked"));
+    assert_true(took >= 0.1); /* it waited for the other writer, and gave up */
+    assert_true(took < 5.0);
+    /* Readers are not blocked by the writer. */
+    assert_int_equal(count_notifications(b), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(vn_store_begin(b), 0);
+    assert_int_equal(insert_note(b, "n1"), 0);
+    assert_int_equal(vn_store_commit(b), 0);
+    assert_int_equal(count_notifications(f->st), 1);
+    vn_store_free(b);
+}
+
+static void test_failure_without_savepoint_ends_the_transaction_as_retry(void **state)
+{
+    struct pgfx *f = *state;
+
+    /* A failed item of an event that does not exist: the foreign key refuses it (job). */
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(insert_note(f->st, "kept"), 0);
+    assert_int_equal(vn_store_savepoint(f->st), 0);
+    assert_int_equal(vn_store_event_failed_item(f->st, "no-event", 1, "1", "STDQ", "c", NULL),
+                     VN_ESTORE);
+    assert_int_equal(vn_store_last_class(f->st), VN_STORE_JOB);
+    assert_non_null(strstr(vn_store_last_error(f->st), "23503"));
+    /* Under a savepoint the job is undone alone and the transaction goes on. */
+    assert_int_equal(vn_store_rollback_to(f->st), 0);
+    assert_int_equal(insert_note(f->st, "kept-too"), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(count_notifications(f->st), 2);
+
+    /* Without one the server ends the whole transaction: what follows is a retry of the batch,
+     * and COMMIT never reports success for it (PostgreSQL answers it with ROLLBACK). */
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(insert_note(f->st, "lost"), 0);
+    assert_int_equal(vn_store_event_failed_item(f->st, "no-event", 1, "1", "STDQ", "c", NULL),
+                     VN_ESTORE);
+    assert_int_equal(insert_note(f->st, "after"), VN_ERETRY);
+    assert_int_equal(vn_store_savepoint(f->st), VN_ERETRY);
+    assert_int_equal(vn_store_commit(f->st), VN_ERETRY);
+    assert_non_null(strstr(vn_store_last_error(f->st), "the transaction was rolled back"));
+    assert_int_equal(vn_store_rollback(f->st), 0);
+    assert_int_equal(count_notifications(f->st), 2);
+    /* The handle is usable again. */
+    assert_int_equal(vn_store_ping(f->st), 0);
+}
+
+static void test_dropped_connection_loses_the_transaction_then_reconnects(void **state)
+{
+    struct pgfx *f = *state;
+    struct vn_error err = {0};
+    struct vn_store *s;
+    char url[600], sql[200];
+    PGconn *c = raw();
+
+    /* A handle whose server process goes away (a restart, a failover, an idle timeout). */
+    snprintf(url, sizeof(url), "%s&application_name=%s_victim", f->url, f->schema);
+    s = vn_store_open(url, NULL, &err);
+    assert_non_null(s);
+    assert_int_equal(insert_note(s, "before"), 0);
+    assert_int_equal(vn_store_begin(s), 0);
+    assert_int_equal(insert_note(s, "in-flight"), 0);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE application_name = '%s_victim'",
+             f->schema);
+    assert_int_equal(raw_int(c, sql), 1);
+    PQfinish(c);
+
+    /* The transaction in flight died with the connection: its commit is unavailable (its
+     * outcome unknown to the caller, so nothing of it is acknowledged). */
+    assert_int_equal(insert_note(s, "more"), VN_EUNAVAIL);
+    assert_int_equal(vn_store_commit(s), VN_EUNAVAIL);
+    assert_int_equal(vn_store_last_class(s), VN_STORE_UNAVAILABLE);
+    assert_int_equal(vn_store_rollback(s), 0);
+    /* The next transaction connects anew by itself (no transaction was open to lose). */
+    assert_int_equal(vn_store_ping(s), 0);
+    assert_int_equal(count_notifications(s), 1); /* what was committed, not what was in flight */
+    assert_int_equal(insert_note(s, "in-flight"), 0);
+    /* And an explicit reconnect works as well. */
+    assert_int_equal(vn_store_reconnect(s), 0);
+    assert_int_equal(vn_store_last_class(s), VN_STORE_OK);
+    assert_int_equal(count_notifications(s), 2);
+    vn_store_free(s);
+}
+
+struct opener {
+    const char *url;
+    int rc;
+};
+
+static void *open_one(void *arg)
+{
+    struct opener *o = arg;
+    struct vn_error err = {0};
+    struct vn_store *s = vn_store_open(o->url, NULL, &err);
+
+    o->rc = s ? 0 : err.code;
+    if (!s)
+        fprintf(stderr, "open: %s\n", err.msg);
+    vn_store_free(s);
+    return NULL;
+}
+
+static void test_concurrent_first_opens_migrate_once(void **state)
+{
+    struct pgfx *f = *state;
+    struct opener o[6];
+    pthread_t t[6];
+    char url[600], sql[200];
+    PGconn *c;
+
+    snprintf(url, sizeof(url), "%s_fresh", f->url); /* a schema no one has opened yet */
+    for (int i = 0; i < 6; i++) {
+        o[i].url = url;
+        o[i].rc = -1;
+        assert_int_equal(pthread_create(&t[i], NULL, open_one, &o[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(o[i].rc, 0);
+    }
+    c = raw();
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) * 1000 + count(DISTINCT version) FROM %s_fresh.schema_migrations",
+             f->schema);
+    {
+        int cur = 0, want = 0;
+
+        assert_int_equal(vn_store_schema_version(f->st, &cur, &want), 0);
+        assert_int_equal(raw_int(c, sql), want * 1000 + want); /* each version once */
+    }
+    PQfinish(c);
+}
+
+static void test_read_only_open_of_a_new_schema_is_refused(void **state)
+{
+    struct pgfx *f = *state;
+    struct vn_store_options ro = {.read_only = 1};
+    struct vn_error err = {0};
+    char url[600];
+
+    snprintf(url, sizeof(url), "%s_never", f->url);
+    assert_null(vn_store_open(url, &ro, &err));
+    assert_non_null(strstr(err.msg, "no vppnotify schema yet"));
+}
+
+/* vppnotify store copy must move every column of every table of PostgreSQL's schema too. */
+static void test_copy_catalog_covers_every_table_and_column(void **state)
+{
+    struct pgfx *f = *state;
+    PGconn *c = raw();
+    const char *params[1] = {f->schema};
+    PGresult *r = PQexecParams(c,
+                               "SELECT table_name, count(*) FROM information_schema.columns "
+                               "WHERE table_schema = $1 AND table_name NOT IN "
+                               "('schema_migrations', 'token_epoch', 'health', 'health_probe', "
+                               "'leases', 'api_key_epoch', 'change_dirty') "
+                               "GROUP BY table_name ORDER BY table_name",
+                               1, NULL, params, NULL, NULL, 0);
+    char sql[256];
+
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(r), (int)vn__copy_table_count);
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *name = PQgetvalue(r, i, 0);
+        const struct vn__copy_table *tab = NULL;
+
+        for (size_t t = 0; t < vn__copy_table_count; t++)
+            if (!strcmp(vn__copy_tables[t].name, name))
+                tab = &vn__copy_tables[t];
+        if (!tab)
+            fail_msg("table %s is not in the copy catalog (src/lib/store/copy.c)", name);
+        assert_int_equal(strtoll(PQgetvalue(r, i, 1), NULL, 10), (long long)tab->n);
+        for (size_t k = 0; k < tab->n; k++) {
+            snprintf(sql, sizeof(sql),
+                     "SELECT count(*) FROM information_schema.columns WHERE table_schema = '%s' "
+                     "AND table_name = '%s' AND column_name = '%s'",
+                     f->schema, name, tab->cols[k]);
+            if (raw_int(c, sql) != 1)
+                fail_msg("column %s.%s of the catalog is not in the schema", name, tab->cols[k]);
+        }
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_url_errors_name_the_part_and_hide_the_password),
+        T(test_describe_says_durability_and_schema),
+        T(test_writer_lock_makes_a_second_writer_wait_then_unavailable),
+        T(test_failure_without_savepoint_ends_the_transaction_as_retry),
+        T(test_dropped_connection_loses_the_transaction_then_reconnects),
+        T(test_concurrent_first_opens_migrate_once),
+        T(test_read_only_open_of_a_new_schema_is_refused),
+        T(test_copy_catalog_covers_every_table_and_column),
+    };
+
+    if (vn_secret_init() != 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
