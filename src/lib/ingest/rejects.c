@@ -284,7 +284,9 @@ static void *flusher(void *arg)
         at = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec + r->window_ms * 1000000;
         ts.tv_sec = at / 1000000000LL;
         ts.tv_nsec = at % 1000000000LL;
-        pthread_cond_timedwait(&r->wake, &r->lock, &ts);
+        /* wake is broadcast by every finished job too: wait out the whole window. */
+        while (!r->stopping && pthread_cond_timedwait(&r->wake, &r->lock, &ts) != ETIMEDOUT)
+            ;
         if (r->stopping)
             break;
         pthread_mutex_unlock(&r->lock);
