@@ -23,6 +23,7 @@ struct logged {
     char uid[40];
     char method[8];
     char path[96];
+    char agent[96];
     int status;
     int64_t start_us, end_us, wall_ms;
 };
@@ -94,6 +95,10 @@ void sim_reqlog_record(struct sim_reqlog *l, const struct sim_reqlog_entry *e)
         vn_strlcpy(x->uid, e->uid ? e->uid : "", sizeof(x->uid));
         vn_strlcpy(x->method, e->method, sizeof(x->method));
         vn_strlcpy(x->path, e->path, sizeof(x->path));
+        vn_strlcpy(x->agent, e->agent ? e->agent : "", sizeof(x->agent));
+        for (char *c = x->agent; *c; c++)
+            if (*c < 0x20 || *c > 0x7e)
+                *c = '?'; /* printable ASCII only: the JSON stays valid whatever was sent */
         x->status = e->status;
         x->start_us = e->start_mono_us;
         x->end_us = e->end_mono_us;
@@ -190,10 +195,11 @@ json_t *sim_reqlog_entries(struct sim_reqlog *l, const char *uid, int64_t after_
         char t[VN_TIME_ISO_LEN];
         vn_time_iso(sel[i].wall_ms, t);
         json_array_append_new(
-            arr, json_pack("{s:I, s:s, s:s, s:s, s:i, s:f, s:f, s:s}", "id", (json_int_t)sel[i].id,
-                           "uId", sel[i].uid, "method", sel[i].method, "path", sel[i].path,
-                           "status", sel[i].status, "startMs", (double)sel[i].start_us / 1000.0,
-                           "endMs", (double)sel[i].end_us / 1000.0, "time", t));
+            arr,
+            json_pack("{s:I, s:s, s:s, s:s, s:i, s:f, s:f, s:s, s:s}", "id", (json_int_t)sel[i].id,
+                      "uId", sel[i].uid, "method", sel[i].method, "path", sel[i].path, "status",
+                      sel[i].status, "startMs", (double)sel[i].start_us / 1000.0, "endMs",
+                      (double)sel[i].end_us / 1000.0, "time", t, "userAgent", sel[i].agent));
     }
     out = json_pack("{s:I, s:I, s:i, s:o}", "capacity", (json_int_t)l->cap, "dropped",
                     (json_int_t)dropped, "maxConcurrent", sel ? max_concurrent(sel, n) : 0,

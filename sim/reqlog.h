@@ -32,6 +32,7 @@ struct sim_reqlog_entry {
     int apple;
     int64_t start_mono_us, end_mono_us; /* monotonic clock, microseconds */
     int64_t wall_ms;
+    const char *agent; /* User-Agent, "" or NULL when none */
 };
 void sim_reqlog_record(struct sim_reqlog *l, const struct sim_reqlog_entry *e);
 
@@ -39,9 +40,9 @@ void sim_reqlog_record(struct sim_reqlog *l, const struct sim_reqlog_entry *e);
  * reading them. */
 json_t *sim_reqlog_counters(struct sim_reqlog *l, int reset);
 /* {capacity, dropped, maxConcurrent, entries: [{id, uId, method, path, status, startMs, endMs
- * (monotonic, milliseconds with microsecond decimals), time}]} of entries after after_id (0: all
- * kept), of uid only when not NULL, at most limit. maxConcurrent: the most requests of one location
- * in progress at once among them. */
+ * (monotonic, milliseconds with microsecond decimals), time, userAgent}]} of entries after after_id
+ * (0: all kept), of uid only when not NULL, at most limit. maxConcurrent: the most requests of one
+ * location in progress at once among them. */
 json_t *sim_reqlog_entries(struct sim_reqlog *l, const char *uid, int64_t after_id, size_t limit);
 
 #endif

@@ -42,6 +42,7 @@ struct conn {
     int too_big;
     int phase;        /* enum phase; written by the engine thread when it hands the request back */
     int64_t start_us; /* monotonic: the headers were read */
+    char agent[96];   /* User-Agent, cut (the request log tells instances apart by it) */
 };
 
 /* The engine is done with the request: let MHD send the answer (engine thread). */
@@ -178,7 +179,8 @@ static enum MHD_Result reply(struct conn *cs)
                                   r->apple,
                                   cs->start_us,
                                   end,
-                                  vn_now_ms()};
+                                  vn_now_ms(),
+                                  cs->agent};
     sim_reqlog_record(cs->srv->log, &e);
     vn_log_fields(r->status >= 500 ? VN_LOG_WARN : VN_LOG_DEBUG, "request",
                   (struct vn_log_field[]){VN_LF_S("method", e.method), VN_LF_S("path", e.path),
@@ -208,6 +210,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         cs->srv = s;
         cs->mc = mc;
         cs->start_us = vn_mono_ns() / 1000;
+        vn_strlcpy(cs->agent,
+                   MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "User-Agent")
+                       ? MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "User-Agent")
+                       : "",
+                   sizeof(cs->agent));
         vn_buf_init(&cs->body, max);
         *con_cls = cs;
         if (fill_request(cs, method, url) != 0)

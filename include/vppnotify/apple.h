@@ -41,6 +41,8 @@ struct vn_apple_options {
     long long backoff_ms;         /* base of the exponential backoff; default 1 s */
     long long backoff_max_ms;     /* the most one backoff waits; default 60 s */
     long long retry_after_max_ms; /* the most a Retry-After is honoured; default 5 min */
+    const char *instance;         /* serve's instance id (lease.h), sent in the User-Agent
+                                   * "vppnotify/VERSION (instance ID)"; NULL: none; copied */
 };
 
 /* Service Config limits (apple-api.md section 1.4); Apple's documented values until known. */

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "vppnotify/apple.h"
+#include "vppnotify/lease.h"
 #include "vppnotify/secret.h"
 #include "vppnotify/stoken.h"
 #include "vppnotify/store.h"
@@ -44,6 +45,8 @@ struct vn_session_env {
     struct vn_apple *apple;   /* borrowed */
     const char *key_file;     /* borrowed path of the sealing key */
     struct vn_writer *writer; /* borrowed; NULL: each session makes an inline one */
+    struct vn_leases *leases; /* borrowed; NULL: calls need no lease (the CLI). serve: a
+                               * session calls Apple only while its location's lease is held */
     int have_key;
     uint8_t key[VN_SEAL_KEY_LEN];
 };
@@ -58,6 +61,7 @@ struct vn_session {
     char *stoken;                 /* owned; wiped by vn_session_release */
     int record;                   /* 1: the location exists in the store with this sToken */
     struct vn_location_apple loc; /* the location as read at open (loc.stoken owned) */
+    struct vn_leases *leases;     /* borrowed from the env, or NULL */
 };
 
 /*
@@ -84,6 +88,8 @@ void vn_session_release(struct vn_session *s);
 /*
  * Call Apple for the session's location (see vn_apple_call for out and why). endpoint is the
  * Service Config key, path the fallback below the base URL, query and body may be NULL.
+ * VN_ESHUTDOWN without a request when the session has leases and the location's is not held
+ * (another instance does its Apple work now).
  */
 int vn_session_call(struct vn_session *s, const char *method, const char *endpoint,
                     const char *path, const char *query, const json_t *body, json_t **out,

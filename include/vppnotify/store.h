@@ -68,6 +68,10 @@ int vn_store_schema_version(struct vn_store *st, int *current, int *expected);
 /* The backend's name and durability settings, for the start-up log line. */
 const char *vn_store_describe(struct vn_store *st);
 
+/* 1 if several serve instances may share this store (PostgreSQL), 0 if one process owns it
+ * (SQLite, with serve's lock file). Several instances coordinate with leases (lease.h). */
+int vn_store_shared(const struct vn_store *st);
+
 /* A store URL fit to print: any password (user:PASSWORD@, password=...) as "***", cut to
  * outlen. */
 void vn_store_url_redact(const char *url, char *out, size_t outlen);

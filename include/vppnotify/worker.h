@@ -11,6 +11,11 @@
  *                   in between. A failed sync is retried after delta_ms (or full_ms).
  *
  * Both use one struct vn_apple (rate limits and backoff are shared per location).
+ *
+ * Several instances on one PostgreSQL database: each location's Apple work (tracker passes,
+ * scheduled syncs, expiry warnings) is done only by the instance holding its lease (lease.h),
+ * checked where each loop takes up a location and again before every request (session.h).
+ * On SQLite the leases are trivially held and the tracker makes one pass over every location.
  */
 #ifndef VPPNOTIFY_WORKER_H
 #define VPPNOTIFY_WORKER_H
@@ -33,14 +38,17 @@ struct vn_worker_options {
     const char *key_file;     /* sealing key of the sTokens */
     struct vn_apple *apple;   /* borrowed; outlives the worker */
     struct vn_tracker_config tracker;
-    int64_t full_ms;  /* full sync period; 0: no scheduled sync */
-    int64_t delta_ms; /* delta sync period; 0: no scheduled delta */
+    int64_t full_ms;      /* full sync period; 0: no scheduled sync */
+    int64_t delta_ms;     /* delta sync period; 0: no scheduled delta */
+    const char *holder;   /* this instance's lease holder id (vn_lease_holder) */
+    int64_t lease_ttl_ms; /* --lease-ttl */
 };
 
-/* Start both threads. Strings are copied. NULL with err on failure. */
+/* Start the leases and both threads. Strings are copied. NULL with err on failure. */
 struct vn_worker *vn_worker_start(const struct vn_worker_options *o, struct vn_error *err);
 
-/* Stop: cancel Apple calls in progress, join both threads, free. NULL is allowed. */
+/* Stop: cancel Apple calls in progress, join both threads, give the leases up, free. NULL is
+ * allowed. */
 void vn_worker_stop(struct vn_worker *w);
 
 /* For /healthz: add "locations": [{uId, tokenStatus, tokenExpirationDate, takeover, ...}]

@@ -107,6 +107,9 @@ struct vn_cli {
     long long event_deferred_poll_ms;
     long long sync_full_ms;
     long long sync_delta_ms;
+    long long lease_ttl_ms;
+    /* set by serve, not an option: this instance's id (lease.h), sent in the User-Agent */
+    char instance[16];
     /* the integration API (cmd_api.c, serve --api-*) */
     char *scope;
     char *api_listen;

@@ -32,6 +32,7 @@ struct vn_apple *vn_cli_apple(const struct vn_cli *c)
         .backoff_ms = c->apple_backoff_ms,
         .backoff_max_ms = c->apple_retry_max_ms < 60000 ? c->apple_retry_max_ms : 60000,
         .retry_after_max_ms = c->apple_retry_max_ms,
+        .instance = c->instance[0] ? c->instance : NULL,
     };
     struct vn_error err = {0};
     struct vn_apple *a = vn_apple_new(&o, &err);

@@ -21,6 +21,7 @@
 #include "vppnotify/auth.h"
 #include "vppnotify/dashboard.h"
 #include "vppnotify/error.h"
+#include "vppnotify/lease.h"
 #include "vppnotify/httpd.h"
 #include "vppnotify/ingest.h"
 #include "vppnotify/log.h"
@@ -221,7 +222,9 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
                     .deferred_poll_ms = c->event_deferred_poll_ms},
         .full_ms = c->sync_full_ms,
         .delta_ms = c->sync_delta_ms,
+        .lease_ttl_ms = c->lease_ttl_ms,
     };
+    char holder[VN_LEASE_HOLDER_MAX];
     char key_path[4200], db_params[128], cred_cert[4200], cred_key[4200];
     sigset_t set;
     int rc = VN_EXIT_FAIL, sig;
@@ -251,6 +254,11 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     if (!wst)
         goto out;
     vn_log_info("store: %s", vn_store_describe(wst));
+    if (vn_store_shared(wst) && c->apple_timeout_ms > c->lease_ttl_ms / 2)
+        vn_log_warn("--apple-timeout (%lld ms) is more than half of --lease-ttl (%lld ms): a "
+                    "request begun just before a lease lapses could still run when another "
+                    "instance takes the location over",
+                    c->apple_timeout_ms, c->lease_ttl_ms);
     ast = vn_cli_open_store(c, VN_CLI_DB_READ);
     if (!ast)
         goto out;
@@ -271,7 +279,10 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
         vn_cli_error("%s", err.msg);
         goto out;
     }
-    /* The Apple side: event tracker and scheduled syncs, each thread with its own handle. */
+    /* The Apple side: event tracker and scheduled syncs, each thread with its own handle, under
+     * the locations' leases; the instance's id also goes in the User-Agent. */
+    vn_lease_holder(holder, c->instance);
+    wo.holder = holder;
     if (vn_cli_key_file(c, key_path, sizeof(key_path)) != 0 || !(apple = vn_cli_apple(c)))
         goto out;
     wo.key_file = key_path;
@@ -393,6 +404,7 @@ static const char *const o_serve[] = {"help",
                                       "event-deferred-poll",
                                       "sync-full-interval",
                                       "sync-delta-interval",
+                                      "lease-ttl",
                                       "api-listen",
                                       "api-tls-cert",
                                       "api-tls-key",

@@ -356,7 +356,16 @@ static void request_log_overlaps(void **state)
 {
     struct sim_reqlog *l = NULL;
     json_t *out;
-    struct sim_reqlog_entry e = {"GET", "/mdm/v2/assets", "/mdm/v2/assets", "A", 200, 1, 0, 0, 0};
+    struct sim_reqlog_entry e = {"GET",
+                                 "/mdm/v2/assets",
+                                 "/mdm/v2/assets",
+                                 "A",
+                                 200,
+                                 1,
+                                 0,
+                                 0,
+                                 0,
+                                 "vppnotify/1 (instance a1)\x01"};
 
     (void)state;
     assert_int_equal(sim_reqlog_new(4, &l), 0);
@@ -371,6 +380,10 @@ static void request_log_overlaps(void **state)
     out = sim_reqlog_entries(l, "A", 0, 100);
     assert_int_equal(json_integer_value(json_object_get(out, "maxConcurrent")), 1);
     assert_int_equal(json_array_size(json_object_get(out, "entries")), 2);
+    /* The User-Agent tells instances apart; a control character becomes '?'. */
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(out, "entries"), 0), "userAgent")),
+                        "vppnotify/1 (instance a1)?");
     json_decref(out);
     /* A third request of A inside the second: two at once. */
     e.uid = "A", e.start_mono_us = 12, e.end_mono_us = 13;

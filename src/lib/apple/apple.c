@@ -38,7 +38,8 @@ struct url_entry {
 
 struct vn_apple {
     struct vn_apple_options o;
-    char *base; /* owned, without a trailing '/' */
+    char *base;  /* owned, without a trailing '/' */
+    char ua[96]; /* User-Agent */
 
     pthread_mutex_t mu;
     pthread_cond_t cv; /* a bucket may have room, or we were cancelled */
@@ -225,6 +226,11 @@ struct vn_apple *vn_apple_new(const struct vn_apple_options *opts, struct vn_err
         a->base[--n] = '\0';
     a->o = *opts;
     a->o.base_url = a->base;
+    a->o.instance = NULL; /* only in ua */
+    if (opts->instance && *opts->instance)
+        snprintf(a->ua, sizeof(a->ua), "vppnotify/%s (instance %.40s)", VN_VERSION, opts->instance);
+    else
+        snprintf(a->ua, sizeof(a->ua), "vppnotify/%s", VN_VERSION);
     if (a->o.timeout_ms <= 0)
         a->o.timeout_ms = 30000;
     if (a->o.config_refresh_ms <= 0)
@@ -509,7 +515,7 @@ static void perform(struct vn_apple *a, const char *url, const char *method, con
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)a->o.timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)(a->o.timeout_ms < 10000 ? a->o.timeout_ms : 10000));
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "vppnotify/" VN_VERSION);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, a->ua);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);

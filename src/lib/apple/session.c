@@ -81,6 +81,7 @@ int vn_session_open(struct vn_session *s, struct vn_session_env *env, struct vn_
     s->apple = env->apple;
     s->st = st;
     s->w = env->writer;
+    s->leases = env->leases;
     if (!s->w && !(s->w = s->own_w = vn_writer_inline(st)))
         return vn_error_set(err, -ENOMEM, "out of memory");
     vn_strlcpy(s->uid, uid, sizeof(s->uid));
@@ -270,6 +271,16 @@ int vn_session_call(struct vn_session *s, const char *method, const char *endpoi
 
     if (!why)
         why = &local;
+    if (s->leases && s->uid[0] && !vn_leases_held(s->leases, s->uid)) {
+        *out = NULL;
+        memset(why, 0, sizeof(*why));
+        why->code = VN_ESHUTDOWN;
+        snprintf(why->message, sizeof(why->message),
+                 "location %s: this instance no longer holds its lease: another instance does "
+                 "its Apple work",
+                 s->uid);
+        return VN_ESHUTDOWN;
+    }
     rc = vn_apple_call(s->apple, &req, out, why);
     if (!s->record)
         return rc;

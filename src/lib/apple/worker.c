@@ -2,6 +2,7 @@
 #include "vppnotify/worker.h"
 #include "vppnotify/apple.h"
 #include "vppnotify/error.h"
+#include "vppnotify/lease.h"
 #include "vppnotify/log.h"
 #include "vppnotify/session.h"
 #include "vppnotify/sync.h"
@@ -19,6 +20,7 @@
 struct vn_worker {
     struct vn_worker_options o;
     char *db, *key_file; /* owned copies */
+    struct vn_leases *leases;
     pthread_t tracker, syncer;
     int have_tracker, have_syncer;
     pthread_mutex_t mu;
@@ -159,7 +161,8 @@ static void refresh_health(struct vn_worker *w, struct vn_store *st, int64_t now
         vn_log_debug("tracker: health snapshot of %zu location(s)", json_array_size(h->arr));
     json_decref(old);
     for (int i = 0; i < h->nwarn; i++)
-        expiry_warning(w, st, h->warn[i], now);
+        if (vn_leases_held(w->leases, h->warn[i]))
+            expiry_warning(w, st, h->warn[i], now);
     free(h);
 }
 
@@ -198,11 +201,31 @@ static void refresh_service_config(struct vn_worker *w, struct vn_store *st)
         vn_log_debug("Service Config not refreshed: %s", why.message);
 }
 
+/* One tracker pass over the events of the locations this instance holds the lease of (all of
+ * them in one pass when the leases are trivial). */
+static int track(struct vn_worker *w, struct vn_store *st, struct vn_session_env *env, int64_t now)
+{
+    char **uids = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (vn_leases_trivial(w->leases))
+        return vn_tracker_pass(st, env, NULL, &w->o.tracker, now);
+    rc = vn_store_apple_uids(st, &uids, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (!rc && vn_leases_held(w->leases, uids[i]))
+            rc = vn_tracker_pass(st, env, uids[i], &w->o.tracker, now);
+        free(uids[i]);
+    }
+    free(uids);
+    return rc;
+}
+
 static void *tracker_main(void *arg)
 {
     struct vn_worker *w = arg;
     struct vn_session_env env = {
-        .apple = w->o.apple, .key_file = w->key_file, .writer = w->o.writer};
+        .apple = w->o.apple, .key_file = w->key_file, .writer = w->o.writer, .leases = w->leases};
     int64_t q =
         w->o.tracker.quiet_ms < w->o.tracker.poll_ms ? w->o.tracker.quiet_ms : w->o.tracker.poll_ms;
     int64_t tick = clamp64(q / 4, 50, 1000), last_health = 0;
@@ -212,7 +235,7 @@ static void *tracker_main(void *arg)
         return NULL;
     do {
         int64_t now = vn_now_ms();
-        if (vn_tracker_pass(st, &env, NULL, &w->o.tracker, now) != 0)
+        if (track(w, st, &env, now) != 0)
             vn_log_warn("tracker: cannot read the tracked events: %s", vn_store_last_error(st));
         if (now - last_health >= HEALTH_EVERY_MS) {
             refresh_health(w, st, now);
@@ -261,7 +284,7 @@ static void *sync_main(void *arg)
 {
     struct vn_worker *w = arg;
     struct vn_session_env env = {
-        .apple = w->o.apple, .key_file = w->key_file, .writer = w->o.writer};
+        .apple = w->o.apple, .key_file = w->key_file, .writer = w->o.writer, .leases = w->leases};
     int64_t shortest = w->o.delta_ms && w->o.delta_ms < w->o.full_ms ? w->o.delta_ms
                        : w->o.full_ms                                ? w->o.full_ms
                                                                      : w->o.delta_ms;
@@ -278,7 +301,8 @@ static void *sync_main(void *arg)
             continue;
         }
         for (size_t i = 0; i < n; i++) {
-            sync_one(w, st, &env, uids[i], vn_now_ms());
+            if (vn_leases_held(w->leases, uids[i]))
+                sync_one(w, st, &env, uids[i], vn_now_ms());
             free(uids[i]);
         }
         free(uids);
@@ -303,6 +327,15 @@ struct vn_worker *vn_worker_start(const struct vn_worker_options *o, struct vn_e
     w->o = *o;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    {
+        struct vn_leases_options lo = {
+            .db = w->db, .store = o->store, .holder = o->holder, .ttl_ms = o->lease_ttl_ms};
+        w->leases = vn_leases_start(&lo, err);
+        if (!w->leases) {
+            vn_worker_stop(w);
+            return NULL;
+        }
+    }
     /* pthread_create returns its error; it does not set errno. */
     rc = pthread_create(&w->tracker, NULL, tracker_main, w);
     if (rc) {
@@ -336,6 +369,7 @@ void vn_worker_stop(struct vn_worker *w)
         pthread_join(w->tracker, NULL);
     if (w->have_syncer)
         pthread_join(w->syncer, NULL);
+    vn_leases_stop(w->leases);
     json_decref(w->health);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);

@@ -63,6 +63,11 @@ const char *vn_store_describe(struct vn_store *st)
     return st->ops->describe(st);
 }
 
+int vn_store_shared(const struct vn_store *st)
+{
+    return strcmp(st->ops->name, "sqlite") != 0;
+}
+
 const char *vn_store_last_error(struct vn_store *st)
 {
     return st ? st->last_error : "";
