@@ -2,9 +2,10 @@
  * lease.h - which serve instance does a location's Apple-facing work (the event tracker, the
  * scheduled syncs, the expiry warnings) when several instances share one PostgreSQL database.
  *
- * A struct vn_leases runs one thread with its own store handle. Every period (ttl / 4) it
- * takes or renews the lease "location:<uId>" of every location with an sToken
- * (vn_store_lease_take, by the database's clock) for this instance's holder id. The instance
+ * A struct vn_leases runs one thread with its own store handle. It lists the locations with an
+ * sToken every second (or ttl / 4 if shorter) and takes or renews the lease "location:<uId>"
+ * of each every ttl / 4, of a new one at once (vn_store_lease_take, by the database's clock),
+ * for this instance's holder id. The instance
  * acts for a location only while its own monotonic clock is within ttl / 2 of the START of the
  * last take that answered "held": a request begun then still has ttl / 2 to end before the
  * lease can pass to another instance (so keep --apple-timeout below --lease-ttl / 2). A holder
@@ -32,7 +33,8 @@ struct vn_leases;
 struct vn_leases_options {
     const char *db; /* store URL; the lease thread opens its own handle */
     struct vn_store_options store;
-    const char *holder; /* this instance's id, unique among the instances (vn_lease_holder) */
+    const char *holder; /* this instance's id, unique among the instances (vn_lease_holder);
+                         * NULL or "": one is made */
     int64_t ttl_ms;     /* how long a lease lasts without renewal; >= 1000 */
 };
 

@@ -40,8 +40,8 @@ struct vn_worker_options {
     struct vn_tracker_config tracker;
     int64_t full_ms;      /* full sync period; 0: no scheduled sync */
     int64_t delta_ms;     /* delta sync period; 0: no scheduled delta */
-    const char *holder;   /* this instance's lease holder id (vn_lease_holder) */
-    int64_t lease_ttl_ms; /* --lease-ttl */
+    const char *holder;   /* this instance's lease holder id; NULL: one is made */
+    int64_t lease_ttl_ms; /* --lease-ttl; 0: 60 s */
 };
 
 /* Start the leases and both threads. Strings are copied. NULL with err on failure. */

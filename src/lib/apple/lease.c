@@ -18,6 +18,7 @@
 struct entry {
     char uid[VN_ID_MAX + 1];
     int64_t until_ns; /* monotonic: act while now < until_ns; 0: not held */
+    int64_t next_ns;  /* monotonic: when to take or renew it next (0: at once, a new one) */
     int held;         /* the last take answered held */
     int failing;      /* the last take failed (logged once per streak) */
     int seen;         /* listed in this round */
@@ -120,7 +121,8 @@ static struct entry *entry_for(struct vn_leases *l, const char *uid)
     return e;
 }
 
-/* Take or renew the lease of uid and record what the database said. */
+/* Take or renew the lease of uid when it is due (every ttl / 4; a new location at once), and
+ * record what the database said. */
 static void take(struct vn_leases *l, const char *uid)
 {
     char name[VN_ID_MAX + 16];
@@ -128,15 +130,20 @@ static void take(struct vn_leases *l, const char *uid)
     int held = 0, rc, was;
     struct entry *e;
 
-    snprintf(name, sizeof(name), "location:%s", uid);
-    rc = vn_store_lease_take(l->st, name, l->holder, l->ttl_ms, &held);
     pthread_mutex_lock(&l->mu);
     e = entry_for(l, uid);
-    if (!e) {
+    if (e)
+        e->seen = 1;
+    if (!e || t0 < e->next_ns) {
         pthread_mutex_unlock(&l->mu);
         return;
     }
-    e->seen = 1;
+    pthread_mutex_unlock(&l->mu);
+    snprintf(name, sizeof(name), "location:%s", uid);
+    rc = vn_store_lease_take(l->st, name, l->holder, l->ttl_ms, &held);
+    pthread_mutex_lock(&l->mu);
+    e = find(l, uid); /* only this thread adds or removes entries: still there */
+    e->next_ns = t0 + l->ttl_ms / 4 * MS;
     was = e->held;
     if (rc) {
         /* Keep until_ns: the lease still runs in the database for as long as it says. */
@@ -181,7 +188,8 @@ static void prune(struct vn_leases *l)
 static void *lease_main(void *arg)
 {
     struct vn_leases *l = arg;
-    int64_t period = l->ttl_ms / 4;
+    /* New locations are noticed within a second; each lease is taken or renewed every ttl / 4. */
+    int64_t tick = l->ttl_ms / 4 < 1000 ? l->ttl_ms / 4 : 1000;
     int listing_failed = 0;
 
     do {
@@ -200,7 +208,7 @@ static void *lease_main(void *arg)
         }
         free(uids);
         prune(l);
-    } while (!nap(l, period));
+    } while (!nap(l, tick));
     return NULL;
 }
 
@@ -222,7 +230,12 @@ struct vn_leases *vn_leases_start(const struct vn_leases_options *o, struct vn_e
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     l->ttl_ms = o->ttl_ms;
-    vn_strlcpy(l->holder, o->holder ? o->holder : "", sizeof(l->holder));
+    if (o->holder && *o->holder) {
+        vn_strlcpy(l->holder, o->holder, sizeof(l->holder));
+    } else {
+        char id[13];
+        vn_lease_holder(l->holder, id);
+    }
     l->st = vn_store_open(o->db, &o->store, err);
     if (!l->st) {
         vn_error_prefix(err, "leases");

@@ -328,8 +328,10 @@ struct vn_worker *vn_worker_start(const struct vn_worker_options *o, struct vn_e
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     {
-        struct vn_leases_options lo = {
-            .db = w->db, .store = o->store, .holder = o->holder, .ttl_ms = o->lease_ttl_ms};
+        struct vn_leases_options lo = {.db = w->db,
+                                       .store = o->store,
+                                       .holder = o->holder,
+                                       .ttl_ms = o->lease_ttl_ms > 0 ? o->lease_ttl_ms : 60000};
         w->leases = vn_leases_start(&lo, err);
         if (!w->leases) {
             vn_worker_stop(w);
