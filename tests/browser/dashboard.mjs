@@ -114,6 +114,11 @@ try {
   ok(`recent notifications: ${recent.length}`);
   assert.equal(await metric('rejected-auth'), expect.rejectedAuth);
   ok(`rejected requests (401/403): ${expect.rejectedAuth}`);
+  const rejections = await page.$$eval('#rejections tbody tr', (trs) => trs.map((tr) => ({
+    remote: tr.dataset.remote, status: tr.dataset.status,
+    count: tr.querySelector('[data-field=count]').textContent })));
+  assert.deepEqual(rejections, expect.rejections, 'recorded rejections');
+  ok(`recorded rejections: ${JSON.stringify(rejections)}`);
 
   await page.screenshot({ path: join(shots, 'dashboard-desktop.png'), fullPage: true });
   await page.setViewport({ width: 390, height: 844, deviceScaleFactor: 2, isMobile: true, hasTouch: true });

@@ -26,6 +26,10 @@ for f in d1 d2 d3 d4 d5; do assert_eq "$(vn_post "$T/$f.json" "$TOKEN")" 200 "$f
 assert_eq "$(vn_post "$T/d1.json" "$TOKEN")" 200 "a duplicate"
 assert_eq "$(vn_post "$T/d1.json" "not-the-token-at-all")" 401 "a bad token"
 ok "known traffic sent"
+# The rejection is recorded by the writer about a second later: the table shows recorded rows.
+recorded_401() { vn_cli rejections --json | grep -q '"status": *401'; }
+wait_for 20 recorded_401 ||
+    fail "the rejected request was not recorded: $(vn_cli rejections --json 2>&1)"
 
 cat >"$T/expect.json" <<JSON
 {
@@ -37,7 +41,8 @@ cat >"$T/expect.json" <<JSON
   "events": [{"eventId": "ev-failed", "state": "failed", "error": "9709: There are not enough assets"}],
   "location": {"uId": "$UID1", "subscribed": "no"},
   "recent": ["d1", "d2", "d3", "d4", "d5"],
-  "rejectedAuth": 1
+  "rejectedAuth": 1,
+  "rejections": [{"remote": "127.0.0.1", "status": "401", "count": "1"}]
 }
 JSON
 VN_API_URL=$VN_API_URL VN_KEY_FILE="$T/key" VN_KEY_NAME=ops-dashboard VN_EXPECT="$T/expect.json" \

@@ -7,8 +7,9 @@
  * attributes and ids so that a test (or a scraper) can find the numbers.
  *
  * Cost of one page: the store's read queries with bounds: at most max_assets assets, 2,000
- * events (those needing attention are shown, 100 at most), 20 recent notifications, and per
- * location one index seek for its latest notification.
+ * events (those needing attention are shown, 100 at most), 20 recent notifications, the 20
+ * newest rows of recorded rejections, and per location one index seek for its latest
+ * notification.
  */
 #include "dashboard_impl.h"
 #include "vppnotify/buf.h"
@@ -515,19 +516,69 @@ static int render_recent(struct ctx *c)
     return rc;
 }
 
-/* Rejected requests since start, from the metrics (the notification listener's answers). */
+static int on_rejection(void *ud, const struct vn_row *r)
+{
+    struct ctx *c = ud;
+    struct vn_buf *b = c->b;
+    int rc = vn_buf_puts(b, "<tr data-remote=\"");
+
+    if (rc == 0)
+        rc = esc(b, text(r, "remote"));
+    if (rc == 0)
+        rc = vn_buf_printf(b, "\" data-status=\"%lld\">", num(r, "status"));
+    if (rc == 0)
+        rc = td(b, text(r, "lastAt"));
+    if (rc == 0)
+        rc = td(b, text(r, "remote"));
+    if (rc == 0)
+        rc = vn_buf_printf(b, "<td>%lld</td>", num(r, "status"));
+    if (rc == 0)
+        rc = td(b, text(r, "reason"));
+    if (rc == 0)
+        rc = td(b, text(r, "claimedUId"));
+    if (rc == 0)
+        rc = vn_buf_printf(b, "<td data-field=\"count\">%lld</td></tr>", num(r, "count"));
+    c->n++;
+    c->rc = rc;
+    return rc ? 1 : 0;
+}
+
+/*
+ * Rejected requests: since start from the metrics (the notification listener's answers), and
+ * the newest recorded rows (`vppnotify rejections`: aggregated per address, status, reason and
+ * claimed uId, written about once a second).
+ */
 static int render_rejected(struct ctx *c, const struct vn__dashboard_view *v)
 {
-    int rc = vn_buf_puts(c->b, "<section id=\"rejected\"><h2>Rejected requests since start</h2>"
+    int rc = vn_buf_puts(c->b, "<section id=\"rejected\"><h2>Rejected requests</h2>"
                                "<div class=\"tiles\">");
 
     if (rc == 0)
-        rc = tile(c->b, "rejected-auth", v->totals.rejected, "bad or unknown token (401/403)");
+        rc = tile(c->b, "rejected-auth", v->totals.rejected,
+                  "bad or unknown token (401/403) since start");
     if (rc == 0)
-        rc = tile(c->b, "rejected-body", v->totals.quarantined, "not a notification (400)");
+        rc = tile(c->b, "rejected-body", v->totals.quarantined,
+                  "not a notification (400) since start");
     if (rc == 0)
-        rc = vn_buf_puts(c->b, "</div><p class=\"muted\">Details: <code>vppnotify "
-                               "rejections</code> and the log.</p></section>");
+        rc = vn_buf_puts(c->b, "</div><div class=\"scroll\"><table id=\"rejections\"><thead><tr>"
+                               "<th>last</th><th>address</th><th>status</th><th>reason</th>"
+                               "<th>claimed uId</th><th>count</th></tr></thead><tbody>");
+    c->n = 0;
+    c->rc = 0;
+    if (rc == 0)
+        rc = vn_store_rejections(c->st, 0, RECENT, on_rejection, c);
+    if (rc > 0)
+        rc = c->rc;
+    else if (rc == VN_ENOTSUP)
+        rc = 0; /* a backend that keeps none: the tiles say it all */
+    if (rc == 0)
+        rc = vn_buf_puts(c->b, "</tbody></table></div>");
+    if (rc == 0 && c->n == 0)
+        rc = vn_buf_puts(c->b, "<p class=\"muted\" id=\"rejections-none\">None recorded.</p>");
+    if (rc == 0)
+        rc =
+            vn_buf_puts(c->b, "<p class=\"muted\">The newest 20 rows; all of them: <code>vppnotify "
+                              "rejections</code>.</p></section>");
     return rc;
 }
 
