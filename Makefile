@@ -4,7 +4,8 @@
 #   make test    install what is missing, build twice (normal, ASan+UBSan), run every test
 #   make demo    vppsim and vppnotify together: subscribe, requests, notifications, the mirror
 #                (DEMO_ARGS=--quick: time-scaled further, and stop at the end)
-#   make bench   release build + wrk against vppnotify and nginx (bench/README.md)
+#   make bench   release build + wrk against vppnotify and nginx (bench/README.md);
+#                BACKEND=postgresql: 1 and 3 instances on PostgreSQL behind nginx (bench/pg.sh)
 #   make fuzz    libFuzzer harnesses for a bounded time (FUZZ_SECONDS per harness)
 #   make install install under PREFIX (default /usr/local), staged under DESTDIR if set
 #   make deb     the Debian package (dpkg-buildpackage, debhelper) in build-deb/, lintian-checked
@@ -25,6 +26,7 @@ DEMO_ARGS ?=
 CMAKE_ARGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
+BACKEND ?= sqlite
 
 .PHONY: all deps build build-asan run demo test test-normal test-asan bench bench-cpu fuzz \
 	format clean install deb
@@ -68,7 +70,7 @@ test-asan: build-asan
 
 bench:
 	@scripts/deps.sh bench
-	@bench/run.sh
+	@if [ "$(BACKEND)" = postgresql ]; then bench/pg.sh; else bench/run.sh; fi
 
 bench-cpu:
 	@scripts/deps.sh bench

@@ -6,8 +6,9 @@
 #   scripts/deps.sh demo      build + curl and jq, which `make demo` drives vppsim with
 #   scripts/deps.sh test      build + cmocka and what the test suites drive (curl, jq, ...,
 #                             Node.js and tests/js's pinned npm packages)
-#   scripts/deps.sh bench     build + wrk, nginx-light (the HTTP ceiling), valgrind (callgrind)
-#                             and the tools bench/run.sh uses
+#   scripts/deps.sh bench     build + wrk, nginx-light (the HTTP ceiling and the load balancer),
+#                             valgrind (callgrind), postgresql (BACKEND=postgresql) and the tools
+#                             bench/run.sh and bench/pg.sh use
 #   scripts/deps.sh fuzz      build + clang and its libFuzzer runtime
 #   scripts/deps.sh format    clang-format
 #   scripts/deps.sh deb       build + Debian's packaging tools (make deb)
@@ -24,7 +25,7 @@ run_pkgs=(curl)
 demo_pkgs=(curl jq)
 test_pkgs=(postgresql libcmocka-dev curl jq openssl sqlite3 procps iproute2 clang-format git zsh groff-base
            systemd prometheus chromium)
-bench_pkgs=(wrk nginx-light valgrind curl jq sqlite3 git procps)
+bench_pkgs=(wrk nginx-light valgrind curl jq sqlite3 git procps postgresql iproute2)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 format_pkgs=(clang-format)
 # The integration API's tests run Node.js tools whose npm packages are pinned in

@@ -212,7 +212,7 @@ static int set_forced(struct forced *x, const char *name, const json_t *v, int a
     json_object_foreach((json_t *)v, k, e)
     {
         char what[64];
-        long long num;
+        long long num = 0;
         int rc = 0;
         snprintf(what, sizeof(what), "%s.%s", name, k);
         if (!strcmp(k, "count"))
@@ -261,7 +261,7 @@ static int set_async(struct async_fault *x, const json_t *v, struct vn_error *er
         return vn_error_set(err, VN_EPARSE, "'asyncError' must be an object");
     json_object_foreach((json_t *)v, k, e)
     {
-        long long num;
+        long long num = 0;
         int rc = 0;
         if (!strcmp(k, "count"))
             rc = int_value(e, "asyncError.count", COUNT_MAX, &n.count, err);
