@@ -45,6 +45,10 @@ die() {
 (umask 077 && head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$T/token")
 TOKEN=$(cat "$T/token")
 "$BIN" location add --db "$T/bench.db" --uid $UID1 --name bench --token-file "$T/token" 2>/dev/null
+# The integration API during asset_count: a consumer long-polling the change feed and a webhook
+# endpoint (the outbox on), for the latency of a change after its notification's 2xx.
+API_KEY=$("$BIN" api-key add --db "$T/bench.db" --name bench --scope read 2>/dev/null)
+(umask 077 && printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" >"$T/whsec")
 
 "$BIN" serve --db "$T/bench.db" --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
     --ready-file "$T/ready" --log-format json >"$T/serve.log" 2>&1 &
@@ -52,7 +56,8 @@ SERVE_PID=$!
 pids+=("$SERVE_PID")
 for _ in $(seq 200); do [ -s "$T/ready" ] && break; sleep 0.05; done
 [ -s "$T/ready" ] || die "vppnotify serve did not start: $(tail -n 5 "$T/serve.log")"
-URL="http://$(head -n1 "$T/ready")" # line 2: the integration API
+URL="http://$(head -n1 "$T/ready")"
+API_URL="http://$(sed -n 2p "$T/ready")"
 
 # nginx answering 204 to the same POST: the HTTP ceiling of this machine.
 mkdir -p "$T/nginx"
@@ -97,7 +102,23 @@ run() {
 }
 
 wrk -t "$WRK_THREADS" -c 16 -d 2s -s bench/notify.lua "$URL" -- asset_count $UID1 "$TOKEN" warm >/dev/null
+# The latency probe (bench/latency.mjs) runs beside asset_count: its receiver first, then the
+# webhook endpoint pointing at it, then the load.
+VN_JS_MODULES="$PWD/tests/js/node_modules" node bench/latency.mjs --api "$API_URL" --key "$API_KEY" \
+    --notify "$URL/notifications" --token "$TOKEN" --uid $UID1 --seconds "$SECS" \
+    --ready "$T/lat.ready" --go "$T/lat.go" --secret-file "$T/whsec" --out "$T/latency.json" \
+    >"$T/latency.log" 2>&1 &
+LAT_PID=$!
+pids+=("$LAT_PID")
+for _ in $(seq 200); do [ -s "$T/lat.ready" ] && break; sleep 0.05; done
+[ -s "$T/lat.ready" ] || die "the latency probe did not start: $(cat "$T/latency.log")"
+"$BIN" webhook add --db "$T/bench.db" --url "http://$(cat "$T/lat.ready")/hook" --kinds asset \
+    --secret-file "$T/whsec" >/dev/null 2>&1 || die "webhook add"
+sleep 1.5 # serve's webhook supervisor looks for new endpoints every second
+touch "$T/lat.go"
 run asset_count "$URL" 64 asset_count ac
+wait "$LAT_PID" || die "the latency probe failed: $(cat "$T/latency.log")"
+jq -c . "$T/latency.json"
 RSS_AC=$(rss_mib)
 run assignments100 "$URL" 16 assignments100 a100
 RSS_A100=$(rss_mib)
@@ -162,12 +183,13 @@ jq -n --argjson ac "$(scen asset_count 1 "$RSS_AC")" \
     --argjson a100 "$(scen assignments100 100 "$RSS_A100")" \
     --argjson dup "$(scen duplicates 0 "$RSS_DUP")" \
     --argjson ceil "$(scen ceiling 0)" \
-    --argjson ipn "$IPN" \
+    --argjson ipn "$IPN" --argjson lat "$(cat "$T/latency.json")" \
     --arg when "$(date -u +%FT%TZ)" --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     --arg cpus "$JOBS" --arg sync "$SYNC" --arg journal "$JOURNAL" --arg secs "$SECS" '{
     scenarios: {asset_count: $ac, assignments100: $a100, duplicates: $dup, ceiling: $ceil},
     ratio_to_ceiling: (($ac.notifications_per_s / $ceil.notifications_per_s) * 1000 | round / 1000),
     instructions_per_notification: $ipn,
+    change_latency: {probes: $lat.probes, feed: $lat.feed, webhook: $lat.webhook},
     run: {at: $when, commit: $commit, cpus: ($cpus | tonumber), seconds_per_scenario: ($secs | tonumber),
           sqlite_synchronous: $sync, sqlite_journal_mode: $journal}
 }' >"$OUT/latest.json"
@@ -179,7 +201,8 @@ jq -r '
   "| scenario | notifications/s | rows/s | p50 ms | p99 ms | non-2xx | peak RSS MiB |",
   "| --- | --- | --- | --- | --- | --- | --- |",
   row("asset_count"), row("assignments100"), row("duplicates"), row("ceiling"),
-  "\nasset_count / ceiling = **\(.ratio_to_ceiling)**; instructions per notification (parse + apply, callgrind) = **\(.instructions_per_notification)**.",
+  "\nasset_count / ceiling = **\(.ratio_to_ceiling)** (with the change log, a consumer long-polling it and a webhook endpoint on); instructions per notification (parse + apply, callgrind) = **\(.instructions_per_notification)**.",
+  "\nChange latency under the asset_count load (\(.change_latency.probes) probes, from the notification'"'"'s 2xx): to a waiting GET /v1/changes p50 \(.change_latency.feed.p50_ms) ms, p99 \(.change_latency.feed.p99_ms) ms (max \(.change_latency.feed.max_ms)); to a webhook receiver p50 \(.change_latency.webhook.p50_ms) ms, p99 \(.change_latency.webhook.p99_ms) ms (max \(.change_latency.webhook.max_ms)).",
   "\nTargets (issue 5): asset_count ≥ 10,000/s and ≥ 0.25 of ceiling; assignments100 ≥ 100,000 rows/s; duplicates ≥ 20,000/s; p99 ≤ 25 ms; 0 non-2xx; peak RSS ≤ 64 MiB."
 ' "$OUT/latest.json" >"$OUT/latest.md"
 echo

@@ -48,7 +48,7 @@ for group in "$@"; do
     demo) want+=("${build_pkgs[@]}" "${demo_pkgs[@]}") ;;
     test) want+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${deb_pkgs[@]}"); want_js=1 ;;
     deb) want+=("${build_pkgs[@]}" "${deb_pkgs[@]}") ;;
-    bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+    bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}"); want_js=1 ;;
     fuzz) want+=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
     format) want+=("${format_pkgs[@]}") ;;
     *) echo "deps.sh: unknown group '$group' (expected build, run, demo, test, bench, fuzz, format or deb)" >&2; exit 2 ;;

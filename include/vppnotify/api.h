@@ -84,6 +84,32 @@ const char *vn_api_scope_name(enum vn_api_scope scope);
 int vn_api_key_create(struct vn_store *st, const char *name, enum vn_api_scope scope,
                       char key_out[VN_API_KEY_LEN + 1], struct vn_error *err);
 
+/* ---- webhooks (Standard Webhooks) ------------------------------------------------------- */
+
+struct vn_writer;
+
+/* How serve delivers webhooks (webhook.c). */
+struct vn_webhook_options {
+    struct vn_writer *writer; /* borrowed: cursors and the delivery log are its jobs */
+    const char *key_file;     /* the key that seals the endpoints' secrets (copied) */
+    int64_t timeout_ms;       /* one delivery, connection included; 0: 10 s */
+    int64_t backoff_ms;       /* first wait after a failure, doubling; 0: 1 s */
+    int64_t retry_for_ms;     /* a message failing this long disables the endpoint; 0: 24 h */
+};
+
+/*
+ * The signing key of a secret "whsec_<base64>" (the prefix is optional): 24 to 64 bytes into
+ * key (capacity cap), *len their number. 0 or VN_EPARSE.
+ */
+int vn_webhook_secret_key(const char *secret, uint8_t *key, size_t cap, size_t *len);
+
+/*
+ * The webhook-signature value "v1,<base64 of HMAC-SHA256(key, id "." ts "." body)>" into out
+ * (at least 52 bytes). 0 or VN_ETOOBIG.
+ */
+int vn_webhook_sign(const uint8_t *key, size_t keylen, const char *id, long long ts,
+                    const char *body, size_t body_len, char *out, size_t outlen);
+
 /* ---- the listener ------------------------------------------------------------------------ */
 
 struct vn_api_options {
@@ -98,6 +124,10 @@ struct vn_api_options {
     const char *db;                       /* the store, for keys and the read routes */
     const struct vn_store_options *store; /* may be NULL */
     int64_t key_refresh_ms;               /* a revoked key stops working within this; 0: 1 s */
+    /* Webhooks are delivered (by vn_api_mount_v1) when webhooks.writer is set; the manage
+     * routes are mounted when apple is set too (they need the writer and the key file). */
+    struct vn_webhook_options webhooks;
+    struct vn_apple *apple; /* borrowed */
 };
 
 /*

@@ -572,6 +572,8 @@ enum vn_query {
     VN_Q_EVENT_FAILED_ITEMS, /* the items FAILURE notifications named, per event */
     VN_Q_API_KEYS,           /* name scope key createdAt revokedAt (the API's section below) */
     VN_Q_LEASES,             /* who holds which lease, until when */
+    VN_Q_WEBHOOKS,           /* id url kinds state cursor delivered ... (the API's section) */
+    VN_Q_WEBHOOK_DELIVERIES, /* one row per attempt; state "failed": failed attempts only */
 };
 
 /* Filters; NULL fields do not filter. Queries ignore filters that do not apply to them. */
@@ -584,6 +586,7 @@ struct vn_filter {
     const char *state;     /* notifications: "applied" or "stored" */
     const char *type_name; /* notifications/events: notificationType */
     const char *after;     /* only rows after this vn_row cursor (queries that page) */
+    const char *webhook;   /* webhook deliveries: of this endpoint id (decimal) */
     long long limit;       /* 0: no limit */
 };
 
@@ -720,5 +723,97 @@ int vn_store_rejections_add(struct vn_store *st, const struct vn_rejection *rows
  * those whose last rejection is at or after since_ms (0: all), at most limit (0: all). */
 int vn_store_rejections(struct vn_store *st, int64_t since_ms, long long limit, vn_row_cb cb,
                         void *ud);
+
+/*
+ * Webhook endpoints. An endpoint's outbox is the change log after its cursor: a change is
+ * queued for every endpoint by the commit that logs it. Changes are not pruned while an
+ * active endpoint still needs them.
+ */
+struct vn_webhook {
+    int64_t id;
+    const char *url;
+    const char *kinds;     /* "asset,event.completed": kinds or message types; NULL: all */
+    const uint8_t *secret; /* sealed (stoken.h), secret_len bytes */
+    size_t secret_len;
+    int64_t cursor; /* every change <= cursor was delivered or filtered out */
+    int active;
+    long long attempts;       /* of the message after the cursor */
+    int64_t failing_since_ms; /* its first failed attempt; 0 when not failing */
+    int64_t next_attempt_ms;  /* 0: now */
+};
+
+typedef int (*vn_webhook_cb)(void *ud, const struct vn_webhook *w);
+
+/* Add an endpoint whose cursor is the log's newest change (it gets what commits from now). *id
+ * gets its id. Own transaction. */
+int vn_store_webhook_add(struct vn_store *st, const char *url, const char *kinds,
+                         const uint8_t *secret, size_t secret_len, int64_t now_ms, int64_t *id);
+
+/* Remove an endpoint and its deliveries: VN_ENOTFOUND. Own transaction. */
+int vn_store_webhook_remove(struct vn_store *st, int64_t id);
+
+/* Every endpoint (id 0), or one: VN_ENOTFOUND when that one does not exist. */
+int vn_store_webhooks(struct vn_store *st, int64_t id, vn_webhook_cb cb, void *ud);
+
+/* One delivery attempt (inside a transaction, with the endpoint's new state). */
+struct vn_webhook_attempt {
+    int64_t endpoint_id;
+    int64_t seq;            /* the change */
+    const char *message_id; /* webhook-id */
+    const char *type;       /* "asset.updated" */
+    long long attempt;      /* 1, 2, ... */
+    int64_t at_ms;
+    int status;        /* HTTP status, 0 when there was no answer */
+    const char *error; /* why it failed, or NULL */
+    int ok;
+    long long duration_ms;
+};
+
+struct vn_webhook_state {
+    int64_t expect_cursor; /* the cursor the update is based on (another process may move it) */
+    int64_t cursor;
+    int active;
+    const char *disabled_reason; /* when not active */
+    long long attempts;
+    int64_t failing_since_ms, next_attempt_ms;
+    int64_t last_attempt_ms;
+    int last_status;
+    const char *last_error;
+    long long delivered; /* messages taken since the last update */
+};
+
+/* Record attempts (n may be 0) and the endpoint's new state, inside the caller's transaction.
+ * VN_ECONFLICT when the cursor is no longer expect_cursor (nothing written); VN_ENOTFOUND. */
+int vn_store_webhook_update(struct vn_store *st, int64_t id, const struct vn_webhook_state *s,
+                            const struct vn_webhook_attempt *attempts, size_t n);
+
+/* Enable an endpoint again and try its next message now; after >= 0 also sends again every
+ * change after it (cursor = min(cursor, after)). VN_ENOTFOUND. Own transaction. */
+int vn_store_webhook_redeliver(struct vn_store *st, int64_t id, int64_t after);
+
+/*
+ * Idempotency-Key of the API's POST routes, per API key (scope: the key's name). The first
+ * answer is kept and given again to every retry carrying the same key and request.
+ */
+struct vn_idempotency {
+    int done;                            /* 0: still running (or its outcome was lost) */
+    uint8_t request_hash[VN_DIGEST_LEN]; /* SHA-256 of the request */
+    int status;                          /* the answer, when done */
+    char *body;                          /* owned (free()), when done */
+    int64_t created_ms;
+};
+
+/* VN_ENOTFOUND when the key was never used. */
+int vn_store_idempotency_get(struct vn_store *st, const char *scope, const char *key,
+                             struct vn_idempotency *out);
+
+/* Record that a request with this key starts (inside a transaction): VN_EDUP if the key is
+ * known already (someone else started it first). */
+int vn_store_idempotency_begin(struct vn_store *st, const char *scope, const char *key,
+                               const uint8_t request_hash[VN_DIGEST_LEN], int64_t now_ms);
+
+/* Keep its answer (inside a transaction). */
+int vn_store_idempotency_finish(struct vn_store *st, const char *scope, const char *key, int status,
+                                const char *body);
 
 #endif

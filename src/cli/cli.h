@@ -120,6 +120,14 @@ struct vn_cli {
     long long api_max_body;
     long long api_idle_timeout_ms;
     long long changes_retention_ms;
+    long long webhook_timeout_ms;
+    long long webhook_backoff_ms;
+    long long webhook_retry_for_ms;
+    char *url;
+    char *kinds;
+    char *secret_file;
+    long long id;
+    int failed;
     long long after;
     int follow;
     /* backup, store copy (--to) */
@@ -156,6 +164,7 @@ extern const struct vn_command vn_cmd_changes[];
 extern const struct vn_command vn_cmd_backup[];
 extern const struct vn_command vn_cmd_rejections[];
 extern const struct vn_command vn_cmd_store[];
+extern const struct vn_command vn_cmd_webhook[];
 
 /* ---- serve (cmd_serve.c, serve_reload.c) -------------------------------------------- */
 

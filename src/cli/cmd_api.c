@@ -28,7 +28,7 @@ static int cmd_key_add(struct vn_cli *c, int argc, char **argv)
         vn_cli_error("api-key add: --scope is required (read or manage)");
         return VN_EXIT_USAGE;
     }
-    st = vn_cli_open_store(c, 0);
+    st = vn_cli_open_store(c, VN_CLI_DB_CREATE);
     if (!st)
         return VN_EXIT_FAIL;
     rc = vn_api_key_create(st, c->name, scope, key, &err);
@@ -55,7 +55,7 @@ static int cmd_key_list(struct vn_cli *c, int argc, char **argv)
     struct vn_store *st;
     int rc;
 
-    st = vn_cli_open_store(c, 1);
+    st = vn_cli_open_store(c, VN_CLI_DB_READ);
     if (!st)
         return VN_EXIT_FAIL;
     out = vn_output_new(c->json, stdout);
@@ -86,7 +86,7 @@ static int cmd_key_revoke(struct vn_cli *c, int argc, char **argv)
         vn_cli_error("api-key revoke: --name is required");
         return VN_EXIT_USAGE;
     }
-    st = vn_cli_open_store(c, 0);
+    st = vn_cli_open_store(c, VN_CLI_DB_WRITE);
     if (!st)
         return VN_EXIT_FAIL;
     rc = vn_store_api_key_revoke(st, c->name, vn_now_ms());

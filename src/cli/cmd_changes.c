@@ -72,7 +72,7 @@ static int cmd_changes(struct vn_cli *c, int argc, char **argv)
     struct vn_store *st;
     int rc = VN_EXIT_OK;
 
-    st = vn_cli_open_store(c, 1);
+    st = vn_cli_open_store(c, VN_CLI_DB_READ);
     if (!st)
         return VN_EXIT_FAIL;
     if (vn_store_changes_head(st, &h) != 0) {

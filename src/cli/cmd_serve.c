@@ -105,7 +105,7 @@ static void stop_all(struct vn_httpd *h, struct vn_worker *worker, struct vn_ing
 static int set_retention(const struct vn_cli *c)
 {
     struct vn_changes_head h;
-    struct vn_store *st = vn_cli_open_store(c, 0);
+    struct vn_store *st = vn_cli_open_store(c, VN_CLI_DB_WRITE);
     int rc;
 
     if (!st)
@@ -124,7 +124,8 @@ static int set_retention(const struct vn_cli *c)
  * routes are mounted here, between vn_api_new and vn_api_start (api.h says how). 0, or -1
  * with the error printed.
  */
-static int api_start(const struct vn_cli *c, struct vn_api **out,
+static int api_start(const struct vn_cli *c, struct vn_writer *writer, const char *key_file,
+                     struct vn_apple *apple, struct vn_api **out,
                      const struct vn_dashboard_options *dopt, struct vn_dashboard **dash)
 {
     struct vn_store_options so;
@@ -141,6 +142,12 @@ static int api_start(const struct vn_cli *c, struct vn_api **out,
         .db = c->db,
         .store = &so,
         .key_refresh_ms = c->auth_refresh_ms,
+        .webhooks = {.writer = writer,
+                     .key_file = key_file,
+                     .timeout_ms = c->webhook_timeout_ms,
+                     .backoff_ms = c->webhook_backoff_ms,
+                     .retry_for_ms = c->webhook_retry_for_ms},
+        .apple = apple,
     };
     struct vn_error err = {0};
     struct vn_api *api;
@@ -313,7 +320,7 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     dopt.health_extra = vn_worker_health;
     dopt.health_ud = worker;
     dopt.secure_cookie = c->api_tls_cert != NULL;
-    if (api_start(c, &api, &dopt, &dash) != 0)
+    if (api_start(c, writer, key_path, apple, &api, &dopt, &dash) != 0)
         goto out;
     /* The ready file: the notification endpoint's address, then the API's on a second line. */
     snprintf(ready, sizeof(ready), "%s%s%s", vn_httpd_address(h), api ? "\n" : "",
@@ -413,6 +420,9 @@ static const char *const o_serve[] = {"help",
                                       "api-max-body",
                                       "api-idle-timeout",
                                       "changes-retention",
+                                      "webhook-timeout",
+                                      "webhook-backoff",
+                                      "webhook-retry-for",
                                       NULL};
 
 const struct vn_command vn_cmd_serve[] = {

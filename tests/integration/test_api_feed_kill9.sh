@@ -65,4 +65,19 @@ assert_json "$T/assets.json" '[.[].totalCount] | add' 120 "ASSET_COUNT +1 each, 
 node "$VN_JS/replay.mjs" --url "$VN_API_URL" --key "$READ_KEY" --changes "$T/feed.jsonl" \
     >"$T/replay.out" 2>&1 || fail "replay: $(head -n 12 "$T/replay.out")"
 ok "no committed change missing, none that was not committed; $(tail -n 1 "$T/replay.out")"
+
+# `vppnotify changes --follow` (another process, polling the log) prints a change as it
+# commits, and ends with 0 on SIGTERM.
+last=$(tail -n 1 "$T/feed.jsonl" | jq .seq)
+VPPNOTIFY_DB="$T/vn.db" "$VPPNOTIFY" changes --follow --json --after "$last" >"$T/follow.jsonl" 2>"$T/follow.err" &
+FOLLOW_PID=$!
+VN_PIDS+=("$FOLLOW_PID")
+body_asset_count "after-follow" $U 4242 7 >"$T/b.json"
+assert_eq "$(vn_post "$T/b.json" "$tok")" 200 "a notification while following"
+followed() { jq -e 'select(.kind == "asset" and .key.adamId == "4242" and .row.totalCount == 7)' "$T/follow.jsonl" >/dev/null 2>&1; }
+wait_for 10 followed || fail "changes --follow did not print the new change: $(cat "$T/follow.jsonl" "$T/follow.err")"
+kill -TERM "$FOLLOW_PID"
+rc=0; wait "$FOLLOW_PID" || rc=$?
+assert_eq "$rc" 0 "changes --follow ends with 0 on SIGTERM"
+ok "vppnotify changes --follow prints a change as it commits"
 vn_serve_stop

@@ -42,6 +42,18 @@ done
 assert_eq "$code" 503 "a POST once the database is full"
 grep -qi '^Retry-After:' "$T/h" || fail "503 without Retry-After"
 refused="full-$i"
+# What room is left may still take a small notification (each large one also writes its 200
+# changes to the change log, so the one refused needed more than a small one does): fill it
+# with small ones until they too are refused; then /healthz must say the store is full.
+k=0
+small=200
+while [ "$small" = 200 ] && [ $k -lt 2000 ]; do
+    k=$((k + 1))
+    body_asset_count "small-$k" $UID1 9 0 >"$T/s.json"
+    small=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$VN_URL/notifications" \
+        -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" --data-binary @"$T/s.json")
+done
+assert_eq "$small" 503 "a small POST once the last room is taken"
 code=$(curl -sS -o /dev/null -w '%{http_code}' "$VN_URL/healthz")
 assert_eq "$code" 503 "healthz while full"
 vn_serve_stop

@@ -5,6 +5,7 @@
 //
 // Each line of CASES.jsonl names one answer saved by a test:
 //   {"method":"get","path":"/v1/events/{eventId}","status":200,"file":"/tmp/.../ev.json"}
+// or one webhook message's body: {"webhook":"change","file":...} (the document's webhooks).
 // path is the route's template as written in the document. The answer must match the schema
 // of that operation's response for that status (application/json); an operation or status
 // the document does not describe is an error too. Prints one line per case; exit 1 if any
@@ -33,6 +34,20 @@ let failed = 0;
 const lines = readFileSync(casesPath, "utf8").split("\n").filter((l) => l.trim());
 for (const line of lines) {
   const c = JSON.parse(line);
+  if (c.webhook) {
+    // A webhook message: {"webhook":"change","file":...} against webhooks.<name>'s body.
+    const label = `webhook ${c.webhook} (${c.file})`;
+    const validate = ajv.getSchema("openapi.json#/" + pointer("webhooks", c.webhook, "post",
+      "requestBody", "content", "application/json", "schema"));
+    const body = JSON.parse(readFileSync(c.file, "utf8"));
+    if (validate && validate(body)) {
+      console.log(`ok - ${label}`);
+    } else {
+      console.log(`not ok - ${label}: ${validate ? ajv.errorsText(validate.errors.slice(0, 5)) : "not described"}`);
+      failed++;
+    }
+    continue;
+  }
   const label = `${c.method.toUpperCase()} ${c.path} ${c.status} (${c.file})`;
   const op = doc.paths?.[c.path]?.[c.method];
   let resp = op?.responses?.[String(c.status)];

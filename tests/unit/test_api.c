@@ -417,10 +417,36 @@ static void test_scope_names(void **state)
     assert_string_equal(vn_api_scope_name(VN_API_PUBLIC), "public");
 }
 
+/* The Standard Webhooks specification's example: its official libraries sign it so. */
+static void test_webhook_signature_vector(void **state)
+{
+    uint8_t key[64];
+    size_t n = 0;
+    char sig[128];
+    const char *body = "{\"test\": 2432232314}";
+
+    assert_int_equal(
+        vn_webhook_secret_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", key, sizeof(key), &n), 0);
+    assert_int_equal(n, 24);
+    assert_int_equal(vn_webhook_sign(key, n, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body,
+                                     strlen(body), sig, sizeof(sig)),
+                     0);
+    assert_string_equal(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    /* Another timestamp, another signature. */
+    assert_int_equal(vn_webhook_sign(key, n, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265331, body,
+                                     strlen(body), sig, sizeof(sig)),
+                     0);
+    assert_string_not_equal(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    /* Secrets that are not base64 of 24..64 bytes are refused. */
+    assert_int_equal(vn_webhook_secret_key("whsec_not base64!", key, sizeof(key), &n), VN_EPARSE);
+    assert_int_equal(vn_webhook_secret_key("whsec_c2hvcnQ=", key, sizeof(key), &n), VN_EPARSE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scope_names),
+        cmocka_unit_test(test_webhook_signature_vector),
         cmocka_unit_test_setup_teardown(test_keys_and_scopes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoked_key_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_routes, setup, teardown),

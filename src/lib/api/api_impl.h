@@ -36,7 +36,36 @@ struct vn__api_feed *vn__api_feed_new(struct vn_api *api, int64_t poll_ms, struc
 void vn__api_feed_free(struct vn__api_feed *fd);
 int vn__api_mount_feed(struct vn_api *api, struct vn__api_feed *fd);
 
-/* Give the listener something to free after its daemon stopped (the feed). */
+/* Call fn(ud) after each commit the feed hears of (the webhooks' wake-up). Before start. */
+void vn__api_feed_also(struct vn__api_feed *fd, void (*fn)(void *ud), void *ud);
+
+/* Webhook delivery (webhook.c): a supervisor thread and one thread per active endpoint. */
+struct vn__api_webhooks;
+struct vn__api_webhooks *vn__api_webhooks_start(struct vn_api *api,
+                                                const struct vn_webhook_options *o,
+                                                struct vn_error *err);
+void vn__api_webhooks_committed(void *wh);
+/* Stop every thread (joined); the struct stays, for the change observer may still call
+ * vn__api_webhooks_committed until the feed is freed. NULL ok. */
+void vn__api_webhooks_stop(struct vn__api_webhooks *wh);
+void vn__api_webhooks_free(struct vn__api_webhooks *wh); /* after the feed; NULL ok */
+
+/* Give the listener what it frees: the feed (after its daemon stopped), the webhooks (stopped
+ * by vn_api_quiesce, before the writer stops). */
 void vn__api_own_feed(struct vn_api *api, struct vn__api_feed *fd);
+void vn__api_own_webhooks(struct vn_api *api, struct vn__api_webhooks *wh);
+
+/* The manage routes (requests.c): Apple's requests and syncs on a thread of their own. */
+struct vn__api_requests;
+struct vn__api_requests *vn__api_requests_start(struct vn_api *api, struct vn_apple *apple,
+                                                const struct vn_webhook_options *wo,
+                                                struct vn_error *err);
+void vn__api_requests_stop(struct vn__api_requests *rq); /* NULL ok */
+int vn__api_mount_requests(struct vn_api *api);
+void vn__api_own_requests(struct vn_api *api, struct vn__api_requests *rq);
+struct vn__api_requests *vn__api_requests_of(struct vn_api *api);
+
+/* The options the listener was made with. */
+const struct vn_api_options *vn__api_options(const struct vn_api *api);
 
 #endif

@@ -56,7 +56,9 @@ struct vn__api_feed {
     int stop;
     int started;
     pthread_t thread;
-    struct vn_store *st; /* the poll thread's read handle */
+    struct vn_store *st;    /* the poll thread's read handle */
+    void (*also)(void *ud); /* told of each commit too (the webhooks) */
+    void *also_ud;
 };
 
 /* ---- the wait list ---------------------------------------------------------------------- */
@@ -103,6 +105,14 @@ static void on_commit(void *ud, int64_t last_seq)
             wake_locked(fd, vn_mono_ns());
     }
     pthread_mutex_unlock(&fd->lock);
+    if (fd->also)
+        fd->also(fd->also_ud);
+}
+
+void vn__api_feed_also(struct vn__api_feed *fd, void (*fn)(void *ud), void *ud)
+{
+    fd->also_ud = ud;
+    fd->also = fn;
 }
 
 /* Runs when the request ends, answered or not (api.h: the owner forgets it here). */

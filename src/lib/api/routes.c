@@ -23,11 +23,27 @@ int vn_api_mount_v1(struct vn_api *api, struct vn_error *err)
     if (rc == 0)
         rc = vn__api_mount_read(api);
     if (rc == 0) {
+        const struct vn_webhook_options *wo = &vn__api_options(api)->webhooks;
         struct vn__api_feed *fd = vn__api_feed_new(api, 0, err);
         if (!fd)
             return err ? err->code : VN_ESTORE;
         vn__api_own_feed(api, fd);
         rc = vn__api_mount_feed(api, fd);
+        if (rc == 0 && wo->writer) {
+            struct vn__api_webhooks *wh = vn__api_webhooks_start(api, wo, err);
+            if (!wh)
+                return err ? err->code : VN_ESTORE;
+            vn__api_own_webhooks(api, wh);
+            vn__api_feed_also(fd, vn__api_webhooks_committed, wh);
+        }
+        if (rc == 0 && wo->writer && vn__api_options(api)->apple) {
+            struct vn__api_requests *rq =
+                vn__api_requests_start(api, vn__api_options(api)->apple, wo, err);
+            if (!rq)
+                return err ? err->code : VN_ESTORE;
+            vn__api_own_requests(api, rq);
+            rc = vn__api_mount_requests(api);
+        }
     }
 
     if (rc)

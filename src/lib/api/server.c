@@ -64,7 +64,10 @@ struct vn_api {
     int stopping;
     struct vn_store *pool[POOL_MAX];
     size_t npool;
-    struct vn__api_feed *feed; /* freed after the daemon stopped */
+    struct vn__api_feed *feed;         /* freed after the daemon stopped */
+    struct vn__api_webhooks *webhooks; /* stopped by quiesce (before the writer) or free */
+    struct vn__api_requests *requests; /* the same */
+    char *key_file;                    /* owned copy of o.webhooks.key_file */
 };
 
 enum phase { PH_BODY, PH_SUSPENDED, PH_DONE };
@@ -440,6 +443,26 @@ void vn__api_own_feed(struct vn_api *api, struct vn__api_feed *fd)
     api->feed = fd;
 }
 
+void vn__api_own_webhooks(struct vn_api *api, struct vn__api_webhooks *wh)
+{
+    api->webhooks = wh;
+}
+
+void vn__api_own_requests(struct vn_api *api, struct vn__api_requests *rq)
+{
+    api->requests = rq;
+}
+
+struct vn__api_requests *vn__api_requests_of(struct vn_api *api)
+{
+    return api->requests;
+}
+
+const struct vn_api_options *vn__api_options(const struct vn_api *api)
+{
+    return &api->o;
+}
+
 int vn_api_authenticate(struct vn_api *api, const char *header, enum vn_api_scope *scope,
                         char *name)
 {
@@ -735,6 +758,14 @@ struct vn_api *vn_api_new(const struct vn_api_options *opts, struct vn_error *er
         goto fail;
     }
     api->o.db = api->db;
+    if (opts->webhooks.key_file) {
+        api->key_file = strdup(opts->webhooks.key_file);
+        if (!api->key_file) {
+            vn_error_set(err, -ENOMEM, "out of memory");
+            goto fail;
+        }
+        api->o.webhooks.key_file = api->key_file;
+    }
     so = api->store_opts;
     so.read_only = 1;
     st = vn_store_open(api->o.db, &so, err);
@@ -826,16 +857,23 @@ void vn_api_quiesce(struct vn_api *api, int64_t timeout_ms)
     struct vn_api_req *wake[64];
     size_t n;
 
-    if (!api || !api->mhd)
+    if (!api)
         return;
-    pthread_mutex_lock(&api->lock);
-    api->stopping = 1;
-    pthread_mutex_unlock(&api->lock);
-    {
+    if (api->mhd) {
+        pthread_mutex_lock(&api->lock);
+        api->stopping = 1;
+        pthread_mutex_unlock(&api->lock);
         MHD_socket fd = MHD_quiesce_daemon(api->mhd);
         if (fd != MHD_INVALID_SOCKET)
             close(fd);
     }
+    /* Requests to Apple and webhook deliveries write through the writer: they end before it
+     * does (the request running finishes; those queued are answered 503). */
+    vn__api_requests_stop(api->requests);
+    api->requests = NULL;
+    vn__api_webhooks_stop(api->webhooks); /* freed by vn_api_free, after the feed */
+    if (!api->mhd)
+        return;
     /* Wake the long polls (in rounds: resuming happens outside the lock). */
     do {
         struct vn_api_req *r;
@@ -881,7 +919,10 @@ void vn_api_free(struct vn_api *api)
         pthread_mutex_unlock(&api->lock);
         MHD_stop_daemon(api->mhd);
     }
-    vn__api_feed_free(api->feed); /* no request is left on its wait list */
+    vn__api_requests_stop(api->requests);
+    vn__api_webhooks_stop(api->webhooks);
+    vn__api_feed_free(api->feed); /* no request is left on its wait list; no observer */
+    vn__api_webhooks_free(api->webhooks);
     vn__api_keys_free(api->keys);
     for (size_t i = 0; i < api->npool; i++)
         vn_store_free(api->pool[i]);
@@ -892,6 +933,7 @@ void vn_api_free(struct vn_api *api)
     free(api->tls_cert);
     free(api->db);
     free(api->params);
+    free(api->key_file);
     pthread_mutex_destroy(&api->lock);
     free(api);
 }

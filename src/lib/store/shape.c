@@ -81,6 +81,17 @@ static const enum vn_vtype t_api_keys[] = {T, T, T, T, T};
 static const char *const k_leases[] = {"name", "holder", "expiresAt", "takenAt"};
 static const enum vn_vtype t_leases[] = {T, T, T, T};
 
+static const char *const k_webhooks[] = {
+    "id",         "url",       "kinds",          "state",         "cursor",
+    "delivered",  "attempts",  "failingSince",   "nextAttemptAt", "lastAttemptAt",
+    "lastStatus", "lastError", "disabledReason", "createdAt"};
+static const enum vn_vtype t_webhooks[] = {I, T, T, T, I, I, I, T, T, T, I, T, T, T};
+
+static const char *const k_deliveries[] = {"id",   "webhookId", "seq",       "messageId",
+                                           "type", "attempt",   "at",        "status",
+                                           "ok",   "error",     "durationMs"};
+static const enum vn_vtype t_deliveries[] = {I, I, I, T, T, I, T, I, B, T, I};
+
 #undef T
 #undef I
 #undef B
@@ -106,6 +117,8 @@ SAME_WIDTH(quarantine);
 SAME_WIDTH(failed_items);
 SAME_WIDTH(api_keys);
 SAME_WIDTH(leases);
+SAME_WIDTH(webhooks);
+SAME_WIDTH(deliveries);
 
 /* Indexed by enum vn_query. */
 const struct vn__query_shape vn__query_shapes[] = {
@@ -121,6 +134,8 @@ const struct vn__query_shape vn__query_shapes[] = {
     [VN_Q_EVENT_FAILED_ITEMS] = SHAPE(failed_items),
     [VN_Q_API_KEYS] = SHAPE(api_keys),
     [VN_Q_LEASES] = SHAPE(leases),
+    [VN_Q_WEBHOOKS] = SHAPE(webhooks),
+    [VN_Q_WEBHOOK_DELIVERIES] = SHAPE(deliveries),
 };
 
 const size_t vn__query_count = COUNT(vn__query_shapes);

@@ -179,6 +179,19 @@ struct vn_store_api_ops {
     int (*changes)(struct vn_store *st, int64_t after, long long limit, vn_change_cb cb, void *ud);
     int (*changes_head)(struct vn_store *st, struct vn_changes_head *out);
     int (*changes_set_retention)(struct vn_store *st, int64_t retention_ms);
+    int (*webhook_add)(struct vn_store *st, const char *url, const char *kinds,
+                       const uint8_t *secret, size_t secret_len, int64_t now_ms, int64_t *id);
+    int (*webhook_remove)(struct vn_store *st, int64_t id);
+    int (*webhooks)(struct vn_store *st, int64_t id, vn_webhook_cb cb, void *ud);
+    int (*webhook_update)(struct vn_store *st, int64_t id, const struct vn_webhook_state *s,
+                          const struct vn_webhook_attempt *attempts, size_t n);
+    int (*webhook_redeliver)(struct vn_store *st, int64_t id, int64_t after);
+    int (*idempotency_get)(struct vn_store *st, const char *scope, const char *key,
+                           struct vn_idempotency *out);
+    int (*idempotency_begin)(struct vn_store *st, const char *scope, const char *key,
+                             const uint8_t request_hash[VN_DIGEST_LEN], int64_t now_ms);
+    int (*idempotency_finish)(struct vn_store *st, const char *scope, const char *key, int status,
+                              const char *body);
 };
 
 /* A backend calls this after each commit that appended changes (the change observer). */

@@ -1,7 +1,7 @@
 /*
  * api.c - the SQLite backend's part of the integration API's tables (store.h, section "the
- * integration API's tables"): API keys and the change log. Owned by the API; kept apart from
- * the store's files.
+ * integration API's tables"): API keys, the change log and webhook endpoints. Owned by the API;
+ * kept apart from the store's files.
  *
  * The change log. Triggers (migration 7) mark each key a write touches in change_dirty, with
  * whether the row existed before the transaction touched it first. At commit, before COMMIT,
@@ -746,9 +746,12 @@ static int prune(struct vn__sqlite *s, int64_t now)
         return rc;
     vn_time_iso(now - retention, cutoff);
     /* Changes are in seq order and (nearly) in time order: the oldest ones are at the head. */
+    /* Never what an active webhook endpoint has not delivered yet. */
     VN_SQ_STMT(st, s, VN_SQ_CH_PRUNE_MAX,
                "SELECT max(seq) FROM (SELECT seq FROM changes WHERE at < :cutoff "
-               "  AND seq < (SELECT max(seq) FROM changes) ORDER BY seq LIMIT :chunk)");
+               "  AND seq < (SELECT max(seq) FROM changes) "
+               "  AND seq <= coalesce((SELECT min(cursor) FROM webhook_endpoints "
+               "    WHERE state = 'active'), seq) ORDER BY seq LIMIT :chunk)");
     sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, PRUNE_CHUNK);
     rc = sqlite3_step(st);
@@ -756,6 +759,24 @@ static int prune(struct vn__sqlite *s, int64_t now)
         through = sqlite3_column_int64(st, 0);
     rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : vn__sq_fail(s, rc);
     sqlite3_reset(st);
+    if (rc)
+        return rc;
+    /* Answers kept for Idempotency-Key retries, as long as the changes. */
+    VN_SQ_STMT(st, s, VN_SQ_IDEM_PRUNE,
+               "DELETE FROM api_idempotency WHERE rowid IN (SELECT rowid FROM api_idempotency "
+               "  WHERE created_at < ?1 LIMIT ?2)");
+    sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, PRUNE_CHUNK);
+    rc = vn__sq_done(s, st);
+    if (rc)
+        return rc;
+    /* The webhook delivery log is kept as long as the changes. */
+    VN_SQ_STMT(st, s, VN_SQ_WH_PRUNE_LOG,
+               "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries "
+               "  WHERE at < ?1 ORDER BY id LIMIT ?2)");
+    sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, PRUNE_CHUNK);
+    rc = vn__sq_done(s, st);
     if (rc || through <= 0)
         return rc;
     VN_SQ_STMT(st, s, VN_SQ_CH_PRUNE, "DELETE FROM changes WHERE seq <= ?1");
@@ -906,6 +927,299 @@ static int changes_set_retention(struct vn_store *st_, int64_t retention_ms)
     return st_->ops->commit(st_);
 }
 
+/* ---- webhook endpoints ------------------------------------------------------------------ */
+
+static int webhook_add(struct vn_store *st_, const char *url, const char *kinds,
+                       const uint8_t *secret, size_t secret_len, int64_t now_ms, int64_t *id)
+{
+    struct vn__sqlite *s = vn__sq(st_);
+    char iso[VN_TIME_ISO_LEN];
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = st_->ops->begin(st_);
+    if (rc)
+        return rc;
+    vn_time_iso(now_ms, iso);
+    st = vn__sq_stmt(s, VN_SQ_WH_ADD,
+                     "INSERT INTO webhook_endpoints(url, kinds, secret, created_at, cursor, state) "
+                     "VALUES (?1, ?2, ?3, ?4, coalesce((SELECT max(seq) FROM changes), "
+                     "  (SELECT pruned_through FROM change_meta), 0), 'active')");
+    if (!st) {
+        rc = s->stmt_rc;
+    } else {
+        vn__sq_text(st, 1, url);
+        vn__sq_text(st, 2, kinds);
+        sqlite3_bind_blob(st, 3, secret, (int)secret_len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, iso, -1, SQLITE_STATIC);
+        rc = vn__sq_done(s, st);
+    }
+    if (rc) {
+        vn__sq_abort(s);
+        return rc;
+    }
+    *id = (int64_t)sqlite3_last_insert_rowid(s->db);
+    return st_->ops->commit(st_);
+}
+
+static int webhook_remove(struct vn_store *st_, int64_t id)
+{
+    struct vn__sqlite *s = vn__sq(st_);
+    sqlite3_stmt *st;
+    int rc, changed = 0;
+
+    rc = st_->ops->begin(st_);
+    if (rc)
+        return rc;
+    st = vn__sq_stmt(s, VN_SQ_WH_REMOVE, "DELETE FROM webhook_endpoints WHERE id = ?1");
+    rc = st ? (sqlite3_bind_int64(st, 1, id), vn__sq_run(s, st, &changed)) : s->stmt_rc;
+    if (!rc && changed == 0) {
+        vn__store_set_error(st_, "no webhook endpoint %lld (see 'vppnotify webhook list')",
+                            (long long)id);
+        rc = VN_ENOTFOUND;
+    }
+    if (!rc) {
+        st = vn__sq_stmt(s, VN_SQ_WH_REMOVE_LOG,
+                         "DELETE FROM webhook_deliveries WHERE endpoint_id = ?1");
+        rc = st ? (sqlite3_bind_int64(st, 1, id), vn__sq_done(s, st)) : s->stmt_rc;
+    }
+    if (rc) {
+        vn__sq_abort(s);
+        return rc;
+    }
+    return st_->ops->commit(st_);
+}
+
+static int64_t ms_of(const char *iso)
+{
+    int64_t ms = 0;
+
+    if (iso && vn_time_parse(iso, &ms) != 0)
+        ms = 0;
+    return ms;
+}
+
+static int webhooks(struct vn_store *st_, int64_t id, vn_webhook_cb cb, void *ud)
+{
+    struct vn__sqlite *s = vn__sq(st_);
+    struct vn_webhook w;
+    sqlite3_stmt *st;
+    int rc, found = 0;
+
+    VN_SQ_STMT(st, s, VN_SQ_WH_LIST,
+               "SELECT id, url, kinds, secret, cursor, state = 'active', attempts, "
+               "  failing_since, next_attempt_at FROM webhook_endpoints "
+               "WHERE ?1 = 0 OR id = ?1 ORDER BY id");
+    sqlite3_bind_int64(st, 1, id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        memset(&w, 0, sizeof(w));
+        w.id = sqlite3_column_int64(st, 0);
+        w.url = (const char *)sqlite3_column_text(st, 1);
+        w.kinds = (const char *)sqlite3_column_text(st, 2);
+        w.secret = sqlite3_column_blob(st, 3);
+        w.secret_len = (size_t)sqlite3_column_bytes(st, 3);
+        w.cursor = sqlite3_column_int64(st, 4);
+        w.active = sqlite3_column_int(st, 5);
+        w.attempts = sqlite3_column_int64(st, 6);
+        w.failing_since_ms = ms_of((const char *)sqlite3_column_text(st, 7));
+        w.next_attempt_ms = ms_of((const char *)sqlite3_column_text(st, 8));
+        found = 1;
+        rc = cb(ud, &w);
+        if (rc) {
+            sqlite3_reset(st);
+            return rc;
+        }
+    }
+    rc = rc == SQLITE_DONE ? 0 : vn__sq_fail(s, rc);
+    sqlite3_reset(st);
+    if (!rc && id && !found) {
+        vn__store_set_error(st_, "no webhook endpoint %lld (see 'vppnotify webhook list')",
+                            (long long)id);
+        rc = VN_ENOTFOUND;
+    }
+    return rc;
+}
+
+static void bind_time(sqlite3_stmt *st, int i, int64_t ms, char iso[VN_TIME_ISO_LEN])
+{
+    if (ms <= 0) {
+        sqlite3_bind_null(st, i);
+        return;
+    }
+    vn_time_iso(ms, iso);
+    sqlite3_bind_text(st, i, iso, -1, SQLITE_STATIC);
+}
+
+static int webhook_update(struct vn_store *st_, int64_t id, const struct vn_webhook_state *w,
+                          const struct vn_webhook_attempt *a, size_t n)
+{
+    struct vn__sqlite *s = vn__sq(st_);
+    char t1[VN_TIME_ISO_LEN], t2[VN_TIME_ISO_LEN], t3[VN_TIME_ISO_LEN], at[VN_TIME_ISO_LEN];
+    sqlite3_stmt *st;
+    int rc, changed = 0;
+
+    VN_SQ_STMT(st, s, VN_SQ_WH_UPDATE,
+               "UPDATE webhook_endpoints SET cursor = ?3, state = ?4, disabled_reason = ?5, "
+               "  attempts = ?6, failing_since = ?7, next_attempt_at = ?8, "
+               "  last_attempt_at = coalesce(?9, last_attempt_at), "
+               "  last_status = CASE WHEN ?9 IS NULL THEN last_status ELSE ?10 END, "
+               "  last_error = CASE WHEN ?9 IS NULL THEN last_error ELSE ?11 END, "
+               "  delivered = delivered + ?12 "
+               "WHERE id = ?1 AND cursor = ?2");
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, w->expect_cursor);
+    sqlite3_bind_int64(st, 3, w->cursor);
+    sqlite3_bind_text(st, 4, w->active ? "active" : "disabled", -1, SQLITE_STATIC);
+    vn__sq_text(st, 5, w->active ? NULL : w->disabled_reason);
+    sqlite3_bind_int64(st, 6, w->attempts);
+    bind_time(st, 7, w->failing_since_ms, t1);
+    bind_time(st, 8, w->next_attempt_ms, t2);
+    bind_time(st, 9, w->last_attempt_ms, t3);
+    if (w->last_status > 0)
+        sqlite3_bind_int(st, 10, w->last_status);
+    else
+        sqlite3_bind_null(st, 10);
+    vn__sq_text(st, 11, w->last_error);
+    sqlite3_bind_int64(st, 12, w->delivered);
+    rc = vn__sq_run(s, st, &changed);
+    if (rc)
+        return rc;
+    if (changed == 0) {
+        vn__store_set_error(st_, "webhook endpoint %lld was changed or removed meanwhile",
+                            (long long)id);
+        return VN_ECONFLICT;
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        VN_SQ_STMT(st, s, VN_SQ_WH_LOG,
+                   "INSERT INTO webhook_deliveries(endpoint_id, seq, message_id, type, attempt, "
+                   "  at, status, ok, error, duration_ms) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+        sqlite3_bind_int64(st, 1, a[i].endpoint_id);
+        sqlite3_bind_int64(st, 2, a[i].seq);
+        vn__sq_text(st, 3, a[i].message_id);
+        vn__sq_text(st, 4, a[i].type);
+        sqlite3_bind_int64(st, 5, a[i].attempt);
+        vn_time_iso(a[i].at_ms, at);
+        sqlite3_bind_text(st, 6, at, -1, SQLITE_STATIC);
+        if (a[i].status > 0)
+            sqlite3_bind_int(st, 7, a[i].status);
+        else
+            sqlite3_bind_null(st, 7);
+        sqlite3_bind_int(st, 8, a[i].ok ? 1 : 0);
+        vn__sq_text(st, 9, a[i].error);
+        sqlite3_bind_int64(st, 10, a[i].duration_ms);
+        rc = vn__sq_done(s, st);
+    }
+    return rc;
+}
+
+static int webhook_redeliver(struct vn_store *st_, int64_t id, int64_t after)
+{
+    struct vn__sqlite *s = vn__sq(st_);
+    sqlite3_stmt *st;
+    int rc, changed = 0;
+
+    rc = st_->ops->begin(st_);
+    if (rc)
+        return rc;
+    st = vn__sq_stmt(s, VN_SQ_WH_REDELIVER,
+                     "UPDATE webhook_endpoints SET state = 'active', disabled_reason = NULL, "
+                     "  attempts = 0, failing_since = NULL, next_attempt_at = NULL, "
+                     "  cursor = CASE WHEN ?2 >= 0 AND ?2 < cursor THEN ?2 ELSE cursor END "
+                     "WHERE id = ?1");
+    if (!st) {
+        rc = s->stmt_rc;
+    } else {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, after);
+        rc = vn__sq_run(s, st, &changed);
+    }
+    if (!rc && changed == 0) {
+        vn__store_set_error(st_, "no webhook endpoint %lld (see 'vppnotify webhook list')",
+                            (long long)id);
+        rc = VN_ENOTFOUND;
+    }
+    if (rc) {
+        vn__sq_abort(s);
+        return rc;
+    }
+    return st_->ops->commit(st_);
+}
+
+/* ---- Idempotency-Key ------------------------------------------------------------------ */
+
+static int idempotency_get(struct vn_store *st_, const char *scope, const char *key,
+                           struct vn_idempotency *out)
+{
+    struct vn__sqlite *s = vn__sq(st_);
+    sqlite3_stmt *st;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    VN_SQ_STMT(st, s, VN_SQ_IDEM_GET,
+               "SELECT state = 'done', request_hash, status, body, created_at "
+               "FROM api_idempotency WHERE key_name = ?1 AND idem_key = ?2");
+    vn__sq_text(st, 1, scope);
+    vn__sq_text(st, 2, key);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->done = sqlite3_column_int(st, 0);
+        if (sqlite3_column_bytes(st, 1) == VN_DIGEST_LEN)
+            memcpy(out->request_hash, sqlite3_column_blob(st, 1), VN_DIGEST_LEN);
+        out->status = sqlite3_column_int(st, 2);
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+            out->body = strdup((const char *)sqlite3_column_text(st, 3));
+        out->created_ms = ms_of((const char *)sqlite3_column_text(st, 4));
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = VN_ENOTFOUND;
+    } else {
+        rc = vn__sq_fail(s, rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int idempotency_begin(struct vn_store *st_, const char *scope, const char *key,
+                             const uint8_t hash[VN_DIGEST_LEN], int64_t now_ms)
+{
+    struct vn__sqlite *s = vn__sq(st_);
+    char iso[VN_TIME_ISO_LEN];
+    sqlite3_stmt *st;
+    int rc, changed = 0;
+
+    VN_SQ_STMT(st, s, VN_SQ_IDEM_BEGIN,
+               "INSERT INTO api_idempotency(key_name, idem_key, request_hash, state, created_at) "
+               "VALUES (?1, ?2, ?3, 'running', ?4) ON CONFLICT DO NOTHING");
+    vn__sq_text(st, 1, scope);
+    vn__sq_text(st, 2, key);
+    sqlite3_bind_blob(st, 3, hash, VN_DIGEST_LEN, SQLITE_STATIC);
+    vn_time_iso(now_ms, iso);
+    sqlite3_bind_text(st, 4, iso, -1, SQLITE_STATIC);
+    rc = vn__sq_run(s, st, &changed);
+    if (!rc && changed == 0) {
+        vn__store_set_error(st_, "Idempotency-Key '%s' is known already", key);
+        rc = VN_EDUP;
+    }
+    return rc;
+}
+
+static int idempotency_finish(struct vn_store *st_, const char *scope, const char *key, int status,
+                              const char *body)
+{
+    struct vn__sqlite *s = vn__sq(st_);
+    sqlite3_stmt *st;
+
+    VN_SQ_STMT(st, s, VN_SQ_IDEM_FINISH,
+               "UPDATE api_idempotency SET state = 'done', status = ?3, body = ?4 "
+               "WHERE key_name = ?1 AND idem_key = ?2");
+    vn__sq_text(st, 1, scope);
+    vn__sq_text(st, 2, key);
+    sqlite3_bind_int(st, 3, status);
+    vn__sq_text(st, 4, body);
+    return vn__sq_done(s, st);
+}
+
 const struct vn_store_api_ops vn__sq_api_ops = {
     .api_key_add = api_key_add,
     .api_key_revoke = api_key_revoke,
@@ -914,4 +1228,12 @@ const struct vn_store_api_ops vn__sq_api_ops = {
     .changes = changes,
     .changes_head = changes_head,
     .changes_set_retention = changes_set_retention,
+    .webhook_add = webhook_add,
+    .webhook_remove = webhook_remove,
+    .webhooks = webhooks,
+    .webhook_update = webhook_update,
+    .webhook_redeliver = webhook_redeliver,
+    .idempotency_get = idempotency_get,
+    .idempotency_begin = idempotency_begin,
+    .idempotency_finish = idempotency_finish,
 };

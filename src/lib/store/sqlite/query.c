@@ -229,6 +229,19 @@ static const struct qspec specs[] = {
     [VN_Q_LEASES] = SPEC(VN_SQ_Q_LEASES,
         "SELECT name, holder, expires_at, taken_at FROM leases ORDER BY name LIMIT :limit",
         leases),
+    [VN_Q_WEBHOOKS] = SPEC(VN_SQ_Q_WEBHOOKS,
+        "SELECT id, url, kinds, state, cursor, delivered, attempts, failing_since, "
+        "  next_attempt_at, last_attempt_at, last_status, last_error, disabled_reason, "
+        "  created_at FROM webhook_endpoints "
+        "WHERE (:webhook IS NULL OR id = CAST(:webhook AS INTEGER)) ORDER BY id LIMIT :limit",
+        webhooks),
+    /* Attempts, newest last; state "failed": the failed ones only. */
+    [VN_Q_WEBHOOK_DELIVERIES] = SPEC(VN_SQ_Q_WEBHOOK_DELIVERIES,
+        "SELECT id, endpoint_id, seq, message_id, type, attempt, at, status, ok, error, "
+        "  duration_ms FROM webhook_deliveries "
+        "WHERE (:webhook IS NULL OR endpoint_id = CAST(:webhook AS INTEGER)) "
+        "  AND (:state IS NULL OR (:state = 'failed' AND ok = 0)) ORDER BY id LIMIT :limit",
+        deliveries),
 };
 /* clang-format on */
 
@@ -271,6 +284,7 @@ int vn__sq_query(struct vn_store *st_, enum vn_query q, const struct vn_filter *
     bind_named(st, ":state", f->state);
     bind_named(st, ":type", f->type_name);
     bind_named(st, ":after", f->after);
+    bind_named(st, ":webhook", f->webhook);
     i = sqlite3_bind_parameter_index(st, ":limit");
     if (i > 0)
         sqlite3_bind_int64(st, i, f->limit > 0 ? f->limit : -1);

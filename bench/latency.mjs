@@ -1,0 +1,118 @@
+// `make bench`: how long after a notification's 2xx its change reaches a consumer waiting on
+// GET /v1/changes, and a webhook receiver (Standard Webhooks, verified), while wrk loads serve
+// with the asset_count scenario. Run by bench/run.sh with tests/js's packages.
+//
+//   node latency.mjs --api URL --key KEY --notify URL --token T --uid UID --seconds S
+//                    --ready FILE --go FILE --secret-file F --out FILE.json
+//
+// It starts a webhook receiver on 127.0.0.1 (port 0; its address written to --ready), waits
+// for --go to exist (run.sh has added the webhook endpoint), then for --seconds sends a probe
+// every 20 ms: an ASSET_COUNT of a product of its own (adamId 9000000 + n), timing the 2xx,
+// and notes when that product's change arrives by the long poll and by the webhook. All times
+// are this process's clock. Writes {feed: {n, p50_ms, p99_ms, max_ms}, webhook: {...}, probes}.
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const { Webhook } = require(process.env.VN_JS_MODULES + "/standardwebhooks");
+
+const args = {};
+for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].slice(2)] = process.argv[i + 1];
+const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+const now = () => Number(process.hrtime.bigint() / 1000n) / 1000; // ms, monotonic
+
+const ack = new Map(), feedAt = new Map(), hookAt = new Map();
+const adamOf = (n) => String(9000000 + n);
+
+function request(url, method, headers, body) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method,
+      headers, agent, timeout: 70000 }, (res) => {
+      let data = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (data += d));
+      res.on("end", () => resolve({ status: res.statusCode, body: data }));
+    });
+    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+// The webhook receiver.
+const wh = new Webhook(readFileSync(args["secret-file"], "utf8").trim());
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    const t = now();
+    try {
+      const msg = wh.verify(Buffer.concat(chunks).toString("utf8"), req.headers);
+      const adam = msg.data?.key?.adamId;
+      if (adam && !hookAt.has(adam)) hookAt.set(adam, t);
+      res.writeHead(204);
+    } catch {
+      res.writeHead(400);
+    }
+    res.end();
+  });
+});
+await new Promise((r) => server.listen(0, "127.0.0.1", r));
+writeFileSync(args.ready + ".tmp", `127.0.0.1:${server.address().port}\n`);
+renameSync(args.ready + ".tmp", args.ready);
+while (!existsSync(args.go)) await new Promise((r) => setTimeout(r, 20));
+
+// The long poll, from the newest change on.
+let stop = false, last = 0;
+{
+  const r = await request(`${args.api}/v1/changes?after=0&limit=1`, "GET",
+    { Authorization: `Bearer ${args.key}` });
+  last = JSON.parse(r.body).lastSeq;
+  const head = await request(`${args.api}/v1/changes?after=${last}&limit=1000`, "GET",
+    { Authorization: `Bearer ${args.key}` });
+  last = JSON.parse(head.body).lastSeq;
+}
+const poller = (async () => {
+  while (!stop) {
+    const r = await request(`${args.api}/v1/changes?after=${last}&limit=1000&wait=5`, "GET",
+      { Authorization: `Bearer ${args.key}` });
+    const t = now();
+    const page = JSON.parse(r.body);
+    for (const c of page.changes) {
+      const adam = c.key?.adamId;
+      if (adam && !feedAt.has(adam)) feedAt.set(adam, t);
+    }
+    last = page.lastSeq;
+  }
+})();
+
+// The probes.
+const end = now() + Number(args.seconds) * 1000;
+let n = 0;
+while (now() < end) {
+  n++;
+  const body = JSON.stringify({ notificationId: `lat-${process.pid}-${n}`, notificationType: "ASSET_COUNT",
+    uId: args.uid, notification: { adamId: adamOf(n), pricingParam: "STDQ", countDelta: 1 } });
+  const r = await request(args.notify, "POST", { "Content-Type": "application/json",
+    Authorization: `Bearer ${args.token}` }, body);
+  if (r.status === 200) ack.set(adamOf(n), now());
+  await new Promise((res) => setTimeout(res, 20));
+}
+await new Promise((r) => setTimeout(r, 2000)); // let the last ones arrive
+stop = true;
+
+function stats(at) {
+  const d = [];
+  for (const [adam, t] of ack) if (at.has(adam)) d.push(Math.max(0, at.get(adam) - t));
+  d.sort((a, b) => a - b);
+  const q = (p) => (d.length ? Math.round(d[Math.min(d.length - 1, Math.floor(p * d.length))] * 100) / 100 : null);
+  return { n: d.length, missing: ack.size - d.length, p50_ms: q(0.5), p99_ms: q(0.99),
+    max_ms: d.length ? Math.round(d[d.length - 1] * 100) / 100 : null };
+}
+writeFileSync(args.out, JSON.stringify({ probes: ack.size, feed: stats(feedAt), webhook: stats(hookAt) }));
+server.close();
+await Promise.race([poller, new Promise((r) => setTimeout(r, 6000))]);
+process.exit(0);
