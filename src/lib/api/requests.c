@@ -9,9 +9,9 @@
  *
  * A request is validated on the HTTP thread (400 names the field and the value), then queued
  * for the requests thread and suspended: talking to Apple never holds an HTTP thread. The
- * thread does what the CLI does (manage.h: split at Service Config's limits, duplicates
- * refused, each request sent and tracked as an event; sync.h for a sync), through serve's one
- * writer, and answers with the eventIds.
+ * thread runs the library's workflows, as the CLI does (workflow_request.h: split at Service
+ * Config's limits, duplicates refused, each request sent and tracked as an event;
+ * workflow_sync.h for a sync), through serve's one writer, and answers with the eventIds.
  *
  * Idempotency-Key (per API key): the first answer is kept durably (store.h) and given again to
  * every retry with the same key and request; the same key with another request is 422; a
@@ -23,10 +23,10 @@
 #include "vppnotify/json.h"
 #include "vppnotify/log.h"
 #include "vppnotify/manage.h"
-#include "vppnotify/session.h"
 #include "vppnotify/store.h"
-#include "vppnotify/sync.h"
 #include "vppnotify/util.h"
+#include "vppnotify/workflow_request.h"
+#include "vppnotify/workflow_sync.h"
 #include "vppnotify/writer.h"
 
 #include <errno.h>
@@ -68,7 +68,9 @@ struct rjob {
 
 struct vn__api_requests {
     struct vn_api *api;
-    struct vn_session_env env;
+    struct vn_apple *apple;   /* borrowed: serve's client */
+    const char *key_file;     /* borrowed */
+    struct vn_writer *writer; /* borrowed: serve's writer */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     struct rjob *head, *tail;
@@ -390,97 +392,94 @@ static unsigned status_of(int rc)
     }
 }
 
-struct sent {
-    json_t *events;
-};
-
 static void on_sent(void *ud, const char *event_id, const struct vn_manage_request *r)
 {
-    struct sent *s = ud;
+    json_t *events = ud;
 
-    json_array_append_new(s->events, json_pack("{ss sI}", "eventId", event_id, "expectedItems",
-                                               (json_int_t)r->expected));
+    json_array_append_new(events, json_pack("{ss sI}", "eventId", event_id, "expectedItems",
+                                            (json_int_t)r->expected));
 }
 
-/* What the CLI's `assets associate` (and its siblings) do, for one location. */
+/* The workflow this thread runs with: serve's writer and Apple client, its own store handle. */
+static void workflow_of(const struct vn__api_requests *rq, struct vn_store *st,
+                        struct vn_workflow *wf)
+{
+    *wf = (struct vn_workflow){
+        .st = st, .w = rq->writer, .apple = rq->apple, .key_file = rq->key_file};
+}
+
+/* What the CLI's `assets associate` (and its siblings) do, for one location (workflow_request.h).
+ */
 static void run_manage(struct vn__api_requests *rq, struct vn_store *st, struct rjob *j)
 {
-    struct vn_manage_request *reqs = NULL;
-    struct vn_apple_service svc;
-    struct vn_apple_failure why = {0};
-    struct vn_session s = {0};
+    struct vn_workflow wf;
+    json_t *events = json_array();
+    struct vn_request_progress p = {.sent = on_sent, .ud = events};
+    struct vn_request_result r = {0};
     struct vn_error err = {0};
-    struct sent sent = {json_array()};
-    size_t nreq = 0, nsent = 0;
     int rc;
 
-    rc = vn_session_open(&s, &rq->env, st, j->uid, &err);
-    if (rc) {
+    workflow_of(rq, st, &wf);
+    rc = vn_workflow_request(&wf, j->uid, &j->m, &p, &r, &err);
+    if (rc && !r.sent && !r.planned) {
         set_error(j, status_of(rc), "%s", err.msg);
-        goto out;
-    }
-    if (vn_apple_service(rq->env.apple, &svc, &why) != 0) {
-        set_error(j, MHD_HTTP_BAD_GATEWAY,
-                  "cannot read Apple's Service Config (its limits decide how to split the "
-                  "request): %s",
-                  why.message);
-        goto out;
-    }
-    rc = vn_manage_plan(&j->m, &svc.limits, &reqs, &nreq, &err);
-    if (rc) {
-        set_error(j, status_of(rc), "%s %s: %s", vn_manage_kind(j->op), vn_manage_type(j->op),
-                  err.msg);
-        goto out;
-    }
-    rc = vn_manage_send(&s, j->op, reqs, nreq, on_sent, &sent, &nsent, &why, &err);
-    if (rc) {
+    } else if (rc) {
         /* Some may have gone out: say which, so that a client tracks them. */
         set_answer(j, status_of(rc),
-                   json_pack("{ss ss ss ss sI sO}", "error", err.msg[0] ? err.msg : why.message,
-                             "uId", j->uid, "kind", vn_manage_kind(j->op), "type",
-                             vn_manage_type(j->op), "requests", (json_int_t)nreq, "events",
-                             sent.events));
-        goto out;
+                   json_pack("{ss ss ss ss sI sO}", "error", err.msg, "uId", j->uid, "kind",
+                             vn_manage_kind(j->op), "type", vn_manage_type(j->op), "requests",
+                             (json_int_t)r.planned, "events", events));
+    } else {
+        set_answer(j, MHD_HTTP_OK,
+                   json_pack("{ss ss ss sI sO}", "uId", j->uid, "kind", vn_manage_kind(j->op),
+                             "type", vn_manage_type(j->op), "requests", (json_int_t)r.planned,
+                             "events", events));
     }
-    set_answer(j, MHD_HTTP_OK,
-               json_pack("{ss ss ss sI sO}", "uId", j->uid, "kind", vn_manage_kind(j->op), "type",
-                         vn_manage_type(j->op), "requests", (json_int_t)nreq, "events",
-                         sent.events));
-out:
-    json_decref(sent.events);
-    vn_manage_plan_free(reqs, nreq);
-    vn_session_release(&s);
+    json_decref(events);
+    vn_request_result_release(&r);
 }
 
+struct sync_done {
+    json_t *report;
+};
+
+static void on_synced(void *ud, const char *uid, int rc, const struct vn_sync_report *r,
+                      const struct vn_error *err)
+{
+    struct sync_done *d = ud;
+    char *text;
+
+    (void)uid;
+    (void)err;
+    if (rc || !r)
+        return;
+    text = vn_sync_report_json(r);
+    d->report = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+}
+
+/* A sync of one location now (workflow_sync.h). */
 static void run_sync(struct vn__api_requests *rq, struct vn_store *st, struct rjob *j)
 {
-    struct vn_sync_options o = {.full = j->full};
-    struct vn_sync_report r;
-    struct vn_session s = {0};
+    struct vn_workflow wf;
+    struct sync_done d = {0};
+    struct vn_workflow_sync_options o = {
+        .uid = j->uid, .full = j->full, .done = on_synced, .ud = &d};
+    struct vn_workflow_sync_result r;
     struct vn_error err = {0};
-    char *report;
     int rc;
 
-    rc = vn_session_open(&s, &rq->env, st, j->uid, &err);
+    workflow_of(rq, st, &wf);
+    rc = vn_workflow_sync(&wf, &o, &r, &err);
     if (rc) {
         set_error(j, status_of(rc), "%s", err.msg);
-        goto out;
+    } else {
+        if (json_is_object(d.report))
+            json_object_set_new(d.report, "uId", json_string(j->uid));
+        set_answer(j, MHD_HTTP_OK, d.report);
+        d.report = NULL;
     }
-    rc = vn_sync_run(&s, &o, &r, &err);
-    if (rc) {
-        set_error(j, status_of(rc), "sync of '%s' failed: %s", j->uid, err.msg);
-        goto out;
-    }
-    report = vn_sync_report_json(&r);
-    {
-        json_t *b = report ? json_loads(report, 0, NULL) : NULL;
-        if (json_is_object(b))
-            json_object_set_new(b, "uId", json_string(j->uid));
-        set_answer(j, MHD_HTTP_OK, b);
-    }
-    free(report);
-out:
-    vn_session_release(&s);
+    json_decref(d.report);
 }
 
 /* ---- Idempotency-Key, through the writer --------------------------------------------------- */
@@ -511,7 +510,7 @@ static int idem_known(struct vn__api_requests *rq, struct vn_store *st, struct r
     int rc = vn_store_idempotency_get(st, j->scope, j->idem, &known);
 
     if (rc == VN_ENOTFOUND) {
-        rc = vn_writer_call(rq->env.writer, idem_begin, j, &err);
+        rc = vn_writer_call(rq->writer, idem_begin, j, &err);
         if (rc == 0)
             return 0;
         if (rc != VN_EDUP) {
@@ -563,7 +562,7 @@ static void run_job(struct vn__api_requests *rq, struct vn_store *st, struct rjo
         run_manage(rq, st, j);
     if (idem) {
         struct vn_error err = {0};
-        if (vn_writer_call(rq->env.writer, idem_finish, j, &err) != 0)
+        if (vn_writer_call(rq->writer, idem_finish, j, &err) != 0)
             vn_log_warn("api: the answer for Idempotency-Key '%s' was not kept (%s); a retry "
                         "gets 409",
                         j->idem, err.msg);
@@ -746,9 +745,9 @@ struct vn__api_requests *vn__api_requests_start(struct vn_api *api, struct vn_ap
         return NULL;
     }
     rq->api = api;
-    rq->env.apple = apple;
-    rq->env.key_file = wo->key_file;
-    rq->env.writer = wo->writer;
+    rq->apple = apple;
+    rq->key_file = wo->key_file;
+    rq->writer = wo->writer;
     pthread_mutex_init(&rq->lock, NULL);
     pthread_cond_init(&rq->cond, NULL);
     if (pthread_create(&rq->thread, NULL, requests_main, rq) != 0) {
@@ -771,7 +770,6 @@ void vn__api_requests_stop(struct vn__api_requests *rq)
         pthread_mutex_unlock(&rq->lock);
         pthread_join(rq->thread, NULL); /* the job running ends; the queued ones get 503 */
     }
-    sodium_memzero(rq->env.key, sizeof(rq->env.key));
     pthread_cond_destroy(&rq->cond);
     pthread_mutex_destroy(&rq->lock);
     free(rq);
