@@ -27,9 +27,9 @@
 #include "vppnotify/util.h"
 
 static const struct vn_command *const groups[] = {
-    vn_cmd_serve,  vn_cmd_location, vn_cmd_apple,   vn_cmd_query,  vn_cmd_manage,     vn_cmd_sync,
-    vn_cmd_replay, vn_cmd_api,      vn_cmd_changes, vn_cmd_backup, vn_cmd_rejections, vn_cmd_store,
-    vn_cmd_webhook};
+    vn_cmd_serve,      vn_cmd_location, vn_cmd_apple,  vn_cmd_query,   vn_cmd_manage,
+    vn_cmd_sync,       vn_cmd_replay,   vn_cmd_api,    vn_cmd_changes, vn_cmd_backup,
+    vn_cmd_rejections, vn_cmd_store,    vn_cmd_webhook};
 
 const struct vn_command *const *const vn_cli_groups = groups;
 const size_t vn_cli_ngroups = sizeof(groups) / sizeof(groups[0]);

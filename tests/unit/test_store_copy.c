@@ -25,6 +25,13 @@
 #include "store_contract_test.h"
 
 /* Something in every table of the catalog. */
+/* The cursor of a webhook endpoint, into the int64_t at ud. */
+static int webhook_cursor(void *ud, const struct vn_webhook *w)
+{
+    *(int64_t *)ud = w->cursor;
+    return 0;
+}
+
 static void fill(struct vn_store *st)
 {
     const struct vn_rejection rej[] = {
@@ -120,6 +127,43 @@ static void fill(struct vn_store *st)
     assert_int_equal(vn_store_begin(st), 0);
     assert_int_equal(vn_store_rejections_add(st, rej, 2, 0, 0), 0);
     assert_int_equal(vn_store_commit(st), 0);
+    /* A webhook endpoint (its secret sealed bytes) with a failed delivery, and an
+     * Idempotency-Key's kept answer. */
+    {
+        struct vn_webhook_state ws = {.expect_cursor = 0,
+                                      .cursor = 0,
+                                      .active = 1,
+                                      .attempts = 1,
+                                      .failing_since_ms = 1790000007000LL,
+                                      .next_attempt_ms = 1790000008000LL,
+                                      .last_attempt_ms = 1790000007000LL,
+                                      .last_status = 500,
+                                      .last_error = "HTTP 500"};
+        struct vn_webhook_attempt wa = {.seq = 1,
+                                        .message_id = "msg_1_x",
+                                        .type = "asset.created",
+                                        .attempt = 1,
+                                        .at_ms = 1790000007000LL,
+                                        .status = 500,
+                                        .error = "HTTP 500",
+                                        .duration_ms = 12};
+        int64_t wid = 0;
+        uint8_t h[VN_DIGEST_LEN];
+        int64_t cursor = 0;
+
+        assert_int_equal(vn_store_webhook_add(st, "https://mdm.example/hook", "asset", sealed,
+                                              sizeof(sealed), 1790000006500LL, &wid),
+                         0);
+        assert_int_equal(vn_store_webhooks(st, wid, webhook_cursor, &cursor), 0);
+        ws.expect_cursor = ws.cursor = cursor;
+        wa.endpoint_id = wid;
+        digest_of("POST /v1/assets/associate", h);
+        assert_int_equal(vn_store_begin(st), 0);
+        assert_int_equal(vn_store_webhook_update(st, wid, &ws, &wa, 1), 0);
+        assert_int_equal(vn_store_idempotency_begin(st, "mdm", "key-1", h, 1790000009000LL), 0);
+        assert_int_equal(vn_store_idempotency_finish(st, "mdm", "key-1", 202, "{\"ok\":true}"), 0);
+        assert_int_equal(vn_store_commit(st), 0);
+    }
 }
 
 /* Every query of a store, rendered, as one text. */

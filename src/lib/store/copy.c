@@ -136,6 +136,23 @@ static const char *const c_rejections[] = {"id",          "first_at",  "last_at"
                                            "remote_addr", "status",    "reason",
                                            "claimed_uid", "token_uid", "count"};
 static const enum vn__copy_type t_rejections[] = {I, TM, TM, T, I, T, T, T, I};
+/* Webhook endpoints (their cursors are seqs of the copied change log, their secrets sealed
+ * with the key file as sTokens are), their delivery log, and the answers kept for
+ * Idempotency-Key retries: a retry after a move gets the first answer still. */
+static const char *const c_webhook_endpoints[] = {
+    "id",          "url",           "kinds",           "secret",
+    "created_at",  "cursor",        "state",           "disabled_reason",
+    "attempts",    "failing_since", "next_attempt_at", "last_attempt_at",
+    "last_status", "last_error",    "delivered"};
+static const enum vn__copy_type t_webhook_endpoints[] = {I, T,  T,  BY, TM, I, T, T,
+                                                         I, TM, TM, TM, I,  T, I};
+static const char *const c_webhook_deliveries[] = {
+    "id", "endpoint_id", "seq", "message_id", "type",       "attempt",
+    "at", "status",      "ok",  "error",      "duration_ms"};
+static const enum vn__copy_type t_webhook_deliveries[] = {I, I, I, T, T, I, TM, I, B, T, I};
+static const char *const c_api_idempotency[] = {"key_name", "idem_key", "request_hash", "state",
+                                                "status",   "body",     "created_at"};
+static const enum vn__copy_type t_api_idempotency[] = {T, T, BY, T, I, T, TM};
 
 #undef T
 #undef I
@@ -176,6 +193,9 @@ SAME_WIDTH(api_keys);
 SAME_WIDTH(changes);
 SAME_WIDTH(change_meta);
 SAME_WIDTH(rejections);
+SAME_WIDTH(webhook_endpoints);
+SAME_WIDTH(webhook_deliveries);
+SAME_WIDTH(api_idempotency);
 
 /* In an order that keeps foreign keys satisfied while loading. Backends index their SQL by
  * this order (sqlite/copy.c, pg/copy.c). */
@@ -200,6 +220,9 @@ const struct vn__copy_table vn__copy_tables[] = {
     TABLE(changes),
     SINGLETON(change_meta),
     TABLE(rejections),
+    TABLE(webhook_endpoints),
+    TABLE(webhook_deliveries),
+    TABLE(api_idempotency),
 };
 
 const size_t vn__copy_table_count = COUNT(vn__copy_tables);

@@ -1,6 +1,7 @@
 /*
  * api.c - the PostgreSQL backend's part of the integration API's tables (store.h, section "the
- * integration API's tables"): API keys and the change log. The same design as the SQLite
+ * integration API's tables"): API keys and the change log (webhook endpoints and
+ * Idempotency-Key: webhook.c). The same design as the SQLite
  * backend's api.c: row triggers (migration 3) mark each key a write touches in change_dirty;
  * at commit, before COMMIT, vn__pg_changes_flush renders every marked key as the read queries
  * show it into changes and empties change_dirty, in the same transaction.
@@ -254,20 +255,40 @@ static const char *const renders[] = {
 #define PRUNE_EVERY_MS 60000
 #define PRUNE_CHUNK    "10000"
 
-/* Delete, in a bounded chunk, changes older than the retention (never the newest). */
+/* Delete, in a bounded chunk, changes older than the retention (never the newest, never what
+ * an active webhook endpoint has not delivered yet), and the webhook delivery log and the
+ * Idempotency-Key answers as old. */
 static int prune(struct vn__pg *s, int64_t now)
 {
     static const char sql[] =
         "WITH old AS (SELECT seq FROM changes WHERE at < now() - "
         "    (SELECT retention_ms FROM change_meta WHERE id = 1) * interval '1 millisecond' "
         "    AND (SELECT retention_ms FROM change_meta WHERE id = 1) > 0 "
-        "    AND seq < (SELECT max(seq) FROM changes) ORDER BY seq LIMIT " PRUNE_CHUNK "), "
+        "    AND seq < (SELECT max(seq) FROM changes) "
+        "    AND seq <= coalesce((SELECT min(cursor) FROM webhook_endpoints "
+        "      WHERE state = 'active'), seq) ORDER BY seq LIMIT " PRUNE_CHUNK "), "
         "  gone AS (DELETE FROM changes WHERE seq IN (SELECT seq FROM old) RETURNING seq) "
         "UPDATE change_meta SET pruned_through = (SELECT max(seq) FROM gone) "
         "WHERE id = 1 AND (SELECT max(seq) FROM gone) > pruned_through";
+    static const char deliveries[] =
+        "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries "
+        "  WHERE at < now() - (SELECT retention_ms FROM change_meta WHERE id = 1) "
+        "    * interval '1 millisecond' AND (SELECT retention_ms FROM change_meta WHERE id = 1) "
+        "    > 0 ORDER BY id LIMIT " PRUNE_CHUNK ")";
+    static const char idempotency[] =
+        "DELETE FROM api_idempotency WHERE (key_name, idem_key) IN (SELECT key_name, idem_key "
+        "  FROM api_idempotency WHERE created_at < now() - (SELECT retention_ms FROM "
+        "    change_meta WHERE id = 1) * interval '1 millisecond' AND (SELECT retention_ms "
+        "    FROM change_meta WHERE id = 1) > 0 LIMIT " PRUNE_CHUNK ")";
+    int rc;
 
     s->changes_pruned_ms = now;
-    return vn__pg_do(s, sql, NULL, NULL);
+    rc = vn__pg_do(s, sql, NULL, NULL);
+    if (!rc)
+        rc = vn__pg_do(s, deliveries, NULL, NULL);
+    if (!rc)
+        rc = vn__pg_do(s, idempotency, NULL, NULL);
+    return rc;
 }
 
 int vn__pg_changes_flush(struct vn__pg *s)
@@ -424,4 +445,12 @@ const struct vn_store_api_ops vn__pg_api_ops = {
     .changes = changes,
     .changes_head = changes_head,
     .changes_set_retention = changes_set_retention,
+    .webhook_add = vn__pg_webhook_add,
+    .webhook_remove = vn__pg_webhook_remove,
+    .webhooks = vn__pg_webhooks,
+    .webhook_update = vn__pg_webhook_update,
+    .webhook_redeliver = vn__pg_webhook_redeliver,
+    .idempotency_get = vn__pg_idempotency_get,
+    .idempotency_begin = vn__pg_idempotency_begin,
+    .idempotency_finish = vn__pg_idempotency_finish,
 };

@@ -139,6 +139,26 @@ static const struct {
      "  token_uid, count) OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
      "SELECT setval(pg_get_serial_sequence('rejections', 'id'), coalesce(max(id), 0) + 1, "
      "  false) FROM rejections"},
+    {"SELECT id, url, kinds, secret, vn_iso(created_at), cursor, state, disabled_reason, "
+     "  attempts, vn_iso(failing_since), vn_iso(next_attempt_at), vn_iso(last_attempt_at), "
+     "  last_status, last_error, delivered FROM webhook_endpoints ORDER BY id",
+     "INSERT INTO webhook_endpoints(id, url, kinds, secret, created_at, cursor, state, "
+     "  disabled_reason, attempts, failing_since, next_attempt_at, last_attempt_at, "
+     "  last_status, last_error, delivered) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+     "  $11, $12, $13, $14, $15)",
+     "SELECT setval(pg_get_serial_sequence('webhook_endpoints', 'id'), "
+     "  coalesce(max(id), 0) + 1, false) FROM webhook_endpoints"},
+    {"SELECT id, endpoint_id, seq, message_id, type, attempt, vn_iso(at), status, ok, error, "
+     "  duration_ms FROM webhook_deliveries ORDER BY id",
+     "INSERT INTO webhook_deliveries(id, endpoint_id, seq, message_id, type, attempt, at, "
+     "  status, ok, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+     "SELECT setval(pg_get_serial_sequence('webhook_deliveries', 'id'), "
+     "  coalesce(max(id), 0) + 1, false) FROM webhook_deliveries"},
+    {"SELECT key_name, idem_key, request_hash, state, status, body, vn_iso(created_at) "
+     "FROM api_idempotency ORDER BY key_name, idem_key",
+     "INSERT INTO api_idempotency(key_name, idem_key, request_hash, state, status, body, "
+     "  created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+     NULL},
 };
 
 static int check_table(struct vn_store *st, size_t t)

@@ -4,7 +4,8 @@
  * The backend is split by concern like the SQLite one: pg.c (the handle, connecting, session
  * settings, migrations, transactions, the ops table), exec.c (running prepared statements,
  * their arguments and results, error mapping), schema.c (migration texts), write.c (the
- * ledger, mirror, events, locations), apple.c (the Apple side) and query.c (read queries).
+ * ledger, mirror, events, locations), apple.c (the Apple side), query.c (read queries), api.c
+ * (API keys, the change log) and webhook.c (webhook endpoints, Idempotency-Key).
  * store.c and other backends never include this file.
  *
  * Statements: every SQL text is a static string; its address keys a per-connection cache of
@@ -204,6 +205,21 @@ int vn__pg_lease_release(struct vn_store *st, const char *name, const char *hold
 
 /* ---- api.c (the integration API's tables) ------------------------------------------------ */
 extern const struct vn_store_api_ops vn__pg_api_ops;
+
+/* ---- webhook.c (webhook endpoints, Idempotency-Key) --------------------------------------- */
+int vn__pg_webhook_add(struct vn_store *st, const char *url, const char *kinds,
+                       const uint8_t *secret, size_t secret_len, int64_t now_ms, int64_t *id);
+int vn__pg_webhook_remove(struct vn_store *st, int64_t id);
+int vn__pg_webhooks(struct vn_store *st, int64_t id, vn_webhook_cb cb, void *ud);
+int vn__pg_webhook_update(struct vn_store *st, int64_t id, const struct vn_webhook_state *w,
+                          const struct vn_webhook_attempt *att, size_t n);
+int vn__pg_webhook_redeliver(struct vn_store *st, int64_t id, int64_t after);
+int vn__pg_idempotency_get(struct vn_store *st, const char *scope, const char *key,
+                           struct vn_idempotency *out);
+int vn__pg_idempotency_begin(struct vn_store *st, const char *scope, const char *key,
+                             const uint8_t hash[VN_DIGEST_LEN], int64_t now_ms);
+int vn__pg_idempotency_finish(struct vn_store *st, const char *scope, const char *key, int status,
+                              const char *body);
 
 /* The change log, at commit: turn the transaction's change marks into rows of changes, inside
  * the transaction; 0 or the failure's code (the commit then fails). */

@@ -207,6 +207,17 @@ static const char *const specs[] = {
     [VN_Q_LEASES] =
         "SELECT name, holder, vn_iso(expires_at), vn_iso(taken_at) FROM leases "
         "ORDER BY name LIMIT $8",
+    [VN_Q_WEBHOOKS] =
+        "SELECT id, url, kinds, state, cursor, delivered, attempts, vn_iso(failing_since), "
+        "  vn_iso(next_attempt_at), vn_iso(last_attempt_at), last_status, last_error, "
+        "  disabled_reason, vn_iso(created_at) FROM webhook_endpoints "
+        "WHERE ($10::text IS NULL OR id = $10::bigint) ORDER BY id LIMIT $8",
+    /* Attempts, newest last; state "failed": the failed ones only. */
+    [VN_Q_WEBHOOK_DELIVERIES] =
+        "SELECT id, endpoint_id, seq, message_id, type, attempt, vn_iso(at), status, ok, "
+        "  error, duration_ms FROM webhook_deliveries "
+        "WHERE ($10::text IS NULL OR endpoint_id = $10::bigint) "
+        "  AND ($6::text IS NULL OR ($6 = 'failed' AND NOT ok)) ORDER BY id LIMIT $8",
 };
 /* clang-format on */
 
@@ -228,7 +239,8 @@ static char *compact_json(const char *v)
 int vn__pg_query(struct vn_store *st, enum vn_query q, const struct vn_filter *f, vn_row_cb cb,
                  void *ud)
 {
-    static const Oid types[] = {25, 25, 25, 25, 25, 25, 25, 20, 25}; /* text x 7, int8, text */
+    static const Oid types[] = {25, 25, 25, 25, 25,
+                                25, 25, 20, 25, 25}; /* text x 7, int8, text x 2 */
     struct vn__pg *s = vn__pg(st);
     struct vn_value vals[VN__QUERY_COLS_MAX];
     char *json[VN__QUERY_COLS_MAX];
@@ -257,6 +269,7 @@ int vn__pg_query(struct vn_store *st, enum vn_query q, const struct vn_filter *f
     else
         vn__pg_text(&a, NULL);
     vn__pg_text(&a, f->after);
+    vn__pg_text(&a, f->webhook);
     res = vn__pg_run_typed(s, specs[q], &a, types, NULL);
     if (!res)
         return s->stmt_rc;

@@ -1085,8 +1085,18 @@ static int webhook_update(struct vn_store *st_, int64_t id, const struct vn_webh
     if (rc)
         return rc;
     if (changed == 0) {
-        vn__store_set_error(st_, "webhook endpoint %lld was changed or removed meanwhile",
-                            (long long)id);
+        VN_SQ_STMT(st, s, VN_SQ_WH_EXISTS, "SELECT 1 FROM webhook_endpoints WHERE id = ?1");
+        sqlite3_bind_int64(st, 1, id);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE) {
+            vn__store_set_error(st_, "no webhook endpoint %lld (see 'vppnotify webhook list')",
+                                (long long)id);
+            return VN_ENOTFOUND;
+        }
+        if (rc != SQLITE_ROW)
+            return vn__sq_fail(s, rc);
+        vn__store_set_error(st_, "webhook endpoint %lld was changed meanwhile", (long long)id);
         return VN_ECONFLICT;
     }
     for (size_t i = 0; i < n && !rc; i++) {

@@ -100,6 +100,21 @@ static const struct {
      "FROM rejections ORDER BY id",
      "INSERT INTO rejections(id, first_at, last_at, remote_addr, status, reason, claimed_uid, "
      "  token_uid, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+    {"SELECT id, url, kinds, secret, created_at, cursor, state, disabled_reason, attempts, "
+     "  failing_since, next_attempt_at, last_attempt_at, last_status, last_error, delivered "
+     "FROM webhook_endpoints ORDER BY id",
+     "INSERT INTO webhook_endpoints(id, url, kinds, secret, created_at, cursor, state, "
+     "  disabled_reason, attempts, failing_since, next_attempt_at, last_attempt_at, "
+     "  last_status, last_error, delivered) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+     "  ?11, ?12, ?13, ?14, ?15)"},
+    {"SELECT id, endpoint_id, seq, message_id, type, attempt, at, status, ok, error, "
+     "  duration_ms FROM webhook_deliveries ORDER BY id",
+     "INSERT INTO webhook_deliveries(id, endpoint_id, seq, message_id, type, attempt, at, "
+     "  status, ok, error, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+    {"SELECT key_name, idem_key, request_hash, state, status, body, created_at "
+     "FROM api_idempotency ORDER BY key_name, idem_key",
+     "INSERT INTO api_idempotency(key_name, idem_key, request_hash, state, status, body, "
+     "  created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
 };
 
 _Static_assert(sizeof(sql) / sizeof(sql[0]) <= VN_STORE_COPY_TABLES_MAX, "too many tables");

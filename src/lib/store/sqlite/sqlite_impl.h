@@ -136,6 +136,7 @@ enum vn__sq_slot {
     VN_SQ_WH_REMOVE_LOG,
     VN_SQ_WH_LIST,
     VN_SQ_WH_UPDATE,
+    VN_SQ_WH_EXISTS,
     VN_SQ_WH_LOG,
     VN_SQ_WH_REDELIVER,
     VN_SQ_WH_PRUNE_LOG,
