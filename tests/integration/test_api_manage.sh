@@ -3,7 +3,8 @@
 # Service Config's limits and tracked as on the command line; the event completes and a
 # webhook receiver (standardwebhooks) gets event.completed; Idempotency-Key gives the first
 # answer again and sends nothing twice; 403 for a read key, 400/404/415/422 with words; a
-# sync through the API; every answer checked against docs/openapi.yaml.
+# sync and every other manage route through the API; every answer checked against
+# docs/openapi.yaml.
 . "$(dirname "$0")/lib_apple.sh"
 . "$(dirname "$0")/lib_api.sh"
 
@@ -131,6 +132,27 @@ assert_eq "$(post "$MANAGE_KEY" "$A/sync" '{"full":true}')" 200 "sync"
 assert_json "$T/a.json" '[.uId, .kind, .assets.added]' "[\"$LOC_UID\",\"full\",1]" "the sync's report"
 mirror_equals_sim "$LOC_UID"
 ok "users create and a full sync through the API; the mirror equals vppsim"
+
+# ---- every other manage route: 200 in the documented shape, its event completes ----------------
+ctl POST /_sim/seed "{\"uId\":\"$LOC_UID\",\"subscriptions\":[{\"adamId\":5000,\"parentAdamId\":100,
+  \"total\":{\"renewing\":5,\"expiring\":2}}]}" >/dev/null || fail "seed a subscription"
+assert_eq "$(post "$MANAGE_KEY" "$A/sync" '{"full":true}')" 200 "sync the subscription"
+manage_ok() { # ROUTE BODY: 200, then wait for each of its events
+    local e st
+    st=$(post "$MANAGE_KEY" "$A/$1" "$2")
+    [ "$st" = 200 ] || fail "POST $1 $2: $st: $(cat "$T/a.json")"
+    for e in $(jq -r '.events[].eventId' "$T/a.json"); do wait_event "$e"; done
+}
+manage_ok users/update '{"users":[{"clientUserId":"api-u","email":"api-u2@example.com"}]}'
+ctl POST /_sim/users/accept "{\"uId\":\"$LOC_UID\",\"clientUserIds\":[\"api-u\"]}" >/dev/null ||
+    fail "the user accepts the invitation"
+manage_ok subscriptions/associate '{"adamIds":[5000],"clientUserIds":["api-u"],"renewing":true}'
+manage_ok subscriptions/disassociate '{"adamIds":[5000],"clientUserIds":["api-u"]}'
+manage_ok assets/disassociate '{"assets":[{"adamId":"100"}],"serialNumbers":["S1"]}'
+manage_ok assets/revoke '{"serialNumbers":["S2"]}'
+manage_ok users/retire '{"users":[{"clientUserId":"api-u"}]}'
+mirror_equals_sim "$LOC_UID"
+ok "users update and retire, subscriptions associate and disassociate, assets disassociate and revoke through the API; the mirror equals vppsim"
 
 api_validate
 vn_serve_stop

@@ -98,7 +98,11 @@ taken slow | cmp -s "$T/all.seq" - || fail "receiver slow: not everything in ord
 vn_cli webhook deliveries --id "$H_slow" --failed --json >"$T/fd.json"
 assert_json "$T/fd.json" '[length, (.[0] | [.status, .ok, .seq, .attempt]), .[5].attempt]' \
     "[6,[500,false,$first,1],6]" "webhook deliveries --failed"
-wait_for 10 bash -c "[ \"\$(VPPNOTIFY_DB='$T/vn.db' '$VPPNOTIFY' webhook list --id $H_slow --json | jq -c '.[0] | [.state, .cursor, .attempts, .delivered]')\" = '[\"active\",$last,0,$n]' ]" ||
+slow_done() {
+    [ "$(vn_cli webhook list --id "$H_slow" --json | jq -c '.[0] | [.state, .cursor, .attempts, .delivered]')" = \
+        "[\"active\",$last,0,$n]" ]
+}
+wait_for 10 slow_done ||
     fail "the endpoint's state: $(vn_cli webhook list --id "$H_slow" --json)"
 ok "receiver slow: failed 6 times, then got everything in order; the failures are listed"
 
@@ -153,10 +157,15 @@ vn_serve_start --webhook-backoff 100ms --webhook-timeout 2s
 vn_cli changes --after "$start" --json | jq -c .seq >"$T/all.seq"
 wait_for 30 has_taken ok "$(wc -l <"$T/all.seq")" || fail "after the restart: $(taken ok | wc -l) of $(wc -l <"$T/all.seq")"
 taken ok | cmp -s "$T/all.seq" - || fail "after kill -9: not every message once, in order"
+assert_eq "$(jq -s '[group_by(.seq)[] | map(.id) | unique | length] | max' "$T/ok.jsonl")" 1 \
+    "attempts of one message before and after the kill have one webhook-id (receivers dedupe by it)"
 ok "kill -9 with $(($(tail -n1 "$T/all.seq") - mark)) messages pending: all delivered after the restart, in order"
 
 vn_serve_stop
-sqlite3 "$T/vn.db" "SELECT hex(secret) FROM webhook_endpoints" >"$T/sealed"
+# What is at rest, read from a backup (a SQLite file on either backend).
+vn_cli backup --to "$T/backup.db" >/dev/null 2>"$T/err" || fail "backup: $(cat "$T/err")"
+sqlite3 "$T/backup.db" "SELECT hex(secret) FROM webhook_endpoints" >"$T/sealed"
+assert_eq "$(wc -l <"$T/sealed")" 4 "the backup has the four endpoints"
 for name in ok slow picky gone; do
     s=$(cut -c7- "$T/$name.secret")
     assert_not_contains "$T/serve.log" "$s" "the $name secret in serve's log"

@@ -114,8 +114,8 @@ static void test_webhook_outbox_cursor_and_deliveries(void **state)
     adjust(f->st, "1"); /* before the endpoint: not its business */
     before = last_seq(f->st);
     assert_true(before > 0);
-    assert_int_equal(vn_store_webhook_add(f->st, "https://mdm.example/hook", "asset,event",
-                                          secret, sizeof(secret), now, &id),
+    assert_int_equal(vn_store_webhook_add(f->st, "https://mdm.example/hook", "asset,event", secret,
+                                          sizeof(secret), now, &id),
                      0);
     assert_true(id > 0);
     assert_int_equal(hooks(f->st, 0, &h), 1);
@@ -261,9 +261,8 @@ static void test_webhook_outbox_cursor_and_deliveries(void **state)
     assert_int_equal(vn_store_webhook_redeliver(f->st, id + 1000, -1), VN_ENOTFOUND);
 
     /* A second endpoint; removing the first forgets it and its deliveries. */
-    assert_int_equal(vn_store_webhook_add(f->st, "http://127.0.0.1:9/x", NULL, secret, 1, now,
-                                          &id2),
-                     0);
+    assert_int_equal(
+        vn_store_webhook_add(f->st, "http://127.0.0.1:9/x", NULL, secret, 1, now, &id2), 0);
     assert_true(id2 > id);
     assert_int_equal(hooks(f->st, 0, &h), 2);
     assert_int_equal(h.w[1].cursor, last_seq(f->st));

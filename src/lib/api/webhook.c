@@ -16,7 +16,9 @@
  * it again from that message). The cursor and the delivery log are written by the one writer.
  *
  * A message: body {"type","timestamp","data"} where data is the change as GET /v1/changes
- * shows it; headers webhook-id ("msg_<seq>_<instance>", the same on every retry),
+ * shows it; headers webhook-id ("msg_<seq>_<prefix>", the same on every retry, after a
+ * restart and from every instance: the prefix is the database's, instance_config's
+ * webhook_msg_prefix),
  * webhook-timestamp (Unix seconds of the attempt) and webhook-signature
  * "v1,<base64(HMAC-SHA256(key, id.timestamp.body))>", key the bytes of the endpoint's secret
  * ("whsec_<base64>"). libcurl: timeouts, no redirects followed, http(s) only; the secret is
@@ -46,6 +48,7 @@
 #define SECRET_MAX     256
 #define KEY_MAX        64
 #define RESPONSE_MAX   (64 * 1024) /* read of an endpoint's answer; the rest is discarded */
+#define MSG_PREFIX_KEY "webhook_msg_prefix" /* instance_config: the database's message id part */
 
 struct worker {
     struct vn__api_webhooks *wh;
@@ -544,6 +547,53 @@ static void reap(struct vn__api_webhooks *wh, int all)
     }
 }
 
+struct ensure_prefix {
+    const char *fresh;
+    char *value; /* owned */
+};
+
+static int ensure_prefix(struct vn_store *st, void *ud)
+{
+    struct ensure_prefix *e = ud;
+
+    free(e->value);
+    e->value = NULL;
+    return vn_store_config_ensure(st, MSG_PREFIX_KEY, e->fresh, &e->value);
+}
+
+/*
+ * The database's part of every message id, made once in its life and kept in the store: a
+ * message sent again after a restart (kill -9 before its cursor was written), or by another
+ * instance on the same PostgreSQL database, has the same webhook-id, so a receiver that
+ * dedupes by it sees one message. A new database starts at seq 1 again with another prefix.
+ * 0 when wh->instance is set.
+ */
+static int load_prefix(struct vn__api_webhooks *wh)
+{
+    struct ensure_prefix e = {0};
+    struct vn_error err = {0};
+    char fresh[13];
+    uint8_t r[6];
+    int rc;
+
+    rc = vn_store_config_ensure(wh->st, MSG_PREFIX_KEY, NULL, &e.value);
+    if (rc == VN_ENOTFOUND) {
+        randombytes_buf(r, sizeof(r));
+        vn_hex(r, sizeof(r), fresh);
+        e.fresh = fresh;
+        rc = vn_writer_call(wh->o.writer, ensure_prefix, &e, &err);
+    }
+    if (!rc && e.value && strlen(e.value) < sizeof(wh->instance))
+        vn_strlcpy(wh->instance, e.value, sizeof(wh->instance));
+    else if (!rc)
+        rc = VN_ESTORE;
+    if (rc)
+        vn_log_warn("webhooks: cannot read or make the message id prefix (%s); retrying",
+                    err.msg[0] ? err.msg : vn_store_last_error(wh->st));
+    free(e.value);
+    return rc;
+}
+
 static void *supervisor_main(void *arg)
 {
     struct vn__api_webhooks *wh = arg;
@@ -552,7 +602,8 @@ static void *supervisor_main(void *arg)
         struct ids ids = {{0}, 0};
 
         reap(wh, 0);
-        if (vn_store_webhooks(wh->st, 0, collect_active, &ids) == 0) {
+        if ((wh->instance[0] || load_prefix(wh) == 0) &&
+            vn_store_webhooks(wh->st, 0, collect_active, &ids) == 0) {
             for (size_t i = 0; i < ids.n; i++) {
                 struct worker *k;
                 int running = 0;
@@ -610,14 +661,6 @@ vn__api_webhooks_start(struct vn_api *api, const struct vn_webhook_options *o, s
     rc = vn_seal_key_load(o->key_file, 1, wh->seal_key, err);
     if (rc)
         goto fail;
-    {
-        /* Part of the message ids: a new database starts at seq 1 again. */
-        uint8_t r[6];
-        char hex[13];
-        randombytes_buf(r, sizeof(r));
-        vn_hex(r, sizeof(r), hex);
-        vn_strlcpy(wh->instance, hex, sizeof(wh->instance));
-    }
     wh->st = vn_api_store_acquire(api);
     if (!wh->st) {
         vn_error_set(err, VN_ESTORE, "webhooks cannot open the store");
