@@ -69,7 +69,7 @@ ok "no committed change missing, none that was not committed; $(tail -n 1 "$T/re
 # `vppnotify changes --follow` (another process, polling the log) prints a change as it
 # commits, and ends with 0 on SIGTERM.
 last=$(tail -n 1 "$T/feed.jsonl" | jq .seq)
-VPPNOTIFY_DB="$T/vn.db" "$VPPNOTIFY" changes --follow --json --after "$last" >"$T/follow.jsonl" 2>"$T/follow.err" &
+VPPNOTIFY_DB="$VN_DB" "$VPPNOTIFY" changes --follow --json --after "$last" >"$T/follow.jsonl" 2>"$T/follow.err" &
 FOLLOW_PID=$!
 VN_PIDS+=("$FOLLOW_PID")
 body_asset_count "after-follow" $U 4242 7 >"$T/b.json"
