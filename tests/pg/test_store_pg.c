@@ -3,7 +3,8 @@
  * that name the part and hide a password), the writer lock across connections and its busy
  * timeout, a statement that fails without a savepoint ending the transaction (reported as
  * retry, never committed half), a connection the server drops (unavailable, then reconnect),
- * concurrent first opens migrating once, durability settings. Everything every backend does is
+ * savepoint commands sent with the job's next statement (each job still alone), concurrent
+ * first opens migrating once, durability settings. Everything every backend does is
  * in tests/unit/test_store_contract*.c, which CTest also runs against PostgreSQL.
  *
  * The server tests need VN_TEST_PG_URL (a store URL without a schema; tests/pg/cluster.sh
@@ -295,6 +296,69 @@ static void test_dropped_connection_loses_the_transaction_then_reconnects(void *
     vn_store_free(s);
 }
 
+/*
+ * The savepoint commands travel with the job's next statement (one pipeline, pg/exec.c): a job
+ * that runs nothing, a job undone before it ran anything, a job whose statement fails in the
+ * pipeline, on a fresh handle (its statements prepared on first use), each still alone; then a
+ * connection dropped while a savepoint waits to be sent loses the transaction, never half.
+ */
+static void test_deferred_savepoints_keep_each_job_alone(void **state)
+{
+    struct pgfx *f = *state;
+    struct vn_error err = {0};
+    struct vn_store *s;
+    char url[600], sql[200];
+    PGconn *c;
+
+    snprintf(url, sizeof(url), "%s&application_name=%s_deferred", f->url, f->schema);
+    s = vn_store_open(url, NULL, &err);
+    assert_non_null(s);
+    assert_int_equal(vn_store_begin(s), 0);
+    assert_int_equal(vn_store_savepoint(s), 0); /* a job that wrote nothing */
+    assert_int_equal(vn_store_release(s), 0);
+    assert_int_equal(vn_store_savepoint(s), 0); /* a job undone before any statement */
+    assert_int_equal(vn_store_rollback_to(s), 0);
+    assert_int_equal(vn_store_savepoint(s), 0); /* kept */
+    assert_int_equal(insert_note(s, "one"), 0);
+    assert_int_equal(vn_store_release(s), 0);
+    assert_int_equal(vn_store_savepoint(s), 0); /* its first statement fails: undone alone */
+    assert_int_equal(insert_note(s, "undone"), 0);
+    assert_int_equal(vn_store_event_failed_item(s, "no-event", 1, "1", "STDQ", "c", NULL),
+                     VN_ESTORE);
+    assert_non_null(strstr(vn_store_last_error(s), "23503"));
+    assert_int_equal(vn_store_rollback_to(s), 0);
+    assert_int_equal(vn_store_savepoint(s), 0); /* the statement that fails comes first */
+    assert_int_equal(vn_store_event_failed_item(s, "no-event", 1, "1", "STDQ", "c", NULL),
+                     VN_ESTORE);
+    assert_int_equal(vn_store_rollback_to(s), 0);
+    assert_int_equal(vn_store_savepoint(s), 0); /* and the transaction goes on */
+    assert_int_equal(insert_note(s, "two"), 0);
+    assert_int_equal(insert_note(s, "two"), VN_EDUP);
+    assert_int_equal(vn_store_release(s), 0);
+    assert_int_equal(vn_store_commit(s), 0);
+    assert_int_equal(count_notifications(s), 2);
+
+    /* The server process goes while a job's savepoint is still to be sent. */
+    assert_int_equal(vn_store_begin(s), 0);
+    assert_int_equal(vn_store_savepoint(s), 0);
+    assert_int_equal(insert_note(s, "in-flight"), 0);
+    assert_int_equal(vn_store_release(s), 0);
+    assert_int_equal(vn_store_savepoint(s), 0);
+    c = raw();
+    snprintf(sql, sizeof(sql),
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE application_name = '%s_deferred'",
+             f->schema);
+    assert_int_equal(raw_int(c, sql), 1);
+    PQfinish(c);
+    assert_int_equal(insert_note(s, "more"), VN_EUNAVAIL);
+    assert_int_equal(vn_store_commit(s), VN_EUNAVAIL);
+    assert_int_equal(vn_store_rollback(s), 0);
+    assert_int_equal(vn_store_ping(s), 0);
+    assert_int_equal(count_notifications(s), 2); /* nothing of the lost transaction */
+    vn_store_free(s);
+}
+
 struct opener {
     const char *url;
     int rc;
@@ -406,6 +470,7 @@ int main(void)
         T(test_writer_lock_makes_a_second_writer_wait_then_unavailable),
         T(test_failure_without_savepoint_ends_the_transaction_as_retry),
         T(test_dropped_connection_loses_the_transaction_then_reconnects),
+        T(test_deferred_savepoints_keep_each_job_alone),
         T(test_concurrent_first_opens_migrate_once),
         T(test_read_only_open_of_a_new_schema_is_refused),
         T(test_copy_catalog_covers_every_table_and_column),

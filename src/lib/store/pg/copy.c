@@ -227,6 +227,9 @@ int vn__pg_table_rows(struct vn_store *st, size_t t, vn__copy_row_cb cb, void *u
         return rc;
     if (!s->txn_ms && vn__pg_ensure(s) != 0)
         return VN_EUNAVAIL;
+    rc = vn__pg_flush_pending(s);
+    if (rc)
+        return rc;
     if (!PQsendQueryParams(s->conn, sql[t].select, 0, NULL, NULL, NULL, NULL, 0) ||
         !PQsetSingleRowMode(s->conn))
         return vn__pg_fail(s, NULL);

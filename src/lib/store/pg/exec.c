@@ -146,6 +146,7 @@ int vn__pg_fail(struct vn__pg *s, const PGresult *res)
 void vn__pg_forget_statements(struct vn__pg *s)
 {
     memset(s->stmt_sql, 0, sizeof(s->stmt_sql));
+    s->npending = 0;
 }
 
 /* The index of sql's prepared statement on this connection, preparing it if needed; < 0 with
@@ -178,6 +179,134 @@ static int prepared(struct vn__pg *s, const char *sql, int nargs, const Oid *typ
     return free_slot;
 }
 
+static int cached(const struct vn__pg *s, const char *sql)
+{
+    for (int i = 0; i < VN__PG_STMT_MAX; i++)
+        if (s->stmt_sql[i] == sql)
+            return 1;
+    return 0;
+}
+
+/* The connection cannot be trusted any more (a pipeline half sent or half read): close it, so
+ * that the caller's transaction is lost and the next one reconnects. */
+static void drop_connection(struct vn__pg *s)
+{
+    PQfinish(s->conn);
+    s->conn = NULL;
+    vn__pg_forget_statements(s);
+}
+
+/*
+ * The deferred commands, then the prepared statement name with a, in one pipeline: one round
+ * trip. Returns the statement's result (the caller checks its status), or NULL with s->stmt_rc
+ * set when a deferred command failed (the statement then did not run) or the connection did.
+ */
+static PGresult *pipelined(struct vn__pg *s, const char *name, const struct vn__pg_args *a)
+{
+    char names[VN__PG_PENDING_MAX][16];
+    PGresult *res, *mine = NULL, *failed = NULL;
+    int n = s->npending, ok, q;
+
+    s->stmt_rc = 0;
+    for (q = 0; q < n; q++) {
+        int i = prepared(s, s->pending[q], 0, NULL);
+
+        if (i < 0) {
+            s->npending = 0;
+            s->stmt_rc = i;
+            return NULL;
+        }
+        snprintf(names[q], sizeof(names[q]), "vn%d", i);
+    }
+    s->npending = 0;
+    ok = PQenterPipelineMode(s->conn);
+    for (q = 0; ok && q < n; q++)
+        ok = PQsendQueryPrepared(s->conn, names[q], 0, NULL, NULL, NULL, 0);
+    ok = ok && PQsendQueryPrepared(s->conn, name, a->n, a->val, a->len, a->fmt, 0);
+    ok = ok && PQpipelineSync(s->conn);
+    if (!ok) {
+        s->stmt_rc = vn__pg_fail(s, NULL);
+        if (s->stmt_rc == VN_ESTORE)
+            s->stmt_rc = VN_EUNAVAIL;
+        drop_connection(s);
+        if (s->txn_ms && !s->lost)
+            s->lost = VN_EUNAVAIL;
+        return NULL;
+    }
+    /* Each query's results end with a NULL; the pipeline's with PGRES_PIPELINE_SYNC. A failed
+     * query makes the later ones PGRES_PIPELINE_ABORTED: its own error is the one kept. */
+    for (q = 0; q <= n; q++) {
+        while ((res = PQgetResult(s->conn))) {
+            ExecStatusType st = PQresultStatus(res);
+
+            if (q == n && !mine && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
+                mine = res;
+                continue;
+            }
+            if (st == PGRES_FATAL_ERROR && !failed) {
+                failed = res;
+                continue;
+            }
+            PQclear(res);
+        }
+        if (PQstatus(s->conn) == CONNECTION_BAD)
+            break;
+    }
+    while (PQstatus(s->conn) != CONNECTION_BAD && (res = PQgetResult(s->conn))) {
+        ExecStatusType st = PQresultStatus(res);
+
+        PQclear(res);
+        if (st == PGRES_PIPELINE_SYNC)
+            break;
+    }
+    if (PQstatus(s->conn) == CONNECTION_BAD || !PQexitPipelineMode(s->conn)) {
+        PQclear(mine);
+        s->stmt_rc = vn__pg_fail(s, failed);
+        PQclear(failed);
+        if (s->stmt_rc == VN_ESTORE)
+            s->stmt_rc = VN_EUNAVAIL;
+        if (s->conn && PQstatus(s->conn) != CONNECTION_BAD)
+            drop_connection(s);
+        if (s->txn_ms && !s->lost)
+            s->lost = VN_EUNAVAIL;
+        return NULL;
+    }
+    if (failed) {
+        PQclear(mine);
+        s->stmt_rc = vn__pg_fail(s, failed);
+        PQclear(failed);
+        return NULL;
+    }
+    if (!mine) {
+        s->stmt_rc = vn__pg_fail(s, NULL);
+        return NULL;
+    }
+    return mine;
+}
+
+int vn__pg_flush_pending(struct vn__pg *s)
+{
+    const char *todo[VN__PG_PENDING_MAX];
+    int n = s->npending, rc = 0;
+
+    memcpy(todo, s->pending, sizeof(todo));
+    s->npending = 0;
+    for (int q = 0; q < n && !rc; q++)
+        rc = vn__pg_do(s, todo[q], NULL, NULL);
+    return rc;
+}
+
+int vn__pg_defer(struct vn__pg *s, const char *sql)
+{
+    int rc = 0;
+
+    if (s->npending == VN__PG_PENDING_MAX)
+        rc = vn__pg_flush_pending(s);
+    if (!rc)
+        s->pending[s->npending++] = sql;
+    return rc;
+}
+
 static PGresult *run_typed(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
                            const Oid *types, long long *changed)
 {
@@ -208,13 +337,29 @@ static PGresult *run_typed(struct vn__pg *s, const char *sql, const struct vn__p
         s->stmt_rc = VN_ESTORE;
         return NULL;
     }
+    /* A statement prepared here for the first time: the deferred savepoint commands go
+     * first, as they would have, so that a failed PREPARE is undone with the job. */
+    if (s->npending && !cached(s, sql)) {
+        int rc = vn__pg_flush_pending(s);
+
+        if (rc) {
+            s->stmt_rc = rc;
+            return NULL;
+        }
+    }
     i = prepared(s, sql, a->n, types);
     if (i < 0) {
         s->stmt_rc = i;
         return NULL;
     }
     snprintf(name, sizeof(name), "vn%d", i);
-    res = PQexecPrepared(s->conn, name, a->n, a->val, a->len, a->fmt, 0);
+    if (s->npending) {
+        res = pipelined(s, name, a);
+        if (!res)
+            return NULL; /* recorded */
+    } else {
+        res = PQexecPrepared(s->conn, name, a->n, a->val, a->len, a->fmt, 0);
+    }
     status = PQresultStatus(res);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
         s->stmt_rc = vn__pg_fail(s, res);
@@ -290,9 +435,14 @@ int vn__pg_do(struct vn__pg *s, const char *sql, const struct vn__pg_args *a, lo
 
 int vn__pg_exec_text(struct vn__pg *s, const char *sql)
 {
-    PGresult *res = PQexec(s->conn, sql);
-    ExecStatusType status = PQresultStatus(res);
-    int rc = 0;
+    PGresult *res;
+    ExecStatusType status;
+    int rc = vn__pg_flush_pending(s);
+
+    if (rc)
+        return rc;
+    res = PQexec(s->conn, sql);
+    status = PQresultStatus(res);
 
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
         rc = vn__pg_fail(s, res);

@@ -524,6 +524,7 @@ static int pg_begin(struct vn_store *st)
         return VN_ESTORE;
     }
     s->txn_ms = 0;
+    s->npending = 0;
     rc = simple(s, begin);
     if (rc && s->conn && PQstatus(s->conn) == CONNECTION_BAD) {
         /* The server went away since the last statement (a restart, a failover): BEGIN did
@@ -558,6 +559,7 @@ static int pg_rollback(struct vn_store *st)
 
     s->txn_ms = 0;
     s->changes_seq = 0;
+    s->npending = 0;
     if (!s->conn || PQstatus(s->conn) != CONNECTION_OK ||
         PQtransactionStatus(s->conn) == PQTRANS_IDLE)
         return 0; /* nothing open here; a lost connection's transaction died with it */
@@ -583,6 +585,9 @@ static int pg_commit(struct vn_store *st)
         pg_rollback(st);
         return rc;
     }
+    /* COMMIT ends every savepoint: a deferred RELEASE (or a SAVEPOINT no statement followed)
+     * need not be sent. */
+    s->npending = 0;
     rc = vn__pg_changes_flush(s); /* the change log, in this transaction (api.c) */
     if (rc) {
         char keep[VN_ERROR_MSG_MAX];
@@ -606,6 +611,10 @@ static int pg_commit(struct vn_store *st)
     return rc;
 }
 
+/* The savepoint commands: deferred (exec.c), sent with the job's next statement. */
+static const char sql_savepoint[] = "SAVEPOINT vn_job";
+static const char sql_release[] = "RELEASE SAVEPOINT vn_job";
+
 static int no_transaction(struct vn__pg *s, const char *what)
 {
     if (s->txn_ms)
@@ -622,7 +631,7 @@ static int pg_savepoint(struct vn_store *st)
         return no_transaction(s, "cannot open a savepoint");
     if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
         return lost(s, "cannot open a savepoint");
-    return simple(s, "SAVEPOINT vn_job");
+    return vn__pg_defer(s, sql_savepoint);
 }
 
 static int pg_release(struct vn_store *st)
@@ -633,7 +642,12 @@ static int pg_release(struct vn_store *st)
         return no_transaction(s, "cannot release the savepoint");
     if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
         return lost(s, "cannot release the savepoint");
-    return simple(s, "RELEASE SAVEPOINT vn_job");
+    /* A savepoint not sent yet saw no statement: it simply need not be sent. */
+    if (s->npending && s->pending[s->npending - 1] == sql_savepoint) {
+        s->npending--;
+        return 0;
+    }
+    return vn__pg_defer(s, sql_release);
 }
 
 static int pg_rollback_to(struct vn_store *st)
@@ -643,9 +657,14 @@ static int pg_rollback_to(struct vn_store *st)
 
     if (!s->conn || PQtransactionStatus(s->conn) == PQTRANS_IDLE)
         return no_transaction(s, "cannot roll back to the savepoint");
+    if (s->npending && s->pending[s->npending - 1] == sql_savepoint) {
+        /* Not sent yet: no statement ran since, there is nothing to undo. */
+        s->npending--;
+        return 0;
+    }
     rc = simple(s, "ROLLBACK TO SAVEPOINT vn_job");
     if (!rc)
-        rc = simple(s, "RELEASE SAVEPOINT vn_job");
+        rc = vn__pg_defer(s, sql_release);
     if (!rc)
         s->lost = 0; /* the failure is undone with the job: the transaction goes on */
     return rc;
@@ -680,7 +699,7 @@ static int pg_ping(struct vn_store *st)
     rc = vn__pg_do(s, health, &a, NULL);
     /* Room for a large notification: write 64 KiB and undo it (see the SQLite backend). */
     if (!rc)
-        rc = simple(s, "SAVEPOINT vn_job");
+        rc = simple(s, sql_savepoint);
     if (!rc) {
         memset(&a, 0, sizeof(a));
         vn__pg_bytes(&a, zeros, sizeof(zeros));

@@ -22,9 +22,10 @@
 
 #include "vppnotify/util.h"
 
-#define VN__PG_STMT_MAX 256 /* prepared statements per connection */
-#define VN__PG_ARGS_MAX 24  /* arguments of one statement (a row of the copy catalog) */
-#define VN__PG_KEYS_MAX (VN__STORE_PARAMS_MAX + 8)
+#define VN__PG_STMT_MAX    256 /* prepared statements per connection */
+#define VN__PG_ARGS_MAX    24  /* arguments of one statement (a row of the copy catalog) */
+#define VN__PG_KEYS_MAX    (VN__STORE_PARAMS_MAX + 8)
+#define VN__PG_PENDING_MAX 4 /* deferred savepoint commands: RELEASE, SAVEPOINT at most */
 
 struct vn__pg {
     struct vn_store base; /* first member: a struct vn_store * points at the whole handle */
@@ -47,7 +48,11 @@ struct vn__pg {
     int64_t backoff_ms;  /* the wait after the next failure: 100 ms doubling to 2 s */
     int no_wrap;         /* a write outside a transaction runs as it is (leases) */
     int64_t changes_seq; /* the change log's last seq this transaction's flush wrote */
-    int64_t changes_pruned_ms;             /* when the change log was last pruned */
+    int64_t changes_pruned_ms; /* when the change log was last pruned */
+    /* Savepoint commands not sent yet (static texts, in order): they go to the server in one
+     * pipeline with the next statement (exec.c), saving a round trip each. */
+    const char *pending[VN__PG_PENDING_MAX];
+    int npending;
     const char *stmt_sql[VN__PG_STMT_MAX]; /* prepared on this connection, by address */
     char shown[VN__STORE_SHOWN_MAX];       /* the URL for messages, without a password */
     char describe[640];
@@ -101,8 +106,19 @@ int vn__pg_exec_text(struct vn__pg *s, const char *sql);
 /* Record the failure of res (may be NULL: the connection failed) on s; its code. */
 int vn__pg_fail(struct vn__pg *s, const PGresult *res);
 
-/* Forget the prepared statements (a new connection has none). */
+/* Forget the prepared statements (a new connection has none) and the deferred commands. */
 void vn__pg_forget_statements(struct vn__pg *s);
+
+/*
+ * Defer sql, a static text without arguments (SAVEPOINT, RELEASE SAVEPOINT): it is sent in
+ * one pipeline with the next statement, in order, and its failure is that statement's. 0, or
+ * the failure's code when the list was full and sending them now failed.
+ */
+int vn__pg_defer(struct vn__pg *s, const char *sql);
+
+/* Send the deferred commands now, one by one (before a statement outside the cache, a text
+ * run through the simple protocol, a read in single-row mode): 0 or the failure's code. */
+int vn__pg_flush_pending(struct vn__pg *s);
 
 /* Column c of row r: text or NULL; integer (0 when NULL); boolean; time in ms (0 when NULL). */
 const char *vn__pg_col(const PGresult *res, int r, int c);
