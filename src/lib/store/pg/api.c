@@ -316,21 +316,26 @@ int vn__pg_changes_flush(struct vn__pg *s)
     now = vn_now_ms();
     vn__pg_time(&a, now);
     vn__pg_int(&a, first);
+    /* The renders and the clearing go in one pipeline with the last seq's read (exec.c): one
+     * round trip, a failure of any of them that statement's. a lives until then. */
     for (size_t i = 0; i < sizeof(renders) / sizeof(renders[0]); i++) {
-        res = vn__pg_run_typed(s, renders[i], &a, types, NULL);
-        if (!res)
-            return s->stmt_rc;
-        PQclear(res);
+        rc = vn__pg_defer_args(s, renders[i], &a, types);
+        if (rc)
+            return rc;
     }
+    rc = vn__pg_defer(s, clear);
+    if (rc)
+        return rc;
     res = vn__pg_run(s, last, NULL, NULL);
-    if (!res)
+    if (!res) {
+        s->npending = 0; /* what was not sent borrows a: never after this return */
         return s->stmt_rc;
+    }
     s->changes_seq = vn__pg_col_ll(res, 0, 0);
     PQclear(res);
     if (s->changes_seq <= first)
         s->changes_seq = 0; /* marks that rendered nothing (a row came and went) */
-    rc = vn__pg_do(s, clear, NULL, NULL);
-    if (!rc && now - s->changes_pruned_ms >= PRUNE_EVERY_MS)
+    if (now - s->changes_pruned_ms >= PRUNE_EVERY_MS)
         rc = prune(s, now);
     return rc;
 }

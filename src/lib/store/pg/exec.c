@@ -209,7 +209,17 @@ static PGresult *pipelined(struct vn__pg *s, const char *name, const struct vn__
 
     s->stmt_rc = 0;
     for (q = 0; q < n; q++) {
-        int i = prepared(s, s->pending[q], 0, NULL);
+        const struct vn__pg_pending *p = &s->pending[q];
+        int i;
+
+        if (p->a && p->a->overflow) {
+            vn__store_set_error(&s->base, "a statement with more than %d arguments",
+                                VN__PG_ARGS_MAX);
+            s->npending = 0;
+            s->stmt_rc = VN_ESTORE;
+            return NULL;
+        }
+        i = prepared(s, p->sql, p->a ? p->a->n : 0, p->types);
 
         if (i < 0) {
             s->npending = 0;
@@ -220,8 +230,12 @@ static PGresult *pipelined(struct vn__pg *s, const char *name, const struct vn__
     }
     s->npending = 0;
     ok = PQenterPipelineMode(s->conn);
-    for (q = 0; ok && q < n; q++)
-        ok = PQsendQueryPrepared(s->conn, names[q], 0, NULL, NULL, NULL, 0);
+    for (q = 0; ok && q < n; q++) {
+        const struct vn__pg_args *pa = s->pending[q].a;
+
+        ok = pa ? PQsendQueryPrepared(s->conn, names[q], pa->n, pa->val, pa->len, pa->fmt, 0)
+                : PQsendQueryPrepared(s->conn, names[q], 0, NULL, NULL, NULL, 0);
+    }
     ok = ok && PQsendQueryPrepared(s->conn, name, a->n, a->val, a->len, a->fmt, 0);
     ok = ok && PQpipelineSync(s->conn);
     if (!ok) {
@@ -286,25 +300,40 @@ static PGresult *pipelined(struct vn__pg *s, const char *name, const struct vn__
 
 int vn__pg_flush_pending(struct vn__pg *s)
 {
-    const char *todo[VN__PG_PENDING_MAX];
+    struct vn__pg_pending todo[VN__PG_PENDING_MAX];
     int n = s->npending, rc = 0;
 
     memcpy(todo, s->pending, sizeof(todo));
     s->npending = 0;
-    for (int q = 0; q < n && !rc; q++)
-        rc = vn__pg_do(s, todo[q], NULL, NULL);
+    for (int q = 0; q < n && !rc; q++) {
+        PGresult *res = vn__pg_run_typed(s, todo[q].sql, todo[q].a, todo[q].types, NULL);
+
+        if (!res)
+            rc = s->stmt_rc;
+        PQclear(res);
+    }
     return rc;
 }
 
-int vn__pg_defer(struct vn__pg *s, const char *sql)
+int vn__pg_defer_args(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
+                      const Oid *types)
 {
     int rc = 0;
 
     if (s->npending == VN__PG_PENDING_MAX)
         rc = vn__pg_flush_pending(s);
-    if (!rc)
-        s->pending[s->npending++] = sql;
+    if (!rc) {
+        s->pending[s->npending].sql = sql;
+        s->pending[s->npending].a = a;
+        s->pending[s->npending].types = types;
+        s->npending++;
+    }
     return rc;
+}
+
+int vn__pg_defer(struct vn__pg *s, const char *sql)
+{
+    return vn__pg_defer_args(s, sql, NULL, NULL);
 }
 
 static PGresult *run_typed(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,

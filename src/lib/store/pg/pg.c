@@ -643,7 +643,7 @@ static int pg_release(struct vn_store *st)
     if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
         return lost(s, "cannot release the savepoint");
     /* A savepoint not sent yet saw no statement: it simply need not be sent. */
-    if (s->npending && s->pending[s->npending - 1] == sql_savepoint) {
+    if (s->npending && s->pending[s->npending - 1].sql == sql_savepoint) {
         s->npending--;
         return 0;
     }
@@ -657,7 +657,7 @@ static int pg_rollback_to(struct vn_store *st)
 
     if (!s->conn || PQtransactionStatus(s->conn) == PQTRANS_IDLE)
         return no_transaction(s, "cannot roll back to the savepoint");
-    if (s->npending && s->pending[s->npending - 1] == sql_savepoint) {
+    if (s->npending && s->pending[s->npending - 1].sql == sql_savepoint) {
         /* Not sent yet: no statement ran since, there is nothing to undo. */
         s->npending--;
         return 0;

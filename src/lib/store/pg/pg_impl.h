@@ -25,7 +25,7 @@
 #define VN__PG_STMT_MAX    256 /* prepared statements per connection */
 #define VN__PG_ARGS_MAX    24  /* arguments of one statement (a row of the copy catalog) */
 #define VN__PG_KEYS_MAX    (VN__STORE_PARAMS_MAX + 8)
-#define VN__PG_PENDING_MAX 4 /* deferred savepoint commands: RELEASE, SAVEPOINT at most */
+#define VN__PG_PENDING_MAX 16 /* deferred statements: the change log's flush has 10 */
 
 struct vn__pg {
     struct vn_store base; /* first member: a struct vn_store * points at the whole handle */
@@ -49,9 +49,14 @@ struct vn__pg {
     int no_wrap;         /* a write outside a transaction runs as it is (leases) */
     int64_t changes_seq; /* the change log's last seq this transaction's flush wrote */
     int64_t changes_pruned_ms; /* when the change log was last pruned */
-    /* Savepoint commands not sent yet (static texts, in order): they go to the server in one
-     * pipeline with the next statement (exec.c), saving a round trip each. */
-    const char *pending[VN__PG_PENDING_MAX];
+    /* Statements not sent yet, in order (savepoint commands, the change log's renders): they
+     * go to the server in one pipeline with the next statement (exec.c), saving a round trip
+     * each. */
+    struct vn__pg_pending {
+        const char *sql;             /* static text */
+        const struct vn__pg_args *a; /* borrowed until sent; NULL: none */
+        const Oid *types;            /* may be NULL */
+    } pending[VN__PG_PENDING_MAX];
     int npending;
     const char *stmt_sql[VN__PG_STMT_MAX]; /* prepared on this connection, by address */
     char shown[VN__STORE_SHOWN_MAX];       /* the URL for messages, without a password */
@@ -115,6 +120,11 @@ void vn__pg_forget_statements(struct vn__pg *s);
  * the failure's code when the list was full and sending them now failed.
  */
 int vn__pg_defer(struct vn__pg *s, const char *sql);
+
+/* The same for a statement with arguments a and their types (both may be NULL), whose result
+ * nobody needs but its success: a must stay valid until the next statement has run. */
+int vn__pg_defer_args(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
+                      const Oid *types);
 
 /* Send the deferred commands now, one by one (before a statement outside the cache, a text
  * run through the simple protocol, a read in single-row mode): 0 or the failure's code. */
