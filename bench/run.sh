@@ -50,7 +50,9 @@ TOKEN=$(cat "$T/token")
 API_KEY=$("$BIN" api-key add --db "$T/bench.db" --name bench --scope read 2>/dev/null)
 (umask 077 && printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" >"$T/whsec")
 
-"$BIN" serve --db "$T/bench.db" --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+# --max-per-ip 0: wrk's 64 connections and the latency probe's all come from 127.0.0.1 (with
+# the default 64 the probe's connection is refused: "socket hang up").
+"$BIN" serve --db "$T/bench.db" --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --max-per-ip 0 \
     --ready-file "$T/ready" --log-format json >"$T/serve.log" 2>&1 &
 SERVE_PID=$!
 pids+=("$SERVE_PID")
