@@ -71,7 +71,9 @@ struct vn_adam_id {
  */
 int vn_adam_id_canonical(const char *s, size_t len, struct vn_adam_id *out, struct vn_error *err);
 
-/* One element of ASSET_MANAGEMENT assignments: exactly one of client_user_id/serial_number. */
+/* One element of ASSET_MANAGEMENT assignments: exactly one of client_user_id/serial_number.
+ * In a FAILURE notification adam_id may be empty ("": Apple did not say) and pricing_param
+ * NULL then. */
 struct vn_assignment {
     struct vn_adam_id adam_id;
     const char *pricing_param;  /* "STDQ" when absent (Apple's default) */
@@ -88,7 +90,7 @@ struct vn_user {
     const char *status; /* "Registered", "Associated", "Retired", ... or NULL */
 };
 
-/* One element of SUBSCRIPTION_MANAGEMENT assignments. */
+/* One element of SUBSCRIPTION_MANAGEMENT assignments (FAILURE: adam_id may be ""). */
 struct vn_seat {
     struct vn_adam_id adam_id;
     const char *client_user_id;

@@ -338,6 +338,63 @@ static void test_exactly_one_of_user_or_serial(void **state)
                    "notification.assignments[0].clientUserId: empty string");
 }
 
+/* Parse a body given as text; returns the owned notification (envelope must be valid). */
+static struct vn_notification *parse_body_text(const char *body)
+{
+    struct vn_notification *n = NULL;
+
+    assert_int_equal(vn_notification_parse(body, strlen(body), NULL, &n, NULL), 0);
+    assert_non_null(n);
+    return n;
+}
+
+#define ENVELOPE(type, payload)                                                                    \
+    "{\"notificationId\":\"f1\",\"notificationType\":\"" type "\",\"uId\":\"2049025000431439\","   \
+    "\"notification\":" payload "}"
+
+/*
+ * A FAILURE element only has to name its item (contract 3.1): Apple's REVOKE of a clientUserId
+ * it never knew carries {clientUserId} alone. Such a notification is valid (applied: recorded
+ * on its event); the same element in a SUCCESS notification is not (a mirror row needs it).
+ */
+static void test_failure_elements_name_the_item_partly(void **state)
+{
+    struct vn_notification *n;
+
+    (void)state;
+    n = parse_body_text(ENVELOPE("ASSET_MANAGEMENT",
+                                 "{\"type\":\"REVOKE\",\"result\":\"FAILURE\",\"eventId\":\"e1\","
+                                 "\"error\":{\"errorNumber\":9609},"
+                                 "\"assignments\":[{\"clientUserId\":\"ghost\"}]}"));
+    assert_true(n->valid);
+    assert_string_equal(n->assignments[0].adam_id.s, "");
+    assert_null(n->assignments[0].pricing_param);
+    assert_string_equal(n->assignments[0].client_user_id, "ghost");
+    vn_notification_free(n);
+
+    n = parse_body_text(ENVELOPE("ASSET_MANAGEMENT",
+                                 "{\"type\":\"REVOKE\",\"result\":\"SUCCESS\",\"eventId\":\"e1\","
+                                 "\"assignments\":[{\"clientUserId\":\"ghost\"}]}"));
+    assert_false(n->valid);
+    assert_string_equal(n->error, "notification.assignments[0].adamId: missing");
+    vn_notification_free(n);
+
+    /* Still needs something to name: a FAILURE element with no identifier is invalid. */
+    n = parse_body_text(ENVELOPE("ASSET_MANAGEMENT",
+                                 "{\"type\":\"REVOKE\",\"result\":\"FAILURE\",\"eventId\":\"e1\","
+                                 "\"assignments\":[{\"pricingParam\":\"STDQ\"}]}"));
+    assert_false(n->valid);
+    vn_notification_free(n);
+
+    n = parse_body_text(
+        ENVELOPE("SUBSCRIPTION_MANAGEMENT",
+                 "{\"type\":\"ASSOCIATE\",\"result\":\"FAILURE\",\"eventId\":\"e2\","
+                 "\"assignments\":[{\"clientUserId\":\"ghost\"}]}"));
+    assert_true(n->valid);
+    assert_string_equal(n->seats[0].adam_id.s, "");
+    vn_notification_free(n);
+}
+
 static void test_optional_fields_absent_or_null(void **state)
 {
     struct vn_notification *n;
@@ -479,7 +536,7 @@ static char *many(const char *fixture, const char *key, size_t count)
 static void test_list_limits(void **state)
 {
     char *text = many(AD, "assignments", VN_ITEMS_MAX);
-    struct vn_notification *n = parse_text(text);
+    struct vn_notification *n = parse_body_text(text);
 
     assert_int_equal(n->valid, 1);
     assert_int_equal(n->n_items, VN_ITEMS_MAX);
@@ -689,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_message_names_the_element),
         cmocka_unit_test(test_enum_values),
         cmocka_unit_test(test_exactly_one_of_user_or_serial),
+        cmocka_unit_test(test_failure_elements_name_the_item_partly),
         cmocka_unit_test(test_optional_fields_absent_or_null),
         cmocka_unit_test(test_empty_lists_are_valid),
         cmocka_unit_test(test_string_limits),

@@ -129,15 +129,17 @@ static int note_failed_item(struct vn_store *st, const struct vn_notification *n
     case VN_NT_ASSET_MANAGEMENT: {
         const struct vn_assignment *a = &n->assignments[i];
 
-        return vn_store_event_failed_item(st, n->event_id, num, a->adam_id.s, pricing(a),
-                                          a->client_user_id, a->serial_number);
+        return vn_store_event_failed_item(
+            st, n->event_id, num, a->adam_id.s[0] ? a->adam_id.s : NULL,
+            a->adam_id.s[0] ? pricing(a) : NULL, a->client_user_id, a->serial_number);
     }
     case VN_NT_USER_MANAGEMENT:
         return vn_store_event_failed_item(st, n->event_id, num, NULL, NULL,
                                           n->users[i].client_user_id, NULL);
     case VN_NT_SUBSCRIPTION_MANAGEMENT:
-        return vn_store_event_failed_item(st, n->event_id, num, n->seats[i].adam_id.s, NULL,
-                                          n->seats[i].client_user_id, NULL);
+        return vn_store_event_failed_item(st, n->event_id, num,
+                                          n->seats[i].adam_id.s[0] ? n->seats[i].adam_id.s : NULL,
+                                          NULL, n->seats[i].client_user_id, NULL);
     default:
         return 0;
     }

@@ -438,15 +438,27 @@ static int item_object(struct vn_notification *n, const json_t *e, const struct 
     return 0;
 }
 
+/*
+ * An element of ASSET_MANAGEMENT assignments. A SUCCESS element is a mirror row: adamId and
+ * exactly one of clientUserId/serialNumber. A FAILURE element only has to name the item (Apple's
+ * REVOKE of a clientUserId it never knew carries {clientUserId} alone): adamId may be missing
+ * (adam_id.s is "" then), and at least one of clientUserId/serialNumber is there.
+ */
 static int parse_assignment(struct vn_notification *n, const json_t *e, const struct loc *at,
                             struct vn_assignment *a)
 {
-    if (item_object(n, e, at) || get_adam_id(n, e, at, "adamId", REQUIRED, &a->adam_id, NULL) ||
+    int failure = n->result == VN_RES_FAILURE, has_adam = 1;
+
+    if (item_object(n, e, at) ||
+        get_adam_id(n, e, at, "adamId", failure ? OPTIONAL : REQUIRED, &a->adam_id,
+                    failure ? &has_adam : NULL) ||
         get_id(n, e, at, "pricingParam", OPTIONAL, &a->pricing_param) ||
         get_id(n, e, at, "clientUserId", OPTIONAL, &a->client_user_id) ||
         get_id(n, e, at, "serialNumber", OPTIONAL, &a->serial_number))
         return VN_EPARSE;
-    if (!a->pricing_param)
+    if (!has_adam)
+        a->adam_id.s[0] = '\0';
+    if (!a->pricing_param && has_adam)
         a->pricing_param = "STDQ";
     if (a->client_user_id && a->serial_number)
         return fail(n, at, NULL, "both clientUserId and serialNumber (expected exactly one)");
@@ -466,14 +478,21 @@ static int parse_user(struct vn_notification *n, const json_t *e, const struct l
     return 0;
 }
 
+/* An element of SUBSCRIPTION_MANAGEMENT assignments; a FAILURE one may lack adamId. */
 static int parse_seat(struct vn_notification *n, const json_t *e, const struct loc *at,
                       struct vn_seat *s)
 {
+    int failure = n->result == VN_RES_FAILURE, has_adam = 1;
+
     s->renewing = 1;
-    if (item_object(n, e, at) || get_adam_id(n, e, at, "adamId", REQUIRED, &s->adam_id, NULL) ||
+    if (item_object(n, e, at) ||
+        get_adam_id(n, e, at, "adamId", failure ? OPTIONAL : REQUIRED, &s->adam_id,
+                    failure ? &has_adam : NULL) ||
         get_id(n, e, at, "clientUserId", REQUIRED, &s->client_user_id) ||
         get_bool(n, e, at, "renewing", OPTIONAL, &s->renewing))
         return VN_EPARSE;
+    if (!has_adam)
+        s->adam_id.s[0] = '\0';
     return 0;
 }
 
