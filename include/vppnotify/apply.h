@@ -18,6 +18,7 @@ struct vn_apply_stats {
     long long inserted; /* assignments or seats inserted */
     long long deleted;  /* assignments or seats deleted */
     long long upserted; /* users upserted, subscriptions or assets adjusted */
+    long long skipped;  /* items older than the key's last change (contract 3.1): not applied */
 };
 
 /*

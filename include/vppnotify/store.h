@@ -380,19 +380,26 @@ enum vn_mirror_table {
     VN_MT__COUNT
 };
 
-int vn_store_sync_asset(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
-                        const char *pricing_param, long long total, long long assigned,
-                        long long available);
-int vn_store_sync_assignment(struct vn_store *st, const char *uid, int64_t gen,
+/*
+ * seen is the writer clock read before the record's page was fetched (vn_store_clock): a row
+ * changed after it (by a notification, or a newer sync) is newer than the record and is kept,
+ * and so is a delete after it (a tombstone): the write is then skipped and returns 3.
+ */
+int vn_store_sync_asset(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                        const char *adam_id, const char *pricing_param, long long total,
+                        long long assigned, long long available);
+int vn_store_sync_assignment(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
                              const struct vn_assignment *a);
 /* Every field is written as given (NULL clears it), unlike the notification upsert. Apple
  * keeps retired users' rows, so one walk may return a clientUserId twice: a row this gen wrote
  * active is kept against a Retired record of the same gen (0); otherwise the later wins. */
-int vn_store_sync_user(struct vn_store *st, const char *uid, int64_t gen, const struct vn_user *u);
-int vn_store_sync_subscription(struct vn_store *st, const char *uid, int64_t gen,
+int vn_store_sync_user(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                       const struct vn_user *u);
+int vn_store_sync_subscription(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
                                const char *adam_id, const char *parent_adam_id,
                                const struct vn_counts *c);
-int vn_store_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *s);
+int vn_store_sync_seat(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                       const struct vn_seat *s);
 
 /* Which rows a sweep may delete; NULL fields do not narrow it. */
 struct vn_mirror_scope {
@@ -402,11 +409,13 @@ struct vn_mirror_scope {
     const char *serial_number;
 };
 
-/* Delete the rows of table for uid within scope whose generation is not gen, at most limit of
- * them (0: all); *removed gets how many (fewer than limit: nothing is left). */
+/* Delete the rows of table for uid within scope whose generation is not gen and that did not
+ * change after the clock since (the walk's start: a row a notification changed since is newer
+ * than the walk), at most limit of them (0: all); *removed gets how many (fewer than limit:
+ * nothing is left). */
 int vn_store_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid,
-                        int64_t gen, const struct vn_mirror_scope *scope, long long limit,
-                        long long *removed);
+                        int64_t gen, int64_t since, const struct vn_mirror_scope *scope,
+                        long long limit, long long *removed);
 
 /* What the last syncs of a location left behind (one row per location). */
 struct vn_sync_state {
@@ -423,6 +432,72 @@ struct vn_sync_state {
 /* The state of uid; a zeroed struct and 0 when it never synced. */
 int vn_store_sync_state_get(struct vn_store *st, const char *uid, struct vn_sync_state *out);
 int vn_store_sync_state_put(struct vn_store *st, const char *uid, const struct vn_sync_state *s);
+
+/* ---- convergence (contract 3.1): the writer clock, last changes, verification ---------- */
+
+/*
+ * The writer clock orders changes of the mirror: every write transaction that changes it takes
+ * the next value (the writer does, after each BEGIN) and each mirror row it changes is stamped
+ * with it; deletes of assignments and seats leave a tombstone with it. vn_store_clock reads
+ * the value of the last committed one (a read: any handle).
+ */
+int vn_store_clock_tick(struct vn_store *st, int64_t *clock);
+int vn_store_clock(struct vn_store *st, int64_t *clock);
+
+/* What the mirror knows of one key (assignments: adamId, pricingParam and clientUserId or
+ * serialNumber; seats: adamId and clientUserId; users: clientUserId) in struct vn_mirror_scope. */
+struct vn_key_state {
+    int present;                  /* the row exists */
+    int64_t clock;                /* of the row, or of its tombstone; 0 when neither */
+    char event_id[VN_ID_MAX + 1]; /* the event of the last notification change, or "" */
+    char status[32];              /* users: the row's status, or "" */
+};
+
+int vn_store_key_state(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                       const struct vn_mirror_scope *key, struct vn_key_state *out);
+
+/* Record event_id as the last notification change of key: on its row, or its tombstone; for a
+ * key with neither (a removal of something the mirror never had) a tombstone is made. */
+int vn_store_key_event(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                       const struct vn_mirror_scope *key, const char *event_id);
+
+/* The order in which vppnotify sent its requests, per location (1, 2, ...): VN_ENOTFOUND for
+ * an event it did not send (unknown, or followed with `events track`). */
+int vn_store_event_send_seq(struct vn_store *st, const char *event_id, long long *seq);
+
+/* Keys to verify with a targeted read at Apple (contract 3.1); adding a key twice keeps one. */
+int vn_store_verify_add(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                        const struct vn_mirror_scope *key, const char *reason);
+
+struct vn_verify_item {
+    long long id;
+    enum vn_mirror_table table;
+    const char *uid;
+    struct vn_mirror_scope key; /* "" fields are NULL */
+    const char *reason;
+    long long attempts;
+};
+
+typedef int (*vn_verify_cb)(void *ud, const struct vn_verify_item *it);
+
+/* Keys waiting (of uid, or all when NULL), oldest first, at most limit (0: all). */
+int vn_store_verify_list(struct vn_store *st, const char *uid, long long limit, vn_verify_cb cb,
+                         void *ud);
+
+/* The key was verified (error NULL: gone from the list), or the read failed (attempts + 1). */
+int vn_store_verify_done(struct vn_store *st, long long id, const char *error);
+
+/* Delete tombstones older than before_ms, at most limit; *removed gets how many. */
+int vn_store_tombstones_purge(struct vn_store *st, int64_t before_ms, long long limit,
+                              long long *removed);
+
+/* Mark an asset needsSync (if it exists): its counts wait for a targeted read. */
+int vn_store_mark_needs_sync(struct vn_store *st, const char *uid, const char *adam_id,
+                             const char *pricing_param);
+
+/* Seats of a subscription in the mirror, by renewing. */
+int vn_store_seat_count(struct vn_store *st, const char *uid, const char *adam_id,
+                        long long *renewing, long long *expiring);
 
 /* ---- tracked events (requests vppnotify sent, or `events track`) ------------------------ */
 

@@ -65,6 +65,16 @@ int vn_sync_run(struct vn_session *s, const struct vn_sync_options *o, struct vn
 int vn_sync_targeted(struct vn_session *s, const char *kind, const char *type,
                      const char *request_json, struct vn_sync_report *r, struct vn_error *err);
 
+/*
+ * Verify one key with a targeted read at Apple (store.h, vn_store_verify_list): an asset; an
+ * assignment and its asset; a subscription's seats (one seat, or all of them) and the
+ * subscription; a user. Apple's answer is written (rows it does not return within the key are
+ * swept), except where the mirror changed after the read. The caller removes the key from the
+ * queue once this returns 0.
+ */
+int vn_sync_verify(struct vn_session *s, const struct vn_verify_item *it, struct vn_sync_report *r,
+                   struct vn_error *err);
+
 /* The report as one line of JSON (owned, free()): kind, per table fetched/added/removed/
  * changed, restarts, pages. */
 char *vn_sync_report_json(const struct vn_sync_report *r);

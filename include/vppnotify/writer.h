@@ -7,6 +7,9 @@
  * queued jobs, runs them in ONE transaction, commits once, and only then calls each job's
  * done(): whatever a done() reports is on disk, and one fsync serves the whole batch.
  *
+ * Each batch transaction takes the next writer clock value first (vn_store_clock_tick): the
+ * mirror rows it changes carry it, so a sync can tell a change newer than its page.
+ *
  * Classes keep bulk work from delaying notifications: a batch takes every queued URGENT job
  * (notifications, healthz; up to batch_max), every queued NORMAL job (bookkeeping) and BULK
  * jobs (a sync page, a sweep chunk) only up to bulk_rows rows of declared cost (at least one

@@ -157,7 +157,8 @@ static void seed_asset(struct fx *f, const char *adam, const char *pp, long long
     static int64_t gen = 1000;
 
     assert_int_equal(vn_store_begin(f->st), 0);
-    assert_true(vn_store_sync_asset(f->st, UID, ++gen, adam, pp, total, assigned, available) >= 0);
+    assert_true(vn_store_sync_asset(f->st, UID, ++gen, INT64_MAX, adam, pp, total, assigned,
+                                    available) >= 0);
     assert_int_equal(vn_store_commit(f->st), 0);
 }
 
@@ -167,7 +168,8 @@ static void drop_assets(struct fx *f)
     long long removed = 0;
 
     assert_int_equal(vn_store_begin(f->st), 0);
-    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSETS, UID, 1, NULL, 0, &removed), 0);
+    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSETS, UID, 1, INT64_MAX, NULL, 0, &removed),
+                     0);
     assert_int_equal(vn_store_commit(f->st), 0);
 }
 
@@ -304,6 +306,22 @@ static void test_row_asset_management_associate_success(void **state)
     assert_string_equal(r.text[0], want);
 }
 
+static int count_verify(void *ud, const struct vn_verify_item *it)
+{
+    (void)it;
+    (*(int *)ud)++;
+    return 0;
+}
+
+/* Keys queued for a targeted read at Apple. */
+static int verify_queued(struct fx *f)
+{
+    int n = 0;
+
+    assert_int_equal(vn_store_verify_list(f->st, NULL, 0, count_verify, &n), 0);
+    return n;
+}
+
 static void associate_three(struct fx *f, struct vn_assignment items[3])
 {
     struct vn_notification n = mgmt(VN_NT_ASSET_MANAGEMENT, "ASSET_MANAGEMENT", "m1",
@@ -336,8 +354,88 @@ static void test_row_asset_management_disassociate_success(void **state)
     assert_int_equal(stats.deleted, 2);
     assert_int_equal(q(f, VN_Q_ASSIGNMENTS, &r), 1);
     assert_non_null(strstr(r.text[0], "clientUserId=client-101 "));
+    /* Another event than the associate's, neither sent by vppnotify: their order is not
+     * known, so the keys are marked and queued for a read at Apple (contract 3.1). */
     assert_string_equal(counts(f, "408709785", "STDQ"),
-                        "totalCount=10 assignedCount=1 availableCount=9 needsSync=false");
+                        "totalCount=10 assignedCount=1 availableCount=9 needsSync=true");
+    assert_int_equal(verify_queued(f), 2);
+}
+
+/* A request vppnotify sent, tracked with its send order (as manage.c records it). */
+static void sent(struct fx *f, const char *event_id, const char *type)
+{
+    struct vn_event_track t = {.event_id = event_id,
+                               .uid = UID,
+                               .kind = "assets",
+                               .type = type,
+                               .expected = 1,
+                               .requested_ms = T0};
+
+    assert_int_equal(vn_store_event_track(f->st, &t), 0);
+}
+
+/*
+ * Issue 10 item 1: vppnotify sent ASSOCIATE X1, then DISASSOCIATE X1. The DISASSOCIATE's
+ * notification comes first (the ASSOCIATE's first delivery failed), Apple's retry of the
+ * ASSOCIATE later: the send order decides, X1 stays out, nothing needs a sync. The same for a
+ * seat. In the sent order the second change wins, as usual.
+ */
+static void test_order_of_requests_vppnotify_sent(void **state)
+{
+    struct fx *f = *state;
+    uint8_t d[VN_DIGEST_LEN];
+    struct vn_assignment x1 = asg("408709785", "STDQ", NULL, "X1");
+    struct vn_seat seat = {.client_user_id = "c1", .renewing = 1};
+    struct vn_notification dis = mgmt(VN_NT_ASSET_MANAGEMENT, "ASSET_MANAGEMENT", "n2",
+                                      VN_ACT_DISASSOCIATE, VN_RES_SUCCESS, "ev-dis");
+    struct vn_notification assoc = mgmt(VN_NT_ASSET_MANAGEMENT, "ASSET_MANAGEMENT", "n1",
+                                        VN_ACT_ASSOCIATE, VN_RES_SUCCESS, "ev-assoc");
+    struct vn_notification sdis = mgmt(VN_NT_SUBSCRIPTION_MANAGEMENT, "SUBSCRIPTION_MANAGEMENT",
+                                       "n4", VN_ACT_DISASSOCIATE, VN_RES_SUCCESS, "ev-sdis");
+    struct vn_notification sassoc = mgmt(VN_NT_SUBSCRIPTION_MANAGEMENT, "SUBSCRIPTION_MANAGEMENT",
+                                         "n3", VN_ACT_ASSOCIATE, VN_RES_SUCCESS, "ev-sassoc");
+    struct vn_notification again = assoc;
+    struct vn_apply_stats stats;
+    struct rows r;
+
+    vn_digest("a-token-of-sufficient-length", 28, d);
+    assert_int_equal(vn_store_location_add(f->st, UID, "Main", d, T0 - 1000), 0);
+    seed_asset(f, "408709785", "STDQ", 10, 0, 10);
+    sent(f, "ev-assoc", "ASSOCIATE");
+    sent(f, "ev-dis", "DISASSOCIATE");
+    sent(f, "ev-sassoc", "ASSOCIATE");
+    sent(f, "ev-sdis", "DISASSOCIATE");
+    sent(f, "ev-assoc2", "ASSOCIATE");
+
+    dis.assignments = assoc.assignments = &x1;
+    dis.n_items = assoc.n_items = 1;
+    assert_int_equal(apply(f, &dis, &stats), 0); /* X1 was never mirrored: nothing to delete */
+    assert_int_equal(stats.deleted, 0);
+    assert_int_equal(apply(f, &assoc, &stats), 0); /* the late retry of the earlier request */
+    assert_int_equal(stats.inserted, 0);
+    assert_int_equal(stats.skipped, 1);
+    assert_int_equal(q(f, VN_Q_ASSIGNMENTS, &r), 0);
+    assert_string_equal(counts(f, "408709785", "STDQ"),
+                        "totalCount=10 assignedCount=0 availableCount=10 needsSync=false");
+    assert_int_equal(verify_queued(f), 0);
+
+    set_adam(&seat.adam_id, "7");
+    sdis.seats = sassoc.seats = &seat;
+    sdis.n_items = sassoc.n_items = 1;
+    assert_int_equal(apply(f, &sdis, &stats), 0);
+    assert_int_equal(apply(f, &sassoc, &stats), 0);
+    assert_int_equal(stats.skipped, 1);
+    assert_int_equal(q(f, VN_Q_SUBSCRIPTION_ASSIGNMENTS, &r), 0);
+
+    /* A third request, sent after both: it applies. */
+    again.id = "n5";
+    again.event_id = "ev-assoc2";
+    again.assignments = &x1;
+    again.n_items = 1;
+    assert_int_equal(apply(f, &again, &stats), 0);
+    assert_int_equal(stats.inserted, 1);
+    assert_int_equal(q(f, VN_Q_ASSIGNMENTS, &r), 1);
+    assert_int_equal(verify_queued(f), 0);
 }
 
 static void test_row_asset_management_revoke_success(void **state)
@@ -358,7 +456,8 @@ static void test_row_asset_management_revoke_success(void **state)
     assert_int_equal(q(f, VN_Q_ASSIGNMENTS, &r), 1);
     assert_non_null(strstr(r.text[0], "serialNumber=SER1"));
     assert_string_equal(counts(f, "408709785", "STDQ"),
-                        "totalCount=10 assignedCount=1 availableCount=9 needsSync=false");
+                        "totalCount=10 assignedCount=1 availableCount=9 needsSync=true");
+    assert_int_equal(verify_queued(f), 2);
     assert_int_equal(q(f, VN_Q_EVENTS, &r), 2);
     assert_non_null(strstr(r.text[1], "type=REVOKE notifications=1 succeeded=2 failed=0"));
 }
@@ -1090,6 +1189,8 @@ int main(void)
         T(test_row_asset_management_associate_success),
         T(test_row_asset_management_disassociate_success),
         T(test_row_asset_management_revoke_success),
+
+        T(test_order_of_requests_vppnotify_sent),
         T(test_row_asset_management_failure),
         T(test_row_user_management_create_update),
         T(test_row_user_management_retire),

@@ -358,16 +358,16 @@ static void test_sync_marks_are_no_changes(void **state)
     int64_t before;
 
     assert_int_equal(vn_store_begin(f->st), 0);
-    assert_int_equal(vn_store_sync_asset(f->st, "u1", 1, "10", "STDQ", 5, 1, 4), 1);
-    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 1, &a1), 1);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 1, INT64_MAX, "10", "STDQ", 5, 1, 4), 1);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 1, INT64_MAX, &a1), 1);
     assert_int_equal(vn_store_commit(f->st), 0);
     read_log(f->st, 0, &l);
     assert_int_equal(l.n, 2);
     /* The same records again (a later sync that finds nothing new): no change at all. */
     before = head(f->st);
     assert_int_equal(vn_store_begin(f->st), 0);
-    assert_int_equal(vn_store_sync_asset(f->st, "u1", 2, "10", "STDQ", 5, 1, 4), 0);
-    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 2, &a1), 0);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 2, INT64_MAX, "10", "STDQ", 5, 1, 4), 0);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 2, INT64_MAX, &a1), 0);
     assert_int_equal(vn_store_commit(f->st), 0);
     read_log(f->st, before, &l);
     assert_int_equal(l.n, 0);
@@ -378,7 +378,8 @@ static void test_sync_marks_are_no_changes(void **state)
 
         assert_int_equal(vn_store_begin(f->st), 0);
         assert_int_equal(
-            vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 3, &scope, 0, &removed), 0);
+            vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 3, INT64_MAX, &scope, 0, &removed),
+            0);
         assert_int_equal(vn_store_commit(f->st), 0);
         assert_int_equal(removed, 1);
         read_log(f->st, before, &l);

@@ -179,25 +179,25 @@ static void test_sync_writes_report_added_changed_unchanged(void **state)
     assert_int_equal(vn_store_begin(f->st), 0);
     /* A notification made the asset unknown-and-flagged; the sync's counts clear the flag. */
     assert_int_equal(vn_store_asset_adjust(f->st, "u1", "10", "STDQ", 1, 0, 1), 0);
-    assert_int_equal(vn_store_sync_asset(f->st, "u1", 5, "10", "STDQ", 1, 0, 1), 0);
-    assert_int_equal(vn_store_sync_asset(f->st, "u1", 5, "10", "STDQ", 9, 1, 8), 2);
-    assert_int_equal(vn_store_sync_asset(f->st, "u1", 5, "11", NULL, 1, 1, 0), 1);
-    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 5, &a), 1);
-    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 5, &a), 0);
-    assert_int_equal(vn_store_sync_user(f->st, "u1", 5, &u), 1);
-    assert_int_equal(vn_store_sync_user(f->st, "u1", 5, &u), 0);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 5, INT64_MAX, "10", "STDQ", 1, 0, 1), 0);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 5, INT64_MAX, "10", "STDQ", 9, 1, 8), 2);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 5, INT64_MAX, "11", NULL, 1, 1, 0), 1);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 5, INT64_MAX, &a), 1);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 5, INT64_MAX, &a), 0);
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 5, INT64_MAX, &u), 1);
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 5, INT64_MAX, &u), 0);
     u.email = NULL; /* a sync writes every field as given */
-    assert_int_equal(vn_store_sync_user(f->st, "u1", 5, &u), 2);
-    assert_int_equal(vn_store_sync_subscription(f->st, "u1", 5, "7", "70", &c), 1);
-    assert_int_equal(vn_store_sync_subscription(f->st, "u1", 5, "7", "70", &c), 0);
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 5, INT64_MAX, &u), 2);
+    assert_int_equal(vn_store_sync_subscription(f->st, "u1", 5, INT64_MAX, "7", "70", &c), 1);
+    assert_int_equal(vn_store_sync_subscription(f->st, "u1", 5, INT64_MAX, "7", "70", &c), 0);
     c.total_expiring = 40;
-    assert_int_equal(vn_store_sync_subscription(f->st, "u1", 5, "7", "70", &c), 2);
-    assert_int_equal(vn_store_sync_seat(f->st, "u1", 5, &seat), 1);
-    assert_int_equal(vn_store_sync_seat(f->st, "u1", 5, &seat), 0);
+    assert_int_equal(vn_store_sync_subscription(f->st, "u1", 5, INT64_MAX, "7", "70", &c), 2);
+    assert_int_equal(vn_store_sync_seat(f->st, "u1", 5, INT64_MAX, &seat), 1);
+    assert_int_equal(vn_store_sync_seat(f->st, "u1", 5, INT64_MAX, &seat), 0);
     seat.renewing = 0;
-    assert_int_equal(vn_store_sync_seat(f->st, "u1", 5, &seat), 2);
+    assert_int_equal(vn_store_sync_seat(f->st, "u1", 5, INT64_MAX, &seat), 2);
     a.serial_number = "S"; /* both: refused */
-    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 5, &a), VN_EPARSE);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 5, INT64_MAX, &a), VN_EPARSE);
     assert_int_equal(vn_store_commit(f->st), 0);
 
     assert_int_equal(q(f->st, VN_Q_ASSETS, NULL, &r), 2);
@@ -234,13 +234,13 @@ static void test_sync_sweep_removes_rows_of_other_generations_in_scope(void **st
     }
     assert_int_equal(vn_store_begin(f->st), 0);
     for (int i = 0; i < 4; i++)
-        assert_int_equal(vn_store_sync_assignment(f->st, "u1", 1, &a[i]), 1);
+        assert_int_equal(vn_store_sync_assignment(f->st, "u1", 1, INT64_MAX, &a[i]), 1);
     assert_int_equal(vn_store_assignment_insert(f->st, "u2", &a[0]), 1); /* another location */
     /* A later sync of adamId 10 sees c1 and c3 only. */
-    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 2, &a[0]), 0);
-    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 2, &a[2]), 0);
-    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 2, &scope, 0, &removed),
-                     0);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 2, INT64_MAX, &a[0]), 0);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 2, INT64_MAX, &a[2]), 0);
+    assert_int_equal(
+        vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 2, INT64_MAX, &scope, 0, &removed), 0);
     assert_int_equal(removed, 1); /* c2; c4 is outside the scope, u2 another location */
     assert_int_equal(vn_store_commit(f->st), 0);
     assert_int_equal(q(f->st, VN_Q_ASSIGNMENTS, NULL, &r), 4);
@@ -251,7 +251,8 @@ static void test_sync_sweep_removes_rows_of_other_generations_in_scope(void **st
 
     /* Without a scope, everything of the location not of the generation goes. */
     assert_int_equal(vn_store_begin(f->st), 0);
-    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 3, NULL, 0, &removed), 0);
+    assert_int_equal(
+        vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 3, INT64_MAX, NULL, 0, &removed), 0);
     assert_int_equal(removed, 3);
     assert_int_equal(vn_store_commit(f->st), 0);
     assert_int_equal(q(f->st, VN_Q_ASSIGNMENTS, NULL, &r), 1);
@@ -289,11 +290,12 @@ static void test_sync_sweep_in_chunks(void **state)
     for (int i = 0; i < 25; i++) {
         struct vn_assignment a = {.adam_id = {"10"}, .serial_number = sn};
         snprintf(sn, sizeof(sn), "S%d", i);
-        assert_int_equal(vn_store_sync_assignment(f->st, "u1", i < 3 ? 9 : 8, &a), 1);
+        assert_int_equal(vn_store_sync_assignment(f->st, "u1", i < 3 ? 9 : 8, INT64_MAX, &a), 1);
     }
     do {
-        assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 9, NULL, 10, &removed),
-                         0);
+        assert_int_equal(
+            vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 9, INT64_MAX, NULL, 10, &removed),
+            0);
         assert_true(removed <= 10);
         total += removed;
         calls++;
@@ -318,18 +320,213 @@ static void test_sync_user_retired_twice_in_one_walk(void **state)
 
     assert_int_equal(vn_store_begin(f->st), 0);
     /* Active on page 1, its retired predecessor on page 2 (generation 7): active stays. */
-    assert_int_equal(vn_store_sync_user(f->st, "u1", 7, &active), 1);
-    assert_int_equal(vn_store_sync_user(f->st, "u1", 7, &retired), 0);
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 7, INT64_MAX, &active), 1);
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 7, INT64_MAX, &retired), 0);
     /* The next walk (8) returns them the other way round: the later, active one wins. */
-    assert_int_equal(vn_store_sync_user(f->st, "u1", 8, &retired), 2);
-    assert_int_equal(vn_store_sync_user(f->st, "u1", 8, &active), 2);
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 8, INT64_MAX, &retired), 2);
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 8, INT64_MAX, &active), 2);
     /* A walk (9) that only sees the user retired: the user is retired. */
-    assert_int_equal(vn_store_sync_user(f->st, "u1", 9, &retired), 2);
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 9, INT64_MAX, &retired), 2);
     assert_int_equal(vn_store_commit(f->st), 0);
     memset(&r, 0, sizeof(r));
     assert_int_equal(vn_store_query(f->st, VN_Q_USERS, &flt, on_user, &r), 0);
     assert_string_equal(r.status, "Retired");
     assert_string_equal(r.email, "old@b.c");
+}
+
+/* ---- convergence: the writer clock, tombstones, key history, send order, verification ---- */
+
+/* A location, so that deletes leave tombstones (they are kept for existing locations only). */
+static void add_location(struct fx *f, const char *uid)
+{
+    uint8_t d[VN_DIGEST_LEN];
+
+    vn_digest(uid, strlen(uid), d);
+    assert_int_equal(vn_store_location_add(f->st, uid, "L", d, vn_now_ms()), 0);
+}
+
+static int assignment_present(struct fx *f, const char *sn)
+{
+    struct vn_mirror_scope k = {.adam_id = "10", .pricing_param = "STDQ", .serial_number = sn};
+    struct vn_key_state ks;
+
+    assert_int_equal(vn_store_key_state(f->st, VN_MT_ASSIGNMENTS, "u1", &k, &ks), 0);
+    return ks.present;
+}
+
+/*
+ * A sync page fetched before a notification must not undo it (contract 3.1): rows changed
+ * after the page's clock are kept, a row deleted after it is not brought back (tombstone), and
+ * the sweep keeps rows changed after the walk began. A later page wins again.
+ */
+static void test_sync_keeps_changes_newer_than_its_page(void **state)
+{
+    struct fx *f = *state;
+    struct vn_assignment s1 = {.adam_id = {"10"}, .serial_number = "S1"};
+    struct vn_assignment s2 = {.adam_id = {"10"}, .serial_number = "S2"};
+    struct vn_assignment s3 = {.adam_id = {"10"}, .serial_number = "S3"};
+    int64_t c1 = 0, seen = 0, c2 = 0, later = 0;
+    long long removed = -1;
+
+    add_location(f, "u1");
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_clock_tick(f->st, &c1), 0);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 5, INT64_MAX, "10", "STDQ", 10, 2, 8), 1);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 5, INT64_MAX, &s1), 1);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 5, INT64_MAX, &s2), 1);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(vn_store_clock(f->st, &seen), 0);
+    assert_int_equal(seen, c1);
+
+    /* A notification after that: S1 gone, S3 added, the asset's counts moved. */
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_clock_tick(f->st, &c2), 0);
+    assert_true(c2 > c1);
+    assert_int_equal(vn_store_assignment_delete(f->st, "u1", &s1), 1);
+    assert_int_equal(vn_store_assignment_insert(f->st, "u1", &s3), 1);
+    assert_int_equal(vn_store_asset_adjust(f->st, "u1", "10", "STDQ", 1, 0, 1), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+
+    /* A page fetched at `seen` (before the notification) still lists S1 and S2, not S3. */
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_clock_tick(f->st, NULL), 0);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 6, seen, &s1), 3); /* tombstone */
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 6, seen, &s2), 0);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 6, seen, "10", "STDQ", 10, 2, 8), 3);
+    assert_int_equal(
+        vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 6, seen, NULL, 0, &removed), 0);
+    assert_int_equal(removed, 0); /* S3 changed after the walk began: kept */
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_false(assignment_present(f, "S1"));
+    assert_true(assignment_present(f, "S2"));
+    assert_true(assignment_present(f, "S3"));
+
+    /* A walk that began after the notification: Apple lists S1 again (re-associated) and S2. */
+    assert_int_equal(vn_store_clock(f->st, &later), 0);
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_clock_tick(f->st, NULL), 0);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 7, later, &s1), 1);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 7, later, &s2), 0);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 7, later, "10", "STDQ", 11, 2, 9), 0);
+    assert_int_equal(
+        vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 7, later, NULL, 0, &removed), 0);
+    assert_int_equal(removed, 1); /* S3: not listed by a walk newer than its change */
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_true(assignment_present(f, "S1"));
+    assert_false(assignment_present(f, "S3"));
+}
+
+/* The state of a key: its row or its tombstone, its clock and the event of its last change. */
+static void test_key_state_and_event(void **state)
+{
+    struct fx *f = *state;
+    struct vn_assignment s1 = {.adam_id = {"10"}, .serial_number = "S1"};
+    struct vn_mirror_scope k = {.adam_id = "10", .pricing_param = "STDQ", .serial_number = "S1"};
+    struct vn_seat seat = {.adam_id = {"7"}, .client_user_id = "c1", .renewing = 1};
+    struct vn_mirror_scope ks = {.adam_id = "7", .client_user_id = "c1"};
+    struct vn_user u = {.client_user_id = "c1"};
+    struct vn_mirror_scope ku = {.client_user_id = "c1"};
+    struct vn_key_state st;
+    int64_t c = 0;
+
+    add_location(f, "u1");
+    assert_int_equal(vn_store_key_state(f->st, VN_MT_ASSIGNMENTS, "u1", &k, &st), 0);
+    assert_int_equal(st.present, 0);
+    assert_int_equal(st.clock, 0);
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_clock_tick(f->st, &c), 0);
+    assert_int_equal(vn_store_assignment_insert(f->st, "u1", &s1), 1);
+    assert_int_equal(vn_store_key_event(f->st, VN_MT_ASSIGNMENTS, "u1", &k, "ev1"), 0);
+    assert_int_equal(vn_store_key_state(f->st, VN_MT_ASSIGNMENTS, "u1", &k, &st), 0);
+    assert_int_equal(st.present, 1);
+    assert_int_equal(st.clock, c);
+    assert_string_equal(st.event_id, "ev1");
+    assert_int_equal(vn_store_commit(f->st), 0);
+
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_clock_tick(f->st, &c), 0);
+    assert_int_equal(vn_store_assignment_delete(f->st, "u1", &s1), 1);
+    assert_int_equal(vn_store_key_state(f->st, VN_MT_ASSIGNMENTS, "u1", &k, &st), 0);
+    assert_int_equal(st.present, 0);
+    assert_int_equal(st.clock, c); /* the tombstone's */
+    assert_string_equal(st.event_id, "");
+    assert_int_equal(vn_store_key_event(f->st, VN_MT_ASSIGNMENTS, "u1", &k, "ev2"), 0);
+    assert_int_equal(vn_store_key_state(f->st, VN_MT_ASSIGNMENTS, "u1", &k, &st), 0);
+    assert_string_equal(st.event_id, "ev2");
+    /* Seats the same way; users by clientUserId, with their status. */
+    assert_int_equal(vn_store_seat_upsert(f->st, "u1", &seat), 1);
+    assert_int_equal(vn_store_key_event(f->st, VN_MT_SEATS, "u1", &ks, "ev3"), 0);
+    assert_int_equal(vn_store_seat_delete(f->st, "u1", &seat), 1);
+    assert_int_equal(vn_store_key_state(f->st, VN_MT_SEATS, "u1", &ks, &st), 0);
+    assert_int_equal(st.present, 0);
+    assert_int_equal(st.clock, c);
+    assert_int_equal(vn_store_user_upsert(f->st, "u1", &u, "Retired"), 0);
+    assert_int_equal(vn_store_key_event(f->st, VN_MT_USERS, "u1", &ku, "ev4"), 0);
+    assert_int_equal(vn_store_key_state(f->st, VN_MT_USERS, "u1", &ku, &st), 0);
+    assert_int_equal(st.present, 1);
+    assert_string_equal(st.status, "Retired");
+    assert_string_equal(st.event_id, "ev4");
+    assert_int_equal(vn_store_commit(f->st), 0);
+}
+
+static int verify_cb(void *ud, const struct vn_verify_item *it)
+{
+    struct vn_verify_item *out = ud;
+
+    out->id = it->id;
+    out->table = it->table;
+    out->attempts = it->attempts;
+    assert_string_equal(it->uid, "u1");
+    assert_string_equal(it->key.serial_number, "S9");
+    assert_null(it->key.client_user_id);
+    return 0;
+}
+
+/* vppnotify's own requests are numbered in send order per location; keys wait for a read. */
+static void test_send_order_and_verification_queue(void **state)
+{
+    struct fx *f = *state;
+    struct vn_event_track t1 = {.event_id = "a1", .uid = "u1", .kind = "assets", .type = "X"};
+    struct vn_event_track t2 = {.event_id = "a2", .uid = "u1", .kind = "assets", .type = "X"};
+    struct vn_event_track other = {.event_id = "o1", .uid = "u1"}; /* `events track` */
+    struct vn_mirror_scope k = {.adam_id = "10", .pricing_param = "STDQ", .serial_number = "S9"};
+    struct vn_verify_item it = {.id = -1};
+    struct vn_seat seat = {.adam_id = {"7"}, .client_user_id = "c1", .renewing = 0};
+    long long seq = 0, ren = -1, exp = -1, removed = -1;
+
+    add_location(f, "u1");
+    assert_int_equal(vn_store_event_track(f->st, &t1), 0);
+    assert_int_equal(vn_store_event_track(f->st, &t2), 0);
+    assert_int_equal(vn_store_event_track(f->st, &other), 0);
+    assert_int_equal(vn_store_event_send_seq(f->st, "a1", &seq), 0);
+    assert_int_equal(seq, 1);
+    assert_int_equal(vn_store_event_send_seq(f->st, "a2", &seq), 0);
+    assert_int_equal(seq, 2);
+    assert_int_equal(vn_store_event_send_seq(f->st, "o1", &seq), VN_ENOTFOUND);
+    assert_int_equal(vn_store_event_send_seq(f->st, "nope", &seq), VN_ENOTFOUND);
+
+    assert_int_equal(vn_store_verify_add(f->st, VN_MT_ASSIGNMENTS, "u1", &k, "why"), 0);
+    assert_int_equal(vn_store_verify_add(f->st, VN_MT_ASSIGNMENTS, "u1", &k, "again"), 0);
+    assert_int_equal(vn_store_verify_list(f->st, NULL, 0, verify_cb, &it), 0);
+    assert_true(it.id > 0);
+    assert_int_equal(it.table, VN_MT_ASSIGNMENTS);
+    assert_int_equal(vn_store_verify_done(f->st, it.id, "Apple unreachable"), 0);
+    assert_int_equal(vn_store_verify_list(f->st, "u1", 10, verify_cb, &it), 0);
+    assert_int_equal(it.attempts, 1);
+    assert_int_equal(vn_store_verify_done(f->st, it.id, NULL), 0);
+    it.id = -1;
+    assert_int_equal(vn_store_verify_list(f->st, NULL, 0, verify_cb, &it), 0);
+    assert_int_equal(it.id, -1); /* gone */
+
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_seat_upsert(f->st, "u1", &seat), 1);
+    assert_int_equal(vn_store_seat_count(f->st, "u1", "7", &ren, &exp), 0);
+    assert_int_equal(ren, 0);
+    assert_int_equal(exp, 1);
+    assert_int_equal(vn_store_seat_delete(f->st, "u1", &seat), 1);
+    assert_int_equal(vn_store_tombstones_purge(f->st, vn_now_ms() + 60000, 0, &removed), 0);
+    assert_int_equal(removed, 1);
+    assert_int_equal(vn_store_commit(f->st), 0);
 }
 
 static void test_sync_state_roundtrip(void **state)
@@ -555,6 +752,9 @@ int main(void)
         T(test_sync_sweep_removes_rows_of_other_generations_in_scope),
         T(test_sync_sweep_in_chunks),
         T(test_sync_user_retired_twice_in_one_walk),
+        T(test_sync_keeps_changes_newer_than_its_page),
+        T(test_key_state_and_event),
+        T(test_send_order_and_verification_queue),
         T(test_sync_state_roundtrip),
         T(test_event_tracking_lifecycle),
         T(test_leases_one_holder_at_a_time),

@@ -278,18 +278,19 @@ static void test_store_sync_marks_and_sweep(void **state)
     assert_int_equal(vn_store_assignment_insert(f->st, "u1", &a3), 1);
     assert_int_equal(vn_store_asset_adjust(f->st, "u1", "10", "STDQ", 0, 1, -1), 0);
     /* Generation 7 sees S2 and not S1. */
-    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 7, &a2), 1);
-    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 7, &a2), 0);
-    assert_int_equal(vn_store_sync_asset(f->st, "u1", 7, "10", "STDQ", 5, 1, 4), 2);
-    assert_int_equal(vn_store_sync_asset(f->st, "u1", 7, "10", "STDQ", 5, 1, 4), 0);
-    assert_int_equal(vn_store_sync_asset(f->st, "u1", 7, "12", NULL, 1, 0, 1), 1);
-    assert_int_equal(vn_store_sync_user(f->st, "u1", 7, &u), 1);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 7, INT64_MAX, &a2), 1);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 7, INT64_MAX, &a2), 0);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 7, INT64_MAX, "10", "STDQ", 5, 1, 4), 2);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 7, INT64_MAX, "10", "STDQ", 5, 1, 4), 0);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 7, INT64_MAX, "12", NULL, 1, 0, 1), 1);
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 7, INT64_MAX, &u), 1);
     u.email = NULL; /* a sync writes what Apple says, absent fields included */
-    assert_int_equal(vn_store_sync_user(f->st, "u1", 7, &u), 2);
-    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 7, &scope, 0, &removed),
-                     0);
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 7, INT64_MAX, &u), 2);
+    assert_int_equal(
+        vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 7, INT64_MAX, &scope, 0, &removed), 0);
     assert_int_equal(removed, 1); /* S1; c1's assignment of 11 is outside the scope */
-    assert_int_equal(vn_store_sync_sweep(f->st, VN_MT_ASSETS, "u1", 7, NULL, 0, &removed), 0);
+    assert_int_equal(
+        vn_store_sync_sweep(f->st, VN_MT_ASSETS, "u1", 7, INT64_MAX, NULL, 0, &removed), 0);
     assert_int_equal(removed, 0);
     assert_int_equal(vn_store_commit(f->st), 0);
     assert_int_equal(vn_store_assignment_delete(f->st, "u1", &a1), 0); /* gone */

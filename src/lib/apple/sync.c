@@ -46,8 +46,10 @@ struct job {
     const char *since; /* sinceVersionId, or NULL */
     int sweep;         /* delete rows within scope that the walk did not return */
     char scope_adam[VN_ADAM_ID_MAX + 1], scope_pp[8], scope_cuid[VN_ID_MAX + 1];
+    char scope_sn[VN_ID_MAX + 1];
     char version[128]; /* versionId of the walk */
     int64_t gen;       /* generation of the walk: written on every row it returned */
+    int64_t began;     /* writer clock when the walk began: rows changed later are kept */
     long long fetched; /* records of the current walk */
 };
 
@@ -59,6 +61,7 @@ struct ctx {
     size_t njobs;
     int apple_number;  /* Apple's errorNumber when a walk failed on one */
     long long skipped; /* records without the fields a mirror row needs */
+    long long kept;    /* records older than a change the mirror has since (contract 3.1) */
 };
 
 static struct job *add_job(struct ctx *c, enum vn_mirror_table t, int sweep)
@@ -125,27 +128,41 @@ static long long num(const json_t *o, const char *k)
     return (long long)json_integer_value(json_object_get(o, k));
 }
 
-/* Write one record: 0/1/2 (unchanged/added/changed), < 0 an error, 3 a record we skip. */
-static int write_item(struct vn_store *st, const char *uid, int64_t gen, enum vn_mirror_table t,
-                      json_t *it)
+#define SKIP 5 /* write_item: a record without the fields a mirror row needs */
+
+/*
+ * Write one record under generation gen, fetched at writer clock seen: 0/1/2 (unchanged/
+ * added/changed), 3 (kept: the mirror changed the row after seen), SKIP, or < 0 an error. An
+ * asset kept is a count a notification moved after the page was fetched: counts are deltas on
+ * the mirror's value, so the asset is queued for a targeted read at Apple.
+ */
+static int write_item(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                      enum vn_mirror_table t, json_t *it)
 {
     char adam[VN_ADAM_ID_MAX + 1];
 
     switch (t) {
-    case VN_MT_ASSETS:
+    case VN_MT_ASSETS: {
+        const char *pp = str(it, "pricingParam");
+        struct vn_mirror_scope key = {.adam_id = adam, .pricing_param = pp ? pp : "STDQ"};
+        int w;
         if (adam_text(json_object_get(it, "adamId"), adam))
-            return 3;
-        return vn_store_sync_asset(st, uid, gen, adam, str(it, "pricingParam"),
-                                   num(it, "totalCount"), num(it, "assignedCount"),
-                                   num(it, "availableCount"));
+            return SKIP;
+        w = vn_store_sync_asset(st, uid, gen, seen, adam, pp, num(it, "totalCount"),
+                                num(it, "assignedCount"), num(it, "availableCount"));
+        if (w == 3 && vn_store_verify_add(st, VN_MT_ASSETS, uid, &key,
+                                          "counts changed while a sync fetched them") != 0)
+            return VN_ESTORE;
+        return w;
+    }
     case VN_MT_ASSIGNMENTS: {
         struct vn_assignment a = {.pricing_param = str(it, "pricingParam"),
                                   .client_user_id = str(it, "clientUserId"),
                                   .serial_number = str(it, "serialNumber")};
         if (adam_text(json_object_get(it, "adamId"), a.adam_id.s) ||
             !a.client_user_id == !a.serial_number)
-            return 3;
-        return vn_store_sync_assignment(st, uid, gen, &a);
+            return SKIP;
+        return vn_store_sync_assignment(st, uid, gen, seen, &a);
     }
     case VN_MT_USERS: {
         struct vn_user u = {.client_user_id = str(it, "clientUserId"),
@@ -154,8 +171,8 @@ static int write_item(struct vn_store *st, const char *uid, int64_t gen, enum vn
                             .id_hash = str(it, "idHash"),
                             .status = str(it, "status")};
         if (!u.client_user_id)
-            return 3;
-        return vn_store_sync_user(st, uid, gen, &u);
+            return SKIP;
+        return vn_store_sync_user(st, uid, gen, seen, &u);
     }
     case VN_MT_SUBSCRIPTIONS: {
         json_t *counts = json_object_get(it, "counts");
@@ -165,21 +182,21 @@ static int write_item(struct vn_store *st, const char *uid, int64_t gen, enum vn
         char parent[VN_ADAM_ID_MAX + 1];
         int has_parent = adam_text(json_object_get(it, "parentAdamId"), parent) == 0;
         if (adam_text(json_object_get(it, "adamId"), adam))
-            return 3;
-        return vn_store_sync_subscription(st, uid, gen, adam, has_parent ? parent : NULL, &c);
+            return SKIP;
+        return vn_store_sync_subscription(st, uid, gen, seen, adam, has_parent ? parent : NULL, &c);
     }
     case VN_MT_SEATS: {
         json_t *ren = json_object_get(it, "renewing");
         struct vn_seat seat = {.client_user_id = str(it, "clientUserId"),
                                .renewing = json_is_boolean(ren) ? json_is_true(ren) : 1};
         if (adam_text(json_object_get(it, "adamId"), seat.adam_id.s) || !seat.client_user_id)
-            return 3;
-        return vn_store_sync_seat(st, uid, gen, &seat);
+            return SKIP;
+        return vn_store_sync_seat(st, uid, gen, seen, &seat);
     }
     case VN_MT__COUNT:
         break;
     }
-    return 3;
+    return SKIP;
 }
 
 /* One writer job: a chunk of a page's records, written under the walk's generation. */
@@ -187,31 +204,33 @@ struct page_job {
     struct vn_wjob job;
     const char *uid;
     enum vn_mirror_table table;
-    int64_t gen;
+    int64_t gen, seen;
     json_t *items; /* borrowed */
     size_t from, to;
-    long long added, changed, skipped; /* outputs */
+    long long added, changed, kept, skipped; /* outputs */
 };
 
 static int page_run(struct vn_store *st, struct vn_wjob *wj, struct vn_error *err)
 {
     struct page_job *p = wj->ud;
 
-    p->added = p->changed = p->skipped = 0;
+    p->added = p->changed = p->kept = p->skipped = 0;
     for (size_t i = p->from; i < p->to; i++) {
-        int w = write_item(st, p->uid, p->gen, p->table, json_array_get(p->items, i));
+        int w = write_item(st, p->uid, p->gen, p->seen, p->table, json_array_get(p->items, i));
         if (w < 0)
             return vn_error_set(err, w, "%s", vn_store_last_error(st));
         p->added += w == 1;
         p->changed += w == 2;
-        p->skipped += w == 3;
+        p->kept += w == 3;
+        p->skipped += w == SKIP;
     }
     return 0;
 }
 
-/* Write one page's records as they arrived, WRITE_CHUNK per job, each committed before the
- * next; the page is not kept afterwards. */
-static int write_page(struct ctx *c, struct job *j, json_t *items, struct vn_error *err)
+/* Write one page's records as they arrived (fetched at writer clock seen), WRITE_CHUNK per
+ * job, each committed before the next; the page is not kept afterwards. */
+static int write_page(struct ctx *c, struct job *j, json_t *items, int64_t seen,
+                      struct vn_error *err)
 {
     struct vn_sync_counts *k = &c->r->t[j->table];
     size_t n = json_array_size(items);
@@ -224,6 +243,7 @@ static int write_page(struct ctx *c, struct job *j, json_t *items, struct vn_err
                              .uid = c->s->uid,
                              .table = j->table,
                              .gen = j->gen,
+                             .seen = seen,
                              .items = items,
                              .from = from,
                              .to = from + WRITE_CHUNK < n ? from + WRITE_CHUNK : n};
@@ -238,6 +258,7 @@ static int write_page(struct ctx *c, struct job *j, json_t *items, struct vn_err
                                 tables[j->table].name, c->s->uid, p.job.error);
         k->added += p.added;
         k->changed += p.changed;
+        c->kept += p.kept;
         c->skipped += p.skipped;
     }
     return 0;
@@ -258,8 +279,10 @@ static int sweep_run(struct vn_store *st, struct vn_wjob *wj, struct vn_error *e
         .adam_id = j->scope_adam[0] ? j->scope_adam : NULL,
         .pricing_param = j->scope_pp[0] ? j->scope_pp : NULL,
         .client_user_id = j->scope_cuid[0] ? j->scope_cuid : NULL,
+        .serial_number = j->scope_sn[0] ? j->scope_sn : NULL,
     };
-    int rc = vn_store_sync_sweep(st, j->table, sw->uid, j->gen, &scope, SWEEP_CHUNK, &sw->removed);
+    int rc = vn_store_sync_sweep(st, j->table, sw->uid, j->gen, j->began, &scope, SWEEP_CHUNK,
+                                 &sw->removed);
 
     if (rc)
         vn_error_set(err, rc, "%s", vn_store_last_error(st));
@@ -317,6 +340,10 @@ static int finish_walks(struct ctx *c, struct vn_error *err)
     if (c->skipped)
         vn_log_warn("sync %s: %lld records without the fields a mirror row needs were skipped",
                     c->s->uid, c->skipped);
+    if (c->kept)
+        vn_log_info("sync %s: %lld records were older than a change the mirror has from a "
+                    "notification since; the newer change was kept",
+                    c->s->uid, c->kept);
     return rc;
 }
 
@@ -340,6 +367,9 @@ restart:
     j->gen = new_gen(); /* a walk started over writes a new one: the sweep ends the old */
     j->fetched = 0;
     j->version[0] = '\0';
+    if (vn_store_clock(c->s->st, &j->began) != 0)
+        return vn_error_set(err, VN_EUNAVAIL, "cannot read the writer clock: %s",
+                            vn_store_last_error(c->s->st));
     {
         char *cursor = NULL;
         long long page = 0;
@@ -351,6 +381,7 @@ restart:
             char pagebuf[24];
             json_t *out = NULL, *items, *next;
             const char *v;
+            int64_t seen;
 
             vn_buf_init(&q, 4096);
             vn_buf_puts(&q, j->filter);
@@ -361,6 +392,13 @@ restart:
             if (!tables[j->table].cursor && page > 0) {
                 snprintf(pagebuf, sizeof(pagebuf), "%lld", page);
                 vn_apple_query_add(&q, "pageIndex", pagebuf);
+            }
+            /* What the mirror has changed after this clock is newer than the page. */
+            if (vn_store_clock(c->s->st, &seen) != 0) {
+                vn_buf_release(&q);
+                free(cursor);
+                return vn_error_set(err, VN_EUNAVAIL, "cannot read the writer clock: %s",
+                                    vn_store_last_error(c->s->st));
             }
             rc = vn_session_call(c->s, "GET", tables[j->table].endpoint, tables[j->table].path,
                                  vn_buf_str(&q), NULL, &out, &why);
@@ -395,7 +433,7 @@ restart:
                 return vn_error_set(err, VN_EPARSE, "GET %s: \"%s\" is not an array",
                                     tables[j->table].path, tables[j->table].key);
             }
-            if (items && (rc = write_page(c, j, items, err)) != 0) {
+            if (items && (rc = write_page(c, j, items, seen, err)) != 0) {
                 json_decref(out);
                 free(cursor);
                 return rc;
@@ -743,6 +781,94 @@ int vn_sync_targeted(struct vn_session *s, const char *kind, const char *type,
     }
     json_decref(req);
     r->kind = "targeted";
+    rc = walk_all(c, 0, err);
+    if (!rc)
+        rc = finish_walks(c, err);
+    free_jobs(c);
+    free(c);
+    return rc;
+}
+
+/* ---- verification of one key (contract 3.1) ------------------------------------------- */
+
+int vn_sync_verify(struct vn_session *s, const struct vn_verify_item *it, struct vn_sync_report *r,
+                   struct vn_error *err)
+{
+    const struct vn_mirror_scope *k = &it->key;
+    struct ctx *c = calloc(1, sizeof(*c));
+    struct job *ja = NULL, *jb = NULL;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    if (!c)
+        return vn_error_set(err, -ENOMEM, "out of memory");
+    c->s = s;
+    c->r = r;
+    r->kind = "verify";
+    switch (it->table) {
+    case VN_MT_ASSIGNMENTS:
+    case VN_MT_ASSETS:
+        if (!k->adam_id)
+            break;
+        if (!(ja = add_job(c, VN_MT_ASSETS, 1)))
+            break;
+        vn_strlcpy(ja->scope_adam, k->adam_id, sizeof(ja->scope_adam));
+        vn_strlcpy(ja->scope_pp, k->pricing_param ? k->pricing_param : "STDQ",
+                   sizeof(ja->scope_pp));
+        add_filter(ja, "adamId", ja->scope_adam);
+        add_filter(ja, "pricingParam", ja->scope_pp);
+        if (it->table == VN_MT_ASSETS || (!k->serial_number && !k->client_user_id))
+            break;
+        if (!(jb = add_job(c, VN_MT_ASSIGNMENTS, 1)))
+            break;
+        memcpy(jb->scope_adam, ja->scope_adam, sizeof(jb->scope_adam));
+        memcpy(jb->scope_pp, ja->scope_pp, sizeof(jb->scope_pp));
+        memcpy(jb->filter, ja->filter, sizeof(jb->filter));
+        if (k->serial_number) {
+            vn_strlcpy(jb->scope_sn, k->serial_number, sizeof(jb->scope_sn));
+            add_filter(jb, "serialNumber", k->serial_number);
+        } else {
+            vn_strlcpy(jb->scope_cuid, k->client_user_id, sizeof(jb->scope_cuid));
+            add_filter(jb, "clientUserId", k->client_user_id);
+        }
+        /* The assignment first: its asset's counts are read after it. */
+        {
+            struct job tmp = *ja;
+            *ja = *jb;
+            *jb = tmp;
+        }
+        break;
+    case VN_MT_SEATS:
+    case VN_MT_SUBSCRIPTIONS:
+        if (!k->adam_id)
+            break;
+        if (!(ja = add_job(c, VN_MT_SEATS, 1)))
+            break;
+        vn_strlcpy(ja->scope_adam, k->adam_id, sizeof(ja->scope_adam));
+        add_filter(ja, "adamId", ja->scope_adam);
+        if (k->client_user_id) {
+            vn_strlcpy(ja->scope_cuid, k->client_user_id, sizeof(ja->scope_cuid));
+            add_filter(ja, "clientUserId", k->client_user_id);
+        }
+        if (!(jb = add_job(c, VN_MT_SUBSCRIPTIONS, 1)))
+            break;
+        vn_strlcpy(jb->scope_adam, k->adam_id, sizeof(jb->scope_adam));
+        add_filter(jb, "adamId", jb->scope_adam);
+        break;
+    case VN_MT_USERS:
+        if (!k->client_user_id)
+            break;
+        if (!(ja = add_job(c, VN_MT_USERS, 0)))
+            break;
+        add_filter(ja, "clientUserId", k->client_user_id);
+        break;
+    case VN_MT__COUNT:
+        break;
+    }
+    if (!c->njobs) {
+        free(c);
+        return vn_error_set(err, VN_EPARSE, "nothing to verify in this key of '%s'", s->uid);
+    }
     rc = walk_all(c, 0, err);
     if (!rc)
         rc = finish_walks(c, err);

@@ -16,6 +16,9 @@
 
 #define DAY_MS          (86400LL * 1000)
 #define HEALTH_EVERY_MS 1000
+#define VERIFY_PER_TICK 16 /* keys verified at Apple per tracker tick at most */
+#define PURGE_EVERY_MS  (3600LL * 1000)
+#define TOMBSTONE_MS    DAY_MS /* a sync longer than this could bring a deleted row back */
 
 struct vn_worker {
     struct vn_worker_options o;
@@ -221,6 +224,116 @@ static int track(struct vn_worker *w, struct vn_store *st, struct vn_session_env
     return rc;
 }
 
+/* ---- verification of keys (contract 3.1) and tombstones ------------------------------- */
+
+struct verify_list {
+    struct vn_verify_item it[VERIFY_PER_TICK];
+    char uid[VERIFY_PER_TICK][VN_ID_MAX + 1];
+    char adam[VERIFY_PER_TICK][VN_ADAM_ID_MAX + 1], pp[VERIFY_PER_TICK][16];
+    char cuid[VERIFY_PER_TICK][VN_ID_MAX + 1], sn[VERIFY_PER_TICK][VN_ID_MAX + 1];
+    int n;
+};
+
+static const char *keep(char *dst, size_t len, const char *src)
+{
+    if (!src)
+        return NULL;
+    vn_strlcpy(dst, src, len);
+    return dst;
+}
+
+static int collect_verify(void *ud, const struct vn_verify_item *it)
+{
+    struct verify_list *l = ud;
+    int i = l->n++;
+
+    l->it[i] = *it;
+    l->it[i].uid = keep(l->uid[i], sizeof(l->uid[i]), it->uid);
+    l->it[i].key.adam_id = keep(l->adam[i], sizeof(l->adam[i]), it->key.adam_id);
+    l->it[i].key.pricing_param = keep(l->pp[i], sizeof(l->pp[i]), it->key.pricing_param);
+    l->it[i].key.client_user_id = keep(l->cuid[i], sizeof(l->cuid[i]), it->key.client_user_id);
+    l->it[i].key.serial_number = keep(l->sn[i], sizeof(l->sn[i]), it->key.serial_number);
+    l->it[i].reason = NULL;
+    return l->n == VERIFY_PER_TICK;
+}
+
+struct verify_done {
+    long long id;
+    const char *error;
+};
+
+static int verify_done_run(struct vn_store *st, void *ud)
+{
+    struct verify_done *d = ud;
+
+    return vn_store_verify_done(st, d->id, d->error);
+}
+
+/*
+ * Read the keys queued for verification from Apple (contract 3.1): Apple's answer is written,
+ * the key leaves the queue. A key whose read fails stays (attempts + 1) and the pass stops
+ * there: Apple may be unreachable, the next tick tries again.
+ */
+static void verify_pass(struct vn_worker *w, struct vn_store *st, struct vn_session_env *env)
+{
+    struct verify_list *l = calloc(1, sizeof(*l));
+
+    if (!l)
+        return;
+    if (vn_store_verify_list(st, NULL, VERIFY_PER_TICK, collect_verify, l) < 0)
+        l->n = 0;
+    for (int i = 0; i < l->n; i++) {
+        struct vn_session s;
+        struct vn_sync_report r;
+        struct vn_error err = {0};
+        struct verify_done d = {.id = l->it[i].id};
+        int rc;
+
+        /* Another instance holds this location's lease: its Apple work is that instance's. */
+        if (!vn_leases_held(w->leases, l->it[i].uid))
+            continue;
+        rc = vn_session_open(&s, env, st, l->it[i].uid, &err);
+
+        if (rc == 0) {
+            rc = vn_sync_verify(&s, &l->it[i], &r, &err);
+            vn_session_release(&s);
+        }
+        d.error = rc ? err.msg : NULL;
+        if (rc)
+            vn_log_warn("location %s: a key could not be verified at Apple: %s", l->it[i].uid,
+                        err.msg);
+        else
+            vn_log_debug("location %s: a key was verified at Apple", l->it[i].uid);
+        if (vn_writer_call(w->o.writer, verify_done_run, &d, &err) != 0 || rc)
+            break;
+    }
+    free(l);
+}
+
+struct purge {
+    int64_t before_ms;
+    long long removed;
+};
+
+static int purge_run(struct vn_store *st, void *ud)
+{
+    struct purge *p = ud;
+
+    return vn_store_tombstones_purge(st, p->before_ms, 1000, &p->removed);
+}
+
+/* Tombstones older than a day go, 1,000 per job. */
+static void purge_tombstones(struct vn_worker *w, int64_t now)
+{
+    struct purge p = {.before_ms = now - TOMBSTONE_MS};
+
+    do {
+        p.removed = 0;
+        if (vn_writer_call(w->o.writer, purge_run, &p, NULL) != 0)
+            return;
+    } while (p.removed == 1000);
+}
+
 static void *tracker_main(void *arg)
 {
     struct vn_worker *w = arg;
@@ -228,7 +341,7 @@ static void *tracker_main(void *arg)
         .apple = w->o.apple, .key_file = w->key_file, .writer = w->o.writer, .leases = w->leases};
     int64_t q =
         w->o.tracker.quiet_ms < w->o.tracker.poll_ms ? w->o.tracker.quiet_ms : w->o.tracker.poll_ms;
-    int64_t tick = clamp64(q / 4, 50, 1000), last_health = 0;
+    int64_t tick = clamp64(q / 4, 50, 1000), last_health = 0, last_purge = 0;
     struct vn_store *st = open_store(w, "tracker");
 
     if (!st)
@@ -237,10 +350,15 @@ static void *tracker_main(void *arg)
         int64_t now = vn_now_ms();
         if (track(w, st, &env, now) != 0)
             vn_log_warn("tracker: cannot read the tracked events: %s", vn_store_last_error(st));
+        verify_pass(w, st, &env);
         if (now - last_health >= HEALTH_EVERY_MS) {
             refresh_health(w, st, now);
             refresh_service_config(w, st);
             last_health = now;
+        }
+        if (now - last_purge >= PURGE_EVERY_MS) {
+            purge_tombstones(w, now);
+            last_purge = now;
         }
     } while (!nap(w, tick));
     vn_wipe(env.key, sizeof(env.key));

@@ -6,6 +6,13 @@
  * already have, or a DISASSOCIATE of one we never saw, changes no count. Deltas are applied
  * exactly, never clamped: they commute, so notifications that arrive out of order converge,
  * and a count that goes negative or inconsistent marks the asset needsSync (the store checks).
+ *
+ * Order (contract 3.1): Apple retries a notification for minutes, so an ASSOCIATE can arrive
+ * after the DISASSOCIATE of the same serial. When a notification of one event changes a key
+ * (an assignment, a seat, a user's being active) the opposite way of the key's last change by
+ * another event, arrival order does not decide: if vppnotify sent both requests, the one it
+ * sent later wins (the other item is skipped); otherwise the change is applied, the asset is
+ * marked needsSync and the key queued for a targeted read at Apple, whose answer wins.
  */
 #include "vppnotify/apply.h"
 
@@ -22,6 +29,46 @@
 static const char *pricing(const struct vn_assignment *a)
 {
     return a->pricing_param ? a->pricing_param : "STDQ";
+}
+
+enum order { APPLY, SKIP };
+
+/*
+ * Whether the change of key by event ev (adding: it makes the key present/active) may apply,
+ * after the key's last change by another event the opposite way. May queue the key for a
+ * verification (and mark its asset) when the order is unknown.
+ */
+static int decide_order(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                        const struct vn_mirror_scope *key, const char *ev, int adding,
+                        enum order *out)
+{
+    struct vn_key_state ks;
+    long long seq_ev, seq_last;
+    int rc, last_adding;
+
+    *out = APPLY;
+    if (!ev)
+        return 0;
+    rc = vn_store_key_state(st, table, uid, key, &ks);
+    if (rc || !ks.event_id[0] || !strcmp(ks.event_id, ev))
+        return rc;
+    last_adding = table == VN_MT_USERS ? strcmp(ks.status, "Retired") != 0 : ks.present;
+    if (last_adding == adding)
+        return 0; /* the same way: nothing to decide */
+    if (vn_store_event_send_seq(st, ev, &seq_ev) == 0 &&
+        vn_store_event_send_seq(st, ks.event_id, &seq_last) == 0) {
+        if (seq_ev < seq_last)
+            *out = SKIP; /* vppnotify sent this request before the one already applied */
+        return 0;
+    }
+    /* Not both ours: apply for now, mark and verify. */
+    if (table == VN_MT_ASSIGNMENTS && key->adam_id) {
+        rc = vn_store_mark_needs_sync(st, uid, key->adam_id, key->pricing_param);
+        if (rc)
+            return rc;
+    }
+    return vn_store_verify_add(st, table, uid, key,
+                               "notifications of two events changed it in opposite ways");
 }
 
 static int cmp_asset(const void *pa, const void *pb)
@@ -53,13 +100,26 @@ static int apply_assignments(struct vn_store *st, const struct vn_notification *
     }
     for (i = 0; i < n->n_items; i++) {
         const struct vn_assignment *a = &n->assignments[i];
+        struct vn_mirror_scope key = {a->adam_id.s, pricing(a), a->client_user_id,
+                                      a->serial_number};
+        enum order o;
 
+        rc = decide_order(st, VN_MT_ASSIGNMENTS, n->uid, &key, n->event_id, associate, &o);
+        if (rc)
+            goto out;
+        if (o == SKIP) {
+            stats->skipped++;
+            continue;
+        }
         rc = associate ? vn_store_assignment_insert(st, n->uid, a)
                        : vn_store_assignment_delete(st, n->uid, a);
         if (rc < 0)
             goto out;
         if (rc > 0)
             changed[nchanged++] = a;
+        if (n->event_id &&
+            (rc = vn_store_key_event(st, VN_MT_ASSIGNMENTS, n->uid, &key, n->event_id)) != 0)
+            goto out;
     }
     rc = 0;
     if (associate)
@@ -86,17 +146,34 @@ out:
     return rc;
 }
 
+/* adding: the change makes the users active (create, associated); 0: it retires them; -1: it
+ * changes neither (update). */
 static int apply_users(struct vn_store *st, const struct vn_notification *n, const char *status,
-                       struct vn_apply_stats *stats)
+                       int adding, struct vn_apply_stats *stats)
 {
     size_t i;
     int rc;
 
     for (i = 0; i < n->n_items; i++) {
+        struct vn_mirror_scope key = {.client_user_id = n->users[i].client_user_id};
+        enum order o = APPLY;
+
+        if (adding >= 0) {
+            rc = decide_order(st, VN_MT_USERS, n->uid, &key, n->event_id, adding, &o);
+            if (rc)
+                return rc;
+        }
+        if (o == SKIP) {
+            stats->skipped++;
+            continue;
+        }
         rc = vn_store_user_upsert(st, n->uid, &n->users[i], status);
         if (rc)
             return rc;
         stats->upserted++;
+        if (adding >= 0 && n->event_id &&
+            (rc = vn_store_key_event(st, VN_MT_USERS, n->uid, &key, n->event_id)) != 0)
+            return rc;
     }
     return 0;
 }
@@ -108,6 +185,17 @@ static int apply_seats(struct vn_store *st, const struct vn_notification *n, int
     int rc;
 
     for (i = 0; i < n->n_items; i++) {
+        struct vn_mirror_scope key = {.adam_id = n->seats[i].adam_id.s,
+                                      .client_user_id = n->seats[i].client_user_id};
+        enum order o;
+
+        rc = decide_order(st, VN_MT_SEATS, n->uid, &key, n->event_id, associate, &o);
+        if (rc)
+            return rc;
+        if (o == SKIP) {
+            stats->skipped++;
+            continue;
+        }
         rc = associate ? vn_store_seat_upsert(st, n->uid, &n->seats[i])
                        : vn_store_seat_delete(st, n->uid, &n->seats[i]);
         if (rc < 0)
@@ -116,6 +204,9 @@ static int apply_seats(struct vn_store *st, const struct vn_notification *n, int
             stats->inserted += rc;
         else
             stats->deleted += rc;
+        if (n->event_id &&
+            (rc = vn_store_key_event(st, VN_MT_SEATS, n->uid, &key, n->event_id)) != 0)
+            return rc;
     }
     return 0;
 }
@@ -143,6 +234,27 @@ static int note_failed_item(struct vn_store *st, const struct vn_notification *n
     default:
         return 0;
     }
+}
+
+/*
+ * Seats that do not renew lapse at the end of the billing period without a
+ * SUBSCRIPTION_MANAGEMENT notification, only a SUBSCRIPTION_COUNT (contract 3.1). When its
+ * counts (assigned = total - available) disagree with the mirror's seats, the subscription's
+ * seats are queued for a targeted re-sync.
+ */
+static int check_seats(struct vn_store *st, const struct vn_notification *n)
+{
+    const struct vn_counts *c = &n->counts;
+    long long assigned =
+        c->total_renewing + c->total_expiring - c->available_renewing - c->available_expiring;
+    long long renewing = 0, expiring = 0;
+    struct vn_mirror_scope key = {.adam_id = n->adam_id.s};
+    int rc = vn_store_seat_count(st, n->uid, n->adam_id.s, &renewing, &expiring);
+
+    if (rc || assigned == renewing + expiring)
+        return rc;
+    return vn_store_verify_add(st, VN_MT_SEATS, n->uid, &key,
+                               "SUBSCRIPTION_COUNT disagrees with the mirror's seats");
 }
 
 /* What the notification tells about its event: counters, errors, failed items. */
@@ -235,16 +347,22 @@ int vn_apply(struct vn_store *st, const struct vn_notification *n, int64_t now_m
         break;
     case VN_NT_USER_MANAGEMENT:
         if (success)
-            rc = apply_users(st, n, n->action == VN_ACT_RETIRE ? "Retired" : NULL, stats);
+            rc = apply_users(st, n, n->action == VN_ACT_RETIRE ? "Retired" : NULL,
+                             n->action == VN_ACT_RETIRE   ? 0
+                             : n->action == VN_ACT_CREATE ? 1
+                                                          : -1,
+                             stats);
         break;
     case VN_NT_USER_ASSOCIATED:
-        rc = apply_users(st, n, "Associated", stats);
+        rc = apply_users(st, n, "Associated", 1, stats);
         break;
     case VN_NT_SUBSCRIPTION_COUNT:
         rc = vn_store_subscription_set_counts(st, n->uid, n->adam_id.s,
                                               n->has_parent_adam_id ? n->parent_adam_id.s : NULL,
                                               &n->counts);
         stats->upserted += rc == 0;
+        if (!rc)
+            rc = check_seats(st, n);
         break;
     case VN_NT_SUBSCRIPTION_MANAGEMENT:
         if (success)

@@ -304,44 +304,47 @@ int vn_store_location_update(struct vn_store *st, const char *uid,
     return CALL(st, st->ops->location_update(st, uid, u));
 }
 
-int vn_store_sync_asset(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
-                        const char *pricing_param, long long total, long long assigned,
-                        long long available)
+int vn_store_sync_asset(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                        const char *adam_id, const char *pricing_param, long long total,
+                        long long assigned, long long available)
 {
-    return CALL(
-        st, st->ops->sync_asset(st, uid, gen, adam_id, pricing_param, total, assigned, available));
+    return CALL(st, st->ops->sync_asset(st, uid, gen, seen, adam_id, pricing_param, total, assigned,
+                                        available));
 }
 
-int vn_store_sync_assignment(struct vn_store *st, const char *uid, int64_t gen,
+int vn_store_sync_assignment(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
                              const struct vn_assignment *a)
 {
-    return CALL(st, st->ops->sync_assignment(st, uid, gen, a));
+    return CALL(st, st->ops->sync_assignment(st, uid, gen, seen, a));
 }
 
-int vn_store_sync_user(struct vn_store *st, const char *uid, int64_t gen, const struct vn_user *u)
+int vn_store_sync_user(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                       const struct vn_user *u)
 {
-    return CALL(st, st->ops->sync_user(st, uid, gen, u));
+    return CALL(st, st->ops->sync_user(st, uid, gen, seen, u));
 }
 
-int vn_store_sync_subscription(struct vn_store *st, const char *uid, int64_t gen,
+int vn_store_sync_subscription(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
                                const char *adam_id, const char *parent_adam_id,
                                const struct vn_counts *c)
 {
-    return CALL(st, st->ops->sync_subscription(st, uid, gen, adam_id, parent_adam_id, c));
+    return CALL(st, st->ops->sync_subscription(st, uid, gen, seen, adam_id, parent_adam_id, c));
 }
 
-int vn_store_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *s)
+int vn_store_sync_seat(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                       const struct vn_seat *s)
 {
-    return CALL(st, st->ops->sync_seat(st, uid, gen, s));
+    return CALL(st, st->ops->sync_seat(st, uid, gen, seen, s));
 }
 
 int vn_store_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid,
-                        int64_t gen, const struct vn_mirror_scope *scope, long long limit,
-                        long long *removed)
+                        int64_t gen, int64_t since, const struct vn_mirror_scope *scope,
+                        long long limit, long long *removed)
 {
     static const struct vn_mirror_scope all;
 
-    return CALL(st, st->ops->sync_sweep(st, table, uid, gen, scope ? scope : &all, limit, removed));
+    return CALL(
+        st, st->ops->sync_sweep(st, table, uid, gen, since, scope ? scope : &all, limit, removed));
 }
 
 int vn_store_sync_state_get(struct vn_store *st, const char *uid, struct vn_sync_state *out)
@@ -443,4 +446,68 @@ int vn_store_lease_take(struct vn_store *st, const char *name, const char *holde
 int vn_store_lease_release(struct vn_store *st, const char *name, const char *holder)
 {
     return CALL(st, st->ops->lease_release(st, name, holder));
+}
+
+/* ---- convergence (contract 3.1) ---------------------------------------------------------- */
+
+int vn_store_clock_tick(struct vn_store *st, int64_t *clock)
+{
+    return CALL(st, st->ops->clock_tick(st, clock));
+}
+
+int vn_store_clock(struct vn_store *st, int64_t *clock)
+{
+    return CALL(st, st->ops->clock(st, clock));
+}
+
+int vn_store_key_state(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                       const struct vn_mirror_scope *key, struct vn_key_state *out)
+{
+    return CALL(st, st->ops->key_state(st, table, uid, key, out));
+}
+
+int vn_store_key_event(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                       const struct vn_mirror_scope *key, const char *event_id)
+{
+    return CALL(st, st->ops->key_event(st, table, uid, key, event_id));
+}
+
+int vn_store_event_send_seq(struct vn_store *st, const char *event_id, long long *seq)
+{
+    return CALL(st, st->ops->event_send_seq(st, event_id, seq));
+}
+
+int vn_store_verify_add(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                        const struct vn_mirror_scope *key, const char *reason)
+{
+    return CALL(st, st->ops->verify_add(st, table, uid, key, reason));
+}
+
+int vn_store_verify_list(struct vn_store *st, const char *uid, long long limit, vn_verify_cb cb,
+                         void *ud)
+{
+    return CALL(st, st->ops->verify_list(st, uid, limit, cb, ud));
+}
+
+int vn_store_verify_done(struct vn_store *st, long long id, const char *error)
+{
+    return CALL(st, st->ops->verify_done(st, id, error));
+}
+
+int vn_store_tombstones_purge(struct vn_store *st, int64_t before_ms, long long limit,
+                              long long *removed)
+{
+    return CALL(st, st->ops->tombstones_purge(st, before_ms, limit, removed));
+}
+
+int vn_store_mark_needs_sync(struct vn_store *st, const char *uid, const char *adam_id,
+                             const char *pricing_param)
+{
+    return CALL(st, st->ops->mark_needs_sync(st, uid, adam_id, pricing_param));
+}
+
+int vn_store_seat_count(struct vn_store *st, const char *uid, const char *adam_id,
+                        long long *renewing, long long *expiring)
+{
+    return CALL(st, st->ops->seat_count(st, uid, adam_id, renewing, expiring));
 }

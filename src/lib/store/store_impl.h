@@ -123,23 +123,46 @@ struct vn_store_ops {
     int (*apple_uids)(struct vn_store *st, char ***uids, size_t *n);
     int (*location_update)(struct vn_store *st, const char *uid,
                            const struct vn_location_update *u);
-    int (*sync_asset)(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
-                      const char *pricing_param, long long total, long long assigned,
-                      long long available);
-    int (*sync_assignment)(struct vn_store *st, const char *uid, int64_t gen,
+    int (*sync_asset)(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                      const char *adam_id, const char *pricing_param, long long total,
+                      long long assigned, long long available);
+    int (*sync_assignment)(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
                            const struct vn_assignment *a);
-    int (*sync_user)(struct vn_store *st, const char *uid, int64_t gen, const struct vn_user *u);
-    int (*sync_subscription)(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
-                             const char *parent_adam_id, const struct vn_counts *c);
-    int (*sync_seat)(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *s);
+    int (*sync_user)(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                     const struct vn_user *u);
+    int (*sync_subscription)(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                             const char *adam_id, const char *parent_adam_id,
+                             const struct vn_counts *c);
+    int (*sync_seat)(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                     const struct vn_seat *s);
     int (*sync_sweep)(struct vn_store *st, enum vn_mirror_table table, const char *uid, int64_t gen,
-                      const struct vn_mirror_scope *scope, long long limit, long long *removed);
+                      int64_t since, const struct vn_mirror_scope *scope, long long limit,
+                      long long *removed);
     int (*sync_state_get)(struct vn_store *st, const char *uid, struct vn_sync_state *out);
     int (*sync_state_put)(struct vn_store *st, const char *uid, const struct vn_sync_state *s);
     int (*event_track)(struct vn_store *st, const struct vn_event_track *t);
     int (*events_tracking)(struct vn_store *st, const char *uid, vn_tracked_cb cb, void *ud);
     int (*event_tracking_update)(struct vn_store *st, const char *event_id,
                                  const struct vn_event_tracking_update *u);
+    /* convergence (contract 3.1) */
+    int (*clock_tick)(struct vn_store *st, int64_t *clock);
+    int (*clock)(struct vn_store *st, int64_t *clock);
+    int (*key_state)(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                     const struct vn_mirror_scope *key, struct vn_key_state *out);
+    int (*key_event)(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                     const struct vn_mirror_scope *key, const char *event_id);
+    int (*event_send_seq)(struct vn_store *st, const char *event_id, long long *seq);
+    int (*verify_add)(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                      const struct vn_mirror_scope *key, const char *reason);
+    int (*verify_list)(struct vn_store *st, const char *uid, long long limit, vn_verify_cb cb,
+                       void *ud);
+    int (*verify_done)(struct vn_store *st, long long id, const char *error);
+    int (*tombstones_purge)(struct vn_store *st, int64_t before_ms, long long limit,
+                            long long *removed);
+    int (*seat_count)(struct vn_store *st, const char *uid, const char *adam_id,
+                      long long *renewing, long long *expiring);
+    int (*mark_needs_sync)(struct vn_store *st, const char *uid, const char *adam_id,
+                           const char *pricing_param);
 
     /* The integration API's tables (store.h, its own section); see struct vn_store_api_ops. */
     const struct vn_store_api_ops *api;

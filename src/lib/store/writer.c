@@ -94,6 +94,12 @@ static int run_transaction(struct vn_store *st, struct vn_wjob *batch, enum fcla
         snprintf(why, whylen, "cannot begin a transaction: %s", vn_store_last_error(st));
         goto fail;
     }
+    /* The transaction's writer clock value, stamped on every mirror row it changes. */
+    rc = vn_store_clock_tick(st, NULL);
+    if (rc) {
+        snprintf(why, whylen, "cannot move the writer clock: %s", vn_store_last_error(st));
+        goto fail;
+    }
     for (job = batch; job; job = job->next) {
         struct vn_error err = {0};
         int jrc;

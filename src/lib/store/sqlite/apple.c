@@ -252,7 +252,9 @@ out:
  * The three-step write of one synced record: an UPDATE that only matches when a field differs
  * (changed), else an UPDATE that only marks the generation (unchanged), else an INSERT
  * (added). Each step is one cached statement; the common case, a row that did not change,
- * costs two point updates.
+ * costs two point updates. The updates only match a row whose clock is not after :seen, and
+ * the insert does nothing over an existing row or a tombstone newer than :seen: then a newer
+ * change (a notification applied after the page was fetched) is kept and the result is 3.
  */
 static int sync_row(struct vn__sqlite *s, sqlite3_stmt *upd, sqlite3_stmt *mark, sqlite3_stmt *ins)
 {
@@ -271,7 +273,7 @@ static int sync_row(struct vn__sqlite *s, sqlite3_stmt *upd, sqlite3_stmt *mark,
     if (changed)
         return 0;
     rc = vn__sq_run(s, ins, &changed);
-    return rc ? rc : 1;
+    return rc ? rc : changed ? 1 : 3;
 }
 
 /* Bind the same named parameters in every statement of a sync_row. */
@@ -299,38 +301,41 @@ static void bind_int_named(sqlite3_stmt *st, const char *name, long long v)
         bind_int_named(ins, name, v);                                                              \
     } while (0)
 
-int vn__sq_sync_asset(struct vn_store *st_, const char *uid, int64_t gen, const char *adam_id,
-                      const char *pricing_param, long long total, long long assigned,
-                      long long available)
+int vn__sq_sync_asset(struct vn_store *st_, const char *uid, int64_t gen, int64_t seen,
+                      const char *adam_id, const char *pricing_param, long long total,
+                      long long assigned, long long available)
 {
     struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *upd, *mark, *ins;
 
-    VN_SQ_STMT(upd, s, VN_SQ_SYNC_ASSET_UPD,
-               "UPDATE assets SET total_count = :total, assigned_count = :assigned, "
-               "  available_count = :available, needs_sync = 0, sync_gen = :gen, updated_at = :now "
-               "WHERE uid = :uid AND adam_id = :adam AND pricing_param = :pp AND "
-               "  (total_count <> :total OR assigned_count <> :assigned OR "
-               "   available_count <> :available)");
+    VN_SQ_STMT(
+        upd, s, VN_SQ_SYNC_ASSET_UPD,
+        "UPDATE assets SET total_count = :total, assigned_count = :assigned, "
+        "  available_count = :available, needs_sync = 0, sync_gen = :gen, updated_at = :now "
+        "WHERE uid = :uid AND adam_id = :adam AND pricing_param = :pp AND clock <= :seen AND "
+        "  (total_count <> :total OR assigned_count <> :assigned OR "
+        "   available_count <> :available)");
     VN_SQ_STMT(mark, s, VN_SQ_SYNC_ASSET_MARK,
                "UPDATE assets SET needs_sync = 0, sync_gen = :gen "
-               "WHERE uid = :uid AND adam_id = :adam AND pricing_param = :pp");
+               "WHERE uid = :uid AND adam_id = :adam AND pricing_param = :pp AND clock <= :seen");
     VN_SQ_STMT(ins, s, VN_SQ_SYNC_ASSET_INS,
                "INSERT INTO assets(uid, adam_id, pricing_param, total_count, assigned_count, "
                "  available_count, needs_sync, updated_at, sync_gen) "
-               "VALUES (:uid, :adam, :pp, :total, :assigned, :available, 0, :now, :gen)");
+               "VALUES (:uid, :adam, :pp, :total, :assigned, :available, 0, :now, :gen) "
+               "ON CONFLICT DO NOTHING");
     BIND3(":uid", uid);
     BIND3(":adam", adam_id);
     BIND3(":pp", pricing_param ? pricing_param : "STDQ");
     BIND3(":now", vn__sq_now(s));
     BIND3I(":gen", gen);
+    BIND3I(":seen", seen);
     BIND3I(":total", total);
     BIND3I(":assigned", assigned);
     BIND3I(":available", available);
     return sync_row(s, upd, mark, ins);
 }
 
-int vn__sq_sync_assignment(struct vn_store *st_, const char *uid, int64_t gen,
+int vn__sq_sync_assignment(struct vn_store *st_, const char *uid, int64_t gen, int64_t seen,
                            const struct vn_assignment *a)
 {
     struct vn__sqlite *s = vn__sq(st_);
@@ -347,15 +352,20 @@ int vn__sq_sync_assignment(struct vn_store *st_, const char *uid, int64_t gen,
     if (a->client_user_id)
         VN_SQ_STMT(mark, s, VN_SQ_SYNC_ASSIGN_MARK_USER,
                    "UPDATE assignments SET sync_gen = :gen WHERE uid = :uid AND adam_id = :adam "
-                   "AND pricing_param = :pp AND client_user_id = :who");
+                   "AND pricing_param = :pp AND client_user_id = :who AND clock <= :seen");
     else
         VN_SQ_STMT(mark, s, VN_SQ_SYNC_ASSIGN_MARK_DEVICE,
                    "UPDATE assignments SET sync_gen = :gen WHERE uid = :uid AND adam_id = :adam "
-                   "AND pricing_param = :pp AND serial_number = :who");
-    VN_SQ_STMT(
-        ins, s, VN_SQ_SYNC_ASSIGN_INS,
-        "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number, "
-        "  sync_gen, updated_at) VALUES (:uid, :adam, :pp, :cuid, :sn, :gen, :now)");
+                   "AND pricing_param = :pp AND serial_number = :who AND clock <= :seen");
+    VN_SQ_STMT(ins, s, VN_SQ_SYNC_ASSIGN_INS,
+               "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, "
+               "  serial_number, sync_gen, updated_at) "
+               "SELECT :uid, :adam, :pp, :cuid, :sn, :gen, :now WHERE NOT EXISTS (SELECT 1 FROM "
+               "  mirror_tombstones WHERE uid = :uid AND tbl = 'assignments' AND "
+               "  adam_id = :adam AND pricing_param = :pp AND "
+               "  client_user_id = coalesce(:cuid, '') AND serial_number = coalesce(:sn, '') "
+               "  AND clock > :seen) "
+               "ON CONFLICT DO NOTHING");
     BIND3(":uid", uid);
     BIND3(":adam", a->adam_id.s);
     BIND3(":pp", a->pricing_param ? a->pricing_param : "STDQ");
@@ -364,10 +374,12 @@ int vn__sq_sync_assignment(struct vn_store *st_, const char *uid, int64_t gen,
     bind_named(ins, ":sn", a->serial_number);
     bind_named(ins, ":now", vn__sq_now(s));
     BIND3I(":gen", gen);
+    BIND3I(":seen", seen);
     return sync_row(s, NULL, mark, ins);
 }
 
-int vn__sq_sync_user(struct vn_store *st_, const char *uid, int64_t gen, const struct vn_user *u)
+int vn__sq_sync_user(struct vn_store *st_, const char *uid, int64_t gen, int64_t seen,
+                     const struct vn_user *u)
 {
     struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *upd, *mark, *ins;
@@ -381,13 +393,16 @@ int vn__sq_sync_user(struct vn_store *st_, const char *uid, int64_t gen, const s
                "  status = :status, sync_gen = :gen, updated_at = :now "
                "WHERE uid = :uid AND client_user_id = :cuid AND (email IS NOT :email OR "
                "  invite_code IS NOT :invite OR id_hash IS NOT :hash OR status IS NOT :status) "
-               "  AND NOT (sync_gen IS :gen AND status IS NOT 'Retired' AND :status IS 'Retired')");
+               "  AND NOT (sync_gen IS :gen AND status IS NOT 'Retired' AND :status IS 'Retired') "
+               "  AND clock <= :seen");
     VN_SQ_STMT(mark, s, VN_SQ_SYNC_USER_MARK,
-               "UPDATE users SET sync_gen = :gen WHERE uid = :uid AND client_user_id = :cuid");
+               "UPDATE users SET sync_gen = :gen WHERE uid = :uid AND client_user_id = :cuid "
+               "AND clock <= :seen");
     VN_SQ_STMT(ins, s, VN_SQ_SYNC_USER_INS,
                "INSERT INTO users(uid, client_user_id, email, invite_code, id_hash, status, "
                "  updated_at, sync_gen) "
-               "VALUES (:uid, :cuid, :email, :invite, :hash, :status, :now, :gen)");
+               "VALUES (:uid, :cuid, :email, :invite, :hash, :status, :now, :gen) "
+               "ON CONFLICT DO NOTHING");
     BIND3(":uid", uid);
     BIND3(":cuid", u->client_user_id);
     BIND3(":email", u->email);
@@ -396,10 +411,11 @@ int vn__sq_sync_user(struct vn_store *st_, const char *uid, int64_t gen, const s
     BIND3(":status", u->status);
     BIND3(":now", vn__sq_now(s));
     BIND3I(":gen", gen);
+    BIND3I(":seen", seen);
     return sync_row(s, upd, mark, ins);
 }
 
-int vn__sq_sync_subscription(struct vn_store *st_, const char *uid, int64_t gen,
+int vn__sq_sync_subscription(struct vn_store *st_, const char *uid, int64_t gen, int64_t seen,
                              const char *adam_id, const char *parent_adam_id,
                              const struct vn_counts *c)
 {
@@ -410,20 +426,24 @@ int vn__sq_sync_subscription(struct vn_store *st_, const char *uid, int64_t gen,
                "UPDATE subscriptions SET parent_adam_id = :parent, available_renewing = :ar, "
                "  available_expiring = :ae, total_renewing = :tr, total_expiring = :te, "
                "  sync_gen = :gen, updated_at = :now "
-               "WHERE uid = :uid AND adam_id = :adam AND (parent_adam_id IS NOT :parent OR "
+               "WHERE uid = :uid AND adam_id = :adam AND clock <= :seen AND "
+               "  (parent_adam_id IS NOT :parent OR "
                "  available_renewing <> :ar OR available_expiring <> :ae OR total_renewing <> :tr "
                "  OR total_expiring <> :te)");
     VN_SQ_STMT(mark, s, VN_SQ_SYNC_SUB_MARK,
-               "UPDATE subscriptions SET sync_gen = :gen WHERE uid = :uid AND adam_id = :adam");
+               "UPDATE subscriptions SET sync_gen = :gen WHERE uid = :uid AND adam_id = :adam "
+               "AND clock <= :seen");
     VN_SQ_STMT(ins, s, VN_SQ_SYNC_SUB_INS,
                "INSERT INTO subscriptions(uid, adam_id, parent_adam_id, available_renewing, "
                "  available_expiring, total_renewing, total_expiring, updated_at, sync_gen) "
-               "VALUES (:uid, :adam, :parent, :ar, :ae, :tr, :te, :now, :gen)");
+               "VALUES (:uid, :adam, :parent, :ar, :ae, :tr, :te, :now, :gen) "
+               "ON CONFLICT DO NOTHING");
     BIND3(":uid", uid);
     BIND3(":adam", adam_id);
     BIND3(":parent", parent_adam_id);
     BIND3(":now", vn__sq_now(s));
     BIND3I(":gen", gen);
+    BIND3I(":seen", seen);
     BIND3I(":ar", c->available_renewing);
     BIND3I(":ae", c->available_expiring);
     BIND3I(":tr", c->total_renewing);
@@ -431,7 +451,8 @@ int vn__sq_sync_subscription(struct vn_store *st_, const char *uid, int64_t gen,
     return sync_row(s, upd, mark, ins);
 }
 
-int vn__sq_sync_seat(struct vn_store *st_, const char *uid, int64_t gen, const struct vn_seat *seat)
+int vn__sq_sync_seat(struct vn_store *st_, const char *uid, int64_t gen, int64_t seen,
+                     const struct vn_seat *seat)
 {
     struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *upd, *mark, *ins;
@@ -440,31 +461,36 @@ int vn__sq_sync_seat(struct vn_store *st_, const char *uid, int64_t gen, const s
                "UPDATE subscription_assignments SET renewing = :renewing, sync_gen = :gen, "
                "  updated_at = :now "
                "WHERE uid = :uid AND adam_id = :adam AND client_user_id = :cuid AND "
-               "  renewing <> :renewing");
+               "  renewing <> :renewing AND clock <= :seen");
     VN_SQ_STMT(mark, s, VN_SQ_SYNC_SEAT_MARK,
                "UPDATE subscription_assignments SET sync_gen = :gen "
-               "WHERE uid = :uid AND adam_id = :adam AND client_user_id = :cuid");
-    VN_SQ_STMT(
-        ins, s, VN_SQ_SYNC_SEAT_INS,
-        "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, sync_gen, "
-        "  updated_at) VALUES (:uid, :adam, :cuid, :renewing, :gen, :now)");
+               "WHERE uid = :uid AND adam_id = :adam AND client_user_id = :cuid "
+               "AND clock <= :seen");
+    VN_SQ_STMT(ins, s, VN_SQ_SYNC_SEAT_INS,
+               "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, "
+               "  sync_gen, updated_at) "
+               "SELECT :uid, :adam, :cuid, :renewing, :gen, :now WHERE NOT EXISTS (SELECT 1 FROM "
+               "  mirror_tombstones WHERE uid = :uid AND tbl = 'seats' AND adam_id = :adam AND "
+               "  client_user_id = :cuid AND clock > :seen) "
+               "ON CONFLICT DO NOTHING");
     BIND3(":uid", uid);
     BIND3(":adam", seat->adam_id.s);
     BIND3(":cuid", seat->client_user_id);
     BIND3(":now", vn__sq_now(s));
     BIND3I(":renewing", seat->renewing ? 1 : 0);
     BIND3I(":gen", gen);
+    BIND3I(":seen", seen);
     return sync_row(s, upd, mark, ins);
 }
 
 /* The rows a sweep deletes, at most :limit of them (-1: all), by rowid. */
 #define SWEEP(table, where)                                                                        \
     "DELETE FROM " table " WHERE rowid IN (SELECT rowid FROM " table " WHERE uid = :uid " where    \
-    " AND sync_gen IS NOT :gen LIMIT :limit)"
+    " AND sync_gen IS NOT :gen AND clock <= :since LIMIT :limit)"
 
 int vn__sq_sync_sweep(struct vn_store *st_, enum vn_mirror_table table, const char *uid,
-                      int64_t gen, const struct vn_mirror_scope *scope, long long limit,
-                      long long *removed)
+                      int64_t gen, int64_t since, const struct vn_mirror_scope *scope,
+                      long long limit, long long *removed)
 {
     static const struct {
         enum vn__sq_slot slot;
@@ -502,6 +528,7 @@ int vn__sq_sync_sweep(struct vn_store *st_, enum vn_mirror_table table, const ch
     bind_named(st, ":sn", scope->serial_number);
     bind_int_named(st, ":gen", gen);
     bind_int_named(st, ":limit", limit > 0 ? limit : -1);
+    bind_int_named(st, ":since", since);
     rc = vn__sq_run(s, st, &changed);
     if (removed)
         *removed = rc ? 0 : changed;

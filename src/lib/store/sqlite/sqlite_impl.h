@@ -146,6 +146,30 @@ enum vn__sq_slot {
     VN_SQ_IDEM_BEGIN,
     VN_SQ_IDEM_FINISH,
     VN_SQ_IDEM_PRUNE,
+    /* converge.c */
+    VN_SQ_CLOCK_TICK,
+    VN_SQ_CLOCK,
+    VN_SQ_KEY_ASSIGN_USER,
+    VN_SQ_KEY_ASSIGN_DEVICE,
+    VN_SQ_KEY_TOMB_ASSIGN,
+    VN_SQ_KEY_SEAT,
+    VN_SQ_KEY_TOMB_SEAT,
+    VN_SQ_KEY_USER,
+    VN_SQ_KEY_EVENT_ASSIGN_USER,
+    VN_SQ_KEY_EVENT_ASSIGN_DEVICE,
+    VN_SQ_KEY_EVENT_TOMB_ASSIGN,
+    VN_SQ_KEY_EVENT_SEAT,
+    VN_SQ_KEY_EVENT_TOMB_SEAT,
+    VN_SQ_KEY_EVENT_USER,
+    VN_SQ_KEY_EVENT_TOMB_NEW,
+    VN_SQ_EVENT_SEND_SEQ,
+    VN_SQ_VERIFY_ADD,
+    VN_SQ_VERIFY_LIST,
+    VN_SQ_VERIFY_DELETE,
+    VN_SQ_VERIFY_FAILED,
+    VN_SQ_TOMBSTONES_PURGE,
+    VN_SQ_SEAT_COUNT,
+    VN_SQ_MARK_NEEDS_SYNC,
     VN_SQ__COUNT
 };
 
@@ -268,17 +292,21 @@ int vn__sq_location_apple(struct vn_store *st, const char *uid, struct vn_locati
 int vn__sq_apple_uids(struct vn_store *st, char ***uids, size_t *n);
 int vn__sq_location_update(struct vn_store *st, const char *uid,
                            const struct vn_location_update *u);
-int vn__sq_sync_asset(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
-                      const char *pricing_param, long long total, long long assigned,
-                      long long available);
-int vn__sq_sync_assignment(struct vn_store *st, const char *uid, int64_t gen,
+int vn__sq_sync_asset(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                      const char *adam_id, const char *pricing_param, long long total,
+                      long long assigned, long long available);
+int vn__sq_sync_assignment(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
                            const struct vn_assignment *a);
-int vn__sq_sync_user(struct vn_store *st, const char *uid, int64_t gen, const struct vn_user *u);
-int vn__sq_sync_subscription(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
-                             const char *parent_adam_id, const struct vn_counts *c);
-int vn__sq_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *s);
+int vn__sq_sync_user(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                     const struct vn_user *u);
+int vn__sq_sync_subscription(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                             const char *adam_id, const char *parent_adam_id,
+                             const struct vn_counts *c);
+int vn__sq_sync_seat(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                     const struct vn_seat *s);
 int vn__sq_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid, int64_t gen,
-                      const struct vn_mirror_scope *scope, long long limit, long long *removed);
+                      int64_t since, const struct vn_mirror_scope *scope, long long limit,
+                      long long *removed);
 int vn__sq_sync_state_get(struct vn_store *st, const char *uid, struct vn_sync_state *out);
 int vn__sq_sync_state_put(struct vn_store *st, const char *uid, const struct vn_sync_state *s);
 int vn__sq_event_track(struct vn_store *st, const struct vn_event_track *t);
@@ -314,5 +342,25 @@ int vn__sq_tokens(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud)
 int vn__sq_tokens_version(struct vn_store *st, int64_t *version);
 int vn__sq_query(struct vn_store *st, enum vn_query q, const struct vn_filter *f, vn_row_cb cb,
                  void *ud);
+
+/* converge.c */
+int vn__sq_clock_tick(struct vn_store *st, int64_t *clock);
+int vn__sq_clock(struct vn_store *st, int64_t *clock);
+int vn__sq_key_state(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                     const struct vn_mirror_scope *key, struct vn_key_state *out);
+int vn__sq_key_event(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                     const struct vn_mirror_scope *key, const char *event_id);
+int vn__sq_event_send_seq(struct vn_store *st, const char *event_id, long long *seq);
+int vn__sq_verify_add(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                      const struct vn_mirror_scope *key, const char *reason);
+int vn__sq_verify_list(struct vn_store *st, const char *uid, long long limit, vn_verify_cb cb,
+                       void *ud);
+int vn__sq_verify_done(struct vn_store *st, long long id, const char *error);
+int vn__sq_tombstones_purge(struct vn_store *st, int64_t before_ms, long long limit,
+                            long long *removed);
+int vn__sq_seat_count(struct vn_store *st, const char *uid, const char *adam_id,
+                      long long *renewing, long long *expiring);
+int vn__sq_mark_needs_sync(struct vn_store *st, const char *uid, const char *adam_id,
+                           const char *pricing_param);
 
 #endif
