@@ -106,6 +106,7 @@ struct vn_writer_stats {
     size_t queued[VN_WJOB__CLASSES];
     int store_failed;   /* an I/O error made the store untrustworthy: stop the daemon */
     int last_commit_ok; /* the most recent batch committed */
+    int full;           /* the last batch of writes failed for a full store; none committed since */
     char last_error[256];
 };
 

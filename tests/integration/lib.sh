@@ -102,19 +102,24 @@ lines_at_least() {
 }
 
 # db_lock [DB]: another process (sqlite3) holds an exclusive lock on the database until
-# db_unlock; returns once the lock is held.
+# db_unlock; returns once the lock is held. sqlite3 reads its commands from a FIFO this shell
+# keeps open (fd 9), so it also ends, rolling back, when the test exits early.
 db_lock() {
     local db=${1:-${VN_DB:-$T/vn.db}}
-    rm -f "$T/db_unlock"
-    mkfifo "$T/db_unlock"
-    (echo 'BEGIN EXCLUSIVE;'; cat "$T/db_unlock"; echo 'COMMIT;') | sqlite3 "$db" &
+    rm -f "$T/db_lock.fifo"
+    mkfifo "$T/db_lock.fifo"
+    exec 9<>"$T/db_lock.fifo"
+    sqlite3 "$db" <"$T/db_lock.fifo" >/dev/null &
     VN_LOCK_PID=$!
+    VN_PIDS+=("$VN_LOCK_PID")
+    echo 'BEGIN EXCLUSIVE;' >&9
     wait_for 10 bash -c "! sqlite3 '$db' 'BEGIN IMMEDIATE; ROLLBACK;'" ||
         fail "the test could not lock the database $db"
 }
 db_unlock() {
-    echo >"$T/db_unlock"
+    printf 'COMMIT;\n.quit\n' >&9
     wait "$VN_LOCK_PID"
+    exec 9>&-
 }
 
 # Start `vppnotify serve` in the background. Sets VN_URL (http://127.0.0.1:PORT), VN_SERVE_PID

@@ -298,6 +298,61 @@ static void test_failed_batch_is_503_and_leaves_nothing(void **state)
         vn_notification_free(items[i].n);
 }
 
+/*
+ * healthz after a notification failed for a full database: 503 until a write commits, even
+ * when the probe (64 KiB) would still fit where the notification (a 256 KiB body) did not.
+ * Before, the probe's success said "writable" while every such notification got 503.
+ */
+static void test_healthz_stays_full_until_a_write_commits(void **state)
+{
+    struct fixture *f = *state;
+    struct vn_ingest *ing = start(f, empty_db_bytes(f) + 192 * 1024, 100);
+    size_t big = 256 * 1024;
+    char *body = malloc(big + 256);
+    struct item huge, ping, small;
+    int off;
+
+    assert_non_null(body);
+    off = snprintf(body, 256,
+                   "{\"notificationId\":\"huge-1\",\"notificationType\":\"FUTURE_TYPE\","
+                   "\"uId\":\"" UID "\",\"notification\":{\"blob\":\"");
+    memset(body + off, 'x', big);
+    snprintf(body + off + big, 64, "\"}}");
+    memset(&huge, 0, sizeof(huge));
+    assert_int_equal(vn_notification_parse(body, strlen(body), NULL, &huge.n, NULL), 0);
+    huge.job.kind = VN_JOB_NOTIFICATION;
+    huge.job.n = huge.n;
+    huge.job.body = body;
+    huge.job.body_len = strlen(body);
+    vn_digest(body, huge.job.body_len, huge.job.digest);
+    huge.job.done = done;
+    assert_int_equal(vn_ingest_submit(ing, &huge.job), 0);
+    wait_finished(1);
+    assert_int_equal(huge.job.outcome, VN_OUTCOME_UNAVAILABLE);
+
+    memset(&ping, 0, sizeof(ping));
+    ping.job.kind = VN_JOB_PING;
+    ping.job.done = done;
+    assert_int_equal(vn_ingest_submit(ing, &ping.job), 0);
+    wait_finished(2);
+    assert_int_equal(ping.job.outcome, VN_OUTCOME_UNAVAILABLE);
+    assert_non_null(strstr(ping.job.error, "full"));
+
+    /* A small notification still fits and commits: healthz is fine again. */
+    asset_count(&small, "small-1");
+    assert_int_equal(vn_ingest_submit(ing, &small.job), 0);
+    wait_finished(3);
+    assert_int_equal(small.job.outcome, VN_OUTCOME_APPLIED);
+    ping.job.outcome = VN_OUTCOME_NONE;
+    assert_int_equal(vn_ingest_submit(ing, &ping.job), 0);
+    wait_finished(4);
+    assert_int_equal(ping.job.outcome, VN_OUTCOME_OK);
+    stop(f, ing);
+    vn_notification_free(huge.n);
+    vn_notification_free(small.n);
+    free(body);
+}
+
 static void test_full_queue_and_stop_finishes(void **state)
 {
     struct fixture *f = *state;
@@ -337,6 +392,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_outcomes_and_dedupe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_batch_is_503_and_leaves_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_healthz_stays_full_until_a_write_commits, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_full_queue_and_stop_finishes, setup, teardown),
     };

@@ -341,7 +341,7 @@ static void *tracker_main(void *arg)
         .apple = w->o.apple, .key_file = w->key_file, .writer = w->o.writer, .leases = w->leases};
     int64_t q =
         w->o.tracker.quiet_ms < w->o.tracker.poll_ms ? w->o.tracker.quiet_ms : w->o.tracker.poll_ms;
-    int64_t tick = clamp64(q / 4, 50, 1000), last_health = 0, last_purge = 0;
+    int64_t tick = clamp64(q / 4, 50, 1000), last_health = 0, last_purge = vn_now_ms();
     struct vn_store *st = open_store(w, "tracker");
 
     if (!st)

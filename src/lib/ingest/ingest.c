@@ -147,11 +147,20 @@ static int run_job(struct vn_store *st, struct vn_wjob *wj, struct vn_error *err
         if (rc == 0)
             job->outcome = VN_OUTCOME_QUARANTINED;
         break;
-    case VN_JOB_PING:
+    case VN_JOB_PING: {
+        /* Full stays full until a write commits: the probe may fit where a notification did
+         * not (a big one needs more than the probe's 64 KiB). */
+        struct vn_writer_stats ws;
+        vn_writer_stats(job->ing->w, &ws);
+        if (ws.full) {
+            vn_error_set(err, VN_EFULL, "the database is full: %s", ws.last_error);
+            return VN_EFULL;
+        }
         rc = vn_store_ping(st);
         if (rc == 0)
             job->outcome = VN_OUTCOME_OK;
         break;
+    }
     default:
         rc = VN_EUSAGE;
         break;

@@ -222,6 +222,9 @@ static void process(struct vn_writer *w, struct vn_wjob *batch)
             vn_log_warn("writer: %s; running the batch again (%d)", why, retries);
         }
         committed = rc == 0;
+        pthread_mutex_lock(&w->lock);
+        w->stats.full = rc && fc == FC_FULL;
+        pthread_mutex_unlock(&w->lock);
         if (rc) {
             store_failed = 1;
             vn_log_error("%s; %zu job(s) not written", why, writes);
