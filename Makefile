@@ -6,6 +6,7 @@
 #                (DEMO_ARGS=--quick: time-scaled further, and stop at the end)
 #   make bench   release build + wrk against vppnotify and nginx (bench/README.md);
 #                BACKEND=postgresql: 1 and 3 instances on PostgreSQL behind nginx (bench/pg.sh)
+#   make chaos   convergence under faults and kills against vppsim, ~10 min (CHAOS_SEED=N)
 #   make fuzz    libFuzzer harnesses for a bounded time (FUZZ_SECONDS per harness)
 #   make install install under PREFIX (default /usr/local), staged under DESTDIR if set
 #   make deb     the Debian package (dpkg-buildpackage, debhelper) in build-deb/, lintian-checked
@@ -28,7 +29,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 BACKEND ?= sqlite
 
-.PHONY: all deps build build-asan run demo test test-normal test-asan bench bench-cpu fuzz \
+.PHONY: all deps build build-asan run demo test test-normal test-asan bench bench-cpu chaos fuzz \
 	format clean install deb
 
 all: build
@@ -71,6 +72,11 @@ test-asan: build-asan
 bench:
 	@scripts/deps.sh bench
 	@if [ "$(BACKEND)" = postgresql ]; then bench/pg.sh; else bench/run.sh; fi
+
+# Convergence under faults, about ten minutes; CHAOS_SEED=N replays a run (tests/chaos/chaos.sh).
+chaos: build
+	@scripts/deps.sh test
+	@VN_BUILD_DIR=$(CURDIR)/build tests/chaos/chaos.sh
 
 bench-cpu:
 	@scripts/deps.sh bench

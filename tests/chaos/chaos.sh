@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# `make chaos` (and, with --short, a bounded version in `make test`): contract §3.1's
+# convergence under faults. Several vppsim locations get thousands of requests over tens of
+# thousands of items while vppsim duplicates, drops, reorders and delays notifications and
+# answers 429/503, serve and vppsim are killed with SIGKILL and restarted at random moments,
+# and syncs run meanwhile. When traffic stops and the tracker, the verification of keys and a
+# sync have run, the mirror must equal vppsim's state dump exactly, table by table, with no
+# asset left needsSync and no key waiting for verification. It prints what it did and found.
+#
+# Reproducible: CHAOS_SEED=N (printed at the start) gives the same operations and faults in
+# the same order (vppsim gets --seed too); timing still varies between runs.
+# Knobs: CHAOS_SEED, CHAOS_OPS, CHAOS_LOCATIONS, CHAOS_WORKERS, CHAOS_MAX_ITEMS.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+: "${VN_SOURCE_DIR:=$(cd "$HERE/../.." && pwd)}"
+: "${VN_BUILD_DIR:=$VN_SOURCE_DIR/build}"
+export VN_SOURCE_DIR VN_BUILD_DIR
+SHORT=0
+[ "${1:-}" = --short ] && SHORT=1
+
+if [ $SHORT = 1 ]; then
+    OPS=${CHAOS_OPS:-160}
+    NLOC=${CHAOS_LOCATIONS:-2}
+    MAXI=${CHAOS_MAX_ITEMS:-25}
+else
+    OPS=${CHAOS_OPS:-3000}
+    NLOC=${CHAOS_LOCATIONS:-4}
+    MAXI=${CHAOS_MAX_ITEMS:-40}
+fi
+WORKERS=${CHAOS_WORKERS:-4}
+SEED=${CHAOS_SEED:-$(($(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 32767 + 1))}
+[[ "$SEED" =~ ^[0-9]+$ ]] && [ "$SEED" -ge 1 ] && [ "$SEED" -le 32767 ] ||
+    { echo "chaos: CHAOS_SEED must be 1..32767, got '$SEED'" >&2; exit 2; }
+POOL=$((MAXI * 40))    # serial numbers and users per location
+SIM_SCALE=0.01          # Apple's 1-5 minutes of retries become 0.6-3 s
+
+# shellcheck source=../integration/lib_apple.sh
+. "$VN_SOURCE_DIR/tests/integration/lib_apple.sh"
+VN_TEST_NAME=chaos
+RANDOM=$SEED
+started=$SECONDS
+echo "chaos: seed $SEED (CHAOS_SEED=$SEED reproduces it), $OPS operations on $NLOC locations," \
+    "$WORKERS at a time, up to $MAXI items each"
+
+# ---- vppsim and serve on ports that survive their restarts ---------------------------------
+SIMST="$T/sim.state"
+sim_up() { # [PORT]
+    rm -f "$T/sim.ready"
+    "$VPPSIM" serve --listen "127.0.0.1:${1:-0}" --ready-file "$T/sim.ready" --state "$SIMST" \
+        --time-scale $SIM_SCALE --seed "$SEED" --limit maxRequestPerSecond=100000 \
+        --event-delay 0 >>"$T/sim.log" 2>&1 &
+    SIM_PID=$!
+    VN_PIDS+=("$SIM_PID")
+    wait_for 20 test -s "$T/sim.ready" || fail "vppsim did not start (see $T/sim.log)"
+    SIM="http://$(head -n1 "$T/sim.ready")"
+    SIM_PORT=${SIM##*:}
+}
+SERVE_ARGS=(--sync-full-interval 20s --sync-delta-interval 7s --event-quiet 2s
+    --event-poll-interval 1s --event-stall 30s --apple-backoff 200ms --apple-retry-max 2s)
+serve_up() { # [PORT]
+    rm -f "$T/ready"
+    "$VPPNOTIFY" serve --db "$T/vn.db" --listen "127.0.0.1:${1:-0}" --ready-file "$T/ready" \
+        "${SERVE_ARGS[@]}" >>"$T/serve.log" 2>&1 &
+    VN_SERVE_PID=$!
+    VN_PIDS+=("$VN_SERVE_PID")
+    wait_for 20 test -s "$T/ready" || return 1
+    VN_URL="http://$(head -n1 "$T/ready")"
+    SERVE_PORT=${VN_URL##*:}
+}
+
+sim_up
+export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"
+serve_up || fail "serve did not start (see $T/serve.log)"
+
+# ---- the organizations -----------------------------------------------------------------
+LOCS=()
+for l in $(seq "$NLOC"); do
+    sim_location '{"subscriptionManagement":true}'
+    LOCS+=("$LOC_UID")
+    STF="$T/stoken.$LOC_UID"
+    (umask 077 && printf '%s\n' "$STOKEN" >"$STF")
+    vn_cli location add --stoken-file "$STF" --public-url "$VN_URL/notifications" \
+        >/dev/null 2>"$T/err" || fail "subscribe: $(cat "$T/err")"
+    jq -nc --arg u "$LOC_UID" --argjson pool "$POOL" '{uId: $u,
+      assets: [range(5) | {adamId: "\(1000 + .)", totalCount: ($pool * 2)}],
+      users: [range($pool / 2) | {clientUserId: "u\(.)"}
+        + (if . % 3 == 0 then {managedAppleId: "u\(.)@example.com"} else {} end)],
+      assignments: [range($pool / 4) | {adamId: "\(1000 + (. % 5))", serialNumber: "S\(.)"}],
+      subscriptions: [range(2) | {adamId: (7000 + .), total: {renewing: 50, expiring: 20}}]}' \
+        >"$T/seed.json"
+    seed_file "$T/seed.json"
+    vn_cli sync --uid "$LOC_UID" --full >/dev/null 2>&1 || fail "first sync of $LOC_UID"
+done
+
+# ---- traffic ---------------------------------------------------------------------------
+declare -A DONE FAILED
+KILLS_SERVE=0
+KILLS_SIM=0
+FAULTS=()
+CLI_ARGS=(--apple-backoff 200ms --apple-retry-max 2s --apple-attempts 8)
+
+pick_list() { # PREFIX N POOLSIZE: a comma-separated list of N random names
+    local out="" i
+    for ((i = 0; i < $2; i++)); do out+="${out:+,}$1$((RANDOM % $3))"; done
+    echo "$out"
+}
+
+# One operation, chosen and parameterized from $RANDOM in this shell, run in the background.
+op() {
+    local n=$1 loc=${LOCS[$((RANDOM % NLOC))]} r=$((RANDOM % 100)) k=$((1 + RANDOM % MAXI))
+    local adam=$((1000 + RANDOM % 5)) sub=$((7000 + RANDOM % 2)) kind args
+    if [ $r -lt 30 ]; then
+        kind=associate
+        args=(assets associate --uid "$loc" --assets "$adam" --serials "$(pick_list S "$k" "$POOL")")
+    elif [ $r -lt 48 ]; then
+        kind=disassociate
+        args=(assets disassociate --uid "$loc" --assets "$adam" --serials "$(pick_list S "$k" "$POOL")")
+    elif [ $r -lt 53 ]; then
+        kind=revoke
+        args=(assets revoke --uid "$loc" --serials "$(pick_list S $((1 + k / 4)) "$POOL")")
+    elif [ $r -lt 58 ]; then
+        kind=associate-users
+        args=(assets associate --uid "$loc" --assets "$adam" --client-user-ids "$(pick_list u $((1 + k / 4)) $((POOL / 2)))")
+    elif [ $r -lt 66 ]; then
+        kind=users-create
+        args=(users create --uid "$loc" --client-user-ids "$(pick_list n $((1 + k / 4)) "$POOL")")
+    elif [ $r -lt 70 ]; then
+        kind=users-retire
+        args=(users retire --uid "$loc" --client-user-ids "$(pick_list n $((1 + k / 8)) "$POOL")")
+    elif [ $r -lt 77 ]; then
+        kind=seats-associate
+        args=(subscriptions associate --uid "$loc" --adam-ids "$sub" --client-user-ids "$(pick_list u $((1 + k / 8)) 60)")
+        [ $((RANDOM % 2)) = 0 ] && args+=(--renewing)
+    elif [ $r -lt 82 ]; then
+        kind=seats-disassociate
+        args=(subscriptions disassociate --uid "$loc" --adam-ids "$sub" --client-user-ids "$(pick_list u $((1 + k / 8)) 60)")
+    elif [ $r -lt 89 ]; then
+        kind=purchase
+        args=(POST /_sim/purchase "{\"uId\":\"$loc\",\"adamId\":\"$adam\",\"count\":$k}")
+    elif [ $r -lt 91 ]; then
+        kind=accept
+        args=(POST /_sim/users/accept "{\"uId\":\"$loc\",\"clientUserIds\":[\"u$((RANDOM % (POOL / 2)))\"]}")
+    elif [ $r -lt 93 ]; then
+        kind=seat-purchase
+        args=(POST /_sim/subscriptions/purchase "{\"uId\":\"$loc\",\"adamId\":$sub,\"renewing\":$((k % 5)),\"expiring\":$((k % 3))}")
+    elif [ $r -lt 94 ]; then
+        kind=period-end
+        args=(POST /_sim/period-end "{\"uId\":\"$loc\",\"adamId\":$sub}")
+    else
+        kind=sync
+        args=(sync --uid "$loc")
+        [ $((RANDOM % 3)) = 0 ] && args+=(--full)
+    fi
+    (
+        if [ "${args[0]}" = POST ]; then
+            st=$(curl -sS --max-time 20 -o /dev/null -w '%{http_code}' -X POST "$SIM${args[1]}" \
+                -H 'Content-Type: application/json' --data-binary "${args[2]}" 2>/dev/null) || st=000
+            [ "$st" = 200 ] || [ "$st" = 409 ]
+        else
+            vn_cli "${args[@]}" "${CLI_ARGS[@]}" >/dev/null 2>>"$T/ops.err"
+        fi && echo "$kind ok $k" >>"$T/ops.log" || echo "$kind failed $k" >>"$T/ops.log"
+    ) &
+}
+
+# A fault, now and then: notification faults change, API faults, kills.
+fault() {
+    local r=$((RANDOM % 100))
+    if [ $r -lt 40 ]; then
+        local f
+        f=$(printf '{"duplicate":0.%02d,"drop":0.%02d,"reorder":0.%02d,"delay":0.%02d,"delayByMs":%d}' \
+            $((RANDOM % 20)) $((RANDOM % 10)) $((RANDOM % 40)) $((RANDOM % 20)) $((1000 + RANDOM % 4000)))
+        curl -fsS -o /dev/null -X POST "$SIM/_sim/faults" -d "$f" 2>/dev/null && FAULTS+=("notifications $f")
+    elif [ $r -lt 60 ]; then
+        local code=$([ $((RANDOM % 2)) = 0 ] && echo 429 || echo 503) c=$((1 + RANDOM % 6))
+        curl -fsS -o /dev/null -X POST "$SIM/_sim/faults" \
+            -d "{\"http$code\":{\"count\":$c,\"retryAfter\":1}}" 2>/dev/null && FAULTS+=("$c x HTTP $code")
+    elif [ $r -lt 80 ]; then
+        kill -9 "$VN_SERVE_PID" 2>/dev/null || true
+        wait "$VN_SERVE_PID" 2>/dev/null || true
+        KILLS_SERVE=$((KILLS_SERVE + 1))
+        serve_up "$SERVE_PORT" || fail "serve did not come back on port $SERVE_PORT (see $T/serve.log)"
+    else
+        kill -9 "$SIM_PID" 2>/dev/null || true
+        wait "$SIM_PID" 2>/dev/null || true
+        KILLS_SIM=$((KILLS_SIM + 1))
+        sim_up "$SIM_PORT"
+        [ "$SIM" = "${VPPNOTIFY_APPLE_URL%/mdm/v2}" ] || fail "vppsim came back on another port"
+    fi
+}
+
+# wait_ops: wait for the operations in flight (not for serve and vppsim: bare `wait` would).
+wait_ops() {
+    local p
+    p=$(jobs -p | grep -vxF -e "$VN_SERVE_PID" -e "$SIM_PID" || true)
+    [ -z "$p" ] || wait $p 2>/dev/null || true
+}
+
+: >"$T/ops.log"
+for n in $(seq "$OPS"); do
+    op "$n"
+    [ $((n % WORKERS)) != 0 ] || wait_ops
+    [ $((RANDOM % (SHORT ? 20 : 60))) != 0 ] || fault
+done
+wait_ops
+traffic_s=$((SECONDS - started))
+
+# ---- quiet: faults off, deliveries done, tracker and verification finished ----------------
+curl -fsS -o /dev/null -X POST "$SIM/_sim/faults" -d '{"reset":true}'
+quiet_at=$SECONDS
+settle
+q() { sqlite3 -batch -noheader "$T/vn.db" "$1"; }
+tracker_done() {
+    [ "$(q "SELECT count(*) FROM event_tracking WHERE state = 'tracking' AND NOT stalled")" = 0 ] &&
+        [ "$(q "SELECT count(*) FROM mirror_verify")" = 0 ]
+}
+wait_for 240 tracker_done || echo "chaos: tracking or verification still busy after 240 s"
+
+diffs() { # the tables where the mirror differs from vppsim, per location
+    local out="" l t
+    for l in "${LOCS[@]}"; do
+        for t in assets assignments users subscriptions subscription-assignments; do
+            (mirror_equals_sim "$l" "$t") >/dev/null 2>&1 || out+=" $l:$t"
+        done
+    done
+    echo "$out"
+}
+before_sync=$(diffs)
+for l in "${LOCS[@]}"; do
+    vn_cli sync --uid "$l" --full "${CLI_ARGS[@]}" >/dev/null 2>>"$T/ops.err" ||
+        fail "the final sync of $l failed: $(tail -n 1 "$T/ops.err")"
+done
+wait_for 120 tracker_done || true
+after_sync=$(diffs)
+converge_s=$((SECONDS - quiet_at))
+needs=$(q "SELECT count(*) FROM assets WHERE needs_sync")
+verify=$(q "SELECT count(*) FROM mirror_verify")
+
+# ---- report ------------------------------------------------------------------------------
+# Every delivery attempt, page by page (10,000 at most per request).
+: >"$T/deliveries.jsonl"
+after=0
+while :; do
+    curl -fsS "$SIM/_sim/deliveries?limit=10000&afterId=$after" >"$T/dpage.json"
+    [ "$(jq '.deliveries | length' "$T/dpage.json")" -gt 0 ] || break
+    jq -c '.deliveries[]' "$T/dpage.json" >>"$T/deliveries.jsonl"
+    after=$(jq '.deliveries[-1].id' "$T/dpage.json")
+done
+dl=$(jq -s '{deliveries: .}' "$T/deliveries.jsonl")
+echo "chaos: did — $(wc -l <"$T/ops.log") requests over $(awk '{n += $3} END {print n}' "$T/ops.log") items:" \
+    "$(awk '{print $1, $2}' "$T/ops.log" | sort | uniq -c | awk '{printf "%s %s %s; ", $1, $2, $3}')"
+echo "chaos: requests refused or failed, most frequent reasons:"
+sed -E 's/[0-9a-f]{8}-[0-9a-f-]{27}/EVENT/g; s/[0-9]{10,}/N/g' "$T/ops.err" 2>/dev/null | sort | uniq -c |
+    sort -rn | head -n 5 | sed 's/^/    /'
+echo "chaos: faults — ${#FAULTS[@]} changes ($(printf '%s; ' "${FAULTS[@]}" | head -c 600)...)"
+echo "chaos: deliveries — $(jq '.deliveries | length' <<<"$dl") attempts, $(jq '[.deliveries[] | select(.duplicate)] | length' <<<"$dl") duplicates, $(jq '[.deliveries[] | select(.status != 200)] | length' <<<"$dl") failed;" \
+    "$(curl -fsS "$SIM/_sim/notifications?state=dropped&limit=10000" | jq '.notifications | length') notifications dropped"
+echo "chaos: kills — serve $KILLS_SERVE, vppsim $KILLS_SIM (SIGKILL, restarted)"
+echo "chaos: time — traffic ${traffic_s} s, converged ${converge_s} s after traffic stopped"
+echo "chaos: found — before the last sync the mirror differed in:${before_sync:- nothing};" \
+    "after it in:${after_sync:- nothing}; assets needsSync: $needs; keys waiting: $verify"
+[ -z "$after_sync" ] || fail "the mirror does not equal vppsim (seed $SEED):$after_sync"
+[ "$needs" = 0 ] || fail "$needs asset(s) left needsSync (seed $SEED)"
+[ "$verify" = 0 ] || fail "$verify key(s) still waiting for verification (seed $SEED)"
+vn_serve_stop
+sim_stop
+ok "chaos seed $SEED: the mirror equals vppsim in every table of $NLOC locations"
