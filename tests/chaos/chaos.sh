@@ -99,9 +99,9 @@ KILLS_SIM=0
 FAULTS=()
 CLI_ARGS=(--apple-backoff 200ms --apple-retry-max 2s --apple-attempts 8)
 
-pick_list() { # PREFIX N POOLSIZE: a comma-separated list of N random names
-    local out="" i
-    for ((i = 0; i < $2; i++)); do out+="${out:+,}$1$((RANDOM % $3))"; done
+pick_list() { # PREFIX N POOLSIZE [STEP]: a comma-separated list of N random names
+    local out="" i step=${4:-1}
+    for ((i = 0; i < $2; i++)); do out+="${out:+,}$1$((RANDOM % $3 * step))"; done
     echo "$out"
 }
 
@@ -129,11 +129,11 @@ op() {
         args=(users retire --uid "$loc" --client-user-ids "$(pick_list n $((1 + k / 8)) "$POOL")")
     elif [ $r -lt 77 ]; then
         kind=seats-associate
-        args=(subscriptions associate --uid "$loc" --adam-ids "$sub" --client-user-ids "$(pick_list u $((1 + k / 8)) 60)")
+        args=(subscriptions associate --uid "$loc" --adam-ids "$sub" --client-user-ids "$(pick_list u $((1 + k / 8)) 40 3)")
         [ $((RANDOM % 2)) = 0 ] && args+=(--renewing)
     elif [ $r -lt 82 ]; then
         kind=seats-disassociate
-        args=(subscriptions disassociate --uid "$loc" --adam-ids "$sub" --client-user-ids "$(pick_list u $((1 + k / 8)) 60)")
+        args=(subscriptions disassociate --uid "$loc" --adam-ids "$sub" --client-user-ids "$(pick_list u $((1 + k / 8)) 40 3)")
     elif [ $r -lt 89 ]; then
         kind=purchase
         args=(POST /_sim/purchase "{\"uId\":\"$loc\",\"adamId\":\"$adam\",\"count\":$k}")
@@ -249,8 +249,9 @@ dl=$(jq -s '{deliveries: .}' "$T/deliveries.jsonl")
 echo "chaos: did — $(wc -l <"$T/ops.log") requests over $(awk '{n += $3} END {print n}' "$T/ops.log") items:" \
     "$(awk '{print $1, $2}' "$T/ops.log" | sort | uniq -c | awk '{printf "%s %s %s; ", $1, $2, $3}')"
 echo "chaos: requests refused or failed, most frequent reasons:"
-sed -E 's/[0-9a-f]{8}-[0-9a-f-]{27}/EVENT/g; s/[0-9]{10,}/N/g' "$T/ops.err" 2>/dev/null | sort | uniq -c |
-    sort -rn | head -n 5 | sed 's/^/    /'
+{ grep '^vppnotify: ' "$T/ops.err" || true; } |
+    sed -E 's/[0-9a-f]{8}-[0-9a-f-]{27}/EVENT/g; s/[0-9]{10,}/N/g; s/; [0-9]+ of [0-9]+ requests.*//' |
+    sort | uniq -c | sort -rn | head -n 6 | sed 's/^/    /' || true
 echo "chaos: faults — ${#FAULTS[@]} changes ($(printf '%s; ' "${FAULTS[@]}" | head -c 600)...)"
 echo "chaos: deliveries — $(jq '.deliveries | length' <<<"$dl") attempts, $(jq '[.deliveries[] | select(.duplicate)] | length' <<<"$dl") duplicates, $(jq '[.deliveries[] | select(.status != 200)] | length' <<<"$dl") failed;" \
     "$(curl -fsS "$SIM/_sim/notifications?state=dropped&limit=10000" | jq '.notifications | length') notifications dropped"

@@ -78,7 +78,10 @@ _norm_sim() {
     case $1 in
     assets) jq -S '[.assets[] | {adamId, pricingParam, totalCount, assignedCount, availableCount}] | sort_by(.adamId, .pricingParam)' ;;
     assignments) jq -S '[.assignments[] | {adamId, pricingParam, clientUserId, serialNumber} | with_entries(select(.value != null))] | sort_by(.adamId, .pricingParam, .clientUserId // "", .serialNumber // "")' ;;
-    users) jq -S '[.users[] | {clientUserId, email, inviteCode, idHash, status} | with_entries(select(.value != null))] | sort_by(.clientUserId)' ;;
+    # Apple keeps a retired user's record beside the one created again with the same
+    # clientUserId; the mirror keeps one row per clientUserId: the active record, else the later.
+    users) jq -S '[.users | group_by(.clientUserId)[] | ((map(select(.status != "Retired")) | last) // last)
+        | {clientUserId, email, inviteCode, idHash, status} | with_entries(select(.value != null))] | sort_by(.clientUserId)' ;;
     subscriptions) jq -S '[.subscriptions[] | {adamId: (.adamId | tostring), parentAdamId: (if .parentAdamId == null then null else (.parentAdamId | tostring) end), counts: {available: .counts.available, total: .counts.total}} | with_entries(select(.value != null))] | sort_by(.adamId)' ;;
     subscription-assignments) jq -S '[.subscriptionAssignments[] | {adamId: (.adamId | tostring), clientUserId, renewing}] | sort_by(.adamId, .clientUserId)' ;;
     esac

@@ -416,6 +416,36 @@ static void test_sync_keeps_changes_newer_than_its_page(void **state)
     assert_false(assignment_present(f, "S3"));
 }
 
+/*
+ * A page is written in chunks (separate transactions, each with its own clock), all with the
+ * clock seen before the page was fetched. Apple's two records of one clientUserId (retired,
+ * then created again) may fall into two chunks of one page: the second must still win over
+ * the first (found by make chaos, seed 10975: the retired record stayed).
+ */
+static void test_sync_user_twice_in_one_page_two_chunks(void **state)
+{
+    struct fx *f = *state;
+    struct vn_user retired = {.client_user_id = "n305", .invite_code = "old", .status = "Retired"};
+    struct vn_user active = {
+        .client_user_id = "n305", .invite_code = "new", .status = "Registered"};
+    struct vn_mirror_scope k = {.client_user_id = "n305"};
+    struct vn_key_state ks;
+    int64_t seen = 0;
+
+    add_location(f, "u1");
+    assert_int_equal(vn_store_clock(f->st, &seen), 0);
+    assert_int_equal(vn_store_begin(f->st), 0); /* chunk 1 */
+    assert_int_equal(vn_store_clock_tick(f->st, NULL), 0);
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 11, seen, &retired), 1);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(vn_store_begin(f->st), 0); /* chunk 2, same page */
+    assert_int_equal(vn_store_clock_tick(f->st, NULL), 0);
+    assert_int_equal(vn_store_sync_user(f->st, "u1", 11, seen, &active), 2);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(vn_store_key_state(f->st, VN_MT_USERS, "u1", &k, &ks), 0);
+    assert_string_equal(ks.status, "Registered");
+}
+
 /* The state of a key: its row or its tombstone, its clock and the event of its last change. */
 static void test_key_state_and_event(void **state)
 {
@@ -753,6 +783,7 @@ int main(void)
         T(test_sync_sweep_in_chunks),
         T(test_sync_user_retired_twice_in_one_walk),
         T(test_sync_keeps_changes_newer_than_its_page),
+        T(test_sync_user_twice_in_one_page_two_chunks),
         T(test_key_state_and_event),
         T(test_send_order_and_verification_queue),
         T(test_sync_state_roundtrip),

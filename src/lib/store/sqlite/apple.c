@@ -378,6 +378,9 @@ int vn__sq_sync_assignment(struct vn_store *st_, const char *uid, int64_t gen, i
     return sync_row(s, NULL, mark, ins);
 }
 
+/* Users: Apple may return two records of one clientUserId in one walk, maybe in two chunks of
+ * one page (two transactions): a row this walk wrote is not "newer than the page" for the
+ * walk's own second record. */
 int vn__sq_sync_user(struct vn_store *st_, const char *uid, int64_t gen, int64_t seen,
                      const struct vn_user *u)
 {
@@ -394,10 +397,10 @@ int vn__sq_sync_user(struct vn_store *st_, const char *uid, int64_t gen, int64_t
                "WHERE uid = :uid AND client_user_id = :cuid AND (email IS NOT :email OR "
                "  invite_code IS NOT :invite OR id_hash IS NOT :hash OR status IS NOT :status) "
                "  AND NOT (sync_gen IS :gen AND status IS NOT 'Retired' AND :status IS 'Retired') "
-               "  AND clock <= :seen");
+               "  AND (clock <= :seen OR sync_gen IS :gen)");
     VN_SQ_STMT(mark, s, VN_SQ_SYNC_USER_MARK,
                "UPDATE users SET sync_gen = :gen WHERE uid = :uid AND client_user_id = :cuid "
-               "AND clock <= :seen");
+               "AND (clock <= :seen OR sync_gen IS :gen)");
     VN_SQ_STMT(ins, s, VN_SQ_SYNC_USER_INS,
                "INSERT INTO users(uid, client_user_id, email, invite_code, id_hash, status, "
                "  updated_at, sync_gen) "
