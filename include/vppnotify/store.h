@@ -583,7 +583,7 @@ int vn_store_lease_release(struct vn_store *st, const char *name, const char *ho
 
 /* ---- moving an installation between stores (vppnotify store copy) ---------------------- */
 
-#define VN_STORE_COPY_TABLES_MAX 24
+#define VN_STORE_COPY_TABLES_MAX 32
 
 /* Rows per table of a copy or a comparison, in the order tables are copied. */
 struct vn_store_copy_report {

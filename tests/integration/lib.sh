@@ -101,23 +101,45 @@ lines_at_least() {
     [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
 }
 
-# db_lock [DB]: another process (sqlite3) holds an exclusive lock on the database until
-# db_unlock; returns once the lock is held. sqlite3 reads its commands from a FIFO this shell
-# keeps open (fd 9), so it also ends, rolling back, when the test exits early.
+# db_lock [DB]: another process holds the database's write lock until db_unlock; returns once
+# the lock is held. SQLite: sqlite3 holds an exclusive lock. PostgreSQL: psql holds the writer
+# lock of the test's schema (the advisory lock of src/lib/store/pg/pg.c, VN_PG_LOCK_WRITER).
+# Either reads its commands from a FIFO this shell keeps open (fd 9), so it also ends, rolling
+# back, when the test exits early.
+VN_PG_LOCK_WRITER=1986950002
 db_lock() {
     local db=${1:-${VN_DB:-$T/vn.db}}
     rm -f "$T/db_lock.fifo"
     mkfifo "$T/db_lock.fifo"
     exec 9<>"$T/db_lock.fifo"
-    sqlite3 "$db" <"$T/db_lock.fifo" >/dev/null &
-    VN_LOCK_PID=$!
-    VN_PIDS+=("$VN_LOCK_PID")
-    echo 'BEGIN EXCLUSIVE;' >&9
-    wait_for 10 bash -c "! sqlite3 '$db' 'BEGIN IMMEDIATE; ROLLBACK;'" ||
-        fail "the test could not lock the database $db"
+    VN_LOCK_DB=$db
+    case $db in
+    postgres*)
+        local conn=${db%%&schema=*} schema=${db##*&schema=}
+        local held="SELECT NOT pg_try_advisory_xact_lock($VN_PG_LOCK_WRITER, hashtext(coalesce(current_schema(), '')))"
+        psql -qX "$conn" <"$T/db_lock.fifo" >/dev/null &
+        VN_LOCK_PID=$!
+        VN_PIDS+=("$VN_LOCK_PID")
+        printf '%s\n' "SET search_path = $schema;" 'BEGIN;' \
+            "SELECT pg_advisory_xact_lock($VN_PG_LOCK_WRITER, hashtext(coalesce(current_schema(), '')));" >&9
+        wait_for 10 bash -c "psql -qtAX '$conn' -c 'SET search_path = $schema' -c \"$held\" | grep -qx t" ||
+            fail "the test could not lock the database $db"
+        ;;
+    *)
+        sqlite3 "$db" <"$T/db_lock.fifo" >/dev/null &
+        VN_LOCK_PID=$!
+        VN_PIDS+=("$VN_LOCK_PID")
+        echo 'BEGIN EXCLUSIVE;' >&9
+        wait_for 10 bash -c "! sqlite3 '$db' 'BEGIN IMMEDIATE; ROLLBACK;'" ||
+            fail "the test could not lock the database $db"
+        ;;
+    esac
 }
 db_unlock() {
-    printf 'COMMIT;\n.quit\n' >&9
+    case $VN_LOCK_DB in
+    postgres*) printf 'COMMIT;\n\\q\n' >&9 ;;
+    *) printf 'COMMIT;\n.quit\n' >&9 ;;
+    esac
     wait "$VN_LOCK_PID"
     exec 9>&-
 }

@@ -205,6 +205,15 @@ static void test_sync_writes_report_added_changed_unchanged(void **state)
                                    "assignedCount=1 availableCount=8 needsSync=false");
     assert_string_equal(r.text[1], "uId=u1 adamId=11 pricingParam=STDQ totalCount=1 "
                                    "assignedCount=1 availableCount=0 needsSync=false");
+    /* Counts waiting for a targeted read: the asset is flagged, its counts stay; an asset the
+     * mirror does not have is not made up. */
+    assert_int_equal(vn_store_mark_needs_sync(f->st, "u1", "11", NULL), 0);
+    assert_int_equal(vn_store_mark_needs_sync(f->st, "u1", "99", "STDQ"), 0);
+    assert_int_equal(q(f->st, VN_Q_ASSETS, NULL, &r), 2);
+    assert_string_equal(r.text[0], "uId=u1 adamId=10 pricingParam=STDQ totalCount=9 "
+                                   "assignedCount=1 availableCount=8 needsSync=false");
+    assert_string_equal(r.text[1], "uId=u1 adamId=11 pricingParam=STDQ totalCount=1 "
+                                   "assignedCount=1 availableCount=0 needsSync=true");
     assert_int_equal(q(f->st, VN_Q_USERS, NULL, &r), 1);
     assert_string_equal(r.text[0], "uId=u1 clientUserId=c1 email=null inviteCode=null "
                                    "idHash=null status=Registered");

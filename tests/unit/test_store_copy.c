@@ -42,6 +42,11 @@ static void fill(struct vn_store *st)
     uint8_t d1[VN_DIGEST_LEN], d2[VN_DIGEST_LEN];
     struct vn_assignment user = {.pricing_param = "STDQ", .client_user_id = "c1"};
     struct vn_assignment dev = {.pricing_param = "PLUS", .serial_number = "SER1"};
+    struct vn_assignment gone = {.pricing_param = "STDQ", .serial_number = "SER2"};
+    const struct vn_mirror_scope user_key = {
+        .adam_id = "10", .pricing_param = "STDQ", .client_user_id = "c1"};
+    const struct vn_mirror_scope never_had = {.adam_id = "7", .client_user_id = "c9"};
+    int64_t clk = 0;
     struct vn_user u = {.client_user_id = "c1", .email = "c1@example.com", .status = "Registered"};
     struct vn_seat seat = {.client_user_id = "c1", .renewing = 0};
     struct vn_counts c = {1, 2, 3, 4};
@@ -85,6 +90,7 @@ static void fill(struct vn_store *st)
 
     vn_strlcpy(user.adam_id.s, "10", sizeof(user.adam_id.s));
     vn_strlcpy(dev.adam_id.s, "9", sizeof(dev.adam_id.s));
+    vn_strlcpy(gone.adam_id.s, "9", sizeof(gone.adam_id.s));
     vn_strlcpy(seat.adam_id.s, "7", sizeof(seat.adam_id.s));
     vn_strlcpy(ss.assignments_version, "v1", sizeof(ss.assignments_version));
     vn_strlcpy(ss.last_drift, "{\"assets\":{}}", sizeof(ss.last_drift));
@@ -97,6 +103,10 @@ static void fill(struct vn_store *st)
     assert_int_equal(vn_store_config_ensure(st, "mdm_id", "abc", &v), 0);
     free(v);
     assert_int_equal(vn_store_begin(st), 0);
+    /* Convergence: rows stamped with a writer clock past 0, the event of a row's last change,
+     * a tombstone of a delete and one of a removal the mirror never had, a key to verify. */
+    assert_int_equal(vn_store_clock_tick(st, &clk), 0);
+    assert_true(clk > 0);
     record(&r, "n1", "u1", "{\"a\":1}", 1790000000100LL);
     r.event_id = "ev1";
     assert_int_equal(vn_store_notification_insert(st, &r), 0);
@@ -108,12 +118,17 @@ static void fill(struct vn_store *st)
     assert_int_equal(vn_store_asset_adjust(st, "u1", "10", "STDQ", 5, 1, 4), 0);
     assert_int_equal(vn_store_assignment_insert(st, "u1", &user), 1);
     assert_int_equal(vn_store_assignment_insert(st, "u1", &dev), 1);
+    assert_int_equal(vn_store_assignment_insert(st, "u1", &gone), 1);
+    assert_int_equal(vn_store_assignment_delete(st, "u1", &gone), 1);
+    assert_int_equal(vn_store_key_event(st, VN_MT_ASSIGNMENTS, "u1", &user_key, "ev1"), 0);
+    assert_int_equal(vn_store_key_event(st, VN_MT_SEATS, "u1", &never_had, "ev1"), 0);
+    assert_int_equal(vn_store_verify_add(st, VN_MT_SEATS, "u1", &never_had, "test"), 0);
     assert_int_equal(vn_store_user_upsert(st, "u1", &u, NULL), 0);
     assert_int_equal(vn_store_subscription_set_counts(st, "u1", "7", "70", &c), 0);
     assert_int_equal(vn_store_seat_upsert(st, "u1", &seat), 1);
     assert_int_equal(vn_store_event_note(st, &e), 0);
     assert_int_equal(vn_store_event_failed_item(st, "ev1", 9709, "10", "STDQ", "c2", NULL), 0);
-    assert_int_equal(vn_store_sync_asset(st, "u1", 3, "11", NULL, 2, 0, 2), 1);
+    assert_int_equal(vn_store_sync_asset(st, "u1", 3, INT64_MAX, "11", NULL, 2, 0, 2), 1);
     assert_int_equal(vn_store_commit(st), 0);
     assert_int_equal(
         vn_store_quarantine(st, 1790000000300LL, "10.0.0.7", "not JSON", "{x", 2, 70000), 0);

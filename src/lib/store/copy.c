@@ -60,17 +60,18 @@ static const enum vn__copy_type t_notification_repeats[] = {T, TM, B};
 static const char *const c_quarantine[] = {"id",     "received_at", "remote_addr",
                                            "reason", "body",        "body_length"};
 static const enum vn__copy_type t_quarantine[] = {I, TM, T, T, BY, I};
-static const char *const c_assets[] = {"uid",         "adam_id",        "pricing_param",
-                                       "total_count", "assigned_count", "available_count",
-                                       "needs_sync",  "updated_at",     "sync_gen"};
-static const enum vn__copy_type t_assets[] = {T, T, T, I, I, I, B, TM, I};
+static const char *const c_assets[] = {
+    "uid",        "adam_id",    "pricing_param", "total_count", "assigned_count", "available_count",
+    "needs_sync", "updated_at", "sync_gen",      "clock"};
+static const enum vn__copy_type t_assets[] = {T, T, T, I, I, I, B, TM, I, I};
 static const char *const c_assignments[] = {
-    "id",       "uid",       "adam_id", "pricing_param", "client_user_id", "serial_number",
-    "sync_gen", "updated_at"};
-static const enum vn__copy_type t_assignments[] = {I, T, T, T, T, T, I, TM};
+    "id",       "uid",        "adam_id", "pricing_param", "client_user_id", "serial_number",
+    "sync_gen", "updated_at", "clock",   "event_id"};
+static const enum vn__copy_type t_assignments[] = {I, T, T, T, T, T, I, TM, I, T};
 static const char *const c_users[] = {"uid",     "client_user_id", "email",      "invite_code",
-                                      "id_hash", "status",         "updated_at", "sync_gen"};
-static const enum vn__copy_type t_users[] = {T, T, T, T, T, T, TM, I};
+                                      "id_hash", "status",         "updated_at", "sync_gen",
+                                      "clock",   "event_id"};
+static const enum vn__copy_type t_users[] = {T, T, T, T, T, T, TM, I, I, T};
 static const char *const c_subscriptions[] = {"uid",
                                               "adam_id",
                                               "parent_adam_id",
@@ -79,11 +80,12 @@ static const char *const c_subscriptions[] = {"uid",
                                               "total_renewing",
                                               "total_expiring",
                                               "updated_at",
-                                              "sync_gen"};
-static const enum vn__copy_type t_subscriptions[] = {T, T, T, I, I, I, I, TM, I};
-static const char *const c_subscription_assignments[] = {"uid",      "adam_id",  "client_user_id",
-                                                         "renewing", "sync_gen", "updated_at"};
-static const enum vn__copy_type t_subscription_assignments[] = {T, T, T, B, I, TM};
+                                              "sync_gen",
+                                              "clock"};
+static const enum vn__copy_type t_subscriptions[] = {T, T, T, I, I, I, I, TM, I, I};
+static const char *const c_subscription_assignments[] = {
+    "uid", "adam_id", "client_user_id", "renewing", "sync_gen", "updated_at", "clock", "event_id"};
+static const enum vn__copy_type t_subscription_assignments[] = {T, T, T, B, I, TM, I, T};
 static const char *const c_location_sync[] = {
     "uid",          "assignments_version", "users_version",
     "last_full_at", "last_delta_at",       "last_attempt_at",
@@ -119,9 +121,10 @@ static const char *const c_event_tracking[] = {"event_id",
                                                "stalled",
                                                "stalled_at",
                                                "resync",
-                                               "completed_at"};
-static const enum vn__copy_type t_event_tracking[] = {T, T, T, T,  T, I, B, TM, T, T, I,
-                                                      I, J, I, TM, T, B, B, TM, T, TM};
+                                               "completed_at",
+                                               "send_seq"};
+static const enum vn__copy_type t_event_tracking[] = {T, T, T, T,  T, I, B, TM, T, T,  I,
+                                                      I, J, I, TM, T, B, B, TM, T, TM, I};
 /* The integration API's tables: its keys, and the change log with its seq numbers kept (a
  * feed reader goes on where it was); change_meta always has its one row (copied over it). */
 static const char *const c_api_keys[] = {"id",    "name",       "scope",     "digest",
@@ -153,6 +156,32 @@ static const enum vn__copy_type t_webhook_deliveries[] = {I, I, I, T, T, I, TM, 
 static const char *const c_api_idempotency[] = {"key_name", "idem_key", "request_hash", "state",
                                                 "status",   "body",     "created_at"};
 static const enum vn__copy_type t_api_idempotency[] = {T, T, BY, T, I, T, TM};
+/*
+ * Convergence (contract 3.1): tombstones and the keys waiting for verification are copied (a
+ * key to verify stays to verify; a tombstone keeps its event for the send-order rule), and so
+ * are the rows' clocks and the writer clock itself, loaded last (the target's triggers stamp a
+ * copied row only when it brings clock 0, which the new target's clock also is): every
+ * copied clock stays at or below the writer clock, so no later sync takes a copied row or
+ * tombstone for a change newer than its page.
+ */
+static const char *const c_mirror_tombstones[] = {
+    "uid",           "tbl",      "adam_id", "pricing_param", "client_user_id",
+    "serial_number", "event_id", "clock",   "deleted_at"};
+static const enum vn__copy_type t_mirror_tombstones[] = {T, T, T, T, T, T, T, I, TM};
+static const char *const c_mirror_verify[] = {"id",
+                                              "uid",
+                                              "tbl",
+                                              "adam_id",
+                                              "pricing_param",
+                                              "client_user_id",
+                                              "serial_number",
+                                              "reason",
+                                              "created_at",
+                                              "attempts",
+                                              "last_error"};
+static const enum vn__copy_type t_mirror_verify[] = {I, T, T, T, T, T, T, T, TM, I, T};
+static const char *const c_writer_clock[] = {"id", "value"};
+static const enum vn__copy_type t_writer_clock[] = {I, I};
 
 #undef T
 #undef I
@@ -196,6 +225,9 @@ SAME_WIDTH(rejections);
 SAME_WIDTH(webhook_endpoints);
 SAME_WIDTH(webhook_deliveries);
 SAME_WIDTH(api_idempotency);
+SAME_WIDTH(mirror_tombstones);
+SAME_WIDTH(mirror_verify);
+SAME_WIDTH(writer_clock);
 
 /* In an order that keeps foreign keys satisfied while loading. Backends index their SQL by
  * this order (sqlite/copy.c, pg/copy.c). */
@@ -223,6 +255,9 @@ const struct vn__copy_table vn__copy_tables[] = {
     TABLE(webhook_endpoints),
     TABLE(webhook_deliveries),
     TABLE(api_idempotency),
+    TABLE(mirror_tombstones),
+    TABLE(mirror_verify),
+    SINGLETON(writer_clock),
 };
 
 const size_t vn__copy_table_count = COUNT(vn__copy_tables);

@@ -215,7 +215,9 @@ int vn__pg_location_unrotate(struct vn_store *st, const char *uid,
 /*
  * The three-step write of one synced record, as in SQLite: an UPDATE that only matches when a
  * field differs (2, changed), else one that only marks the generation (0, unchanged), else an
- * INSERT (1, added). All three take the same arguments.
+ * INSERT (1, added). All three take the same arguments. The updates only match a row whose
+ * clock is not after the page's (seen), and the insert does nothing over an existing row or a
+ * tombstone newer than seen: a newer change is kept and the result is 3 (store.h).
  */
 static int do_typed(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
                     const Oid *types, long long *changed)
@@ -247,7 +249,7 @@ static int sync_row(struct vn__pg *s, const char *upd, const char *mark, const c
     if (changed)
         return 0;
     rc = do_typed(s, ins, a, types, &changed);
-    return rc ? rc : 1;
+    return rc ? rc : changed ? 1 : 3;
 }
 
 /* Argument types (pg_type OIDs), for statements that leave some of their arguments unused. */
@@ -255,23 +257,25 @@ static int sync_row(struct vn__pg *s, const char *upd, const char *mark, const c
 #define T_INT8 20
 #define T_TEXT 25
 
-int vn__pg_sync_asset(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
-                      const char *pricing_param, long long total, long long assigned,
-                      long long available)
+int vn__pg_sync_asset(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                      const char *adam_id, const char *pricing_param, long long total,
+                      long long assigned, long long available)
 {
-    /* $1 uid, $2 adam, $3 pp, $4 gen, $5 now, $6 total, $7 assigned, $8 available */
+    /* $1 uid, $2 adam, $3 pp, $4 gen, $5 now, $6 total, $7 assigned, $8 available, $9 seen */
     static const char upd[] =
         "UPDATE assets SET total_count = $6, assigned_count = $7, available_count = $8, "
         "  needs_sync = false, sync_gen = $4, updated_at = $5::timestamptz "
-        "WHERE uid = $1 AND adam_id = $2 AND pricing_param = $3 AND "
+        "WHERE uid = $1 AND adam_id = $2 AND pricing_param = $3 AND clock <= $9 AND "
         "  (total_count <> $6 OR assigned_count <> $7 OR available_count <> $8)";
-    static const char mark[] = "UPDATE assets SET needs_sync = false, sync_gen = $4 "
-                               "WHERE uid = $1 AND adam_id = $2 AND pricing_param = $3";
+    static const char mark[] =
+        "UPDATE assets SET needs_sync = false, sync_gen = $4 "
+        "WHERE uid = $1 AND adam_id = $2 AND pricing_param = $3 AND clock <= $9";
     static const char ins[] =
         "INSERT INTO assets(uid, adam_id, pricing_param, total_count, assigned_count, "
         "  available_count, needs_sync, updated_at, sync_gen) "
-        "VALUES ($1, $2, $3, $6, $7, $8, false, $5::timestamptz, $4)";
-    static const Oid types[] = {T_TEXT, T_TEXT, T_TEXT, T_INT8, T_TEXT, T_INT8, T_INT8, T_INT8};
+        "VALUES ($1, $2, $3, $6, $7, $8, false, $5::timestamptz, $4) ON CONFLICT DO NOTHING";
+    static const Oid types[] = {T_TEXT, T_TEXT, T_TEXT, T_INT8, T_TEXT,
+                                T_INT8, T_INT8, T_INT8, T_INT8};
     struct vn__pg_args a = {0};
 
     vn__pg_text(&a, uid);
@@ -282,23 +286,29 @@ int vn__pg_sync_asset(struct vn_store *st, const char *uid, int64_t gen, const c
     vn__pg_int(&a, total);
     vn__pg_int(&a, assigned);
     vn__pg_int(&a, available);
+    vn__pg_int(&a, seen);
     return sync_row(vn__pg(st), upd, mark, ins, &a, types);
 }
 
-int vn__pg_sync_assignment(struct vn_store *st, const char *uid, int64_t gen,
+int vn__pg_sync_assignment(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
                            const struct vn_assignment *as)
 {
-    /* $1 uid, $2 adam, $3 pp, $4 gen, $5 clientUserId, $6 serialNumber */
+    /* $1 uid, $2 adam, $3 pp, $4 gen, $5 clientUserId, $6 serialNumber, $7 now, $8 seen */
     static const char mark_user[] =
         "UPDATE assignments SET sync_gen = $4 WHERE uid = $1 AND adam_id = $2 "
-        "AND pricing_param = $3 AND client_user_id = $5";
+        "AND pricing_param = $3 AND client_user_id = $5 AND clock <= $8";
     static const char mark_device[] =
         "UPDATE assignments SET sync_gen = $4 WHERE uid = $1 AND adam_id = $2 "
-        "AND pricing_param = $3 AND serial_number = $6";
+        "AND pricing_param = $3 AND serial_number = $6 AND clock <= $8";
     static const char ins[] =
         "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number, "
-        "  sync_gen, updated_at) VALUES ($1, $2, $3, $5, $6, $4, $7::timestamptz)";
-    static const Oid types[] = {T_TEXT, T_TEXT, T_TEXT, T_INT8, T_TEXT, T_TEXT, T_TEXT};
+        "  sync_gen, updated_at) "
+        "SELECT $1, $2, $3, $5, $6, $4, $7::timestamptz WHERE NOT EXISTS (SELECT 1 FROM "
+        "  mirror_tombstones WHERE uid = $1 AND tbl = 'assignments' AND adam_id = $2 AND "
+        "  pricing_param = $3 AND client_user_id = coalesce($5, '') AND "
+        "  serial_number = coalesce($6, '') AND clock > $8) "
+        "ON CONFLICT DO NOTHING";
+    static const Oid types[] = {T_TEXT, T_TEXT, T_TEXT, T_INT8, T_TEXT, T_TEXT, T_TEXT, T_INT8};
     struct vn__pg_args a = {0};
 
     if (!as->client_user_id == !as->serial_number) {
@@ -315,12 +325,18 @@ int vn__pg_sync_assignment(struct vn_store *st, const char *uid, int64_t gen,
     vn__pg_text(&a, as->client_user_id);
     vn__pg_text(&a, as->serial_number);
     vn__pg_text(&a, vn__pg_now(vn__pg(st)));
+    vn__pg_int(&a, seen);
     return sync_row(vn__pg(st), NULL, as->client_user_id ? mark_user : mark_device, ins, &a, types);
 }
 
-int vn__pg_sync_user(struct vn_store *st, const char *uid, int64_t gen, const struct vn_user *u)
+/* Users: Apple may return two records of one clientUserId in one walk, maybe in two chunks of
+ * one page (two transactions): a row this walk wrote is not "newer than the page" for the
+ * walk's own second record. */
+int vn__pg_sync_user(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                     const struct vn_user *u)
 {
-    /* $1 uid, $2 clientUserId, $3 gen, $4 now, $5 email, $6 invite, $7 idHash, $8 status */
+    /* $1 uid, $2 clientUserId, $3 gen, $4 now, $5 email, $6 invite, $7 idHash, $8 status,
+     * $9 seen */
     static const char upd[] =
         "UPDATE users SET email = $5, invite_code = $6, id_hash = $7, status = $8, "
         "  sync_gen = $3, updated_at = $4::timestamptz "
@@ -330,13 +346,17 @@ int vn__pg_sync_user(struct vn_store *st, const char *uid, int64_t gen, const st
         /* Apple keeps retired users' rows: within one walk an active row stays against a
          * Retired record of the same clientUserId (store.h). */
         "  AND NOT (sync_gen IS NOT DISTINCT FROM $3 AND status IS DISTINCT FROM 'Retired' "
-        "    AND $8 IS NOT DISTINCT FROM 'Retired')";
+        "    AND $8 IS NOT DISTINCT FROM 'Retired') "
+        "  AND (clock <= $9 OR sync_gen IS NOT DISTINCT FROM $3)";
     static const char mark[] =
-        "UPDATE users SET sync_gen = $3 WHERE uid = $1 AND client_user_id = $2";
+        "UPDATE users SET sync_gen = $3 WHERE uid = $1 AND client_user_id = $2 "
+        "AND (clock <= $9 OR sync_gen IS NOT DISTINCT FROM $3)";
     static const char ins[] = "INSERT INTO users(uid, client_user_id, email, invite_code, id_hash, "
                               "  status, updated_at, sync_gen) "
-                              "VALUES ($1, $2, $5, $6, $7, $8, $4::timestamptz, $3)";
-    static const Oid types[] = {T_TEXT, T_TEXT, T_INT8, T_TEXT, T_TEXT, T_TEXT, T_TEXT, T_TEXT};
+                              "VALUES ($1, $2, $5, $6, $7, $8, $4::timestamptz, $3) "
+                              "ON CONFLICT DO NOTHING";
+    static const Oid types[] = {T_TEXT, T_TEXT, T_INT8, T_TEXT, T_TEXT,
+                                T_TEXT, T_TEXT, T_TEXT, T_INT8};
     struct vn__pg_args a = {0};
 
     if (!u->client_user_id) {
@@ -351,28 +371,31 @@ int vn__pg_sync_user(struct vn_store *st, const char *uid, int64_t gen, const st
     vn__pg_text(&a, u->invite_code);
     vn__pg_text(&a, u->id_hash);
     vn__pg_text(&a, u->status);
+    vn__pg_int(&a, seen);
     return sync_row(vn__pg(st), upd, mark, ins, &a, types);
 }
 
-int vn__pg_sync_subscription(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
-                             const char *parent_adam_id, const struct vn_counts *c)
+int vn__pg_sync_subscription(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                             const char *adam_id, const char *parent_adam_id,
+                             const struct vn_counts *c)
 {
-    /* $1 uid, $2 adam, $3 gen, $4 now, $5 parent, $6 ar, $7 ae, $8 tr, $9 te */
+    /* $1 uid, $2 adam, $3 gen, $4 now, $5 parent, $6 ar, $7 ae, $8 tr, $9 te, $10 seen */
     static const char upd[] =
         "UPDATE subscriptions SET parent_adam_id = $5, available_renewing = $6, "
         "  available_expiring = $7, total_renewing = $8, total_expiring = $9, sync_gen = $3, "
         "  updated_at = $4::timestamptz "
-        "WHERE uid = $1 AND adam_id = $2 AND (parent_adam_id IS DISTINCT FROM $5 OR "
+        "WHERE uid = $1 AND adam_id = $2 AND clock <= $10 AND "
+        "  (parent_adam_id IS DISTINCT FROM $5 OR "
         "  available_renewing <> $6 OR available_expiring <> $7 OR total_renewing <> $8 OR "
         "  total_expiring <> $9)";
-    static const char mark[] =
-        "UPDATE subscriptions SET sync_gen = $3 WHERE uid = $1 AND adam_id = $2";
+    static const char mark[] = "UPDATE subscriptions SET sync_gen = $3 WHERE uid = $1 AND "
+                               "adam_id = $2 AND clock <= $10";
     static const char ins[] =
         "INSERT INTO subscriptions(uid, adam_id, parent_adam_id, available_renewing, "
         "  available_expiring, total_renewing, total_expiring, updated_at, sync_gen) "
-        "VALUES ($1, $2, $5, $6, $7, $8, $9, $4::timestamptz, $3)";
+        "VALUES ($1, $2, $5, $6, $7, $8, $9, $4::timestamptz, $3) ON CONFLICT DO NOTHING";
     static const Oid types[] = {T_TEXT, T_TEXT, T_INT8, T_TEXT, T_TEXT,
-                                T_INT8, T_INT8, T_INT8, T_INT8};
+                                T_INT8, T_INT8, T_INT8, T_INT8, T_INT8};
     struct vn__pg_args a = {0};
 
     vn__pg_text(&a, uid);
@@ -384,22 +407,30 @@ int vn__pg_sync_subscription(struct vn_store *st, const char *uid, int64_t gen, 
     vn__pg_int(&a, c->available_expiring);
     vn__pg_int(&a, c->total_renewing);
     vn__pg_int(&a, c->total_expiring);
+    vn__pg_int(&a, seen);
     return sync_row(vn__pg(st), upd, mark, ins, &a, types);
 }
 
-int vn__pg_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *seat)
+int vn__pg_sync_seat(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                     const struct vn_seat *seat)
 {
-    /* $1 uid, $2 adam, $3 clientUserId, $4 renewing, $5 gen, $6 now */
+    /* $1 uid, $2 adam, $3 clientUserId, $4 renewing, $5 gen, $6 now, $7 seen */
     static const char upd[] =
         "UPDATE subscription_assignments SET renewing = $4, sync_gen = $5, "
         "  updated_at = $6::timestamptz "
-        "WHERE uid = $1 AND adam_id = $2 AND client_user_id = $3 AND renewing <> $4";
+        "WHERE uid = $1 AND adam_id = $2 AND client_user_id = $3 AND renewing <> $4 "
+        "  AND clock <= $7";
     static const char mark[] = "UPDATE subscription_assignments SET sync_gen = $5 "
-                               "WHERE uid = $1 AND adam_id = $2 AND client_user_id = $3";
+                               "WHERE uid = $1 AND adam_id = $2 AND client_user_id = $3 "
+                               "AND clock <= $7";
     static const char ins[] =
         "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, sync_gen, "
-        "  updated_at) VALUES ($1, $2, $3, $4, $5, $6::timestamptz)";
-    static const Oid types[] = {T_TEXT, T_TEXT, T_TEXT, T_BOOL, T_INT8, T_TEXT};
+        "  updated_at) "
+        "SELECT $1, $2, $3, $4, $5, $6::timestamptz WHERE NOT EXISTS (SELECT 1 FROM "
+        "  mirror_tombstones WHERE uid = $1 AND tbl = 'seats' AND adam_id = $2 AND "
+        "  client_user_id = $3 AND clock > $7) "
+        "ON CONFLICT DO NOTHING";
+    static const Oid types[] = {T_TEXT, T_TEXT, T_TEXT, T_BOOL, T_INT8, T_TEXT, T_INT8};
     struct vn__pg_args a = {0};
 
     vn__pg_text(&a, uid);
@@ -408,18 +439,20 @@ int vn__pg_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const st
     vn__pg_bool(&a, seat->renewing);
     vn__pg_int(&a, gen);
     vn__pg_text(&a, vn__pg_now(vn__pg(st)));
+    vn__pg_int(&a, seen);
     return sync_row(vn__pg(st), upd, mark, ins, &a, types);
 }
 
 /* The rows a sweep deletes, at most $7 of them (NULL: all), by ctid. */
 #define SWEEP(table, where)                                                                        \
     "DELETE FROM " table " WHERE ctid IN (SELECT ctid FROM " table " WHERE uid = $1 " where        \
-    " AND sync_gen IS DISTINCT FROM $6::bigint LIMIT $7)"
+    " AND sync_gen IS DISTINCT FROM $6::bigint AND clock <= $8::bigint LIMIT $7)"
 
 int vn__pg_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid, int64_t gen,
-                      const struct vn_mirror_scope *scope, long long limit, long long *removed)
+                      int64_t since, const struct vn_mirror_scope *scope, long long limit,
+                      long long *removed)
 {
-    /* $1 uid, $2 adam, $3 pp, $4 clientUserId, $5 serialNumber, $6 gen, $7 limit */
+    /* $1 uid, $2 adam, $3 pp, $4 clientUserId, $5 serialNumber, $6 gen, $7 limit, $8 since */
     static const char *const sweeps[VN_MT__COUNT] = {
         [VN_MT_ASSETS] = SWEEP("assets", "AND ($2::text IS NULL OR adam_id = $2) "
                                          "AND ($3::text IS NULL OR pricing_param = $3)"),
@@ -433,7 +466,7 @@ int vn__pg_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const cha
             SWEEP("subscription_assignments", "AND ($2::text IS NULL OR adam_id = $2) "
                                               "AND ($4::text IS NULL OR client_user_id = $4)"),
     };
-    static const Oid types[] = {T_TEXT, T_TEXT, T_TEXT, T_TEXT, T_TEXT, T_INT8, T_INT8};
+    static const Oid types[] = {T_TEXT, T_TEXT, T_TEXT, T_TEXT, T_TEXT, T_INT8, T_INT8, T_INT8};
     struct vn__pg_args a = {0};
     long long changed = 0;
     int rc;
@@ -452,6 +485,7 @@ int vn__pg_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const cha
         vn__pg_int(&a, limit);
     else
         vn__pg_text(&a, NULL);
+    vn__pg_int(&a, since);
     rc = do_typed(vn__pg(st), sweeps[table], &a, types, &changed);
     if (removed)
         *removed = rc ? 0 : changed;

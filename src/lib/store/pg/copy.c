@@ -54,34 +54,35 @@ static const struct {
      "SELECT setval(pg_get_serial_sequence('quarantine', 'id'), coalesce(max(id), 0) + 1, "
      "  false) FROM quarantine"},
     {"SELECT uid, adam_id, pricing_param, total_count, assigned_count, available_count, "
-     "  needs_sync, vn_iso(updated_at), sync_gen FROM assets "
+     "  needs_sync, vn_iso(updated_at), sync_gen, clock FROM assets "
      "ORDER BY uid, adam_id, pricing_param",
      "INSERT INTO assets(uid, adam_id, pricing_param, total_count, assigned_count, "
-     "  available_count, needs_sync, updated_at, sync_gen) "
-     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+     "  available_count, needs_sync, updated_at, sync_gen, clock) "
+     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
      NULL},
     {"SELECT id, uid, adam_id, pricing_param, client_user_id, serial_number, sync_gen, "
-     "  vn_iso(updated_at) FROM assignments ORDER BY id",
+     "  vn_iso(updated_at), clock, event_id FROM assignments ORDER BY id",
      "INSERT INTO assignments(id, uid, adam_id, pricing_param, client_user_id, serial_number, "
-     "  sync_gen, updated_at) OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+     "  sync_gen, updated_at, clock, event_id) OVERRIDING SYSTEM VALUE "
+     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
      "SELECT setval(pg_get_serial_sequence('assignments', 'id'), coalesce(max(id), 0) + 1, "
      "  false) FROM assignments"},
     {"SELECT uid, client_user_id, email, invite_code, id_hash, status, vn_iso(updated_at), "
-     "  sync_gen FROM users ORDER BY uid, client_user_id",
+     "  sync_gen, clock, event_id FROM users ORDER BY uid, client_user_id",
      "INSERT INTO users(uid, client_user_id, email, invite_code, id_hash, status, updated_at, "
-     "  sync_gen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+     "  sync_gen, clock, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
      NULL},
     {"SELECT uid, adam_id, parent_adam_id, available_renewing, available_expiring, "
-     "  total_renewing, total_expiring, vn_iso(updated_at), sync_gen FROM subscriptions "
+     "  total_renewing, total_expiring, vn_iso(updated_at), sync_gen, clock FROM subscriptions "
      "ORDER BY uid, adam_id",
      "INSERT INTO subscriptions(uid, adam_id, parent_adam_id, available_renewing, "
-     "  available_expiring, total_renewing, total_expiring, updated_at, sync_gen) "
-     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+     "  available_expiring, total_renewing, total_expiring, updated_at, sync_gen, clock) "
+     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
      NULL},
-    {"SELECT uid, adam_id, client_user_id, renewing, sync_gen, vn_iso(updated_at) "
-     "FROM subscription_assignments ORDER BY uid, adam_id, client_user_id",
+    {"SELECT uid, adam_id, client_user_id, renewing, sync_gen, vn_iso(updated_at), clock, "
+     "  event_id FROM subscription_assignments ORDER BY uid, adam_id, client_user_id",
      "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, sync_gen, "
-     "  updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+     "  updated_at, clock, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
      NULL},
     {"SELECT uid, assignments_version, users_version, vn_iso(last_full_at), "
      "  vn_iso(last_delta_at), vn_iso(last_attempt_at), last_kind, last_error, last_drift "
@@ -109,13 +110,13 @@ static const struct {
      "  coalesce(max(id), 0) + 1, false) FROM event_failed_items"},
     {"SELECT event_id, uid, kind, type, request, expected, deferred, vn_iso(requested_at), state, "
      "  status, num_requested, num_completed, failures, polls, vn_iso(last_poll_at), poll_error, "
-     "  notifications_missing, stalled, vn_iso(stalled_at), resync, vn_iso(completed_at) "
-     "FROM event_tracking ORDER BY event_id",
+     "  notifications_missing, stalled, vn_iso(stalled_at), resync, vn_iso(completed_at), "
+     "  send_seq FROM event_tracking ORDER BY event_id",
      "INSERT INTO event_tracking(event_id, uid, kind, type, request, expected, deferred, "
      "  requested_at, state, status, num_requested, num_completed, failures, polls, "
      "  last_poll_at, poll_error, notifications_missing, stalled, stalled_at, resync, "
-     "  completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-     "  $15, $16, $17, $18, $19, $20, $21)",
+     "  completed_at, send_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+     "  $14, $15, $16, $17, $18, $19, $20, $21, $22)",
      NULL},
     {"SELECT id, name, scope, digest, shown, vn_iso(created_at), vn_iso(revoked_at) "
      "FROM api_keys ORDER BY id",
@@ -154,12 +155,30 @@ static const struct {
      "  status, ok, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
      "SELECT setval(pg_get_serial_sequence('webhook_deliveries', 'id'), "
      "  coalesce(max(id), 0) + 1, false) FROM webhook_deliveries"},
-    {"SELECT key_name, idem_key, request_hash, state, status, body, vn_iso(created_at) "
-     "FROM api_idempotency ORDER BY key_name, idem_key",
-     "INSERT INTO api_idempotency(key_name, idem_key, request_hash, state, status, body, "
-     "  created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-     NULL},
-};
+    {
+        "SELECT key_name, idem_key, request_hash, state, status, body, vn_iso(created_at) "
+        "FROM api_idempotency ORDER BY key_name, idem_key",
+        "INSERT INTO api_idempotency(key_name, idem_key, request_hash, state, status, body, "
+        "  created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        {"SELECT uid, tbl, adam_id, pricing_param, client_user_id, serial_number, event_id, clock, "
+         "  vn_iso(deleted_at) FROM mirror_tombstones "
+         "ORDER BY uid, tbl, adam_id, pricing_param, client_user_id, serial_number",
+         "INSERT INTO mirror_tombstones(uid, tbl, adam_id, pricing_param, client_user_id, "
+         "  serial_number, event_id, clock, deleted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+         "$9)",
+         NULL},
+        {"SELECT id, uid, tbl, adam_id, pricing_param, client_user_id, serial_number, reason, "
+         "  vn_iso(created_at), attempts, last_error FROM mirror_verify ORDER BY id",
+         "INSERT INTO mirror_verify(id, uid, tbl, adam_id, pricing_param, client_user_id, "
+         "  serial_number, reason, created_at, attempts, last_error) OVERRIDING SYSTEM VALUE "
+         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         "SELECT setval(pg_get_serial_sequence('mirror_verify', 'id'), coalesce(max(id), 0) + 1, "
+         "  false) FROM mirror_verify"},
+        {"SELECT id, value FROM writer_clock ORDER BY id",
+         "INSERT INTO writer_clock(id, value) VALUES ($1, $2) "
+         "ON CONFLICT (id) DO UPDATE SET value = excluded.value",
+         NULL},
+    };
 
 static int check_table(struct vn_store *st, size_t t)
 {

@@ -4,8 +4,9 @@
  * The backend is split by concern like the SQLite one: pg.c (the handle, connecting, session
  * settings, migrations, transactions, the ops table), exec.c (running prepared statements,
  * their arguments and results, error mapping), schema.c (migration texts), write.c (the
- * ledger, mirror, events, locations), apple.c (the Apple side), query.c (read queries), api.c
- * (API keys, the change log) and webhook.c (webhook endpoints, Idempotency-Key).
+ * ledger, mirror, events, locations), apple.c (the Apple side), converge.c (the writer clock,
+ * key history and verification of contract 3.1), query.c (read queries), api.c (API keys, the
+ * change log) and webhook.c (webhook endpoints, Idempotency-Key).
  * store.c and other backends never include this file.
  *
  * Statements: every SQL text is a static string; its address keys a per-connection cache of
@@ -198,17 +199,21 @@ int vn__pg_location_apple(struct vn_store *st, const char *uid, struct vn_locati
 int vn__pg_apple_uids(struct vn_store *st, char ***uids, size_t *n);
 int vn__pg_location_update(struct vn_store *st, const char *uid,
                            const struct vn_location_update *u);
-int vn__pg_sync_asset(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
-                      const char *pricing_param, long long total, long long assigned,
-                      long long available);
-int vn__pg_sync_assignment(struct vn_store *st, const char *uid, int64_t gen,
+int vn__pg_sync_asset(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                      const char *adam_id, const char *pricing_param, long long total,
+                      long long assigned, long long available);
+int vn__pg_sync_assignment(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
                            const struct vn_assignment *a);
-int vn__pg_sync_user(struct vn_store *st, const char *uid, int64_t gen, const struct vn_user *u);
-int vn__pg_sync_subscription(struct vn_store *st, const char *uid, int64_t gen, const char *adam_id,
-                             const char *parent_adam_id, const struct vn_counts *c);
-int vn__pg_sync_seat(struct vn_store *st, const char *uid, int64_t gen, const struct vn_seat *s);
+int vn__pg_sync_user(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                     const struct vn_user *u);
+int vn__pg_sync_subscription(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                             const char *adam_id, const char *parent_adam_id,
+                             const struct vn_counts *c);
+int vn__pg_sync_seat(struct vn_store *st, const char *uid, int64_t gen, int64_t seen,
+                     const struct vn_seat *s);
 int vn__pg_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid, int64_t gen,
-                      const struct vn_mirror_scope *scope, long long limit, long long *removed);
+                      int64_t since, const struct vn_mirror_scope *scope, long long limit,
+                      long long *removed);
 int vn__pg_sync_state_get(struct vn_store *st, const char *uid, struct vn_sync_state *out);
 int vn__pg_sync_state_put(struct vn_store *st, const char *uid, const struct vn_sync_state *s);
 int vn__pg_event_track(struct vn_store *st, const struct vn_event_track *t);
@@ -228,6 +233,26 @@ int vn__pg_rejections(struct vn_store *st, int64_t since_ms, long long limit, vn
 int vn__pg_lease_take(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
                       int *held);
 int vn__pg_lease_release(struct vn_store *st, const char *name, const char *holder);
+
+/* ---- converge.c (contract 3.1: the writer clock, key history, verification) ------------- */
+int vn__pg_clock_tick(struct vn_store *st, int64_t *clock);
+int vn__pg_clock(struct vn_store *st, int64_t *clock);
+int vn__pg_key_state(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                     const struct vn_mirror_scope *key, struct vn_key_state *out);
+int vn__pg_key_event(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                     const struct vn_mirror_scope *key, const char *event_id);
+int vn__pg_event_send_seq(struct vn_store *st, const char *event_id, long long *seq);
+int vn__pg_verify_add(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                      const struct vn_mirror_scope *key, const char *reason);
+int vn__pg_verify_list(struct vn_store *st, const char *uid, long long limit, vn_verify_cb cb,
+                       void *ud);
+int vn__pg_verify_done(struct vn_store *st, long long id, const char *error);
+int vn__pg_tombstones_purge(struct vn_store *st, int64_t before_ms, long long limit,
+                            long long *removed);
+int vn__pg_seat_count(struct vn_store *st, const char *uid, const char *adam_id,
+                      long long *renewing, long long *expiring);
+int vn__pg_mark_needs_sync(struct vn_store *st, const char *uid, const char *adam_id,
+                           const char *pricing_param);
 
 /* ---- api.c (the integration API's tables) ------------------------------------------------ */
 extern const struct vn_store_api_ops vn__pg_api_ops;

@@ -4,7 +4,7 @@
  * notification change), the send order of vppnotify's own requests, the keys waiting for a
  * targeted read at Apple, and tombstone purging.
  *
- * The clock is stamped on rows and tombstones by triggers (schema.c, migration 6), so every
+ * The clock is stamped on rows and tombstones by triggers (schema.c, migration 14), so every
  * statement that changes a mirror row is covered without knowing it; this file only moves the
  * clock and reads what the triggers left.
  */

@@ -39,28 +39,28 @@ static const struct {
      "INSERT INTO quarantine(id, received_at, remote_addr, reason, body, body_length) "
      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
     {"SELECT uid, adam_id, pricing_param, total_count, assigned_count, available_count, "
-     "  needs_sync, updated_at, sync_gen FROM assets ORDER BY uid, adam_id, pricing_param",
+     "  needs_sync, updated_at, sync_gen, clock FROM assets ORDER BY uid, adam_id, pricing_param",
      "INSERT INTO assets(uid, adam_id, pricing_param, total_count, assigned_count, "
-     "  available_count, needs_sync, updated_at, sync_gen) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+     "  available_count, needs_sync, updated_at, sync_gen, clock) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
     {"SELECT id, uid, adam_id, pricing_param, client_user_id, serial_number, sync_gen, "
-     "  updated_at FROM assignments ORDER BY id",
+     "  updated_at, clock, event_id FROM assignments ORDER BY id",
      "INSERT INTO assignments(id, uid, adam_id, pricing_param, client_user_id, serial_number, "
-     "  sync_gen, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
-    {"SELECT uid, client_user_id, email, invite_code, id_hash, status, updated_at, sync_gen "
-     "FROM users ORDER BY uid, client_user_id",
+     "  sync_gen, updated_at, clock, event_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
+    {"SELECT uid, client_user_id, email, invite_code, id_hash, status, updated_at, sync_gen, "
+     "  clock, event_id FROM users ORDER BY uid, client_user_id",
      "INSERT INTO users(uid, client_user_id, email, invite_code, id_hash, status, updated_at, "
-     "  sync_gen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
+     "  sync_gen, clock, event_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
     {"SELECT uid, adam_id, parent_adam_id, available_renewing, available_expiring, "
-     "  total_renewing, total_expiring, updated_at, sync_gen FROM subscriptions "
+     "  total_renewing, total_expiring, updated_at, sync_gen, clock FROM subscriptions "
      "ORDER BY uid, adam_id",
      "INSERT INTO subscriptions(uid, adam_id, parent_adam_id, available_renewing, "
-     "  available_expiring, total_renewing, total_expiring, updated_at, sync_gen) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
-    {"SELECT uid, adam_id, client_user_id, renewing, sync_gen, updated_at "
+     "  available_expiring, total_renewing, total_expiring, updated_at, sync_gen, clock) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
+    {"SELECT uid, adam_id, client_user_id, renewing, sync_gen, updated_at, clock, event_id "
      "FROM subscription_assignments ORDER BY uid, adam_id, client_user_id",
      "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, sync_gen, "
-     "  updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+     "  updated_at, clock, event_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
     {"SELECT uid, assignments_version, users_version, last_full_at, last_delta_at, "
      "  last_attempt_at, last_kind, last_error, last_drift FROM location_sync ORDER BY uid",
      "INSERT INTO location_sync(uid, assignments_version, users_version, last_full_at, "
@@ -80,13 +80,13 @@ static const struct {
      "  client_user_id, serial_number) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
     {"SELECT event_id, uid, kind, type, request, expected, deferred, requested_at, state, "
      "  status, num_requested, num_completed, failures, polls, last_poll_at, poll_error, "
-     "  notifications_missing, stalled, stalled_at, resync, completed_at FROM event_tracking "
-     "ORDER BY event_id",
+     "  notifications_missing, stalled, stalled_at, resync, completed_at, send_seq "
+     "FROM event_tracking ORDER BY event_id",
      "INSERT INTO event_tracking(event_id, uid, kind, type, request, expected, deferred, "
      "  requested_at, state, status, num_requested, num_completed, failures, polls, "
      "  last_poll_at, poll_error, notifications_missing, stalled, stalled_at, resync, "
-     "  completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-     "  ?15, ?16, ?17, ?18, ?19, ?20, ?21)"},
+     "  completed_at, send_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+     "  ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"},
     {"SELECT id, name, scope, digest, shown, created_at, revoked_at FROM api_keys ORDER BY id",
      "INSERT INTO api_keys(id, name, scope, digest, shown, created_at, revoked_at) "
      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
@@ -115,6 +115,19 @@ static const struct {
      "FROM api_idempotency ORDER BY key_name, idem_key",
      "INSERT INTO api_idempotency(key_name, idem_key, request_hash, state, status, body, "
      "  created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+    {"SELECT uid, tbl, adam_id, pricing_param, client_user_id, serial_number, event_id, clock, "
+     "  deleted_at FROM mirror_tombstones "
+     "ORDER BY uid, tbl, adam_id, pricing_param, client_user_id, serial_number",
+     "INSERT INTO mirror_tombstones(uid, tbl, adam_id, pricing_param, client_user_id, "
+     "  serial_number, event_id, clock, deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+    {"SELECT id, uid, tbl, adam_id, pricing_param, client_user_id, serial_number, reason, "
+     "  created_at, attempts, last_error FROM mirror_verify ORDER BY id",
+     "INSERT INTO mirror_verify(id, uid, tbl, adam_id, pricing_param, client_user_id, "
+     "  serial_number, reason, created_at, attempts, last_error) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+    {"SELECT id, value FROM writer_clock ORDER BY id",
+     "INSERT INTO writer_clock(id, value) VALUES (?1, ?2) "
+     "ON CONFLICT(id) DO UPDATE SET value = excluded.value"},
 };
 
 _Static_assert(sizeof(sql) / sizeof(sql[0]) <= VN_STORE_COPY_TABLES_MAX, "too many tables");
