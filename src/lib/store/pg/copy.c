@@ -155,30 +155,30 @@ static const struct {
      "  status, ok, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
      "SELECT setval(pg_get_serial_sequence('webhook_deliveries', 'id'), "
      "  coalesce(max(id), 0) + 1, false) FROM webhook_deliveries"},
-    {
-        "SELECT key_name, idem_key, request_hash, state, status, body, vn_iso(created_at) "
-        "FROM api_idempotency ORDER BY key_name, idem_key",
-        "INSERT INTO api_idempotency(key_name, idem_key, request_hash, state, status, body, "
-        "  created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        {"SELECT uid, tbl, adam_id, pricing_param, client_user_id, serial_number, event_id, clock, "
-         "  vn_iso(deleted_at) FROM mirror_tombstones "
-         "ORDER BY uid, tbl, adam_id, pricing_param, client_user_id, serial_number",
-         "INSERT INTO mirror_tombstones(uid, tbl, adam_id, pricing_param, client_user_id, "
-         "  serial_number, event_id, clock, deleted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-         "$9)",
-         NULL},
-        {"SELECT id, uid, tbl, adam_id, pricing_param, client_user_id, serial_number, reason, "
-         "  vn_iso(created_at), attempts, last_error FROM mirror_verify ORDER BY id",
-         "INSERT INTO mirror_verify(id, uid, tbl, adam_id, pricing_param, client_user_id, "
-         "  serial_number, reason, created_at, attempts, last_error) OVERRIDING SYSTEM VALUE "
-         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-         "SELECT setval(pg_get_serial_sequence('mirror_verify', 'id'), coalesce(max(id), 0) + 1, "
-         "  false) FROM mirror_verify"},
-        {"SELECT id, value FROM writer_clock ORDER BY id",
-         "INSERT INTO writer_clock(id, value) VALUES ($1, $2) "
-         "ON CONFLICT (id) DO UPDATE SET value = excluded.value",
-         NULL},
-    };
+    {"SELECT key_name, idem_key, request_hash, state, status, body, vn_iso(created_at) "
+     "FROM api_idempotency ORDER BY key_name, idem_key",
+     "INSERT INTO api_idempotency(key_name, idem_key, request_hash, state, status, body, "
+     "  created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+     NULL},
+    {"SELECT uid, tbl, adam_id, pricing_param, client_user_id, serial_number, event_id, clock, "
+     "  vn_iso(deleted_at) FROM mirror_tombstones "
+     "ORDER BY uid, tbl, adam_id, pricing_param, client_user_id, serial_number",
+     "INSERT INTO mirror_tombstones(uid, tbl, adam_id, pricing_param, client_user_id, "
+     "  serial_number, event_id, clock, deleted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+     "$9)",
+     NULL},
+    {"SELECT id, uid, tbl, adam_id, pricing_param, client_user_id, serial_number, reason, "
+     "  vn_iso(created_at), attempts, last_error FROM mirror_verify ORDER BY id",
+     "INSERT INTO mirror_verify(id, uid, tbl, adam_id, pricing_param, client_user_id, "
+     "  serial_number, reason, created_at, attempts, last_error) OVERRIDING SYSTEM VALUE "
+     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+     "SELECT setval(pg_get_serial_sequence('mirror_verify', 'id'), coalesce(max(id), 0) + 1, "
+     "  false) FROM mirror_verify"},
+    {"SELECT id, value FROM writer_clock ORDER BY id",
+     "INSERT INTO writer_clock(id, value) VALUES ($1, $2) "
+     "ON CONFLICT (id) DO UPDATE SET value = excluded.value",
+     NULL},
+};
 
 static int check_table(struct vn_store *st, size_t t)
 {
