@@ -682,6 +682,18 @@ const char *const vn__pg_migrations[] = {
     "  last_error     text,"
     "  UNIQUE (uid, tbl, adam_id, pricing_param, client_user_id, serial_number)"
     ");",
+
+    /*
+     * 8: vn_mark in PL/pgSQL, same statement and meaning. As a LANGUAGE sql function called from
+     * the triggers it was parsed and planned again whenever the subtransaction had changed
+     * (PostgreSQL keeps a SQL function's plan only within one): at every job's savepoint, so at
+     * every ASSET_COUNT. PL/pgSQL keeps its plan for the session.
+     */
+    "CREATE OR REPLACE FUNCTION vn_mark(p_kind text, p_uid text, p_k1 text, p_k2 text, "
+    "  p_k3 text, p_k4 text, p_existed boolean) RETURNS void LANGUAGE plpgsql AS"
+    "  $$ BEGIN INSERT INTO change_dirty(kind, uid, k1, k2, k3, k4, existed) "
+    "     VALUES (p_kind, p_uid, p_k1, p_k2, p_k3, p_k4, p_existed) "
+    "     ON CONFLICT (kind, uid, k1, k2, k3, k4) DO NOTHING; END $$;",
 };
 
 const int vn__pg_schema_version = (int)(sizeof(vn__pg_migrations) / sizeof(vn__pg_migrations[0]));
