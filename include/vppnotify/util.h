@@ -7,6 +7,7 @@
 #ifndef VPPNOTIFY_UTIL_H
 #define VPPNOTIFY_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,13 @@ int64_t vn_now_ms(void);
 
 /* Nanoseconds of a monotonic clock, for latencies and deadlines. */
 int64_t vn_mono_ns(void);
+
+/*
+ * Sleep up to ms on cv (a condition variable of the default clock, CLOCK_REALTIME) with mu
+ * locked inside, unless *stopping is set; wakes early on a signal of cv. Returns *stopping as
+ * read under mu: non-zero when the caller should stop.
+ */
+int vn_cond_nap(pthread_mutex_t *mu, pthread_cond_t *cv, const int *stopping, int64_t ms);
 
 /* Format ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (VN_TIME_ISO_LEN bytes). */
 void vn_time_iso(int64_t ms, char out[VN_TIME_ISO_LEN]);

@@ -82,22 +82,7 @@ int vn_leases_trivial(const struct vn_leases *l)
 /* Sleep up to ms, or until stop. Returns 1 when stopping. */
 static int nap(struct vn_leases *l, int64_t ms)
 {
-    struct timespec ts;
-    int stop;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&l->mu);
-    if (!l->stopping)
-        pthread_cond_timedwait(&l->cv, &l->mu, &ts);
-    stop = l->stopping;
-    pthread_mutex_unlock(&l->mu);
-    return stop;
+    return vn_cond_nap(&l->mu, &l->cv, &l->stopping, ms);
 }
 
 /* The entry of uid, added when new (under mu). NULL: out of memory. */

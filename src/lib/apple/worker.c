@@ -40,22 +40,7 @@ static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
 /* Sleep up to ms, or until stop. Returns 1 when stopping. */
 static int nap(struct vn_worker *w, int64_t ms)
 {
-    struct timespec ts;
-    int stop;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&w->mu);
-    if (!w->stopping)
-        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
-    stop = w->stopping;
-    pthread_mutex_unlock(&w->mu);
-    return stop;
+    return vn_cond_nap(&w->mu, &w->cv, &w->stopping, ms);
 }
 
 static struct vn_store *open_store(struct vn_worker *w, const char *who)

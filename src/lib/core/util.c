@@ -18,6 +18,26 @@ int64_t vn_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int vn_cond_nap(pthread_mutex_t *mu, pthread_cond_t *cv, const int *stopping, int64_t ms)
+{
+    struct timespec ts;
+    int stop;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(mu);
+    if (!*stopping)
+        pthread_cond_timedwait(cv, mu, &ts);
+    stop = *stopping;
+    pthread_mutex_unlock(mu);
+    return stop;
+}
+
 int64_t vn_mono_ns(void)
 {
     struct timespec ts;
