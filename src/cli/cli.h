@@ -147,7 +147,8 @@ struct vn_command {
 
 extern const struct vn_opt_table vn_cli_options;
 
-/* Every command, group by group (each array ends with a NULL name), for the generators. */
+/* Every command, group by group (each array ends with a NULL name): commands.c. main.c finds
+ * the command in it, docgen.c generates the references from it. */
 extern const struct vn_command *const *const vn_cli_groups;
 extern const size_t vn_cli_ngroups;
 
@@ -172,18 +173,21 @@ struct vn_httpd;
 struct vn_httpd_options;
 struct vn_auth;
 
-/* The HTTP server's options from the command line (strings borrowed from c). */
+/* The HTTP server's options from the command line (strings borrowed from c; serve_reload.c). */
 void vn_cli_httpd_options(const struct vn_cli *c, struct vn_httpd_options *ho);
 
 /*
- * SIGHUP: read the configuration again (config file, environment, the same command line) and
- * apply what may change while serving: the log level, the limits (vn_httpd_reload) and the
- * TLS certificate and key; a changed option that needs a restart is named in a warning. Never
- * stops serve: an error is logged and the running configuration stays. 0, or -1 when
- * something was refused (logged). The deploy engineer's sd_notify RELOADING=1/READY=1 go
- * around this call.
+ * SIGHUP: read the configuration again (config file, environment, the same command line; opts:
+ * serve's option names, borrowed) and apply what may change while serving: the log level, the
+ * limits (vn_httpd_reload) and the TLS certificate and key; a changed option that needs a
+ * restart is named in a warning. Never stops serve: an error is logged and the running
+ * configuration stays. 0, or -1 when something was refused (logged). The deploy engineer's
+ * sd_notify RELOADING=1/READY=1 go around this call.
  */
-int vn_cli_serve_reload(const struct vn_cli *running, struct vn_httpd *h, struct vn_auth *auth);
+int vn_cli_serve_reload(const struct vn_cli *running, const char *const *opts, struct vn_httpd *h,
+                        struct vn_auth *auth);
+
+/* ---- shared by the commands (common.c) ----------------------------------------------- */
 
 /* Print "vppnotify: <msg>" on stderr (one line, the house style). */
 void vn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

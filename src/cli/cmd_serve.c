@@ -48,7 +48,7 @@ static int wait_for_stop(struct vn_ingest *ing, const sigset_t *set, struct vn_s
         if (sig == SIGHUP) {
             /* systemctl reload (ExecReload=kill -HUP): RELOADING=1 ... READY=1 around it. */
             vn_service_reloading(svc);
-            if (vn_cli_serve_reload(c, h, auth) == 0)
+            if (vn_cli_serve_reload(c, vn_cmd_serve[0].opts, h, auth) == 0)
                 vn_service_reloaded(svc, "SIGHUP: configuration and TLS certificate reloaded");
             else
                 vn_service_reloaded(svc, "SIGHUP: part of the reload was refused (see the log)");
@@ -174,32 +174,6 @@ static int api_start(const struct vn_cli *c, struct vn_writer *writer, const cha
                 vn_api_tls(api) ? "https" : "http", vn_api_address(api));
     *out = api;
     return 0;
-}
-
-void vn_cli_httpd_options(const struct vn_cli *c, struct vn_httpd_options *ho)
-{
-    *ho = (struct vn_httpd_options){
-        .listen = c->listen,
-        .path = c->path,
-        .tls_cert_file = c->tls_cert,
-        .tls_key_file = c->tls_key,
-        .tls_priorities = c->tls_priorities,
-        .trusted_proxies = (const char *const *)c->trusted_proxy.v,
-        .ntrusted_proxies = c->trusted_proxy.n,
-        .max_body = (size_t)c->max_body,
-        .max_header = (size_t)c->max_header,
-        .max_connections = (unsigned)c->max_connections,
-        .max_per_ip = (unsigned)c->max_per_ip,
-        .idle_timeout_s = (unsigned)((c->idle_timeout_ms + 999) / 1000),
-        .header_timeout_ms = c->header_timeout_ms,
-        .read_timeout_ms = c->read_timeout_ms,
-        .threads = (unsigned)c->threads,
-        .max_depth = (size_t)c->max_depth,
-        .retry_after_s = (unsigned)((c->retry_after_ms + 999) / 1000),
-        .quarantine_max = (size_t)c->quarantine_max,
-        .rejections_max = c->rejections_max,
-        .rejections_max_age_ms = c->rejections_max_age_ms,
-    };
 }
 
 static int cmd_serve(struct vn_cli *c, int argc, char **argv)

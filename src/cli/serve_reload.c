@@ -1,9 +1,10 @@
 /*
- * serve_reload.c - SIGHUP in `vppnotify serve` (cli.h: vn_cli_serve_reload): the options are
+ * serve_reload.c - serve's HTTP server options from the configuration (cli.h:
+ * vn_cli_httpd_options), at start and at SIGHUP (vn_cli_serve_reload): the options are
  * parsed again exactly as at start (defaults, --config file, environment, the same command
  * line), and what may change while serving is applied; the rest waits for a restart and says
  * so. The running configuration (the struct vn_cli main filled) is not touched: the HTTP
- * server keeps pointers into it.
+ * server keeps pointers into it. cmd_serve.c calls both and passes serve's option names.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,32 @@ static int is_live(const char *name)
         if (strcmp(*p, name) == 0)
             return 1;
     return 0;
+}
+
+void vn_cli_httpd_options(const struct vn_cli *c, struct vn_httpd_options *ho)
+{
+    *ho = (struct vn_httpd_options){
+        .listen = c->listen,
+        .path = c->path,
+        .tls_cert_file = c->tls_cert,
+        .tls_key_file = c->tls_key,
+        .tls_priorities = c->tls_priorities,
+        .trusted_proxies = (const char *const *)c->trusted_proxy.v,
+        .ntrusted_proxies = c->trusted_proxy.n,
+        .max_body = (size_t)c->max_body,
+        .max_header = (size_t)c->max_header,
+        .max_connections = (unsigned)c->max_connections,
+        .max_per_ip = (unsigned)c->max_per_ip,
+        .idle_timeout_s = (unsigned)((c->idle_timeout_ms + 999) / 1000),
+        .header_timeout_ms = c->header_timeout_ms,
+        .read_timeout_ms = c->read_timeout_ms,
+        .threads = (unsigned)c->threads,
+        .max_depth = (size_t)c->max_depth,
+        .retry_after_s = (unsigned)((c->retry_after_ms + 999) / 1000),
+        .quarantine_max = (size_t)c->quarantine_max,
+        .rejections_max = c->rejections_max,
+        .rejections_max_age_ms = c->rejections_max_age_ms,
+    };
 }
 
 static int same_string(const char *a, const char *b)
@@ -64,16 +91,18 @@ static int same_value(const struct vn_opt *o, const struct vn_cli *a, const stru
 }
 
 /* Name each changed option that only a restart applies. */
-static void warn_restart_only(const struct vn_cli *running, const struct vn_cli *next)
+static void warn_restart_only(const char *const *opts, const struct vn_cli *running,
+                              const struct vn_cli *next)
 {
-    for (const char *const *name = vn_cmd_serve[0].opts; *name; name++) {
+    for (const char *const *name = opts; *name; name++) {
         const struct vn_opt *o = vn_opts_find(&vn_cli_options, *name);
         if (o && !is_live(*name) && !same_value(o, running, next))
             vn_log_warn("reload: --%s changed; it takes effect at the next start", *name);
     }
 }
 
-int vn_cli_serve_reload(const struct vn_cli *running, struct vn_httpd *h, struct vn_auth *auth)
+int vn_cli_serve_reload(const struct vn_cli *running, const char *const *opts, struct vn_httpd *h,
+                        struct vn_auth *auth)
 {
     struct vn_cli next;
     struct vn_httpd_options ho;
@@ -92,8 +121,7 @@ int vn_cli_serve_reload(const struct vn_cli *running, struct vn_httpd *h, struct
     if (old_tls)
         snprintf(old_desc, sizeof(old_desc), "%s", old_tls);
     memcpy(argv, running->argv, (size_t)running->argc * sizeof(*argv));
-    if (vn_opts_parse(&vn_cli_options, vn_cmd_serve[0].opts, &next, running->argc, argv, &first,
-                      &err) != 0) {
+    if (vn_opts_parse(&vn_cli_options, opts, &next, running->argc, argv, &first, &err) != 0) {
         vn_log_error("reload: %s; nothing changed", err.msg);
         goto out;
     }
@@ -103,7 +131,7 @@ int vn_cli_serve_reload(const struct vn_cli *running, struct vn_httpd *h, struct
         goto out;
     }
     vn_log_set_level(level);
-    warn_restart_only(running, &next);
+    warn_restart_only(opts, running, &next);
     vn_cli_httpd_options(&next, &ho);
     /* As at start (cmd_serve.c): systemd credentials when no --tls-cert/--tls-key is given. */
     if (!next.tls_cert && !next.tls_key &&
