@@ -67,7 +67,8 @@ TOKEN=$(cat "$T/token")
 
 # ---- processes and their CPU -------------------------------------------------------------
 
-# cpu_ticks PID...: utime + stime of the processes (ticks), 0 for a gone one.
+# cpu_ticks PID...: utime + stime of the processes (ticks), 0 for a gone one. For processes that
+# live through the whole measurement (the instances, nginx and its workers).
 cpu_ticks() {
     local sum=0 p
     for p in "$@"; do
@@ -76,7 +77,25 @@ cpu_ticks() {
     done
     echo "$sum"
 }
-children_of() { # the postmaster and its children
+# tree_ticks PID: CPU ticks ever spent by PID and its children, those alive now and those gone:
+# PID's own utime + stime, plus its cutime + cstime (what every child it has reaped spent, with
+# what that child had reaped), plus utime + stime + cutime + cstime of each child alive now.
+# A backend that exits between two samples moves from the last term to the second, so the
+# difference of two samples counts it exactly (a sum over the live children alone lost what it
+# had spent and went negative). Not counted: a child reaped between the reading of PID's stat
+# and the reading of the children (a window of microseconds; it is then missing from that one
+# sample); grandchildren alive at a sample (PostgreSQL's processes are all the postmaster's
+# children); CPU of processes outside the tree on the cluster's behalf (none).
+tree_ticks() {
+    local sum p
+    sum=$(sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 + $14 + $15 }')
+    while read -r p; do
+        sum=$((sum + $(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null |
+            awk '{ s = $12 + $13 + $14 + $15 } END { print s + 0 }')))
+    done < <(children_of "$1" | tail -n +2)
+    echo "$sum"
+}
+children_of() { # the process and its children
     echo "$1"
     awk -v pp="$1" '{ sub(/^.*\) /, ""); if ($2 == pp) print FILENAME }' /proc/[0-9]*/stat 2>/dev/null |
         sed 's|/proc/\([0-9]*\)/stat|\1|'
@@ -120,11 +139,18 @@ nginx_stop() {
     for _ in $(seq 100); do kill -0 "${NGINX_PIDS[0]}" 2>/dev/null || break; sleep 0.05; done
     NGINX_PIDS=()
 }
-free_port() { # a port nothing listens on now (nginx takes no port 0 with a known address)
-    local p
+# free_port: a port no socket uses now, in any state (a connection's local port counts: nginx
+# failed with "bind() to 127.0.0.1:37480 failed (98: Address already in use)" when only
+# listeners were looked at), and below the ephemeral range (ip_local_port_range) so that no
+# connection made meanwhile takes it before nginx binds it. nginx takes no port 0 with a known
+# address.
+free_port() {
+    local p low
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+    [ "$low" -gt 11000 ] || die "the ephemeral port range starts at $low: no room below it"
     while :; do
-        p=$((20000 + RANDOM % 20000))
-        ss -Htln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+        p=$((10000 + RANDOM % (low - 10000)))
+        ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null | grep -q . || { echo "$p"; return; }
     done
 }
 
@@ -184,16 +210,14 @@ pg_commits() { psql_q "SELECT xact_commit FROM pg_stat_database WHERE datname = 
 # numbers and where the time went.
 run() {
     local cfg=$1 name=$2 url=$3 conns=$4 mode=$5 runid=$6 dups=${7:-0}
-    local pgp sv0 pg0 ng0 m0 c0 b0 sv1 pg1 ng1 m1 c1 b1
+    local sv0 pg0 ng0 m0 c0 b0 sv1 pg1 ng1 m1 c1 b1
     echo "== $cfg $name: $conns connections, ${SECS}s"
-    mapfile -t pgp < <(children_of "$PG_MASTER")
-    sv0=$(cpu_ticks "${SERVE_PIDS[@]}") pg0=$(cpu_ticks "${pgp[@]}")
+    sv0=$(cpu_ticks "${SERVE_PIDS[@]}") pg0=$(tree_ticks "$PG_MASTER")
     ng0=$(cpu_ticks "${NGINX_PIDS[@]}") m0=$(machine_ticks) c0=$(pg_commits)
     b0=$([ ${#SERVE_PIDS[@]} -gt 0 ] && batch_totals || echo "0 0")
     wrk -t "$WRK_THREADS" -c "$conns" -d "${SECS}s" --timeout 10s -s bench/notify.lua "$url" \
         -- "$mode" $UID1 "$TOKEN" "$runid" "$dups" >"$T/$cfg.$name.wrk"
-    mapfile -t pgp < <(children_of "$PG_MASTER")
-    sv1=$(cpu_ticks "${SERVE_PIDS[@]}") pg1=$(cpu_ticks "${pgp[@]}")
+    sv1=$(cpu_ticks "${SERVE_PIDS[@]}") pg1=$(tree_ticks "$PG_MASTER")
     ng1=$(cpu_ticks "${NGINX_PIDS[@]}") m1=$(machine_ticks) c1=$(pg_commits)
     b1=$([ ${#SERVE_PIDS[@]} -gt 0 ] && batch_totals || echo "0 0")
     sed -n 's/^BENCH //p' "$T/$cfg.$name.wrk" >"$T/$cfg.$name.raw"
