@@ -151,14 +151,27 @@ op() {
         args=(sync --uid "$loc")
         [ $((RANDOM % 3)) = 0 ] && args+=(--full)
     fi
+    # A failed request leaves one line in $T/reasons: "KIND: why" (the CLI's own error line,
+    # "vppnotify: ...", else its last line on stderr without the log's time stamp).
     (
+        local e="$T/op.$n.err" rc=0 why
         if [ "${args[0]}" = POST ]; then
             st=$(curl -sS --max-time 20 -o /dev/null -w '%{http_code}' -X POST "$SIM${args[1]}" \
-                -H 'Content-Type: application/json' --data-binary "${args[2]}" 2>/dev/null) || st=000
-            [ "$st" = 200 ] || [ "$st" = 409 ]
+                -H 'Content-Type: application/json' --data-binary "${args[2]}" 2>"$e") || st=000
+            [ "$st" = 200 ] || [ "$st" = 409 ] || { rc=1; echo "vppsim answered HTTP $st" >>"$e"; }
         else
-            vn_cli "${args[@]}" "${CLI_ARGS[@]}" >/dev/null 2>>"$T/ops.err"
-        fi && echo "$kind ok $k" >>"$T/ops.log" || echo "$kind failed $k" >>"$T/ops.log"
+            vn_cli "${args[@]}" "${CLI_ARGS[@]}" >/dev/null 2>"$e" || rc=$?
+        fi
+        if [ $rc = 0 ]; then
+            echo "$kind ok $k" >>"$T/ops.log"
+        else
+            why=$(grep -m1 '^vppnotify: ' "$e" || grep -v '^[[:space:]]*$' "$e" | tail -n1 || true)
+            why=$(sed -E 's/^vppnotify: //; s/^[0-9]{4}-[0-9-]+T[0-9:.]+Z //' <<<"$why")
+            echo "$kind: ${why:-exit status $rc, nothing on stderr}" >>"$T/reasons"
+            echo "$kind failed $k" >>"$T/ops.log"
+        fi
+        cat "$e" >>"$T/ops.err"
+        rm -f "$e"
     ) &
 }
 
@@ -196,6 +209,7 @@ wait_ops() {
 }
 
 : >"$T/ops.log"
+: >"$T/reasons"
 for n in $(seq "$OPS"); do
     op "$n"
     [ $((n % WORKERS)) != 0 ] || wait_ops
@@ -248,10 +262,12 @@ done
 dl=$(jq -s '{deliveries: .}' "$T/deliveries.jsonl")
 echo "chaos: did — $(wc -l <"$T/ops.log") requests over $(awk '{n += $3} END {print n}' "$T/ops.log") items:" \
     "$(awk '{print $1, $2}' "$T/ops.log" | sort | uniq -c | awk '{printf "%s %s %s; ", $1, $2, $3}')"
-echo "chaos: requests refused or failed, most frequent reasons:"
-{ grep '^vppnotify: ' "$T/ops.err" || true; } |
-    sed -E 's/[0-9a-f]{8}-[0-9a-f-]{27}/EVENT/g; s/[0-9]{10,}/N/g; s/; [0-9]+ of [0-9]+ requests.*//' |
-    sort | uniq -c | sort -rn | head -n 6 | sed 's/^/    /' || true
+# The reasons with the values that differ between requests (event ids, uIds, quoted names,
+# counts of sent requests) replaced, so that one cause is one line.
+echo "chaos: requests refused or failed ($(grep -c . "$T/reasons" || true)), most frequent reasons:"
+sed -E "s/[0-9a-f]{8}-[0-9a-f-]{27}/EVENT/g; s/[0-9]{10,}/N/g; s/'[^']*'/'X'/g;
+        s/; [0-9]+ of [0-9]+ requests.*//" "$T/reasons" |
+    sort | uniq -c | sort -rn | head -n 8 | sed 's/^/    /' || true
 echo "chaos: faults — ${#FAULTS[@]} changes ($(printf '%s; ' "${FAULTS[@]}" | head -c 600)...)"
 echo "chaos: deliveries — $(jq '.deliveries | length' <<<"$dl") attempts, $(jq '[.deliveries[] | select(.duplicate)] | length' <<<"$dl") duplicates, $(jq '[.deliveries[] | select(.status != 200)] | length' <<<"$dl") failed;" \
     "$(curl -fsS "$SIM/_sim/notifications?state=dropped&limit=10000" | jq '.notifications | length') notifications dropped"
