@@ -508,6 +508,58 @@ static void test_key_state_and_event(void **state)
     assert_int_equal(vn_store_commit(f->st), 0);
 }
 
+/*
+ * Every transaction that changes a row stamps it with its own clock, however often it changes
+ * the row (SQLite's migration 15 skips the stamp when the row carries it already): changed
+ * twice in one transaction, then twice in the next, the row has the second clock.
+ */
+static void test_clock_stamped_once_per_transaction(void **state)
+{
+    struct fx *f = *state;
+    struct vn_user u = {.client_user_id = "c1"};
+    struct vn_mirror_scope ku = {.client_user_id = "c1"};
+    struct vn_seat seat = {.adam_id = {"7"}, .client_user_id = "c1", .renewing = 1};
+    struct vn_mirror_scope kseat = {.adam_id = "7", .client_user_id = "c1"};
+    struct vn_key_state st;
+    int64_t c1 = 0, c2 = 0, c3 = 0;
+
+    add_location(f, "u1");
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_clock_tick(f->st, &c1), 0);
+    assert_int_equal(vn_store_user_upsert(f->st, "u1", &u, "Registered"), 0);
+    assert_int_equal(vn_store_seat_upsert(f->st, "u1", &seat), 1);
+    assert_int_equal(vn_store_asset_adjust(f->st, "u1", "10", "STDQ", 5, 0, 5), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_clock_tick(f->st, &c2), 0);
+    assert_true(c2 > c1);
+    assert_int_equal(vn_store_user_upsert(f->st, "u1", &u, "Retired"), 0);
+    assert_int_equal(vn_store_user_upsert(f->st, "u1", &u, "Registered"), 0);
+    seat.renewing = 0;
+    assert_int_equal(vn_store_seat_upsert(f->st, "u1", &seat), 1);
+    seat.renewing = 1;
+    assert_int_equal(vn_store_seat_upsert(f->st, "u1", &seat), 1);
+    assert_int_equal(vn_store_asset_adjust(f->st, "u1", "10", "STDQ", 1, 0, 1), 0);
+    assert_int_equal(vn_store_asset_adjust(f->st, "u1", "10", "STDQ", 1, 0, 1), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(vn_store_key_state(f->st, VN_MT_USERS, "u1", &ku, &st), 0);
+    assert_int_equal(st.clock, c2);
+    assert_int_equal(vn_store_key_state(f->st, VN_MT_SEATS, "u1", &kseat, &st), 0);
+    assert_int_equal(st.clock, c2);
+    /* The asset changed after c1: a sync page fetched at c1 does not overwrite it (3), one
+     * fetched after c2 does (2: changed). */
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_clock_tick(f->st, &c3), 0);
+    assert_true(c3 > c2);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 9, c1, "10", "STDQ", 1, 0, 1), 3);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_clock_tick(f->st, NULL), 0);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 10, c3, "10", "STDQ", 1, 0, 1), 2);
+    assert_int_equal(vn_store_commit(f->st), 0);
+}
+
 static int verify_cb(void *ud, const struct vn_verify_item *it)
 {
     struct vn_verify_item *out = ud;
@@ -794,6 +846,7 @@ int main(void)
         T(test_sync_keeps_changes_newer_than_its_page),
         T(test_sync_user_twice_in_one_page_two_chunks),
         T(test_key_state_and_event),
+        T(test_clock_stamped_once_per_transaction),
         T(test_send_order_and_verification_queue),
         T(test_sync_state_roundtrip),
         T(test_event_tracking_lifecycle),

@@ -1022,6 +1022,39 @@ const char *const vn__sqlite_migrations[] = {
     "  last_error     TEXT,"
     "  UNIQUE (uid, tbl, adam_id, pricing_param, client_user_id, serial_number)"
     ");",
+
+    /*
+     * 15: migration 14's update triggers, stamping the clock only when the row does not carry
+     * this transaction's clock yet. The update a trigger makes writes the row a second time
+     * (and runs the row's other triggers again), for nothing when an earlier statement of the
+     * same transaction stamped it: a group commit of ASSET_COUNTs of one product updates its
+     * asset once per notification, and only the first needs the stamp (bench/cpu.sh: 164 k ->
+     * 146 k instructions per ASSET_COUNT). The same value ends on the row.
+     */
+    "DROP TRIGGER assets_clock_upd;"
+    "CREATE TRIGGER assets_clock_upd AFTER UPDATE OF total_count, assigned_count,"
+    "  available_count ON assets"
+    "  WHEN NEW.clock IS NOT (SELECT value FROM writer_clock WHERE id = 1) BEGIN"
+    "  UPDATE assets SET clock = (SELECT value FROM writer_clock WHERE id = 1)"
+    "  WHERE rowid = NEW.rowid; END;"
+    "DROP TRIGGER users_clock_upd;"
+    "CREATE TRIGGER users_clock_upd AFTER UPDATE OF email, invite_code, id_hash, status"
+    "  ON users"
+    "  WHEN NEW.clock IS NOT (SELECT value FROM writer_clock WHERE id = 1) BEGIN"
+    "  UPDATE users SET clock = (SELECT value FROM writer_clock WHERE id = 1)"
+    "  WHERE rowid = NEW.rowid; END;"
+    "DROP TRIGGER subscriptions_clock_upd;"
+    "CREATE TRIGGER subscriptions_clock_upd AFTER UPDATE OF parent_adam_id,"
+    "  available_renewing, available_expiring, total_renewing, total_expiring"
+    "  ON subscriptions"
+    "  WHEN NEW.clock IS NOT (SELECT value FROM writer_clock WHERE id = 1) BEGIN"
+    "  UPDATE subscriptions SET clock = (SELECT value FROM writer_clock WHERE id = 1)"
+    "  WHERE rowid = NEW.rowid; END;"
+    "DROP TRIGGER seats_clock_upd;"
+    "CREATE TRIGGER seats_clock_upd AFTER UPDATE OF renewing ON subscription_assignments"
+    "  WHEN NEW.clock IS NOT (SELECT value FROM writer_clock WHERE id = 1) BEGIN"
+    "  UPDATE subscription_assignments SET clock = (SELECT value FROM writer_clock WHERE id = 1)"
+    "  WHERE rowid = NEW.rowid; END;",
 };
 
 const int vn__sqlite_schema_version =
