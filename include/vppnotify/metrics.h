@@ -52,6 +52,8 @@ void vn_metrics_ingest_latency(int64_t ns);
 /* One group commit of the writer: the jobs in its batch, and the time its COMMIT took. */
 void vn_metrics_batch(size_t jobs);
 void vn_metrics_commit(int64_t ns);
+/* An optimistic group commit failed and its batch runs again guarded (store.h). */
+void vn_metrics_batch_rerun(void);
 
 /* Notifications waiting for the writer (set by the scraper just before it renders). */
 void vn_metrics_queue_depth(size_t queued);

@@ -151,6 +151,28 @@ int vn_store_savepoint(struct vn_store *st); /* one level, inside a transaction 
 int vn_store_release(struct vn_store *st);
 int vn_store_rollback_to(struct vn_store *st); /* undo since the savepoint and release it */
 
+/*
+ * Run the rest of the current transaction optimistically (the writer's group commit, where a
+ * job failing alone is rare): savepoints become no-ops, rolling back to one fails with
+ * VN_ERETRY, and a write whose caller needs only its success may be sent ahead without waiting
+ * for its answer, so that its failure may surface at a later statement or at the commit. Any
+ * failure therefore fails the whole transaction: the caller rolls back and runs the same work
+ * again without this mode, where each job's failure is its own. The mode ends with the
+ * transaction. 0 when the backend switched; VN_ENOTSUP when it has no such mode (SQLite, whose
+ * savepoints cost no round trip).
+ */
+int vn_store_optimistic(struct vn_store *st);
+
+/*
+ * In an optimistic transaction: the notification ids its jobs are about to insert (duplicates
+ * and NULLs allowed), read in one statement, so that vn_store_notification_insert and
+ * vn_store_notification_repeat of these ids need no answer from the database each (the writer
+ * lock keeps them right until the commit; a write that would contradict them fails the
+ * transaction, never silently). 0 also when the backend has nothing to gain from it (SQLite).
+ * ids are borrowed for the call only.
+ */
+int vn_store_notifications_known(struct vn_store *st, const char *const *ids, size_t n);
+
 /* A tiny durable write, to prove the store can commit (healthz). Runs its own transaction. */
 int vn_store_ping(struct vn_store *st);
 

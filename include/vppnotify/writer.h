@@ -82,6 +82,9 @@ struct vn_wjob {
     vn_wjob_run_fn run;
     vn_wjob_done_fn done; /* may be NULL with vn_writer_run */
     void *ud;             /* the submitter's */
+    /* The notification id run() will insert, or NULL: in an optimistic batch the writer reads
+     * the batch's ids in one statement first (store.h vn_store_notifications_known). */
+    const char *notification_id;
 
     /* Outputs, valid in done() and after. */
     int rc;          /* 0: committed; else why not */
@@ -103,6 +106,7 @@ struct vn_writer_options {
 /* Counters since start. */
 struct vn_writer_stats {
     uint64_t batches, commits, commit_failures, retries, jobs, job_failures;
+    uint64_t reruns; /* optimistic transactions that failed and ran again guarded (store.h) */
     size_t queued[VN_WJOB__CLASSES];
     int store_failed;   /* an I/O error made the store untrustworthy: stop the daemon */
     int last_commit_ok; /* the most recent batch committed */

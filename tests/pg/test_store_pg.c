@@ -3,7 +3,8 @@
  * that name the part and hide a password), the writer lock across connections and its busy
  * timeout, a statement that fails without a savepoint ending the transaction (reported as
  * retry, never committed half), a connection the server drops (unavailable, then reconnect),
- * savepoint commands sent with the job's next statement (each job still alone), concurrent
+ * savepoint commands sent with the job's next statement (each job still alone), optimistic
+ * transactions (ids read per batch, writes sent ahead, failures failing it whole), concurrent
  * first opens migrating once, durability settings. Everything every backend does is
  * in tests/unit/test_store_contract*.c, which CTest also runs against PostgreSQL.
  *
@@ -359,6 +360,146 @@ static void test_deferred_savepoints_keep_each_job_alone(void **state)
     vn_store_free(s);
 }
 
+/* A repeat of id with body, counted: *conflict says whether it differed from the first. */
+static int repeat_note(struct vn_store *st, const char *id, const char *body, int *conflict)
+{
+    uint8_t d[VN_DIGEST_LEN];
+
+    vn_digest(body, strlen(body), d);
+    return vn_store_notification_repeat(st, id, d, conflict);
+}
+
+/* Repeats recorded for id, and how many of them conflicted, as another client reads them. */
+static void repeats_of(const struct pgfx *f, const char *id, long long *n, long long *conflicts)
+{
+    char sql[300];
+    PGconn *c = raw();
+
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM \"%s\".notification_repeats WHERE notification_id = '%s'",
+             f->schema, id);
+    *n = raw_int(c, sql);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM \"%s\".notification_repeats WHERE notification_id = '%s' "
+             "AND conflict",
+             f->schema, id);
+    *conflicts = raw_int(c, sql);
+    PQfinish(c);
+}
+
+/*
+ * Optimistic mode (store.h vn_store_optimistic, the writer's group commit on PostgreSQL): the
+ * batch's ids read at once decide inserts and repeats without an answer each, an id twice in
+ * the batch included; savepoints are no-ops and rolling back to one says "run it again"; a write
+ * sent ahead that fails fails the transaction (never committed half); a dropped connection loses
+ * it whole; after each, the next transaction is guarded again and works.
+ */
+static void test_optimistic_transactions(void **state)
+{
+    struct pgfx *f = *state;
+    const char *ids[] = {"old", "new", "new", NULL, "\"odd\\id\""};
+    struct vn_error err = {0};
+    struct vn_store *s;
+    long long n, conflicts;
+    int conflict = -1, rc;
+    char url[600], sql[200];
+    PGconn *c;
+
+    snprintf(url, sizeof(url), "%s&application_name=%s_optimistic", f->url, f->schema);
+    s = vn_store_open(url, NULL, &err);
+    assert_non_null(s);
+    assert_int_equal(vn_store_optimistic(s), VN_ESTORE); /* outside a transaction: refused */
+    assert_int_equal(insert_note(s, "old"), 0);
+
+    assert_int_equal(vn_store_begin(s), 0);
+    assert_int_equal(vn_store_optimistic(s), 0);
+    assert_int_equal(vn_store_notifications_known(s, ids, 5), 0);
+    assert_int_equal(vn_store_savepoint(s), 0);
+    assert_int_equal(insert_note(s, "old"), VN_EDUP);            /* known before */
+    assert_int_equal(repeat_note(s, "old", "{}", &conflict), 0); /* the same body */
+    assert_int_equal(conflict, 0);
+    assert_int_equal(vn_store_release(s), 0);
+    assert_int_equal(insert_note(s, "new"), 0);
+    assert_int_equal(insert_note(s, "new"), VN_EDUP); /* twice in one batch */
+    assert_int_equal(repeat_note(s, "new", "{\"other\":1}", &conflict), 0);
+    assert_int_equal(conflict, 1);
+    assert_int_equal(insert_note(s, "\"odd\\id\""), 0); /* quoted in the array literal */
+    assert_int_equal(insert_note(s, "unlisted"), 0);    /* not read: asked the usual way */
+    assert_int_equal(insert_note(s, "unlisted"), VN_EDUP);
+    assert_int_equal(vn_store_commit(s), 0);
+    assert_int_equal(count_notifications(s), 4);
+    repeats_of(f, "old", &n, &conflicts);
+    assert_int_equal(n, 1);
+    assert_int_equal(conflicts, 0);
+    repeats_of(f, "new", &n, &conflicts);
+    assert_int_equal(n, 1);
+    assert_int_equal(conflicts, 1);
+
+    /* A job that must undo its own writes cannot here: the whole transaction runs again. */
+    assert_int_equal(vn_store_begin(s), 0);
+    assert_int_equal(vn_store_optimistic(s), 0);
+    assert_int_equal(vn_store_savepoint(s), 0);
+    assert_int_equal(insert_note(s, "kept-not"), 0);
+    assert_int_equal(vn_store_rollback_to(s), VN_ERETRY);
+    assert_non_null(strstr(vn_store_last_error(s), "optimistic"));
+    assert_int_equal(vn_store_rollback(s), 0);
+    assert_int_equal(count_notifications(s), 4);
+
+    /* A write sent ahead fails (a foreign key): its call said 0; the next statement that
+     * needs an answer (an insert of an id not read) says so, and so does the commit. */
+    assert_int_equal(vn_store_begin(s), 0);
+    assert_int_equal(vn_store_optimistic(s), 0);
+    assert_int_equal(insert_note(s, "before-fk"), 0);
+    assert_int_equal(vn_store_event_failed_item(s, "no-event", 1, "1", "STDQ", "c", NULL), 0);
+    assert_int_equal(insert_note(s, "after-fk"), VN_ESTORE);
+    assert_non_null(strstr(vn_store_last_error(s), "23503"));
+    assert_int_not_equal(vn_store_commit(s), 0);
+    assert_int_equal(vn_store_rollback(s), 0);
+    assert_int_equal(count_notifications(s), 4); /* nothing of it */
+
+    /* The same, found only at the commit. */
+    assert_int_equal(vn_store_begin(s), 0);
+    assert_int_equal(vn_store_optimistic(s), 0);
+    assert_int_equal(vn_store_event_failed_item(s, "no-event", 1, "1", "STDQ", "c", NULL), 0);
+    assert_int_not_equal(vn_store_commit(s), 0);
+    assert_non_null(strstr(vn_store_last_error(s), "23503"));
+    assert_int_equal(vn_store_rollback(s), 0);
+    assert_int_equal(count_notifications(s), 4);
+
+    /* Guarded again: the same failure is the statement's own, at once. */
+    assert_int_equal(vn_store_begin(s), 0);
+    assert_int_equal(vn_store_savepoint(s), 0);
+    assert_int_equal(vn_store_event_failed_item(s, "no-event", 1, "1", "STDQ", "c", NULL),
+                     VN_ESTORE);
+    assert_int_equal(vn_store_rollback_to(s), 0);
+    assert_int_equal(insert_note(s, "guarded"), 0);
+    assert_int_equal(vn_store_commit(s), 0);
+    assert_int_equal(count_notifications(s), 5);
+
+    /* The connection goes with writes sent ahead and unanswered: lost whole, then back. */
+    assert_int_equal(vn_store_begin(s), 0);
+    assert_int_equal(vn_store_optimistic(s), 0);
+    assert_int_equal(vn_store_asset_adjust(s, "u1", "1", "STDQ", 1, 0, 1), 0); /* sent ahead */
+    c = raw();
+    snprintf(sql, sizeof(sql),
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE application_name = '%s_optimistic'",
+             f->schema);
+    assert_int_equal(raw_int(c, sql), 1);
+    PQfinish(c);
+    rc = vn_store_asset_adjust(s, "u1", "2", "STDQ", 1, 0, 1); /* buffered, or refused */
+    assert_true(rc == 0 || rc == VN_EUNAVAIL);
+    assert_int_equal(vn_store_commit(s), VN_EUNAVAIL);
+    assert_int_equal(vn_store_rollback(s), 0);
+    assert_int_equal(vn_store_ping(s), 0);
+    assert_int_equal(count_notifications(s), 5);
+    c = raw();
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".assets", f->schema);
+    assert_int_equal(raw_int(c, sql), 0); /* nothing of the lost transaction */
+    PQfinish(c);
+    vn_store_free(s);
+}
+
 struct opener {
     const char *url;
     int rc;
@@ -471,6 +612,7 @@ int main(void)
         T(test_failure_without_savepoint_ends_the_transaction_as_retry),
         T(test_dropped_connection_loses_the_transaction_then_reconnects),
         T(test_deferred_savepoints_keep_each_job_alone),
+        T(test_optimistic_transactions),
         T(test_concurrent_first_opens_migrate_once),
         T(test_read_only_open_of_a_new_schema_is_refused),
         T(test_copy_catalog_covers_every_table_and_column),

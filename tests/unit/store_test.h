@@ -24,6 +24,8 @@
 #include "vppnotify/store.h"
 #include "vppnotify/util.h"
 
+#include "store_url.h"
+
 #ifndef VN_TEST_DIR_PREFIX
 #define VN_TEST_DIR_PREFIX "/tmp/vn_test_"
 #endif
@@ -34,35 +36,6 @@ struct fx {
     char url[512];  /* the store the test opens (see above) */
     struct vn_store *st;
 };
-
-#ifndef VN_TEST_SQLITE_ONLY
-/* Copy tmpl to out replacing {dir} and {test}. */
-static void expand_url(const char *tmpl, const char *dir, char *out, size_t outlen)
-{
-    static unsigned serial;
-    char test[48];
-    size_t o = 0;
-
-    snprintf(test, sizeof(test), "t%ld_%u", (long)getpid(), ++serial);
-    while (*tmpl && o + 1 < outlen) {
-        const char *sub = NULL;
-
-        if (!strncmp(tmpl, "{dir}", 5))
-            sub = dir;
-        else if (!strncmp(tmpl, "{test}", 6))
-            sub = test;
-        if (sub) {
-            o += vn_strlcpy(out + o, sub, outlen - o);
-            if (o >= outlen)
-                o = outlen - 1;
-            tmpl += sub == dir ? 5 : 6;
-        } else {
-            out[o++] = *tmpl++;
-        }
-    }
-    out[o] = '\0';
-}
-#endif
 
 static void rm_dir(const char *dir)
 {
@@ -96,8 +69,7 @@ static int setup(void **state)
     snprintf(f->path, sizeof(f->path), "%s/vn.db", f->dir);
     vn_strlcpy(f->url, f->path, sizeof(f->url));
 #ifndef VN_TEST_SQLITE_ONLY
-    if (getenv("VN_TEST_STORE_URL") && *getenv("VN_TEST_STORE_URL"))
-        expand_url(getenv("VN_TEST_STORE_URL"), f->dir, f->url, sizeof(f->url));
+    test_store_url(f->dir, f->url, sizeof(f->url));
 #endif
     f->st = vn_store_open(f->url, NULL, &err);
     if (!f->st) {

@@ -109,15 +109,15 @@ static int process_notification(struct vn_store *st, struct vn_ingest_job *job)
      * stored, with the reason, so that nothing is lost and `replay` can apply it once the
      * cause is fixed. If even that fails (disk full, I/O), the caller answers 503.
      */
-    vn_log_error("cannot apply notification '%s': %s", n->id,
-                 err.msg[0] ? err.msg : vn_store_last_error(st));
+    snprintf(job->error, sizeof(job->error), "apply failed: %s",
+             err.msg[0] ? err.msg : vn_store_last_error(st));
     rc = vn_store_rollback_to(st);
     if (rc == 0)
         rc = vn_store_savepoint(st);
     if (rc)
-        return rc;
-    snprintf(job->error, sizeof(job->error), "apply failed: %s",
-             err.msg[0] ? err.msg : vn_store_last_error(st));
+        return rc; /* an optimistic batch cannot undo one job: it runs again, guarded */
+    vn_log_error("cannot apply notification '%s': %s", n->id,
+                 job->error + strlen("apply failed: "));
     record_of(job, VN_NSTATE_STORED, job->error, &r);
     rc = vn_store_notification_insert(st, &r);
     if (rc)
@@ -242,6 +242,8 @@ int vn_ingest_submit(struct vn_ingest *ing, struct vn_ingest_job *job)
     job->wjob.cls = VN_WJOB_URGENT;
     job->wjob.flags = job->kind == VN_JOB_PING ? VN_WJOB_OWN_TXN : 0;
     job->wjob.run = run_job;
+    job->wjob.notification_id =
+        job->kind == VN_JOB_NOTIFICATION && job->n && job->n->id ? job->n->id : NULL;
     job->wjob.done = job_done;
     job->wjob.ud = job;
     pthread_mutex_lock(&ing->lock);

@@ -93,6 +93,7 @@ static _Atomic uint64_t http_total[N_HTTP];
 static _Atomic uint64_t notif_total[N_TYPES][N_OUTCOMES];
 static _Atomic uint64_t quarantined_total;
 static _Atomic uint64_t queue_depth;
+static _Atomic uint64_t batch_reruns;
 static _Atomic uint64_t backoff_total[VN_BACKOFF_N];
 
 struct apple_slot {
@@ -159,6 +160,11 @@ void vn_metrics_commit(int64_t ns)
     observe(&commit_time, ns);
 }
 
+void vn_metrics_batch_rerun(void)
+{
+    atomic_fetch_add_explicit(&batch_reruns, 1, memory_order_relaxed);
+}
+
 void vn_metrics_queue_depth(size_t queued)
 {
     atomic_store_explicit(&queue_depth, (uint64_t)queued, memory_order_relaxed);
@@ -219,6 +225,7 @@ void vn_metrics_reset(void)
             atomic_store(&notif_total[t][o], 0);
     atomic_store(&quarantined_total, 0);
     atomic_store(&queue_depth, 0);
+    atomic_store(&batch_reruns, 0);
     for (size_t i = 0; i < VN_BACKOFF_N; i++)
         atomic_store(&backoff_total[i], 0);
     struct histogram *hs[] = {&latency, &commit_time, &batch_size};
@@ -339,6 +346,12 @@ int vn_metrics_render(struct vn_buf *out)
     if (rc == 0)
         rc = vn_buf_printf(out, "vppnotify_ingest_queue_depth %llu\n",
                            (unsigned long long)load(&queue_depth));
+    if (rc == 0)
+        rc = header(out, "vppnotify_writer_batch_reruns_total", "counter",
+                    "optimistic group commits run again with a savepoint per job");
+    if (rc == 0)
+        rc = vn_buf_printf(out, "vppnotify_writer_batch_reruns_total %llu\n",
+                           (unsigned long long)load(&batch_reruns));
     if (rc == 0)
         rc = render_apple(out);
     return rc;

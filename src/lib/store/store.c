@@ -122,6 +122,20 @@ int vn_store_rollback_to(struct vn_store *st)
     return CALL(st, st->ops->rollback_to(st));
 }
 
+int vn_store_optimistic(struct vn_store *st)
+{
+    if (!st->ops->optimistic)
+        return VN_ENOTSUP;
+    return CALL(st, st->ops->optimistic(st));
+}
+
+int vn_store_notifications_known(struct vn_store *st, const char *const *ids, size_t n)
+{
+    if (!st->ops->notifications_known)
+        return 0;
+    return CALL(st, st->ops->notifications_known(st, ids, n));
+}
+
 int vn_store_ping(struct vn_store *st)
 {
     return CALL(st, st->ops->ping(st));

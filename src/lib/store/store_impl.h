@@ -73,6 +73,10 @@ struct vn_store_ops {
     int (*savepoint)(struct vn_store *st);
     int (*release)(struct vn_store *st);
     int (*rollback_to)(struct vn_store *st);
+    /* Optional (NULL: not supported): the current transaction runs optimistically (store.h). */
+    int (*optimistic)(struct vn_store *st);
+    /* Optional (NULL: nothing to do): store.h vn_store_notifications_known. */
+    int (*notifications_known)(struct vn_store *st, const char *const *ids, size_t n);
     int (*ping)(struct vn_store *st);
     int (*reconnect)(struct vn_store *st);
 

@@ -77,13 +77,41 @@ static void fail_job(struct vn_wjob *job, int rc, const char *why)
 
 /* ---- running jobs --------------------------------------------------------------------- */
 
+/* The notification ids of the batch's in-transaction jobs, to the store in one call. */
+static int known_ids(struct vn_store *st, struct vn_wjob *batch)
+{
+    const char **ids;
+    struct vn_wjob *job;
+    size_t n = 0;
+    int rc;
+
+    for (job = batch; job; job = job->next)
+        n += job->notification_id && !(job->flags & VN_WJOB_OWN_TXN);
+    if (!n)
+        return 0;
+    ids = malloc(n * sizeof(*ids));
+    if (!ids)
+        return 0; /* each insert asks the database itself: slower, as right */
+    n = 0;
+    for (job = batch; job; job = job->next)
+        if (job->notification_id && !(job->flags & VN_WJOB_OWN_TXN))
+            ids[n++] = job->notification_id;
+    rc = vn_store_notifications_known(st, ids, n);
+    free(ids);
+    return rc;
+}
+
 /*
  * Run every in-transaction job of the batch (linked by next, own-transaction jobs skipped)
  * in one transaction. 0 when committed (some jobs may have failed alone: their rc says so);
  * else the batch's code with why filled, everything rolled back, and *fc its class.
+ *
+ * *optimistic asks for the store's optimistic mode (store.h: no savepoint round trips, writes
+ * sent ahead); it is cleared when the store has none. In that mode a job's failure fails the
+ * whole transaction, which process() then runs again guarded, where the failure is the job's.
  */
-static int run_transaction(struct vn_store *st, struct vn_wjob *batch, enum fclass *fc, char *why,
-                           size_t whylen)
+static int run_transaction(struct vn_store *st, struct vn_wjob *batch, int *optimistic,
+                           enum fclass *fc, char *why, size_t whylen)
 {
     struct vn_wjob *job;
     int64_t t0;
@@ -99,6 +127,16 @@ static int run_transaction(struct vn_store *st, struct vn_wjob *batch, enum fcla
     if (rc) {
         snprintf(why, whylen, "cannot move the writer clock: %s", vn_store_last_error(st));
         goto fail;
+    }
+    if (*optimistic && vn_store_optimistic(st) != 0)
+        *optimistic = 0; /* not this backend (or not now): a savepoint per job */
+    if (*optimistic) {
+        rc = known_ids(st, batch);
+        if (rc) {
+            snprintf(why, whylen, "cannot read the batch's notification ids: %s",
+                     vn_store_last_error(st));
+            goto fail;
+        }
     }
     for (job = batch; job; job = job->next) {
         struct vn_error err = {0};
@@ -122,7 +160,7 @@ static int run_transaction(struct vn_store *st, struct vn_wjob *batch, enum fcla
             }
             continue;
         }
-        if (classify(st, jrc) != FC_JOB) {
+        if (*optimistic || classify(st, jrc) != FC_JOB) {
             rc = jrc;
             snprintf(why, whylen, "%s", err.msg[0] ? err.msg : vn_store_last_error(st));
             goto fail;
@@ -175,7 +213,7 @@ static void process(struct vn_writer *w, struct vn_wjob *batch)
     struct vn_store *st = w->st;
     struct vn_wjob *job;
     size_t writes = 0, n = 0, failed = 0, per[VN_WJOB__CLASSES] = {0};
-    int rc = 0, fatal, retries = 0, committed = 0, store_failed = 0;
+    int rc = 0, fatal, retries = 0, reruns = 0, committed = 0, store_failed = 0;
     enum fclass fc = FC_JOB;
     char why[256] = "";
 
@@ -215,8 +253,21 @@ static void process(struct vn_writer *w, struct vn_wjob *batch)
         vn_log_info("writer: reconnected to the store");
     }
     if (writes) {
+        int optimistic = writes > 1; /* one job alone saves nothing by it */
+
         for (;;) {
-            rc = run_transaction(st, batch, &fc, why, sizeof(why));
+            rc = run_transaction(st, batch, &optimistic, &fc, why, sizeof(why));
+            if (rc && optimistic && (fc == FC_JOB || fc == FC_RETRY)) {
+                /* A job failed, or a write sent ahead did: nothing is kept. Again, guarded,
+                 * where a job's failure is its own. Not a retry: the store is fine. */
+                vn_log_debug("writer: optimistic batch failed (%s); running it again with a "
+                             "savepoint per job",
+                             why);
+                vn_metrics_batch_rerun();
+                reruns++;
+                optimistic = 0;
+                continue;
+            }
             if (rc == 0 || fc != FC_RETRY || ++retries >= w->o.retries)
                 break;
             vn_log_warn("writer: %s; running the batch again (%d)", why, retries);
@@ -266,6 +317,7 @@ count:
     vn_metrics_batch(n);
     w->stats.job_failures += failed;
     w->stats.retries += (uint64_t)retries;
+    w->stats.reruns += (uint64_t)reruns;
     w->stats.commits += (uint64_t)committed;
     if (store_failed) {
         w->stats.commit_failures++;

@@ -147,6 +147,94 @@ void vn__pg_forget_statements(struct vn__pg *s)
 {
     memset(s->stmt_sql, 0, sizeof(s->stmt_sql));
     s->npending = 0;
+    s->ahead = 0;
+}
+
+/* The connection cannot be trusted any more (a pipeline half sent or half read): close it, so
+ * that the caller's transaction is lost and the next one reconnects. */
+static void drop_connection(struct vn__pg *s)
+{
+    PQfinish(s->conn);
+    s->conn = NULL;
+    vn__pg_forget_statements(s);
+}
+
+/* A pipeline failed on the connection itself: record it (VN_EUNAVAIL), drop the connection and
+ * with it the caller's transaction. res (may be NULL) is the first failed query's result. */
+static int pipeline_lost(struct vn__pg *s, const PGresult *res)
+{
+    int rc = vn__pg_fail(s, res);
+
+    if (rc == VN_ESTORE)
+        rc = VN_EUNAVAIL;
+    if (s->conn)
+        drop_connection(s);
+    if (s->txn_ms && !s->lost)
+        s->lost = VN_EUNAVAIL;
+    return rc;
+}
+
+/*
+ * Read the answers of the total queries sent in pipeline mode (a sync already sent), then the
+ * sync's, and leave pipeline mode. *last (may be NULL) gets the last query's result when it
+ * worked; *failed the first failure (a failed query makes the later ones
+ * PGRES_PIPELINE_ABORTED: its own error is the one kept). 0, or -1 when the connection broke.
+ */
+static int drain(struct vn__pg *s, int total, PGresult **last, PGresult **failed)
+{
+    PGresult *res;
+
+    for (int q = 0; q < total; q++) {
+        /* Each query's results end with a NULL. */
+        while ((res = PQgetResult(s->conn))) {
+            ExecStatusType st = PQresultStatus(res);
+
+            if (last && q == total - 1 && !*last &&
+                (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
+                *last = res;
+                continue;
+            }
+            if (st == PGRES_FATAL_ERROR && !*failed) {
+                *failed = res;
+                continue;
+            }
+            PQclear(res);
+        }
+        if (PQstatus(s->conn) == CONNECTION_BAD)
+            return -1;
+    }
+    while (PQstatus(s->conn) != CONNECTION_BAD && (res = PQgetResult(s->conn))) {
+        ExecStatusType st = PQresultStatus(res);
+
+        PQclear(res);
+        if (st == PGRES_PIPELINE_SYNC)
+            break;
+    }
+    if (PQstatus(s->conn) == CONNECTION_BAD || !PQexitPipelineMode(s->conn))
+        return -1;
+    return 0;
+}
+
+/* The answers to the writes sent ahead (vn__pg_do in optimistic mode): 0 when every one
+ * worked, else the first failure's code (recorded). */
+static int ahead_sync(struct vn__pg *s)
+{
+    PGresult *failed = NULL;
+    int n = s->ahead, rc = 0;
+
+    s->ahead = 0;
+    if (!n)
+        return 0;
+    if (!PQpipelineSync(s->conn) || drain(s, n, NULL, &failed) != 0) {
+        rc = pipeline_lost(s, failed);
+        PQclear(failed);
+        return rc;
+    }
+    if (failed) {
+        rc = vn__pg_fail(s, failed);
+        PQclear(failed);
+    }
+    return rc;
 }
 
 /* The index of sql's prepared statement on this connection, preparing it if needed; < 0 with
@@ -166,6 +254,14 @@ static int prepared(struct vn__pg *s, const char *sql, int nargs, const Oid *typ
     if (free_slot < 0) {
         vn__store_set_error(&s->base, "more than %d prepared statements", VN__PG_STMT_MAX);
         return VN_ESTORE;
+    }
+    if (s->ahead) {
+        /* PREPARE waits for its answer, which pipeline mode forbids: the writes sent ahead
+         * are answered first. */
+        int rc = ahead_sync(s);
+
+        if (rc)
+            return rc;
     }
     snprintf(name, sizeof(name), "vn%d", free_slot);
     res = PQprepare(s->conn, name, sql, types ? nargs : 0, types);
@@ -187,25 +283,17 @@ static int cached(const struct vn__pg *s, const char *sql)
     return 0;
 }
 
-/* The connection cannot be trusted any more (a pipeline half sent or half read): close it, so
- * that the caller's transaction is lost and the next one reconnects. */
-static void drop_connection(struct vn__pg *s)
-{
-    PQfinish(s->conn);
-    s->conn = NULL;
-    vn__pg_forget_statements(s);
-}
-
 /*
- * The deferred commands, then the prepared statement name with a, in one pipeline: one round
- * trip. Returns the statement's result (the caller checks its status), or NULL with s->stmt_rc
- * set when a deferred command failed (the statement then did not run) or the connection did.
+ * The deferred commands, then the prepared statement name with a, in one pipeline (after the
+ * writes already sent ahead, if any): one round trip. Returns the statement's result (the
+ * caller checks its status), or NULL with s->stmt_rc set when an earlier command failed (the
+ * statement then did not run) or the connection did.
  */
 static PGresult *pipelined(struct vn__pg *s, const char *name, const struct vn__pg_args *a)
 {
     char names[VN__PG_PENDING_MAX][16];
-    PGresult *res, *mine = NULL, *failed = NULL;
-    int n = s->npending, ok, q;
+    PGresult *mine = NULL, *failed = NULL;
+    int n = s->npending, ok, q, total;
 
     s->stmt_rc = 0;
     for (q = 0; q < n; q++) {
@@ -229,7 +317,9 @@ static PGresult *pipelined(struct vn__pg *s, const char *name, const struct vn__
         snprintf(names[q], sizeof(names[q]), "vn%d", i);
     }
     s->npending = 0;
-    ok = PQenterPipelineMode(s->conn);
+    total = s->ahead + n + 1;
+    s->ahead = 0;
+    ok = PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF || PQenterPipelineMode(s->conn);
     for (q = 0; ok && q < n; q++) {
         const struct vn__pg_args *pa = s->pending[q].a;
 
@@ -238,51 +328,10 @@ static PGresult *pipelined(struct vn__pg *s, const char *name, const struct vn__
     }
     ok = ok && PQsendQueryPrepared(s->conn, name, a->n, a->val, a->len, a->fmt, 0);
     ok = ok && PQpipelineSync(s->conn);
-    if (!ok) {
-        s->stmt_rc = vn__pg_fail(s, NULL);
-        if (s->stmt_rc == VN_ESTORE)
-            s->stmt_rc = VN_EUNAVAIL;
-        drop_connection(s);
-        if (s->txn_ms && !s->lost)
-            s->lost = VN_EUNAVAIL;
-        return NULL;
-    }
-    /* Each query's results end with a NULL; the pipeline's with PGRES_PIPELINE_SYNC. A failed
-     * query makes the later ones PGRES_PIPELINE_ABORTED: its own error is the one kept. */
-    for (q = 0; q <= n; q++) {
-        while ((res = PQgetResult(s->conn))) {
-            ExecStatusType st = PQresultStatus(res);
-
-            if (q == n && !mine && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
-                mine = res;
-                continue;
-            }
-            if (st == PGRES_FATAL_ERROR && !failed) {
-                failed = res;
-                continue;
-            }
-            PQclear(res);
-        }
-        if (PQstatus(s->conn) == CONNECTION_BAD)
-            break;
-    }
-    while (PQstatus(s->conn) != CONNECTION_BAD && (res = PQgetResult(s->conn))) {
-        ExecStatusType st = PQresultStatus(res);
-
-        PQclear(res);
-        if (st == PGRES_PIPELINE_SYNC)
-            break;
-    }
-    if (PQstatus(s->conn) == CONNECTION_BAD || !PQexitPipelineMode(s->conn)) {
+    if (!ok || drain(s, total, &mine, &failed) != 0) {
         PQclear(mine);
-        s->stmt_rc = vn__pg_fail(s, failed);
+        s->stmt_rc = pipeline_lost(s, failed);
         PQclear(failed);
-        if (s->stmt_rc == VN_ESTORE)
-            s->stmt_rc = VN_EUNAVAIL;
-        if (s->conn && PQstatus(s->conn) != CONNECTION_BAD)
-            drop_connection(s);
-        if (s->txn_ms && !s->lost)
-            s->lost = VN_EUNAVAIL;
         return NULL;
     }
     if (failed) {
@@ -301,8 +350,12 @@ static PGresult *pipelined(struct vn__pg *s, const char *name, const struct vn__
 int vn__pg_flush_pending(struct vn__pg *s)
 {
     struct vn__pg_pending todo[VN__PG_PENDING_MAX];
-    int n = s->npending, rc = 0;
+    int n = s->npending, rc = s->ahead ? ahead_sync(s) : 0;
 
+    if (rc) {
+        s->npending = 0;
+        return rc;
+    }
     memcpy(todo, s->pending, sizeof(todo));
     s->npending = 0;
     for (int q = 0; q < n && !rc; q++) {
@@ -382,7 +435,7 @@ static PGresult *run_typed(struct vn__pg *s, const char *sql, const struct vn__p
         return NULL;
     }
     snprintf(name, sizeof(name), "vn%d", i);
-    if (s->npending) {
+    if (s->npending || s->ahead) {
         res = pipelined(s, name, a);
         if (!res)
             return NULL; /* recorded */
@@ -452,9 +505,56 @@ PGresult *vn__pg_run(struct vn__pg *s, const char *sql, const struct vn__pg_args
     return vn__pg_run_typed(s, sql, a, NULL, changed);
 }
 
+/* The most writes sent ahead before their answers are read: bounds what piles up unread. */
+#define AHEAD_MAX 1024
+
+/*
+ * In optimistic mode (pg.c), a write whose caller needs only its success: sent now in pipeline
+ * mode, its answer read with the next statement's (a failure then fails the transaction, as the
+ * mode says). libpq copies the arguments at once. 1 when sent, 0 when it must run as usual, or
+ * the failure's code.
+ */
+int vn__pg_send_ahead(struct vn__pg *s, const char *sql, const struct vn__pg_args *a)
+{
+    static const struct vn__pg_args none;
+    char name[16];
+    int i;
+
+    if (!s->optimistic || !s->txn_ms || s->npending || !s->conn ||
+        PQstatus(s->conn) != CONNECTION_OK || !is_write(sql))
+        return 0;
+    if (!a)
+        a = &none;
+    if (a->overflow)
+        return 0; /* refused the usual way */
+    if (s->ahead >= AHEAD_MAX) {
+        int rc = ahead_sync(s);
+
+        if (rc)
+            return rc;
+    }
+    i = prepared(s, sql, a->n, NULL); /* the first time on this connection: a round trip */
+    if (i < 0)
+        return i;
+    snprintf(name, sizeof(name), "vn%d", i);
+    if ((PQpipelineStatus(s->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(s->conn)) ||
+        !PQsendQueryPrepared(s->conn, name, a->n, a->val, a->len, a->fmt, 0))
+        return pipeline_lost(s, NULL);
+    s->ahead++;
+    return 1;
+}
+
 int vn__pg_do(struct vn__pg *s, const char *sql, const struct vn__pg_args *a, long long *changed)
 {
-    PGresult *res = vn__pg_run(s, sql, a, changed);
+    PGresult *res;
+
+    if (!changed) {
+        int sent = vn__pg_send_ahead(s, sql, a);
+
+        if (sent)
+            return sent > 0 ? 0 : sent;
+    }
+    res = vn__pg_run(s, sql, a, changed);
 
     if (!res)
         return s->stmt_rc;

@@ -381,6 +381,7 @@ static void pg_free(struct vn_store *st)
     struct vn__pg *s = vn__pg(st);
 
     close_db(s);
+    vn__pg_known_clear(s);
     for (size_t i = 0; i < VN__PG_KEYS_MAX; i++) {
         if (s->vals[i])
             vn_wipe(s->vals[i], strlen(s->vals[i])); /* a password may be among them */
@@ -525,6 +526,8 @@ static int pg_begin(struct vn_store *st)
     }
     s->txn_ms = 0;
     s->npending = 0;
+    s->optimistic = 0;
+    vn__pg_known_clear(s);
     rc = simple(s, begin);
     if (rc && s->conn && PQstatus(s->conn) == CONNECTION_BAD) {
         /* The server went away since the last statement (a restart, a failover): BEGIN did
@@ -557,9 +560,13 @@ static int pg_rollback(struct vn_store *st)
 {
     struct vn__pg *s = vn__pg(st);
 
-    s->txn_ms = 0;
     s->changes_seq = 0;
     s->npending = 0;
+    s->optimistic = 0;
+    vn__pg_known_clear(s);
+    if (s->ahead)
+        vn__pg_flush_pending(s); /* out of pipeline mode; their failure is why we are here */
+    s->txn_ms = 0;
     if (!s->conn || PQstatus(s->conn) != CONNECTION_OK ||
         PQtransactionStatus(s->conn) == PQTRANS_IDLE)
         return 0; /* nothing open here; a lost connection's transaction died with it */
@@ -599,6 +606,8 @@ static int pg_commit(struct vn_store *st)
     }
     res = vn__pg_run(s, "COMMIT", NULL, NULL);
     s->txn_ms = 0;
+    s->optimistic = 0;
+    vn__pg_known_clear(s);
     if (!res)
         return s->stmt_rc; /* the connection went: the outcome is unknown, never acknowledged */
     /* A transaction that had failed answers COMMIT with ROLLBACK, not with an error. */
@@ -631,7 +640,26 @@ static int pg_savepoint(struct vn_store *st)
         return no_transaction(s, "cannot open a savepoint");
     if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
         return lost(s, "cannot open a savepoint");
+    if (s->optimistic)
+        return 0; /* nothing to undo to: a failure fails the whole transaction */
     return vn__pg_defer(s, sql_savepoint);
+}
+
+/* store.h vn_store_optimistic: until the transaction ends. */
+static int pg_optimistic(struct vn_store *st)
+{
+    struct vn__pg *s = vn__pg(st);
+
+    if (!s->txn_ms || !s->conn || PQtransactionStatus(s->conn) == PQTRANS_IDLE)
+        return no_transaction(s, "cannot run optimistically");
+    if (s->npending) {
+        int rc = vn__pg_flush_pending(s); /* a savepoint opened before: sent as it was */
+
+        if (rc)
+            return rc;
+    }
+    s->optimistic = 1;
+    return 0;
 }
 
 static int pg_release(struct vn_store *st)
@@ -642,6 +670,8 @@ static int pg_release(struct vn_store *st)
         return no_transaction(s, "cannot release the savepoint");
     if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
         return lost(s, "cannot release the savepoint");
+    if (s->optimistic)
+        return 0;
     /* A savepoint not sent yet saw no statement: it simply need not be sent. */
     if (s->npending && s->pending[s->npending - 1].sql == sql_savepoint) {
         s->npending--;
@@ -657,6 +687,11 @@ static int pg_rollback_to(struct vn_store *st)
 
     if (!s->conn || PQtransactionStatus(s->conn) == PQTRANS_IDLE)
         return no_transaction(s, "cannot roll back to the savepoint");
+    if (s->optimistic) {
+        vn__store_set_error(st, "a job failed in an optimistic transaction, which has no "
+                                "savepoint to roll back to: the whole transaction runs again");
+        return VN_ERETRY;
+    }
     if (s->npending && s->pending[s->npending - 1].sql == sql_savepoint) {
         /* Not sent yet: no statement ran since, there is nothing to undo. */
         s->npending--;
@@ -721,6 +756,8 @@ static const struct vn_store_ops pg_ops = {
     .savepoint = pg_savepoint,
     .release = pg_release,
     .rollback_to = pg_rollback_to,
+    .optimistic = pg_optimistic,
+    .notifications_known = vn__pg_notifications_known,
     .ping = pg_ping,
     .reconnect = pg_reconnect,
     .notification_insert = vn__pg_notification_insert,

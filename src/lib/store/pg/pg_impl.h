@@ -59,6 +59,18 @@ struct vn__pg {
         const Oid *types;            /* may be NULL */
     } pending[VN__PG_PENDING_MAX];
     int npending;
+    /* Optimistic mode (store.h vn_store_optimistic), for the caller's transaction: no
+     * savepoints; vn__pg_do sends a write whose result is not needed at once, in pipeline mode,
+     * and its answer is read with the next statement's (ahead: how many are unread). */
+    int optimistic;
+    int ahead;
+    /* The ids of the optimistic transaction's batch (known.c): sorted, owned. */
+    struct vn__pg_known {
+        char *id;
+        int present; /* in the ledger (before this transaction, or sent ahead in it) */
+        uint8_t digest[VN_DIGEST_LEN];
+    } * known;
+    size_t nknown;
     const char *stmt_sql[VN__PG_STMT_MAX]; /* prepared on this connection, by address */
     char shown[VN__STORE_SHOWN_MAX];       /* the URL for messages, without a password */
     char describe[640];
@@ -156,6 +168,16 @@ int vn__pg_finish(struct vn__pg *s, int rc);
  * failed attempts. 0 when connected; VN_EUNAVAIL (recorded) when not.
  */
 int vn__pg_ensure(struct vn__pg *s);
+
+/* ---- known.c ---------------------------------------------------------------------------- */
+int vn__pg_notifications_known(struct vn_store *st, const char *const *ids, size_t n);
+/* The entry of id in the optimistic transaction's set, or NULL (not read: the usual way). */
+struct vn__pg_known *vn__pg_known_find(struct vn__pg *s, const char *id);
+void vn__pg_known_clear(struct vn__pg *s);
+
+/* In optimistic mode: send sql with a ahead (exec.c), its answer read with a later statement's.
+ * 1 when sent, 0 when it must run the usual way, or the failure's code. */
+int vn__pg_send_ahead(struct vn__pg *s, const char *sql, const struct vn__pg_args *a);
 
 /* ---- write.c ----------------------------------------------------------------------------- */
 int vn__pg_notification_insert(struct vn_store *st, const struct vn_notification_record *r);

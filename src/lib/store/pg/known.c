@@ -1,0 +1,161 @@
+/*
+ * known.c - the notification ids of an optimistic batch (store.h vn_store_notifications_known),
+ * read in one statement, so that the batch's inserts and repeats of those ids are sent ahead
+ * (exec.c) instead of each waiting for the database's answer.
+ *
+ * Why it is right: the writer lock (pg.c, taken at BEGIN) orders every transaction that writes
+ * the ledger, so what this transaction read stays true until its COMMIT, changed only by its
+ * own inserts, which update the set as they are sent. Should anything contradict it anyway, the
+ * insert sent ahead is a plain INSERT (no ON CONFLICT): it fails, and with it the optimistic
+ * transaction, which the writer runs again with savepoints and an answer per statement.
+ *
+ * The set is a sorted array of owned ids, valid for the transaction that read it (pg.c clears
+ * it at BEGIN, COMMIT and ROLLBACK). An id not in it is handled the usual way (write.c).
+ */
+#include "pg_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "vppnotify/buf.h"
+
+#define KNOWN_IDS_MAX 4096 /* more in one batch: the usual way for all (batch_max is 1024) */
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(((const struct vn__pg_known *)a)->id, ((const struct vn__pg_known *)b)->id);
+}
+
+void vn__pg_known_clear(struct vn__pg *s)
+{
+    for (size_t i = 0; i < s->nknown; i++)
+        free(s->known[i].id);
+    free(s->known);
+    s->known = NULL;
+    s->nknown = 0;
+}
+
+struct vn__pg_known *vn__pg_known_find(struct vn__pg *s, const char *id)
+{
+    struct vn__pg_known key = {.id = (char *)id};
+
+    if (!s->optimistic || !s->nknown || !id)
+        return NULL;
+    return bsearch(&key, s->known, s->nknown, sizeof(key), by_id);
+}
+
+/* ids as a PostgreSQL array literal: {"a","b"} with " and \ escaped. */
+static int array_literal(struct vn_buf *b, const char *const *ids, size_t n)
+{
+    int rc = vn_buf_puts(b, "{");
+
+    for (size_t i = 0; i < n && !rc; i++) {
+        const char *p = ids[i];
+
+        rc = vn_buf_puts(b, i ? ",\"" : "\"");
+        for (; *p && !rc; p++) {
+            if (*p == '"' || *p == '\\')
+                rc = vn_buf_append(b, "\\", 1);
+            if (!rc)
+                rc = vn_buf_append(b, p, 1);
+        }
+        if (!rc)
+            rc = vn_buf_puts(b, "\"");
+    }
+    if (!rc)
+        rc = vn_buf_puts(b, "}");
+    return rc;
+}
+
+int vn__pg_notifications_known(struct vn_store *st, const char *const *ids, size_t n)
+{
+    /* One primary-key probe per id, whatever the plan cache decided when the table was small
+     * (a generic plan of "= ANY ($1)" may keep a sequential scan: every row against every id).
+     * OFFSET 0 keeps the subquery from being flattened into a join. */
+    static const char sql[] =
+        "SELECT n.notification_id, n.body_sha256 FROM unnest($1::text[]) AS k(id) "
+        "CROSS JOIN LATERAL (SELECT x.notification_id, x.body_sha256 FROM notifications AS x "
+        "  WHERE x.notification_id = k.id OFFSET 0) AS n";
+    struct vn__pg *s = vn__pg(st);
+    struct vn__pg_args a = {0};
+    struct vn_buf lit;
+    PGresult *res;
+    size_t k = 0, i;
+    int rc;
+
+    vn__pg_known_clear(s);
+    if (!s->optimistic || n == 0 || n > KNOWN_IDS_MAX)
+        return 0;
+    s->known = calloc(n, sizeof(*s->known));
+    if (!s->known)
+        return 0; /* the usual way: slower, as right */
+    for (i = 0; i < n; i++) {
+        if (!ids[i])
+            continue;
+        s->known[k].id = strdup(ids[i]);
+        if (!s->known[k].id) {
+            s->nknown = k;
+            vn__pg_known_clear(s);
+            return 0;
+        }
+        k++;
+    }
+    s->nknown = k;
+    qsort(s->known, k, sizeof(*s->known), by_id);
+    for (i = 0, n = 0; i < k; i++) { /* one entry per id */
+        if (n && !strcmp(s->known[n - 1].id, s->known[i].id)) {
+            free(s->known[i].id);
+            continue;
+        }
+        s->known[n++] = s->known[i];
+    }
+    s->nknown = n;
+
+    vn_buf_init(&lit, (size_t)1 << 24);
+    {
+        const char **sorted = malloc(n * sizeof(*sorted));
+
+        if (!sorted) {
+            vn_buf_release(&lit);
+            vn__pg_known_clear(s);
+            return 0;
+        }
+        for (i = 0; i < n; i++)
+            sorted[i] = s->known[i].id;
+        rc = array_literal(&lit, sorted, n);
+        free(sorted);
+    }
+    if (rc) {
+        vn_buf_release(&lit);
+        vn__pg_known_clear(s);
+        return 0;
+    }
+    vn__pg_text(&a, vn_buf_str(&lit));
+    res = vn__pg_run(s, sql, &a, NULL);
+    vn_buf_release(&lit);
+    if (!res) {
+        vn__pg_known_clear(s);
+        return s->stmt_rc;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        struct vn__pg_known *e = vn__pg_known_find(s, vn__pg_col(res, r, 0));
+        unsigned char *digest;
+        size_t len = 0;
+        int oom = 0;
+
+        if (!e)
+            continue;
+        digest = vn__pg_col_bytes(res, r, 1, &len, &oom);
+        if (oom) {
+            PQclear(res);
+            vn__pg_known_clear(s);
+            return 0;
+        }
+        e->present = 1;
+        if (digest && len == VN_DIGEST_LEN)
+            memcpy(e->digest, digest, VN_DIGEST_LEN);
+        free(digest);
+    }
+    PQclear(res);
+    return 0;
+}
