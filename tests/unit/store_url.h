@@ -15,7 +15,8 @@
 #include "vppnotify/util.h"
 
 /* Copy tmpl to out replacing {dir} and {test}. */
-__attribute__((unused)) static void expand_url(const char *tmpl, const char *dir, char *out, size_t outlen)
+__attribute__((unused)) static void expand_url(const char *tmpl, const char *dir, char *out,
+                                               size_t outlen)
 {
     static unsigned serial;
     char test[48];
