@@ -6,10 +6,15 @@
 //                    --ready FILE --go FILE --secret-file F --out FILE.json
 //
 // It starts a webhook receiver on 127.0.0.1 (port 0; its address written to --ready), waits
-// for --go to exist (run.sh has added the webhook endpoint), then for --seconds sends a probe
-// every 20 ms: an ASSET_COUNT of a product of its own (adamId 9000000 + n), timing the 2xx,
-// and notes when that product's change arrives by the long poll and by the webhook. All times
-// are this process's clock. Writes {feed: {n, p50_ms, p99_ms, max_ms}, webhook: {...}, probes}.
+// for --go to exist (run.sh has added the webhook endpoint, with --kinds event), then for
+// --seconds sends a probe every 20 ms: an ASSET_MANAGEMENT ASSOCIATE of one device to a
+// product of its own (adamId 9000000 + n) with an eventId of its own, timing the 2xx, and
+// notes when that event's change arrives by the long poll and by the webhook. The receiver
+// verifies every message with the standardwebhooks package; the endpoint takes only events
+// (the ASSET_COUNT load makes none), so every message it gets is a probe's, while the load's
+// asset changes go to another endpoint (run.sh: nginx answering 204). The long poll is the
+// feed's one consumer and reads every change. All times are this process's clock. Writes
+// {feed: {n, p50_ms, p99_ms, max_ms}, webhook: {...}, probes, polls, feed_changes, ...}.
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { createRequire } from "node:module";
@@ -23,7 +28,9 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 const now = () => Number(process.hrtime.bigint() / 1000n) / 1000; // ms, monotonic
 
 const ack = new Map(), feedAt = new Map(), hookAt = new Map();
+let polls = 0, feedChanges = 0, hookMessages = 0, hookRejected = 0;
 const adamOf = (n) => String(9000000 + n);
+const eventOf = (n) => `lat-${process.pid}-${n}`;
 
 function request(url, method, headers, body) {
   return new Promise((resolve, reject) => {
@@ -51,10 +58,12 @@ const server = http.createServer((req, res) => {
     const t = now();
     try {
       const msg = wh.verify(Buffer.concat(chunks).toString("utf8"), req.headers);
-      const adam = msg.data?.key?.adamId;
-      if (adam && !hookAt.has(adam)) hookAt.set(adam, t);
+      const ev = msg.data?.kind === "event" ? msg.data.key?.eventId : undefined;
+      if (ev && !hookAt.has(ev)) hookAt.set(ev, t);
+      hookMessages++;
       res.writeHead(204);
     } catch {
+      hookRejected++;
       res.writeHead(400);
     }
     res.end();
@@ -81,9 +90,11 @@ const poller = (async () => {
       { Authorization: `Bearer ${args.key}` });
     const t = now();
     const page = JSON.parse(r.body);
+    polls++;
+    feedChanges += page.changes.length;
     for (const c of page.changes) {
-      const adam = c.key?.adamId;
-      if (adam && !feedAt.has(adam)) feedAt.set(adam, t);
+      const ev = c.kind === "event" ? c.key?.eventId : undefined;
+      if (ev && !feedAt.has(ev)) feedAt.set(ev, t);
     }
     last = page.lastSeq;
   }
@@ -94,11 +105,13 @@ const end = now() + Number(args.seconds) * 1000;
 let n = 0;
 while (now() < end) {
   n++;
-  const body = JSON.stringify({ notificationId: `lat-${process.pid}-${n}`, notificationType: "ASSET_COUNT",
-    uId: args.uid, notification: { adamId: adamOf(n), pricingParam: "STDQ", countDelta: 1 } });
+  const body = JSON.stringify({ notificationId: `lat-${process.pid}-${n}`,
+    notificationType: "ASSET_MANAGEMENT", uId: args.uid,
+    notification: { type: "ASSOCIATE", result: "SUCCESS", eventId: eventOf(n),
+      assignments: [{ adamId: adamOf(n), pricingParam: "STDQ", serialNumber: `LAT${n}` }] } });
   const r = await request(args.notify, "POST", { "Content-Type": "application/json",
     Authorization: `Bearer ${args.token}` }, body);
-  if (r.status === 200) ack.set(adamOf(n), now());
+  if (r.status === 200) ack.set(eventOf(n), now());
   await new Promise((res) => setTimeout(res, 20));
 }
 await new Promise((r) => setTimeout(r, 2000)); // let the last ones arrive
@@ -106,13 +119,14 @@ stop = true;
 
 function stats(at) {
   const d = [];
-  for (const [adam, t] of ack) if (at.has(adam)) d.push(Math.max(0, at.get(adam) - t));
+  for (const [ev, t] of ack) if (at.has(ev)) d.push(Math.max(0, at.get(ev) - t));
   d.sort((a, b) => a - b);
   const q = (p) => (d.length ? Math.round(d[Math.min(d.length - 1, Math.floor(p * d.length))] * 100) / 100 : null);
   return { n: d.length, missing: ack.size - d.length, p50_ms: q(0.5), p99_ms: q(0.99),
     max_ms: d.length ? Math.round(d[d.length - 1] * 100) / 100 : null };
 }
-writeFileSync(args.out, JSON.stringify({ probes: ack.size, feed: stats(feedAt), webhook: stats(hookAt) }));
+writeFileSync(args.out, JSON.stringify({ probes: ack.size, feed: stats(feedAt), webhook: stats(hookAt),
+  polls, feed_changes: feedChanges, webhook_messages: hookMessages, webhook_rejected: hookRejected }));
 server.close();
 await Promise.race([poller, new Promise((r) => setTimeout(r, 6000))]);
 process.exit(0);

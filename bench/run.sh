@@ -3,7 +3,13 @@
 #
 # Release build, fresh database, synchronous=FULL (the default; never relaxed here), wrk on
 # 127.0.0.1 with bench/notify.lua making every notificationId unique. Scenarios (~10 s each):
-#   asset_count     single-element ASSET_COUNT, 64 connections
+#   asset_count     single-element ASSET_COUNT, 64 connections; the change log on, a webhook
+#                   endpoint taking every asset change (nginx answering 204), and the latency
+#                   probe (bench/latency.mjs, node: the feed's consumer, long-polling, and the
+#                   receiver of a second endpoint, of events, verifying with the standardwebhooks
+#                   package the messages of its own probe notifications)
+#   asset_count_bare the same without the probe: the feed followed by wrk (bench/feed.lua), the
+#                   asset changes to nginx
 #   assignments100  ASSET_MANAGEMENT ASSOCIATE with 100 assignments each, 16 connections
 #   duplicates      re-posting ids already stored, 64 connections
 #   ceiling         the asset_count POST against nginx answering 204, same machine, same run
@@ -13,7 +19,8 @@
 # instructions per notification with callgrind.
 #
 # Output: bench/results/latest.json and latest.md. Knobs: BENCH_SECONDS (default 10),
-# BENCH_THREADS (wrk threads, default 2).
+# BENCH_THREADS (wrk threads, default 2), BENCH_QUICK=1 (the ingest scenarios only, without
+# the sync scenarios and callgrind; the results stay in the run's temporary directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +36,7 @@ cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DVN_TESTS=OFF >/dev/null
 cmake --build build-release -j "$JOBS" >/dev/null
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/vn-bench.XXXXXX")
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -46,8 +54,8 @@ die() {
 (umask 077 && head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$T/token")
 TOKEN=$(cat "$T/token")
 "$BIN" location add --db "$T/bench.db" --uid $UID1 --name bench --token-file "$T/token" 2>/dev/null
-# The integration API during asset_count: a consumer long-polling the change feed and a webhook
-# endpoint (the outbox on), for the latency of a change after its notification's 2xx.
+# The integration API during asset_count: a consumer long-polling the change feed and webhook
+# endpoints (the outbox on), for the latency of a change after its notification's 2xx.
 API_KEY=$("$BIN" api-key add --db "$T/bench.db" --name bench --scope read 2>/dev/null)
 (umask 077 && printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" >"$T/whsec")
 
@@ -81,27 +89,57 @@ http {
     scgi_temp_path $T/nginx/scgi;
     server {
         listen 127.0.0.1:$NGINX_PORT;
-        location / { return 204; }
+        location / { return 204; } # also the webhook receiver of the asset changes
     }
 }
 NGX
 /usr/sbin/nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" &
-pids+=($!)
+NGINX_PID=$!
+pids+=("$NGINX_PID")
 sleep 0.5
 
 rss_mib() {
     awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVE_PID/status"
 }
 
-# run NAME URL CONNECTIONS MODE RUN [DUP_IDS]: one wrk run; its "BENCH {...}" line → $T/NAME.json
+# CPU time (utime + stime, clock ticks) of processes, of the machine (every CPU's busy time).
+HZ=$(getconf CLK_TCK)
+cpu_ticks() {
+    local sum=0 p
+    for p in "$@"; do
+        [ -r "/proc/$p/stat" ] || continue
+        sum=$((sum + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
+    done
+    echo "$sum"
+}
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+nginx_pids() { echo "$NGINX_PID" $(pgrep -P "$NGINX_PID"); }
+PROBE_PIDS=() # the consumers of the scenario running (the latency probe, the feed's wrk)
+
+# run NAME URL CONNECTIONS MODE RUN [DUP_IDS]: one wrk run; its "BENCH {...}" line → $T/NAME.json,
+# the CPU seconds of vppnotify, the consumers, wrk, nginx and the machine → $T/NAME.cpu.json
 run() {
-    local name=$1 url=$2 conns=$3 mode=$4 runid=$5 dups=${6:-0}
+    local name=$1 url=$2 conns=$3 mode=$4 runid=$5 dups=${6:-0} s0 c0 n0 m0 ng
     echo "== $name: $conns connections, ${SECS}s"
-    wrk -t "$WRK_THREADS" -c "$conns" -d "${SECS}s" --timeout 10s -s bench/notify.lua "$url" \
-        -- "$mode" $UID1 "$TOKEN" "$runid" "$dups" >"$T/$name.wrk"
+    ng=$(nginx_pids)
+    s0=$(cpu_ticks "$SERVE_PID") c0=$(cpu_ticks "${PROBE_PIDS[@]}") n0=$(cpu_ticks $ng) m0=$(machine_ticks)
+    # wrk's own CPU: the subshell's `times` (its children's user and system time).
+    (
+        wrk -t "$WRK_THREADS" -c "$conns" -d "${SECS}s" --timeout 10s -s bench/notify.lua "$url" \
+            -- "$mode" $UID1 "$TOKEN" "$runid" "$dups" >"$T/$name.wrk"
+        times >"$T/$name.times"
+    )
+    jq -n --argjson hz "$HZ" --argjson s "$(($(cpu_ticks "$SERVE_PID") - s0))" \
+        --argjson c "$(($(cpu_ticks "${PROBE_PIDS[@]}") - c0))" --argjson n "$(($(cpu_ticks $ng) - n0))" \
+        --argjson m "$(($(machine_ticks) - m0))" --arg w "$(tail -n 1 "$T/$name.times")" '
+        def secs: capture("(?<m>[0-9]+)m(?<s>[0-9.]+)s") | (.m | tonumber) * 60 + (.s | tonumber);
+        ($w | split(" ") | map(secs) | add) as $wrk |
+        {vppnotify: ($s / $hz), consumers: ($c / $hz), wrk: ($wrk * 100 | round / 100),
+         nginx: ($n / $hz), machine: ($m / $hz)}' >"$T/$name.cpu.json"
     sed -n 's/^BENCH //p' "$T/$name.wrk" >"$T/$name.json"
     [ -s "$T/$name.json" ] || die "wrk printed no result for $name: $(cat "$T/$name.wrk")"
     jq -c '{requests, non_2xx, p50_ms: (.p50_us / 1000), p99_ms: (.p99_us / 1000)}' "$T/$name.json"
+    jq -c '{cpu_s: .}' "$T/$name.cpu.json"
 }
 
 wrk -t "$WRK_THREADS" -c 16 -d 2s -s bench/notify.lua "$URL" -- asset_count $UID1 "$TOKEN" warm >/dev/null
@@ -115,14 +153,41 @@ LAT_PID=$!
 pids+=("$LAT_PID")
 for _ in $(seq 200); do [ -s "$T/lat.ready" ] && break; sleep 0.05; done
 [ -s "$T/lat.ready" ] || die "the latency probe did not start: $(cat "$T/latency.log")"
-"$BIN" webhook add --db "$T/bench.db" --url "http://$(cat "$T/lat.ready")/hook" --kinds asset \
-    --secret-file "$T/whsec" >/dev/null 2>&1 || die "webhook add"
+HOOK_PROBE=$("$BIN" webhook add --db "$T/bench.db" --url "http://$(cat "$T/lat.ready")/hook" \
+    --kinds event --secret-file "$T/whsec" 2>/dev/null) || die "webhook add"
+# Every asset change (one per asset and group commit) to nginx: the MDM's receiver of the load.
+"$BIN" webhook add --db "$T/bench.db" --url "http://127.0.0.1:$NGINX_PORT/hook" --kinds asset \
+    --secret-file "$T/whsec" >/dev/null 2>&1 || die "webhook add (nginx)"
 sleep 1.5 # serve's webhook supervisor looks for new endpoints every second
 touch "$T/lat.go"
+PROBE_PIDS=("$LAT_PID")
 run asset_count "$URL" 64 asset_count ac
 wait "$LAT_PID" || die "the latency probe failed: $(cat "$T/latency.log")"
 jq -c . "$T/latency.json"
 RSS_AC=$(rss_mib)
+
+# The same load without the probe: the feed followed by one wrk connection (bench/feed.lua),
+# every asset change still POSTed to nginx (204). What is left of the API's cost is
+# vppnotify's. The probe's endpoint goes (nothing listens there any more).
+"$BIN" webhook remove --db "$T/bench.db" --id "$HOOK_PROBE" >/dev/null 2>&1 || die "webhook remove"
+FEED_FROM=0 # from the start: it catches up (full pages at once), then follows
+sleep 1.5
+wrk -t 1 -c 1 -d "$((SECS + 3))s" --timeout 10s -s bench/feed.lua "$API_URL" -- "$API_KEY" "$FEED_FROM" \
+    >"$T/feed.wrk" 2>&1 &
+FEED_PID=$!
+pids+=("$FEED_PID")
+PROBE_PIDS=("$FEED_PID")
+sleep 1
+run asset_count_bare "$URL" 64 asset_count acb
+wait "$FEED_PID" || die "the feed's consumer (wrk) failed: $(cat "$T/feed.wrk")"
+PROBE_PIDS=()
+sed -n 's/^FEED //p' "$T/feed.wrk" >"$T/feed.json"
+[ -s "$T/feed.json" ] || die "the feed's consumer printed no result: $(cat "$T/feed.wrk")"
+jq -c '{feed: .}' "$T/feed.json"
+# Every change after FEED_FROM up to the last lastSeq, each once (seqs have no gaps).
+[ "$(jq '.changes' "$T/feed.json")" = "$(($(jq '.last_seq' "$T/feed.json") - FEED_FROM))" ] ||
+    die "the feed's consumer got $(jq .changes "$T/feed.json") changes from $FEED_FROM to $(jq .last_seq "$T/feed.json")"
+[ "$(jq '.failed' "$T/feed.json")" = 0 ] || die "the feed answered non-200: $(cat "$T/feed.json")"
 run assignments100 "$URL" 16 assignments100 a100
 RSS_A100=$(rss_mib)
 run duplicates "$URL" 64 duplicates ac 500
@@ -146,10 +211,11 @@ missing=$(q "SELECT count(*) FROM acked a LEFT JOIN notifications n ON n.notific
 [ "$missing" = 0 ] || die "$missing notification(s) answered 200 'applied' are not stored as applied"
 twice=$(sort "$T/acked.txt" | uniq -d | wc -l)
 [ "$twice" = 0 ] || die "$twice notification id(s) were answered 'applied' more than once"
-for name in asset_count assignments100 duplicates; do
+for name in asset_count asset_count_bare assignments100 duplicates; do
     [ "$(jq .non_2xx "$T/$name.json")" = 0 ] || echo "bench: $name had non-2xx answers" >&2
 done
-ac_rows=$(q "SELECT count(*) FROM notifications WHERE notification_id LIKE 'ac-%' OR notification_id LIKE 'warm-%';")
+ac_rows=$(q "SELECT count(*) FROM notifications WHERE notification_id LIKE 'ac-%' OR notification_id LIKE 'acb-%'
+             OR notification_id LIKE 'warm-%';")
 ac_total=$(q "SELECT total_count FROM assets WHERE adam_id = '408709785';")
 [ "$ac_rows" = "$ac_total" ] || die "asset totalCount $ac_total but $ac_rows ASSET_COUNT notifications stored: applied twice or lost"
 a100_rows=$(q "SELECT count(*) FROM notifications WHERE notification_id LIKE 'a100-%';")
@@ -160,44 +226,70 @@ a100_counted=$(q "SELECT assigned_count FROM assets WHERE adam_id = '361309726';
 dup_seen=$(q "SELECT count(*) FROM notification_repeats WHERE notification_id LIKE 'ac-%';")
 dup_ok=$(jq '.requests - .non_2xx' "$T/duplicates.json")
 [ "$dup_seen" -ge "$dup_ok" ] || die "$dup_ok duplicates answered 2xx but only $dup_seen counted"
-for name in asset_count assignments100; do
+for name in asset_count asset_count_bare assignments100; do
     ok2xx=$(jq '.requests - .non_2xx' "$T/$name.json")
-    prefix=$([ $name = asset_count ] && echo ac || echo a100)
+    prefix=$(case $name in asset_count) echo ac ;; asset_count_bare) echo acb ;; *) echo a100 ;; esac)
     logged=$(grep -c "^$prefix-" "$T/acked.txt" || true)
     [ "$logged" -ge "$ok2xx" ] || die "$name: wrk saw $ok2xx 2xx but vppnotify logged $logged"
 done
+# The webhook endpoint of the load (nginx): every asset change in the range it delivered was
+# delivered, and none failed. The probe's receiver rejected nothing (its signatures verify).
+hook_id=$(q "SELECT id FROM webhook_endpoints WHERE url = 'http://127.0.0.1:$NGINX_PORT/hook';")
+read -r hook_lo hook_hi hook_sent hook_failed <<<"$(sqlite3 -batch -noheader -separator ' ' "$DB" \
+    "SELECT min(seq), max(seq), count(DISTINCT seq), total(ok = 0) FROM webhook_deliveries
+     WHERE endpoint_id = $hook_id;")"
+hook_want=$(q "SELECT count(*) FROM changes WHERE kind = 'asset' AND seq BETWEEN $hook_lo AND $hook_hi;")
+[ "$hook_sent" = "$hook_want" ] ||
+    die "the webhook endpoint got $hook_sent of the $hook_want asset changes from seq $hook_lo to $hook_hi"
+[ "${hook_failed%.0}" = 0 ] || die "$hook_failed webhook deliveries to nginx failed"
+[ "$(jq .webhook_rejected "$T/latency.json")" = 0 ] || die "the probe's receiver rejected messages"
 integrity=$(q "PRAGMA integrity_check;")
 [ "$integrity" = ok ] || die "integrity_check: $integrity"
-echo "   every 'applied' answer is stored once; counts consistent; integrity ok"
+echo "   every 'applied' answer is stored once; counts consistent; integrity ok;" \
+    "$hook_sent asset changes delivered to nginx, every one from seq $hook_lo to $hook_hi"
 
-mkdir -p "$T/sync"
-SYNCJ=$(bench/sync.sh build-release "$T/sync" | tail -n 1) || die "the sync scenarios failed"
+if [ "${BENCH_QUICK:-0}" = 1 ]; then # the ingest scenarios only, results kept apart
+    OUT="$T/results"
+    mkdir -p "$OUT"
+    keep=1
+    SYNCJ='{"ingest_during_sync": null, "sync_rss": null}'
+else
+    mkdir -p "$T/sync"
+    SYNCJ=$(bench/sync.sh build-release "$T/sync" | tail -n 1) || die "the sync scenarios failed"
+fi
 
 echo "== instructions per notification (callgrind)"
-IPN=$(bench/cpu.sh --quiet || echo null)
+if [ "${BENCH_QUICK:-0}" = 1 ]; then IPN=null; else IPN=$(bench/cpu.sh --quiet || echo null); fi
 
 SYNC=$(q "PRAGMA synchronous;")
 JOURNAL=$(q "PRAGMA journal_mode;")
 scen() { # name rows_per_notification rss
-    jq -c --argjson rows "$2" --argjson rss "${3:-null}" '{
+    jq -c --argjson rows "$2" --argjson rss "${3:-null}" --argjson cpu "$(cat "$T/$1.cpu.json")" '{
         notifications_per_s: ((.requests - .non_2xx) / (.duration_us / 1e6) | . * 10 | round / 10),
         rows_per_s: ((.requests - .non_2xx) * $rows / (.duration_us / 1e6) | round),
         p50_ms: (.p50_us / 1000), p99_ms: (.p99_us / 1000), non_2xx: .non_2xx,
-        peak_rss_mib: $rss }' "$T/$1.json"
+        peak_rss_mib: $rss, cpu_s: $cpu }' "$T/$1.json"
 }
 jq -n --argjson ac "$(scen asset_count 1 "$RSS_AC")" \
+    --argjson acb "$(scen asset_count_bare 1)" --argjson feed "$(cat "$T/feed.json")" \
     --argjson a100 "$(scen assignments100 100 "$RSS_A100")" \
     --argjson dup "$(scen duplicates 0 "$RSS_DUP")" \
     --argjson ceil "$(scen ceiling 0)" \
     --argjson ipn "$IPN" --argjson lat "$(cat "$T/latency.json")" --argjson syncs "$SYNCJ" \
     --arg when "$(date -u +%FT%TZ)" --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-    --arg cpus "$JOBS" --arg sync "$SYNC" --arg journal "$JOURNAL" --arg secs "$SECS" '{
-    scenarios: {asset_count: $ac, assignments100: $a100, duplicates: $dup, ceiling: $ceil,
+    --arg cpus "$JOBS" --arg sync "$SYNC" --arg journal "$JOURNAL" --arg secs "$SECS" \
+    --argjson load0 "$LOAD0" --argjson load1 "$(cut -d' ' -f1 /proc/loadavg)" '{
+    scenarios: {asset_count: $ac, asset_count_bare: ($acb + {feed_consumer: $feed}),
+                assignments100: $a100, duplicates: $dup, ceiling: $ceil,
                 ingest_during_sync: $syncs.ingest_during_sync},
     sync_rss: $syncs.sync_rss,
     ratio_to_ceiling: (($ac.notifications_per_s / $ceil.notifications_per_s) * 1000 | round / 1000),
+    ratio_to_ceiling_bare: (($acb.notifications_per_s / $ceil.notifications_per_s) * 1000 | round / 1000),
+    load_average: {before: $load0, after: $load1},
     instructions_per_notification: $ipn,
     change_latency: {probes: $lat.probes, feed: $lat.feed, webhook: $lat.webhook},
+    probe: {long_polls: $lat.polls, feed_changes: $lat.feed_changes,
+            webhook_messages: $lat.webhook_messages, webhook_rejected: $lat.webhook_rejected},
     run: {at: $when, commit: $commit, cpus: ($cpus | tonumber), seconds_per_scenario: ($secs | tonumber),
           sqlite_synchronous: $sync, sqlite_journal_mode: $journal}
 }' >"$OUT/latest.json"
@@ -208,10 +300,15 @@ jq -r '
   "Run \(.run.at) at commit \(.run.commit) on \(.run.cpus) CPUs, \(.run.seconds_per_scenario) s per scenario, SQLite journal_mode=\(.run.sqlite_journal_mode) synchronous=\(.run.sqlite_synchronous) (2 = FULL). Produced by `make bench` (bench/run.sh); see docs/PERFORMANCE.md.\n",
   "| scenario | notifications/s | rows/s | p50 ms | p99 ms | non-2xx | peak RSS MiB |",
   "| --- | --- | --- | --- | --- | --- | --- |",
-  row("asset_count"), row("assignments100"), row("duplicates"), row("ceiling"),
+  row("asset_count"), row("asset_count_bare"), row("assignments100"), row("duplicates"), row("ceiling"),
   row("ingest_during_sync"),
-  "\nasset_count / ceiling = **\(.ratio_to_ceiling)** (with the change log, a consumer long-polling it and a webhook endpoint on); instructions per notification (parse + apply, callgrind) = **\(.instructions_per_notification)**.",
-  "\nChange latency under the asset_count load (\(.change_latency.probes) probes, from the notification'"'"'s 2xx): to a waiting GET /v1/changes p50 \(.change_latency.feed.p50_ms) ms, p99 \(.change_latency.feed.p99_ms) ms (max \(.change_latency.feed.max_ms)); to a webhook receiver p50 \(.change_latency.webhook.p50_ms) ms, p99 \(.change_latency.webhook.p99_ms) ms (max \(.change_latency.webhook.max_ms)).",
+  "\nasset_count / ceiling = **\(.ratio_to_ceiling)** (the change log on, the latency probe long-polling the feed and receiving every asset change as a webhook message, verified); asset_count_bare / ceiling = **\(.ratio_to_ceiling_bare)** (the change log on, the feed followed by wrk, every asset change POSTed to nginx answering 204). Load average \(.load_average.before) before the run, \(.load_average.after) after. Instructions per notification (parse + apply, callgrind) = **\(.instructions_per_notification)**.",
+  "\nCPU seconds during each scenario (of \(.run.cpus * .run.seconds_per_scenario) on the machine):\n",
+  "| scenario | vppnotify | consumers | wrk | nginx | machine (everything) |",
+  "| --- | --- | --- | --- | --- | --- |",
+  (.scenarios | to_entries[] | select(.value.cpu_s) | "| \(.key) | \(.value.cpu_s.vppnotify) | \(.value.cpu_s.consumers) | \(.value.cpu_s.wrk) | \(.value.cpu_s.nginx) | \(.value.cpu_s.machine) |"),
+  "\nasset_count_bare'"'"'s feed consumer: \(.scenarios.asset_count_bare.feed_consumer.polls) long polls, \(.scenarios.asset_count_bare.feed_consumer.changes) changes, every one from its start to lastSeq \(.scenarios.asset_count_bare.feed_consumer.last_seq) once.",
+  "\nChange latency under the asset_count load (\(.change_latency.probes) probes, from the notification'"'"'s 2xx): to a waiting GET /v1/changes p50 \(.change_latency.feed.p50_ms) ms, p99 \(.change_latency.feed.p99_ms) ms (max \(.change_latency.feed.max_ms)); to a webhook receiver p50 \(.change_latency.webhook.p50_ms) ms, p99 \(.change_latency.webhook.p99_ms) ms (max \(.change_latency.webhook.max_ms)). The probe made \(.probe.long_polls) long polls (\(.probe.feed_changes) changes) and verified \(.probe.webhook_messages) webhook messages (\(.probe.webhook_rejected) rejected).",
   "\ningest_during_sync: the asset_count load while serve ran its first full sync of \(.scenarios.ingest_during_sync.assignments) assignments from vppsim, which took \(.scenarios.ingest_during_sync.sync_ms) ms.",
   "\nPeak RSS after a full sync: \(.sync_rss.small.assignments) assignments \(.sync_rss.small.peak_rss_mib) MiB (\(.sync_rss.small.sync_ms) ms), \(.sync_rss.large.assignments) assignments \(.sync_rss.large.peak_rss_mib) MiB (\(.sync_rss.large.sync_ms) ms): difference \(.sync_rss.difference_mib) MiB (goal ≤ 10).",
   "\nTargets (issue 5): asset_count ≥ 10,000/s and ≥ 0.25 of ceiling; assignments100 ≥ 100,000 rows/s; duplicates ≥ 20,000/s; p99 ≤ 25 ms; 0 non-2xx; peak RSS ≤ 64 MiB. Issue 9: ingest_during_sync 0 non-2xx and p99 ≤ 50 ms; sync RSS difference ≤ 10 MiB."

@@ -100,6 +100,20 @@ assert_json "$T/a.json" '.lastSeq == .changes[-1].seq' true "lastSeq is the last
 [ "$(api_get "$READ_KEY" "/v1/changes?after=$(tail -n1 "$T/feed.jsonl" | jq .seq)&wait=1")" = 200 ] ||
     fail "a long poll that times out"
 assert_json "$T/a.json" '.changes' '[]' "nothing newer within the wait"
+# A long poll that finds a few changes there already is answered in the feed's next round (5
+# ms), not when its wait ends; one waiting is answered when a change commits. Bounded by
+# --max-time far below the wait: a lost answer fails, it does not pass slowly.
+near=$(sed -n "$((n - 3))p" "$T/feed.jsonl" | jq .seq)
+curl -sS --max-time 15 -o "$T/near.json" -H "Authorization: Bearer $READ_KEY" \
+    "$VN_API_URL/v1/changes?after=$near&limit=1000&wait=60" || fail "a long poll with changes there"
+assert_json "$T/near.json" '.changes | length' 3 "the 3 changes after $near, before the wait ends"
+head_seq=$(jq .lastSeq "$T/near.json")
+curl -sS --max-time 15 -o "$T/woken.json" -H "Authorization: Bearer $READ_KEY" \
+    "$VN_API_URL/v1/changes?after=$head_seq&wait=60" &
+CURL_PID=$!
+vn_cli location add --uid 2049000000000003 --name woken >/dev/null 2>&1 || fail "a change"
+wait "$CURL_PID" || fail "a waiting long poll was not answered when a change committed"
+assert_json "$T/woken.json" '.changes[0].key.uId' '"2049000000000003"' "the waiting poll got the change"
 [ "$(api_get "$READ_KEY" "/v1/changes?wait=61")" = 400 ] || fail "wait 61"
 assert_contains "$T/a.json" "wait '61' must be an integer from 0 to 60" "wait bound"
 [ "$(api_get "$READ_KEY" "/v1/changes?since=3")" = 400 ] || fail "unknown parameter"

@@ -44,6 +44,7 @@
 #include <time.h>
 
 #define BATCH          50 /* changes read, and messages sent, between cursor writes */
+#define LINGER_MS      10 /* after a batch that was not full, the next read is this much later */
 #define BACKOFF_CAP_MS (3600 * 1000)
 #define SECRET_MAX     256
 #define KEY_MAX        64
@@ -237,9 +238,26 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
     return *got > RESPONSE_MAX ? 0 : size * n; /* stop reading a huge answer */
 }
 
-/* POST one message. Returns the HTTP status, or 0 with err set when there was no answer. */
-static long post(struct vn__api_webhooks *wh, CURL *c, const struct endpoint *e, const uint8_t *key,
-                 size_t keylen, const char *id, const char *body, char *err, size_t errlen)
+/* The options of every message of a batch to endpoint e (its connection stays open between
+ * messages and batches: curl_easy_reset keeps it). */
+static void curl_setup(struct vn__api_webhooks *wh, CURL *c, const struct endpoint *e)
+{
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, e->url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect is an answer, not followed */
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)wh->o.timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(wh->o.timeout_ms < 5000 ? wh->o.timeout_ms : 5000));
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "vppnotify/" VN_VERSION);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+}
+
+/* POST one message (after curl_setup). Returns the HTTP status, or 0 with err set when there
+ * was no answer. */
+static long post(CURL *c, const uint8_t *key, size_t keylen, const char *id, const char *body,
+                 char *err, size_t errlen)
 {
     char sig[128], h_id[160], h_ts[64], h_sig[160];
     long long ts = (long long)(vn_now_ms() / 1000);
@@ -259,25 +277,16 @@ static long post(struct vn__api_webhooks *wh, CURL *c, const struct endpoint *e,
     h = curl_slist_append(h, h_id);
     h = curl_slist_append(h, h_ts);
     h = curl_slist_append(h, h_sig);
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, e->url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect is an answer, not followed */
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)wh->o.timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)(wh->o.timeout_ms < 5000 ? wh->o.timeout_ms : 5000));
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "vppnotify/" VN_VERSION);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &got);
     rc = curl_easy_perform(c);
     if (rc == CURLE_OK || rc == CURLE_WRITE_ERROR)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (!status)
         snprintf(err, errlen, "%s", curl_easy_strerror(rc));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL); /* h is freed now */
     curl_slist_free_all(h);
     sodium_memzero(sig, sizeof(sig));
     sodium_memzero(h_sig, sizeof(h_sig));
@@ -342,9 +351,10 @@ static uint64_t commits_seen(struct vn__api_webhooks *wh)
 }
 
 /* Deliver one batch of an endpoint. Returns when it must wait: *wait_ms until when (0: for a
- * commit), or -1 when the endpoint is gone or disabled. */
+ * commit), or -1 when the endpoint is gone or disabled. *full: the batch read BATCH changes
+ * (more may be waiting). */
 static int deliver_batch(struct vn__api_webhooks *wh, struct vn_store *st, CURL *curl, int64_t id,
-                         int64_t *wait_ms)
+                         int64_t *wait_ms, int *full)
 {
     struct endpoint *e = calloc(1, sizeof(*e));
     struct page *p = calloc(1, sizeof(*p));
@@ -356,6 +366,7 @@ static int deliver_batch(struct vn__api_webhooks *wh, struct vn_store *st, CURL 
     int rc = 0;
 
     *wait_ms = 0;
+    *full = 0;
     if (!e || !p || !u) {
         rc = -ENOMEM;
         goto out;
@@ -397,6 +408,8 @@ static int deliver_batch(struct vn__api_webhooks *wh, struct vn_store *st, CURL 
     u->s.active = 1;
     u->s.attempts = e->w.attempts;
     u->s.failing_since_ms = e->w.failing_since_ms;
+    *full = p->n == BATCH;
+    curl_setup(wh, curl, e);
     for (size_t i = 0; i < p->n; i++) {
         struct vn_change_copy *m = &p->c[i];
         struct vn_webhook_attempt *a;
@@ -410,7 +423,7 @@ static int deliver_batch(struct vn__api_webhooks *wh, struct vn_store *st, CURL 
         }
         snprintf(msg_id, sizeof(msg_id), "msg_%lld_%s", (long long)m->seq, wh->instance);
         t0 = vn_mono_ns();
-        status = post(wh, curl, e, key, keylen, msg_id, m->body, why, sizeof(why));
+        status = post(curl, key, keylen, msg_id, m->body, why, sizeof(why));
         a = &u->a[u->n++];
         a->endpoint_id = id;
         a->seq = m->seq;
@@ -497,9 +510,16 @@ static void *worker_main(void *arg)
 
     while (st && curl) {
         uint64_t seen = commits_seen(wh);
-        int64_t until;
+        int64_t until, started = vn_now_ms();
+        int full = 0;
 
-        if (deliver_batch(wh, st, curl, k->id, &until) != 0)
+        if (deliver_batch(wh, st, curl, k->id, &until, &full) != 0)
+            break;
+        /* Under a stream of commits, read the log in batches of several commits, not once per
+         * commit: a message waits at most LINGER_MS more, and the cursor and the delivery log
+         * are written once per batch (a writer job), not once per commit. */
+        if (!full && until != 0 && until <= vn_now_ms() &&
+            wait_until(wh, started + LINGER_MS, 0, 0))
             break;
         /* Nothing new: a commit of this process wakes it; another process's, the second. */
         if (wait_until(wh, until ? until : vn_now_ms() + 1000, until == 0, seen))
