@@ -37,8 +37,11 @@ static int bad_table(struct vn_store *st, enum vn_mirror_table t)
 
 int vn__pg_clock_tick(struct vn_store *st, int64_t *clock)
 {
+    /* The value also goes into the transaction's setting vn.clock, for the triggers and
+     * upserts that stamp rows (schema.c, migration 9); it ends with the transaction. */
     static const char sql[] =
-        "UPDATE writer_clock SET value = value + 1 WHERE id = 1 RETURNING value";
+        "WITH t AS (UPDATE writer_clock SET value = value + 1 WHERE id = 1 RETURNING value) "
+        "SELECT value, set_config('vn.clock', value::text, true) FROM t";
     struct vn__pg *s = vn__pg(st);
     PGresult *res = vn__pg_run(s, sql, NULL, NULL);
 

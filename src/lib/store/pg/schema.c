@@ -694,6 +694,65 @@ const char *const vn__pg_migrations[] = {
     "  $$ BEGIN INSERT INTO change_dirty(kind, uid, k1, k2, k3, k4, existed) "
     "     VALUES (p_kind, p_uid, p_k1, p_k2, p_k3, p_k4, p_existed) "
     "     ON CONFLICT (kind, uid, k1, k2, k3, k4) DO NOTHING; END $$;",
+    /*
+     * 9: the hot paths' change-log triggers without a function call per mark (the INSERT
+     * inline: vn_mark was a PL/pgSQL call inside the trigger's) and without the second mark of
+     * an UPDATE that keeps the key (the first mark of a key decides; the second did nothing but
+     * cost). The writer clock: the transaction's value in the setting vn.clock (converge.c, at
+     * the tick), so that a row the transaction stamped already is not stamped again and an
+     * upsert can bring its own; without the setting (outside the writer) the triggers read
+     * writer_clock as before.
+     */
+    "CREATE OR REPLACE FUNCTION vn_changes_asset() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN IF TG_OP <> 'INSERT' THEN INSERT INTO change_dirty(kind, uid, k1, k2, k3, k4, "
+    "existed) VALUES ('asset', OLD.uid, OLD.adam_id, OLD.pricing_param, '', '', true) ON "
+    "CONFLICT (kind, uid, k1, k2, k3, k4) DO NOTHING; END IF; IF TG_OP = 'INSERT' OR (TG_OP ="
+    " 'UPDATE' AND ROW(NEW.uid, NEW.adam_id, NEW.pricing_param) IS DISTINCT FROM ROW(OLD.uid,"
+    " OLD.adam_id, OLD.pricing_param)) THEN INSERT INTO change_dirty(kind, uid, k1, k2, k3, "
+    "k4, existed) VALUES ('asset', NEW.uid, NEW.adam_id, NEW.pricing_param, '', '', false) ON"
+    " CONFLICT (kind, uid, k1, k2, k3, k4) DO NOTHING; END IF; RETURN NULL; END $$; "
+    "CREATE OR REPLACE FUNCTION vn_changes_assignment() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN IF TG_OP <> 'INSERT' THEN INSERT INTO change_dirty(kind, uid, k1, k2, k3, k4, "
+    "existed) VALUES ('assignment', OLD.uid, OLD.adam_id, OLD.pricing_param, "
+    "coalesce(OLD.client_user_id, ''), coalesce(OLD.serial_number, ''), true) ON CONFLICT "
+    "(kind, uid, k1, k2, k3, k4) DO NOTHING; END IF; IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE'"
+    " AND ROW(NEW.uid, NEW.adam_id, NEW.pricing_param, coalesce(NEW.client_user_id, ''), "
+    "coalesce(NEW.serial_number, '')) IS DISTINCT FROM ROW(OLD.uid, OLD.adam_id, "
+    "OLD.pricing_param, coalesce(OLD.client_user_id, ''), coalesce(OLD.serial_number, ''))) "
+    "THEN INSERT INTO change_dirty(kind, uid, k1, k2, k3, k4, existed) VALUES ('assignment', "
+    "NEW.uid, NEW.adam_id, NEW.pricing_param, coalesce(NEW.client_user_id, ''), "
+    "coalesce(NEW.serial_number, ''), false) ON CONFLICT (kind, uid, k1, k2, k3, k4) DO "
+    "NOTHING; END IF; RETURN NULL; END $$; "
+    "CREATE OR REPLACE FUNCTION vn_changes_user() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN IF TG_OP <> 'INSERT' THEN INSERT INTO change_dirty(kind, uid, k1, k2, k3, k4, "
+    "existed) VALUES ('user', OLD.uid, OLD.client_user_id, '', '', '', true) ON CONFLICT "
+    "(kind, uid, k1, k2, k3, k4) DO NOTHING; END IF; IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE'"
+    " AND ROW(NEW.uid, NEW.client_user_id) IS DISTINCT FROM ROW(OLD.uid, OLD.client_user_id))"
+    " THEN INSERT INTO change_dirty(kind, uid, k1, k2, k3, k4, existed) VALUES ('user', "
+    "NEW.uid, NEW.client_user_id, '', '', '', false) ON CONFLICT (kind, uid, k1, k2, k3, k4) "
+    "DO NOTHING; END IF; RETURN NULL; END $$; "
+    "CREATE OR REPLACE FUNCTION vn_changes_subscription() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$ BEGIN IF TG_OP <> 'INSERT' THEN INSERT INTO change_dirty(kind, uid, k1, k2, k3, k4, "
+    "existed) VALUES ('subscription', OLD.uid, OLD.adam_id, '', '', '', true) ON CONFLICT "
+    "(kind, uid, k1, k2, k3, k4) DO NOTHING; END IF; IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE'"
+    " AND ROW(NEW.uid, NEW.adam_id) IS DISTINCT FROM ROW(OLD.uid, OLD.adam_id)) THEN INSERT "
+    "INTO change_dirty(kind, uid, k1, k2, k3, k4, existed) VALUES ('subscription', NEW.uid, "
+    "NEW.adam_id, '', '', '', false) ON CONFLICT (kind, uid, k1, k2, k3, k4) DO NOTHING; END "
+    "IF; RETURN NULL; END $$; "
+    "CREATE OR REPLACE FUNCTION vn_changes_seat() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN IF TG_OP <> 'INSERT' THEN INSERT INTO change_dirty(kind, uid, k1, k2, k3, k4, "
+    "existed) VALUES ('subscriptionAssignment', OLD.uid, OLD.adam_id, OLD.client_user_id, '',"
+    " '', true) ON CONFLICT (kind, uid, k1, k2, k3, k4) DO NOTHING; END IF; IF TG_OP = "
+    "'INSERT' OR (TG_OP = 'UPDATE' AND ROW(NEW.uid, NEW.adam_id, NEW.client_user_id) IS "
+    "DISTINCT FROM ROW(OLD.uid, OLD.adam_id, OLD.client_user_id)) THEN INSERT INTO "
+    "change_dirty(kind, uid, k1, k2, k3, k4, existed) VALUES ('subscriptionAssignment', "
+    "NEW.uid, NEW.adam_id, NEW.client_user_id, '', '', false) ON CONFLICT (kind, uid, k1, k2,"
+    " k3, k4) DO NOTHING; END IF; RETURN NULL; END $$; "
+    "DROP TRIGGER assets_clock_upd ON assets;"
+    "CREATE TRIGGER assets_clock_upd BEFORE UPDATE OF total_count, assigned_count,"
+    "  available_count ON assets FOR EACH ROW"
+    "  WHEN (NEW.clock IS DISTINCT FROM nullif(current_setting('vn.clock', true), '')::bigint)"
+    "  EXECUTE FUNCTION vn_clock_stamp();",
 };
 
 const int vn__pg_schema_version = (int)(sizeof(vn__pg_migrations) / sizeof(vn__pg_migrations[0]));

@@ -276,8 +276,9 @@ int vn__pg_asset_adjust(struct vn_store *st, const char *uid, const char *adam_i
     /* clang-format off */
     static const char sql[] =
         "INSERT INTO assets AS t(uid, adam_id, pricing_param, total_count, assigned_count, "
-        "  available_count, needs_sync, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, true, $7) "
+        "  available_count, needs_sync, updated_at, clock) "
+        "VALUES ($1, $2, $3, $4, $5, $6, true, $7, "
+        "  coalesce(nullif(current_setting('vn.clock', true), '')::bigint, 0)) "
         "ON CONFLICT (uid, adam_id, pricing_param) DO UPDATE SET "
         "  total_count = " SAT_ADD("t.total_count", "$4::bigint") ", "
         "  assigned_count = " SAT_ADD("t.assigned_count", "$5::bigint") ", "
@@ -291,7 +292,9 @@ int vn__pg_asset_adjust(struct vn_store *st, const char *uid, const char *adam_i
         "    OR t.available_count::numeric + $6::bigint < 0"
         "    OR " SAT_ADD("t.assigned_count", "$5::bigint")
         "      > " SAT_ADD("t.total_count", "$4::bigint") "), "
-        "  updated_at = excluded.updated_at";
+        "  updated_at = excluded.updated_at, "
+        /* the writer's clock when it set vn.clock (else the trigger stamps it) */
+        "  clock = CASE WHEN excluded.clock <> 0 THEN excluded.clock ELSE t.clock END";
     /* clang-format on */
     struct vn__pg_args a = {0};
 
