@@ -528,17 +528,23 @@ static int pg_begin(struct vn_store *st)
     s->npending = 0;
     s->optimistic = 0;
     vn__pg_known_clear(s);
-    rc = simple(s, begin);
-    if (rc && s->conn && PQstatus(s->conn) == CONNECTION_BAD) {
-        /* The server went away since the last statement (a restart, a failover): BEGIN did
-         * nothing, so a new connection can simply try again. */
+    /* BEGIN and the writer lock in one round trip (BEGIN deferred, exec.c), on a connection
+     * made sure of first: a reconnect forgets what was deferred. */
+    rc = vn__pg_ensure(s);
+    if (!rc)
+        rc = vn__pg_defer(s, begin);
+    if (!rc)
+        rc = simple(s, writer);
+    if (rc == VN_EUNAVAIL && (!s->conn || PQstatus(s->conn) == CONNECTION_BAD)) {
+        /* The server went away since the last statement (a restart, a failover): nothing
+         * began, so a new connection can simply try again. */
+        s->npending = 0;
         rc = vn__pg_ensure(s);
         if (!rc)
-            rc = simple(s, begin);
+            rc = vn__pg_defer(s, begin);
+        if (!rc)
+            rc = simple(s, writer);
     }
-    if (rc)
-        return rc;
-    rc = simple(s, writer);
     if (rc) {
         char keep[VN_ERROR_MSG_MAX];
 
