@@ -95,6 +95,11 @@ struct vn_webhook_options {
     int64_t timeout_ms;       /* one delivery, connection included; 0: 10 s */
     int64_t backoff_ms;       /* first wait after a failure, doubling; 0: 1 s */
     int64_t retry_for_ms;     /* a message failing this long disables the endpoint; 0: 24 h */
+    /* Several instances on one database (PostgreSQL): one instance at a time delivers to an
+     * endpoint, under the lease "webhook:<id>" (lease.h) of this ttl; 0: 60 s. */
+    int64_t lease_ttl_ms;
+    const char *instance; /* this instance's id (vn_lease_holder): the lease holder and the
+                           * User-Agent "vppnotify/VERSION (instance ID)"; NULL: one is made */
 };
 
 /*

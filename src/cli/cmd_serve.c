@@ -146,7 +146,9 @@ static int api_start(const struct vn_cli *c, struct vn_writer *writer, const cha
                      .key_file = key_file,
                      .timeout_ms = c->webhook_timeout_ms,
                      .backoff_ms = c->webhook_backoff_ms,
-                     .retry_for_ms = c->webhook_retry_for_ms},
+                     .retry_for_ms = c->webhook_retry_for_ms,
+                     .lease_ttl_ms = c->lease_ttl_ms,
+                     .instance = c->instance},
         .apple = apple,
     };
     struct vn_error err = {0};

@@ -23,10 +23,22 @@
  * "v1,<base64(HMAC-SHA256(key, id.timestamp.body))>", key the bytes of the endpoint's secret
  * ("whsec_<base64>"). libcurl: timeouts, no redirects followed, http(s) only; the secret is
  * unsealed only to sign and never logged.
+ *
+ * Several instances on one PostgreSQL database: every instance runs a worker per endpoint, but
+ * only the one holding the endpoint's lease "webhook:<id>" (lease.h, a struct vn_leases of
+ * the webhooks' own with the locations' rules and --lease-ttl) sends: held is checked before
+ * each message, so a holder that lost its lease stops within ttl / 2 of its last renewal and
+ * its last POST ends before another instance can take over (keep --webhook-timeout below
+ * --lease-ttl / 2). The taker starts from the cursor in the database: messages sent but not
+ * yet recorded by a holder that died are sent again (same webhook-id), never skipped, and no
+ * two instances send to one endpoint at once, so the first delivery of each message keeps
+ * sequence order. The cursor's compare-and-set (expect_cursor) refuses a stale holder's write.
+ * On SQLite (one instance) there is no lease.
  */
 #include "api_impl.h"
 #include "vppnotify/buf.h"
 #include "vppnotify/error.h"
+#include "vppnotify/lease.h"
 #include "vppnotify/log.h"
 #include "vppnotify/rows.h"
 #include "vppnotify/stoken.h"
@@ -50,6 +62,7 @@
 #define KEY_MAX        64
 #define RESPONSE_MAX   (64 * 1024) /* read of an endpoint's answer; the rest is discarded */
 #define MSG_PREFIX_KEY "webhook_msg_prefix" /* instance_config: the database's message id part */
+#define LEASE_POLL_MS  100 /* a worker without its endpoint's lease looks again this often */
 
 struct worker {
     struct vn__api_webhooks *wh;
@@ -71,7 +84,9 @@ struct vn__api_webhooks {
     struct worker *workers;
     pthread_t supervisor;
     int started;
-    struct vn_store *st; /* the supervisor's read handle */
+    struct vn_store *st;      /* the supervisor's read handle */
+    struct vn_leases *leases; /* PostgreSQL: who delivers to which endpoint; NULL: we do */
+    char user_agent[96];
 };
 
 /* ---- signing ------------------------------------------------------------------------------ */
@@ -154,6 +169,7 @@ struct endpoint {
     size_t sealed_len;
     struct vn_webhook w; /* its strings point into this struct */
     int found;
+    char lease_key[24]; /* its id, the key of its lease */
 };
 
 static int load_row(void *ud, const struct vn_webhook *w)
@@ -250,7 +266,7 @@ static void curl_setup(struct vn__api_webhooks *wh, CURL *c, const struct endpoi
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)wh->o.timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)(wh->o.timeout_ms < 5000 ? wh->o.timeout_ms : 5000));
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "vppnotify/" VN_VERSION);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, wh->user_agent);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
 }
 
@@ -375,6 +391,7 @@ static int deliver_batch(struct vn__api_webhooks *wh, struct vn_store *st, CURL 
         rc = -1; /* removed or disabled: the worker ends */
         goto out;
     }
+    snprintf(e->lease_key, sizeof(e->lease_key), "%lld", (long long)id);
     if (e->w.next_attempt_ms > now) {
         *wait_ms = e->w.next_attempt_ms;
         goto out;
@@ -421,6 +438,8 @@ static int deliver_batch(struct vn__api_webhooks *wh, struct vn_store *st, CURL 
             u->s.cursor = m->seq; /* filtered out */
             continue;
         }
+        if (!vn_leases_held(wh->leases, e->lease_key))
+            break; /* another instance may take the endpoint over now: not one more message */
         snprintf(msg_id, sizeof(msg_id), "msg_%lld_%s", (long long)m->seq, wh->instance);
         t0 = vn_mono_ns();
         status = post(curl, key, keylen, msg_id, m->body, why, sizeof(why));
@@ -469,6 +488,10 @@ static int deliver_batch(struct vn__api_webhooks *wh, struct vn_store *st, CURL 
                       6);
         break; /* in order: nothing after it until it went through */
     }
+    if (u->n == 0 && u->s.cursor == e->w.cursor) {
+        *wait_ms = vn_now_ms() + 100; /* the lease lapsed before the first message */
+        goto out;
+    }
     rc = vn_writer_call(wh->o.writer, run_update, u, &err);
     if (rc == VN_ECONFLICT || rc == VN_ENOTFOUND) {
         rc = 0; /* redelivered, moved or removed by the CLI meanwhile: read it again */
@@ -501,18 +524,38 @@ out:
     return rc;
 }
 
+static int endpoint_active(struct vn_store *st, int64_t id)
+{
+    struct endpoint *e = calloc(1, sizeof(*e));
+    int active = 1; /* on a read error: keep the worker, look again */
+
+    if (e && vn_store_webhooks(st, id, load_row, e) == 0)
+        active = e->found && e->w.active;
+    free(e);
+    return active;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *k = arg;
     struct vn__api_webhooks *wh = k->wh;
     struct vn_store *st = vn_api_store_acquire(wh->api);
     CURL *curl = curl_easy_init();
+    char key[24];
 
+    snprintf(key, sizeof(key), "%lld", (long long)k->id);
     while (st && curl) {
         uint64_t seen = commits_seen(wh);
         int64_t until, started = vn_now_ms();
         int full = 0;
 
+        if (!vn_leases_held(wh->leases, key)) {
+            /* Another instance delivers (or nobody yet): look again soon, and end when the
+             * endpoint is removed or disabled. */
+            if (!endpoint_active(st, k->id) || wait_until(wh, vn_now_ms() + LEASE_POLL_MS, 0, 0))
+                break;
+            continue;
+        }
         if (deliver_batch(wh, st, curl, k->id, &until, &full) != 0)
             break;
         /* Under a stream of commits, read the log in batches of several commits, not once per
@@ -547,6 +590,37 @@ static int collect_active(void *ud, const struct vn_webhook *w)
 
     if (w->active && ids->n < sizeof(ids->id) / sizeof(ids->id[0]))
         ids->id[ids->n++] = w->id;
+    return 0;
+}
+
+/* The lease thread's list: the active endpoints' ids. */
+static int lease_keys(struct vn_store *st, void *ud, char ***keys, size_t *n)
+{
+    struct ids ids = {{0}, 0};
+    char **v;
+    int rc;
+
+    (void)ud;
+    *keys = NULL;
+    *n = 0;
+    rc = vn_store_webhooks(st, 0, collect_active, &ids);
+    if (rc || ids.n == 0)
+        return rc;
+    v = calloc(ids.n, sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    for (size_t i = 0; i < ids.n; i++) {
+        char key[24];
+        snprintf(key, sizeof(key), "%lld", (long long)ids.id[i]);
+        if (!(v[i] = strdup(key))) {
+            while (i--)
+                free(v[i]);
+            free(v);
+            return -ENOMEM;
+        }
+    }
+    *keys = v;
+    *n = ids.n;
     return 0;
 }
 
@@ -652,6 +726,40 @@ static void *supervisor_main(void *arg)
     return NULL;
 }
 
+/* Several instances on one database: the endpoints' leases (lease.h), same ttl and holder as
+ * the locations'. */
+static int start_leases(struct vn__api_webhooks *wh, struct vn_error *err)
+{
+    const struct vn_api_options *ao = vn__api_options(wh->api);
+    char holder[VN_LEASE_HOLDER_MAX] = "";
+    struct vn_leases_options lo = {
+        .db = ao->db,
+        .holder = holder,
+        .ttl_ms = wh->o.lease_ttl_ms > 0 ? wh->o.lease_ttl_ms : 60000,
+        .kind = "webhook",
+        .list = lease_keys,
+        .doing = "delivers the endpoint's webhooks",
+        .key_field = "webhook",
+    };
+
+    if (ao->store)
+        lo.store = *ao->store;
+    lo.store.read_only = 0; /* the API's handles read; a lease is a write */
+    if (wh->o.instance && *wh->o.instance)
+        vn_lease_holder_of(holder, wh->o.instance);
+    if (wh->o.timeout_ms > lo.ttl_ms / 2)
+        vn_log_warn("--webhook-timeout (%lld ms) is more than half of --lease-ttl (%lld ms): a "
+                    "delivery begun just before an endpoint's lease lapses could still run when "
+                    "another instance takes the endpoint over",
+                    (long long)wh->o.timeout_ms, (long long)lo.ttl_ms);
+    wh->leases = vn_leases_start(&lo, err);
+    if (!wh->leases) {
+        vn_error_prefix(err, "webhooks");
+        return err && err->code ? err->code : VN_ESTORE;
+    }
+    return 0;
+}
+
 struct vn__api_webhooks *
 vn__api_webhooks_start(struct vn_api *api, const struct vn_webhook_options *o, struct vn_error *err)
 {
@@ -686,6 +794,13 @@ vn__api_webhooks_start(struct vn_api *api, const struct vn_webhook_options *o, s
         vn_error_set(err, VN_ESTORE, "webhooks cannot open the store");
         goto fail;
     }
+    if (o->instance && *o->instance)
+        snprintf(wh->user_agent, sizeof(wh->user_agent), "vppnotify/%s (instance %s)", VN_VERSION,
+                 o->instance);
+    else
+        snprintf(wh->user_agent, sizeof(wh->user_agent), "vppnotify/%s", VN_VERSION);
+    if (vn_store_shared(wh->st) && start_leases(wh, err) != 0)
+        goto fail;
     if (pthread_create(&wh->supervisor, NULL, supervisor_main, wh) != 0) {
         vn_error_set(err, -EAGAIN, "cannot start the webhook thread");
         goto fail;
@@ -717,6 +832,8 @@ void vn__api_webhooks_stop(struct vn__api_webhooks *wh)
     pthread_mutex_unlock(&wh->lock);
     pthread_join(wh->supervisor, NULL);
     wh->started = 0;
+    vn_leases_stop(wh->leases); /* the workers have ended: another instance may take over */
+    wh->leases = NULL;
 }
 
 void vn__api_webhooks_free(struct vn__api_webhooks *wh)
@@ -724,6 +841,7 @@ void vn__api_webhooks_free(struct vn__api_webhooks *wh)
     if (!wh)
         return;
     vn__api_webhooks_stop(wh);
+    vn_leases_stop(wh->leases); /* a start that failed */
     vn_api_store_release(wh->api, wh->st);
     sodium_memzero(wh->seal_key, sizeof(wh->seal_key));
     pthread_cond_destroy(&wh->cond);

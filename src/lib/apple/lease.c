@@ -28,6 +28,11 @@ struct vn_leases {
     int trivial;
     char holder[VN_LEASE_HOLDER_MAX];
     int64_t ttl_ms;
+    char kind[32];      /* the leases' names: "<kind>:<key>" */
+    char doing[96];     /* for the log: "this instance <doing>" */
+    char key_field[16]; /* for the log: the key's field name */
+    int (*list)(struct vn_store *st, void *ud, char ***keys, size_t *n);
+    void *list_ud;
     struct vn_store *st; /* the thread's, then vn_leases_stop's */
     pthread_t thread;
     int have_thread;
@@ -38,18 +43,24 @@ struct vn_leases {
     size_t n, cap;
 };
 
-void vn_lease_holder(char holder[VN_LEASE_HOLDER_MAX], char id[13])
+void vn_lease_holder_of(char holder[VN_LEASE_HOLDER_MAX], const char *id)
 {
-    uint8_t raw[6];
     char host[64];
 
-    vn_random_bytes(raw, sizeof(raw));
-    vn_hex(raw, sizeof(raw), id);
-    id[12] = '\0';
     if (gethostname(host, sizeof(host)) != 0)
         vn_strlcpy(host, "localhost", sizeof(host));
     host[sizeof(host) - 1] = '\0';
     snprintf(holder, VN_LEASE_HOLDER_MAX, "%s:%ld:%s", host, (long)getpid(), id);
+}
+
+void vn_lease_holder(char holder[VN_LEASE_HOLDER_MAX], char id[13])
+{
+    uint8_t raw[6];
+
+    vn_random_bytes(raw, sizeof(raw));
+    vn_hex(raw, sizeof(raw), id);
+    id[12] = '\0';
+    vn_lease_holder_of(holder, id);
 }
 
 static struct entry *find(struct vn_leases *l, const char *uid)
@@ -60,7 +71,7 @@ static struct entry *find(struct vn_leases *l, const char *uid)
     return NULL;
 }
 
-int vn_leases_held(struct vn_leases *l, const char *uid)
+int vn_leases_held(struct vn_leases *l, const char *key)
 {
     struct entry *e;
     int held;
@@ -68,7 +79,7 @@ int vn_leases_held(struct vn_leases *l, const char *uid)
     if (!l || l->trivial)
         return 1;
     pthread_mutex_lock(&l->mu);
-    e = find(l, uid);
+    e = find(l, key);
     held = e && e->until_ns && vn_mono_ns() < e->until_ns;
     pthread_mutex_unlock(&l->mu);
     return held;
@@ -124,7 +135,7 @@ static void take(struct vn_leases *l, const char *uid)
         return;
     }
     pthread_mutex_unlock(&l->mu);
-    snprintf(name, sizeof(name), "location:%s", uid);
+    snprintf(name, sizeof(name), "%s:%s", l->kind, uid);
     rc = vn_store_lease_take(l->st, name, l->holder, l->ttl_ms, &held);
     pthread_mutex_lock(&l->mu);
     e = find(l, uid); /* only this thread adds or removes entries: still there */
@@ -133,7 +144,7 @@ static void take(struct vn_leases *l, const char *uid)
     if (rc) {
         /* Keep until_ns: the lease still runs in the database for as long as it says. */
         if (!e->failing)
-            vn_log_warn("lease of location %s: cannot renew it: %s", uid,
+            vn_log_warn("lease of %s %s: cannot renew it: %s", l->kind, uid,
                         vn_store_last_error(l->st));
         e->failing = 1;
         pthread_mutex_unlock(&l->mu);
@@ -143,15 +154,16 @@ static void take(struct vn_leases *l, const char *uid)
     e->held = held;
     e->until_ns = held ? t0 + l->ttl_ms / 2 * MS : 0;
     pthread_mutex_unlock(&l->mu);
-    if (held && !was)
-        vn_log_fields(VN_LOG_INFO, "lease taken: this instance does the location's Apple work",
-                      (struct vn_log_field[]){VN_LF_S("uId", uid), VN_LF_S("holder", l->holder),
+    if (held != was) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "lease %s: %s instance %s", held ? "taken" : "lost",
+                 held ? "this" : "another", l->doing);
+        vn_log_fields(held ? VN_LOG_INFO : VN_LOG_WARN, msg,
+                      (struct vn_log_field[]){VN_LF_S(l->key_field, uid),
+                                              VN_LF_S("holder", l->holder),
                                               VN_LF_I("ttlMs", l->ttl_ms)},
                       3);
-    else if (!held && was)
-        vn_log_fields(VN_LOG_WARN, "lease lost: another instance does the location's Apple work",
-                      (struct vn_log_field[]){VN_LF_S("uId", uid), VN_LF_S("holder", l->holder)},
-                      2);
+    }
 }
 
 /* Forget the locations that no longer have an sToken (their leases expire by themselves). */
@@ -170,6 +182,12 @@ static void prune(struct vn_leases *l)
     pthread_mutex_unlock(&l->mu);
 }
 
+static int list_locations(struct vn_store *st, void *ud, char ***keys, size_t *n)
+{
+    (void)ud;
+    return vn_store_apple_uids(st, keys, n);
+}
+
 static void *lease_main(void *arg)
 {
     struct vn_leases *l = arg;
@@ -180,9 +198,10 @@ static void *lease_main(void *arg)
     do {
         char **uids = NULL;
         size_t n = 0;
-        if (vn_store_apple_uids(l->st, &uids, &n) != 0) {
+        if (l->list(l->st, l->list_ud, &uids, &n) != 0) {
             if (!listing_failed)
-                vn_log_warn("leases: cannot list the locations: %s", vn_store_last_error(l->st));
+                vn_log_warn("leases: cannot list the %s keys: %s", l->kind,
+                            vn_store_last_error(l->st));
             listing_failed = 1;
             continue; /* what is held lapses by the clock */
         }
@@ -215,6 +234,11 @@ struct vn_leases *vn_leases_start(const struct vn_leases_options *o, struct vn_e
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     l->ttl_ms = o->ttl_ms;
+    vn_strlcpy(l->kind, o->kind ? o->kind : "location", sizeof(l->kind));
+    vn_strlcpy(l->doing, o->doing ? o->doing : "does the location's Apple work", sizeof(l->doing));
+    vn_strlcpy(l->key_field, o->key_field ? o->key_field : "uId", sizeof(l->key_field));
+    l->list = o->list ? o->list : list_locations;
+    l->list_ud = o->list_ud;
     if (o->holder && *o->holder) {
         vn_strlcpy(l->holder, o->holder, sizeof(l->holder));
     } else {
@@ -234,7 +258,8 @@ struct vn_leases *vn_leases_start(const struct vn_leases_options *o, struct vn_e
         l->trivial = 1;
         return l;
     }
-    vn_log_info("leases: instance %s, --lease-ttl %lld ms", l->holder, (long long)l->ttl_ms);
+    vn_log_info("leases: instance %s, --lease-ttl %lld ms (%s)", l->holder, (long long)l->ttl_ms,
+                l->kind);
     rc = pthread_create(&l->thread, NULL, lease_main, l);
     if (rc) {
         vn_error_set(err, -rc, "cannot start the lease thread: %s", strerror(rc));
@@ -259,9 +284,9 @@ void vn_leases_stop(struct vn_leases *l)
         char name[VN_ID_MAX + 16];
         if (!l->v[i].held)
             continue;
-        snprintf(name, sizeof(name), "location:%s", l->v[i].uid);
+        snprintf(name, sizeof(name), "%s:%s", l->kind, l->v[i].uid);
         if (vn_store_lease_release(l->st, name, l->holder) != 0)
-            vn_log_warn("lease of location %s: cannot give it up: %s (it expires by itself)",
+            vn_log_warn("lease of %s %s: cannot give it up: %s (it expires by itself)", l->kind,
                         l->v[i].uid, vn_store_last_error(l->st));
     }
     vn_store_free(l->st);
