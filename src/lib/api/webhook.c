@@ -542,6 +542,7 @@ static void *worker_main(void *arg)
     struct vn_store *st = vn_api_store_acquire(wh->api);
     CURL *curl = curl_easy_init();
     char key[24];
+    int64_t check_ms = 0; /* without the lease: when to see whether the endpoint still is */
 
     snprintf(key, sizeof(key), "%lld", (long long)k->id);
     while (st && curl) {
@@ -550,9 +551,14 @@ static void *worker_main(void *arg)
         int full = 0;
 
         if (!vn_leases_held(wh->leases, key)) {
-            /* Another instance delivers (or nobody yet): look again soon, and end when the
-             * endpoint is removed or disabled. */
-            if (!endpoint_active(st, k->id) || wait_until(wh, vn_now_ms() + LEASE_POLL_MS, 0, 0))
+            /* Another instance delivers (or nobody yet): look again soon, and end within a
+             * second when the endpoint is removed or disabled. */
+            if (vn_now_ms() >= check_ms) {
+                if (!endpoint_active(st, k->id))
+                    break;
+                check_ms = vn_now_ms() + 1000;
+            }
+            if (wait_until(wh, vn_now_ms() + LEASE_POLL_MS, 0, 0))
                 break;
             continue;
         }
