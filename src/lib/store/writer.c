@@ -122,14 +122,14 @@ static int run_transaction(struct vn_store *st, struct vn_wjob *batch, int *opti
         snprintf(why, whylen, "cannot begin a transaction: %s", vn_store_last_error(st));
         goto fail;
     }
+    if (*optimistic && vn_store_optimistic(st) != 0)
+        *optimistic = 0; /* not this backend (or not now): a savepoint per job */
     /* The transaction's writer clock value, stamped on every mirror row it changes. */
     rc = vn_store_clock_tick(st, NULL);
     if (rc) {
         snprintf(why, whylen, "cannot move the writer clock: %s", vn_store_last_error(st));
         goto fail;
     }
-    if (*optimistic && vn_store_optimistic(st) != 0)
-        *optimistic = 0; /* not this backend (or not now): a savepoint per job */
     if (*optimistic) {
         rc = known_ids(st, batch);
         if (rc) {

@@ -521,7 +521,7 @@ int vn__pg_send_ahead(struct vn__pg *s, const char *sql, const struct vn__pg_arg
     int i;
 
     if (!s->optimistic || !s->txn_ms || s->npending || !s->conn ||
-        PQstatus(s->conn) != CONNECTION_OK || !is_write(sql))
+        PQstatus(s->conn) != CONNECTION_OK)
         return 0;
     if (!a)
         a = &none;
@@ -548,7 +548,7 @@ int vn__pg_do(struct vn__pg *s, const char *sql, const struct vn__pg_args *a, lo
 {
     PGresult *res;
 
-    if (!changed) {
+    if (!changed && is_write(sql)) { /* not BEGIN, ROLLBACK TO and the like */
         int sent = vn__pg_send_ahead(s, sql, a);
 
         if (sent)

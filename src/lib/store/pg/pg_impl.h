@@ -175,8 +175,9 @@ int vn__pg_notifications_known(struct vn_store *st, const char *const *ids, size
 struct vn__pg_known *vn__pg_known_find(struct vn__pg *s, const char *id);
 void vn__pg_known_clear(struct vn__pg *s);
 
-/* In optimistic mode: send sql with a ahead (exec.c), its answer read with a later statement's.
- * 1 when sent, 0 when it must run the usual way, or the failure's code. */
+/* In optimistic mode: send sql (a statement whose answer nobody needs but its success) with a
+ * ahead (exec.c), its answer read with a later statement's. 1 when sent, 0 when it must run the
+ * usual way, or the failure's code. */
 int vn__pg_send_ahead(struct vn__pg *s, const char *sql, const struct vn__pg_args *a);
 
 /* ---- write.c ----------------------------------------------------------------------------- */
