@@ -13,7 +13,8 @@
  * Classes keep bulk work from delaying notifications: a batch takes every queued URGENT job
  * (notifications, healthz; up to batch_max), every queued NORMAL job (bookkeeping) and BULK
  * jobs (a sync page, a sweep chunk) only up to bulk_rows rows of declared cost (at least one
- * bulk job when any waits, so bulk work is never starved either).
+ * bulk job when any waits, so bulk work is never starved either). URGENT jobs queued while the
+ * batch's BEGIN waited for the write lock join it (up to batch_max).
  *
  * Failures, by class of the code run() returns (or a store operation failed with):
  *   - a job-level error (anything but the store classes below): the job's savepoint is rolled

@@ -224,6 +224,44 @@ static void test_a_failing_job_fails_alone(void **state)
     assert_int_equal(s.commit_failures, 0);
 }
 
+/* Jobs queued while the batch's BEGIN waits for the write lock (another writer holds it: on
+ * PostgreSQL another instance's transaction) join that batch: one transaction, one commit. */
+static void test_jobs_queued_during_begin_join_the_batch(void **state)
+{
+    struct fixture *f = *state;
+    struct vn_error err = {0};
+    struct vn_writer_stats s;
+    struct vn_store *other = vn_store_open(f->db, NULL, &err);
+    struct tjob a, b, c;
+
+    assert_non_null(other);
+    assert_int_equal(vn_store_begin(other), 0); /* holds the write lock */
+    tjob_init(&a, f, VN_WJOB_URGENT, "95", 0);
+    assert_int_equal(vn_writer_submit(f->w, &a.job), 0);
+    for (int i = 0; i < 5000; i++) { /* a taken: the writer waits in BEGIN */
+        vn_writer_stats(f->w, &s);
+        if (s.queued[VN_WJOB_URGENT] == 0)
+            break;
+        usleep(1000);
+    }
+    assert_int_equal(s.queued[VN_WJOB_URGENT], 0);
+    tjob_init(&b, f, VN_WJOB_URGENT, "96", 0);
+    tjob_init(&c, f, VN_WJOB_URGENT, "97", 0);
+    assert_int_equal(vn_writer_submit(f->w, &b.job), 0);
+    assert_int_equal(vn_writer_submit(f->w, &c.job), 0);
+    assert_int_equal(vn_store_rollback(other), 0); /* the lock goes */
+    vn_writer_stop(f->w);
+    vn_store_free(other);
+
+    assert_int_equal(a.job.rc + b.job.rc + c.job.rc, 0);
+    assert_int_equal(a.done_calls + b.done_calls + c.done_calls, 3);
+    vn_writer_stats(f->w, &s);
+    assert_int_equal(s.batches, 1);
+    assert_int_equal(s.commits, 1);
+    assert_int_equal(s.jobs, 3);
+    assert_int_equal(total_of(f, "95") + total_of(f, "96") + total_of(f, "97"), 3);
+}
+
 static void test_a_store_failure_fails_the_batch(void **state)
 {
     struct fixture *f = *state;
@@ -456,6 +494,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_a_failing_job_fails_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jobs_queued_during_begin_join_the_batch, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_a_store_failure_fails_the_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_retryable_failure_runs_the_batch_again, setup,
                                         teardown),

@@ -101,6 +101,41 @@ static int known_ids(struct vn_store *st, struct vn_wjob *batch)
     return rc;
 }
 
+static struct vn_wjob *pop(struct queue *q);
+
+/* The jobs of the batch that run inside its transaction. */
+static size_t in_transaction(const struct vn_wjob *batch)
+{
+    size_t n = 0;
+
+    for (; batch; batch = batch->next)
+        n += !(batch->flags & VN_WJOB_OWN_TXN);
+    return n;
+}
+
+/*
+ * The URGENT jobs that arrived while the transaction began join the batch (up to batch_max):
+ * on PostgreSQL, BEGIN waits for the writer lock while other instances commit, and what
+ * queued meanwhile would otherwise wait for one more transaction of its own.
+ */
+static void join_waiting(struct vn_writer *w, struct vn_wjob *batch)
+{
+    struct vn_wjob *tail = batch, *job;
+    size_t n = 1;
+
+    while (tail->next) {
+        tail = tail->next;
+        n++;
+    }
+    pthread_mutex_lock(&w->lock);
+    while (n < w->o.batch_max && (job = pop(&w->q[VN_WJOB_URGENT])) != NULL) {
+        tail->next = job;
+        tail = job;
+        n++;
+    }
+    pthread_mutex_unlock(&w->lock);
+}
+
 /*
  * Run every in-transaction job of the batch (linked by next, own-transaction jobs skipped)
  * in one transaction. 0 when committed (some jobs may have failed alone: their rc says so);
@@ -110,9 +145,10 @@ static int known_ids(struct vn_store *st, struct vn_wjob *batch)
  * sent ahead); it is cleared when the store has none. In that mode a job's failure fails the
  * whole transaction, which process() then runs again guarded, where the failure is the job's.
  */
-static int run_transaction(struct vn_store *st, struct vn_wjob *batch, int *optimistic,
+static int run_transaction(struct vn_writer *w, struct vn_wjob *batch, int top_up, int *optimistic,
                            enum fclass *fc, char *why, size_t whylen)
 {
+    struct vn_store *st = w->st;
     struct vn_wjob *job;
     int64_t t0;
     int rc;
@@ -122,8 +158,11 @@ static int run_transaction(struct vn_store *st, struct vn_wjob *batch, int *opti
         snprintf(why, whylen, "cannot begin a transaction: %s", vn_store_last_error(st));
         goto fail;
     }
-    if (*optimistic && vn_store_optimistic(st) != 0)
-        *optimistic = 0; /* not this backend (or not now): a savepoint per job */
+    if (top_up)
+        join_waiting(w, batch);
+    /* One job alone saves nothing by it; a backend without it (or not now): a savepoint each. */
+    if (*optimistic && (in_transaction(batch) < 2 || vn_store_optimistic(st) != 0))
+        *optimistic = 0;
     /* The transaction's writer clock value, stamped on every mirror row it changes. */
     rc = vn_store_clock_tick(st, NULL);
     if (rc) {
@@ -253,10 +292,11 @@ static void process(struct vn_writer *w, struct vn_wjob *batch)
         vn_log_info("writer: reconnected to the store");
     }
     if (writes) {
-        int optimistic = writes > 1; /* one job alone saves nothing by it */
+        int optimistic = 1; /* asked for; run_transaction decides */
 
         for (;;) {
-            rc = run_transaction(st, batch, &optimistic, &fc, why, sizeof(why));
+            rc = run_transaction(w, batch, !w->is_inline && !retries && !reruns, &optimistic, &fc,
+                                 why, sizeof(why));
             if (rc && optimistic && (fc == FC_JOB || fc == FC_RETRY)) {
                 /* A job failed, or a write sent ahead did: nothing is kept. Again, guarded,
                  * where a job's failure is its own. Not a retry: the store is fine. */
@@ -289,6 +329,10 @@ static void process(struct vn_writer *w, struct vn_wjob *batch)
             }
         }
     }
+    /* Jobs that joined while the transaction began count with the batch. */
+    n = 0;
+    for (job = batch; job; job = job->next)
+        n++;
     for (job = batch; job; job = job->next) {
         enum fclass ofc;
         if (!(job->flags & VN_WJOB_OWN_TXN))
