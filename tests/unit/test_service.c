@@ -127,17 +127,21 @@ static void test_watchdog_withheld_while_the_writer_is_stuck(void **state)
 
     tick_for(s, 200, 0, 0); /* idle: nothing queued */
     assert_true(drain(f, got, sizeof(got)) >= 2);
-    tick_for(s, 60, 10, 5); /* progress moves: 5 queued, 10 done */
+    /* Progress moves at every tick (5 queued, one more done each 5 ms): on a loaded machine a
+     * constant count would look stuck 20 ms after its first tick. */
+    for (uint64_t done = 10; done < 22; done++)
+        tick_for(s, 5, done, 5);
     assert_true(drain(f, got, sizeof(got)) >= 1);
 
-    /* Stuck: 5 queued, progress stays at 10. After half the interval, no more pings. */
-    tick_for(s, 30, 10, 5);
+    /* Stuck: 5 queued, progress stays at 21. After half the interval, no more pings. */
+    tick_for(s, 30, 21, 5);
     drain(f, got, sizeof(got));
-    tick_for(s, 150, 10, 5);
+    tick_for(s, 150, 21, 5);
     assert_int_equal(drain(f, got, sizeof(got)), 0);
 
     /* Progress again: pings resume. */
-    tick_for(s, 80, 11, 5);
+    for (uint64_t done = 22; done < 38; done++)
+        tick_for(s, 5, done, 5);
     assert_true(drain(f, got, sizeof(got)) >= 1);
     vn_service_free(s);
 }
