@@ -190,8 +190,9 @@ static const struct vn_opt table[] = {
      "delta sync (sinceVersionId) of every location this often between full ones (0: never)",
      F(sync_delta_ms)},
     {"lease-ttl", VN_OPT_DURATION, "60s", 1 * SEC, 3600 * SEC, NULL, NULL, "DURATION",
-     "several instances on one PostgreSQL database: how long a location's lease (its tracker "
-     "and syncs) outlives its holder; another instance takes over within 1.25x this",
+     "several instances on one PostgreSQL database: how long a lease (a location's tracker "
+     "and syncs, a webhook endpoint's deliveries) outlives its holder; another instance takes "
+     "over within 1.25x this",
      F(lease_ttl_ms)},
 
     {"scope", VN_OPT_CHOICE, NULL, 0, 0, "read|manage", NULL, "SCOPE",
