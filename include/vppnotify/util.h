@@ -26,6 +26,15 @@ int64_t vn_mono_ns(void);
  */
 int vn_cond_nap(pthread_mutex_t *mu, pthread_cond_t *cv, const int *stopping, int64_t ms);
 
+/*
+ * Wait on cv, with mu locked by the caller (and locked again on return), until the monotonic
+ * time until_ns (vn_mono_ns) or a signal of cv. cv must measure time on CLOCK_MONOTONIC
+ * (pthread_condattr_setclock), so that a change of the wall clock moves no deadline. Returns 0
+ * when woken (perhaps spuriously: the caller checks its condition), -ETIMEDOUT once until_ns
+ * has passed.
+ */
+int vn_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t until_ns);
+
 /* Format ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (VN_TIME_ISO_LEN bytes). */
 void vn_time_iso(int64_t ms, char out[VN_TIME_ISO_LEN]);
 

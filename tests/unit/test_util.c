@@ -5,10 +5,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vppnotify/buf.h"
@@ -224,6 +227,60 @@ static void test_tokens(void **state)
     assert_false(vn_ct_equal("abcd", "abce", 4));
 }
 
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int flag;
+};
+
+static void *signal_flag(void *arg)
+{
+    struct waiter *w = arg;
+
+    pthread_mutex_lock(&w->mu);
+    w->flag = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* vn_cond_wait_until: -ETIMEDOUT only once the monotonic deadline has passed (a past one at
+ * once), 0 when signalled long before it; the mutex is held again on return either way. */
+static void test_cond_wait_until(void **state)
+{
+    struct waiter w = {.flag = 0};
+    pthread_condattr_t ca;
+    pthread_t t;
+    int64_t until;
+    int rc = 0;
+
+    (void)state;
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w.cv, &ca);
+    pthread_condattr_destroy(&ca);
+
+    pthread_mutex_lock(&w.mu);
+    assert_int_equal(vn_cond_wait_until(&w.cv, &w.mu, vn_mono_ns() - 1000000), -ETIMEDOUT);
+    until = vn_mono_ns() + 20 * 1000000;
+    while ((rc = vn_cond_wait_until(&w.cv, &w.mu, until)) == 0)
+        ; /* spurious wakeups */
+    assert_int_equal(rc, -ETIMEDOUT);
+    assert_true(vn_mono_ns() >= until);
+    assert_int_equal(pthread_mutex_trylock(&w.mu), EBUSY); /* held again */
+
+    /* A signal long before a deadline an hour away wakes it with 0. */
+    assert_int_equal(pthread_create(&t, NULL, signal_flag, &w), 0);
+    until = vn_mono_ns() + 3600LL * 1000000000LL;
+    while (!w.flag)
+        assert_int_equal(vn_cond_wait_until(&w.cv, &w.mu, until), 0);
+    pthread_mutex_unlock(&w.mu);
+    pthread_join(t, NULL);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_json_strict),
         cmocka_unit_test(test_secret_file_permissions),
         cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_cond_wait_until),
     };
 
     if (vn_secret_init() != 0)

@@ -313,14 +313,6 @@ static struct bucket *bucket_of(struct vn_apple *a, const char *uid, int64_t now
     return b;
 }
 
-/* Sleep on the condition variable until the monotonic time until_ns (or a broadcast). */
-static void wait_until(struct vn_apple *a, int64_t until_ns)
-{
-    struct timespec ts = {(time_t)(until_ns / 1000000000), (long)(until_ns % 1000000000)};
-
-    pthread_cond_timedwait(&a->cv, &a->mu, &ts);
-}
-
 /* Take one request's worth of the location's budget, waiting as long as needed. */
 static int acquire(struct vn_apple *a, const char *uid)
 {
@@ -343,7 +335,7 @@ static int acquire(struct vn_apple *a, const char *uid)
         if (!uid) {
             if (a->service_not_before_ns <= now)
                 break;
-            wait_until(a, a->service_not_before_ns);
+            vn_cond_wait_until(&a->cv, &a->mu, a->service_not_before_ns);
             continue;
         }
         b = bucket_of(a, uid, now);
@@ -360,7 +352,7 @@ static int acquire(struct vn_apple *a, const char *uid)
             b->tokens -= 1.0;
             break;
         }
-        wait_until(a, until);
+        vn_cond_wait_until(&a->cv, &a->mu, until);
     }
     pthread_mutex_unlock(&a->mu);
     return rc;

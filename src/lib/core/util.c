@@ -38,6 +38,17 @@ int vn_cond_nap(pthread_mutex_t *mu, pthread_cond_t *cv, const int *stopping, in
     return stop;
 }
 
+int vn_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t until_ns)
+{
+    struct timespec ts;
+
+    if (until_ns < 0)
+        until_ns = 0;
+    ts.tv_sec = (time_t)(until_ns / 1000000000);
+    ts.tv_nsec = (long)(until_ns % 1000000000);
+    return -pthread_cond_timedwait(cv, mu, &ts);
+}
+
 int64_t vn_mono_ns(void)
 {
     struct timespec ts;

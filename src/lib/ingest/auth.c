@@ -212,16 +212,6 @@ static void free_retired(struct vn_auth *a)
     }
 }
 
-static void deadline_after(int64_t ns_from_now, struct timespec *ts)
-{
-    int64_t at;
-
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    at = (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec + ns_from_now;
-    ts->tv_sec = at / 1000000000LL;
-    ts->tv_nsec = at % 1000000000LL;
-}
-
 static void *checker(void *arg)
 {
     struct vn_auth *a = arg;
@@ -233,18 +223,15 @@ static void *checker(void *arg)
         int64_t refresh_at = last_ns + a->refresh_ms * 1000000;
         int64_t gap_at = last_ns + (int64_t)VN_AUTH_CHECK_GAP_MS * 1000000;
         struct vn_auth_wait *batch;
-        struct timespec ts;
 
         if (a->stopping && !a->head)
             break;
         if (!a->head && !a->force && now < refresh_at) {
-            deadline_after(refresh_at - now, &ts);
-            pthread_cond_timedwait(&a->wake, &a->lock, &ts);
+            vn_cond_wait_until(&a->wake, &a->lock, refresh_at);
             continue;
         }
         if (a->head && !a->force && !a->stopping && now < gap_at) {
-            deadline_after(gap_at - now, &ts);
-            pthread_cond_timedwait(&a->wake, &a->lock, &ts);
+            vn_cond_wait_until(&a->wake, &a->lock, gap_at);
             continue;
         }
         /* Every confirmation in this batch was queued before the check below starts. */

@@ -324,14 +324,7 @@ static void *reaper(void *arg)
 
     pthread_mutex_lock(&t->lock);
     while (!t->stopping) {
-        struct timespec ts;
-        int64_t at;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        at = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec + tick_ns(&t->lim);
-        ts.tv_sec = at / 1000000000LL;
-        ts.tv_nsec = at % 1000000000LL;
-        pthread_cond_timedwait(&t->wake, &t->lock, &ts);
+        vn_cond_wait_until(&t->wake, &t->lock, vn_mono_ns() + tick_ns(&t->lim));
         if (t->stopping)
             break;
         pthread_mutex_unlock(&t->lock);

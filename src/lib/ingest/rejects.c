@@ -277,15 +277,10 @@ static void *flusher(void *arg)
 
     pthread_mutex_lock(&r->lock);
     while (!r->stopping) {
-        struct timespec ts;
-        int64_t at;
+        int64_t until = vn_mono_ns() + r->window_ms * 1000000;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        at = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec + r->window_ms * 1000000;
-        ts.tv_sec = at / 1000000000LL;
-        ts.tv_nsec = at % 1000000000LL;
         /* wake is broadcast by every finished job too: wait out the whole window. */
-        while (!r->stopping && pthread_cond_timedwait(&r->wake, &r->lock, &ts) != ETIMEDOUT)
+        while (!r->stopping && vn_cond_wait_until(&r->wake, &r->lock, until) != -ETIMEDOUT)
             ;
         if (r->stopping)
             break;
