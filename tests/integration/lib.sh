@@ -144,6 +144,20 @@ db_unlock() {
     exec 9>&-
 }
 
+# db_sql SQL: run SQL on the test's store, whichever it is ($VN_DB: an SQLite file, or the test's
+# schema of a PostgreSQL cluster); prints the rows, columns separated by '|'. For what no
+# command can do (a state left by a crash); the SQL must suit the backend it runs on.
+db_sql() {
+    local db=${VN_DB:-$T/vn.db}
+    case $db in
+    postgres*)
+        psql -qtAX -v ON_ERROR_STOP=1 "${db%%&schema=*}" -c "SET search_path = ${db##*&schema=}" \
+            -c "$1"
+        ;;
+    *) sqlite3 "$db" "$1" ;;
+    esac
+}
+
 # Start `vppnotify serve` in the background. Sets VN_URL (http://127.0.0.1:PORT), VN_SERVE_PID
 # and, when the integration API listens (it does, on port 0, unless the test says
 # --api-listen off), VN_API_URL from the ready file's second line.

@@ -120,7 +120,7 @@ assert_contains "$T/a.json" "wait '61' must be an integer from 0 to 60" "wait bo
 [ "$(api_get "" /v1/changes)" = 401 ] || fail "no key"
 [ "$(api_get "$READ_KEY" "/v1/changes?after=999999999")" = 410 ] || fail "after beyond the log"
 # Retention: the log keeps its newest change only after a commit that finds the rest too old.
-sqlite3 "$T/vn.db" "UPDATE change_meta SET retention_ms = 1" || fail "retention"
+db_sql "UPDATE change_meta SET retention_ms = 1" || fail "retention"
 vn_cli location add --uid 2049000000000002 --name later >/dev/null 2>&1 || fail "a later change"
 [ "$(api_get "$READ_KEY" "/v1/changes?after=0")" = 410 ] || fail "a consumer behind the retention"
 assert_contains "$T/a.json" "read the mirror again, then follow from lastSeq" "410 says what to do"

@@ -90,8 +90,11 @@ wait_event "$(jq -r '.events[0].eventId' "$T/first.json")"
 # A request that was running when serve died (kill -9 between its record and its answer): as
 # serve leaves it, then the client's retry: 409, and nothing sent.
 hash=$(printf '%s\0%s' "$A/assets/revoke" '{"serialNumbers":["S1"]}' | sha256sum | cut -c1-64)
-sqlite3 "$T/vn.db" "INSERT INTO api_idempotency VALUES ('manager', 'k-lost', x'$hash', 'running',
-    NULL, NULL, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))" || fail "a lost request"
+case $VN_DB in
+postgres*) lost="decode('$hash', 'hex'), 'running', NULL, NULL, now()" ;;
+*) lost="x'$hash', 'running', NULL, NULL, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')" ;;
+esac
+db_sql "INSERT INTO api_idempotency VALUES ('manager', 'k-lost', $lost)" || fail "a lost request"
 revokes=$(sim_count POST /mdm/v2/assets/revoke 200)
 assert_eq "$(post "$MANAGE_KEY" "$A/assets/revoke" '{"serialNumbers":["S1"]}' -H 'Idempotency-Key: k-lost')" \
     409 "a retry of a request whose outcome is unknown"
