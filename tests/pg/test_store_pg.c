@@ -140,6 +140,21 @@ static size_t count_notifications(struct vn_store *st)
     return n;
 }
 
+/* The server ends the backend of the handle opened with application_name SCHEMA_tag, as an
+ * administrator's pg_terminate_backend or a server crash would. */
+static void end_backend(const struct pgfx *f, const char *tag)
+{
+    char sql[256];
+    PGconn *c = raw();
+
+    snprintf(sql, sizeof(sql),
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE application_name = '%s_%s'",
+             f->schema, tag);
+    assert_int_equal(raw_int(c, sql), 1);
+    PQfinish(c);
+}
+
 static double elapsed_s(const struct timespec *a)
 {
     struct timespec b;
@@ -308,8 +323,7 @@ static void test_deferred_savepoints_keep_each_job_alone(void **state)
     struct pgfx *f = *state;
     struct vn_error err = {0};
     struct vn_store *s;
-    char url[600], sql[200];
-    PGconn *c;
+    char url[600];
 
     snprintf(url, sizeof(url), "%s&application_name=%s_deferred", f->url, f->schema);
     s = vn_store_open(url, NULL, &err);
@@ -345,13 +359,7 @@ static void test_deferred_savepoints_keep_each_job_alone(void **state)
     assert_int_equal(insert_note(s, "in-flight"), 0);
     assert_int_equal(vn_store_release(s), 0);
     assert_int_equal(vn_store_savepoint(s), 0);
-    c = raw();
-    snprintf(sql, sizeof(sql),
-             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-             "WHERE application_name = '%s_deferred'",
-             f->schema);
-    assert_int_equal(raw_int(c, sql), 1);
-    PQfinish(c);
+    end_backend(f, "deferred");
     assert_int_equal(insert_note(s, "more"), VN_EUNAVAIL);
     assert_int_equal(vn_store_commit(s), VN_EUNAVAIL);
     assert_int_equal(vn_store_rollback(s), 0);
@@ -480,13 +488,7 @@ static void test_optimistic_transactions(void **state)
     assert_int_equal(vn_store_begin(s), 0);
     assert_int_equal(vn_store_optimistic(s), 0);
     assert_int_equal(vn_store_asset_adjust(s, "u1", "1", "STDQ", 1, 0, 1), 0); /* sent ahead */
-    c = raw();
-    snprintf(sql, sizeof(sql),
-             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-             "WHERE application_name = '%s_optimistic'",
-             f->schema);
-    assert_int_equal(raw_int(c, sql), 1);
-    PQfinish(c);
+    end_backend(f, "optimistic");
     rc = vn_store_asset_adjust(s, "u1", "2", "STDQ", 1, 0, 1); /* buffered, or refused */
     assert_true(rc == 0 || rc == VN_EUNAVAIL);
     assert_int_equal(vn_store_commit(s), VN_EUNAVAIL);
