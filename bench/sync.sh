@@ -74,12 +74,15 @@ serve_up() {
     mkdir -p "$d"
     (umask 077 && head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$d/token")
     "$VN" location add --db "$d/vn.db" --uid $UID1 --name bench --token-file "$d/token" 2>/dev/null
-    "$VN" serve --db "$d/vn.db" --listen 127.0.0.1:0 --ready-file "$d/ready" --log-format json \
+    # --api-listen on port 0 as well: the API's default is the fixed 127.0.0.1:8090. The ready
+    # file's first line is the notification listener, the second the API's.
+    "$VN" serve --db "$d/vn.db" --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+        --ready-file "$d/ready" --log-format json \
         --sync-full-interval 1h --sync-delta-interval 0 >"$d/serve.log" 2>&1 &
     SERVE_PID=$!
     pids+=("$SERVE_PID")
     poll 20 test -s "$d/ready" || die "serve did not start: $(tail -n 3 "$d/serve.log")"
-    URL="http://$(cat "$d/ready")"
+    URL="http://$(head -n 1 "$d/ready")"
     DB=$d/vn.db
     LOG=$d/serve.log
 }
