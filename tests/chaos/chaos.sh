@@ -59,8 +59,9 @@ SERVE_ARGS=(--sync-full-interval 20s --sync-delta-interval 7s --event-quiet 2s
     --event-poll-interval 1s --event-stall 30s --apple-backoff 200ms --apple-retry-max 2s)
 serve_up() { # [PORT]
     rm -f "$T/ready"
-    "$VPPNOTIFY" serve --db "$T/vn.db" --listen "127.0.0.1:${1:-0}" --ready-file "$T/ready" \
-        "${SERVE_ARGS[@]}" >>"$T/serve.log" 2>&1 &
+    # --api-listen on port 0: its default, the fixed 127.0.0.1:8090, is taken when two suites run.
+    "$VPPNOTIFY" serve --db "$T/vn.db" --listen "127.0.0.1:${1:-0}" --api-listen 127.0.0.1:0 \
+        --ready-file "$T/ready" "${SERVE_ARGS[@]}" >>"$T/serve.log" 2>&1 &
     VN_SERVE_PID=$!
     VN_PIDS+=("$VN_SERVE_PID")
     wait_for 20 test -s "$T/ready" || return 1
