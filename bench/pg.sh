@@ -32,7 +32,6 @@ BIN=build-release/src/cli/vppnotify
 OUT=bench/results
 UID1=2049025000431439
 CLUSTER=tests/pg/cluster.sh
-HZ=$(getconf CLK_TCK)
 
 echo "== release build"
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DVN_TESTS=OFF >/dev/null
@@ -67,16 +66,8 @@ TOKEN=$(cat "$T/token")
 
 # ---- processes and their CPU -------------------------------------------------------------
 
-# cpu_ticks PID...: utime + stime of the processes (ticks), 0 for a gone one. For processes that
-# live through the whole measurement (the instances, nginx and its workers).
-cpu_ticks() {
-    local sum=0 p
-    for p in "$@"; do
-        [ -r "/proc/$p/stat" ] || continue
-        sum=$((sum + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
-    done
-    echo "$sum"
-}
+# cpu_ticks PID..., machine_ticks, HZ (bench/cpu_ticks.sh).
+. bench/cpu_ticks.sh
 # tree_ticks PID: CPU ticks ever spent by PID and its children, those alive now and those gone:
 # PID's own utime + stime, plus its cutime + cstime (what every child it has reaped spent, with
 # what that child had reaped), plus utime + stime + cutime + cstime of each child alive now.
@@ -100,7 +91,6 @@ children_of() { # the process and its children
     awk -v pp="$1" '{ sub(/^.*\) /, ""); if ($2 == pp) print FILENAME }' /proc/[0-9]*/stat 2>/dev/null |
         sed 's|/proc/\([0-9]*\)/stat|\1|'
 }
-machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 
 # ---- nginx ---------------------------------------------------------------------------------
 

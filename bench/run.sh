@@ -102,17 +102,8 @@ rss_mib() {
     awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVE_PID/status"
 }
 
-# CPU time (utime + stime, clock ticks) of processes, of the machine (every CPU's busy time).
-HZ=$(getconf CLK_TCK)
-cpu_ticks() {
-    local sum=0 p
-    for p in "$@"; do
-        [ -r "/proc/$p/stat" ] || continue
-        sum=$((sum + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
-    done
-    echo "$sum"
-}
-machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+# CPU time of processes and of the machine: cpu_ticks, machine_ticks, HZ.
+. bench/cpu_ticks.sh
 nginx_pids() { echo "$NGINX_PID" $(pgrep -P "$NGINX_PID"); }
 PROBE_PIDS=() # the consumers of the scenario running (the latency probe, the feed's wrk)
 
