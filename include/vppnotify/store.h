@@ -384,6 +384,14 @@ struct vn_location_update {
 int vn_store_location_update(struct vn_store *st, const char *uid,
                              const struct vn_location_update *u);
 
+/*
+ * vn_store_location_add, and u (as vn_store_location_update) in the same transaction: a new
+ * location with its sToken or nothing. VN_EDUP if the uid exists (nothing changes). Own txn.
+ */
+int vn_store_location_add_linked(struct vn_store *st, const char *uid, const char *name,
+                                 const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms,
+                                 const struct vn_location_update *u);
+
 /* ---- sync: replacing the mirror with Apple's records ------------------------------------ */
 
 /*

@@ -143,6 +143,59 @@ static void test_location_apple_fields(void **state)
     assert_int_equal(vn_store_location_apple(f->st, "nope", &l), VN_ENOTFOUND);
 }
 
+/* A location and its sToken in one transaction (location subscribe): all of it or nothing. */
+static void test_location_add_linked_is_all_or_nothing(void **state)
+{
+    struct fx *f = *state;
+    static const uint8_t sealed[] = {0x07, 0x00, 0x08, 0x09};
+    static const uint8_t other[] = {0x0a, 0x0b};
+    uint8_t d1[VN_DIGEST_LEN], d2[VN_DIGEST_LEN], d3[VN_DIGEST_LEN];
+    int64_t now = at("2026-11-29T10:00:00.000Z");
+    struct vn_location_update u = {0};
+    struct vn_location_apple l;
+    struct rows rows;
+
+    digest_of("token-linked-0123456789", d1);
+    digest_of("token-linked-other-0123", d2);
+    digest_of("token-linked-third-0123", d3);
+    u.what = VN_LU_STOKEN;
+    u.stoken = sealed;
+    u.stoken_len = sizeof(sealed);
+    u.org_name = "Linked School";
+    u.token_expires_ms = at("2099-01-01T00:00:00.000Z");
+    u.now_ms = now;
+    assert_int_equal(vn_store_location_add_linked(f->st, "u1", "Main", d1, now, &u), 0);
+    assert_int_equal(vn_store_location_apple(f->st, "u1", &l), 0);
+    assert_string_equal(l.name, "Main");
+    assert_int_equal(l.stoken_len, sizeof(sealed));
+    assert_memory_equal(l.stoken, sealed, sizeof(sealed));
+    assert_string_equal(l.org_name, "Linked School");
+    assert_string_equal(l.token_status, "ok");
+    vn_location_apple_release(&l);
+
+    /* The uid exists: VN_EDUP, its sToken and tokens untouched, the new token not kept. */
+    u.stoken = other;
+    u.stoken_len = sizeof(other);
+    assert_int_equal(vn_store_location_add_linked(f->st, "u1", "Again", d2, now, &u), VN_EDUP);
+    assert_int_equal(vn_store_location_apple(f->st, "u1", &l), 0);
+    assert_string_equal(l.name, "Main");
+    assert_memory_equal(l.stoken, sealed, sizeof(sealed));
+    vn_location_apple_release(&l);
+
+    /* The sToken's write fails (a status the schema refuses): no location, no token. */
+    memset(&u, 0, sizeof(u));
+    u.what = VN_LU_STATUS;
+    u.token_status = "no-such-status";
+    u.now_ms = now;
+    assert_true(vn_store_location_add_linked(f->st, "u2", "Half", d3, now, &u) < 0);
+    assert_int_equal(vn_store_location_apple(f->st, "u2", &l), VN_ENOTFOUND);
+    assert_int_equal(q(f->st, VN_Q_LOCATIONS, NULL, &rows), 1);
+    assert_non_null(strstr(rows.text[0], "u1"));
+    /* Its token digest is free again: a plain add with it works. */
+    assert_int_equal(vn_store_location_add(f->st, "u3", "Three", d3, now), 0);
+    assert_int_equal(vn_store_location_add(f->st, "u4", "Four", d2, now), 0);
+}
+
 static void test_location_unrotate_restores_the_previous_token(void **state)
 {
     struct fx *f = *state;
@@ -838,6 +891,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_config_ensure_first_value_wins),
         T(test_location_apple_fields),
+        T(test_location_add_linked_is_all_or_nothing),
         T(test_location_unrotate_restores_the_previous_token),
         T(test_sync_writes_report_added_changed_unchanged),
         T(test_sync_sweep_removes_rows_of_other_generations_in_scope),

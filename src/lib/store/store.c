@@ -246,7 +246,14 @@ int vn_store_tokens_version(struct vn_store *st, int64_t *version)
 int vn_store_location_add(struct vn_store *st, const char *uid, const char *name,
                           const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms)
 {
-    return CALL(st, st->ops->location_add(st, uid, name, digest, now_ms));
+    return CALL(st, st->ops->location_add(st, uid, name, digest, now_ms, NULL));
+}
+
+int vn_store_location_add_linked(struct vn_store *st, const char *uid, const char *name,
+                                 const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms,
+                                 const struct vn_location_update *u)
+{
+    return CALL(st, st->ops->location_add(st, uid, name, digest, now_ms, u));
 }
 
 int vn_store_location_remove(struct vn_store *st, const char *uid)

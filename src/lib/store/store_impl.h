@@ -111,7 +111,8 @@ struct vn_store_ops {
     int (*tokens)(struct vn_store *st, int64_t now_ms, vn_token_cb cb, void *ud);
     int (*tokens_version)(struct vn_store *st, int64_t *version);
     int (*location_add)(struct vn_store *st, const char *uid, const char *name,
-                        const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms);
+                        const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms,
+                        const struct vn_location_update *u);
     int (*location_remove)(struct vn_store *st, const char *uid);
     int (*location_rotate)(struct vn_store *st, const char *uid,
                            const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms,

@@ -92,12 +92,15 @@ struct loc_job {
     const char *name;
     const uint8_t *digest;
     int64_t now_ms, grace_until_ms;
+    const struct vn_location_update *link; /* NULL, or the sToken written with the location */
 };
 
 static int add_run(struct vn_store *st, void *ud)
 {
     struct loc_job *j = ud;
 
+    if (j->link)
+        return vn_store_location_add_linked(st, j->uid, j->name, j->digest, j->now_ms, j->link);
     return vn_store_location_add(st, j->uid, j->name, j->digest, j->now_ms);
 }
 
@@ -337,26 +340,24 @@ int vn_workflow_subscribe(const struct vn_workflow *wf, const struct vn_subscrib
     if ((rc = seal_stoken(wf, in->stoken->text, &sealed, &sealed_len, err)) != 0)
         goto out;
 
-    /* The location and its token are committed before Client Config is POSTed: the running
-     * serve must accept the TEST_NOTIFICATION that Apple delivers during the call. */
+    /* The location, its token and its sealed sToken are committed together (a crash leaves
+     * all or none) before Client Config is POSTed: the running serve must accept the
+     * TEST_NOTIFICATION that Apple delivers during the call. */
     name = in->name ? in->name : json_string_value(json_object_get(cfg, "locationName"));
     vn_strlcpy(r->name, name && *name ? name : r->uid, sizeof(r->name));
     vn_digest(ntok, strlen(ntok), digest);
-    job = (struct loc_job){.uid = r->uid, .name = r->name, .digest = digest, .now_ms = vn_now_ms()};
-    if ((rc = vn__wf_own_txn(wf->w, add_run, &job, err)) != 0) {
-        vn_error_prefix(err, "cannot add location '%s'", r->uid);
-        goto out;
-    }
-    created = 1;
     r->token_expires_ms = config_expiry(cfg, in->stoken->expires_ms);
     u.stoken = sealed;
     u.stoken_len = sealed_len;
     u.token_expires_ms = r->token_expires_ms;
     u.org_name = in->stoken->org_name;
-    if ((rc = vn_location_record(wf->w, r->uid, &u, err)) != 0) {
-        vn_error_prefix(err, "cannot store the sToken of '%s'", r->uid);
+    job = (struct loc_job){
+        .uid = r->uid, .name = r->name, .digest = digest, .now_ms = vn_now_ms(), .link = &u};
+    if ((rc = vn__wf_own_txn(wf->w, add_run, &job, err)) != 0) {
+        vn_error_prefix(err, "cannot add location '%s' with its sToken", r->uid);
         goto out;
     }
+    created = 1;
     vn_session_set_uid(&s, r->uid, 0);
     body = config_body(&s, &svc, in->public_url, ntok);
     if (!body) {

@@ -207,7 +207,8 @@ int vn__pg_event_failed_item(struct vn_store *st, const char *event_id, long lon
                              const char *adam_id, const char *pricing_param,
                              const char *client_user_id, const char *serial_number);
 int vn__pg_location_add(struct vn_store *st, const char *uid, const char *name,
-                        const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms);
+                        const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms,
+                        const struct vn_location_update *u);
 int vn__pg_location_remove(struct vn_store *st, const char *uid);
 int vn__pg_location_rotate(struct vn_store *st, const char *uid,
                            const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms,

@@ -563,7 +563,8 @@ static int insert_token(struct vn__pg *s, const char *uid, const uint8_t digest[
 }
 
 int vn__pg_location_add(struct vn_store *st, const char *uid, const char *name,
-                        const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms)
+                        const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms,
+                        const struct vn_location_update *u)
 {
     static const char sql[] = "INSERT INTO locations(uid, name, created_at) VALUES ($1, $2, $3) "
                               "ON CONFLICT (uid) DO NOTHING";
@@ -585,6 +586,8 @@ int vn__pg_location_add(struct vn_store *st, const char *uid, const char *name,
     }
     if (!rc)
         rc = insert_token(s, uid, digest, now_ms);
+    if (!rc && u)
+        rc = vn__pg_location_update(st, uid, u);
     return vn__pg_finish(s, rc);
 }
 

@@ -563,7 +563,8 @@ static int insert_token(struct vn__sqlite *s, const char *uid, const uint8_t dig
 }
 
 int vn__sq_location_add(struct vn_store *st_, const char *uid, const char *name,
-                        const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms)
+                        const uint8_t digest[VN_DIGEST_LEN], int64_t now_ms,
+                        const struct vn_location_update *u)
 {
     struct vn__sqlite *s = vn__sq(st_);
     char iso[VN_TIME_ISO_LEN];
@@ -591,6 +592,8 @@ int vn__sq_location_add(struct vn_store *st_, const char *uid, const char *name,
     }
     if (!rc)
         rc = insert_token(s, uid, digest, iso);
+    if (!rc && u)
+        rc = vn__sq_location_update(st_, uid, u);
 out:
     return finish(s, rc);
 }
