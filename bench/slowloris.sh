@@ -29,11 +29,16 @@ trap cleanup EXIT
 
 (umask 077 && head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$T/token")
 VPPNOTIFY_DB="$T/vn.db" "$VPPNOTIFY" location add --uid SLOW --token-file "$T/token" >/dev/null 2>&1
-"$VPPNOTIFY" serve --db "$T/vn.db" --listen 127.0.0.1:0 --ready-file "$T/ready" "$@" \
-    >"$T/serve.log" 2>&1 &
+# No integration API: its default is the fixed 127.0.0.1:8090, and the attack is on the endpoint.
+"$VPPNOTIFY" serve --db "$T/vn.db" --listen 127.0.0.1:0 --api-listen off --ready-file "$T/ready" \
+    "$@" >"$T/serve.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 200); do [ -s "$T/ready" ] && break; sleep 0.05; done
-addr=$(cat "$T/ready")
+if [ ! -s "$T/ready" ]; then
+    echo "slowloris.sh: serve did not start: $(tail -n 3 "$T/serve.log")" >&2
+    exit 1
+fi
+addr=$(head -n 1 "$T/ready") # the endpoint's address is the ready file's first line
 port=${addr##*:}
 from=$(seq -s, -f '127.0.0.%g' 2 $((ADDRS + 1)))
 
@@ -42,6 +47,10 @@ from=$(seq -s, -f '127.0.0.%g' 2 $((ADDRS + 1)))
 apid=$!
 pids+=($apid)
 for _ in $(seq 600); do [ -s "$T/attack.ready" ] && break; sleep 0.1; done
+if [ ! -s "$T/attack.ready" ]; then
+    echo "slowloris.sh: the attacker did not start" >&2
+    exit 1
+fi
 
 ok=0 failed=0 i=0
 : >"$T/times"
