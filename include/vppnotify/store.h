@@ -664,6 +664,15 @@ struct vn_row {
  * is one cached statement, busy until the iteration ends). */
 typedef int (*vn_row_cb)(void *ud, const struct vn_row *row);
 
+/* The value of the column key of r, or NULL when r has no such column. */
+const struct vn_value *vn_row_value(const struct vn_row *r, const char *key);
+
+/* The column key as text (a TEXT or JSON value), or NULL (absent, NULL, another type). */
+const char *vn_row_text(const struct vn_row *r, const char *key);
+
+/* The column key as a number (an INT or BOOL value), or 0 (absent, NULL, another type). */
+long long vn_row_int(const struct vn_row *r, const char *key);
+
 enum vn_query {
     VN_Q_ASSETS,
     VN_Q_ASSIGNMENTS,

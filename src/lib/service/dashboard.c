@@ -54,29 +54,9 @@ static int esc(struct vn_buf *b, const char *s)
     return rc;
 }
 
-static const struct vn_value *col(const struct vn_row *r, const char *key)
-{
-    for (size_t i = 0; i < r->n; i++)
-        if (!strcmp(r->keys[i], key))
-            return &r->vals[i];
-    return NULL;
-}
-
-static const char *text(const struct vn_row *r, const char *key)
-{
-    const struct vn_value *v = col(r, key);
-    return v && (v->type == VN_V_TEXT || v->type == VN_V_JSON) ? v->s : NULL;
-}
-
-static long long num(const struct vn_row *r, const char *key)
-{
-    const struct vn_value *v = col(r, key);
-    return v && (v->type == VN_V_INT || v->type == VN_V_BOOL) ? v->i : 0;
-}
-
 static int is_null(const struct vn_row *r, const char *key)
 {
-    const struct vn_value *v = col(r, key);
+    const struct vn_value *v = vn_row_value(r, key);
     return !v || v->type == VN_V_NULL;
 }
 
@@ -226,7 +206,7 @@ static int on_location(void *ud, const struct vn_row *r)
 {
     struct ctx *c = ud;
     struct vn_buf *b = c->b;
-    const char *status = text(r, "tokenStatus"), *uid = text(r, "uId");
+    const char *status = vn_row_text(r, "tokenStatus"), *uid = vn_row_text(r, "uId");
     const char *cls = !status                       ? ""
                       : !strcmp(status, "ok")       ? "ok"
                       : !strcmp(status, "expiring") ? "warn"
@@ -245,7 +225,7 @@ static int on_location(void *ud, const struct vn_row *r)
     if (rc == 0)
         rc = td(b, uid);
     if (rc == 0)
-        rc = td(b, text(r, "name"));
+        rc = td(b, vn_row_text(r, "name"));
     if (rc == 0)
         rc = vn_buf_printf(b, "<td><span class=\"badge %s\" data-field=\"tokenStatus\">", cls);
     if (rc == 0)
@@ -253,7 +233,7 @@ static int on_location(void *ud, const struct vn_row *r)
     if (rc == 0)
         rc = vn_buf_puts(b, "</span></td>");
     if (rc == 0)
-        rc = td(b, text(r, "tokenExpirationDate"));
+        rc = td(b, vn_row_text(r, "tokenExpirationDate"));
     if (rc == 0)
         rc = vn_buf_printf(
             b, "<td><span class=\"badge %s\" data-field=\"subscribed\">%s</span></td>",
@@ -265,7 +245,7 @@ static int on_location(void *ud, const struct vn_row *r)
     if (rc == 0)
         rc = vn_buf_puts(b, "</td>");
     if (rc == 0)
-        rc = td(b, text(r, "lastSyncError"));
+        rc = td(b, vn_row_text(r, "lastSyncError"));
     if (rc == 0)
         rc = vn_buf_puts(b, "</tr>");
     c->rc = rc;
@@ -293,8 +273,8 @@ static int on_asset(void *ud, const struct vn_row *r)
 {
     struct ctx *c = ud;
     struct vn_buf *b = c->b;
-    long long total = num(r, "totalCount"), assigned = num(r, "assignedCount");
-    long long avail = num(r, "availableCount");
+    long long total = vn_row_int(r, "totalCount"), assigned = vn_row_int(r, "assignedCount");
+    long long avail = vn_row_int(r, "availableCount");
     int pct = total > 0 ? (int)(assigned * 100 / total) : 0;
     int rc;
 
@@ -308,16 +288,16 @@ static int on_asset(void *ud, const struct vn_row *r)
         pct = 100;
     rc = vn_buf_puts(b, "<tr data-adam-id=\"");
     if (rc == 0)
-        rc = esc(b, text(r, "adamId"));
+        rc = esc(b, vn_row_text(r, "adamId"));
     if (rc == 0)
         rc = vn_buf_puts(b, "\" data-pricing-param=\"");
     if (rc == 0)
-        rc = esc(b, text(r, "pricingParam"));
+        rc = esc(b, vn_row_text(r, "pricingParam"));
     if (rc == 0)
         rc = vn_buf_puts(b, "\">");
     /* The columns a phone shows first: product, use, counts; then the rest. */
     if (rc == 0)
-        rc = td(b, text(r, "adamId"));
+        rc = td(b, vn_row_text(r, "adamId"));
     if (rc == 0)
         rc = vn_buf_printf(b,
                            "<td><div class=\"bar\" title=\"%d%% in use\"><i%s style=\"width:%d%%\">"
@@ -327,13 +307,13 @@ static int on_asset(void *ud, const struct vn_row *r)
                            "<td class=\"n\" data-field=\"available\">%lld</td>",
                            pct, pct >= 95 ? " class=\"full\"" : "", pct, assigned, total, avail);
     if (rc == 0)
-        rc = td(b, text(r, "pricingParam"));
+        rc = td(b, vn_row_text(r, "pricingParam"));
     if (rc == 0)
-        rc = td(b, text(r, "uId"));
+        rc = td(b, vn_row_text(r, "uId"));
     if (rc == 0)
-        rc = vn_buf_printf(b, "<td>%s</td></tr>",
-                           num(r, "needsSync") ? "<span class=\"badge warn\">needs sync</span>"
-                                               : "");
+        rc = vn_buf_printf(
+            b, "<td>%s</td></tr>",
+            vn_row_int(r, "needsSync") ? "<span class=\"badge warn\">needs sync</span>" : "");
     c->shown++;
     c->rc = rc;
     return rc ? 1 : 0;
@@ -367,17 +347,17 @@ static int render_licenses(struct ctx *c)
  * FAILED, or when its notifications reported failed items. */
 static const char *event_state(const struct vn_row *r)
 {
-    const char *status = text(r, "status");
+    const char *status = vn_row_text(r, "status");
 
-    if (num(r, "stalled") && is_null(r, "completedAt"))
+    if (vn_row_int(r, "stalled") && is_null(r, "completedAt"))
         return "stalled";
     if (status && !strcmp(status, "FAILED"))
         return "failed";
-    if (num(r, "notificationsMissing"))
+    if (vn_row_int(r, "notificationsMissing"))
         return "missing";
-    if (num(r, "tracked") && is_null(r, "completedAt"))
+    if (vn_row_int(r, "tracked") && is_null(r, "completedAt"))
         return "pending";
-    if (num(r, "failed") > 0)
+    if (vn_row_int(r, "failed") > 0)
         return "failed";
     return NULL;
 }
@@ -386,7 +366,7 @@ static int on_event(void *ud, const struct vn_row *r)
 {
     struct ctx *c = ud;
     struct vn_buf *b = c->b;
-    const char *state = event_state(r), *errors = text(r, "errors");
+    const char *state = event_state(r), *errors = vn_row_text(r, "errors");
     json_t *ej;
     size_t i;
     json_t *e;
@@ -399,23 +379,23 @@ static int on_event(void *ud, const struct vn_row *r)
         return 0;
     rc = vn_buf_printf(b, "<tr data-state=\"%s\" data-event-id=\"", state);
     if (rc == 0)
-        rc = esc(b, text(r, "eventId"));
+        rc = esc(b, vn_row_text(r, "eventId"));
     if (rc == 0)
         rc = vn_buf_puts(b, "\">");
     if (rc == 0)
-        rc = td(b, text(r, "eventId"));
+        rc = td(b, vn_row_text(r, "eventId"));
     if (rc == 0)
-        rc = td(b, text(r, "uId"));
+        rc = td(b, vn_row_text(r, "uId"));
     if (rc == 0)
-        rc = td(b, text(r, "notificationType"));
+        rc = td(b, vn_row_text(r, "notificationType"));
     if (rc == 0)
-        rc = td(b, text(r, "type"));
+        rc = td(b, vn_row_text(r, "type"));
     if (rc == 0)
         rc = vn_buf_printf(b, "<td><span class=\"badge %s\">%s</span></td>",
                            !strcmp(state, "pending") ? "warn" : "bad", state);
     if (rc == 0)
         rc = vn_buf_printf(b, "<td class=\"n\">%lld</td><td class=\"n\">%lld</td><td>",
-                           num(r, "succeeded"), num(r, "failed"));
+                           vn_row_int(r, "succeeded"), vn_row_int(r, "failed"));
     ej = errors ? json_loads(errors, 0, NULL) : NULL;
     json_array_foreach(ej, i, e)
     {
@@ -469,21 +449,21 @@ static int on_recent(void *ud, const struct vn_row *r)
 {
     struct ctx *c = ud;
     struct vn_buf *b = c->b;
-    const char *state = text(r, "state");
+    const char *state = vn_row_text(r, "state");
     int rc = vn_buf_puts(b, "<tr data-notification-id=\"");
 
     if (rc == 0)
-        rc = esc(b, text(r, "notificationId"));
+        rc = esc(b, vn_row_text(r, "notificationId"));
     if (rc == 0)
         rc = vn_buf_puts(b, "\">");
     if (rc == 0)
-        rc = td(b, text(r, "receivedAt"));
+        rc = td(b, vn_row_text(r, "receivedAt"));
     if (rc == 0)
-        rc = td(b, text(r, "notificationType"));
+        rc = td(b, vn_row_text(r, "notificationType"));
     if (rc == 0)
-        rc = td(b, text(r, "uId"));
+        rc = td(b, vn_row_text(r, "uId"));
     if (rc == 0)
-        rc = td(b, text(r, "notificationId"));
+        rc = td(b, vn_row_text(r, "notificationId"));
     if (rc == 0)
         rc = vn_buf_printf(b, "<td><span class=\"badge %s\">",
                            state && !strcmp(state, "applied") ? "ok" : "warn");
@@ -492,7 +472,7 @@ static int on_recent(void *ud, const struct vn_row *r)
     if (rc == 0)
         rc = vn_buf_puts(b, "</span></td>");
     if (rc == 0)
-        rc = td(b, text(r, "error"));
+        rc = td(b, vn_row_text(r, "error"));
     if (rc == 0)
         rc = vn_buf_puts(b, "</tr>");
     c->rc = rc;
@@ -523,21 +503,21 @@ static int on_rejection(void *ud, const struct vn_row *r)
     int rc = vn_buf_puts(b, "<tr data-remote=\"");
 
     if (rc == 0)
-        rc = esc(b, text(r, "remote"));
+        rc = esc(b, vn_row_text(r, "remote"));
     if (rc == 0)
-        rc = vn_buf_printf(b, "\" data-status=\"%lld\">", num(r, "status"));
+        rc = vn_buf_printf(b, "\" data-status=\"%lld\">", vn_row_int(r, "status"));
     if (rc == 0)
-        rc = td(b, text(r, "lastAt"));
+        rc = td(b, vn_row_text(r, "lastAt"));
     if (rc == 0)
-        rc = td(b, text(r, "remote"));
+        rc = td(b, vn_row_text(r, "remote"));
     if (rc == 0)
-        rc = vn_buf_printf(b, "<td>%lld</td>", num(r, "status"));
+        rc = vn_buf_printf(b, "<td>%lld</td>", vn_row_int(r, "status"));
     if (rc == 0)
-        rc = td(b, text(r, "reason"));
+        rc = td(b, vn_row_text(r, "reason"));
     if (rc == 0)
-        rc = td(b, text(r, "claimedUId"));
+        rc = td(b, vn_row_text(r, "claimedUId"));
     if (rc == 0)
-        rc = vn_buf_printf(b, "<td data-field=\"count\">%lld</td></tr>", num(r, "count"));
+        rc = vn_buf_printf(b, "<td data-field=\"count\">%lld</td></tr>", vn_row_int(r, "count"));
     c->n++;
     c->rc = rc;
     return rc ? 1 : 0;

@@ -42,26 +42,6 @@ static int header(struct vn_buf *out, const char *name, const char *type, const 
     return vn_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static const struct vn_value *col(const struct vn_row *r, const char *key)
-{
-    for (size_t i = 0; i < r->n; i++)
-        if (!strcmp(r->keys[i], key))
-            return &r->vals[i];
-    return NULL;
-}
-
-static const char *text(const struct vn_row *r, const char *key)
-{
-    const struct vn_value *v = col(r, key);
-    return v && (v->type == VN_V_TEXT || v->type == VN_V_JSON) ? v->s : NULL;
-}
-
-static long long num(const struct vn_row *r, const char *key)
-{
-    const struct vn_value *v = col(r, key);
-    return v && (v->type == VN_V_INT || v->type == VN_V_BOOL) ? v->i : 0;
-}
-
 /* ---- locations --------------------------------------------------------------------------- */
 
 struct location {
@@ -92,15 +72,15 @@ static int on_location(void *ud, const struct vn_row *r)
         return 1;
     l = &ls->v[ls->n];
     memset(l, 0, sizeof(*l));
-    l->uid = strdup(text(r, "uId") ? text(r, "uId") : "");
-    l->status = text(r, "tokenStatus") ? strdup(text(r, "tokenStatus")) : NULL;
-    l->drift = text(r, "lastSyncDrift") ? strdup(text(r, "lastSyncDrift")) : NULL;
+    l->uid = strdup(vn_row_text(r, "uId") ? vn_row_text(r, "uId") : "");
+    l->status = vn_row_text(r, "tokenStatus") ? strdup(vn_row_text(r, "tokenStatus")) : NULL;
+    l->drift = vn_row_text(r, "lastSyncDrift") ? strdup(vn_row_text(r, "lastSyncDrift")) : NULL;
     if (!l->uid)
         return -1;
-    l->expires_ms = time_of(text(r, "tokenExpirationDate"));
-    l->subscribed_ms = time_of(text(r, "subscribedAt"));
-    full = time_of(text(r, "lastFullSyncAt"));
-    delta = time_of(text(r, "lastDeltaSyncAt"));
+    l->expires_ms = time_of(vn_row_text(r, "tokenExpirationDate"));
+    l->subscribed_ms = time_of(vn_row_text(r, "subscribedAt"));
+    full = time_of(vn_row_text(r, "lastFullSyncAt"));
+    delta = time_of(vn_row_text(r, "lastDeltaSyncAt"));
     l->last_sync_ms = full > delta ? full : delta;
     ls->n++;
     return 0;
@@ -225,15 +205,15 @@ static int asset_line(struct vn_buf *b, const char *name, const struct vn_row *r
 {
     int rc = vn_buf_printf(b, "%s{uid=\"", name);
     if (rc == 0)
-        rc = label(b, text(r, "uId"));
+        rc = label(b, vn_row_text(r, "uId"));
     if (rc == 0)
         rc = vn_buf_puts(b, "\",adam_id=\"");
     if (rc == 0)
-        rc = label(b, text(r, "adamId"));
+        rc = label(b, vn_row_text(r, "adamId"));
     if (rc == 0)
         rc = vn_buf_puts(b, "\",pricing_param=\"");
     if (rc == 0)
-        rc = label(b, text(r, "pricingParam"));
+        rc = label(b, vn_row_text(r, "pricingParam"));
     if (rc == 0)
         rc = vn_buf_printf(b, "\"} %lld\n", v);
     return rc;
@@ -248,9 +228,10 @@ static int on_asset(void *ud, const struct vn_row *r)
         return 1;
     }
     a->n++;
-    a->rc = asset_line(&a->available, "vppnotify_licenses_available", r, num(r, "availableCount"));
+    a->rc = asset_line(&a->available, "vppnotify_licenses_available", r,
+                       vn_row_int(r, "availableCount"));
     if (a->rc == 0)
-        a->rc = asset_line(&a->total, "vppnotify_licenses_owned", r, num(r, "totalCount"));
+        a->rc = asset_line(&a->total, "vppnotify_licenses_owned", r, vn_row_int(r, "totalCount"));
     return a->rc ? 1 : 0;
 }
 

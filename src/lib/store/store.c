@@ -532,3 +532,27 @@ int vn_store_seat_count(struct vn_store *st, const char *uid, const char *adam_i
 {
     return CALL(st, st->ops->seat_count(st, uid, adam_id, renewing, expiring));
 }
+
+/* ---- reading a row ------------------------------------------------------------------------ */
+
+const struct vn_value *vn_row_value(const struct vn_row *r, const char *key)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (!strcmp(r->keys[i], key))
+            return &r->vals[i];
+    return NULL;
+}
+
+const char *vn_row_text(const struct vn_row *r, const char *key)
+{
+    const struct vn_value *v = vn_row_value(r, key);
+
+    return v && (v->type == VN_V_TEXT || v->type == VN_V_JSON) ? v->s : NULL;
+}
+
+long long vn_row_int(const struct vn_row *r, const char *key)
+{
+    const struct vn_value *v = vn_row_value(r, key);
+
+    return v && (v->type == VN_V_INT || v->type == VN_V_BOOL) ? v->i : 0;
+}
