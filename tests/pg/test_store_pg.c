@@ -603,6 +603,53 @@ static void test_copy_catalog_covers_every_table_and_column(void **state)
     PQfinish(c);
 }
 
+/* The SQLSTATE of one statement of a raw client, "ok" when it succeeded (in out). */
+static const char *raw_state(PGconn *c, const char *sql, char *out, size_t len)
+{
+    PGresult *r = PQexec(c, sql);
+    const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+
+    snprintf(out, len, "%s", ok ? "ok" : st ? st : "?");
+    PQclear(r);
+    return out;
+}
+
+/* Migration 10 moved the ledger's CHECKs into domains: any client is still refused a state
+ * other than applied/stored and a digest that is not 32 bytes, on insert and on update. */
+static void test_ledger_refuses_bad_state_and_digest_from_any_client(void **state)
+{
+    struct pgfx *f = *state;
+    PGconn *c = raw();
+    char sql[512], st[8];
+    static const char ins[] =
+        "INSERT INTO %s.notifications(notification_id, uid, notification_type, state, body, "
+        "body_sha256, body_length, received_at) VALUES ('%s', 'u1', 'ASSET_COUNT', '%s', "
+        "'\\x7b7d', '\\x%s', 2, now())";
+    static const char d32[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    snprintf(sql, sizeof(sql), ins, f->schema, "bad-state", "done", d32);
+    assert_string_equal(raw_state(c, sql, st, sizeof(st)), "23514");
+    snprintf(sql, sizeof(sql), ins, f->schema, "short-digest", "applied", "0011");
+    assert_string_equal(raw_state(c, sql, st, sizeof(st)), "23514");
+    snprintf(sql, sizeof(sql), ins, f->schema, "good", "stored", d32);
+    assert_string_equal(raw_state(c, sql, st, sizeof(st)), "ok");
+    snprintf(sql, sizeof(sql),
+             "UPDATE %s.notifications SET state = 'lost' WHERE notification_id = 'good'",
+             f->schema);
+    assert_string_equal(raw_state(c, sql, st, sizeof(st)), "23514");
+    snprintf(sql, sizeof(sql),
+             "UPDATE %s.notifications SET body_sha256 = '\\x00' WHERE notification_id = 'good'",
+             f->schema);
+    assert_string_equal(raw_state(c, sql, st, sizeof(st)), "23514");
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.notifications", f->schema);
+    assert_int_equal(raw_int(c, sql), 1);
+    PQfinish(c);
+    /* The store reads what another client wrote as before. */
+    assert_int_equal(count_notifications(f->st), 1);
+    assert_int_equal(insert_note(f->st, "good"), VN_EDUP);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -618,6 +665,7 @@ int main(void)
         T(test_concurrent_first_opens_migrate_once),
         T(test_read_only_open_of_a_new_schema_is_refused),
         T(test_copy_catalog_covers_every_table_and_column),
+        T(test_ledger_refuses_bad_state_and_digest_from_any_client),
     };
 
     if (vn_secret_init() != 0)

@@ -613,6 +613,38 @@ static void test_clock_stamped_once_per_transaction(void **state)
     assert_int_equal(vn_store_commit(f->st), 0);
 }
 
+/*
+ * A write that does not bring the transaction's clock is stamped all the same: an asset
+ * inserted without a tick takes the last clock, a sync's update takes its transaction's. So a
+ * page fetched before either does not overwrite the row (3); one fetched after does (2).
+ */
+static void test_writes_without_their_clock_are_stamped(void **state)
+{
+    struct fx *f = *state;
+    int64_t c1 = 0, c2 = 0, c3 = 0;
+
+    add_location(f, "u1");
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_clock_tick(f->st, &c1), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(vn_store_begin(f->st), 0); /* no tick: the insert takes c1 */
+    assert_int_equal(vn_store_asset_adjust(f->st, "u1", "20", "STDQ", 5, 0, 5), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_clock_tick(f->st, &c2), 0);
+    assert_true(c2 > c1);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 1, c1 - 1, "20", "STDQ", 9, 0, 9), 3);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 1, c1, "20", "STDQ", 9, 0, 9), 2);
+    assert_int_equal(vn_store_commit(f->st), 0);
+
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_clock_tick(f->st, &c3), 0);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 2, c2 - 1, "20", "STDQ", 1, 0, 1), 3);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 2, c2, "20", "STDQ", 1, 0, 1), 2);
+    assert_int_equal(vn_store_commit(f->st), 0);
+}
+
 static int verify_cb(void *ud, const struct vn_verify_item *it)
 {
     struct vn_verify_item *out = ud;
@@ -901,6 +933,7 @@ int main(void)
         T(test_sync_user_twice_in_one_page_two_chunks),
         T(test_key_state_and_event),
         T(test_clock_stamped_once_per_transaction),
+        T(test_writes_without_their_clock_are_stamped),
         T(test_send_order_and_verification_queue),
         T(test_sync_state_roundtrip),
         T(test_event_tracking_lifecycle),

@@ -753,6 +753,56 @@ const char *const vn__pg_migrations[] = {
     "  available_count ON assets FOR EACH ROW"
     "  WHEN (NEW.clock IS DISTINCT FROM nullif(current_setting('vn.clock', true), '')::bigint)"
     "  EXECUTE FUNCTION vn_clock_stamp();",
+    /*
+     * 10: per-statement costs of the hot path. PostgreSQL parses a trigger's WHEN clause and a
+     * table's CHECK constraints from their stored text at every statement's executor start
+     * (prepared or not); a PL/pgSQL body's plans are kept for the session. So the conditions
+     * of the asset triggers move into their functions: the change-log trigger (which fires at
+     * nearly every asset update anyway; an update that changes none of the columns still
+     * marks nothing) and the two clock stamps (an update that brings the transaction's clock,
+     * or an insert that brings any clock, is left as it is). The ledger's two CHECKs become
+     * domains (the same conditions, checked from the type cache): notifications.state is a
+     * vn_nstate ('applied' or 'stored'), body_sha256 a vn_sha256 (32 bytes). The columns
+     * change type first without constraints (no rewrite), then the domains take the
+     * constraints (validated against every existing row).
+     */
+    "CREATE OR REPLACE FUNCTION vn_changes_asset() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN IF TG_OP = 'UPDATE' AND ROW(OLD.total_count, OLD.assigned_count, "
+    "OLD.available_count, OLD.needs_sync, OLD.updated_at, OLD.uid, OLD.adam_id, "
+    "OLD.pricing_param) IS NOT DISTINCT FROM ROW(NEW.total_count, NEW.assigned_count, "
+    "NEW.available_count, NEW.needs_sync, NEW.updated_at, NEW.uid, NEW.adam_id, "
+    "NEW.pricing_param) THEN RETURN NULL; END IF; IF TG_OP <> 'INSERT' THEN INSERT INTO "
+    "change_dirty(kind, uid, k1, k2, k3, k4, existed) VALUES ('asset', OLD.uid, OLD.adam_id, "
+    "OLD.pricing_param, '', '', true) ON CONFLICT (kind, uid, k1, k2, k3, k4) DO NOTHING; END "
+    "IF; IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND ROW(NEW.uid, NEW.adam_id, "
+    "NEW.pricing_param) IS DISTINCT FROM ROW(OLD.uid, OLD.adam_id, OLD.pricing_param)) THEN "
+    "INSERT INTO change_dirty(kind, uid, k1, k2, k3, k4, existed) VALUES ('asset', NEW.uid, "
+    "NEW.adam_id, NEW.pricing_param, '', '', false) ON CONFLICT (kind, uid, k1, k2, k3, k4) DO "
+    "NOTHING; END IF; RETURN NULL; END $$;"
+    "DROP TRIGGER assets_upd ON assets;"
+    "CREATE TRIGGER assets_upd AFTER UPDATE ON assets FOR EACH ROW"
+    "  EXECUTE FUNCTION vn_changes_asset();"
+    "CREATE DOMAIN vn_nstate AS text;"
+    "CREATE DOMAIN vn_sha256 AS bytea;"
+    "ALTER TABLE notifications DROP CONSTRAINT notifications_state_check,"
+    "  DROP CONSTRAINT notifications_body_sha256_check,"
+    "  ALTER COLUMN state TYPE vn_nstate, ALTER COLUMN body_sha256 TYPE vn_sha256;"
+    "ALTER DOMAIN vn_nstate ADD CONSTRAINT vn_nstate_check"
+    "  CHECK (VALUE IN ('applied', 'stored'));"
+    "ALTER DOMAIN vn_sha256 ADD CONSTRAINT vn_sha256_check CHECK (length(VALUE) = 32);"
+    "CREATE FUNCTION vn_clock_stamp_unless_set() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF NEW.clock IS DISTINCT FROM nullif(current_setting('vn.clock', true), '')::bigint"
+    "  THEN NEW.clock := (SELECT value FROM writer_clock WHERE id = 1); END IF;"
+    "  RETURN NEW; END $$;"
+    "DROP TRIGGER assets_clock_upd ON assets;"
+    "CREATE TRIGGER assets_clock_upd BEFORE UPDATE OF total_count, assigned_count,"
+    "  available_count ON assets FOR EACH ROW EXECUTE FUNCTION vn_clock_stamp_unless_set();"
+    "CREATE FUNCTION vn_clock_stamp_if_zero() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF NEW.clock = 0 THEN NEW.clock := (SELECT value FROM writer_clock WHERE id = 1);"
+    "  END IF; RETURN NEW; END $$;"
+    "DROP TRIGGER assets_clock_ins ON assets;"
+    "CREATE TRIGGER assets_clock_ins BEFORE INSERT ON assets FOR EACH ROW"
+    "  EXECUTE FUNCTION vn_clock_stamp_if_zero();",
 };
 
 const int vn__pg_schema_version = (int)(sizeof(vn__pg_migrations) / sizeof(vn__pg_migrations[0]));
