@@ -126,6 +126,18 @@ static int api_keys_version(struct vn_store *st, int64_t *version)
     "CASE WHEN " present " IS NULL THEN 'delete' WHEN d.existed THEN 'update' ELSE 'insert' END"
 #define INSERT_CHANGE "INSERT INTO changes(at, kind, op, uid, key, row) "
 
+/* The kinds marked in change_dirty, as bits (an unknown kind sets them all), and the largest
+ * seq before this flush: only the marked kinds' renders run (flush_kinds). */
+#define MARKED_KINDS                                                                               \
+    "SELECT coalesce((SELECT bit_or(CASE kind WHEN 'asset' THEN 1 WHEN 'assignment' THEN 2 "       \
+    "    WHEN 'user' THEN 4 WHEN 'subscription' THEN 8 WHEN 'subscriptionAssignment' THEN 16 "     \
+    "    WHEN 'event' THEN CASE WHEN lifecycle IS NULL THEN 32 ELSE 96 END "                       \
+    "    WHEN 'location' THEN 128 ELSE 255 END) FROM change_dirty), 0), "                          \
+    "  coalesce((SELECT max(seq) FROM changes), 0)"
+
+/* The kind bit of each render below (MARKED_KINDS). */
+static const int render_kinds[] = {1, 2, 2, 4, 8, 16, 32, 64, 128};
+
 /* One statement per kind, rows as the read queries show them (query.c), in key order. */
 /* clang-format off */
 static const char *const renders[] = {
@@ -251,6 +263,9 @@ static const char *const renders[] = {
     "WHERE d.kind = 'location' AND (l.uid IS NOT NULL OR d.existed) ORDER BY d.uid",
 };
 /* clang-format on */
+_Static_assert(sizeof(render_kinds) / sizeof(render_kinds[0]) ==
+                   sizeof(renders) / sizeof(renders[0]),
+               "a kind bit for every render");
 
 #define PRUNE_EVERY_MS 60000
 #define PRUNE_CHUNK    "10000"
@@ -293,13 +308,13 @@ static int prune(struct vn__pg *s, int64_t now)
 
 int vn__pg_changes_flush(struct vn__pg *s)
 {
-    static const char any[] = "SELECT EXISTS (SELECT 1 FROM change_dirty), "
-                              "  coalesce((SELECT max(seq) FROM changes), 0)";
+    static const char any[] = MARKED_KINDS;
     static const char last[] = "SELECT coalesce(max(seq), 0) FROM changes";
     static const char clear[] = "DELETE FROM change_dirty";
     static const Oid types[] = {25, 20};
     struct vn__pg_args a = {0};
     int64_t now, first;
+    long long marked;
     PGresult *res;
     int rc;
 
@@ -307,7 +322,8 @@ int vn__pg_changes_flush(struct vn__pg *s)
     res = vn__pg_run(s, any, NULL, NULL);
     if (!res)
         return s->stmt_rc;
-    if (!vn__pg_col_bool(res, 0, 0)) {
+    marked = vn__pg_col_ll(res, 0, 0);
+    if (marked == 0) {
         PQclear(res);
         return 0;
     }
@@ -316,9 +332,11 @@ int vn__pg_changes_flush(struct vn__pg *s)
     now = vn_now_ms();
     vn__pg_time(&a, now);
     vn__pg_int(&a, first);
-    /* The renders and the clearing go in one pipeline with the last seq's read (exec.c): one
-     * round trip, a failure of any of them that statement's. a lives until then. */
+    /* The marked kinds' renders and the clearing go in one pipeline with the last seq's read
+     * (exec.c): one round trip, a failure of any of them that statement's. a lives until then. */
     for (size_t i = 0; i < sizeof(renders) / sizeof(renders[0]); i++) {
+        if (!(marked & render_kinds[i]))
+            continue; /* nothing of that kind marked: the render would insert no row */
         rc = vn__pg_defer_args(s, renders[i], &a, types);
         if (rc)
             return rc;
