@@ -158,8 +158,9 @@ int vn_store_rollback_to(struct vn_store *st); /* undo since the savepoint and r
  * for its answer, so that its failure may surface at a later statement or at the commit. Any
  * failure therefore fails the whole transaction: the caller rolls back and runs the same work
  * again without this mode, where each job's failure is its own. The mode ends with the
- * transaction. 0 when the backend switched; VN_ENOTSUP when it has no such mode (SQLite, whose
- * savepoints cost no round trip).
+ * transaction. 0 when the backend switched; VN_ENOTSUP when it has no such mode. Both backends
+ * have it: PostgreSQL saves the savepoints' round trips and sends writes ahead; SQLite saves
+ * each job's savepoint (its sub-journal copies of the pages earlier jobs changed).
  */
 int vn_store_optimistic(struct vn_store *st);
 

@@ -721,6 +721,107 @@ static void test_ledger_columns(void **state)
                      1);
 }
 
+/*
+ * The ledger's received_at, formatted from a cache of the last second (sqlite.c vn__sq_iso):
+ * right across a second's end, back to an earlier second, and at the first second of a
+ * minute, hour and year.
+ */
+static void test_received_at_across_seconds(void **state)
+{
+    struct fx *f = *state;
+    static const char *const times[] = {
+        "2026-11-25T19:06:53.999Z", "2026-11-25T19:06:54.000Z", "2026-11-25T19:06:54.007Z",
+        "2026-11-25T19:06:53.040Z", "2026-12-31T23:59:59.999Z", "2027-01-01T00:00:00.000Z",
+        "2027-01-01T00:00:00.100Z", "1970-01-01T00:00:00.001Z",
+    };
+    char id[16], sql[160], got[40];
+
+    assert_int_equal(vn_store_begin(f->st), 0);
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        snprintf(id, sizeof(id), "t%zu", i);
+        assert_int_equal(insert_note(f->st, id, "u1", "{}", at(times[i])), 0);
+    }
+    assert_int_equal(vn_store_commit(f->st), 0);
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        snprintf(sql, sizeof(sql),
+                 "SELECT received_at FROM notifications WHERE notification_id = 't%zu'", i);
+        raw_text(f->path, sql, got, sizeof(got));
+        assert_string_equal(got, times[i]);
+    }
+}
+
+/*
+ * Optimistic mode on SQLite (store.h vn_store_optimistic, the writer's group commits): refused
+ * outside a transaction; savepoints become no-ops, so a job cannot undo its own writes and
+ * rolling back to one says "run it all again"; the rollback then leaves nothing; the next
+ * transaction is guarded again, where a job's failure is its own.
+ */
+static void test_optimistic_transactions(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(vn_store_optimistic(f->st), VN_ESTORE); /* no transaction */
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_optimistic(f->st), 0);
+    assert_int_equal(vn_store_savepoint(f->st), 0);
+    assert_int_equal(insert_note(f->st, "a", "u1", "{}", 1000), 0);
+    assert_int_equal(vn_store_release(f->st), 0);
+    assert_int_equal(vn_store_savepoint(f->st), 0);
+    assert_int_equal(insert_note(f->st, "b", "u1", "{}", 1000), 0);
+    assert_int_equal(insert_note(f->st, "b", "u1", "{}", 1000), VN_EDUP); /* read as ever */
+    assert_int_equal(vn_store_rollback_to(f->st), VN_ERETRY);
+    assert_non_null(strstr(vn_store_last_error(f->st), "optimistic"));
+    assert_int_equal(vn_store_rollback(f->st), 0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM notifications"), 0);
+
+    /* Committed whole when nothing failed. */
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_optimistic(f->st), 0);
+    assert_int_equal(insert_note(f->st, "a", "u1", "{}", 1000), 0);
+    assert_int_equal(vn_store_asset_adjust(f->st, "u1", "1", "STDQ", 1, 0, 1), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM notifications"), 1);
+
+    /* Guarded again: one job's writes undone alone, the others' kept. */
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_savepoint(f->st), 0);
+    assert_int_equal(insert_note(f->st, "c", "u1", "{}", 1000), 0);
+    assert_int_equal(vn_store_rollback_to(f->st), 0);
+    assert_int_equal(vn_store_savepoint(f->st), 0);
+    assert_int_equal(insert_note(f->st, "d", "u1", "{}", 1000), 0);
+    assert_int_equal(vn_store_release(f->st), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM notifications"), 2);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM notifications WHERE "
+                                      "notification_id = 'c'"),
+                     0);
+}
+
+/*
+ * Migration 16: the change log's key-change triggers name their key columns. An UPDATE that
+ * changes a key still marks the old key and the new one; one that changes only data marks the
+ * key once, as before.
+ */
+static void test_key_change_still_marks_both_keys(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_asset_adjust(f->st, "u1", "1", "STDQ", 1, 0, 1), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM change_dirty"), 0); /* flushed */
+    raw_exec(f->path, "UPDATE assets SET adam_id = '2' WHERE adam_id = '1'");
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM change_dirty WHERE kind = 'asset' "
+                                      "AND ((k1 = '1' AND existed = 1) OR "
+                                      "(k1 = '2' AND existed = 0))"),
+                     2);
+    raw_exec(f->path, "DELETE FROM change_dirty; UPDATE assets SET total_count = 5");
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM change_dirty WHERE kind = 'asset' "
+                                      "AND k1 = '2' AND existed = 1"),
+                     1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM change_dirty"), 1);
+}
+
 static void test_quarantine_keeps_capped_body_and_original_length(void **state)
 {
     struct fx *f = *state;
@@ -950,6 +1051,9 @@ int main(void)
         T(test_deleted_database_is_unavailable_until_reconnected),
         T(test_moved_database_is_unavailable_while_away),
         T(test_ledger_columns),
+        T(test_received_at_across_seconds),
+        T(test_optimistic_transactions),
+        T(test_key_change_still_marks_both_keys),
         T(test_quarantine_keeps_capped_body_and_original_length),
         T(test_counts_stay_integers_past_int64),
         T(test_migration_5_turns_real_counts_into_integers),

@@ -1,10 +1,10 @@
 /*
  * Unit tests of writer.c, the one transaction runner, against a real store (SQLite, or the one
- * VN_TEST_STORE_URL names: tests/pg runs them on PostgreSQL, where batches run optimistically
- * first, store.h): a job that fails alone loses only its own writes; a store failure fails the
- * whole batch and writes nothing; bulk jobs are bounded per batch and urgent ones go first;
- * own-transaction jobs; many threads waiting with vn_writer_run; the inline writer; stop
- * finishes what is queued.
+ * VN_TEST_STORE_URL names: tests/pg runs them on PostgreSQL; on both, a batch runs
+ * optimistically first, store.h): a job that fails alone loses only its own writes; a store
+ * failure fails the whole batch and writes nothing; bulk jobs are bounded per batch and urgent
+ * ones go first; own-transaction jobs; many threads waiting with vn_writer_run; the inline
+ * writer; stop finishes what is queued.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,7 +31,6 @@
 
 struct fixture {
     char dir[64], db[512];
-    int optimistic; /* the store runs batches optimistically first (PostgreSQL) */
     struct vn_store *st, *reader;
     struct vn_writer *w;
 };
@@ -135,7 +134,6 @@ static int setup(void **state)
     test_store_url(f->dir, f->db, sizeof(f->db));
     f->st = vn_store_open(f->db, NULL, &err);
     assert_non_null(f->st);
-    f->optimistic = vn_store_shared(f->st); /* PostgreSQL */
     f->w = vn_writer_start(f->st, &wo, &err);
     assert_non_null(f->w);
     runs = 0;
@@ -219,7 +217,7 @@ static void test_a_failing_job_fails_alone(void **state)
     vn_writer_stats(f->w, &s);
     /* Optimistic: b's failure failed the whole first run, which left nothing; the batch ran
      * again with a savepoint per job. */
-    assert_int_equal(s.reruns, f->optimistic ? 1 : 0);
+    assert_int_equal(s.reruns, 1);
     assert_int_equal(s.commits, 2); /* the blocker's batch, then this one */
     assert_int_equal(s.commit_failures, 0);
 }
@@ -324,8 +322,8 @@ static void test_a_retryable_failure_runs_the_batch_again(void **state)
     assert_int_equal(total_of(f, "91"), 1);
     vn_writer_stats(f->w, &s);
     /* Optimistic, the failure fails the first run and the guarded run is the second. */
-    assert_int_equal(s.retries, f->optimistic ? 0 : 1);
-    assert_int_equal(s.reruns, f->optimistic ? 1 : 0);
+    assert_int_equal(s.retries, 0);
+    assert_int_equal(s.reruns, 1);
     assert_int_equal(s.commit_failures, 0);
 }
 

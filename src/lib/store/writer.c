@@ -521,6 +521,8 @@ struct vn_writer *vn_writer_start(struct vn_store *st, const struct vn_writer_op
         return NULL;
     }
     w->thread_started = 1;
+    /* Named "vn-writer" for top -H and the comm file of /proc/PID/task/TID. */
+    pthread_setname_np(w->thread, "vn-writer");
     return w;
 }
 

@@ -240,6 +240,27 @@ const char *vn__sq_now(struct vn__sqlite *s)
     return s->txn_iso;
 }
 
+void vn__sq_iso(struct vn__sqlite *s, int64_t ms, char out[VN_TIME_ISO_LEN])
+{
+    /* Years 1970-9999: "YYYY-MM-DDTHH:MM:SS.mmmZ", the milliseconds at 20-22. */
+    static const int64_t max_ms = 253402300800000LL;
+    int64_t sec = ms / 1000;
+    int frac = (int)(ms % 1000);
+
+    if (ms < 0 || ms >= max_ms) {
+        vn_time_iso(ms, out);
+        return;
+    }
+    if (sec != s->iso_sec) {
+        vn_time_iso(ms, s->iso_buf);
+        s->iso_sec = sec;
+    }
+    memcpy(out, s->iso_buf, VN_TIME_ISO_LEN);
+    out[20] = (char)('0' + frac / 100);
+    out[21] = (char)('0' + frac / 10 % 10);
+    out[22] = (char)('0' + frac % 10);
+}
+
 int vn__sq_exec(struct vn__sqlite *s, enum vn__sq_slot slot, const char *sql)
 {
     sqlite3_stmt *st = vn__sq_stmt(s, slot, sql);
@@ -611,6 +632,7 @@ struct vn_store *vn__store_sqlite_open(struct vn__store_url *u, const struct vn_
         return NULL;
     }
     s->base.ops = &sqlite_ops;
+    s->iso_sec = -1;
     s->read_only = opts->read_only;
     s->memory = strcmp(path, ":memory:") == 0;
     rc = vn__store_param_duration(u, "busy_timeout", VN_SQ_BUSY_DEFAULT_MS, VN_SQ_BUSY_MAX_MS,
@@ -703,6 +725,7 @@ static int sqlite_begin(struct vn_store *st)
         return VN_ESTORE;
     }
     s->txn_ms = 0; /* a transaction SQLite dropped, and the caller did not roll back */
+    s->optimistic = 0;
     rc = check_file(s);
     if (rc)
         return rc;
@@ -711,7 +734,7 @@ static int sqlite_begin(struct vn_store *st)
         return rc;
     s->lost = 0;
     s->txn_ms = vn_now_ms();
-    vn_time_iso(s->txn_ms, s->txn_iso);
+    vn__sq_iso(s, s->txn_ms, s->txn_iso);
     return 0;
 }
 
@@ -720,6 +743,7 @@ static int sqlite_rollback(struct vn_store *st)
     struct vn__sqlite *s = vn__sq(st);
 
     s->txn_ms = 0;
+    s->optimistic = 0;
     if (sqlite3_get_autocommit(s->db))
         return 0;
     return vn__sq_exec(s, VN_SQ_ROLLBACK, "ROLLBACK");
@@ -747,6 +771,7 @@ static int sqlite_commit(struct vn_store *st)
     else
         vn__sq_changes_committed(s);
     s->txn_ms = 0;
+    s->optimistic = 0;
     return rc;
 }
 
@@ -757,7 +782,25 @@ static int sqlite_savepoint(struct vn_store *st)
     /* SAVEPOINT outside a transaction would start a deferred one: refuse. */
     if (sqlite3_get_autocommit(s->db))
         return no_transaction(s, "cannot open a savepoint");
+    if (s->optimistic)
+        return 0; /* nothing to undo to: a failure fails the whole transaction */
     return vn__sq_exec(s, VN_SQ_SAVEPOINT, "SAVEPOINT vn_job");
+}
+
+/*
+ * store.h vn_store_optimistic, until the transaction ends. A savepoint costs no round trip
+ * here, but it is not free: SQLite copies every page a job changes that an earlier job of the
+ * batch had changed already into its sub-journal (4 KiB each, several per notification), and
+ * opens and closes the savepoint's bookkeeping around every job.
+ */
+static int sqlite_optimistic(struct vn_store *st)
+{
+    struct vn__sqlite *s = vn__sq(st);
+
+    if (sqlite3_get_autocommit(s->db))
+        return no_transaction(s, "cannot run optimistically");
+    s->optimistic = 1;
+    return 0;
 }
 
 static int sqlite_release(struct vn_store *st)
@@ -766,6 +809,8 @@ static int sqlite_release(struct vn_store *st)
 
     if (sqlite3_get_autocommit(s->db))
         return no_transaction(s, "cannot release the savepoint");
+    if (s->optimistic)
+        return 0;
     return vn__sq_exec(s, VN_SQ_RELEASE, "RELEASE vn_job");
 }
 
@@ -777,6 +822,11 @@ static int sqlite_rollback_to(struct vn_store *st)
     /* After SQLITE_FULL or an I/O error SQLite has rolled back the whole transaction. */
     if (sqlite3_get_autocommit(s->db))
         return no_transaction(s, "cannot roll back to the savepoint");
+    if (s->optimistic) {
+        vn__store_set_error(st, "a job failed in an optimistic transaction, which has no "
+                                "savepoint to roll back to: the whole transaction runs again");
+        return VN_ERETRY;
+    }
     rc = vn__sq_exec(s, VN_SQ_ROLLBACK_TO, "ROLLBACK TO vn_job");
     if (!rc)
         rc = vn__sq_exec(s, VN_SQ_RELEASE, "RELEASE vn_job");
@@ -871,6 +921,7 @@ static const struct vn_store_ops sqlite_ops = {
     .savepoint = sqlite_savepoint,
     .release = sqlite_release,
     .rollback_to = sqlite_rollback_to,
+    .optimistic = sqlite_optimistic,
     .ping = sqlite_ping,
     .reconnect = sqlite_reconnect,
     .notification_insert = vn__sq_notification_insert,

@@ -185,7 +185,10 @@ struct vn__sqlite {
     int stmt_rc;        /* the code of the last failure of vn__sq_stmt (it returned NULL) */
     int schema_current; /* the database's schema version when opened (after migrations) */
     int64_t txn_ms;     /* when the current write transaction began; 0 outside one */
+    int optimistic;     /* store.h vn_store_optimistic: no savepoints until the transaction ends */
     char txn_iso[VN_TIME_ISO_LEN];
+    int64_t iso_sec; /* vn__sq_iso's cache: the second iso_buf formats, -1 none */
+    char iso_buf[VN_TIME_ISO_LEN];
     char describe[640];
     sqlite3_stmt *stmt[VN_SQ__COUNT];
     /* the change log (api.c) */
@@ -234,6 +237,10 @@ int vn__sq_text(sqlite3_stmt *st, int i, const char *v);
 
 /* The ISO time of the current write transaction (or of now, outside one). Borrowed from s. */
 const char *vn__sq_now(struct vn__sqlite *s);
+
+/* vn_time_iso(ms, out), from a cache of the last second formatted: a group commit stamps
+ * notifications of the same second, and formatting one costs more than its ledger row's bind. */
+void vn__sq_iso(struct vn__sqlite *s, int64_t ms, char out[VN_TIME_ISO_LEN]);
 
 /* Run one fixed statement (BEGIN, COMMIT, ...) of slot: 0 or the mapped error. */
 int vn__sq_exec(struct vn__sqlite *s, enum vn__sq_slot slot, const char *sql);

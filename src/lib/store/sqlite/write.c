@@ -51,7 +51,7 @@ int vn__sq_notification_insert(struct vn_store *st_, const struct vn_notificatio
         "  error, body, body_sha256, body_length, received_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
         "ON CONFLICT(notification_id) DO NOTHING");
-    vn_time_iso(r->received_ms, iso);
+    vn__sq_iso(s, r->received_ms, iso);
     vn__sq_text(st, 1, r->id);
     vn__sq_text(st, 2, r->uid);
     vn__sq_text(st, 3, r->type_name);
@@ -210,7 +210,7 @@ int vn__sq_quarantine(struct vn_store *st_, int64_t received_ms, const char *rem
     VN_SQ_STMT(st, s, VN_SQ_QUARANTINE,
                "INSERT INTO quarantine(received_at, remote_addr, reason, body, body_length) "
                "VALUES (?1, ?2, ?3, ?4, ?5)");
-    vn_time_iso(received_ms, iso);
+    vn__sq_iso(s, received_ms, iso);
     sqlite3_bind_text(st, 1, iso, -1, SQLITE_STATIC);
     vn__sq_text(st, 2, remote);
     vn__sq_text(st, 3, reason ? reason : "");
@@ -447,7 +447,7 @@ int vn__sq_location_tested(struct vn_store *st_, const char *uid, int64_t ms)
                "UPDATE locations "
                "SET last_test_notification_at = max(coalesce(last_test_notification_at, ''), ?2) "
                "WHERE uid = ?1");
-    vn_time_iso(ms, iso);
+    vn__sq_iso(s, ms, iso);
     vn__sq_text(st, 1, uid);
     sqlite3_bind_text(st, 2, iso, -1, SQLITE_STATIC);
     rc = vn__sq_run(s, st, &changed);
@@ -483,7 +483,7 @@ int vn__sq_event_note(struct vn_store *st_, const struct vn_event_note *e)
         "  type = coalesce(type, excluded.type), "
         "  first_seen_at = min(first_seen_at, excluded.first_seen_at), "
         "  last_seen_at = max(last_seen_at, excluded.last_seen_at)");
-    vn_time_iso(e->ms, iso);
+    vn__sq_iso(s, e->ms, iso);
     vn__sq_text(st, 1, e->event_id);
     vn__sq_text(st, 2, e->uid);
     vn__sq_text(st, 3, e->notification_type);
