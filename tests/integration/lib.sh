@@ -129,7 +129,9 @@ db_lock() {
         sqlite3 "$db" <"$T/db_lock.fifo" >/dev/null &
         VN_LOCK_PID=$!
         VN_PIDS+=("$VN_LOCK_PID")
-        echo 'BEGIN EXCLUSIVE;' >&9
+        # With a busy timeout: without one, BEGIN EXCLUSIVE fails at once ("database is
+        # locked") when it meets one of serve's own transactions, and the lock is never held.
+        printf '.timeout 5000\nBEGIN EXCLUSIVE;\n' >&9
         wait_for 10 bash -c "! sqlite3 '$db' 'BEGIN IMMEDIATE; ROLLBACK;'" ||
             fail "the test could not lock the database $db"
         ;;

@@ -822,6 +822,127 @@ static void test_key_change_still_marks_both_keys(void **state)
     assert_int_equal(raw_int(f->path, "SELECT count(*) FROM change_dirty"), 1);
 }
 
+/*
+ * batch.c: in an optimistic transaction the asset counts are kept in memory and written once.
+ * The result must be what the upserts give, one by one: the same deltas (overflow edges, new
+ * and existing assets, sums leaving the range and coming back) applied to one asset in guarded
+ * transactions and to its twin in optimistic ones end with the same counts and needsSync.
+ */
+static uint64_t xorshift(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static void test_optimistic_asset_counts_match_the_upserts(void **state)
+{
+    struct fx *f = *state;
+    /* Mostly small deltas (so that each condition of needsSync decides some rounds alone),
+     * a quarter at the edges of int64. */
+    static const long long small[] = {0, 1, -1, 2, -2, 5, -5, 20};
+    static const long long edge[] = {INT64_MAX, INT64_MIN,    INT64_MAX - 1, INT64_MIN + 1,
+                                     1LL << 62, -(1LL << 62), 1000,          -1000};
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    char g[16], o[16], sql[96];
+    const int rounds = 400;
+
+    for (int i = 0; i < rounds; i++) {
+        int steps = 1 + (int)(xorshift(&x) % 4), existing = (int)(xorshift(&x) % 2);
+        long long seq[4][3], t0 = (long long)(xorshift(&x) % 8), a0 = (long long)(xorshift(&x) % 8);
+
+        snprintf(g, sizeof(g), "g%d", i);
+        snprintf(o, sizeof(o), "o%d", i);
+        for (int k = 0; k < steps; k++)
+            for (int c = 0; c < 3; c++)
+                seq[k][c] = xorshift(&x) % 4 ? small[xorshift(&x) % 8] : edge[xorshift(&x) % 8];
+        if (existing) { /* both start from the same committed row, needsSync cleared */
+            assert_int_equal(vn_store_begin(f->st), 0);
+            assert_int_equal(vn_store_asset_adjust(f->st, "u1", g, "STDQ", t0, a0, t0 - a0), 0);
+            assert_int_equal(vn_store_asset_adjust(f->st, "u1", o, "STDQ", t0, a0, t0 - a0), 0);
+            assert_int_equal(vn_store_commit(f->st), 0);
+            snprintf(sql, sizeof(sql),
+                     "UPDATE assets SET needs_sync = 0 WHERE adam_id IN ('%s', '%s')", g, o);
+            raw_exec(f->path, sql);
+        }
+        assert_int_equal(vn_store_begin(f->st), 0);
+        for (int k = 0; k < steps; k++)
+            assert_int_equal(
+                vn_store_asset_adjust(f->st, "u1", g, "STDQ", seq[k][0], seq[k][1], seq[k][2]), 0);
+        assert_int_equal(vn_store_commit(f->st), 0);
+        assert_int_equal(vn_store_begin(f->st), 0);
+        assert_int_equal(vn_store_optimistic(f->st), 0);
+        for (int k = 0; k < steps; k++)
+            assert_int_equal(
+                vn_store_asset_adjust(f->st, "u1", o, "STDQ", seq[k][0], seq[k][1], seq[k][2]), 0);
+        assert_int_equal(vn_store_commit(f->st), 0);
+    }
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM assets AS g JOIN assets AS o "
+                                      "ON o.adam_id = 'o' || substr(g.adam_id, 2) "
+                                      "WHERE g.adam_id LIKE 'g%'"),
+                     rounds);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM assets AS g JOIN assets AS o "
+                                      "ON o.adam_id = 'o' || substr(g.adam_id, 2) "
+                                      "WHERE g.adam_id LIKE 'g%' AND "
+                                      "(g.total_count IS NOT o.total_count OR "
+                                      "g.assigned_count IS NOT o.assigned_count OR "
+                                      "g.available_count IS NOT o.available_count OR "
+                                      "g.needs_sync IS NOT o.needs_sync OR "
+                                      "typeof(o.total_count) <> 'integer')"),
+                     0);
+    /* Some rounds did saturate and flag a sync (the test covers the edges it means to). */
+    assert_true(raw_int(f->path, "SELECT count(*) FROM assets WHERE adam_id LIKE 'o%' AND "
+                                 "total_count IN (9223372036854775807, -9223372036854775808)") > 0);
+    /* The change log's last change of each optimistic asset shows its final counts. */
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM assets AS a WHERE a.adam_id LIKE 'o%' "
+                                      "AND (SELECT c.row ->> '$.totalCount' FROM changes AS c "
+                                      "WHERE c.kind = 'asset' AND c.row ->> '$.adamId' = "
+                                      "a.adam_id ORDER BY c.seq DESC LIMIT 1) IS NOT "
+                                      "a.total_count"),
+                     0);
+}
+
+/*
+ * The rows kept in memory are the truth only until another statement looks: a read on the
+ * same handle inside the transaction sees every adjustment so far; a rollback forgets them;
+ * the writes of a transaction with several assets all land.
+ */
+static void test_optimistic_asset_counts_seen_before_the_commit(void **state)
+{
+    struct fx *f = *state;
+    struct vn_filter flt = {.adam_id = "1"};
+    struct rows r;
+
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_optimistic(f->st), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(vn_store_asset_adjust(f->st, "u1", "1", "STDQ", 1, 0, 1), 0);
+    assert_int_equal(q(f->st, VN_Q_ASSETS, &flt, &r), 1);
+    assert_non_null(strstr(r.text[0], "totalCount=3"));
+    assert_int_equal(vn_store_asset_adjust(f->st, "u1", "1", "STDQ", 2, 0, 2), 0);
+    for (int i = 0; i < 20; i++) { /* more assets than are kept at once */
+        char adam[8];
+        snprintf(adam, sizeof(adam), "a%d", i);
+        assert_int_equal(vn_store_asset_adjust(f->st, "u1", adam, "STDQ", i, 0, i), 0);
+        assert_int_equal(vn_store_asset_adjust(f->st, "u1", adam, "STDQ", 1, 0, 1), 0);
+    }
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(raw_int(f->path, "SELECT total_count FROM assets WHERE adam_id = '1'"), 5);
+    assert_int_equal(raw_int(f->path, "SELECT sum(total_count) FROM assets WHERE adam_id "
+                                      "LIKE 'a%'"),
+                     190 + 20);
+
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_optimistic(f->st), 0);
+    assert_int_equal(vn_store_asset_adjust(f->st, "u1", "1", "STDQ", 100, 0, 100), 0);
+    assert_int_equal(vn_store_rollback(f->st), 0);
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_asset_adjust(f->st, "u1", "1", "STDQ", 1, 0, 1), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(raw_int(f->path, "SELECT total_count FROM assets WHERE adam_id = '1'"), 6);
+}
+
 static void test_quarantine_keeps_capped_body_and_original_length(void **state)
 {
     struct fx *f = *state;
@@ -1054,6 +1175,8 @@ int main(void)
         T(test_received_at_across_seconds),
         T(test_optimistic_transactions),
         T(test_key_change_still_marks_both_keys),
+        T(test_optimistic_asset_counts_match_the_upserts),
+        T(test_optimistic_asset_counts_seen_before_the_commit),
         T(test_quarantine_keeps_capped_body_and_original_length),
         T(test_counts_stay_integers_past_int64),
         T(test_migration_5_turns_real_counts_into_integers),

@@ -134,8 +134,12 @@ _Static_assert(sizeof(sql) / sizeof(sql[0]) <= VN_STORE_COPY_TABLES_MAX, "too ma
 
 static int prepare(struct vn__sqlite *s, const char *text, sqlite3_stmt **st)
 {
-    int rc = sqlite3_prepare_v2(s->db, text, -1, st, NULL);
+    int rc = vn__sq_assets_flush(s); /* batch.c: rows kept in memory first */
 
+    *st = NULL;
+    if (rc)
+        return rc;
+    rc = sqlite3_prepare_v2(s->db, text, -1, st, NULL);
     return rc == SQLITE_OK ? 0 : vn__sq_fail(s, rc);
 }
 

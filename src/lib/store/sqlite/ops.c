@@ -19,6 +19,8 @@ static sqlite3_stmt *prepare(struct vn__sqlite *s, const char *sql)
 {
     sqlite3_stmt *st = NULL;
 
+    if (vn__sq_assets_flush(s) != 0) /* batch.c: rows kept in memory first */
+        return NULL;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
         vn__store_set_error(&s->base, "cannot prepare a query: %s", sqlite3_errmsg(s->db));
         sqlite3_finalize(st);

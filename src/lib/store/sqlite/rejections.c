@@ -10,8 +10,12 @@
 
 static int prepare(struct vn__sqlite *s, const char *sql, sqlite3_stmt **out)
 {
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, out, NULL);
+    int rc = vn__sq_assets_flush(s); /* batch.c: rows kept in memory first */
 
+    *out = NULL;
+    if (rc)
+        return rc;
+    rc = sqlite3_prepare_v2(s->db, sql, -1, out, NULL);
     return rc == SQLITE_OK ? 0 : vn__sq_fail(s, rc);
 }
 

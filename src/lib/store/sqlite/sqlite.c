@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,23 @@ int vn__sq_lost(struct vn__sqlite *s, const char *what)
     return code;
 }
 
+/* The statements that may run while batch.c keeps asset rows: the ledger's and its own. */
+static int pending_ok(enum vn__sq_slot slot)
+{
+    switch (slot) {
+    case VN_SQ_NOTIF_INSERT:
+    case VN_SQ_NOTIF_REPEAT:
+    case VN_SQ_NOTIF_REPEAT_LOG:
+    case VN_SQ_ASSET_ADJUST: /* of a key not kept (batch.c said so) */
+    case VN_SQ_ASSET_LOAD:
+    case VN_SQ_ASSET_STORE:
+    case VN_SQ_ASSET_CREATE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 sqlite3_stmt *vn__sq_stmt(struct vn__sqlite *s, enum vn__sq_slot slot, const char *sql)
 {
     int rc;
@@ -131,6 +149,14 @@ sqlite3_stmt *vn__sq_stmt(struct vn__sqlite *s, enum vn__sq_slot slot, const cha
     if (s->txn_ms && sqlite3_get_autocommit(s->db)) {
         s->stmt_rc = vn__sq_lost(s, "cannot go on");
         return NULL;
+    }
+    /* Asset rows kept in memory (batch.c) go to the table before any other statement. */
+    if (s->nassets && !pending_ok(slot)) {
+        rc = vn__sq_assets_flush(s);
+        if (rc) {
+            s->stmt_rc = rc;
+            return NULL;
+        }
     }
     if (s->stmt[slot])
         return s->stmt[slot];
@@ -282,6 +308,7 @@ void vn__sq_abort(struct vn__sqlite *s)
 
     s->txn_ms = 0;
     s->changes_seq = 0;
+    vn__sq_assets_forget(s);
     if (sqlite3_get_autocommit(s->db))
         return;
     memcpy(keep, s->base.last_error, sizeof(keep));
@@ -619,6 +646,20 @@ static void close_db(struct vn__sqlite *s)
     s->db = NULL;
 }
 
+/*
+ * Process-wide settings, before SQLite initialises (the first open): no memory statistics.
+ * Nothing here reads them (sqlite3_memory_used), and keeping them takes a global mutex around
+ * every allocation SQLite makes: Debian's build has no lookaside, so a statement's cursors and
+ * a trigger's frame are malloc'd at each run (about 100 allocations per ASSET_COUNT). If
+ * SQLite was initialised already, the call is refused and nothing changes.
+ */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+static void sqlite_process_config(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct vn_store *vn__store_sqlite_open(struct vn__store_url *u, const struct vn_store_options *opts,
                                        struct vn_error *err)
 {
@@ -626,6 +667,7 @@ struct vn_store *vn__store_sqlite_open(struct vn__store_url *u, const struct vn_
     struct vn__sqlite *s;
     int rc;
 
+    pthread_once(&sqlite_once, sqlite_process_config);
     s = calloc(1, sizeof(*s));
     if (!s) {
         vn_error_set(err, -ENOMEM, "cannot open database '%s': out of memory", path);
@@ -726,6 +768,7 @@ static int sqlite_begin(struct vn_store *st)
     }
     s->txn_ms = 0; /* a transaction SQLite dropped, and the caller did not roll back */
     s->optimistic = 0;
+    vn__sq_assets_forget(s);
     rc = check_file(s);
     if (rc)
         return rc;
@@ -744,6 +787,7 @@ static int sqlite_rollback(struct vn_store *st)
 
     s->txn_ms = 0;
     s->optimistic = 0;
+    vn__sq_assets_forget(s);
     if (sqlite3_get_autocommit(s->db))
         return 0;
     return vn__sq_exec(s, VN_SQ_ROLLBACK, "ROLLBACK");
@@ -763,7 +807,9 @@ static int sqlite_commit(struct vn_store *st)
         s->txn_ms = 0;
         return rc;
     }
-    rc = vn__sq_changes_flush(s); /* the change log, in this transaction (api.c) */
+    rc = vn__sq_assets_flush(s); /* asset rows kept in memory (batch.c) */
+    if (!rc)
+        rc = vn__sq_changes_flush(s); /* the change log, in this transaction (api.c) */
     if (!rc)
         rc = vn__sq_exec(s, VN_SQ_COMMIT, "COMMIT");
     if (rc)

@@ -32,6 +32,9 @@ enum vn__sq_slot {
     VN_SQ_STORED_IDS,
     VN_SQ_QUARANTINE,
     VN_SQ_ASSET_ADJUST,
+    VN_SQ_ASSET_LOAD, /* batch.c */
+    VN_SQ_ASSET_STORE,
+    VN_SQ_ASSET_CREATE,
     VN_SQ_ASSIGN_INSERT,
     VN_SQ_ASSIGN_DELETE_USER,
     VN_SQ_ASSIGN_DELETE_DEVICE,
@@ -173,6 +176,15 @@ enum vn__sq_slot {
     VN_SQ__COUNT
 };
 
+/* batch.c: an asset's counts in an optimistic transaction, not written yet. */
+#define VN_SQ_ASSETS_PENDING 16
+struct vn__sq_asset_row {
+    char uid[64], adam_id[64], pricing_param[32];
+    int existed; /* the row was in the table: written with an UPDATE, else an INSERT */
+    int needs_sync;
+    long long total, assigned, available;
+};
+
 struct vn__sqlite {
     struct vn_store base; /* first member: a struct vn_store * points at the whole handle */
     sqlite3 *db;
@@ -191,6 +203,9 @@ struct vn__sqlite {
     char iso_buf[VN_TIME_ISO_LEN];
     char describe[640];
     sqlite3_stmt *stmt[VN_SQ__COUNT];
+    /* batch.c: pending asset rows (only while optimistic) */
+    struct vn__sq_asset_row assets[VN_SQ_ASSETS_PENDING];
+    size_t nassets;
     /* the change log (api.c) */
     int64_t changes_seq;       /* the last seq the open transaction appended; 0 none */
     int64_t changes_pruned_ms; /* when this handle last pruned the log */
@@ -241,6 +256,21 @@ const char *vn__sq_now(struct vn__sqlite *s);
 /* vn_time_iso(ms, out), from a cache of the last second formatted: a group commit stamps
  * notifications of the same second, and formatting one costs more than its ledger row's bind. */
 void vn__sq_iso(struct vn__sqlite *s, int64_t ms, char out[VN_TIME_ISO_LEN]);
+
+/*
+ * batch.c. In an optimistic transaction, take an asset adjustment into the row kept in memory:
+ * 0 when taken, 1 when the caller must run the upsert itself (not optimistic, or a row this
+ * cannot keep), or an error. Every statement but the ledger's and the asset's own must be
+ * preceded by vn__sq_assets_flush (vn__sq_stmt and the handle's other prepare calls do it), and
+ * so must the commit; a rollback calls vn__sq_assets_forget.
+ */
+int vn__sq_assets_defer(struct vn__sqlite *s, const char *uid, const char *adam_id, const char *pp,
+                        long long d_total, long long d_assigned, long long d_available);
+int vn__sq_assets_flush(struct vn__sqlite *s);
+void vn__sq_assets_forget(struct vn__sqlite *s);
+/* One adjustment of a row with the upsert's arithmetic (exposed for the tests). */
+void vn__sq_asset_step(struct vn__sq_asset_row *r, long long d_total, long long d_assigned,
+                       long long d_available);
 
 /* Run one fixed statement (BEGIN, COMMIT, ...) of slot: 0 or the mapped error. */
 int vn__sq_exec(struct vn__sqlite *s, enum vn__sq_slot slot, const char *sql);

@@ -238,7 +238,13 @@ int vn__sq_asset_adjust(struct vn_store *st_, const char *uid, const char *adam_
 {
     struct vn__sqlite *s = vn__sq(st_);
     sqlite3_stmt *st;
+    int rc;
 
+    /* An optimistic group commit keeps the row in memory and writes it once (batch.c). */
+    rc = vn__sq_assets_defer(s, uid, adam_id, pricing_param ? pricing_param : "STDQ", d_total,
+                             d_assigned, d_available);
+    if (rc <= 0)
+        return rc;
     /*
      * A new row is an asset we did not know: it starts from the deltas and needs a sync. On
      * update every right-hand side sees the old row, so the check repeats the sums. A count
