@@ -94,7 +94,8 @@ static int load(struct vn__sqlite *s, const char *uid, const char *adam_id, cons
     int rc;
 
     memset(r, 0, sizeof(*r));
-    if (copy_key(r->uid, sizeof(r->uid), uid) || copy_key(r->adam_id, sizeof(r->adam_id), adam_id) ||
+    if (copy_key(r->uid, sizeof(r->uid), uid) ||
+        copy_key(r->adam_id, sizeof(r->adam_id), adam_id) ||
         copy_key(r->pricing_param, sizeof(r->pricing_param), pp))
         return 1;
     VN_SQ_STMT(st, s, VN_SQ_ASSET_LOAD,
