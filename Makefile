@@ -6,7 +6,8 @@
 #                (DEMO_ARGS=--quick: time-scaled further, and stop at the end)
 #   make bench   release build + wrk against vppnotify and nginx (bench/README.md);
 #                BACKEND=postgresql: 1 and 3 instances on PostgreSQL behind nginx (bench/pg.sh)
-#   make chaos   convergence under faults and kills against vppsim, ~10 min (CHAOS_SEED=N)
+#   make chaos   convergence under faults and kills against vppsim, ~10 min (CHAOS_SEED=N);
+#                BACKEND=postgresql: 3 instances on PostgreSQL, which is crashed and restarted too
 #   make fuzz    libFuzzer harnesses for a bounded time (FUZZ_SECONDS per harness)
 #   make install install under PREFIX (default /usr/local), staged under DESTDIR if set
 #   make deb     the Debian package (dpkg-buildpackage, debhelper) in build-deb/, lintian-checked
@@ -74,9 +75,10 @@ bench:
 	@if [ "$(BACKEND)" = postgresql ]; then bench/pg.sh; else bench/run.sh; fi
 
 # Convergence under faults, about ten minutes; CHAOS_SEED=N replays a run (tests/chaos/chaos.sh).
+# BACKEND=postgresql: three instances on a throwaway PostgreSQL cluster, which crashes too.
 chaos: build
 	@scripts/deps.sh test
-	@VN_BUILD_DIR=$(CURDIR)/build tests/chaos/chaos.sh
+	@VN_BUILD_DIR=$(CURDIR)/build CHAOS_BACKEND=$(BACKEND) tests/chaos/chaos.sh
 
 bench-cpu:
 	@scripts/deps.sh bench

@@ -10,6 +10,12 @@
 # Reproducible: CHAOS_SEED=N (printed at the start) gives the same operations and faults in
 # the same order (vppsim gets --seed too); timing still varies between runs.
 # Knobs: CHAOS_SEED, CHAOS_OPS, CHAOS_LOCATIONS, CHAOS_WORKERS, CHAOS_MAX_ITEMS.
+#
+# CHAOS_BACKEND=postgresql (`make chaos BACKEND=postgresql`): contract §9 under the same load.
+# A throwaway cluster (tests/pg/cluster.sh) and CHAOS_INSTANCES (3) serve instances on one
+# schema; the locations' notification URLs are spread over the instances, the leases move the
+# trackers and syncs (--lease-ttl 4s) when a holder is killed, and PostgreSQL itself is
+# crashed (immediate stop) and restarted among the faults.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 : "${VN_SOURCE_DIR:=$(cd "$HERE/../.." && pwd)}"
@@ -28,19 +34,35 @@ else
     MAXI=${CHAOS_MAX_ITEMS:-40}
 fi
 WORKERS=${CHAOS_WORKERS:-4}
+BACKEND=${CHAOS_BACKEND:-sqlite}
+case $BACKEND in
+sqlite) NINST=1 ;;
+postgresql) NINST=${CHAOS_INSTANCES:-3} ;;
+*) echo "chaos: CHAOS_BACKEND must be sqlite or postgresql, got '$BACKEND'" >&2; exit 2 ;;
+esac
+[[ "$NINST" =~ ^[1-9]$ ]] || { echo "chaos: CHAOS_INSTANCES must be 1..9, got '$NINST'" >&2; exit 2; }
 SEED=${CHAOS_SEED:-$(($(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 32767 + 1))}
 [[ "$SEED" =~ ^[0-9]+$ ]] && [ "$SEED" -ge 1 ] && [ "$SEED" -le 32767 ] ||
     { echo "chaos: CHAOS_SEED must be 1..32767, got '$SEED'" >&2; exit 2; }
 POOL=$((MAXI * 40))    # serial numbers and users per location
 SIM_SCALE=0.01          # Apple's 1-5 minutes of retries become 0.6-3 s
 
+CLUSTER="$VN_SOURCE_DIR/tests/pg/cluster.sh"
+if [ "$BACKEND" = postgresql ]; then
+    PG=$(mktemp -d "${TMPDIR:-/tmp}/vn-chaos-pg.XXXXXX") # not in $T: the server's user reaches it
+    VN_TEST_PG=$(bash "$CLUSTER" start "$PG") || { echo "chaos: no PostgreSQL cluster" >&2; exit 1; }
+    export VN_TEST_PG # lib.sh makes the store a schema of it
+fi
 # shellcheck source=../integration/lib_apple.sh
 . "$VN_SOURCE_DIR/tests/integration/lib_apple.sh"
+if [ "$BACKEND" = postgresql ]; then
+    trap 'bash "$CLUSTER" stop "$PG" >/dev/null 2>&1 || true; rm -rf "$PG"; vn_cleanup' EXIT
+fi
 VN_TEST_NAME=chaos
 RANDOM=$SEED
 started=$SECONDS
 echo "chaos: seed $SEED (CHAOS_SEED=$SEED reproduces it), $OPS operations on $NLOC locations," \
-    "$WORKERS at a time, up to $MAXI items each"
+    "$WORKERS at a time, up to $MAXI items each; $BACKEND, $NINST instance(s) of serve"
 
 # ---- vppsim and serve on ports that survive their restarts ---------------------------------
 SIMST="$T/sim.state"
@@ -57,21 +79,26 @@ sim_up() { # [PORT]
 }
 SERVE_ARGS=(--sync-full-interval 20s --sync-delta-interval 7s --event-quiet 2s
     --event-poll-interval 1s --event-stall 30s --apple-backoff 200ms --apple-retry-max 2s)
-serve_up() { # [PORT]
-    rm -f "$T/ready"
+[ "$BACKEND" = sqlite ] || SERVE_ARGS+=(--lease-ttl 4s)
+declare -a SERVE_PID SERVE_PORT SERVE_URL
+serve_up() { # N [PORT]: instance N (1..NINST); its log is $T/serve.N.log
+    local n=$1
+    rm -f "$T/ready.$n"
     # --api-listen on port 0: its default, the fixed 127.0.0.1:8090, is taken when two suites run.
-    "$VPPNOTIFY" serve --db "$T/vn.db" --listen "127.0.0.1:${1:-0}" --api-listen 127.0.0.1:0 \
-        --ready-file "$T/ready" "${SERVE_ARGS[@]}" >>"$T/serve.log" 2>&1 &
-    VN_SERVE_PID=$!
-    VN_PIDS+=("$VN_SERVE_PID")
-    wait_for 20 test -s "$T/ready" || return 1
-    VN_URL="http://$(head -n1 "$T/ready")"
-    SERVE_PORT=${VN_URL##*:}
+    "$VPPNOTIFY" serve --db "$VN_DB" --listen "127.0.0.1:${2:-0}" --api-listen 127.0.0.1:0 \
+        --ready-file "$T/ready.$n" "${SERVE_ARGS[@]}" >>"$T/serve.$n.log" 2>&1 &
+    SERVE_PID[$n]=$!
+    VN_PIDS+=("${SERVE_PID[$n]}")
+    wait_for 20 test -s "$T/ready.$n" || return 1
+    SERVE_URL[$n]="http://$(head -n1 "$T/ready.$n")"
+    SERVE_PORT[$n]=${SERVE_URL[$n]##*:}
 }
 
 sim_up
 export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"
-serve_up || fail "serve did not start (see $T/serve.log)"
+for i in $(seq "$NINST"); do
+    serve_up "$i" || fail "serve instance $i did not start (see $T/serve.$i.log)"
+done
 
 # ---- the organizations -----------------------------------------------------------------
 LOCS=()
@@ -80,7 +107,9 @@ for l in $(seq "$NLOC"); do
     LOCS+=("$LOC_UID")
     STF="$T/stoken.$LOC_UID"
     (umask 077 && printf '%s\n' "$STOKEN" >"$STF")
-    vn_cli location add --stoken-file "$STF" --public-url "$VN_URL/notifications" \
+    # The locations' notifications go to the instances in turn.
+    vn_cli location add --stoken-file "$STF" \
+        --public-url "${SERVE_URL[$(((l - 1) % NINST + 1))]}/notifications" \
         >/dev/null 2>"$T/err" || fail "subscribe: $(cat "$T/err")"
     jq -nc --arg u "$LOC_UID" --argjson pool "$POOL" '{uId: $u,
       assets: [range(5) | {adamId: "\(1000 + .)", totalCount: ($pool * 2)}],
@@ -97,6 +126,7 @@ done
 declare -A DONE FAILED
 KILLS_SERVE=0
 KILLS_SIM=0
+CRASHES_PG=0
 FAULTS=()
 CLI_ARGS=(--apple-backoff 200ms --apple-retry-max 2s --apple-attempts 8)
 
@@ -189,10 +219,19 @@ fault() {
         curl -fsS -o /dev/null -X POST "$SIM/_sim/faults" \
             -d "{\"http$code\":{\"count\":$c,\"retryAfter\":1}}" 2>/dev/null && FAULTS+=("$c x HTTP $code")
     elif [ $r -lt 80 ]; then
-        kill -9 "$VN_SERVE_PID" 2>/dev/null || true
-        wait "$VN_SERVE_PID" 2>/dev/null || true
+        local i=$((1 + RANDOM % NINST))
+        kill -9 "${SERVE_PID[$i]}" 2>/dev/null || true
+        wait "${SERVE_PID[$i]}" 2>/dev/null || true
         KILLS_SERVE=$((KILLS_SERVE + 1))
-        serve_up "$SERVE_PORT" || fail "serve did not come back on port $SERVE_PORT (see $T/serve.log)"
+        serve_up "$i" "${SERVE_PORT[$i]}" ||
+            fail "serve instance $i did not come back on port ${SERVE_PORT[$i]} (see $T/serve.$i.log)"
+    elif [ "$BACKEND" = postgresql ] && [ $r -lt 90 ]; then
+        # The database crashes (no shutdown checkpoint) and comes back: serve answers 503 and
+        # reconnects meanwhile, the CLI's requests fail or retry; nothing restarts serve.
+        bash "$CLUSTER" kill "$PG" || fail "PostgreSQL did not stop"
+        sleep 0.$((RANDOM % 10))
+        bash "$CLUSTER" restart "$PG" || fail "PostgreSQL did not start again"
+        CRASHES_PG=$((CRASHES_PG + 1))
     else
         kill -9 "$SIM_PID" 2>/dev/null || true
         wait "$SIM_PID" 2>/dev/null || true
@@ -205,7 +244,7 @@ fault() {
 # wait_ops: wait for the operations in flight (not for serve and vppsim: bare `wait` would).
 wait_ops() {
     local p
-    p=$(jobs -p | grep -vxF -e "$VN_SERVE_PID" -e "$SIM_PID" || true)
+    p=$(jobs -p | grep -vxF -e "$SIM_PID" $(printf -- '-e %s ' "${SERVE_PID[@]}") || true)
     [ -z "$p" ] || wait $p 2>/dev/null || true
 }
 
@@ -223,7 +262,7 @@ traffic_s=$((SECONDS - started))
 curl -fsS -o /dev/null -X POST "$SIM/_sim/faults" -d '{"reset":true}'
 quiet_at=$SECONDS
 settle
-q() { sqlite3 -batch -noheader "$T/vn.db" "$1"; }
+q() { db_sql "$1"; }
 tracker_done() {
     [ "$(q "SELECT count(*) FROM event_tracking WHERE state = 'tracking' AND NOT stalled")" = 0 ] &&
         [ "$(q "SELECT count(*) FROM mirror_verify")" = 0 ]
@@ -272,13 +311,17 @@ sed -E "s/[0-9a-f]{8}-[0-9a-f-]{27}/EVENT/g; s/[0-9]{10,}/N/g; s/'[^']*'/'X'/g;
 echo "chaos: faults — ${#FAULTS[@]} changes ($(printf '%s; ' "${FAULTS[@]}" | head -c 600)...)"
 echo "chaos: deliveries — $(jq '.deliveries | length' <<<"$dl") attempts, $(jq '[.deliveries[] | select(.duplicate)] | length' <<<"$dl") duplicates, $(jq '[.deliveries[] | select(.status != 200)] | length' <<<"$dl") failed;" \
     "$(curl -fsS "$SIM/_sim/notifications?state=dropped&limit=10000" | jq '.notifications | length') notifications dropped"
-echo "chaos: kills — serve $KILLS_SERVE, vppsim $KILLS_SIM (SIGKILL, restarted)"
+echo "chaos: kills — serve $KILLS_SERVE, vppsim $KILLS_SIM (SIGKILL, restarted)" \
+    "$([ "$BACKEND" = sqlite ] || echo "; PostgreSQL crashed and restarted $CRASHES_PG times")"
 echo "chaos: time — traffic ${traffic_s} s, converged ${converge_s} s after traffic stopped"
 echo "chaos: found — before the last sync the mirror differed in:${before_sync:- nothing};" \
     "after it in:${after_sync:- nothing}; assets needsSync: $needs; keys waiting: $verify"
 [ -z "$after_sync" ] || fail "the mirror does not equal vppsim (seed $SEED):$after_sync"
 [ "$needs" = 0 ] || fail "$needs asset(s) left needsSync (seed $SEED)"
 [ "$verify" = 0 ] || fail "$verify key(s) still waiting for verification (seed $SEED)"
-vn_serve_stop
+for i in $(seq "$NINST"); do
+    VN_SERVE_PID=${SERVE_PID[$i]}
+    vn_serve_stop
+done
 sim_stop
 ok "chaos seed $SEED: the mirror equals vppsim in every table of $NLOC locations"
