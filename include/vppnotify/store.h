@@ -396,8 +396,12 @@ int vn_store_location_add_linked(struct vn_store *st, const char *uid, const cha
 /* ---- sync: replacing the mirror with Apple's records ------------------------------------ */
 
 /*
- * A sync writes every record it fetched with a generation number gen (unique per walk) and
- * then sweeps: rows of the location inside the scope that do not carry gen are deleted. Each
+ * A sync writes every record it fetched with a generation number gen (unique per walk, and
+ * growing with the walk's start) and then sweeps: rows of the location inside the scope that
+ * carry a lower generation (or none) are deleted. A row keeps the highest generation that
+ * returned it, and a write of a lower generation never changes a row a higher one wrote or
+ * confirmed: walks that overlap (a CLI sync beside serve's, another instance's) neither sweep
+ * away each other's rows nor put older data back. Each
  * call is inside a transaction of the caller (a sync writes page by page and sweeps in
  * chunks: writer.h). Each write returns 0 (the row was already so), 1 (added) or 2 (changed),
  * or < 0. Assets written by a sync lose needsSync.

@@ -273,7 +273,7 @@ diffs() { # the tables where the mirror differs from vppsim, per location
     local out="" l t
     for l in "${LOCS[@]}"; do
         for t in assets assignments users subscriptions subscription-assignments; do
-            (mirror_equals_sim "$l" "$t") >/dev/null 2>&1 || out+=" $l:$t"
+            (mirror_equals_sim "$l" "$t") >/dev/null 2>"$T/diff.$l.$t" || out+=" $l:$t"
         done
     done
     echo "$out"
@@ -316,7 +316,13 @@ echo "chaos: kills — serve $KILLS_SERVE, vppsim $KILLS_SIM (SIGKILL, restarted
 echo "chaos: time — traffic ${traffic_s} s, converged ${converge_s} s after traffic stopped"
 echo "chaos: found — before the last sync the mirror differed in:${before_sync:- nothing};" \
     "after it in:${after_sync:- nothing}; assets needsSync: $needs; keys waiting: $verify"
-[ -z "$after_sync" ] || fail "the mirror does not equal vppsim (seed $SEED):$after_sync"
+if [ -n "$after_sync" ]; then
+    for d in $after_sync; do # LOCATION:TABLE: what differed (diff's first lines; < vppsim, > mirror)
+        echo "chaos: $d differs:" >&2
+        head -n 12 "$T/diff.${d%%:*}.${d#*:}" | sed 's/^/    /' >&2
+    done
+    fail "the mirror does not equal vppsim (seed $SEED):$after_sync"
+fi
 [ "$needs" = 0 ] || fail "$needs asset(s) left needsSync (seed $SEED)"
 [ "$verify" = 0 ] || fail "$verify key(s) still waiting for verification (seed $SEED)"
 for i in $(seq "$NINST"); do

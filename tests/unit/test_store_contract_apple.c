@@ -321,6 +321,66 @@ static void test_sync_sweep_removes_rows_of_other_generations_in_scope(void **st
     assert_non_null(strstr(r.text[0], "uId=u2 "));
 }
 
+/*
+ * Two walks of one location that overlap (a CLI sync beside serve's scheduled one, or another
+ * instance's): generations grow with the walk's start, a row keeps the highest generation that
+ * returned it, and a sweep removes only rows of a lower one, so the older walk's sweep does not
+ * delete what the newer walk returned, and the older walk's stale data does not replace what the
+ * newer walk confirmed. (Before: the older walk's sweep emptied the table of the rows the newer
+ * walk had re-tagged.)
+ */
+static void test_overlapping_walks_keep_each_others_rows(void **state)
+{
+    struct fx *f = *state;
+    struct vn_assignment a[4];
+    const char *who[4] = {"s1", "s2", "s3", "s4"};
+    long long removed = -1;
+    struct rows r;
+
+    for (int i = 0; i < 4; i++) {
+        memset(&a[i], 0, sizeof(a[i]));
+        vn_strlcpy(a[i].adam_id.s, "10", sizeof(a[i].adam_id.s));
+        a[i].pricing_param = "STDQ";
+        a[i].serial_number = who[i];
+    }
+    assert_int_equal(vn_store_begin(f->st), 0);
+    /* The older walk (generation 100) returns s1, s2; the newer (200) s1, s2, s3; then the
+     * older one's last page brings s4, which the newer walk did not see. */
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 100, INT64_MAX, &a[0]), 1);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 100, INT64_MAX, &a[1]), 1);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 200, INT64_MAX, &a[0]), 0);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 200, INT64_MAX, &a[1]), 0);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 200, INT64_MAX, &a[2]), 1);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 100, INT64_MAX, &a[3]), 1);
+    /* The older walk re-reads s1: the newer walk's mark stays. */
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 100, INT64_MAX, &a[0]) >= 0, 1);
+    /* The older walk ends first: nothing the newer one returned goes. */
+    assert_int_equal(
+        vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 100, INT64_MAX, NULL, 0, &removed), 0);
+    assert_int_equal(removed, 0);
+    /* The newer walk ends: s4, which only the older walk returned, goes. */
+    assert_int_equal(
+        vn_store_sync_sweep(f->st, VN_MT_ASSIGNMENTS, "u1", 200, INT64_MAX, NULL, 0, &removed), 0);
+    assert_int_equal(removed, 1);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(q(f->st, VN_Q_ASSIGNMENTS, NULL, &r), 3);
+    assert_non_null(strstr(r.text[0], "serialNumber=s1"));
+    assert_non_null(strstr(r.text[1], "serialNumber=s2"));
+    assert_non_null(strstr(r.text[2], "serialNumber=s3"));
+
+    /* Counts: the newer walk confirmed 5/1/4; the older walk's page said 3/1/2. */
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 100, INT64_MAX, "10", "STDQ", 3, 1, 2), 1);
+    assert_int_equal(vn_store_sync_asset(f->st, "u1", 200, INT64_MAX, "10", "STDQ", 5, 1, 4), 2);
+    assert_true(vn_store_sync_asset(f->st, "u1", 100, INT64_MAX, "10", "STDQ", 3, 1, 2) >= 0);
+    assert_int_equal(
+        vn_store_sync_sweep(f->st, VN_MT_ASSETS, "u1", 100, INT64_MAX, NULL, 0, &removed), 0);
+    assert_int_equal(removed, 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(q(f->st, VN_Q_ASSETS, NULL, &r), 1);
+    assert_non_null(strstr(r.text[0], "totalCount=5 "));
+}
+
 struct user_row {
     char status[32], email[64];
 };
@@ -928,6 +988,7 @@ int main(void)
         T(test_sync_writes_report_added_changed_unchanged),
         T(test_sync_sweep_removes_rows_of_other_generations_in_scope),
         T(test_sync_sweep_in_chunks),
+        T(test_overlapping_walks_keep_each_others_rows),
         T(test_sync_user_retired_twice_in_one_walk),
         T(test_sync_keeps_changes_newer_than_its_page),
         T(test_sync_user_twice_in_one_page_two_chunks),

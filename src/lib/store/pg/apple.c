@@ -266,10 +266,11 @@ int vn__pg_sync_asset(struct vn_store *st, const char *uid, int64_t gen, int64_t
         "UPDATE assets SET total_count = $6, assigned_count = $7, available_count = $8, "
         "  needs_sync = false, sync_gen = $4, updated_at = $5::timestamptz "
         "WHERE uid = $1 AND adam_id = $2 AND pricing_param = $3 AND clock <= $9 AND "
+        "  coalesce(sync_gen, 0) <= $4 AND "
         "  (total_count <> $6 OR assigned_count <> $7 OR available_count <> $8)";
-    static const char mark[] =
-        "UPDATE assets SET needs_sync = false, sync_gen = $4 "
-        "WHERE uid = $1 AND adam_id = $2 AND pricing_param = $3 AND clock <= $9";
+    static const char mark[] = "UPDATE assets SET needs_sync = false, sync_gen = $4 "
+                               "WHERE uid = $1 AND adam_id = $2 AND pricing_param = $3 AND clock "
+                               "<= $9 AND coalesce(sync_gen, 0) <= $4";
     static const char ins[] =
         "INSERT INTO assets(uid, adam_id, pricing_param, total_count, assigned_count, "
         "  available_count, needs_sync, updated_at, sync_gen) "
@@ -296,10 +297,12 @@ int vn__pg_sync_assignment(struct vn_store *st, const char *uid, int64_t gen, in
     /* $1 uid, $2 adam, $3 pp, $4 gen, $5 clientUserId, $6 serialNumber, $7 now, $8 seen */
     static const char mark_user[] =
         "UPDATE assignments SET sync_gen = $4 WHERE uid = $1 AND adam_id = $2 "
-        "AND pricing_param = $3 AND client_user_id = $5 AND clock <= $8";
+        "AND pricing_param = $3 AND client_user_id = $5 AND clock <= $8 AND coalesce(sync_gen, 0) "
+        "<= $4";
     static const char mark_device[] =
         "UPDATE assignments SET sync_gen = $4 WHERE uid = $1 AND adam_id = $2 "
-        "AND pricing_param = $3 AND serial_number = $6 AND clock <= $8";
+        "AND pricing_param = $3 AND serial_number = $6 AND clock <= $8 AND coalesce(sync_gen, 0) "
+        "<= $4";
     static const char ins[] =
         "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number, "
         "  sync_gen, updated_at) "
@@ -347,10 +350,10 @@ int vn__pg_sync_user(struct vn_store *st, const char *uid, int64_t gen, int64_t 
          * Retired record of the same clientUserId (store.h). */
         "  AND NOT (sync_gen IS NOT DISTINCT FROM $3 AND status IS DISTINCT FROM 'Retired' "
         "    AND $8 IS NOT DISTINCT FROM 'Retired') "
-        "  AND (clock <= $9 OR sync_gen IS NOT DISTINCT FROM $3)";
+        "  AND (clock <= $9 OR sync_gen IS NOT DISTINCT FROM $3) AND coalesce(sync_gen, 0) <= $3";
     static const char mark[] =
         "UPDATE users SET sync_gen = $3 WHERE uid = $1 AND client_user_id = $2 "
-        "AND (clock <= $9 OR sync_gen IS NOT DISTINCT FROM $3)";
+        "AND (clock <= $9 OR sync_gen IS NOT DISTINCT FROM $3) AND coalesce(sync_gen, 0) <= $3";
     static const char ins[] = "INSERT INTO users(uid, client_user_id, email, invite_code, id_hash, "
                               "  status, updated_at, sync_gen) "
                               "VALUES ($1, $2, $5, $6, $7, $8, $4::timestamptz, $3) "
@@ -384,12 +387,12 @@ int vn__pg_sync_subscription(struct vn_store *st, const char *uid, int64_t gen, 
         "UPDATE subscriptions SET parent_adam_id = $5, available_renewing = $6, "
         "  available_expiring = $7, total_renewing = $8, total_expiring = $9, sync_gen = $3, "
         "  updated_at = $4::timestamptz "
-        "WHERE uid = $1 AND adam_id = $2 AND clock <= $10 AND "
+        "WHERE uid = $1 AND adam_id = $2 AND clock <= $10 AND coalesce(sync_gen, 0) <= $3 AND "
         "  (parent_adam_id IS DISTINCT FROM $5 OR "
         "  available_renewing <> $6 OR available_expiring <> $7 OR total_renewing <> $8 OR "
         "  total_expiring <> $9)";
     static const char mark[] = "UPDATE subscriptions SET sync_gen = $3 WHERE uid = $1 AND "
-                               "adam_id = $2 AND clock <= $10";
+                               "adam_id = $2 AND clock <= $10 AND coalesce(sync_gen, 0) <= $3";
     static const char ins[] =
         "INSERT INTO subscriptions(uid, adam_id, parent_adam_id, available_renewing, "
         "  available_expiring, total_renewing, total_expiring, updated_at, sync_gen) "
@@ -419,10 +422,10 @@ int vn__pg_sync_seat(struct vn_store *st, const char *uid, int64_t gen, int64_t 
         "UPDATE subscription_assignments SET renewing = $4, sync_gen = $5, "
         "  updated_at = $6::timestamptz "
         "WHERE uid = $1 AND adam_id = $2 AND client_user_id = $3 AND renewing <> $4 "
-        "  AND clock <= $7";
+        "  AND clock <= $7 AND coalesce(sync_gen, 0) <= $5";
     static const char mark[] = "UPDATE subscription_assignments SET sync_gen = $5 "
                                "WHERE uid = $1 AND adam_id = $2 AND client_user_id = $3 "
-                               "AND clock <= $7";
+                               "AND clock <= $7 AND coalesce(sync_gen, 0) <= $5";
     static const char ins[] =
         "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, sync_gen, "
         "  updated_at) "
@@ -446,7 +449,7 @@ int vn__pg_sync_seat(struct vn_store *st, const char *uid, int64_t gen, int64_t 
 /* The rows a sweep deletes, at most $7 of them (NULL: all), by ctid. */
 #define SWEEP(table, where)                                                                        \
     "DELETE FROM " table " WHERE ctid IN (SELECT ctid FROM " table " WHERE uid = $1 " where        \
-    " AND sync_gen IS DISTINCT FROM $6::bigint AND clock <= $8::bigint LIMIT $7)"
+    " AND coalesce(sync_gen, 0) < $6::bigint AND clock <= $8::bigint LIMIT $7)"
 
 int vn__pg_sync_sweep(struct vn_store *st, enum vn_mirror_table table, const char *uid, int64_t gen,
                       int64_t since, const struct vn_mirror_scope *scope, long long limit,

@@ -313,11 +313,13 @@ int vn__sq_sync_asset(struct vn_store *st_, const char *uid, int64_t gen, int64_
         "UPDATE assets SET total_count = :total, assigned_count = :assigned, "
         "  available_count = :available, needs_sync = 0, sync_gen = :gen, updated_at = :now "
         "WHERE uid = :uid AND adam_id = :adam AND pricing_param = :pp AND clock <= :seen AND "
-        "  (total_count <> :total OR assigned_count <> :assigned OR "
+        "  coalesce(sync_gen, 0) <= :gen AND (total_count <> :total OR assigned_count <> :assigned "
+        "OR "
         "   available_count <> :available)");
     VN_SQ_STMT(mark, s, VN_SQ_SYNC_ASSET_MARK,
                "UPDATE assets SET needs_sync = 0, sync_gen = :gen "
-               "WHERE uid = :uid AND adam_id = :adam AND pricing_param = :pp AND clock <= :seen");
+               "WHERE uid = :uid AND adam_id = :adam AND pricing_param = :pp AND clock <= :seen "
+               "AND coalesce(sync_gen, 0) <= :gen");
     VN_SQ_STMT(ins, s, VN_SQ_SYNC_ASSET_INS,
                "INSERT INTO assets(uid, adam_id, pricing_param, total_count, assigned_count, "
                "  available_count, needs_sync, updated_at, sync_gen) "
@@ -352,11 +354,13 @@ int vn__sq_sync_assignment(struct vn_store *st_, const char *uid, int64_t gen, i
     if (a->client_user_id)
         VN_SQ_STMT(mark, s, VN_SQ_SYNC_ASSIGN_MARK_USER,
                    "UPDATE assignments SET sync_gen = :gen WHERE uid = :uid AND adam_id = :adam "
-                   "AND pricing_param = :pp AND client_user_id = :who AND clock <= :seen");
+                   "AND pricing_param = :pp AND client_user_id = :who AND clock <= :seen"
+                   " AND coalesce(sync_gen, 0) <= :gen");
     else
         VN_SQ_STMT(mark, s, VN_SQ_SYNC_ASSIGN_MARK_DEVICE,
                    "UPDATE assignments SET sync_gen = :gen WHERE uid = :uid AND adam_id = :adam "
-                   "AND pricing_param = :pp AND serial_number = :who AND clock <= :seen");
+                   "AND pricing_param = :pp AND serial_number = :who AND clock <= :seen"
+                   " AND coalesce(sync_gen, 0) <= :gen");
     VN_SQ_STMT(ins, s, VN_SQ_SYNC_ASSIGN_INS,
                "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, "
                "  serial_number, sync_gen, updated_at) "
@@ -397,10 +401,10 @@ int vn__sq_sync_user(struct vn_store *st_, const char *uid, int64_t gen, int64_t
                "WHERE uid = :uid AND client_user_id = :cuid AND (email IS NOT :email OR "
                "  invite_code IS NOT :invite OR id_hash IS NOT :hash OR status IS NOT :status) "
                "  AND NOT (sync_gen IS :gen AND status IS NOT 'Retired' AND :status IS 'Retired') "
-               "  AND (clock <= :seen OR sync_gen IS :gen)");
+               "  AND (clock <= :seen OR sync_gen IS :gen) AND coalesce(sync_gen, 0) <= :gen");
     VN_SQ_STMT(mark, s, VN_SQ_SYNC_USER_MARK,
                "UPDATE users SET sync_gen = :gen WHERE uid = :uid AND client_user_id = :cuid "
-               "AND (clock <= :seen OR sync_gen IS :gen)");
+               "AND (clock <= :seen OR sync_gen IS :gen) AND coalesce(sync_gen, 0) <= :gen");
     VN_SQ_STMT(ins, s, VN_SQ_SYNC_USER_INS,
                "INSERT INTO users(uid, client_user_id, email, invite_code, id_hash, status, "
                "  updated_at, sync_gen) "
@@ -430,12 +434,12 @@ int vn__sq_sync_subscription(struct vn_store *st_, const char *uid, int64_t gen,
                "  available_expiring = :ae, total_renewing = :tr, total_expiring = :te, "
                "  sync_gen = :gen, updated_at = :now "
                "WHERE uid = :uid AND adam_id = :adam AND clock <= :seen AND "
-               "  (parent_adam_id IS NOT :parent OR "
+               "  coalesce(sync_gen, 0) <= :gen AND (parent_adam_id IS NOT :parent OR "
                "  available_renewing <> :ar OR available_expiring <> :ae OR total_renewing <> :tr "
                "  OR total_expiring <> :te)");
     VN_SQ_STMT(mark, s, VN_SQ_SYNC_SUB_MARK,
                "UPDATE subscriptions SET sync_gen = :gen WHERE uid = :uid AND adam_id = :adam "
-               "AND clock <= :seen");
+               "AND clock <= :seen AND coalesce(sync_gen, 0) <= :gen");
     VN_SQ_STMT(ins, s, VN_SQ_SYNC_SUB_INS,
                "INSERT INTO subscriptions(uid, adam_id, parent_adam_id, available_renewing, "
                "  available_expiring, total_renewing, total_expiring, updated_at, sync_gen) "
@@ -464,11 +468,11 @@ int vn__sq_sync_seat(struct vn_store *st_, const char *uid, int64_t gen, int64_t
                "UPDATE subscription_assignments SET renewing = :renewing, sync_gen = :gen, "
                "  updated_at = :now "
                "WHERE uid = :uid AND adam_id = :adam AND client_user_id = :cuid AND "
-               "  renewing <> :renewing AND clock <= :seen");
+               "  renewing <> :renewing AND clock <= :seen AND coalesce(sync_gen, 0) <= :gen");
     VN_SQ_STMT(mark, s, VN_SQ_SYNC_SEAT_MARK,
                "UPDATE subscription_assignments SET sync_gen = :gen "
                "WHERE uid = :uid AND adam_id = :adam AND client_user_id = :cuid "
-               "AND clock <= :seen");
+               "AND clock <= :seen AND coalesce(sync_gen, 0) <= :gen");
     VN_SQ_STMT(ins, s, VN_SQ_SYNC_SEAT_INS,
                "INSERT INTO subscription_assignments(uid, adam_id, client_user_id, renewing, "
                "  sync_gen, updated_at) "
@@ -489,7 +493,7 @@ int vn__sq_sync_seat(struct vn_store *st_, const char *uid, int64_t gen, int64_t
 /* The rows a sweep deletes, at most :limit of them (-1: all), by rowid. */
 #define SWEEP(table, where)                                                                        \
     "DELETE FROM " table " WHERE rowid IN (SELECT rowid FROM " table " WHERE uid = :uid " where    \
-    " AND sync_gen IS NOT :gen AND clock <= :since LIMIT :limit)"
+    " AND coalesce(sync_gen, 0) < :gen AND clock <= :since LIMIT :limit)"
 
 int vn__sq_sync_sweep(struct vn_store *st_, enum vn_mirror_table table, const char *uid,
                       int64_t gen, int64_t since, const struct vn_mirror_scope *scope,
