@@ -98,6 +98,21 @@ NGINX_PID=$!
 pids+=("$NGINX_PID")
 sleep 0.5
 
+# The writer thread (named vn-writer): its CPU, and the group commits from /metrics (how many,
+# their mean size, the mean time of the flush + COMMIT), per scenario: the writer is serial, so
+# its busy share (CPU outside the commit + the commit's time) says whether it limits the load.
+writer_tid() { grep -l '^vn-writer$' /proc/"$SERVE_PID"/task/*/comm 2>/dev/null | head -n 1 | cut -d/ -f5; }
+writer_ticks() {
+    local t
+    t=$(writer_tid)
+    [ -n "$t" ] && sed 's/^.*) //' "/proc/$SERVE_PID/task/$t/stat" | awk '{ print $12 + $13 }' || echo 0
+}
+commit_stats() { # batches jobs commit_seconds
+    curl -s -H "Authorization: Bearer $API_KEY" "$API_URL/metrics" | awk '
+        /^vppnotify_ingest_batch_size_count / { b = $2 } /^vppnotify_ingest_batch_size_sum / { j = $2 }
+        /^vppnotify_commit_duration_seconds_sum / { c = $2 } END { printf "%d %d %s\n", b, j, c + 0 }'
+}
+
 rss_mib() {
     awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVE_PID/status"
 }
@@ -110,9 +125,11 @@ PROBE_PIDS=() # the consumers of the scenario running (the latency probe, the fe
 # run NAME URL CONNECTIONS MODE RUN [DUP_IDS]: one wrk run; its "BENCH {...}" line → $T/NAME.json,
 # the CPU seconds of vppnotify, the consumers, wrk, nginx and the machine → $T/NAME.cpu.json
 run() {
-    local name=$1 url=$2 conns=$3 mode=$4 runid=$5 dups=${6:-0} s0 c0 n0 m0 ng
+    local name=$1 url=$2 conns=$3 mode=$4 runid=$5 dups=${6:-0} s0 c0 n0 m0 ng w0 b0 j0 k0 b1 j1 k1
     echo "== $name: $conns connections, ${SECS}s"
     ng=$(nginx_pids)
+    read -r b0 j0 k0 <<<"$(commit_stats)"
+    w0=$(writer_ticks)
     s0=$(cpu_ticks "$SERVE_PID") c0=$(cpu_ticks "${PROBE_PIDS[@]}") n0=$(cpu_ticks $ng) m0=$(machine_ticks)
     # wrk's own CPU: the subshell's `times` (its children's user and system time).
     (
@@ -120,13 +137,22 @@ run() {
             -- "$mode" $UID1 "$TOKEN" "$runid" "$dups" >"$T/$name.wrk"
         times >"$T/$name.times"
     )
-    jq -n --argjson hz "$HZ" --argjson s "$(($(cpu_ticks "$SERVE_PID") - s0))" \
-        --argjson c "$(($(cpu_ticks "${PROBE_PIDS[@]}") - c0))" --argjson n "$(($(cpu_ticks $ng) - n0))" \
-        --argjson m "$(($(machine_ticks) - m0))" --arg w "$(tail -n 1 "$T/$name.times")" '
+    local s1 c1 n1 m1 w1
+    s1=$(cpu_ticks "$SERVE_PID") c1=$(cpu_ticks "${PROBE_PIDS[@]}") n1=$(cpu_ticks $ng) m1=$(machine_ticks)
+    w1=$(writer_ticks)
+    read -r b1 j1 k1 <<<"$(commit_stats)"
+    jq -n --argjson hz "$HZ" --argjson s "$((s1 - s0))" --argjson c "$((c1 - c0))" \
+        --argjson n "$((n1 - n0))" --argjson m "$((m1 - m0))" --argjson wt "$((w1 - w0))" \
+        --argjson b "$((b1 - b0))" --argjson j "$((j1 - j0))" --argjson k "$k1" --argjson k0 "$k0" \
+        --arg w "$(tail -n 1 "$T/$name.times")" '
         def secs: capture("(?<m>[0-9]+)m(?<s>[0-9.]+)s") | (.m | tonumber) * 60 + (.s | tonumber);
         ($w | split(" ") | map(secs) | add) as $wrk |
         {vppnotify: ($s / $hz), consumers: ($c / $hz), wrk: ($wrk * 100 | round / 100),
-         nginx: ($n / $hz), machine: ($m / $hz)}' >"$T/$name.cpu.json"
+         nginx: ($n / $hz), machine: ($m / $hz), writer_thread: ($wt / $hz),
+         group_commits: $b,
+         mean_batch: (if $b > 0 then ($j / $b * 10 | round / 10) else null end),
+         commit_ms: (if $b > 0 then (($k - $k0) / $b * 1e5 | round / 100) else null end)}' \
+        >"$T/$name.cpu.json"
     sed -n 's/^BENCH //p' "$T/$name.wrk" >"$T/$name.json"
     [ -s "$T/$name.json" ] || die "wrk printed no result for $name: $(cat "$T/$name.wrk")"
     jq -c '{requests, non_2xx, p50_ms: (.p50_us / 1000), p99_ms: (.p99_us / 1000)}' "$T/$name.json"
@@ -295,9 +321,9 @@ jq -r '
   row("ingest_during_sync"),
   "\nasset_count / ceiling = **\(.ratio_to_ceiling)** (the change log on, the latency probe long-polling the feed and receiving every asset change as a webhook message, verified); asset_count_bare / ceiling = **\(.ratio_to_ceiling_bare)** (the change log on, the feed followed by wrk, every asset change POSTed to nginx answering 204). Load average \(.load_average.before) before the run, \(.load_average.after) after. Instructions per notification (parse + apply, callgrind) = **\(.instructions_per_notification)**.",
   "\nCPU seconds during each scenario (of \(.run.cpus * .run.seconds_per_scenario) on the machine):\n",
-  "| scenario | vppnotify | consumers | wrk | nginx | machine (everything) |",
-  "| --- | --- | --- | --- | --- | --- |",
-  (.scenarios | to_entries[] | select(.value.cpu_s) | "| \(.key) | \(.value.cpu_s.vppnotify) | \(.value.cpu_s.consumers) | \(.value.cpu_s.wrk) | \(.value.cpu_s.nginx) | \(.value.cpu_s.machine) |"),
+  "| scenario | vppnotify | of which the writer thread | consumers | wrk | nginx | machine (everything) | group commits | mean batch | commit ms |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  (.scenarios | to_entries[] | select(.value.cpu_s) | "| \(.key) | \(.value.cpu_s.vppnotify) | \(.value.cpu_s.writer_thread // "–") | \(.value.cpu_s.consumers) | \(.value.cpu_s.wrk) | \(.value.cpu_s.nginx) | \(.value.cpu_s.machine) | \(.value.cpu_s.group_commits // "–") | \(.value.cpu_s.mean_batch // "–") | \(.value.cpu_s.commit_ms // "–") |"),
   "\nasset_count_bare'"'"'s feed consumer: \(.scenarios.asset_count_bare.feed_consumer.polls) long polls, \(.scenarios.asset_count_bare.feed_consumer.changes) changes, every one from its start to lastSeq \(.scenarios.asset_count_bare.feed_consumer.last_seq) once.",
   "\nChange latency under the asset_count load (\(.change_latency.probes) probes, from the notification'"'"'s 2xx): to a waiting GET /v1/changes p50 \(.change_latency.feed.p50_ms) ms, p99 \(.change_latency.feed.p99_ms) ms (max \(.change_latency.feed.max_ms)); to a webhook receiver p50 \(.change_latency.webhook.p50_ms) ms, p99 \(.change_latency.webhook.p99_ms) ms (max \(.change_latency.webhook.max_ms)). The probe made \(.probe.long_polls) long polls (\(.probe.feed_changes) changes) and verified \(.probe.webhook_messages) webhook messages (\(.probe.webhook_rejected) rejected).",
   "\ningest_during_sync: the asset_count load while serve ran its first full sync of \(.scenarios.ingest_during_sync.assignments) assignments from vppsim, which took \(.scenarios.ingest_during_sync.sync_ms) ms.",
