@@ -36,6 +36,7 @@ struct sim_config {
     char *fault_reorder;
     char *fault_delay;
     long long fault_delay_by_ms;
+    long long fault_latency_ms;
     long long fault_429;
     long long fault_503;
     long long fault_500;

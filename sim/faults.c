@@ -16,10 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COUNT_MAX 1000000
-#define RETRY_MAX 86400
-#define DELAY_MAX 86400000
-#define PATH_LEN  128
+#define COUNT_MAX   1000000
+#define RETRY_MAX   86400
+#define DELAY_MAX   86400000
+#define LATENCY_MAX 60000
+#define PATH_LEN    128
 
 /* An API fault: the next `count` requests, and/or each with `probability`. */
 struct forced {
@@ -40,6 +41,7 @@ struct async_fault {
 struct settings {
     double duplicate, drop, reorder, delay;
     long long delay_by_ms;
+    long long latency_ms; /* every API answer held this long */
     struct forced http429, http503, http500, api_error, error_body;
     struct async_fault async_error;
     long long version_change;
@@ -104,6 +106,7 @@ int sim_faults_new(const struct sim_config *c, struct sim_rng *rng, struct sim_f
                             c->fault_path, PATH_LEN - 1);
     }
     f->v.delay_by_ms = c->fault_delay_by_ms;
+    f->v.latency_ms = c->fault_latency_ms;
     f->v.http429.count = c->fault_429;
     f->v.http503.count = c->fault_503;
     f->v.http500.count = c->fault_500;
@@ -153,18 +156,18 @@ json_t *sim_faults_json(struct sim_faults *f)
     pthread_mutex_lock(&f->mu);
     v = f->v;
     pthread_mutex_unlock(&f->mu);
-    return json_pack("{s:f, s:f, s:f, s:f, s:I, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:f, s:o, s:o},"
-                     " s:I}",
-                     "duplicate", v.duplicate, "drop", v.drop, "reorder", v.reorder, "delay",
-                     v.delay, "delayByMs", (json_int_t)v.delay_by_ms, "http429",
-                     forced_json(&v.http429, 1, 0), "http503", forced_json(&v.http503, 1, 0),
-                     "http500", forced_json(&v.http500, 1, 0), "apiError",
-                     forced_json(&v.api_error, 1, 1), "errorBody", forced_json(&v.error_body, 0, 0),
-                     "asyncError", "count", (json_int_t)v.async_error.count, "probability",
-                     v.async_error.probability, "errorNumber",
-                     v.async_error.number ? json_integer(v.async_error.number) : json_null(),
-                     "kind", v.async_error.kind[0] ? json_string(v.async_error.kind) : json_null(),
-                     "versionChange", (json_int_t)v.version_change);
+    return json_pack(
+        "{s:f, s:f, s:f, s:f, s:I, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:f, s:o, s:o},"
+        " s:I, s:I}",
+        "duplicate", v.duplicate, "drop", v.drop, "reorder", v.reorder, "delay", v.delay,
+        "delayByMs", (json_int_t)v.delay_by_ms, "http429", forced_json(&v.http429, 1, 0), "http503",
+        forced_json(&v.http503, 1, 0), "http500", forced_json(&v.http500, 1, 0), "apiError",
+        forced_json(&v.api_error, 1, 1), "errorBody", forced_json(&v.error_body, 0, 0),
+        "asyncError", "count", (json_int_t)v.async_error.count, "probability",
+        v.async_error.probability, "errorNumber",
+        v.async_error.number ? json_integer(v.async_error.number) : json_null(), "kind",
+        v.async_error.kind[0] ? json_string(v.async_error.kind) : json_null(), "versionChange",
+        (json_int_t)v.version_change, "latencyMs", (json_int_t)v.latency_ms);
 }
 
 static int prob_value(const json_t *v, const char *name, double *out, struct vn_error *err)
@@ -327,6 +330,8 @@ int sim_faults_update(struct sim_faults *f, const json_t *body, struct vn_error 
             rc = prob_value(e, k, prob, err);
         else if (!strcmp(k, "delayByMs"))
             rc = int_value(e, k, DELAY_MAX, &v.delay_by_ms, err);
+        else if (!strcmp(k, "latencyMs"))
+            rc = int_value(e, k, LATENCY_MAX, &v.latency_ms, err);
         else if (!strcmp(k, "versionChange"))
             rc = int_value(e, k, COUNT_MAX, &v.version_change, err);
         else if (x)
@@ -381,6 +386,16 @@ int sim_faults_api(struct sim_faults *f, const char *path, struct sim_fault_hit 
         yes = 0;
     pthread_mutex_unlock(&f->mu);
     return yes;
+}
+
+int64_t sim_faults_latency_ms(struct sim_faults *f)
+{
+    int64_t ms;
+
+    pthread_mutex_lock(&f->mu);
+    ms = f->v.latency_ms;
+    pthread_mutex_unlock(&f->mu);
+    return ms;
 }
 
 int sim_faults_version_change(struct sim_faults *f)

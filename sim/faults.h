@@ -45,6 +45,8 @@ struct sim_fault_hit {
 };
 /* 1 and *hit when a forced fault answers this request to path (consuming one), else 0. */
 int sim_faults_api(struct sim_faults *f, const char *path, struct sim_fault_hit *hit);
+/* How long every API answer is held before it is sent (latencyMs, not scaled): 0 for none. */
+int64_t sim_faults_latency_ms(struct sim_faults *f);
 /* 1 if the next-page request should see a changed data set (consumes one). */
 int sim_faults_version_change(struct sim_faults *f);
 

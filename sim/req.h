@@ -57,6 +57,7 @@ struct sim_req {
     json_t *resp;
     long long retry_after; /* > 0: send Retry-After */
     const char *allow;     /* the Allow header of a 405 (static) */
+    int64_t hold_ms;       /* > 0: the server holds the answer this long (latencyMs fault) */
 
     /* How the engine runs it and hands it back (set by the server). */
     sim_handler run;

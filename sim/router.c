@@ -180,6 +180,7 @@ static void dispatch_api(struct sim_req *r, const char *sub)
     struct sim_fault_hit hit;
     sim_handler h;
 
+    r->hold_ms = sim_faults_latency_ms(c->faults);
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         if (!strcmp(routes[i].path, sub))
             rt = &routes[i];

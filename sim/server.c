@@ -17,18 +17,30 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_CONNECTIONS 512
 #define IDLE_TIMEOUT_S  60
+
+struct conn;
 
 struct sim_server {
     const struct sim_config *cfg;
     struct sim_engine *engine;
     struct sim_reqlog *log;
     struct MHD_Daemon *mhd;
+    /* Answers held back (the latencyMs fault), in order of due time, and the thread that
+     * resumes their connections when due (all at once when stopping). */
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+    pthread_t holder;
+    int have_holder;
+    int stopping;
+    struct conn *held;
 };
 
 enum phase { PH_BODY, PH_WAIT, PH_DONE };
@@ -43,15 +55,71 @@ struct conn {
     int phase;        /* enum phase; written by the engine thread when it hands the request back */
     int64_t start_us; /* monotonic: the headers were read */
     char agent[96];   /* User-Agent, cut (the request log tells instances apart by it) */
+    int64_t due_ns;   /* held: when to resume (monotonic) */
+    struct conn *next_held;
 };
 
-/* The engine is done with the request: let MHD send the answer (engine thread). */
+static void resume_now(struct conn *cs)
+{
+    __atomic_store_n(&cs->phase, PH_DONE, __ATOMIC_RELEASE);
+    MHD_resume_connection(cs->mc);
+}
+
+/* Queue cs until its due time: 1, or 0 when the server stops (answer at once). */
+static int hold(struct sim_server *s, struct conn *cs, int64_t ms)
+{
+    struct conn **p;
+
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping || !s->have_holder) {
+        pthread_mutex_unlock(&s->mu);
+        return 0;
+    }
+    cs->due_ns = vn_mono_ns() + ms * 1000000;
+    for (p = &s->held; *p && (*p)->due_ns <= cs->due_ns; p = &(*p)->next_held)
+        ;
+    cs->next_held = *p;
+    *p = cs;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return 1;
+}
+
+/* The holder thread: resume each held connection when it is due; every one when stopping. */
+static void *holder_main(void *arg)
+{
+    struct sim_server *s = arg;
+
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        struct conn *cs = s->held;
+        if (cs && (s->stopping || cs->due_ns <= vn_mono_ns())) {
+            s->held = cs->next_held;
+            pthread_mutex_unlock(&s->mu);
+            resume_now(cs);
+            pthread_mutex_lock(&s->mu);
+            continue;
+        }
+        if (s->stopping)
+            break;
+        if (cs)
+            vn_cond_wait_until(&s->cv, &s->mu, cs->due_ns);
+        else
+            pthread_cond_wait(&s->cv, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* The engine is done with the request: let MHD send the answer (engine thread), at once or
+ * after the latencyMs fault's time. */
 static void resume(struct sim_req *r)
 {
     struct conn *cs = r->done_ud;
 
-    __atomic_store_n(&cs->phase, PH_DONE, __ATOMIC_RELEASE);
-    MHD_resume_connection(cs->mc);
+    if (r->hold_ms > 0 && hold(cs->srv, cs, r->hold_ms))
+        return;
+    resume_now(cs);
 }
 
 static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -295,6 +363,21 @@ int sim_server_start(const struct sim_config *cfg, struct sim_engine *e, struct 
     s->cfg = cfg;
     s->engine = e;
     s->log = log;
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&s->cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    if (pthread_create(&s->holder, NULL, holder_main, s) != 0) {
+        pthread_cond_destroy(&s->cv);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return vn_error_set(err, VN_ENET, "cannot start vppsim's answer holder thread");
+    }
+    s->have_holder = 1;
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
                               vn_mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                               MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
@@ -302,7 +385,7 @@ int sim_server_start(const struct sim_config *cfg, struct sim_engine *e, struct 
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->mhd) {
-        free(s);
+        sim_server_stop(s);
         return vn_error_set(err, VN_ENET, "cannot listen on '%s' (address in use?)", cfg->listen);
     }
     info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
@@ -315,6 +398,16 @@ void sim_server_stop(struct sim_server *s)
 {
     if (!s)
         return;
-    MHD_stop_daemon(s->mhd);
+    /* Held answers go out first: MHD must not stop with suspended connections. */
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->have_holder)
+        pthread_join(s->holder, NULL);
+    if (s->mhd)
+        MHD_stop_daemon(s->mhd);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
     free(s);
 }

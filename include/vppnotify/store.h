@@ -616,6 +616,23 @@ int vn_store_lease_take(struct vn_store *st, const char *name, const char *holde
 /* Give the lease up if holder has it (a clean stop): another instance may take it at once. */
 int vn_store_lease_release(struct vn_store *st, const char *name, const char *holder);
 
+/*
+ * Mutual exclusion across processes for the duration of one piece of work, e.g. the name
+ * "location:<uId>" around each Apple request of a location (session.h), so that two processes
+ * on one database never talk to Apple for one location at once. Taken on this handle's own
+ * connection (PostgreSQL: a session-level advisory lock, keyed by the schema and the name),
+ * so it ends with the connection: a process that dies (kill -9) or loses the database frees
+ * it. Waits in line up to wait_ms: *held = 1 when this handle holds it now, 0 when another
+ * connection kept it throughout (rc 0 both). Outside any transaction of the handle, one name
+ * at a time per handle. A store used by one process only (SQLite, serve's lock file) answers
+ * held at once without recording anything.
+ */
+int vn_store_mutex_lock(struct vn_store *st, const char *name, int64_t wait_ms, int *held);
+
+/* Give it up. *lost = 1 when the handle did not hold it any more (its connection broke and was
+ * replaced since the lock: another process may have held it meanwhile); 0 normally. */
+int vn_store_mutex_unlock(struct vn_store *st, const char *name, int *lost);
+
 /* ---- moving an installation between stores (vppnotify store copy) ---------------------- */
 
 #define VN_STORE_COPY_TABLES_MAX 32

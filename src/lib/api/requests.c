@@ -386,6 +386,8 @@ static unsigned status_of(int rc)
     case VN_ESTORE:
     case VN_EFULL:
     case VN_ESHUTDOWN:
+    case VN_EUNAVAIL: /* the database: no request was made */
+    case VN_ERETRY:   /* another process kept the location's lock too long: none made */
         return MHD_HTTP_SERVICE_UNAVAILABLE;
     default:
         return MHD_HTTP_BAD_GATEWAY; /* Apple refused, or could not be reached */

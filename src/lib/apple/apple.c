@@ -652,6 +652,7 @@ static int refresh_config(struct vn_apple *a, struct vn_apple_failure *why)
         vn_log_debug("apple: Service Config read (%d notification types, %lld requests/s)",
                      a->svc.ntypes, a->svc.limits.max_request_per_second);
     }
+    pthread_cond_broadcast(&a->cv); /* vn_apple_service waits for a first read */
     pthread_mutex_unlock(&a->mu);
     json_decref(cfg);
     return rc;
@@ -659,14 +660,29 @@ static int refresh_config(struct vn_apple *a, struct vn_apple_failure *why)
 
 int vn_apple_service(struct vn_apple *a, struct vn_apple_service *out, struct vn_apple_failure *why)
 {
-    int rc = refresh_config(a, why);
+    struct vn_apple_failure local;
+    int rc;
 
+    if (!why)
+        why = &local;
+    rc = refresh_config(a, why);
     if (rc > 0)
         rc = VN_ENET;
     pthread_mutex_lock(&a->mu);
+    /* Another thread is reading it for the first time: wait for its outcome (its call ends
+     * within its attempts' timeouts). */
+    while (!rc && !a->svc_mono_ns && a->svc_fetching && !a->cancelled)
+        vn_cond_wait_until(&a->cv, &a->mu, vn_mono_ns() + 1000000000LL);
     *out = a->svc;
-    if (!rc && !a->svc_mono_ns)
-        rc = VN_ENET; /* another thread is fetching it for the first time */
+    if (!rc && !a->svc_mono_ns) {
+        rc = VN_ENET;
+        memset(why, 0, sizeof(*why));
+        why->code = a->cancelled ? VN_ESHUTDOWN : VN_ENET;
+        snprintf(why->message, sizeof(why->message),
+                 a->cancelled ? "stopped before Service Config was read"
+                              : "Service Config could not be read (another thread tried)");
+        rc = why->code;
+    }
     pthread_mutex_unlock(&a->mu);
     return rc;
 }

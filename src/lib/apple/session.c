@@ -82,6 +82,7 @@ int vn_session_open(struct vn_session *s, struct vn_session_env *env, struct vn_
     s->st = st;
     s->w = env->writer;
     s->leases = env->leases;
+    s->lock_wait_ms = env->lock_wait_ms;
     if (!s->w && !(s->w = s->own_w = vn_writer_inline(st)))
         return vn_error_set(err, -ENOMEM, "out of memory");
     vn_strlcpy(s->uid, uid, sizeof(s->uid));
@@ -253,6 +254,61 @@ static void record_token_refused(struct vn_session *s, const struct vn_apple_fai
         vn_log_warn("location %s: cannot record the token status: %s", s->uid, err.msg);
 }
 
+/* 1 when the session's lease (if it has leases) is not held: why says so. */
+static int lease_lapsed(struct vn_session *s, struct vn_apple_failure *why)
+{
+    if (!s->leases || !s->uid[0] || vn_leases_held(s->leases, s->uid))
+        return 0;
+    memset(why, 0, sizeof(*why));
+    why->code = VN_ESHUTDOWN;
+    snprintf(why->message, sizeof(why->message),
+             "location %s: this instance no longer holds its lease: another instance does "
+             "its Apple work",
+             s->uid);
+    return 1;
+}
+
+/* Take the location's mutex (session.h): 0, or the failure (why says it). */
+static int lock_location(struct vn_session *s, const char *name, const char *what,
+                         struct vn_apple_failure *why)
+{
+    int64_t wait_ms = s->lock_wait_ms > 0 ? s->lock_wait_ms : VN_SESSION_LOCK_WAIT_MS;
+    int held = 0, rc;
+
+    rc = vn_store_mutex_lock(s->st, name, wait_ms, &held);
+    if (rc == 0 && held)
+        return 0;
+    memset(why, 0, sizeof(*why));
+    if (rc) {
+        why->code = rc;
+        snprintf(why->message, sizeof(why->message),
+                 "%s: location %s: cannot take its lock in the database (no request made): %s",
+                 what, s->uid, vn_store_last_error(s->st));
+    } else {
+        why->code = rc = VN_ERETRY;
+        snprintf(why->message, sizeof(why->message),
+                 "%s: location %s: another process has been calling Apple for it for longer "
+                 "than %lld ms (its lock in the database); no request made, try again later",
+                 what, s->uid, (long long)wait_ms);
+    }
+    return rc;
+}
+
+static void unlock_location(struct vn_session *s, const char *name, const char *what)
+{
+    int lost = 0, rc = vn_store_mutex_unlock(s->st, name, &lost);
+
+    if (rc && !lost)
+        vn_log_warn("location %s: cannot give its lock up: %s (it ends with the connection)",
+                    s->uid, vn_store_last_error(s->st));
+    else if (lost)
+        vn_log_fields(VN_LOG_WARN,
+                      "the location's lock in the database ended during a request to Apple (the "
+                      "connection to the database broke): another process may have called "
+                      "Apple for it meanwhile",
+                      (struct vn_log_field[]){VN_LF_S("uId", s->uid), VN_LF_S("request", what)}, 2);
+}
+
 int vn_session_call(struct vn_session *s, const char *method, const char *endpoint,
                     const char *path, const char *query, const json_t *body, json_t **out,
                     struct vn_apple_failure *why)
@@ -267,21 +323,29 @@ int vn_session_call(struct vn_session *s, const char *method, const char *endpoi
         .query = query,
         .body = body,
     };
-    int rc;
+    char name[VN_ID_MAX + 16], what[160];
+    int rc, locked = 0;
 
     if (!why)
         why = &local;
-    if (s->leases && s->uid[0] && !vn_leases_held(s->leases, s->uid)) {
-        *out = NULL;
-        memset(why, 0, sizeof(*why));
-        why->code = VN_ESHUTDOWN;
-        snprintf(why->message, sizeof(why->message),
-                 "location %s: this instance no longer holds its lease: another instance does "
-                 "its Apple work",
-                 s->uid);
+    *out = NULL;
+    if (lease_lapsed(s, why))
         return VN_ESHUTDOWN;
+    snprintf(what, sizeof(what), "%s %s", method, path);
+    if (s->uid[0]) {
+        snprintf(name, sizeof(name), "location:%s", s->uid);
+        if ((rc = lock_location(s, name, what, why)) != 0)
+            return rc;
+        locked = 1;
+        /* The wait may have outlasted the lease. */
+        if (lease_lapsed(s, why)) {
+            unlock_location(s, name, what);
+            return VN_ESHUTDOWN;
+        }
     }
     rc = vn_apple_call(s->apple, &req, out, why);
+    if (locked)
+        unlock_location(s, name, what);
     if (!s->record)
         return rc;
     if (rc == 0)

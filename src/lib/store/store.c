@@ -469,6 +469,28 @@ int vn_store_lease_release(struct vn_store *st, const char *name, const char *ho
     return CALL(st, st->ops->lease_release(st, name, holder));
 }
 
+int vn_store_mutex_lock(struct vn_store *st, const char *name, int64_t wait_ms, int *held)
+{
+    *held = 0;
+    if (!name || !*name || wait_ms < 0) {
+        vn__store_set_error(st, "a mutex needs a name and a wait of 0 ms or more");
+        return VN_EPARSE;
+    }
+    if (!st->ops->mutex_lock) {
+        *held = 1;
+        return 0;
+    }
+    return CALL(st, st->ops->mutex_lock(st, name, wait_ms, held));
+}
+
+int vn_store_mutex_unlock(struct vn_store *st, const char *name, int *lost)
+{
+    *lost = 0;
+    if (!st->ops->mutex_unlock)
+        return 0;
+    return CALL(st, st->ops->mutex_unlock(st, name, lost));
+}
+
 /* ---- convergence (contract 3.1) ---------------------------------------------------------- */
 
 int vn_store_clock_tick(struct vn_store *st, int64_t *clock)

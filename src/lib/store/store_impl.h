@@ -184,6 +184,9 @@ struct vn_store_ops {
     int (*lease_take)(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
                       int *held);
     int (*lease_release)(struct vn_store *st, const char *name, const char *holder);
+    /* Optional (NULL: one process only, held at once): store.h vn_store_mutex_lock. */
+    int (*mutex_lock)(struct vn_store *st, const char *name, int64_t wait_ms, int *held);
+    int (*mutex_unlock)(struct vn_store *st, const char *name, int *lost);
 
     /* Whole tables of the copy catalog (copy.c): every row of table t in its order, each
      * value in the catalog's neutral form; insert one row (inside the caller's transaction);

@@ -62,7 +62,7 @@ int vn_workflow_request(const struct vn_workflow *wf, const char *uid, const str
     if ((rc = vn_session_open(&s, &env, wf->st, uid, err)) != 0)
         goto out;
     if (vn_apple_service(wf->apple, &svc, &why) != 0) {
-        rc = vn_error_set(err, why.code,
+        rc = vn_error_set(err, why.code ? why.code : VN_ENET,
                           "cannot read Apple's Service Config (its limits decide how to split "
                           "the request): %s",
                           why.message);

@@ -8,6 +8,7 @@
 #include "pg_impl.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -732,4 +733,84 @@ int vn__pg_lease_release(struct vn_store *st, const char *name, const char *hold
     rc = vn__pg_do(s, sql, &a, NULL);
     s->no_wrap = 0;
     return rc;
+}
+
+/* ---- per-name mutual exclusion (store.h vn_store_mutex_lock) ---------------------------- */
+
+/* Advisory lock class 'vnap' (Apple requests; pg.c has 'vnwr' and 'vnmg'); the second key is
+ * the hash of the schema and the name: stores in different schemas never wait for each other,
+ * and two names that share a hash only wait for each other needlessly. */
+#define VN_PG_LOCK_MUTEX "1986945392"
+
+int vn__pg_mutex_lock(struct vn_store *st, const char *name, int64_t wait_ms, int *held)
+{
+    /* lock_timeout for this statement's own transaction only (set_config(..., true) outside
+     * a transaction block); the CTE runs first because the lock is taken per row of it. */
+    static const char sql[] =
+        "WITH t AS MATERIALIZED (SELECT set_config('lock_timeout', $2, true) AS v) "
+        "SELECT pg_advisory_lock(" VN_PG_LOCK_MUTEX ", "
+        "  hashtext(coalesce(current_schema(), '') || '/' || $1)) FROM t";
+    struct vn__pg *s = vn__pg(st);
+    int64_t deadline = vn_mono_ns() / 1000000 + wait_ms;
+
+    *held = 0;
+    if (s->txn_ms) {
+        vn__store_set_error(st, "the mutex '%s' is taken outside a transaction", name);
+        return VN_ESTORE;
+    }
+    for (;;) {
+        struct vn__pg_args a = {0};
+        int64_t left = deadline - vn_mono_ns() / 1000000, chunk = left;
+        char timeout[32];
+        PGresult *res;
+
+        /* Wait in line, but within statement_timeout (it would cancel the wait): a longer
+         * wait is several shorter ones. lock_timeout 0 would mean "forever": 1 ms at least. */
+        if (s->statement_timeout_ms > 0 && chunk > s->statement_timeout_ms * 3 / 4)
+            chunk = s->statement_timeout_ms * 3 / 4;
+        if (chunk < 1)
+            chunk = 1;
+        snprintf(timeout, sizeof(timeout), "%lldms", (long long)chunk);
+        vn__pg_text(&a, name);
+        vn__pg_text(&a, timeout);
+        s->no_wrap = 1;
+        res = vn__pg_run(s, sql, &a, NULL);
+        s->no_wrap = 0;
+        if (res) {
+            PQclear(res);
+            *held = 1;
+            return 0;
+        }
+        /* The server cancelled the wait (lock_timeout) on a connection that still works: not
+         * held yet. Anything else is the store's failure. */
+        if (!s->conn || PQstatus(s->conn) != CONNECTION_OK || s->stmt_rc != VN_EUNAVAIL)
+            return s->stmt_rc;
+        if (left <= chunk)
+            return 0;
+    }
+}
+
+int vn__pg_mutex_unlock(struct vn_store *st, const char *name, int *lost)
+{
+    static const char sql[] = "SELECT pg_advisory_unlock(" VN_PG_LOCK_MUTEX ", "
+                              "  hashtext(coalesce(current_schema(), '') || '/' || $1))";
+    struct vn__pg *s = vn__pg(st);
+    struct vn__pg_args a = {0};
+    PGresult *res;
+
+    *lost = 0;
+    vn__pg_text(&a, name);
+    s->no_wrap = 1;
+    res = vn__pg_run(s, sql, &a, NULL);
+    s->no_wrap = 0;
+    if (!res) {
+        /* The connection broke: the server ended the lock with it. */
+        *lost = 1;
+        return s->stmt_rc;
+    }
+    /* false: not held by this connection (a new one since the lock; the server's warning is
+     * quiet, pg.c). */
+    *lost = !vn__pg_col_bool(res, 0, 0);
+    PQclear(res);
+    return 0;
 }

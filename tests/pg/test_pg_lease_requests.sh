@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Issue 13, "Apple never sees two instances' requests for one location at once", for every
+# request of a location, not only the lease holder's tracker and syncs: the manage routes of
+# the instances that do NOT hold the lease (behind a load balancer any instance gets them, and
+# none refuses) and the CLI's requests (`users create`, `sync`), made while the holder's
+# scheduled syncs and tracker talk to Apple for the same location.
+#
+# Three serve instances on one PostgreSQL database (a schema of the shared test cluster), one
+# vppsim location, a delta sync every second, and vppsim holding every answer 150 ms
+# (--fault-latency), so that requests overlap in time unless something serialises them.
+# Observed from outside: vppsim's request log (startMs/endMs per request, the User-Agent that
+# names each serve instance; the CLI's names none) and the API's answers.
+#
+# Without the per-location lock (session.h, store.h vn_store_mutex_lock) this test fails:
+# vppsim logs overlapping requests from two processes (maxConcurrent 2 or more).
+. "$(dirname "$0")/../integration/lib_apple.sh"
+. "$(dirname "$0")/../integration/lib_api.sh"
+[ -n "${VN_TEST_PG:-}" ] || fail "needs VN_TEST_PG (run through ctest: pg.integration.*)"
+TTL_MS=2000
+
+sim_start --event-delay 0 --fault-latency 150ms
+export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"
+apple_location
+apple_import # an sToken, no subscription: Apple sends no notification
+api_keys
+# What the CLI asked vppsim so far is before the test's window.
+SINCE=$(curl -sS "$SIM/_sim/request-log?uId=$LOC_UID" | jq '[.entries[].id] | max // 0')
+LOG_URL="$SIM/_sim/request-log?uId=$LOC_UID&afterId=$SINCE"
+
+declare -a PID IID API
+serve_n() {
+    "$VPPNOTIFY" serve --db "$VN_DB" --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+        --ready-file "$T/ready.$1" --lease-ttl ${TTL_MS}ms --apple-timeout 900ms \
+        --sync-full-interval 1h --sync-delta-interval 1s --event-quiet 1s \
+        --event-poll-interval 1s --log-level debug >>"$T/serve.$1.log" 2>&1 &
+    PID[$1]=$!
+    VN_PIDS+=("${PID[$1]}")
+    wait_for 20 test -s "$T/ready.$1" || fail "instance $1 did not become ready (see $T/serve.$1.log)"
+    wait_for 10 grep -q "leases: instance " "$T/serve.$1.log" || fail "instance $1 names no lease holder"
+    IID[$1]=$(sed -n 's/.*leases: instance [^ ]*:\([0-9a-f]\{12\}\),.*/\1/p' "$T/serve.$1.log" | head -n1)
+    [ -n "${IID[$1]}" ] || fail "instance $1: no instance id in its log"
+    wait_for 10 sh -c "[ \$(wc -l <'$T/ready.$1') -ge 2 ]" || fail "instance $1: no API address"
+    API[$1]="http://$(sed -n 2p "$T/ready.$1")"
+}
+for n in 1 2 3; do serve_n $n; done
+
+holders() {
+    for n in 1 2 3; do
+        if grep -q "lease taken.*uId=$LOC_UID" "$T/serve.$n.log"; then echo "$n"; fi
+    done
+}
+wait_for 10 sh -c "[ -n \"\$(grep -l 'lease taken.*uId=$LOC_UID' '$T'/serve.*.log)\" ]" ||
+    fail "no instance took the lease of $LOC_UID"
+[ "$(holders | wc -l)" -eq 1 ] || fail "more than one instance took the lease: $(holders | tr '\n' ' ')"
+A=$(holders)
+requests_by() { # ID: the location's requests vppsim logged from instance ID
+    curl -sS "$LOG_URL" | jq --arg id "(instance $1)" '[.entries[] | select(.userAgent | endswith($id))] | length'
+}
+has_requests_by() { [ "$(requests_by "$1")" -gt "$2" ]; }
+wait_for 15 has_requests_by "${IID[$A]}" 1 || fail "instance $A (the holder) made no scheduled sync"
+ok "instance $A holds the lease and syncs the location every second"
+
+# 1. While the holder syncs: users/create through the API of both other instances, 4 rounds
+#    of two at once, and the CLI's users create and sync beside them.
+create() { # N K TAG: POST users/create to instance N (its answer in $T/c.TAG.json); the status
+    curl -sS -o "$T/c.$3.json" -w '%{http_code}' --max-time 60 -X POST \
+        "${API[$1]}/v1/locations/$LOC_UID/users/create" -H "Authorization: Bearer $MANAGE_KEY" \
+        -H 'Content-Type: application/json' \
+        --data-binary "{\"users\":[{\"clientUserId\":\"$3\",\"email\":\"$3@example.com\"}]}" \
+        >"$T/st.$3"
+}
+cli_work() {
+    vn_cli users create --uid "$LOC_UID" --client-user-ids cli-u1,cli-u2 >"$T/cli.create" \
+        2>"$T/cli.create.err" || echo "users create: $(cat "$T/cli.create.err")" >>"$T/cli.fail"
+    vn_cli sync --uid "$LOC_UID" >"$T/cli.sync" 2>"$T/cli.sync.err" ||
+        echo "sync: $(cat "$T/cli.sync.err")" >>"$T/cli.fail"
+}
+: >"$T/cli.fail"
+cli_work &
+cli=$!
+others=$(for n in 1 2 3; do if [ "$n" != "$A" ]; then echo "$n"; fi; done)
+tags=()
+for round in 1 2 3 4; do
+    pids=()
+    for n in $others; do
+        tag="api-$n-$round"
+        tags+=("$tag")
+        create "$n" "$MANAGE_KEY" "$tag" &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p" || true; done
+done
+wait "$cli" || true
+[ ! -s "$T/cli.fail" ] || fail "the CLI's requests failed: $(cat "$T/cli.fail")"
+for tag in "${tags[@]}"; do
+    assert_eq "$(cat "$T/st.$tag")" 200 "users/create $tag through a non-holder's API"
+    assert_json "$T/c.$tag.json" '.events | length' 1 "$tag: one event sent"
+done
+ok "${#tags[@]} users/create through the two non-holders' API (200 each) and the CLI's users create and sync"
+
+# 2. What vppsim saw: every process called Apple for the location (each instance's id, and
+#    the CLI without one), and never two requests of the location at once.
+wait_for 15 has_requests_by "${IID[$A]}" 4 || fail "the holder stopped syncing"
+curl -sS "$LOG_URL" >"$T/log.json"
+assert_json "$T/log.json" '.dropped' 0 "the request log kept every request"
+for n in 1 2 3; do
+    [ "$(jq --arg id "(instance ${IID[$n]})" '[.entries[] | select(.userAgent | endswith($id))] | length' \
+        "$T/log.json")" -gt 0 ] || fail "instance $n made no request for the location"
+done
+[ "$(jq '[.entries[] | select(.userAgent | test("\\(instance ") | not)] | length' "$T/log.json")" -gt 0 ] ||
+    fail "the CLI made no request for the location"
+jq '[.entries as $e | range($e | length) as $i | range($i + 1; $e | length) as $j
+    | select($e[$i].startMs < $e[$j].endMs and $e[$j].startMs < $e[$i].endMs)
+    | [$e[$i].userAgent, $e[$i].path, $e[$j].userAgent, $e[$j].path]]' "$T/log.json" >"$T/overlaps.json"
+[ "$(jq length "$T/overlaps.json")" -eq 0 ] ||
+    fail "$(jq length "$T/overlaps.json") pairs of requests overlapped, e.g. $(jq -c '.[0]' "$T/overlaps.json")"
+assert_json "$T/log.json" '.maxConcurrent' 1 "never two requests of the location at once"
+ok "$(jq '.entries | length' "$T/log.json") requests of the location from 4 processes, one at a time"
+
+for n in 1 2 3; do
+    kill -TERM "${PID[$n]}"
+    rc=0
+    wait "${PID[$n]}" || rc=$?
+    [ "$rc" -eq 0 ] || fail "instance $n exited with $rc after SIGTERM (see $T/serve.$n.log)"
+done
