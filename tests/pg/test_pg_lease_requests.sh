@@ -123,3 +123,4 @@ for n in 1 2 3; do
     wait "${PID[$n]}" || rc=$?
     [ "$rc" -eq 0 ] || fail "instance $n exited with $rc after SIGTERM (see $T/serve.$n.log)"
 done
+sim_stop

@@ -328,13 +328,20 @@ static void *tracker_main(void *arg)
         w->o.tracker.quiet_ms < w->o.tracker.poll_ms ? w->o.tracker.quiet_ms : w->o.tracker.poll_ms;
     int64_t tick = clamp64(q / 4, 50, 1000), last_health = 0, last_purge = vn_now_ms();
     struct vn_store *st = open_store(w, "tracker");
+    int failing = 0; /* logged once per streak: the database may be gone for a while */
 
     if (!st)
         return NULL;
     do {
         int64_t now = vn_now_ms();
-        if (track(w, st, &env, now) != 0)
-            vn_log_warn("tracker: cannot read the tracked events: %s", vn_store_last_error(st));
+        if (track(w, st, &env, now) != 0) {
+            if (!failing)
+                vn_log_warn("tracker: cannot read the tracked events: %s", vn_store_last_error(st));
+            failing = 1;
+        } else if (failing) {
+            vn_log_info("tracker: reads the tracked events again");
+            failing = 0;
+        }
         verify_pass(w, st, &env);
         if (now - last_health >= HEALTH_EVERY_MS) {
             refresh_health(w, st, now);
@@ -393,6 +400,7 @@ static void *sync_main(void *arg)
                                                                      : w->o.delta_ms;
     int64_t tick = clamp64(shortest / 10, 100, 1000);
     struct vn_store *st = open_store(w, "sync");
+    int failing = 0; /* logged once per streak (every tick otherwise: 10 lines a second) */
 
     if (!st)
         return NULL;
@@ -400,9 +408,14 @@ static void *sync_main(void *arg)
         char **uids = NULL;
         size_t n = 0;
         if (vn_store_apple_uids(st, &uids, &n) != 0) {
-            vn_log_warn("sync: cannot list the locations: %s", vn_store_last_error(st));
+            if (!failing)
+                vn_log_warn("sync: cannot list the locations: %s", vn_store_last_error(st));
+            failing = 1;
             continue;
         }
+        if (failing)
+            vn_log_info("sync: lists the locations again");
+        failing = 0;
         for (size_t i = 0; i < n; i++) {
             if (vn_leases_held(w->leases, uids[i]))
                 sync_one(w, st, &env, uids[i], vn_now_ms());
