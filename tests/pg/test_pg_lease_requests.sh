@@ -37,7 +37,8 @@ serve_n() {
     VN_PIDS+=("${PID[$1]}")
     wait_for 20 test -s "$T/ready.$1" || fail "instance $1 did not become ready (see $T/serve.$1.log)"
     wait_for 10 grep -q "leases: instance " "$T/serve.$1.log" || fail "instance $1 names no lease holder"
-    IID[$1]=$(sed -n 's/.*leases: instance [^ ]*:\([0-9a-f]\{12\}\),.*/\1/p' "$T/serve.$1.log" | head -n1)
+    IID[$1]=$(grep -m1 "leases: instance " "$T/serve.$1.log" |
+        sed -n 's/.*leases: instance [^ ]*:\([0-9a-f]\{12\}\),.*/\1/p')
     [ -n "${IID[$1]}" ] || fail "instance $1: no instance id in its log"
     wait_for 10 sh -c "[ \$(wc -l <'$T/ready.$1') -ge 2 ]" || fail "instance $1: no API address"
     API[$1]="http://$(sed -n 2p "$T/ready.$1")"
