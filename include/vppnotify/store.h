@@ -491,6 +491,16 @@ struct vn_key_state {
 int vn_store_key_state(struct vn_store *st, enum vn_mirror_table table, const char *uid,
                        const struct vn_mirror_scope *key, struct vn_key_state *out);
 
+/*
+ * In an optimistic transaction: the assignment keys (VN_MT_ASSIGNMENTS) a job is about to read
+ * with vn_store_key_state, read in one statement, so that each of those reads needs no answer
+ * from the database of its own (a write of a key makes its next read ask again; any other
+ * write forgets them all). 0 also when the backend has nothing to gain from it (SQLite). keys
+ * are borrowed for the call only.
+ */
+int vn_store_assignment_keys_known(struct vn_store *st, const char *uid,
+                                   const struct vn_mirror_scope *keys, size_t n);
+
 /* Record event_id as the last notification change of key: on its row, or its tombstone; for a
  * key with neither (a removal of something the mirror never had) a tombstone is made. */
 int vn_store_key_event(struct vn_store *st, enum vn_mirror_table table, const char *uid,

@@ -502,6 +502,142 @@ static void test_optimistic_transactions(void **state)
     vn_store_free(s);
 }
 
+static struct vn_key_state key_state_of(struct vn_store *st, const struct vn_mirror_scope *k)
+{
+    struct vn_key_state ks;
+
+    assert_int_equal(vn_store_key_state(st, VN_MT_ASSIGNMENTS, "u1", k, &ks), 0);
+    return ks;
+}
+
+/*
+ * An optimistic transaction that read an assignment key sends its insert, delete and event
+ * stamp ahead without waiting, answering from the read; the results are those of the usual
+ * way. A statement between the read and the write makes the write ask (a sync that inserted
+ * the key: "not inserted"); a row another client inserted behind the writer's back fails the
+ * transaction whole (it then runs again guarded), never counts twice.
+ */
+static void test_optimistic_assignment_writes_answer_from_the_key_read(void **state)
+{
+    struct pgfx *f = *state;
+    struct vn_assignment a1 = {.adam_id = {"9"}, .pricing_param = "STDQ", .serial_number = "S1"};
+    struct vn_assignment a2 = {.adam_id = {"9"}, .pricing_param = "STDQ", .serial_number = "S2"};
+    struct vn_assignment a3 = {.adam_id = {"9"}, .pricing_param = "STDQ", .serial_number = "S3"};
+    struct vn_mirror_scope k1 = {"9", "STDQ", NULL, "S1"}, k2 = {"9", "STDQ", NULL, "S2"};
+    struct vn_mirror_scope k3 = {"9", "STDQ", NULL, "S3"};
+    struct vn_key_state ks;
+    uint8_t d[VN_DIGEST_LEN];
+    char sql[300];
+    PGconn *c;
+
+    vn_digest("u1", 2, d);
+    assert_int_equal(vn_store_location_add(f->st, "u1", "L", d, vn_now_ms()), 0);
+
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_optimistic(f->st), 0);
+    assert_int_equal(key_state_of(f->st, &k1).present, 0);
+    assert_int_equal(vn_store_assignment_insert(f->st, "u1", &a1), 1);
+    assert_int_equal(vn_store_key_event(f->st, VN_MT_ASSIGNMENTS, "u1", &k1, "ev1"), 0);
+    ks = key_state_of(f->st, &k1);
+    assert_int_equal(ks.present, 1);
+    assert_string_equal(ks.event_id, "ev1");
+    assert_int_equal(vn_store_assignment_delete(f->st, "u1", &a1), 1);
+    assert_int_equal(vn_store_key_event(f->st, VN_MT_ASSIGNMENTS, "u1", &k1, "ev2"), 0);
+    ks = key_state_of(f->st, &k1); /* its tombstone's */
+    assert_int_equal(ks.present, 0);
+    assert_string_equal(ks.event_id, "ev2");
+    /* A removal of a key never seen: a tombstone with the event. */
+    assert_int_equal(key_state_of(f->st, &k3).present, 0);
+    assert_int_equal(vn_store_key_event(f->st, VN_MT_ASSIGNMENTS, "u1", &k3, "ev3"), 0);
+    /* Read absent, then inserted by another statement: the insert asks, and says 0. */
+    assert_int_equal(key_state_of(f->st, &k2).present, 0);
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 1, INT64_MAX, &a2), 1);
+    assert_int_equal(vn_store_assignment_insert(f->st, "u1", &a2), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(key_state_of(f->st, &k1).present, 0);
+    assert_int_equal(key_state_of(f->st, &k2).present, 1);
+    ks = key_state_of(f->st, &k3);
+    assert_int_equal(ks.present, 0);
+    assert_string_equal(ks.event_id, "ev3");
+
+    /* Read absent, then inserted by a raw client (no writer lock): the transaction fails. */
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_optimistic(f->st), 0);
+    assert_int_equal(key_state_of(f->st, &k3).present, 0);
+    c = raw();
+    snprintf(sql, sizeof(sql),
+             "SET search_path = \"%s\"; INSERT INTO assignments(uid, adam_id, pricing_param, "
+             "serial_number, updated_at) VALUES ('u1', '9', 'STDQ', 'S3', now())",
+             f->schema);
+    {
+        PGresult *r = PQexec(c, sql);
+
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            fail_msg("raw insert: %s", PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    assert_int_equal(vn_store_assignment_insert(f->st, "u1", &a3), 1); /* sent ahead */
+    assert_int_not_equal(vn_store_commit(f->st), 0);
+    assert_non_null(strstr(vn_store_last_error(f->st), "23505"));
+    assert_int_equal(vn_store_rollback(f->st), 0);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".assignments WHERE serial_number = 'S3'",
+             f->schema);
+    assert_int_equal(raw_int(c, sql), 1);
+    PQfinish(c);
+}
+
+/*
+ * A job's assignment keys read at once (vn_store_assignment_keys_known): each key's state is
+ * then what its own read says (row, tombstone, neither); a key written, or any other write in
+ * between (a sync that inserts a key read absent), makes the next read ask again.
+ */
+static void test_optimistic_key_set_answers_as_each_read(void **state)
+{
+    struct pgfx *f = *state;
+    struct vn_assignment ap = {.adam_id = {"9"}, .pricing_param = "STDQ", .client_user_id = "c1"};
+    struct vn_assignment at = {.adam_id = {"9"}, .pricing_param = "STDQ", .serial_number = "T1"};
+    struct vn_assignment an = {.adam_id = {"9"}, .pricing_param = "STDQ", .serial_number = "N1"};
+    struct vn_mirror_scope keys[3] = {
+        {"9", "STDQ", "c1", NULL}, {"9", "STDQ", NULL, "T1"}, {"9", "STDQ", NULL, "N1"}};
+    struct vn_key_state before[3], ks;
+    uint8_t d[VN_DIGEST_LEN];
+    int64_t clock = 0;
+
+    vn_digest("u1", 2, d);
+    assert_int_equal(vn_store_location_add(f->st, "u1", "L", d, vn_now_ms()), 0);
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_clock_tick(f->st, &clock), 0);
+    assert_int_equal(vn_store_assignment_insert(f->st, "u1", &ap), 1);
+    assert_int_equal(vn_store_key_event(f->st, VN_MT_ASSIGNMENTS, "u1", &keys[0], "evP"), 0);
+    assert_int_equal(vn_store_assignment_insert(f->st, "u1", &at), 1);
+    assert_int_equal(vn_store_assignment_delete(f->st, "u1", &at), 1);
+    assert_int_equal(vn_store_key_event(f->st, VN_MT_ASSIGNMENTS, "u1", &keys[1], "evT"), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    for (int i = 0; i < 3; i++)
+        before[i] = key_state_of(f->st, &keys[i]);
+    assert_int_equal(before[0].present, 1);
+    assert_string_equal(before[0].event_id, "evP");
+    assert_int_equal(before[1].present, 0);
+    assert_string_equal(before[1].event_id, "evT");
+    assert_true(before[1].clock > 0);
+    assert_int_equal(before[2].clock, 0);
+
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_optimistic(f->st), 0);
+    assert_int_equal(vn_store_assignment_keys_known(f->st, "u1", keys, 3), 0);
+    for (int i = 2; i >= 0; i--) {
+        ks = key_state_of(f->st, &keys[i]);
+        assert_int_equal(ks.present, before[i].present);
+        assert_int_equal(ks.clock, before[i].clock);
+        assert_string_equal(ks.event_id, before[i].event_id);
+    }
+    assert_int_equal(vn_store_assignment_insert(f->st, "u1", &an), 1);
+    assert_int_equal(key_state_of(f->st, &keys[2]).present, 1); /* written: asked again */
+    assert_int_equal(vn_store_sync_assignment(f->st, "u1", 1, INT64_MAX, &at), 1);
+    assert_int_equal(key_state_of(f->st, &keys[1]).present, 1); /* another write: asked */
+    assert_int_equal(vn_store_commit(f->st), 0);
+}
+
 struct opener {
     const char *url;
     int rc;
@@ -662,6 +798,8 @@ int main(void)
         T(test_dropped_connection_loses_the_transaction_then_reconnects),
         T(test_deferred_savepoints_keep_each_job_alone),
         T(test_optimistic_transactions),
+        T(test_optimistic_assignment_writes_answer_from_the_key_read),
+        T(test_optimistic_key_set_answers_as_each_read),
         T(test_concurrent_first_opens_migrate_once),
         T(test_read_only_open_of_a_new_schema_is_refused),
         T(test_copy_catalog_covers_every_table_and_column),

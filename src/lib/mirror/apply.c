@@ -98,6 +98,26 @@ static int apply_assignments(struct vn_store *st, const struct vn_notification *
         if (!changed)
             return -ENOMEM;
     }
+    if (n->event_id && n->n_items > 1) {
+        /* decide_order reads every key's state: in one statement where the store can. */
+        struct vn_mirror_scope kstack[STACK_ITEMS], *keys = kstack;
+
+        if (n->n_items > STACK_ITEMS)
+            keys = malloc(n->n_items * sizeof(*keys));
+        if (keys) {
+            for (i = 0; i < n->n_items; i++) {
+                const struct vn_assignment *a = &n->assignments[i];
+
+                keys[i] = (struct vn_mirror_scope){a->adam_id.s, pricing(a), a->client_user_id,
+                                                   a->serial_number};
+            }
+            rc = vn_store_assignment_keys_known(st, n->uid, keys, n->n_items);
+            if (keys != kstack)
+                free(keys);
+            if (rc)
+                goto out;
+        }
+    }
     for (i = 0; i < n->n_items; i++) {
         const struct vn_assignment *a = &n->assignments[i];
         struct vn_mirror_scope key = {a->adam_id.s, pricing(a), a->client_user_id,

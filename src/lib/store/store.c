@@ -503,6 +503,14 @@ int vn_store_clock(struct vn_store *st, int64_t *clock)
     return CALL(st, st->ops->clock(st, clock));
 }
 
+int vn_store_assignment_keys_known(struct vn_store *st, const char *uid,
+                                   const struct vn_mirror_scope *keys, size_t n)
+{
+    if (!st->ops->assignment_keys_known)
+        return 0;
+    return CALL(st, st->ops->assignment_keys_known(st, uid, keys, n));
+}
+
 int vn_store_key_state(struct vn_store *st, enum vn_mirror_table table, const char *uid,
                        const struct vn_mirror_scope *key, struct vn_key_state *out)
 {

@@ -156,6 +156,9 @@ struct vn_store_ops {
                      const struct vn_mirror_scope *key, struct vn_key_state *out);
     int (*key_event)(struct vn_store *st, enum vn_mirror_table table, const char *uid,
                      const struct vn_mirror_scope *key, const char *event_id);
+    /* Optional (NULL: nothing to do): store.h vn_store_assignment_keys_known. */
+    int (*assignment_keys_known)(struct vn_store *st, const char *uid,
+                                 const struct vn_mirror_scope *keys, size_t n);
     int (*event_send_seq)(struct vn_store *st, const char *event_id, long long *seq);
     int (*verify_add)(struct vn_store *st, enum vn_mirror_table table, const char *uid,
                       const struct vn_mirror_scope *key, const char *reason);

@@ -12,7 +12,10 @@
  */
 #include "pg_impl.h"
 
+#include "vppnotify/buf.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define T_INT8 20
@@ -88,6 +91,195 @@ static void key_args(struct vn__pg_args *a, const char *uid, const struct vn_mir
     vn__pg_text(a, opt(k->serial_number));
 }
 
+/* The text of an assignment key (length-prefixed parts: no two keys share one) in out;
+ * its length, or 0 when it does not fit. */
+static size_t key_text(char *out, size_t cap, const char *uid, const char *adam_id,
+                       const char *pricing_param, const char *client_user_id,
+                       const char *serial_number)
+{
+    const char *part[5] = {uid, opt(adam_id), pricing_param ? pricing_param : "STDQ",
+                           opt(client_user_id), opt(serial_number)};
+    size_t len = 0;
+
+    for (int i = 0; i < 5; i++) {
+        int n = snprintf(out + len, cap - len, "%zu:%s", strlen(part[i]), part[i]);
+
+        if (n < 0 || (size_t)n >= cap - len)
+            return 0;
+        len += (size_t)n;
+    }
+    return len;
+}
+
+void vn__pg_last_key_set(struct vn__pg *s, const char *uid, const struct vn_mirror_scope *k,
+                         int present)
+{
+    struct vn__pg_last_key *lk = &s->last_key;
+
+    lk->valid = 0;
+    if (!s->optimistic)
+        return;
+    lk->len = key_text(lk->text, sizeof(lk->text), uid, k->adam_id, k->pricing_param,
+                       k->client_user_id, k->serial_number);
+    lk->present = present;
+    lk->valid = lk->len > 0;
+}
+
+int vn__pg_last_key_is(struct vn__pg *s, const char *uid, const struct vn_mirror_scope *k)
+{
+    char text[VN__PG_KEY_TEXT_MAX];
+    size_t len;
+
+    if (!s->optimistic || !s->last_key.valid)
+        return 0;
+    len = key_text(text, sizeof(text), uid, k->adam_id, k->pricing_param, k->client_user_id,
+                   k->serial_number);
+    return len > 0 && len == s->last_key.len && !memcmp(text, s->last_key.text, len);
+}
+
+/* ---- the assignment keys of a job, read at once ---------------------------------------- */
+
+#define KEYS_MAX 1024 /* more in one job: the usual way for all */
+
+void vn__pg_keys_clear(struct vn__pg *s)
+{
+    for (size_t i = 0; i < s->nakeys; i++)
+        free(s->akeys[i].text);
+    free(s->akeys);
+    s->akeys = NULL;
+    s->nakeys = 0;
+}
+
+static struct vn__pg_key_entry *keys_find(struct vn__pg *s, const char *uid,
+                                          const struct vn_mirror_scope *k)
+{
+    char text[VN__PG_KEY_TEXT_MAX];
+    size_t len;
+
+    if (!s->optimistic || !s->nakeys)
+        return NULL;
+    len = key_text(text, sizeof(text), uid, k->adam_id, k->pricing_param, k->client_user_id,
+                   k->serial_number);
+    for (size_t i = 0; len && i < s->nakeys; i++)
+        if (s->akeys[i].valid && s->akeys[i].len == len && !memcmp(s->akeys[i].text, text, len))
+            return &s->akeys[i];
+    return NULL;
+}
+
+void vn__pg_keys_forget(struct vn__pg *s, const char *uid, const struct vn_mirror_scope *k)
+{
+    struct vn__pg_key_entry *e = keys_find(s, uid, k);
+
+    if (e)
+        e->valid = 0;
+}
+
+/* Whether k is a key the set can hold: exactly one of clientUserId and serialNumber, neither
+ * empty (the read below tells a user's key from a device's by an empty clientUserId). */
+static int key_usable(const struct vn_mirror_scope *k)
+{
+    if (!k->adam_id || !k->client_user_id == !k->serial_number)
+        return 0;
+    return k->client_user_id ? *k->client_user_id != 0 : *k->serial_number != 0;
+}
+
+int vn__pg_assignment_keys_known(struct vn_store *st, const char *uid,
+                                 const struct vn_mirror_scope *keys, size_t n)
+{
+    /* As vn__pg_key_state's read, for every key at once: its row, else its tombstone; a key
+     * with neither is absent. OFFSET-free LATERAL probes: one index lookup per key. */
+    static const char sql[] =
+        "SELECT k.i, r.clock, r.event_id, r.present "
+        "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY "
+        "  AS k(adam, pp, cuid, sn, i) "
+        "CROSS JOIN LATERAL ("
+        "  (SELECT a.clock, a.event_id, true AS present FROM assignments AS a WHERE k.cuid <> '' "
+        "    AND a.uid = $1 AND a.adam_id = k.adam AND a.pricing_param = k.pp "
+        "    AND a.client_user_id = k.cuid) "
+        "  UNION ALL (SELECT a.clock, a.event_id, true FROM assignments AS a WHERE k.cuid = '' "
+        "    AND a.uid = $1 AND a.adam_id = k.adam AND a.pricing_param = k.pp "
+        "    AND a.serial_number = k.sn) "
+        "  UNION ALL (SELECT t.clock, t.event_id, false FROM mirror_tombstones AS t "
+        "    WHERE t.uid = $1 AND t.tbl = 'assignments' AND t.adam_id = k.adam "
+        "    AND t.pricing_param = k.pp AND t.client_user_id = k.cuid AND t.serial_number = k.sn) "
+        "  ORDER BY 3 DESC LIMIT 1) AS r";
+    static const Oid types[] = {T_TEXT, T_TEXT, T_TEXT, T_TEXT, T_TEXT};
+    struct vn__pg *s = vn__pg(st);
+    struct vn__pg_args a = {0};
+    struct vn_buf lit[4];
+    const char **col[4] = {NULL, NULL, NULL, NULL};
+    size_t m = 0, i;
+    struct vn__pg_key_entry *e = NULL;
+    PGresult *res = NULL;
+    int rc = 0;
+
+    vn__pg_keys_clear(s);
+    if (!s->optimistic || !uid || n == 0 || n > KEYS_MAX)
+        return 0;
+    for (int c = 0; c < 4; c++) {
+        vn_buf_init(&lit[c], (size_t)1 << 22);
+        col[c] = calloc(n, sizeof(*col[c]));
+    }
+    e = calloc(n, sizeof(*e));
+    if (!col[0] || !col[1] || !col[2] || !col[3] || !e)
+        goto out; /* the usual way: slower, as right */
+    for (i = 0; i < n; i++) {
+        char text[VN__PG_KEY_TEXT_MAX];
+
+        if (!key_usable(&keys[i]))
+            continue;
+        e[m].len = key_text(text, sizeof(text), uid, keys[i].adam_id, keys[i].pricing_param,
+                            keys[i].client_user_id, keys[i].serial_number);
+        if (!e[m].len || !(e[m].text = malloc(e[m].len)))
+            continue;
+        memcpy(e[m].text, text, e[m].len);
+        col[0][m] = keys[i].adam_id;
+        col[1][m] = keys[i].pricing_param ? keys[i].pricing_param : "STDQ";
+        col[2][m] = opt(keys[i].client_user_id);
+        col[3][m] = opt(keys[i].serial_number);
+        m++;
+    }
+    for (int c = 0; c < 4 && m; c++)
+        if (vn__pg_array_literal(&lit[c], col[c], m) != 0)
+            goto out;
+    if (!m)
+        goto out;
+    vn__pg_text(&a, uid);
+    for (int c = 0; c < 4; c++)
+        vn__pg_text(&a, vn_buf_str(&lit[c]));
+    res = vn__pg_run_typed(s, sql, &a, types, NULL); /* forgets any older set */
+    if (!res) {
+        rc = s->stmt_rc;
+        goto out;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        long long k = vn__pg_col_ll(res, r, 0);
+
+        if (k < 1 || (size_t)k > m)
+            continue;
+        e[k - 1].state.present = vn__pg_col_bool(res, r, 3);
+        e[k - 1].state.clock = vn__pg_col_ll(res, r, 1);
+        vn__pg_col_copy(res, r, 2, e[k - 1].state.event_id, sizeof(e[k - 1].state.event_id));
+    }
+    for (i = 0; i < m; i++)
+        e[i].valid = 1;
+    s->akeys = e;
+    s->nakeys = m;
+    e = NULL;
+out:
+    PQclear(res);
+    if (e) {
+        for (i = 0; i < n; i++)
+            free(e[i].text);
+        free(e);
+    }
+    for (int c = 0; c < 4; c++) {
+        vn_buf_release(&lit[c]);
+        free(col[c]);
+    }
+    return rc;
+}
+
 /* One row of sql (clock, event_id[, status]) into out: 1 if there was a row, 0 if not, or a
  * negative failure code. */
 static int read_state(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
@@ -113,15 +305,18 @@ static int read_state(struct vn__pg *s, const char *sql, const struct vn__pg_arg
 int vn__pg_key_state(struct vn_store *st, enum vn_mirror_table table, const char *uid,
                      const struct vn_mirror_scope *k, struct vn_key_state *out)
 {
+    /* An assignment: its row, else its tombstone, in one read (the row first). */
+#define TOMB_ASSIGN                                                                                \
+    "SELECT clock, event_id, false FROM mirror_tombstones WHERE uid = $1 AND "                     \
+    "tbl = 'assignments' AND adam_id = $2 AND pricing_param = $3 AND client_user_id = $4 AND "     \
+    "serial_number = $5"
     static const char assign_user[] =
-        "SELECT clock, event_id FROM assignments WHERE uid = $1 AND adam_id = $2 AND "
-        "pricing_param = $3 AND client_user_id = $4";
+        "SELECT clock, event_id, true FROM assignments WHERE uid = $1 AND adam_id = $2 AND "
+        "pricing_param = $3 AND client_user_id = $4 UNION ALL " TOMB_ASSIGN " ORDER BY 3 DESC";
     static const char assign_device[] =
-        "SELECT clock, event_id FROM assignments WHERE uid = $1 AND adam_id = $2 AND "
-        "pricing_param = $3 AND serial_number = $5";
-    static const char tomb_assign[] =
-        "SELECT clock, event_id FROM mirror_tombstones WHERE uid = $1 AND tbl = 'assignments' "
-        "AND adam_id = $2 AND pricing_param = $3 AND client_user_id = $4 AND serial_number = $5";
+        "SELECT clock, event_id, true FROM assignments WHERE uid = $1 AND adam_id = $2 AND "
+        "pricing_param = $3 AND serial_number = $5 UNION ALL " TOMB_ASSIGN " ORDER BY 3 DESC";
+#undef TOMB_ASSIGN
     static const char seat[] =
         "SELECT clock, event_id FROM subscription_assignments WHERE uid = $1 AND adam_id = $2 "
         "AND client_user_id = $4";
@@ -137,10 +332,29 @@ int vn__pg_key_state(struct vn_store *st, enum vn_mirror_table table, const char
 
     memset(out, 0, sizeof(*out));
     switch (table) {
-    case VN_MT_ASSIGNMENTS:
-        row = k->client_user_id ? assign_user : assign_device;
-        tomb = tomb_assign;
-        break;
+    case VN_MT_ASSIGNMENTS: {
+        static const Oid types[] = {T_TEXT, T_TEXT, T_TEXT, T_TEXT, T_TEXT};
+        struct vn__pg_key_entry *e = keys_find(s, uid, k);
+        PGresult *res;
+
+        if (e) { /* read with the job's other keys, not written since */
+            *out = e->state;
+            vn__pg_last_key_set(s, uid, k, out->present);
+            return 0;
+        }
+        key_args(&a, uid, k, "STDQ");
+        res = vn__pg_run_typed(s, k->client_user_id ? assign_user : assign_device, &a, types, NULL);
+        if (!res)
+            return s->stmt_rc;
+        if (PQntuples(res) > 0) {
+            out->present = vn__pg_col_bool(res, 0, 2);
+            out->clock = vn__pg_col_ll(res, 0, 0);
+            vn__pg_col_copy(res, 0, 1, out->event_id, sizeof(out->event_id));
+        }
+        PQclear(res);
+        vn__pg_last_key_set(s, uid, k, out->present);
+        return 0;
+    }
     case VN_MT_SEATS:
         row = seat;
         tomb = tomb_seat;
@@ -162,7 +376,26 @@ int vn__pg_key_state(struct vn_store *st, enum vn_mirror_table table, const char
     return rc < 0 ? rc : 0;
 }
 
+static int key_event(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                     const struct vn_mirror_scope *k, const char *event_id);
+
 int vn__pg_key_event(struct vn_store *st, enum vn_mirror_table table, const char *uid,
+                     const struct vn_mirror_scope *k, const char *event_id)
+{
+    struct vn__pg *s = vn__pg(st);
+    int rc;
+
+    if (table != VN_MT_ASSIGNMENTS)
+        return key_event(st, table, uid, k, event_id);
+    /* Changes only this key: the job's other keys read stay true (keys_known). */
+    s->key_ops = 1;
+    rc = key_event(st, table, uid, k, event_id);
+    s->key_ops = 0;
+    vn__pg_keys_forget(s, uid, k);
+    return rc;
+}
+
+static int key_event(struct vn_store *st, enum vn_mirror_table table, const char *uid,
                      const struct vn_mirror_scope *k, const char *event_id)
 {
     /* $1-$5 the key, $6 eventId, $7 the tombstone's tbl, $8 now */
@@ -221,6 +454,23 @@ int vn__pg_key_event(struct vn_store *st, enum vn_mirror_table table, const char
     vn__pg_text(&a, event_id);
     vn__pg_text(&a, table == VN_MT_SEATS ? "seats" : "assignments");
     vn__pg_text(&a, vn__pg_now(s));
+    if (table == VN_MT_ASSIGNMENTS && vn__pg_last_key_is(s, uid, k)) {
+        /* The optimistic transaction knows whether the row is there: the row's stamp, or the
+         * tombstone's update and the new tombstone (which does nothing when there is one, as
+         * the update did it), sent ahead without waiting. */
+        int present = s->last_key.present, sent;
+
+        sent = vn__pg_send_ahead_typed(s, present ? row : tomb, &a, types);
+        if (sent > 0 && !present)
+            sent = vn__pg_send_ahead_typed(s, tomb_new, &a, types);
+        if (sent < 0)
+            return sent;
+        if (sent > 0) {
+            vn__pg_last_key_set(s, uid, k, present);
+            return 0;
+        }
+        /* not sent: the usual way (a repeat of a statement is harmless) */
+    }
     res = vn__pg_run_typed(s, row, &a, types, &changed);
     if (!res)
         return s->stmt_rc;

@@ -398,6 +398,9 @@ static PGresult *run_typed(struct vn__pg *s, const char *sql, const struct vn__p
     ExecStatusType status;
     int i;
 
+    s->last_key.valid = 0; /* this statement may change what the last key read said */
+    if (!s->key_ops && s->nakeys)
+        vn__pg_keys_clear(s); /* and what the keys read said */
     if (!a)
         a = &none;
     if (changed)
@@ -516,10 +519,19 @@ PGresult *vn__pg_run(struct vn__pg *s, const char *sql, const struct vn__pg_args
  */
 int vn__pg_send_ahead(struct vn__pg *s, const char *sql, const struct vn__pg_args *a)
 {
+    return vn__pg_send_ahead_typed(s, sql, a, NULL);
+}
+
+int vn__pg_send_ahead_typed(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
+                            const Oid *types)
+{
     static const struct vn__pg_args none;
     char name[16];
     int i;
 
+    s->last_key.valid = 0; /* as in run_typed */
+    if (!s->key_ops && s->nakeys)
+        vn__pg_keys_clear(s);
     if (!s->optimistic || !s->txn_ms || s->npending || !s->conn ||
         PQstatus(s->conn) != CONNECTION_OK)
         return 0;
@@ -533,7 +545,7 @@ int vn__pg_send_ahead(struct vn__pg *s, const char *sql, const struct vn__pg_arg
         if (rc)
             return rc;
     }
-    i = prepared(s, sql, a->n, NULL); /* the first time on this connection: a round trip */
+    i = prepared(s, sql, a->n, types); /* the first time on this connection: a round trip */
     if (i < 0)
         return i;
     snprintf(name, sizeof(name), "vn%d", i);

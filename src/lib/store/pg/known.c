@@ -33,6 +33,8 @@ void vn__pg_known_clear(struct vn__pg *s)
     free(s->known);
     s->known = NULL;
     s->nknown = 0;
+    s->last_key.valid = 0;
+    vn__pg_keys_clear(s);
 }
 
 struct vn__pg_known *vn__pg_known_find(struct vn__pg *s, const char *id)
@@ -45,7 +47,7 @@ struct vn__pg_known *vn__pg_known_find(struct vn__pg *s, const char *id)
 }
 
 /* ids as a PostgreSQL array literal: {"a","b"} with " and \ escaped. */
-static int array_literal(struct vn_buf *b, const char *const *ids, size_t n)
+int vn__pg_array_literal(struct vn_buf *b, const char *const *ids, size_t n)
 {
     int rc = vn_buf_puts(b, "{");
 
@@ -122,7 +124,7 @@ int vn__pg_notifications_known(struct vn_store *st, const char *const *ids, size
         }
         for (i = 0; i < n; i++)
             sorted[i] = s->known[i].id;
-        rc = array_literal(&lit, sorted, n);
+        rc = vn__pg_array_literal(&lit, sorted, n);
         free(sorted);
     }
     if (rc) {

@@ -822,6 +822,7 @@ static const struct vn_store_ops pg_ops = {
     .clock = vn__pg_clock,
     .key_state = vn__pg_key_state,
     .key_event = vn__pg_key_event,
+    .assignment_keys_known = vn__pg_assignment_keys_known,
     .event_send_seq = vn__pg_event_send_seq,
     .verify_add = vn__pg_verify_add,
     .verify_list = vn__pg_verify_list,

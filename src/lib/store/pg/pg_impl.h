@@ -23,10 +23,11 @@
 
 #include "vppnotify/util.h"
 
-#define VN__PG_STMT_MAX    256 /* prepared statements per connection */
-#define VN__PG_ARGS_MAX    24  /* arguments of one statement (a row of the copy catalog) */
-#define VN__PG_KEYS_MAX    (VN__STORE_PARAMS_MAX + 8)
-#define VN__PG_PENDING_MAX 16 /* deferred statements: the change log's flush has 10 */
+#define VN__PG_STMT_MAX     256 /* prepared statements per connection */
+#define VN__PG_ARGS_MAX     24  /* arguments of one statement (a row of the copy catalog) */
+#define VN__PG_KEYS_MAX     (VN__STORE_PARAMS_MAX + 8)
+#define VN__PG_PENDING_MAX  16   /* deferred statements: the change log's flush has 10 */
+#define VN__PG_KEY_TEXT_MAX 1024 /* an assignment key, length-prefixed (last_key) */
 
 struct vn__pg {
     struct vn_store base; /* first member: a struct vn_store * points at the whole handle */
@@ -71,6 +72,28 @@ struct vn__pg {
         uint8_t digest[VN_DIGEST_LEN];
     } * known;
     size_t nknown;
+    /* The assignment key an optimistic transaction read last (vn__pg_key_state) and whether
+     * its row is there: the insert, delete and event stamp of that key that follow send their
+     * statements ahead without waiting (converge.c). Any other statement forgets it (exec.c),
+     * so it is never older than the read. */
+    struct vn__pg_last_key {
+        int valid;
+        int present;
+        size_t len;
+        char text[VN__PG_KEY_TEXT_MAX]; /* uid, adamId, pricingParam, clientUserId, serial */
+    } last_key;
+    /* The assignment keys of the job at hand, read in one statement (store.h
+     * vn_store_assignment_keys_known), so that vn__pg_key_state answers them without a round
+     * trip. A key's entry goes with a write of the key; the whole set with any statement other
+     * than the assignment writes (key_ops set), and with the transaction. */
+    struct vn__pg_key_entry {
+        int valid;
+        size_t len;
+        char *text; /* owned: as last_key.text */
+        struct vn_key_state state;
+    } * akeys;
+    size_t nakeys;
+    int key_ops;
     const char *stmt_sql[VN__PG_STMT_MAX]; /* prepared on this connection, by address */
     char shown[VN__STORE_SHOWN_MAX];       /* the URL for messages, without a password */
     char describe[640];
@@ -169,16 +192,34 @@ int vn__pg_finish(struct vn__pg *s, int rc);
  */
 int vn__pg_ensure(struct vn__pg *s);
 
+/* ---- converge.c: the last key read --------------------------------------------------- */
+/* Whether the optimistic transaction's last key read (last_key) is this assignment's key. */
+int vn__pg_last_key_is(struct vn__pg *s, const char *uid, const struct vn_mirror_scope *k);
+/* Remember the assignment key of uid and k (k's pricingParam NULL: STDQ) as read, with present. */
+void vn__pg_last_key_set(struct vn__pg *s, const char *uid, const struct vn_mirror_scope *k,
+                         int present);
+int vn__pg_assignment_keys_known(struct vn_store *st, const char *uid,
+                                 const struct vn_mirror_scope *keys, size_t n);
+/* Forget the set of keys read (all of it), or the entry of one key (after its write). */
+void vn__pg_keys_clear(struct vn__pg *s);
+void vn__pg_keys_forget(struct vn__pg *s, const char *uid, const struct vn_mirror_scope *k);
+
 /* ---- known.c ---------------------------------------------------------------------------- */
 int vn__pg_notifications_known(struct vn_store *st, const char *const *ids, size_t n);
 /* The entry of id in the optimistic transaction's set, or NULL (not read: the usual way). */
 struct vn__pg_known *vn__pg_known_find(struct vn__pg *s, const char *id);
 void vn__pg_known_clear(struct vn__pg *s);
+/* texts as a PostgreSQL array literal ({"a","b"}, " and \ escaped), appended to b. */
+struct vn_buf;
+int vn__pg_array_literal(struct vn_buf *b, const char *const *texts, size_t n);
 
 /* In optimistic mode: send sql (a statement whose answer nobody needs but its success) with a
  * ahead (exec.c), its answer read with a later statement's. 1 when sent, 0 when it must run the
  * usual way, or the failure's code. */
 int vn__pg_send_ahead(struct vn__pg *s, const char *sql, const struct vn__pg_args *a);
+/* The same with the arguments' types (may be NULL), as vn__pg_run_typed. */
+int vn__pg_send_ahead_typed(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
+                            const Oid *types);
 
 /* ---- write.c ----------------------------------------------------------------------------- */
 int vn__pg_notification_insert(struct vn_store *st, const struct vn_notification_record *r);

@@ -320,11 +320,56 @@ static int check_assignment(struct vn_store *st, const struct vn_assignment *a)
     return 0;
 }
 
+/* The key of an assignment, as vn__pg_key_state reads it. */
+static struct vn_mirror_scope assignment_key(const struct vn_assignment *as)
+{
+    struct vn_mirror_scope k = {as->adam_id.s, as->pricing_param ? as->pricing_param : "STDQ",
+                                as->client_user_id, as->serial_number};
+
+    return k;
+}
+
+static int assignment_insert(struct vn_store *st, const char *uid, const struct vn_assignment *as);
+static int assignment_delete(struct vn_store *st, const char *uid, const struct vn_assignment *as);
+
+/* An insert or delete changes only its own key: the job's other keys read stay true
+ * (converge.c, keys_known); its own is read again if asked. */
 int vn__pg_assignment_insert(struct vn_store *st, const char *uid, const struct vn_assignment *as)
+{
+    struct vn__pg *s = vn__pg(st);
+    struct vn_mirror_scope key = assignment_key(as);
+    int rc;
+
+    s->key_ops = 1;
+    rc = assignment_insert(st, uid, as);
+    s->key_ops = 0;
+    vn__pg_keys_forget(s, uid, &key);
+    return rc;
+}
+
+int vn__pg_assignment_delete(struct vn_store *st, const char *uid, const struct vn_assignment *as)
+{
+    struct vn__pg *s = vn__pg(st);
+    struct vn_mirror_scope key = assignment_key(as);
+    int rc;
+
+    s->key_ops = 1;
+    rc = assignment_delete(st, uid, as);
+    s->key_ops = 0;
+    vn__pg_keys_forget(s, uid, &key);
+    return rc;
+}
+
+static int assignment_insert(struct vn_store *st, const char *uid, const struct vn_assignment *as)
 {
     static const char sql[] =
         "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number, "
         "  updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+    static const char sql_new[] =
+        "INSERT INTO assignments(uid, adam_id, pricing_param, client_user_id, serial_number, "
+        "  updated_at) VALUES ($1, $2, $3, $4, $5, $6)";
+    struct vn__pg *s = vn__pg(st);
+    struct vn_mirror_scope key = assignment_key(as);
     struct vn__pg_args a = {0};
     long long changed;
     int rc = check_assignment(st, as);
@@ -336,17 +381,31 @@ int vn__pg_assignment_insert(struct vn_store *st, const char *uid, const struct 
     vn__pg_text(&a, as->pricing_param ? as->pricing_param : "STDQ");
     vn__pg_text(&a, as->client_user_id);
     vn__pg_text(&a, as->serial_number);
-    vn__pg_text(&a, vn__pg_now(vn__pg(st)));
-    rc = vn__pg_do(vn__pg(st), sql, &a, &changed);
+    vn__pg_text(&a, vn__pg_now(s));
+    if (vn__pg_last_key_is(s, uid, &key) && !s->last_key.present) {
+        /* Absent when this optimistic transaction read it, under the writer lock: a plain
+         * INSERT, sent ahead; should it conflict after all, it fails the transaction, which
+         * then runs again guarded (as the ledger's inserts, known.c). */
+        rc = vn__pg_send_ahead(s, sql_new, &a);
+        if (rc < 0)
+            return rc;
+        if (rc > 0) {
+            vn__pg_last_key_set(s, uid, &key, 1);
+            return 1;
+        }
+    }
+    rc = vn__pg_do(s, sql, &a, &changed);
     return rc ? rc : changed > 0;
 }
 
-int vn__pg_assignment_delete(struct vn_store *st, const char *uid, const struct vn_assignment *as)
+static int assignment_delete(struct vn_store *st, const char *uid, const struct vn_assignment *as)
 {
     static const char by_user[] = "DELETE FROM assignments WHERE uid = $1 AND adam_id = $2 "
                                   "AND pricing_param = $3 AND client_user_id = $4";
     static const char by_device[] = "DELETE FROM assignments WHERE uid = $1 AND adam_id = $2 "
                                     "AND pricing_param = $3 AND serial_number = $4";
+    struct vn__pg *s = vn__pg(st);
+    struct vn_mirror_scope key = assignment_key(as);
     struct vn__pg_args a = {0};
     long long changed;
     int rc = check_assignment(st, as);
@@ -357,7 +416,17 @@ int vn__pg_assignment_delete(struct vn_store *st, const char *uid, const struct 
     vn__pg_text(&a, as->adam_id.s);
     vn__pg_text(&a, as->pricing_param ? as->pricing_param : "STDQ");
     vn__pg_text(&a, as->client_user_id ? as->client_user_id : as->serial_number);
-    rc = vn__pg_do(vn__pg(st), as->client_user_id ? by_user : by_device, &a, &changed);
+    if (vn__pg_last_key_is(s, uid, &key) && s->last_key.present) {
+        /* Present when this optimistic transaction read it, under the writer lock: it goes. */
+        rc = vn__pg_send_ahead(s, as->client_user_id ? by_user : by_device, &a);
+        if (rc < 0)
+            return rc;
+        if (rc > 0) {
+            vn__pg_last_key_set(s, uid, &key, 0);
+            return 1;
+        }
+    }
+    rc = vn__pg_do(s, as->client_user_id ? by_user : by_device, &a, &changed);
     return rc ? rc : changed > 0;
 }
 
