@@ -109,3 +109,15 @@ mirror_equals_sim() {
         fi
     done
 }
+
+# sim_log_one_at_a_time LOG.json: vppsim's request log (GET /_sim/request-log of one location)
+# shows no two requests overlapping in time (each entry's startMs..endMs); else fail, naming a
+# pair (userAgent and path of each).
+sim_log_one_at_a_time() {
+    jq '[.entries as $e | range($e | length) as $i | range($i + 1; $e | length) as $j
+        | select($e[$i].startMs < $e[$j].endMs and $e[$j].startMs < $e[$i].endMs)
+        | [$e[$i].userAgent, $e[$i].path, $e[$j].userAgent, $e[$j].path]]' "$1" >"$T/overlaps.json"
+    [ "$(jq length "$T/overlaps.json")" -eq 0 ] ||
+        fail "$(jq length "$T/overlaps.json") pairs of requests overlapped, e.g. $(jq -c '.[0]' "$T/overlaps.json")"
+    assert_json "$1" '.maxConcurrent' 1 "never two requests of the location at once"
+}
