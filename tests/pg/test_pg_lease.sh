@@ -28,50 +28,25 @@ apple_import # an sToken, no subscription: only the scheduled syncs call Apple
 SINCE=$(curl -sS "$SIM/_sim/request-log?uId=$LOC_UID" | jq '[.entries[].id] | max // 0')
 LOG_URL="$SIM/_sim/request-log?uId=$LOC_UID&afterId=$SINCE"
 
-declare -a PID IID
-serve_n() {
-    "$VPPNOTIFY" serve --db "$VN_DB" --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
-        --ready-file "$T/ready.$1" --lease-ttl ${TTL_MS}ms --apple-timeout 900ms \
-        --sync-full-interval 1h --sync-delta-interval 1s --log-level debug \
-        >>"$T/serve.$1.log" 2>&1 &
-    PID[$1]=$!
-    VN_PIDS+=("${PID[$1]}")
-    wait_for 20 test -s "$T/ready.$1" || fail "instance $1 did not become ready (see $T/serve.$1.log)"
-    # "leases: instance HOST:PID:ID": the id the User-Agent carries.
-    wait_for 10 grep -q "leases: instance " "$T/serve.$1.log" || fail "instance $1 names no lease holder"
-    IID[$1]=$(sed -n 's/.*leases: instance [^ ]*:\([0-9a-f]\{12\}\),.*/\1/p' "$T/serve.$1.log" | head -n1)
-    [ -n "${IID[$1]}" ] || fail "instance $1: no instance id in its log"
-}
-for n in 1 2 3; do serve_n $n; done
+source "$(dirname "$0")/lib_fleet.sh"
+for n in 1 2 3; do fleet_serve $n; done
 
-# holders_of UID: the numbers of the instances whose log says they took the lease of UID.
-holders() {
-    for n in 1 2 3; do
-        if grep -q "lease taken.*uId=$LOC_UID" "$T/serve.$n.log"; then echo "$n"; fi
-    done
-}
 lease_row() {
     bash "$CLUSTER" psql "$PGDIR" -At -c \
         "SELECT holder FROM \"$SCHEMA\".leases WHERE name = 'location:$LOC_UID'" >"$T/lease"
 }
-# requests_by ID: the location's requests vppsim logged from instance ID.
-requests_by() {
-    curl -sS "$LOG_URL" >"$T/log.json"
-    jq --arg id "(instance $1)" '[.entries[] | select(.userAgent | endswith($id))] | length' "$T/log.json"
-}
-has_requests_by() { [ "$(requests_by "$1")" -gt "$2" ]; }
 
 # 1. One instance takes the lease and does the syncs; the others make no request.
 wait_for 10 sh -c "[ -n \"\$(grep -l 'lease taken.*uId=$LOC_UID' '$T'/serve.*.log)\" ]" ||
     fail "no instance took the lease of $LOC_UID"
-[ "$(holders | wc -l)" -eq 1 ] || fail "more than one instance took the lease: $(holders | tr '\n' ' ')"
-A=$(holders)
+[ "$(fleet_holders | wc -l)" -eq 1 ] || fail "more than one instance took the lease: $(fleet_holders | tr '\n' ' ')"
+A=$(fleet_holders)
 lease_row
 assert_contains "$T/lease" ":${IID[$A]}" "the lease row names instance $A"
-wait_for 15 has_requests_by "${IID[$A]}" 3 || fail "instance $A made no scheduled sync (see $T/sim.log)"
+wait_for 15 fleet_has_requests "${IID[$A]}" 3 || fail "instance $A made no scheduled sync (see $T/sim.log)"
 for n in 1 2 3; do
     [ "$n" = "$A" ] && continue
-    [ "$(requests_by "${IID[$n]}")" -eq 0 ] || fail "instance $n called Apple without the lease"
+    [ "$(fleet_requests_by "${IID[$n]}")" -eq 0 ] || fail "instance $n called Apple without the lease"
 done
 ok "instance $A holds the lease (log, lease row) and alone syncs the location"
 
@@ -84,17 +59,17 @@ wait "${PID[$A]}" 2>/dev/null || true
 wait_for 10 sh -c "grep -l 'lease taken.*uId=$LOC_UID' '$T'/serve.*.log | grep -v 'serve.$A.log' | grep -q ." ||
     fail "no instance took the lease over after instance $A was killed"
 took=$((SECONDS - start))
-B=$(holders | grep -v "^$A\$")
+B=$(fleet_holders | grep -v "^$A\$")
 [ "$(echo "$B" | wc -l)" -eq 1 ] || fail "two instances took the lease over: $(echo "$B" | tr '\n' ' ')"
 lease_row
 assert_contains "$T/lease" ":${IID[$B]}" "the lease row names instance $B"
-wait_for 15 has_requests_by "${IID[$B]}" 2 || fail "instance $B took the lease but made no sync"
+wait_for 15 fleet_has_requests "${IID[$B]}" 2 || fail "instance $B took the lease but made no sync"
 ok "instance $B took over ~${took}s after instance $A was killed (lease ${TTL_MS} ms) and syncs"
 
 # 3. A clean stop gives the lease up: the third instance takes it and syncs.
 # (an if, not an && list: the loop's status must not depend on which instance is the last)
 C=$(for n in 1 2 3; do if [ "$n" != "$A" ] && [ "$n" != "$B" ]; then echo "$n"; fi; done)
-before=$(requests_by "${IID[$C]}")
+before=$(fleet_requests_by "${IID[$C]}")
 [ "$before" -eq 0 ] || fail "instance $C called Apple without the lease"
 kill -TERM "${PID[$B]}"
 rc=0
@@ -102,7 +77,7 @@ wait "${PID[$B]}" || rc=$?
 [ "$rc" -eq 0 ] || fail "instance $B exited with $rc after SIGTERM (see $T/serve.$B.log)"
 wait_for 10 grep -q "lease taken.*uId=$LOC_UID" "$T/serve.$C.log" ||
     fail "instance $C did not take the lease instance $B gave up"
-wait_for 15 has_requests_by "${IID[$C]}" 2 || fail "instance $C took the lease but made no sync"
+wait_for 15 fleet_has_requests "${IID[$C]}" 2 || fail "instance $C took the lease but made no sync"
 ok "instance $B stopped cleanly and gave the lease up; instance $C took it and syncs"
 
 # 4. vppsim never saw two requests for the location at once, from two instances or any.

@@ -28,31 +28,11 @@ api_keys
 SINCE=$(curl -sS "$SIM/_sim/request-log" | jq '[.entries[].id] | max // 0')
 LOG_URL="$SIM/_sim/request-log?uId=$LOC_UID&afterId=$SINCE"
 
-declare -a PID IID API
-serve_n() {
-    "$VPPNOTIFY" serve --db "$VN_DB" --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
-        --ready-file "$T/ready.$1" --lease-ttl ${TTL_MS}ms --apple-timeout 900ms \
-        --sync-full-interval 1h --sync-delta-interval 1s --log-level debug \
-        >>"$T/serve.$1.log" 2>&1 &
-    PID[$1]=$!
-    VN_PIDS+=("${PID[$1]}")
-    wait_for 20 test -s "$T/ready.$1" || fail "instance $1 did not become ready (see $T/serve.$1.log)"
-    wait_for 10 grep -q "leases: instance " "$T/serve.$1.log" || fail "instance $1 names no lease holder"
-    IID[$1]=$(grep -m1 "leases: instance " "$T/serve.$1.log" |
-        sed -n 's/.*leases: instance [^ ]*:\([0-9a-f]\{12\}\),.*/\1/p')
-    wait_for 10 sh -c "[ \$(wc -l <'$T/ready.$1') -ge 2 ]" || fail "instance $1: no API address"
-    API[$1]="http://$(sed -n 2p "$T/ready.$1")"
-}
-for n in 1 2 3; do serve_n $n; done
-
-holders() {
-    for n in 1 2 3; do
-        if grep -q "lease taken.*uId=$LOC_UID" "$T/serve.$n.log"; then echo "$n"; fi
-    done
-}
+source "$(dirname "$0")/lib_fleet.sh"
+for n in 1 2 3; do fleet_serve $n; done
 wait_for 10 sh -c "[ -n \"\$(grep -l 'lease taken.*uId=$LOC_UID' '$T'/serve.*.log)\" ]" ||
     fail "no instance took the lease of $LOC_UID"
-A=$(holders)
+A=$(fleet_holders)
 [ "$(echo "$A" | wc -l)" -eq 1 ] || fail "more than one instance took the lease: $(echo "$A" | tr '\n' ' ')"
 B= # a non-holder (no pipe into head: with pipefail its early exit could fail the script)
 for n in 1 2 3; do if [ "$n" != "$A" ] && [ -z "$B" ]; then B=$n; fi; done

@@ -27,38 +27,13 @@ api_keys
 SINCE=$(curl -sS "$SIM/_sim/request-log?uId=$LOC_UID" | jq '[.entries[].id] | max // 0')
 LOG_URL="$SIM/_sim/request-log?uId=$LOC_UID&afterId=$SINCE"
 
-declare -a PID IID API
-serve_n() {
-    "$VPPNOTIFY" serve --db "$VN_DB" --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
-        --ready-file "$T/ready.$1" --lease-ttl ${TTL_MS}ms --apple-timeout 900ms \
-        --sync-full-interval 1h --sync-delta-interval 1s --event-quiet 1s \
-        --event-poll-interval 1s --log-level debug >>"$T/serve.$1.log" 2>&1 &
-    PID[$1]=$!
-    VN_PIDS+=("${PID[$1]}")
-    wait_for 20 test -s "$T/ready.$1" || fail "instance $1 did not become ready (see $T/serve.$1.log)"
-    wait_for 10 grep -q "leases: instance " "$T/serve.$1.log" || fail "instance $1 names no lease holder"
-    IID[$1]=$(grep -m1 "leases: instance " "$T/serve.$1.log" |
-        sed -n 's/.*leases: instance [^ ]*:\([0-9a-f]\{12\}\),.*/\1/p')
-    [ -n "${IID[$1]}" ] || fail "instance $1: no instance id in its log"
-    wait_for 10 sh -c "[ \$(wc -l <'$T/ready.$1') -ge 2 ]" || fail "instance $1: no API address"
-    API[$1]="http://$(sed -n 2p "$T/ready.$1")"
-}
-for n in 1 2 3; do serve_n $n; done
-
-holders() {
-    for n in 1 2 3; do
-        if grep -q "lease taken.*uId=$LOC_UID" "$T/serve.$n.log"; then echo "$n"; fi
-    done
-}
+source "$(dirname "$0")/lib_fleet.sh"
+for n in 1 2 3; do fleet_serve $n --event-quiet 1s --event-poll-interval 1s; done
 wait_for 10 sh -c "[ -n \"\$(grep -l 'lease taken.*uId=$LOC_UID' '$T'/serve.*.log)\" ]" ||
     fail "no instance took the lease of $LOC_UID"
-[ "$(holders | wc -l)" -eq 1 ] || fail "more than one instance took the lease: $(holders | tr '\n' ' ')"
-A=$(holders)
-requests_by() { # ID: the location's requests vppsim logged from instance ID
-    curl -sS "$LOG_URL" | jq --arg id "(instance $1)" '[.entries[] | select(.userAgent | endswith($id))] | length'
-}
-has_requests_by() { [ "$(requests_by "$1")" -gt "$2" ]; }
-wait_for 15 has_requests_by "${IID[$A]}" 1 || fail "instance $A (the holder) made no scheduled sync"
+[ "$(fleet_holders | wc -l)" -eq 1 ] || fail "more than one instance took the lease: $(fleet_holders | tr '\n' ' ')"
+A=$(fleet_holders)
+wait_for 15 fleet_has_requests "${IID[$A]}" 1 || fail "instance $A (the holder) made no scheduled sync"
 ok "instance $A holds the lease and syncs the location every second"
 
 # 1. While the holder syncs: users/create through the API of both other instances, 4 rounds
@@ -101,7 +76,7 @@ ok "${#tags[@]} users/create through the two non-holders' API (200 each) and the
 
 # 2. What vppsim saw: every process called Apple for the location (each instance's id, and
 #    the CLI without one), and never two requests of the location at once.
-wait_for 15 has_requests_by "${IID[$A]}" 4 || fail "the holder stopped syncing"
+wait_for 15 fleet_has_requests "${IID[$A]}" 4 || fail "the holder stopped syncing"
 curl -sS "$LOG_URL" >"$T/log.json"
 assert_json "$T/log.json" '.dropped' 0 "the request log kept every request"
 for n in 1 2 3; do

@@ -332,32 +332,31 @@ static struct vn_mirror_scope assignment_key(const struct vn_assignment *as)
 static int assignment_insert(struct vn_store *st, const char *uid, const struct vn_assignment *as);
 static int assignment_delete(struct vn_store *st, const char *uid, const struct vn_assignment *as);
 
-/* An insert or delete changes only its own key: the job's other keys read stay true
- * (converge.c, keys_known); its own is read again if asked. */
-int vn__pg_assignment_insert(struct vn_store *st, const char *uid, const struct vn_assignment *as)
+/* An insert or delete (WRITE) of one assignment changes only its own key: the job's other
+ * keys read stay true (converge.c, keys_known); its own is forgotten and read again if asked. */
+static int
+assignment_key_write(struct vn_store *st, const char *uid, const struct vn_assignment *as,
+                     int (*write)(struct vn_store *, const char *, const struct vn_assignment *))
 {
     struct vn__pg *s = vn__pg(st);
     struct vn_mirror_scope key = assignment_key(as);
     int rc;
 
     s->key_ops = 1;
-    rc = assignment_insert(st, uid, as);
+    rc = write(st, uid, as);
     s->key_ops = 0;
     vn__pg_keys_forget(s, uid, &key);
     return rc;
 }
 
+int vn__pg_assignment_insert(struct vn_store *st, const char *uid, const struct vn_assignment *as)
+{
+    return assignment_key_write(st, uid, as, assignment_insert);
+}
+
 int vn__pg_assignment_delete(struct vn_store *st, const char *uid, const struct vn_assignment *as)
 {
-    struct vn__pg *s = vn__pg(st);
-    struct vn_mirror_scope key = assignment_key(as);
-    int rc;
-
-    s->key_ops = 1;
-    rc = assignment_delete(st, uid, as);
-    s->key_ops = 0;
-    vn__pg_keys_forget(s, uid, &key);
-    return rc;
+    return assignment_key_write(st, uid, as, assignment_delete);
 }
 
 static int assignment_insert(struct vn_store *st, const char *uid, const struct vn_assignment *as)
