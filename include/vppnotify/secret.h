@@ -22,7 +22,7 @@ struct vn_error;
 /* Initialise libsodium; call once before threads start. 0 or -1. */
 int vn_secret_init(void);
 
-/* SHA-256 of n bytes. */
+/* SHA-256 of n bytes (GnuTLS's, with the CPU's SHA instructions where there are). */
 void vn_digest(const void *p, size_t n, uint8_t out[VN_DIGEST_LEN]);
 
 /* 1 if the n bytes at a and b are equal, in time that depends only on n. */

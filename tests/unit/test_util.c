@@ -6,6 +6,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 #include "vppnotify/buf.h"
 #include "vppnotify/error.h"
 #include "vppnotify/json.h"
+#include "vppnotify/log.h"
 #include "vppnotify/opts.h"
 #include "vppnotify/secret.h"
 #include "vppnotify/util.h"
@@ -227,6 +231,132 @@ static void test_tokens(void **state)
     assert_false(vn_ct_equal("abcd", "abce", 4));
 }
 
+/* vn_digest is SHA-256 (GnuTLS's implementation): the FIPS 180-2 vectors, and libsodium's
+ * digest of a longer input (several blocks, not a multiple of 64 bytes). */
+static void test_digest_is_sha256(void **state)
+{
+    static const uint8_t empty[32] = {0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14,
+                                      0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+                                      0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c,
+                                      0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
+    static const uint8_t abc[32] = {0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
+                                    0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+                                    0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
+                                    0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+    uint8_t d[VN_DIGEST_LEN], want[32], buf[1000];
+
+    (void)state;
+    vn_digest("", 0, d);
+    assert_memory_equal(d, empty, 32);
+    vn_digest("abc", 3, d);
+    assert_memory_equal(d, abc, 32);
+    for (size_t i = 0; i < sizeof(buf); i++)
+        buf[i] = (uint8_t)(i * 7 + 3);
+    for (size_t n = 1; n <= sizeof(buf); n += 111) {
+        crypto_hash_sha256(want, buf, n);
+        vn_digest(buf, n, d);
+        assert_memory_equal(d, want, 32);
+    }
+}
+
+/* One line written to a pipe by f(), read back whole (without its newline). */
+static void read_line(int fd, char *out, size_t size)
+{
+    size_t n = 0;
+
+    for (;;) {
+        ssize_t r = read(fd, out + n, size - 1 - n);
+        assert_true(r > 0);
+        n += (size_t)r;
+        if (out[n - 1] == '\n')
+            break;
+        assert_true(n < size - 1);
+    }
+    out[n - 1] = '\0';
+}
+
+/* The line's timestamp: vn_time_iso's format, between the clock's readings around the call. */
+static const char *check_ts(const char *line, const char *prefix, int64_t t0, int64_t t1)
+{
+    char ts[VN_TIME_ISO_LEN];
+    int64_t ms;
+
+    assert_memory_equal(line, prefix, strlen(prefix));
+    line += strlen(prefix);
+    memcpy(ts, line, 24);
+    ts[24] = '\0';
+    assert_int_equal(vn_time_parse(ts, &ms), 0);
+    assert_true(ms >= t0 && ms <= t1);
+    vn_time_iso(ms, ts + 0);
+    assert_memory_equal(line, ts, 24);
+    return line + 24;
+}
+
+/*
+ * Log lines, byte for byte, in both formats (log.c formats numbers, timestamps and escapes by
+ * hand on the request path): every escape, a value cut at 512 bytes, integers at their
+ * extremes, latencies rounded as "%.3f" rounds them, halfway cases included.
+ */
+static void test_log_lines_exact(void **state)
+{
+    char line[4096], want[4096], big[700], ms[64];
+    int p[2];
+    int64_t t0, t1;
+    const char *rest;
+    struct vn_log_field f[] = {
+        VN_LF_S("id", "n-1"),      VN_LF_S("nasty", "q\"b\\n\nr\rt\t\x01\x7f end"),
+        VN_LF_S("absent", NULL),   VN_LF_S("empty", ""),
+        VN_LF_I("min", INT64_MIN), VN_LF_I("neg", -5),
+        VN_LF_I("zero", 0),        VN_LF_D("half", 0.0625),
+        VN_LF_D("ms", 1234.5678),  VN_LF_D("tiny", -0.0001),
+        VN_LF_S("big", big),
+    };
+
+    (void)state;
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(pipe(p), 0);
+
+    vn_log_setup(VN_LOG_INFO, VN_LOG_JSON, p[1]);
+    t0 = vn_now_ms();
+    vn_log_fields(VN_LOG_INFO, "notifi\"cation", f, (int)(sizeof(f) / sizeof(f[0])));
+    t1 = vn_now_ms();
+    read_line(p[0], line, sizeof(line));
+    rest = check_ts(line, "{\"ts\":\"", t0, t1);
+    snprintf(want, sizeof(want),
+             "\",\"level\":\"info\",\"msg\":\"notifi\\\"cation\",\"id\":\"n-1\","
+             "\"nasty\":\"q\\\"b\\\\n\\nr\\rt\\t\\u0001\\u007f end\",\"empty\":\"\","
+             "\"min\":-9223372036854775808,\"neg\":-5,\"zero\":0,\"half\":0.062,"
+             "\"ms\":1234.568,\"tiny\":-0.000,\"big\":\"%.512s...\"}",
+             big);
+    assert_string_equal(rest, want);
+
+    vn_log_setup(VN_LOG_INFO, VN_LOG_TEXT, p[1]);
+    t0 = vn_now_ms();
+    vn_log_fields(VN_LOG_WARN, "notification", f, 10);
+    t1 = vn_now_ms();
+    read_line(p[0], line, sizeof(line));
+    rest = check_ts(line, "", t0, t1);
+    assert_string_equal(rest,
+                        " warn notification id=n-1 nasty=\"q\\\"b\\\\n\\nr\\rt\\t\\u0001\\u007f "
+                        "end\" empty=\"\" min=-9223372036854775808 neg=-5 zero=0 half=0.062 "
+                        "ms=1234.568 tiny=-0.000");
+
+    /* Below the level: nothing. Then latencies against printf's "%.3f", ties included. */
+    vn_log_fields(VN_LOG_DEBUG, "hidden", f, 1);
+    for (int i = 0; i < 4000; i++) {
+        double v = i % 2 ? i * 0.0625 : i * 1.0137 + i / 7.0;
+        struct vn_log_field one = VN_LF_D("ms", v);
+        vn_log_fields(VN_LOG_ERROR, "m", &one, 1);
+        read_line(p[0], line, sizeof(line));
+        snprintf(ms, sizeof(ms), " error m ms=%.3f", v);
+        assert_string_equal(line + 24, ms);
+    }
+    vn_log_setup(VN_LOG_INFO, VN_LOG_TEXT, 2);
+    close(p[0]);
+    close(p[1]);
+}
+
 struct waiter {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -294,6 +424,8 @@ int main(void)
         cmocka_unit_test(test_json_strict),
         cmocka_unit_test(test_secret_file_permissions),
         cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_digest_is_sha256),
+        cmocka_unit_test(test_log_lines_exact),
         cmocka_unit_test(test_cond_wait_until),
     };
 

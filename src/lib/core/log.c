@@ -3,7 +3,9 @@
 #include "vppnotify/error.h"
 #include "vppnotify/util.h"
 
+#include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -71,14 +73,31 @@ static int needs_quotes(const char *s)
     return 0;
 }
 
-/* Append s escaped for JSON strings (also used inside quoted text values). */
+/* Does c need an escape inside a JSON string (or a quoted text value)? */
+static int needs_escape(unsigned char c)
+{
+    return c == '"' || c == '\\' || c < 0x20 || c == 0x7f;
+}
+
+/* Append s escaped for JSON strings (also used inside quoted text values); runs of characters
+ * that need no escape are copied at once (the log line is on every request's path). */
 static void put_escaped(struct line *l, const char *s)
 {
-    char tmp[8];
+    static const char hex[] = "0123456789abcdef";
     size_t n = 0;
 
-    for (; *s && n < VALUE_MAX_BYTES; s++, n++) {
-        unsigned char c = (unsigned char)*s;
+    while (*s && n < VALUE_MAX_BYTES) {
+        size_t run = 0;
+        unsigned char c;
+
+        while (s[run] && n + run < VALUE_MAX_BYTES && !needs_escape((unsigned char)s[run]))
+            run++;
+        put(l, s, run);
+        s += run;
+        n += run;
+        if (!*s || n >= VALUE_MAX_BYTES)
+            break;
+        c = (unsigned char)*s;
         switch (c) {
         case '"':
             puts_(l, "\\\"");
@@ -95,17 +114,96 @@ static void put_escaped(struct line *l, const char *s)
         case '\t':
             puts_(l, "\\t");
             break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                snprintf(tmp, sizeof(tmp), "\\u%04x", c);
-                puts_(l, tmp);
-            } else {
-                put(l, (const char *)&c, 1);
-            }
+        default: {
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            put(l, u, sizeof(u));
         }
+        }
+        s++;
+        n++;
     }
     if (*s)
         puts_(l, "...");
+}
+
+/*
+ * The line's timestamp, "YYYY-MM-DDTHH:MM:SS.mmmZ" as vn_time_iso writes it: the part up to
+ * the second is formatted once per second and thread (gmtime_r and snprintf on every line
+ * were a visible share of a notification's cost), the milliseconds are patched in.
+ */
+static size_t timestamp(char out[VN_TIME_ISO_LEN])
+{
+    static __thread int64_t cached_sec = INT64_MIN;
+    static __thread char cached[VN_TIME_ISO_LEN];
+    static __thread size_t cached_len;
+    int64_t ms = vn_now_ms(), sec = ms / 1000, frac = ms % 1000;
+
+    if (frac < 0) {
+        frac += 1000;
+        sec -= 1;
+    }
+    if (sec != cached_sec) {
+        vn_time_iso(sec * 1000, cached);
+        cached_len = strlen(cached);
+        cached_sec = sec;
+    }
+    memcpy(out, cached, cached_len + 1);
+    if (cached_len >= 5) { /* "...SS.000Z": the three digits before the 'Z' */
+        out[cached_len - 4] = (char)('0' + frac / 100);
+        out[cached_len - 3] = (char)('0' + frac / 10 % 10);
+        out[cached_len - 2] = (char)('0' + frac % 10);
+    }
+    return cached_len;
+}
+
+/* Decimal digits of v into the end of buf (size n >= 21); returns where they start. */
+static char *fmt_i64(int64_t v, char *buf, size_t n)
+{
+    char *p = buf + n;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    *--p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
+/*
+ * A latency in ms with three decimals, exactly as "%.3f" prints it. The thousandths are
+ * rounded here unless the value is within 1e-6 of a tie (or large), where the product's
+ * rounding error could decide: then libc prints it.
+ */
+static const char *fmt_ms(double ms, char *buf, size_t n)
+{
+    double a = fabs(ms), p, f;
+    int64_t t;
+    char *q;
+
+    p = a * 1000.0;
+    f = p - floor(p);
+    if (!(a < 1e6) || fabs(f - 0.5) < 1e-6) {
+        snprintf(buf, n, "%.3f", ms);
+        return buf;
+    }
+    t = (int64_t)floor(p) + (f > 0.5);
+    q = buf + n;
+    *--q = '\0';
+    for (int i = 0; i < 3; i++) {
+        *--q = (char)('0' + t % 10);
+        t /= 10;
+    }
+    *--q = '.';
+    do {
+        *--q = (char)('0' + t % 10);
+        t /= 10;
+    } while (t);
+    if (signbit(ms))
+        *--q = '-'; /* as printf: "-0.000" for a small negative value too */
+    return q;
 }
 
 static void begin(struct line *l, enum vn_log_level level, const char *msg)
@@ -113,7 +211,7 @@ static void begin(struct line *l, enum vn_log_level level, const char *msg)
     char ts[VN_TIME_ISO_LEN];
 
     l->len = 0;
-    vn_time_iso(vn_now_ms(), ts);
+    timestamp(ts);
     if (log_format == VN_LOG_JSON) {
         puts_(l, "{\"ts\":\"");
         puts_(l, ts);
@@ -143,14 +241,15 @@ static void begin(struct line *l, enum vn_log_level level, const char *msg)
 
 static void field(struct line *l, const struct vn_log_field *f)
 {
-    char num[64];
+    char buf[64];
+    const char *num = "";
 
     if (f->type == VN_LF_STR && !f->s)
         return;
     if (f->type == VN_LF_INT)
-        snprintf(num, sizeof(num), "%lld", (long long)f->i);
+        num = fmt_i64(f->i, buf, sizeof(buf));
     else if (f->type == VN_LF_MS)
-        snprintf(num, sizeof(num), "%.3f", f->ms);
+        num = fmt_ms(f->ms, buf, sizeof(buf));
     if (log_format == VN_LOG_JSON) {
         puts_(l, ",\"");
         put_escaped(l, f->key);

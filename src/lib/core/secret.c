@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,9 +17,15 @@ int vn_secret_init(void)
     return sodium_init() < 0 ? -1 : 0;
 }
 
+/*
+ * GnuTLS's SHA-256 (nettle's) uses the CPU's SHA extensions where it has them: about four times
+ * as fast as libsodium's portable one, on every notification body (same digest; libsodium's
+ * if GnuTLS refuses, which it does not for SHA-256).
+ */
 void vn_digest(const void *p, size_t n, uint8_t out[VN_DIGEST_LEN])
 {
-    crypto_hash_sha256(out, p, n);
+    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, p, n, out) != GNUTLS_E_SUCCESS)
+        crypto_hash_sha256(out, p, n);
 }
 
 int vn_ct_equal(const void *a, const void *b, size_t n)
