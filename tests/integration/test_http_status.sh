@@ -21,6 +21,19 @@ assert_eq "$(vn_post "$T/a2.json" "$T1")" 200 "repeat with another body"
 assert_json "$T/resp" '.status' '"duplicate"' "conflicting duplicate is still a duplicate"
 ok "200 applied; 200 duplicate, also with another body"
 
+# The answer of an applied or a duplicate notification is jansson's dump of the object, byte
+# for byte, whatever the id holds (httpd.c writes it by hand): every escape jansson makes
+# (quote, backslash, control characters, \u00XX in upper case) and none it does not ('/',
+# DEL, UTF-8 as it came).
+body_asset_count 'q\"b\\s\t\u0001\u001f\u007f/\u00e9' $UID1 408709785 1 >"$T/esc.json"
+printf '{"notificationId":"q\\"b\\\\s\\t\\u0001\\u001F\177/\303\251","status":"%s"}' applied >"$T/esc.applied"
+printf '{"notificationId":"q\\"b\\\\s\\t\\u0001\\u001F\177/\303\251","status":"%s"}' duplicate >"$T/esc.duplicate"
+assert_eq "$(vn_post "$T/esc.json" "$T1")" 200 "id with escapes"
+cmp "$T/resp" "$T/esc.applied" || fail "applied answer: $(od -c "$T/resp")"
+assert_eq "$(vn_post "$T/esc.json" "$T1")" 200 "id with escapes, again"
+cmp "$T/resp" "$T/esc.duplicate" || fail "duplicate answer: $(od -c "$T/resp")"
+ok "applied and duplicate answers are jansson's bytes for an id with escapes"
+
 # 202 stored: unknown type, and a known type whose payload does not validate.
 printf '{"notificationId":"n-2","notificationType":"UNLIMITED_ASSET","uId":"%s","notification":{"x":1}}' $UID1 >"$T/u.json"
 assert_eq "$(vn_post "$T/u.json" "$T1")" 202 "unknown type"
@@ -101,10 +114,11 @@ code=$(curl -sS -o "$T/hz" -w '%{http_code}' "$VN_URL/healthz")
 assert_eq "$code" 200 "healthz"
 assert_json "$T/hz" '.' '{"status":"ok"}' "healthz: the status only"
 
-# The mirror moved exactly once per applied notification: 5 (n-1) + 1 (n-6); n-5 refused.
+# The mirror moved exactly once per applied notification: 5 (n-1) + 1 (the escaped id) + 1
+# (n-6); n-5 refused.
 vn_cli assets --json >"$T/assets.json"
 assert_json "$T/assets.json" '[.[] | {uId, adamId, totalCount}]' \
-    "[{\"uId\":\"$UID1\",\"adamId\":\"408709785\",\"totalCount\":6}]" "mirror after the table"
+    "[{\"uId\":\"$UID1\",\"adamId\":\"408709785\",\"totalCount\":7}]" "mirror after the table"
 vn_cli notifications --json >"$T/n.json"
 assert_json "$T/n.json" '[.[] | select(.notificationId == "n-1") | .duplicates, .conflicts]' '[3,1]' \
     "n-1 counted 3 repeats, 1 of them with another body"
