@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "vppnotify/error.h"
@@ -469,6 +470,63 @@ static void test_run_waits_until_committed(void **state)
     assert_int_equal(assets(f, "71"), 0);
 }
 
+/* struct sched_attr of sched_getattr(2) (glibc has no wrapper). */
+struct sattr {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+};
+
+static int read_sattr(struct sattr *a)
+{
+    memset(a, 0, sizeof(*a));
+    return (int)syscall(SYS_sched_getattr, 0, a, sizeof(*a), 0);
+}
+
+static int writer_sattr(struct vn_store *st, void *ud)
+{
+    (void)st;
+    return read_sattr(ud) == 0 ? 0 : VN_ENOTSUP;
+}
+
+/* Does this kernel keep a custom slice of a SCHED_OTHER thread (EEVDF, Linux >= 6.12)? Tried
+ * on a thread of its own. *def: a new thread's slice. */
+static void *probe_slice(void *arg)
+{
+    struct sattr *a = arg, b;
+
+    read_sattr(&a[0]);
+    b = a[0];
+    b.size = sizeof(b);
+    b.runtime = 200000;
+    if (syscall(SYS_sched_setattr, 0, &b, 0) == 0)
+        read_sattr(&a[1]);
+    return NULL;
+}
+
+/* The writer thread asks for a short time slice (an earlier deadline when its fsync returns,
+ * no more CPU share): 100 us where the kernel keeps custom slices, the default elsewhere; its
+ * policy and nice value stay those it started with. */
+static void test_writer_asks_for_a_short_slice(void **state)
+{
+    struct fixture *f = *state;
+    struct sattr probe[2] = {{0}}, w;
+    struct vn_error err = {0};
+    pthread_t t;
+
+    assert_int_equal(pthread_create(&t, NULL, probe_slice, probe), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(vn_writer_call(f->w, writer_sattr, &w, &err), 0);
+    assert_int_equal(w.policy, probe[0].policy);
+    assert_int_equal(w.nice, probe[0].nice);
+    if (probe[1].runtime == 200000)
+        assert_int_equal(w.runtime, 100000);
+    else
+        assert_int_equal(w.runtime, probe[0].runtime);
+}
+
 static void test_inline_writer(void **state)
 {
     struct fixture *f = *state;
@@ -502,6 +560,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_own_transaction_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_waits_until_committed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inline_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_asks_for_a_short_slice, setup, teardown),
     };
 
     vn_secret_init();

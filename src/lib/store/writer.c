@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 struct queue {
     struct vn_wjob *head, *tail;
@@ -458,9 +460,44 @@ static struct vn_wjob *take_batch(struct vn_writer *w)
     return head;
 }
 
+/*
+ * The writer is the one serial step every notification waits for: when its fsync returns it
+ * should run at once, not after the HTTP threads' time slices. On Linux >= 6.12 (EEVDF) a
+ * SCHED_OTHER thread may ask for a shorter slice (sched_attr.sched_runtime), which gives it an
+ * earlier deadline when it wakes, without more CPU share and without privileges; older
+ * kernels ignore the field. The nice value is kept. Best effort: a refusal changes nothing.
+ */
+#define WRITER_SLICE_NS 100000ULL
+
+struct slice_attr { /* struct sched_attr of sched_setattr(2); glibc has no wrapper */
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+};
+
+static void prefer_latency(void)
+{
+#if defined(__linux__) && defined(SYS_sched_setattr) && defined(SYS_sched_getattr)
+    struct slice_attr a;
+
+    memset(&a, 0, sizeof(a));
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof(a), 0) != 0 || a.policy != 0 /* SCHED_OTHER */)
+        return;
+    a.size = sizeof(a);
+    a.flags = 0;
+    a.runtime = WRITER_SLICE_NS;
+    if (syscall(SYS_sched_setattr, 0, &a, 0) != 0)
+        vn_log_debug("writer: no shorter time slice (%s)", strerror(errno));
+#endif
+}
+
 static void *writer_main(void *arg)
 {
     struct vn_writer *w = arg;
+
+    prefer_latency();
 
     for (;;) {
         struct vn_wjob *batch;
