@@ -102,6 +102,14 @@ sleep 0.5
 # their mean size, the mean time of the flush + COMMIT), per scenario: the writer is serial, so
 # its busy share (CPU outside the commit + the commit's time) says whether it limits the load.
 writer_tid() { grep -l '^vn-writer$' /proc/"$SERVE_PID"/task/*/comm 2>/dev/null | head -n 1 | cut -d/ -f5; }
+# Nanoseconds the writer thread was runnable but waited for a CPU (schedstat's second field):
+# on a busy machine the critical path can be the run queue, not the disk or the CPU time.
+writer_waitns() {
+    local t
+    t=$(writer_tid)
+    [ -n "$t" ] && [ -r "/proc/$SERVE_PID/task/$t/schedstat" ] &&
+        awk '{ print $2 }' "/proc/$SERVE_PID/task/$t/schedstat" || echo 0
+}
 writer_ticks() {
     local t
     t=$(writer_tid)
@@ -125,11 +133,12 @@ PROBE_PIDS=() # the consumers of the scenario running (the latency probe, the fe
 # run NAME URL CONNECTIONS MODE RUN [DUP_IDS]: one wrk run; its "BENCH {...}" line → $T/NAME.json,
 # the CPU seconds of vppnotify, the consumers, wrk, nginx and the machine → $T/NAME.cpu.json
 run() {
-    local name=$1 url=$2 conns=$3 mode=$4 runid=$5 dups=${6:-0} s0 c0 n0 m0 ng w0 b0 j0 k0 b1 j1 k1
+    local name=$1 url=$2 conns=$3 mode=$4 runid=$5 dups=${6:-0} s0 c0 n0 m0 ng w0 q0 b0 j0 k0 b1 j1 k1
     echo "== $name: $conns connections, ${SECS}s"
     ng=$(nginx_pids)
     read -r b0 j0 k0 <<<"$(commit_stats)"
     w0=$(writer_ticks)
+    q0=$(writer_waitns)
     s0=$(cpu_ticks "$SERVE_PID") c0=$(cpu_ticks "${PROBE_PIDS[@]}") n0=$(cpu_ticks $ng) m0=$(machine_ticks)
     # wrk's own CPU: the subshell's `times` (its children's user and system time).
     (
@@ -137,18 +146,21 @@ run() {
             -- "$mode" $UID1 "$TOKEN" "$runid" "$dups" >"$T/$name.wrk"
         times >"$T/$name.times"
     )
-    local s1 c1 n1 m1 w1
+    local s1 c1 n1 m1 w1 q1
     s1=$(cpu_ticks "$SERVE_PID") c1=$(cpu_ticks "${PROBE_PIDS[@]}") n1=$(cpu_ticks $ng) m1=$(machine_ticks)
     w1=$(writer_ticks)
+    q1=$(writer_waitns)
     read -r b1 j1 k1 <<<"$(commit_stats)"
     jq -n --argjson hz "$HZ" --argjson s "$((s1 - s0))" --argjson c "$((c1 - c0))" \
         --argjson n "$((n1 - n0))" --argjson m "$((m1 - m0))" --argjson wt "$((w1 - w0))" \
+        --argjson wq "$((q1 - q0))" \
         --argjson b "$((b1 - b0))" --argjson j "$((j1 - j0))" --argjson k "$k1" --argjson k0 "$k0" \
         --arg w "$(tail -n 1 "$T/$name.times")" '
         def secs: capture("(?<m>[0-9]+)m(?<s>[0-9.]+)s") | (.m | tonumber) * 60 + (.s | tonumber);
         ($w | split(" ") | map(secs) | add) as $wrk |
         {vppnotify: ($s / $hz), consumers: ($c / $hz), wrk: ($wrk * 100 | round / 100),
          nginx: ($n / $hz), machine: ($m / $hz), writer_thread: ($wt / $hz),
+         writer_runqueue: ($wq / 1e7 | round / 100),
          group_commits: $b,
          mean_batch: (if $b > 0 then ($j / $b * 10 | round / 10) else null end),
          commit_ms: (if $b > 0 then (($k - $k0) / $b * 1e5 | round / 100) else null end)}' \
@@ -321,9 +333,9 @@ jq -r '
   row("ingest_during_sync"),
   "\nasset_count / ceiling = **\(.ratio_to_ceiling)** (the change log on, the latency probe long-polling the feed and receiving every asset change as a webhook message, verified); asset_count_bare / ceiling = **\(.ratio_to_ceiling_bare)** (the change log on, the feed followed by wrk, every asset change POSTed to nginx answering 204). Load average \(.load_average.before) before the run, \(.load_average.after) after. Instructions per notification (parse + apply, callgrind) = **\(.instructions_per_notification)**.",
   "\nCPU seconds during each scenario (of \(.run.cpus * .run.seconds_per_scenario) on the machine):\n",
-  "| scenario | vppnotify | of which the writer thread | consumers | wrk | nginx | machine (everything) | group commits | mean batch | commit ms |",
-  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-  (.scenarios | to_entries[] | select(.value.cpu_s) | "| \(.key) | \(.value.cpu_s.vppnotify) | \(.value.cpu_s.writer_thread // "–") | \(.value.cpu_s.consumers) | \(.value.cpu_s.wrk) | \(.value.cpu_s.nginx) | \(.value.cpu_s.machine) | \(.value.cpu_s.group_commits // "–") | \(.value.cpu_s.mean_batch // "–") | \(.value.cpu_s.commit_ms // "–") |"),
+  "| scenario | vppnotify | of which the writer thread | writer waiting for a CPU | consumers | wrk | nginx | machine (everything) | group commits | mean batch | commit ms |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  (.scenarios | to_entries[] | select(.value.cpu_s) | "| \(.key) | \(.value.cpu_s.vppnotify) | \(.value.cpu_s.writer_thread // "–") | \(.value.cpu_s.writer_runqueue // "–") | \(.value.cpu_s.consumers) | \(.value.cpu_s.wrk) | \(.value.cpu_s.nginx) | \(.value.cpu_s.machine) | \(.value.cpu_s.group_commits // "–") | \(.value.cpu_s.mean_batch // "–") | \(.value.cpu_s.commit_ms // "–") |"),
   "\nasset_count_bare'"'"'s feed consumer: \(.scenarios.asset_count_bare.feed_consumer.polls) long polls, \(.scenarios.asset_count_bare.feed_consumer.changes) changes, every one from its start to lastSeq \(.scenarios.asset_count_bare.feed_consumer.last_seq) once.",
   "\nChange latency under the asset_count load (\(.change_latency.probes) probes, from the notification'"'"'s 2xx): to a waiting GET /v1/changes p50 \(.change_latency.feed.p50_ms) ms, p99 \(.change_latency.feed.p99_ms) ms (max \(.change_latency.feed.max_ms)); to a webhook receiver p50 \(.change_latency.webhook.p50_ms) ms, p99 \(.change_latency.webhook.p99_ms) ms (max \(.change_latency.webhook.max_ms)). The probe made \(.probe.long_polls) long polls (\(.probe.feed_changes) changes) and verified \(.probe.webhook_messages) webhook messages (\(.probe.webhook_rejected) rejected).",
   "\ningest_during_sync: the asset_count load while serve ran its first full sync of \(.scenarios.ingest_during_sync.assignments) assignments from vppsim, which took \(.scenarios.ingest_during_sync.sync_ms) ms.",
