@@ -36,6 +36,7 @@ struct sim_reqlog {
     struct logged *ring;
     size_t cap;
     int64_t next_id; /* id of the next entry; entries [next_id - min(cap, next_id - 1), next_id) */
+    long long in_flight;
 };
 
 int sim_reqlog_new(size_t capacity, struct sim_reqlog **out)
@@ -171,14 +172,30 @@ static int max_concurrent(const struct logged *v, size_t n)
     return best;
 }
 
+void sim_reqlog_begin(struct sim_reqlog *l)
+{
+    pthread_mutex_lock(&l->mu);
+    l->in_flight++;
+    pthread_mutex_unlock(&l->mu);
+}
+
+void sim_reqlog_end(struct sim_reqlog *l)
+{
+    pthread_mutex_lock(&l->mu);
+    l->in_flight--;
+    pthread_mutex_unlock(&l->mu);
+}
+
 json_t *sim_reqlog_entries(struct sim_reqlog *l, const char *uid, int64_t after_id, size_t limit)
 {
     json_t *arr = json_array(), *out;
     struct logged *sel;
     size_t n = 0;
     int64_t first, dropped;
+    long long in_flight;
 
     pthread_mutex_lock(&l->mu);
+    in_flight = l->in_flight;
     sel = calloc(l->cap, sizeof(*sel));
     first = l->next_id - 1 > (int64_t)l->cap ? l->next_id - (int64_t)l->cap : 1;
     dropped = first - 1;
@@ -201,9 +218,9 @@ json_t *sim_reqlog_entries(struct sim_reqlog *l, const char *uid, int64_t after_
                       sel[i].status, "startMs", (double)sel[i].start_us / 1000.0, "endMs",
                       (double)sel[i].end_us / 1000.0, "time", t, "userAgent", sel[i].agent));
     }
-    out = json_pack("{s:I, s:I, s:i, s:o}", "capacity", (json_int_t)l->cap, "dropped",
+    out = json_pack("{s:I, s:I, s:i, s:I, s:o}", "capacity", (json_int_t)l->cap, "dropped",
                     (json_int_t)dropped, "maxConcurrent", sel ? max_concurrent(sel, n) : 0,
-                    "entries", arr);
+                    "inFlight", (json_int_t)in_flight, "entries", arr);
     free(sel);
     return out;
 }

@@ -36,13 +36,19 @@ struct sim_reqlog_entry {
 };
 void sim_reqlog_record(struct sim_reqlog *l, const struct sim_reqlog_entry *e);
 
+/* A /mdm/v2 request began (its headers were read) / ended (answered, or its connection went):
+ * the log's inFlight count. */
+void sim_reqlog_begin(struct sim_reqlog *l);
+void sim_reqlog_end(struct sim_reqlog *l);
+
 /* {total, requests: [{method, path, status, count}]}; reset clears the counters after
  * reading them. */
 json_t *sim_reqlog_counters(struct sim_reqlog *l, int reset);
-/* {capacity, dropped, maxConcurrent, entries: [{id, uId, method, path, status, startMs, endMs
- * (monotonic, milliseconds with microsecond decimals), time, userAgent}]} of entries after after_id
- * (0: all kept), of uid only when not NULL, at most limit. maxConcurrent: the most requests of one
- * location in progress at once among them. */
+/* {capacity, dropped, maxConcurrent, inFlight, entries: [{id, uId, method, path, status,
+ * startMs, endMs (monotonic, milliseconds with microsecond decimals), time, userAgent}]} of
+ * entries after after_id (0: all kept), of uid only when not NULL, at most limit.
+ * maxConcurrent: the most requests of one location in progress at once among them; inFlight:
+ * the /mdm/v2 requests begun and not yet ended now (of every location). */
 json_t *sim_reqlog_entries(struct sim_reqlog *l, const char *uid, int64_t after_id, size_t limit);
 
 #endif

@@ -54,6 +54,7 @@ struct conn {
     int too_big;
     int phase;        /* enum phase; written by the engine thread when it hands the request back */
     int64_t start_us; /* monotonic: the headers were read */
+    int in_flight;    /* a /mdm/v2 request counted in the log's inFlight, not yet ended */
     char agent[96];   /* User-Agent, cut (the request log tells instances apart by it) */
     int64_t due_ns;   /* held: when to resume (monotonic) */
     struct conn *next_held;
@@ -239,6 +240,10 @@ static enum MHD_Result reply(struct conn *cs)
         MHD_add_response_header(resp, "Allow", r->allow);
     ret = MHD_queue_response(cs->mc, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
+    if (cs->in_flight) {
+        cs->in_flight = 0;
+        sim_reqlog_end(cs->srv->log);
+    }
     e = (struct sim_reqlog_entry){r->method[0] ? r->method : "?",
                                   r->route ? r->route : "(unknown)",
                                   r->path ? r->path : "",
@@ -287,6 +292,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         *con_cls = cs;
         if (fill_request(cs, method, url) != 0)
             return MHD_NO;
+        if (cs->r.apple) {
+            cs->in_flight = 1;
+            sim_reqlog_begin(s->log);
+        }
         if (cl && vn_parse_ll(cl, 0, (long long)max, &n) == VN_ETOOBIG) {
             answer_here(cs, 413, "request body too large");
             return reply(cs);
@@ -335,6 +344,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     (void)toe;
     if (!cs)
         return;
+    if (cs->in_flight)
+        sim_reqlog_end(cs->srv->log); /* the connection went before the answer */
     sim_req_release(&cs->r);
     vn_buf_release(&cs->body);
     free(cs);

@@ -62,6 +62,8 @@ struct vn_apple_service {
     int64_t fetched_ms; /* when it was read; 0: never (defaults) */
 };
 
+struct vn_apple_failure;
+
 /* One call. Everything is borrowed for the duration of vn_apple_call. */
 struct vn_apple_request {
     const char *uid;      /* the location (rate limit, backoff); NULL for Service Config */
@@ -71,6 +73,11 @@ struct vn_apple_request {
     const char *path;     /* below the base URL, e.g. "assets" (used when the key is unknown) */
     const char *query;    /* encoded query string without '?', or NULL (vn_apple_query_add) */
     const json_t *body;   /* POST body, or NULL */
+    /* Called right before each attempt's request (none when it fails) with the longest that
+     * attempt can take (the request timeout): nonzero ends the call with that code, why filled
+     * by the callback, no request made. NULL: none. session.c fences each request with it. */
+    int (*before_attempt)(void *ud, int attempt, int64_t attempt_ms, struct vn_apple_failure *why);
+    void *before_attempt_ud;
 };
 
 /* Why a call failed. number/name are Apple's when the answer carried an errorNumber. */
@@ -90,6 +97,9 @@ void vn_apple_free(struct vn_apple *a);
 
 /* Make every waiting or running call return VN_ESHUTDOWN soon; later calls fail at once. */
 void vn_apple_cancel(struct vn_apple *a);
+
+/* 1 once vn_apple_cancel was called. */
+int vn_apple_cancelled(struct vn_apple *a);
 
 /*
  * Make one call, with the retries described above. On success returns 0 and *out, the parsed

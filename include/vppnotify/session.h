@@ -105,6 +105,11 @@ void vn_session_release(struct vn_session *s);
  * VN_ERETRY without a request ("another process is calling Apple for the location"); the
  * store unavailable: its failure (VN_EUNAVAIL), without a request. A session with leases
  * checks its lease again once it has the lock.
+ *
+ * And before each attempt it takes the mutex's fence (store.h vn_store_mutex_fence) under a
+ * token of the call's own, for as long as the attempt can last, given up after the answer: a
+ * request that outlived its caller's mutex (the connection broke, the process died) still
+ * keeps the next caller waiting (up to lock_wait_ms; then VN_ERETRY without a request).
  */
 int vn_session_call(struct vn_session *s, const char *method, const char *endpoint,
                     const char *path, const char *query, const json_t *body, json_t **out,

@@ -643,6 +643,19 @@ int vn_store_mutex_lock(struct vn_store *st, const char *name, int64_t wait_ms, 
  * replaced since the lock: another process may have held it meanwhile); 0 normally. */
 int vn_store_mutex_unlock(struct vn_store *st, const char *name, int *lost);
 
+/*
+ * The fence of the mutex name, for work that can outlive the mutex (a request to Apple still
+ * in flight when the connection holding the mutex broke, or its process died): take or renew
+ * it for token (unique to this piece of work) for hold_ms by the database's clock: *held = 1
+ * when token has it now, 0 when another token's fence still runs (the caller waits and tries
+ * again); hold_ms 0 gives token's up (*held = 0). Written at once, in a transaction of its
+ * own (read-write also on a read-only handle), outside any transaction of the handle. Kept
+ * as the lease "requests:<name>" (table leases). A store used by one process only (SQLite)
+ * answers held at once without recording anything, as vn_store_mutex_lock does.
+ */
+int vn_store_mutex_fence(struct vn_store *st, const char *name, const char *token, int64_t hold_ms,
+                         int *held);
+
 /* ---- moving an installation between stores (vppnotify store copy) ---------------------- */
 
 #define VN_STORE_COPY_TABLES_MAX 32

@@ -239,8 +239,9 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     vn_log_info("store: %s", vn_store_describe(wst));
     if (vn_store_shared(wst) && c->apple_timeout_ms > c->lease_ttl_ms / 2)
         vn_log_warn("--apple-timeout (%lld ms) is more than half of --lease-ttl (%lld ms): a "
-                    "request begun just before a lease lapses could still run when another "
-                    "instance takes the location over",
+                    "request begun just before a lease lapses can still run when another "
+                    "instance takes the location over, which then waits for it (the request's "
+                    "fence in the database)",
                     c->apple_timeout_ms, c->lease_ttl_ms);
     ast = vn_cli_open_store(c, VN_CLI_DB_READ);
     if (!ast)

@@ -77,8 +77,11 @@ sim_up() { # [PORT]
     SIM="http://$(head -n1 "$T/sim.ready")"
     SIM_PORT=${SIM##*:}
 }
+# --apple-timeout 5s: a request of a killed instance keeps its location's fence (docs/
+# ARCHITECTURE.md, "The request fence") at most 7 s, not the default 32 s.
 SERVE_ARGS=(--sync-full-interval 20s --sync-delta-interval 7s --event-quiet 2s
-    --event-poll-interval 1s --event-stall 30s --apple-backoff 200ms --apple-retry-max 2s)
+    --event-poll-interval 1s --event-stall 30s --apple-backoff 200ms --apple-retry-max 2s
+    --apple-timeout 5s)
 [ "$BACKEND" = sqlite ] || SERVE_ARGS+=(--lease-ttl 4s)
 declare -a SERVE_PID SERVE_PORT SERVE_URL
 serve_up() { # N [PORT]: instance N (1..NINST); its log is $T/serve.N.log
@@ -128,7 +131,7 @@ KILLS_SERVE=0
 KILLS_SIM=0
 CRASHES_PG=0
 FAULTS=()
-CLI_ARGS=(--apple-backoff 200ms --apple-retry-max 2s --apple-attempts 8)
+CLI_ARGS=(--apple-backoff 200ms --apple-retry-max 2s --apple-attempts 8 --apple-timeout 5s)
 
 pick_list() { # PREFIX N POOLSIZE [STEP]: a comma-separated list of N random names
     local out="" i step=${4:-1}

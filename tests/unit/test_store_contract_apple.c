@@ -1017,6 +1017,52 @@ static void test_mutex_one_connection_at_a_time(void **state)
     assert_int_equal(held, 0);
 }
 
+/* The fence of a mutex (store.h vn_store_mutex_fence): one token at a time, on any handle
+ * (read-only too), held until given up or expired, by the database's clock. */
+static int fence_free_for(struct vn_store *st, const char *token)
+{
+    int held = 0;
+
+    return vn_store_mutex_fence(st, "location:u1", token, 60000, &held) == 0 && held;
+}
+
+static void test_mutex_fence_outlives_the_lock(void **state)
+{
+    struct fx *f = *state;
+    struct vn_error err = {0};
+    struct vn_store_options ro = {.read_only = 1}; /* serve's Apple threads read only */
+    struct vn_store *other = vn_store_open(f->url, &ro, &err);
+    int shared = vn_store_shared(f->st), held = -1;
+    int64_t deadline;
+
+    assert_non_null(other);
+    assert_int_equal(vn_store_mutex_fence(other, "location:u1", "A", 60000, &held), 0);
+    assert_int_equal(held, 1);
+    assert_int_equal(vn_store_mutex_fence(f->st, "location:u1", "B", 60000, &held), 0);
+    assert_int_equal(held, !shared); /* A's runs */
+    assert_int_equal(vn_store_mutex_fence(f->st, "location:u2", "B", 60000, &held), 0);
+    assert_int_equal(held, 1); /* per name */
+    assert_int_equal(vn_store_mutex_fence(other, "location:u1", "A", 60000, &held), 0);
+    assert_int_equal(held, 1); /* renewed */
+    /* The holder's handle goes (a process killed): the fence stays until given up... */
+    vn_store_free(other);
+    assert_int_equal(vn_store_mutex_fence(f->st, "location:u1", "B", 60000, &held), 0);
+    assert_int_equal(held, !shared);
+    /* ... or until it expires. */
+    assert_int_equal(vn_store_mutex_fence(f->st, "location:u1", "A", 0, &held), 0);
+    assert_int_equal(vn_store_mutex_fence(f->st, "location:u1", "A", 1, &held), 0);
+    assert_int_equal(held, 1);
+    deadline = vn_mono_ns() + 5000000000LL;
+    while (!fence_free_for(f->st, "B") && vn_mono_ns() < deadline)
+        ;
+    assert_true(fence_free_for(f->st, "B"));
+    /* Given up: another takes it at once. */
+    assert_int_equal(vn_store_mutex_fence(f->st, "location:u1", "B", 0, &held), 0);
+    assert_int_equal(held, 0);
+    assert_true(fence_free_for(f->st, "C"));
+    assert_int_equal(vn_store_mutex_fence(f->st, "", "C", 1, &held), VN_EPARSE);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1041,6 +1087,7 @@ int main(void)
         T(test_event_tracking_lifecycle),
         T(test_leases_one_holder_at_a_time),
         T(test_mutex_one_connection_at_a_time),
+        T(test_mutex_fence_outlives_the_lock),
     };
 
     if (vn_secret_init() != 0)

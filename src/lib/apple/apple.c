@@ -288,6 +288,16 @@ void vn_apple_cancel(struct vn_apple *a)
     pthread_mutex_unlock(&a->mu);
 }
 
+int vn_apple_cancelled(struct vn_apple *a)
+{
+    int cancelled;
+
+    pthread_mutex_lock(&a->mu);
+    cancelled = a->cancelled;
+    pthread_mutex_unlock(&a->mu);
+    return cancelled;
+}
+
 /* ---- rate limiting and backoff (all under a->mu) ------------------------------------------ */
 
 static struct bucket *bucket_of(struct vn_apple *a, const char *uid, int64_t now)
@@ -747,6 +757,9 @@ static int call(struct vn_apple *a, const struct vn_apple_request *req, int use_
             snprintf(why->message, sizeof(why->message), "%s: stopped", what);
             break;
         }
+        if (req->before_attempt &&
+            (rc = req->before_attempt(req->before_attempt_ud, attempt, a->o.timeout_ms, why)) != 0)
+            break;
         why->attempts = attempt;
         perform(a, url ? url : "", req->method, req->stoken, post ? (body ? body : "{}") : NULL,
                 &x);

@@ -4,12 +4,15 @@
 #include "vppnotify/error.h"
 #include "vppnotify/json.h"
 #include "vppnotify/log.h"
+#include "vppnotify/secret.h"
 #include "vppnotify/util.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define MDM_ID_KEY "mdm_info_id"
 
@@ -309,6 +312,92 @@ static void unlock_location(struct vn_session *s, const char *name, const char *
                       (struct vn_log_field[]){VN_LF_S("uId", s->uid), VN_LF_S("request", what)}, 2);
 }
 
+/*
+ * The fence of a location's requests (session.h): the store's fence of the mutex
+ * "location:<uId>" (store.h vn_store_mutex_fence), taken by one call under a token of its own
+ * before each attempt, for as long as that attempt can last, and given up after the call. The
+ * mutex orders the callers; the fence is what keeps a request that outlives its caller's
+ * mutex (the database connection broke, or the process died, while Apple was still answering)
+ * alone: the next caller waits for the fence's release or expiry.
+ */
+#define FENCE_MARGIN_MS 2000 /* beyond the attempt's timeout: its answer's handling, clocks */
+#define FENCE_POLL_MS   20
+
+struct fence {
+    struct vn_session *s;
+    char name[VN_ID_MAX + 24];
+    char token[48];
+    int taken;
+};
+
+static int fence_attempt(void *ud, int attempt, int64_t attempt_ms, struct vn_apple_failure *why)
+{
+    struct fence *f = ud;
+    struct vn_session *s = f->s;
+    int64_t wait_ms = s->lock_wait_ms > 0 ? s->lock_wait_ms : VN_SESSION_LOCK_WAIT_MS;
+    int64_t deadline_ns = vn_mono_ns() + wait_ms * 1000000;
+    int held = 0, rc;
+
+    (void)attempt;
+    for (;;) {
+        rc = vn_store_mutex_fence(s->st, f->name, f->token, attempt_ms + FENCE_MARGIN_MS, &held);
+        if (rc == 0 && held) {
+            f->taken = 1;
+            return 0;
+        }
+        memset(why, 0, sizeof(*why));
+        if (rc) {
+            why->code = rc;
+            snprintf(why->message, sizeof(why->message),
+                     "location %s: cannot record its request in the database (no request made): "
+                     "%s",
+                     s->uid, vn_store_last_error(s->st));
+            return rc;
+        }
+        if (vn_apple_cancelled(s->apple)) {
+            why->code = VN_ESHUTDOWN;
+            snprintf(why->message, sizeof(why->message), "location %s: stopped", s->uid);
+            return VN_ESHUTDOWN;
+        }
+        if (vn_mono_ns() >= deadline_ns) {
+            why->code = VN_ERETRY;
+            snprintf(why->message, sizeof(why->message),
+                     "location %s: another process's request to Apple for it has been in flight "
+                     "for longer than %lld ms (its fence in the database); no request made, try "
+                     "again later",
+                     s->uid, (long long)wait_ms);
+            return VN_ERETRY;
+        }
+        {
+            struct timespec pause = {0, FENCE_POLL_MS * 1000000L};
+            nanosleep(&pause, NULL);
+        }
+    }
+}
+
+static void fence_init(struct fence *f, struct vn_session *s)
+{
+    uint8_t r[8];
+    char hex[2 * sizeof(r) + 1];
+
+    memset(f, 0, sizeof(*f));
+    f->s = s;
+    snprintf(f->name, sizeof(f->name), "location:%s", s->uid);
+    vn_random_bytes(r, sizeof(r));
+    vn_hex(r, sizeof(r), hex);
+    snprintf(f->token, sizeof(f->token), "%ld.%s", (long)getpid(), hex);
+}
+
+static void fence_release(struct fence *f)
+{
+    int held = 0;
+
+    if (f->taken && vn_store_mutex_fence(f->s->st, f->name, f->token, 0, &held) != 0)
+        vn_log_warn("location %s: cannot give its request fence up: %s (it ends at its expiry)",
+                    f->s->uid, vn_store_last_error(f->s->st));
+    f->taken = 0;
+}
+
 int vn_session_call(struct vn_session *s, const char *method, const char *endpoint,
                     const char *path, const char *query, const json_t *body, json_t **out,
                     struct vn_apple_failure *why)
@@ -324,6 +413,7 @@ int vn_session_call(struct vn_session *s, const char *method, const char *endpoi
         .body = body,
     };
     char name[VN_ID_MAX + 16], what[160];
+    struct fence fence;
     int rc, locked = 0;
 
     if (!why)
@@ -342,10 +432,15 @@ int vn_session_call(struct vn_session *s, const char *method, const char *endpoi
             unlock_location(s, name, what);
             return VN_ESHUTDOWN;
         }
+        fence_init(&fence, s);
+        req.before_attempt = fence_attempt;
+        req.before_attempt_ud = &fence;
     }
     rc = vn_apple_call(s->apple, &req, out, why);
-    if (locked)
+    if (locked) {
+        fence_release(&fence);
         unlock_location(s, name, what);
+    }
     if (!s->record)
         return rc;
     if (rc == 0)

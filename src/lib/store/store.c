@@ -491,6 +491,21 @@ int vn_store_mutex_unlock(struct vn_store *st, const char *name, int *lost)
     return CALL(st, st->ops->mutex_unlock(st, name, lost));
 }
 
+int vn_store_mutex_fence(struct vn_store *st, const char *name, const char *token, int64_t hold_ms,
+                         int *held)
+{
+    *held = 0;
+    if (!name || !*name || !token || !*token || hold_ms < 0) {
+        vn__store_set_error(st, "a mutex fence needs a name, a token and a time of 0 ms or more");
+        return VN_EPARSE;
+    }
+    if (!st->ops->mutex_fence) {
+        *held = hold_ms > 0;
+        return 0;
+    }
+    return CALL(st, st->ops->mutex_fence(st, name, token, hold_ms, held));
+}
+
 /* ---- convergence (contract 3.1) ---------------------------------------------------------- */
 
 int vn_store_clock_tick(struct vn_store *st, int64_t *clock)

@@ -190,6 +190,8 @@ struct vn_store_ops {
     /* Optional (NULL: one process only, held at once): store.h vn_store_mutex_lock. */
     int (*mutex_lock)(struct vn_store *st, const char *name, int64_t wait_ms, int *held);
     int (*mutex_unlock)(struct vn_store *st, const char *name, int *lost);
+    int (*mutex_fence)(struct vn_store *st, const char *name, const char *token, int64_t hold_ms,
+                       int *held);
 
     /* Whole tables of the copy catalog (copy.c): every row of table t in its order, each
      * value in the catalog's neutral form; insert one row (inside the caller's transaction);

@@ -814,3 +814,73 @@ int vn__pg_mutex_unlock(struct vn_store *st, const char *name, int *lost)
     PQclear(res);
     return 0;
 }
+
+int vn__pg_mutex_fence(struct vn_store *st, const char *name, const char *token, int64_t hold_ms,
+                       int *held)
+{
+    /* The lease statement of vn__pg_lease_take, on the name "requests:<name>". */
+    static const char take[] =
+        "INSERT INTO leases AS l(name, holder, expires_at, taken_at) "
+        "VALUES ('requests:' || $1, $2, clock_timestamp() + $3::bigint * interval '1 millisecond', "
+        "  clock_timestamp()) "
+        "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+        "  expires_at = excluded.expires_at, "
+        "  taken_at = CASE WHEN l.holder = excluded.holder THEN l.taken_at "
+        "    ELSE excluded.taken_at END "
+        "WHERE l.holder = excluded.holder OR l.expires_at <= clock_timestamp() "
+        "RETURNING holder";
+    static const char give_up[] =
+        "DELETE FROM leases WHERE name = 'requests:' || $1 AND holder = $2 RETURNING holder";
+    struct vn__pg *s = vn__pg(st);
+    struct vn__pg_args a = {0};
+    PGresult *res = NULL;
+    int rc;
+
+    *held = 0;
+    if (s->txn_ms) {
+        vn__store_set_error(st, "the fence of '%s' is written outside a transaction", name);
+        return VN_ESTORE;
+    }
+    vn__pg_text(&a, name);
+    vn__pg_text(&a, token);
+    if (hold_ms)
+        vn__pg_int(&a, hold_ms);
+    /* Its own read-write transaction (a session's handle is read-only by default), without
+     * the writer lock: a lease is no change of the log. A connection the server closed since
+     * the last statement (a restart: the fence is given up after a request that outlived it)
+     * is replaced and the statement tried once more, as pg_begin does. */
+    s->no_wrap = 1;
+    for (int tries = 0; tries < 2; tries++) {
+        rc = vn__pg_ensure(s);
+        if (!rc)
+            rc = vn__pg_do(s, "BEGIN READ WRITE", NULL, NULL);
+        if (!rc) {
+            res = vn__pg_run(s, hold_ms ? take : give_up, &a, NULL);
+            rc = res ? vn__pg_do(s, "COMMIT", NULL, NULL) : s->stmt_rc;
+        }
+        if (rc != VN_EUNAVAIL || tries)
+            break;
+        /* The server may have ended the session (a restart) while libpq still calls the
+         * connection good: start afresh (the mutex held on it, if any, is gone already). */
+        PQclear(res);
+        res = NULL;
+        if (s->conn) {
+            PQfinish(s->conn);
+            s->conn = NULL;
+            vn__pg_forget_statements(s);
+        }
+    }
+    if (rc && s->conn && PQstatus(s->conn) == CONNECTION_OK &&
+        PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
+        char keep[VN_ERROR_MSG_MAX];
+
+        memcpy(keep, s->base.last_error, sizeof(keep));
+        vn__pg_do(s, "ROLLBACK", NULL, NULL);
+        memcpy(s->base.last_error, keep, sizeof(keep));
+    }
+    s->no_wrap = 0;
+    if (!rc && hold_ms)
+        *held = PQntuples(res) == 1;
+    PQclear(res);
+    return rc;
+}

@@ -814,6 +814,7 @@ static const struct vn_store_ops pg_ops = {
     .lease_release = vn__pg_lease_release,
     .mutex_lock = vn__pg_mutex_lock,
     .mutex_unlock = vn__pg_mutex_unlock,
+    .mutex_fence = vn__pg_mutex_fence,
     .table_rows = vn__pg_table_rows,
     .table_insert = vn__pg_table_insert,
     .table_loaded = vn__pg_table_loaded,

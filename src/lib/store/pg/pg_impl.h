@@ -300,6 +300,8 @@ int vn__pg_lease_take(struct vn_store *st, const char *name, const char *holder,
 int vn__pg_lease_release(struct vn_store *st, const char *name, const char *holder);
 int vn__pg_mutex_lock(struct vn_store *st, const char *name, int64_t wait_ms, int *held);
 int vn__pg_mutex_unlock(struct vn_store *st, const char *name, int *lost);
+int vn__pg_mutex_fence(struct vn_store *st, const char *name, const char *token, int64_t hold_ms,
+                       int *held);
 
 /* ---- converge.c (contract 3.1: the writer clock, key history, verification) ------------- */
 int vn__pg_clock_tick(struct vn_store *st, int64_t *clock);
