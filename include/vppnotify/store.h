@@ -632,15 +632,18 @@ int vn_store_lease_release(struct vn_store *st, const char *name, const char *ho
  * on one database never talk to Apple for one location at once. Taken on this handle's own
  * connection (PostgreSQL: a session-level advisory lock, keyed by the schema and the name),
  * so it ends with the connection: a process that dies (kill -9) or loses the database frees
- * it. Waits in line up to wait_ms: *held = 1 when this handle holds it now, 0 when another
- * connection kept it throughout (rc 0 both). Outside any transaction of the handle, one name
- * at a time per handle. A store used by one process only (SQLite, serve's lock file) answers
- * held at once without recording anything.
+ * it. SQLite: a lock on one byte of "<database>-apple.lock" held by this handle's open file
+ * (fcntl F_OFD_SETLK), so serve's threads and the CLI beside serve exclude each other; it
+ * ends when the handle is freed or its process dies (a database in memory, or a lock file
+ * that cannot be opened: held at once). Waits up to wait_ms (PostgreSQL: in line; SQLite:
+ * polling every 10 ms): *held = 1 when this handle holds it now, 0 when another handle kept
+ * it throughout (rc 0 both). Outside any transaction of the handle, one name at a time per
+ * handle.
  */
 int vn_store_mutex_lock(struct vn_store *st, const char *name, int64_t wait_ms, int *held);
 
-/* Give it up. *lost = 1 when the handle did not hold it any more (its connection broke and was
- * replaced since the lock: another process may have held it meanwhile); 0 normally. */
+/* Give it up. *lost = 1 when the handle did not hold it (any more: its connection broke and
+ * was replaced since the lock, another process may have held it meanwhile); 0 normally. */
 int vn_store_mutex_unlock(struct vn_store *st, const char *name, int *lost);
 
 /*
@@ -650,8 +653,8 @@ int vn_store_mutex_unlock(struct vn_store *st, const char *name, int *lost);
  * when token has it now, 0 when another token's fence still runs (the caller waits and tries
  * again); hold_ms 0 gives token's up (*held = 0). Written at once, in a transaction of its
  * own (read-write also on a read-only handle), outside any transaction of the handle. Kept
- * as the lease "requests:<name>" (table leases). A store used by one process only (SQLite)
- * answers held at once without recording anything, as vn_store_mutex_lock does.
+ * as the lease "requests:<name>" (table leases). SQLite answers held at once without
+ * recording anything (no connection to lose there; a killed process's request is not fenced).
  */
 int vn_store_mutex_fence(struct vn_store *st, const char *name, const char *token, int64_t hold_ms,
                          int *held);

@@ -594,6 +594,7 @@ static void sqlite_free(struct vn_store *st)
     struct vn__sqlite *s = vn__sq(st);
 
     close_db(s);
+    vn__sq_mutex_close(s);
     free(s->path);
     free(s);
 }
@@ -1017,6 +1018,8 @@ static const struct vn_store_ops sqlite_ops = {
     .rejections = vn__sq_rejections,
     .lease_take = vn__sq_lease_take,
     .lease_release = vn__sq_lease_release,
+    .mutex_lock = vn__sq_mutex_lock,
+    .mutex_unlock = vn__sq_mutex_unlock,
     .table_rows = vn__sq_table_rows,
     .table_insert = vn__sq_table_insert,
     .table_loaded = vn__sq_table_loaded,

@@ -209,6 +209,10 @@ struct vn__sqlite {
     /* the change log (api.c) */
     int64_t changes_seq;       /* the last seq the open transaction appended; 0 none */
     int64_t changes_pruned_ms; /* when this handle last pruned the log */
+    /* mutex.c: whether the lock file was opened (tried), its descriptor (-1: none), the name
+     * held */
+    int mutex_tried, mutex_fd;
+    char mutex_name[VN_ID_MAX + 32];
 };
 
 /* The migrations, in order: migration k (1-based) is vn__sqlite_migrations[k - 1]. */
@@ -354,6 +358,9 @@ int vn__sq_event_tracking_update(struct vn_store *st, const char *event_id,
 int vn__sq_lease_take(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
                       int *held);
 int vn__sq_lease_release(struct vn_store *st, const char *name, const char *holder);
+int vn__sq_mutex_lock(struct vn_store *st, const char *name, int64_t wait_ms, int *held);
+int vn__sq_mutex_unlock(struct vn_store *st, const char *name, int *lost);
+void vn__sq_mutex_close(struct vn__sqlite *s);
 
 /* api.c: the integration API's tables (struct vn_store_api_ops) */
 extern const struct vn_store_api_ops vn__sq_api_ops;

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# On SQLite, the CLI beside serve: Apple never sees two requests of one location at once. The
+# store's mutex there is a lock on one byte of "<database>-apple.lock" (sqlite/mutex.c), held
+# by the handle that calls, so serve's API and the CLI take turns. vppsim holds every answer
+# 1 s; the CLI's users create and serve's API users/create start together, twice; vppsim's
+# request log shows no two requests of the location overlapping (without the lock: two pairs).
+. "$(dirname "$0")/lib_apple.sh"
+. "$(dirname "$0")/lib_api.sh"
+
+sim_start --event-delay 0
+export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"
+apple_location
+apple_import
+api_keys
+vn_serve_start --sync-full-interval 1h --sync-delta-interval 1h --event-quiet 1h \
+    --event-poll-interval 1h
+create() { # TAG: users/create of one user through serve's API; the status in $T/st.TAG
+    curl -sS -o "$T/c.$1.json" -w '%{http_code}' --max-time 60 -X POST \
+        "$VN_API_URL/v1/locations/$LOC_UID/users/create" -H "Authorization: Bearer $MANAGE_KEY" \
+        -H 'Content-Type: application/json' \
+        --data-binary "{\"users\":[{\"clientUserId\":\"$1\",\"email\":\"$1@example.com\"}]}" >"$T/st.$1"
+}
+create warm # serve and the CLI learn Service Config before requests are slowed down
+vn_cli users create --uid "$LOC_UID" --client-user-ids warm-cli >/dev/null 2>&1 || fail "users create"
+SINCE=$(curl -sS "$SIM/_sim/request-log" | jq '[.entries[].id] | max // 0')
+assert_eq "$(ctl POST /_sim/faults '{"latencyMs":1000}')" 200 "vppsim holds every answer 1 s"
+# The CLI's Service Config comes first (no location: no fence); the API's request is sent the
+# moment it is answered, so that the two requests of the location start together.
+cli_configs() {
+    curl -sS "$SIM/_sim/request-log?afterId=$SINCE" |
+        jq '[.entries[] | select((.path | endswith("service/config")) and
+             (.userAgent | test("\\(instance ") | not))] | length'
+}
+configs_at_least() { [ "$(cli_configs)" -ge "$1" ]; }
+for round in 1 2; do
+    vn_cli users create --uid "$LOC_UID" --client-user-ids "cli-$round" >"$T/cli.$round" \
+        2>"$T/cli.$round.err" &
+    cli=$!
+    wait_for 10 configs_at_least "$round" || fail "the CLI did not read Service Config"
+    create "api-$round"
+    wait "$cli" || fail "the CLI's users create: $(cat "$T/cli.$round.err")"
+    assert_eq "$(cat "$T/st.api-$round")" 200 "users/create through the API beside the CLI"
+done
+curl -sS "$SIM/_sim/request-log?uId=$LOC_UID&afterId=$SINCE" >"$T/log.json"
+assert_json "$T/log.json" '[.entries[] | select(.path | endswith("users/create"))] | length' 4 \
+    "every users/create reached vppsim"
+sim_log_one_at_a_time "$T/log.json"
+ok "$(jq '.entries | length' "$T/log.json") requests of the location from serve and the CLI, one at a time"
+vn_serve_stop
