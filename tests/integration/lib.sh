@@ -107,6 +107,15 @@ lines_at_least() {
 # Either reads its commands from a FIFO this shell keeps open (fd 9), so it also ends, rolling
 # back, when the test exits early.
 VN_PG_LOCK_WRITER=1986950002
+
+# pg_own_cluster: a PostgreSQL cluster of the test's own (tests/pg/cluster.sh, $CLUSTER) in
+# $PG, removed at exit, for tests that stop or crash it without disturbing the others; sets
+# VN_DB to it (busy_timeout 1 s). Not in $T: the server's user must reach the directory.
+pg_own_cluster() {
+    PG=$(mktemp -d "${TMPDIR:-/tmp}/vn-pg.XXXXXX")
+    VN_DB="$(bash "$CLUSTER" start "$PG")&busy_timeout=1s"
+    trap 'bash "$CLUSTER" stop "$PG" >/dev/null 2>&1 || true; vn_cleanup' EXIT
+}
 db_lock() {
     local db=${1:-${VN_DB:-$T/vn.db}}
     rm -f "$T/db_lock.fifo"

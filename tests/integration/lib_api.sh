@@ -58,3 +58,13 @@ api_walk() {
         [ $PAGES -lt 10000 ] || fail "GET $path: more than 10000 pages"
     done
 }
+
+# api_user_create TAG [API_URL]: POST users/create of one user (clientUserId TAG) through the
+# manage API (default $VN_API_URL) for $LOC_UID with $MANAGE_KEY; prints the status, the answer
+# in $T/c.TAG.json.
+api_user_create() {
+    curl -sS -o "$T/c.$1.json" -w '%{http_code}' --max-time 60 -X POST \
+        "${2:-$VN_API_URL}/v1/locations/$LOC_UID/users/create" -H "Authorization: Bearer $MANAGE_KEY" \
+        -H 'Content-Type: application/json' \
+        --data-binary "{\"users\":[{\"clientUserId\":\"$1\",\"email\":\"$1@example.com\"}]}"
+}

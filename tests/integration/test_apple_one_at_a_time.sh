@@ -14,13 +14,7 @@ apple_import
 api_keys
 vn_serve_start --sync-full-interval 1h --sync-delta-interval 1h --event-quiet 1h \
     --event-poll-interval 1h
-create() { # TAG: users/create of one user through serve's API; the status in $T/st.TAG
-    curl -sS -o "$T/c.$1.json" -w '%{http_code}' --max-time 60 -X POST \
-        "$VN_API_URL/v1/locations/$LOC_UID/users/create" -H "Authorization: Bearer $MANAGE_KEY" \
-        -H 'Content-Type: application/json' \
-        --data-binary "{\"users\":[{\"clientUserId\":\"$1\",\"email\":\"$1@example.com\"}]}" >"$T/st.$1"
-}
-create warm # serve and the CLI learn Service Config before requests are slowed down
+api_user_create warm >/dev/null # serve and the CLI learn Service Config before requests are slowed down
 vn_cli users create --uid "$LOC_UID" --client-user-ids warm-cli >/dev/null 2>&1 || fail "users create"
 SINCE=$(curl -sS "$SIM/_sim/request-log" | jq '[.entries[].id] | max // 0')
 assert_eq "$(ctl POST /_sim/faults '{"latencyMs":1000}')" 200 "vppsim holds every answer 1 s"
@@ -37,7 +31,7 @@ for round in 1 2; do
         2>"$T/cli.$round.err" &
     cli=$!
     wait_for 10 configs_at_least "$round" || fail "the CLI did not read Service Config"
-    create "api-$round"
+    api_user_create "api-$round" >"$T/st.api-$round"
     wait "$cli" || fail "the CLI's users create: $(cat "$T/cli.$round.err")"
     assert_eq "$(cat "$T/st.api-$round")" 200 "users/create through the API beside the CLI"
 done

@@ -7,9 +7,7 @@ source "$(dirname "$0")/../integration/lib.sh"
 [ -n "${VN_TEST_PG:-}" ] || fail "needs VN_TEST_PG (run through ctest: pg.integration.*)"
 CLUSTER=${VN_PG_CLUSTER:-$(dirname "$0")/cluster.sh}
 
-PG=$(mktemp -d "${TMPDIR:-/tmp}/vn-pg.XXXXXX") # not in $T: the server's user must reach it
-VN_DB="$(bash "$CLUSTER" start "$PG")&busy_timeout=1s"
-trap 'bash "$CLUSTER" stop "$PG" >/dev/null 2>&1 || true; vn_cleanup' EXIT
+pg_own_cluster
 UID1=2049025000431439
 tok=$(vn_new_location $UID1)
 TOKEN=$(cat "$tok")

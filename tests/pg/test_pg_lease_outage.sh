@@ -16,9 +16,7 @@ source "$(dirname "$0")/../integration/lib_api.sh"
 CLUSTER=${VN_PG_CLUSTER:-$(dirname "$0")/cluster.sh}
 TTL_MS=2000
 
-PG=$(mktemp -d "${TMPDIR:-/tmp}/vn-pg.XXXXXX") # not in $T: the server's user must reach it
-VN_DB="$(bash "$CLUSTER" start "$PG")&busy_timeout=1s"
-trap 'bash "$CLUSTER" stop "$PG" >/dev/null 2>&1 || true; vn_cleanup' EXIT
+pg_own_cluster
 
 sim_start --event-delay 0 --fault-latency 100ms
 export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"

@@ -38,13 +38,6 @@ ok "instance $A holds the lease and syncs the location every second"
 
 # 1. While the holder syncs: users/create through the API of both other instances, 4 rounds
 #    of two at once, and the CLI's users create and sync beside them.
-create() { # N K TAG: POST users/create to instance N (its answer in $T/c.TAG.json); the status
-    curl -sS -o "$T/c.$3.json" -w '%{http_code}' --max-time 60 -X POST \
-        "${API[$1]}/v1/locations/$LOC_UID/users/create" -H "Authorization: Bearer $MANAGE_KEY" \
-        -H 'Content-Type: application/json' \
-        --data-binary "{\"users\":[{\"clientUserId\":\"$3\",\"email\":\"$3@example.com\"}]}" \
-        >"$T/st.$3"
-}
 cli_work() {
     vn_cli users create --uid "$LOC_UID" --client-user-ids cli-u1,cli-u2 >"$T/cli.create" \
         2>"$T/cli.create.err" || echo "users create: $(cat "$T/cli.create.err")" >>"$T/cli.fail"
@@ -61,7 +54,7 @@ for round in 1 2 3 4; do
     for n in $others; do
         tag="api-$n-$round"
         tags+=("$tag")
-        create "$n" "$MANAGE_KEY" "$tag" &
+        api_user_create "$tag" "${API[$n]}" >"$T/st.$tag" &
         pids+=($!)
     done
     for p in "${pids[@]}"; do wait "$p" || true; done

@@ -16,9 +16,7 @@ source "$(dirname "$0")/../integration/lib_api.sh"
 [ -n "${VN_TEST_PG:-}" ] || fail "needs VN_TEST_PG (run through ctest: pg.integration.*)"
 CLUSTER=${VN_PG_CLUSTER:-$(dirname "$0")/cluster.sh}
 
-PG=$(mktemp -d "${TMPDIR:-/tmp}/vn-pg.XXXXXX") # not in $T: the server's user must reach it
-VN_DB="$(bash "$CLUSTER" start "$PG")&busy_timeout=1s"
-trap 'bash "$CLUSTER" stop "$PG" >/dev/null 2>&1 || true; vn_cleanup' EXIT
+pg_own_cluster
 
 sim_start --event-delay 0
 export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"
@@ -30,14 +28,8 @@ api_keys
 vn_serve_start --sync-full-interval 1h --sync-delta-interval 1h --event-quiet 1h \
     --event-poll-interval 1h --apple-timeout 10s
 
-create() { # TAG: users/create of one user through serve's API; the status
-    curl -sS -o "$T/c.$1.json" -w '%{http_code}' --max-time 60 -X POST \
-        "$VN_API_URL/v1/locations/$LOC_UID/users/create" -H "Authorization: Bearer $MANAGE_KEY" \
-        -H 'Content-Type: application/json' \
-        --data-binary "{\"users\":[{\"clientUserId\":\"$1\",\"email\":\"$1@example.com\"}]}"
-}
 # serve learns Service Config before requests are slowed down.
-assert_eq "$(create warm)" 200 "users/create through the API"
+assert_eq "$(api_user_create warm)" 200 "users/create through the API"
 SINCE=$(curl -sS "$SIM/_sim/request-log" | jq '[.entries[].id] | max // 0')
 assert_eq "$(ctl POST /_sim/faults '{"latencyMs":5000}')" 200 "vppsim holds every answer 5 s"
 
@@ -61,7 +53,7 @@ in_flight || fail "A's request ended before the database was back: the test prov
 
 # B: serve's API, for the same location, while A's request may still be in flight. Its first
 # use of a connection the restart broke answers 503 (no request made); a client tries again.
-created() { [ "$(create during)" = 200 ]; }
+created() { [ "$(api_user_create during)" = 200 ]; }
 wait_for 30 created || fail "users/create through the API after the restart: $(cat "$T/c.during.json")"
 rc=0
 wait "$A_PID" || rc=$?

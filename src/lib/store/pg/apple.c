@@ -687,21 +687,24 @@ int vn__pg_event_tracking_update(struct vn_store *st, const char *event_id,
 
 /* ---- leases ------------------------------------------------------------------------------ */
 
+/* Take or renew lease $1 for holder $2 for $3 ms, by the server's clock, the one every
+ * instance shares (clock_timestamp: also inside a long transaction). Free, expired, or ours:
+ * taken or renewed, its holder returned; else no row comes back. */
+static const char lease_take_sql[] =
+    "INSERT INTO leases AS l(name, holder, expires_at, taken_at) "
+    "VALUES ($1, $2, clock_timestamp() + $3::bigint * interval '1 millisecond', "
+    "  clock_timestamp()) "
+    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+    "  expires_at = excluded.expires_at, "
+    "  taken_at = CASE WHEN l.holder = excluded.holder THEN l.taken_at "
+    "    ELSE excluded.taken_at END "
+    "WHERE l.holder = excluded.holder OR l.expires_at <= clock_timestamp() "
+    "RETURNING holder";
+static const char lease_release_sql[] = "DELETE FROM leases WHERE name = $1 AND holder = $2";
+
 int vn__pg_lease_take(struct vn_store *st, const char *name, const char *holder, int64_t ttl_ms,
                       int *held)
 {
-    /* By the server's clock, the one every instance shares (clock_timestamp: also inside a
-     * long transaction). Free, expired, or ours: take or renew; else no row comes back. */
-    static const char sql[] =
-        "INSERT INTO leases AS l(name, holder, expires_at, taken_at) "
-        "VALUES ($1, $2, clock_timestamp() + $3::bigint * interval '1 millisecond', "
-        "  clock_timestamp()) "
-        "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
-        "  expires_at = excluded.expires_at, "
-        "  taken_at = CASE WHEN l.holder = excluded.holder THEN l.taken_at "
-        "    ELSE excluded.taken_at END "
-        "WHERE l.holder = excluded.holder OR l.expires_at <= clock_timestamp() "
-        "RETURNING holder";
     struct vn__pg *s = vn__pg(st);
     struct vn__pg_args a = {0};
     PGresult *res;
@@ -710,7 +713,7 @@ int vn__pg_lease_take(struct vn_store *st, const char *name, const char *holder,
     vn__pg_text(&a, holder);
     vn__pg_int(&a, ttl_ms);
     s->no_wrap = 1; /* a lease is no change of the log: no writer lock needed to renew it */
-    res = vn__pg_run(s, sql, &a, NULL);
+    res = vn__pg_run(s, lease_take_sql, &a, NULL);
     s->no_wrap = 0;
     if (!res)
         return s->stmt_rc;
@@ -721,16 +724,14 @@ int vn__pg_lease_take(struct vn_store *st, const char *name, const char *holder,
 
 int vn__pg_lease_release(struct vn_store *st, const char *name, const char *holder)
 {
-    static const char sql[] = "DELETE FROM leases WHERE name = $1 AND holder = $2";
-    struct vn__pg_args a = {0};
-
     struct vn__pg *s = vn__pg(st);
+    struct vn__pg_args a = {0};
     int rc;
 
     vn__pg_text(&a, name);
     vn__pg_text(&a, holder);
     s->no_wrap = 1;
-    rc = vn__pg_do(s, sql, &a, NULL);
+    rc = vn__pg_do(s, lease_release_sql, &a, NULL);
     s->no_wrap = 0;
     return rc;
 }
@@ -818,22 +819,10 @@ int vn__pg_mutex_unlock(struct vn_store *st, const char *name, int *lost)
 int vn__pg_mutex_fence(struct vn_store *st, const char *name, const char *token, int64_t hold_ms,
                        int *held)
 {
-    /* The lease statement of vn__pg_lease_take, on the name "requests:<name>". */
-    static const char take[] =
-        "INSERT INTO leases AS l(name, holder, expires_at, taken_at) "
-        "VALUES ('requests:' || $1, $2, clock_timestamp() + $3::bigint * interval '1 millisecond', "
-        "  clock_timestamp()) "
-        "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
-        "  expires_at = excluded.expires_at, "
-        "  taken_at = CASE WHEN l.holder = excluded.holder THEN l.taken_at "
-        "    ELSE excluded.taken_at END "
-        "WHERE l.holder = excluded.holder OR l.expires_at <= clock_timestamp() "
-        "RETURNING holder";
-    static const char give_up[] =
-        "DELETE FROM leases WHERE name = 'requests:' || $1 AND holder = $2 RETURNING holder";
     struct vn__pg *s = vn__pg(st);
     struct vn__pg_args a = {0};
     PGresult *res = NULL;
+    char lease[VN_ID_MAX + 64];
     int rc;
 
     *held = 0;
@@ -841,7 +830,11 @@ int vn__pg_mutex_fence(struct vn_store *st, const char *name, const char *token,
         vn__store_set_error(st, "the fence of '%s' is written outside a transaction", name);
         return VN_ESTORE;
     }
-    vn__pg_text(&a, name);
+    if (snprintf(lease, sizeof(lease), "requests:%s", name) >= (int)sizeof(lease)) {
+        vn__store_set_error(st, "the mutex name '%s' is too long", name);
+        return VN_EPARSE;
+    }
+    vn__pg_text(&a, lease);
     vn__pg_text(&a, token);
     if (hold_ms)
         vn__pg_int(&a, hold_ms);
@@ -855,7 +848,7 @@ int vn__pg_mutex_fence(struct vn_store *st, const char *name, const char *token,
         if (!rc)
             rc = vn__pg_do(s, "BEGIN READ WRITE", NULL, NULL);
         if (!rc) {
-            res = vn__pg_run(s, hold_ms ? take : give_up, &a, NULL);
+            res = vn__pg_run(s, hold_ms ? lease_take_sql : lease_release_sql, &a, NULL);
             rc = res ? vn__pg_do(s, "COMMIT", NULL, NULL) : s->stmt_rc;
         }
         if (rc != VN_EUNAVAIL || tries)
