@@ -222,20 +222,119 @@ static void test_writer_lock_makes_a_second_writer_wait_then_unavailable(void **
     b = vn_store_open(url, NULL, &err);
     assert_non_null(b);
     assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(insert_note(f->st, "n0"), 0); /* the first write takes the writer lock */
+    assert_int_equal(vn_store_begin(b), 0);        /* BEGIN itself waits for nothing */
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(vn_store_begin(b), VN_EUNAVAIL);
+    assert_int_equal(insert_note(b, "n1"), VN_EUNAVAIL);
     took = elapsed_s(&t0);
     assert_int_equal(vn_store_last_class(b), VN_STORE_UNAVAILABLE);
     assert_non_null(strstr(vn_store_last_error(b), "database is locked"));
     assert_true(took >= 0.1); /* it waited for the other writer, and gave up */
     assert_true(took < 5.0);
+    assert_int_equal(vn_store_rollback(b), 0);
     /* Readers are not blocked by the writer. */
     assert_int_equal(count_notifications(b), 0);
     assert_int_equal(vn_store_commit(f->st), 0);
     assert_int_equal(vn_store_begin(b), 0);
     assert_int_equal(insert_note(b, "n1"), 0);
     assert_int_equal(vn_store_commit(b), 0);
+    assert_int_equal(count_notifications(f->st), 2);
+    vn_store_free(b);
+}
+
+/* The writer clock's value, as another client reads it. */
+static long long clock_of(const struct pgfx *f)
+{
+    char sql[200];
+    PGconn *c = raw();
+    long long v;
+
+    snprintf(sql, sizeof(sql), "SELECT value FROM \"%s\".writer_clock WHERE id = 1", f->schema);
+    v = raw_int(c, sql);
+    PQfinish(c);
+    return v;
+}
+
+static int repeat_note(struct vn_store *st, const char *id, const char *body, int *conflict);
+static void repeats_of(const struct pgfx *f, const char *id, long long *n, long long *conflicts);
+
+/*
+ * An optimistic batch whose jobs are all repeats of known ids (the writer's calls, in its
+ * order) commits while another instance holds the writer lock: it takes neither the lock nor
+ * a clock tick, and marks no change. A batch with a new id in it waits for the lock (and
+ * gives up past busy_timeout), then commits once the lock is free.
+ */
+static void test_repeats_commit_while_another_writer_holds_the_lock(void **state)
+{
+    struct pgfx *f = *state;
+    const char *dup[] = {"dup"}, *fresh[] = {"dup", "fresh"};
+    struct vn_error err = {0};
+    struct vn_store *b;
+    long long n, conflicts, clock0;
+    int conflict = -1;
+    char url[600], sql[300];
+    PGconn *holder;
+    PGresult *r;
+
+    snprintf(url, sizeof(url), "%s&busy_timeout=300ms", f->url);
+    b = vn_store_open(url, NULL, &err);
+    assert_non_null(b);
+    assert_int_equal(insert_note(f->st, "dup"), 0);
+    clock0 = clock_of(f);
+    /* Another instance's transaction holds the writer lock. */
+    holder = raw();
+    snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(1986950002, hashtext('%s'))",
+             f->schema);
+    r = PQexec(holder, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+
+    assert_int_equal(vn_store_begin(b), 0);
+    assert_int_equal(vn_store_optimistic(b), 0);
+    assert_int_equal(vn_store_clock_tick(b, NULL), 0);
+    assert_int_equal(vn_store_notifications_known(b, dup, 1), 0);
+    assert_int_equal(vn_store_savepoint(b), 0);
+    assert_int_equal(insert_note(b, "dup"), VN_EDUP);
+    assert_int_equal(repeat_note(b, "dup", "{}", &conflict), 0);
+    assert_int_equal(vn_store_release(b), 0);
+    assert_int_equal(repeat_note(b, "dup", "{\"other\":1}", &conflict), 0);
+    assert_int_equal(conflict, 1);
+    assert_int_equal(vn_store_commit(b), 0); /* without waiting for the holder */
+    repeats_of(f, "dup", &n, &conflicts);
+    assert_int_equal(n, 2);
+    assert_int_equal(conflicts, 1);
+    assert_int_equal(clock_of(f), clock0); /* no tick: nothing was stamped */
+
+    /* A new id needs the lock: its batch waits, and gives up past busy_timeout. */
+    assert_int_equal(vn_store_begin(b), 0);
+    assert_int_equal(vn_store_optimistic(b), 0);
+    assert_int_equal(vn_store_clock_tick(b, NULL), 0);
+    assert_int_equal(vn_store_notifications_known(b, fresh, 2), 0);
+    assert_int_equal(insert_note(b, "dup"), VN_EDUP);
+    assert_int_equal(repeat_note(b, "dup", "{}", &conflict), 0);
+    assert_int_equal(insert_note(b, "fresh"), 0); /* sent ahead, behind the lock */
+    assert_int_equal(vn_store_commit(b), VN_EUNAVAIL);
+    assert_non_null(strstr(vn_store_last_error(b), "database is locked"));
+    assert_int_equal(vn_store_rollback(b), 0);
     assert_int_equal(count_notifications(f->st), 1);
+    repeats_of(f, "dup", &n, &conflicts);
+    assert_int_equal(n, 2); /* nothing of the failed batch */
+
+    r = PQexec(holder, "ROLLBACK");
+    PQclear(r);
+    PQfinish(holder);
+    assert_int_equal(vn_store_begin(b), 0);
+    assert_int_equal(vn_store_optimistic(b), 0);
+    assert_int_equal(vn_store_clock_tick(b, NULL), 0);
+    assert_int_equal(vn_store_notifications_known(b, fresh, 2), 0);
+    assert_int_equal(insert_note(b, "dup"), VN_EDUP);
+    assert_int_equal(repeat_note(b, "dup", "{}", &conflict), 0);
+    assert_int_equal(insert_note(b, "fresh"), 0);
+    assert_int_equal(vn_store_commit(b), 0);
+    assert_int_equal(count_notifications(f->st), 2);
+    repeats_of(f, "dup", &n, &conflicts);
+    assert_int_equal(n, 3);
+    assert_int_equal(clock_of(f), clock0 + 1); /* the lock's batch ticked */
     vn_store_free(b);
 }
 
@@ -794,6 +893,7 @@ int main(void)
         cmocka_unit_test(test_url_errors_name_the_part_and_hide_the_password),
         T(test_describe_says_durability_and_schema),
         T(test_writer_lock_makes_a_second_writer_wait_then_unavailable),
+        T(test_repeats_commit_while_another_writer_holds_the_lock),
         T(test_failure_without_savepoint_ends_the_transaction_as_retry),
         T(test_dropped_connection_loses_the_transaction_then_reconnects),
         T(test_deferred_savepoints_keep_each_job_alone),

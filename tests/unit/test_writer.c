@@ -223,8 +223,9 @@ static void test_a_failing_job_fails_alone(void **state)
     assert_int_equal(s.commit_failures, 0);
 }
 
-/* Jobs queued while the batch's BEGIN waits for the write lock (another writer holds it: on
- * PostgreSQL another instance's transaction) join that batch: one transaction, one commit. */
+/* Jobs queued while the batch waits for the write lock (another writer holds it: on PostgreSQL
+ * another instance's transaction; SQLite waits in BEGIN, PostgreSQL in a guarded batch's clock
+ * tick) join that batch: one transaction, one commit. */
 static void test_jobs_queued_during_begin_join_the_batch(void **state)
 {
     struct fixture *f = *state;
@@ -233,8 +234,13 @@ static void test_jobs_queued_during_begin_join_the_batch(void **state)
     struct vn_store *other = vn_store_open(f->db, NULL, &err);
     struct tjob a, b, c;
 
+    int64_t clock;
+
     assert_non_null(other);
-    assert_int_equal(vn_store_begin(other), 0); /* holds the write lock */
+    /* Holds the write lock: SQLite takes it at BEGIN, PostgreSQL with the first statement
+     * that needs it (the clock's tick). */
+    assert_int_equal(vn_store_begin(other), 0);
+    assert_int_equal(vn_store_clock_tick(other, &clock), 0);
     tjob_init(&a, f, VN_WJOB_URGENT, "95", 0);
     assert_int_equal(vn_writer_submit(f->w, &a.job), 0);
     for (int i = 0; i < 5000; i++) { /* a taken: the writer waits in BEGIN */

@@ -117,8 +117,8 @@ static size_t in_transaction(const struct vn_wjob *batch)
 
 /*
  * The URGENT jobs that arrived while the transaction began join the batch (up to batch_max):
- * on PostgreSQL, BEGIN waits for the writer lock while other instances commit, and what
- * queued meanwhile would otherwise wait for one more transaction of its own.
+ * while it waited for the write lock (SQLite's BEGIN, PostgreSQL's guarded clock tick: other
+ * instances commit meanwhile), what queued would otherwise wait for one more transaction.
  */
 static void join_waiting(struct vn_writer *w, struct vn_wjob *batch)
 {
@@ -153,7 +153,7 @@ static int run_transaction(struct vn_writer *w, struct vn_wjob *batch, int top_u
     struct vn_store *st = w->st;
     struct vn_wjob *job;
     int64_t t0;
-    int rc;
+    int rc, asked = *optimistic;
 
     rc = vn_store_begin(st);
     if (rc) {
@@ -170,6 +170,13 @@ static int run_transaction(struct vn_writer *w, struct vn_wjob *batch, int top_u
     if (rc) {
         snprintf(why, whylen, "cannot move the writer clock: %s", vn_store_last_error(st));
         goto fail;
+    }
+    if (top_up && !*optimistic) {
+        /* PostgreSQL takes the write lock lazily: a guarded transaction waits for it here at
+         * the latest (an optimistic one only with its first write, after the ids' read). */
+        join_waiting(w, batch);
+        if (asked && in_transaction(batch) >= 2 && vn_store_optimistic(st) == 0)
+            *optimistic = 1;
     }
     if (*optimistic) {
         rc = known_ids(st, batch);

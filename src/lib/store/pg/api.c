@@ -6,8 +6,9 @@
  * at commit, before COMMIT, vn__pg_changes_flush renders every marked key as the read queries
  * show it into changes and empties change_dirty, in the same transaction.
  *
- * Several instances: every write transaction holds the schema's writer lock (pg.c) from BEGIN
- * to COMMIT, so transactions commit one after the other and the seq values one flush takes
+ * Several instances: every write that marks a change takes the schema's writer lock first
+ * (pg.c, lazily) and holds it to COMMIT, and only a transaction holding it flushes, so
+ * transactions that log changes commit one after the other and the seq values one flush takes
  * (an identity) grow in commit order: a reader that has read up to N never later finds a
  * committed change <= N. A rolled-back flush leaves a gap in the numbers, never a reuse.
  */

@@ -8,7 +8,8 @@
  * The clock is stamped on rows and tombstones by triggers (schema.c, migration 7), so every
  * statement that changes a mirror row is covered without knowing it; this file only moves the
  * clock and reads what the triggers left. The clock moves inside the writer's transaction,
- * which holds the writer lock: across instances, values are taken in commit order.
+ * right after the writer lock (pg.c vn__pg_writer_lock, held to COMMIT): across instances,
+ * values are taken in commit order.
  */
 #include "pg_impl.h"
 
@@ -38,16 +39,24 @@ static int bad_table(struct vn_store *st, enum vn_mirror_table t)
     return VN_ESTORE;
 }
 
+/* The value also goes into the transaction's setting vn.clock, for the triggers and upserts
+ * that stamp rows (schema.c, migration 9); it ends with the transaction. */
+const char vn__pg_sql_tick[] =
+    "WITH t AS (UPDATE writer_clock SET value = value + 1 WHERE id = 1 RETURNING value) "
+    "SELECT value, set_config('vn.clock', value::text, true) FROM t";
+
 int vn__pg_clock_tick(struct vn_store *st, int64_t *clock)
 {
-    /* The value also goes into the transaction's setting vn.clock, for the triggers and
-     * upserts that stamp rows (schema.c, migration 9); it ends with the transaction. */
-    static const char sql[] =
-        "WITH t AS (UPDATE writer_clock SET value = value + 1 WHERE id = 1 RETURNING value) "
-        "SELECT value, set_config('vn.clock', value::text, true) FROM t";
+    const char *sql = vn__pg_sql_tick;
     struct vn__pg *s = vn__pg(st);
     PGresult *res;
 
+    if (!clock && s->lock_wanted && s->optimistic) {
+        /* The writer lock is not taken yet (pg.c): the tick goes with it, if anything of the
+         * transaction needs it. A batch of repeats only stamps nothing and ticks nothing. */
+        s->tick_wanted = 1;
+        return 0;
+    }
     if (!clock) {
         /* The writer's tick needs no answer: sent ahead in an optimistic transaction. */
         int sent = vn__pg_send_ahead(s, sql, NULL);

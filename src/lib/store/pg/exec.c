@@ -114,7 +114,12 @@ static void set_message(struct vn__pg *s, const char *msg, const char *state)
         m[--n] = '\0';
     if (!strncmp(m, "ERROR:  ", 8))
         memmove(m, m + 8, strlen(m + 8) + 1);
-    if (state && *state)
+    if (state && !strcmp(state, "55P03"))
+        vn__store_set_error(&s->base,
+                            "database is locked: another writer held a lock past busy_timeout "
+                            "(%s, SQLSTATE %s)",
+                            m, state);
+    else if (state && *state)
         vn__store_set_error(&s->base, "%s (SQLSTATE %s)", m, state);
     else
         vn__store_set_error(&s->base, "%s", m);
@@ -384,9 +389,47 @@ int vn__pg_defer_args(struct vn__pg *s, const char *sql, const struct vn__pg_arg
     return rc;
 }
 
+int vn__pg_defer_at(struct vn__pg *s, int at, const char *sql)
+{
+    int rc = 0;
+
+    if (s->npending == VN__PG_PENDING_MAX)
+        rc = vn__pg_flush_pending(s);
+    if (rc)
+        return rc;
+    if (at > s->npending)
+        at = s->npending;
+    memmove(&s->pending[at + 1], &s->pending[at],
+            (size_t)(s->npending - at) * sizeof(s->pending[0]));
+    s->pending[at].sql = sql;
+    s->pending[at].a = NULL;
+    s->pending[at].types = NULL;
+    s->npending++;
+    return 0;
+}
+
 int vn__pg_defer(struct vn__pg *s, const char *sql)
 {
     return vn__pg_defer_args(s, sql, NULL, NULL);
+}
+
+/* BEGIN, COMMIT, ROLLBACK [TO], SAVEPOINT, RELEASE: never the first statement that needs the
+ * writer lock (pg.c takes it after BEGIN, inside the transaction). */
+static int is_control(const char *sql)
+{
+    static const char *const words[] = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"};
+
+    sql += strspn(sql, " \t\n");
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (!strncmp(sql, words[i], strlen(words[i])))
+            return 1;
+    return 0;
+}
+
+/* Whether sql is the transaction's first statement that needs the writer lock (pg.c). */
+static int needs_lock(const struct vn__pg *s, const char *sql)
+{
+    return s->lock_wanted && !s->lock_free && !is_control(sql);
 }
 
 static PGresult *run_typed(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
@@ -421,6 +464,14 @@ static PGresult *run_typed(struct vn__pg *s, const char *sql, const struct vn__p
         vn__store_set_error(&s->base, "a statement with more than %d arguments", VN__PG_ARGS_MAX);
         s->stmt_rc = VN_ESTORE;
         return NULL;
+    }
+    if (needs_lock(s, sql)) {
+        int rc = vn__pg_writer_lock(s); /* deferred or sent ahead: it goes first */
+
+        if (rc) {
+            s->stmt_rc = rc;
+            return NULL;
+        }
     }
     /* A statement prepared here for the first time: the deferred savepoint commands go
      * first, as they would have, so that a failed PREPARE is undone with the job. */
@@ -522,32 +573,74 @@ int vn__pg_send_ahead(struct vn__pg *s, const char *sql, const struct vn__pg_arg
     return vn__pg_send_ahead_typed(s, sql, a, NULL);
 }
 
+/* The deferred commands (in optimistic mode: BEGIN, the writer lock, the clock tick), sent
+ * ahead in order: all prepared first, so that no PREPARE has to wait behind the lock. */
+static int send_pending_ahead(struct vn__pg *s)
+{
+    char names[VN__PG_PENDING_MAX][16];
+    int n = s->npending, q;
+
+    for (q = 0; q < n; q++) {
+        const struct vn__pg_pending *p = &s->pending[q];
+        int i = prepared(s, p->sql, p->a ? p->a->n : 0, p->types);
+
+        if (i < 0) {
+            s->npending = 0;
+            return i;
+        }
+        snprintf(names[q], sizeof(names[q]), "vn%d", i);
+    }
+    if (PQpipelineStatus(s->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(s->conn))
+        return pipeline_lost(s, NULL);
+    for (q = 0; q < n; q++) {
+        const struct vn__pg_args *pa = s->pending[q].a;
+
+        if (!(pa ? PQsendQueryPrepared(s->conn, names[q], pa->n, pa->val, pa->len, pa->fmt, 0)
+                 : PQsendQueryPrepared(s->conn, names[q], 0, NULL, NULL, NULL, 0)))
+            return pipeline_lost(s, NULL);
+        s->ahead++;
+    }
+    s->npending = 0;
+    return 0;
+}
+
 int vn__pg_send_ahead_typed(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
                             const Oid *types)
 {
     static const struct vn__pg_args none;
     char name[16];
-    int i;
+    int i, rc;
 
     s->last_key.valid = 0; /* as in run_typed */
     if (!s->key_ops && s->nakeys)
         vn__pg_keys_clear(s);
-    if (!s->optimistic || !s->txn_ms || s->npending || !s->conn ||
-        PQstatus(s->conn) != CONNECTION_OK)
+    if (!s->optimistic || !s->txn_ms || !s->conn || PQstatus(s->conn) != CONNECTION_OK)
         return 0;
     if (!a)
         a = &none;
     if (a->overflow)
         return 0; /* refused the usual way */
-    if (s->ahead >= AHEAD_MAX) {
-        int rc = ahead_sync(s);
-
+    for (int q = 0; q < s->npending; q++)
+        if (s->pending[q].a && s->pending[q].a->overflow)
+            return 0;
+    if (s->ahead + s->npending >= AHEAD_MAX) {
+        rc = ahead_sync(s);
         if (rc)
             return rc;
     }
     i = prepared(s, sql, a->n, types); /* the first time on this connection: a round trip */
     if (i < 0)
         return i;
+    if (needs_lock(s, sql)) {
+        rc = vn__pg_writer_lock(s); /* deferred: sent ahead just below, before sql */
+        if (rc)
+            return rc;
+    }
+    if (s->npending) {
+        rc = send_pending_ahead(s);
+        if (rc)
+            return rc;
+    }
     snprintf(name, sizeof(name), "vn%d", i);
     if ((PQpipelineStatus(s->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(s->conn)) ||
         !PQsendQueryPrepared(s->conn, name, a->n, a->val, a->len, a->fmt, 0))
@@ -578,8 +671,10 @@ int vn__pg_exec_text(struct vn__pg *s, const char *sql)
 {
     PGresult *res;
     ExecStatusType status;
-    int rc = vn__pg_flush_pending(s);
+    int rc = needs_lock(s, sql) ? vn__pg_writer_lock(s) : 0;
 
+    if (!rc)
+        rc = vn__pg_flush_pending(s);
     if (rc)
         return rc;
     res = PQexec(s->conn, sql);

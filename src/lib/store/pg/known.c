@@ -3,11 +3,16 @@
  * read in one statement, so that the batch's inserts and repeats of those ids are sent ahead
  * (exec.c) instead of each waiting for the database's answer.
  *
- * Why it is right: the writer lock (pg.c, taken at BEGIN) orders every transaction that writes
- * the ledger, so what this transaction read stays true until its COMMIT, changed only by its
- * own inserts, which update the set as they are sent. Should anything contradict it anyway, the
- * insert sent ahead is a plain INSERT (no ON CONFLICT): it fails, and with it the optimistic
- * transaction, which the writer runs again with savepoints and an answer per statement.
+ * Why it is right: the set is read before the writer lock (pg.c takes it lazily, with the
+ * batch's first write), so another instance may insert one of the ids between the read and this
+ * transaction's COMMIT. Ledger rows are never deleted and their bodies never change, so an id
+ * read present stays present with that digest: a repeat answered from the set is right (its row
+ * in notification_repeats is append-only and locks nothing, so it needs no writer lock either).
+ * An id read absent is inserted with a plain INSERT (no ON CONFLICT), sent ahead after the
+ * writer lock: should another instance have inserted it meanwhile, the INSERT fails (waiting
+ * for that instance's COMMIT if need be), and with it the optimistic transaction, which the
+ * writer runs again with savepoints and an answer per statement, where it is a duplicate. The
+ * set changes only with this transaction's own inserts, which update it as they are sent.
  *
  * The set is a sorted array of owned ids, valid for the transaction that read it (pg.c clears
  * it at BEGIN, COMMIT and ROLLBACK). An id not in it is handled the usual way (write.c).
@@ -133,7 +138,9 @@ int vn__pg_notifications_known(struct vn_store *st, const char *const *ids, size
         return 0;
     }
     vn__pg_text(&a, vn_buf_str(&lit));
+    s->lock_free = 1; /* read before the writer lock: see the top of this file */
     res = vn__pg_run(s, sql, &a, NULL);
+    s->lock_free = 0;
     vn_buf_release(&lit);
     if (!res) {
         vn__pg_known_clear(s);

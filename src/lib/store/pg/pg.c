@@ -2,13 +2,14 @@
  * pg.c - the PostgreSQL backend of store.h: connecting (libpq, the URL's parameters, the
  * session's settings), migrations, transactions, reconnecting, and the ops table.
  *
- * One writer at a time, as with SQLite: every write transaction begins by taking a
- * transaction-scoped advisory lock of the schema (the "writer lock"), so that the write
- * transactions of several instances run one after the other. Group commit keeps the
- * throughput (one commit per batch of notifications); in exchange no two instances can
- * deadlock or fail each other's serialization, the store's behaviour is the same on both
- * backends, and commit order is lock order (a change log can number its rows by it). Waiting
- * for the lock is bounded by busy_timeout (lock_timeout): past it the store is unavailable.
+ * One writer at a time, as with SQLite: every write transaction takes a transaction-scoped
+ * advisory lock of the schema (the "writer lock") with its first statement that needs it (all
+ * but the lock-free reads and repeats: pg_begin, vn__pg_writer_lock) and holds it to COMMIT,
+ * so that the write transactions of several instances run one after the other. Group commit keeps
+ * the throughput (one commit per batch of notifications); in exchange no two instances can deadlock
+ * or fail each other's serialization, the store's behaviour is the same on both backends, and
+ * commit order is lock order (a change log can number its rows by it). Waiting for the lock is
+ * bounded by busy_timeout (lock_timeout): past it the store is unavailable.
  *
  * Durability: synchronous_commit=on for every session, and a read-write open refuses a server
  * with fsync=off. A COMMIT that returns has been flushed to the server's WAL.
@@ -16,6 +17,7 @@
 #include "pg_impl.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,12 +508,41 @@ static int simple(struct vn__pg *s, const char *sql)
     return vn__pg_do(s, sql, NULL, NULL);
 }
 
+static const char sql_begin[] = "BEGIN";
+static const char sql_writer[] =
+    "SELECT pg_advisory_xact_lock(" VN_PG_LOCK_WRITER ", hashtext(coalesce(current_schema(), "
+    "'')))";
+
+/* A transaction is open on the handle: BEGIN sent, or deferred and not sent yet. */
+static int begun(const struct vn__pg *s)
+{
+    if (!s->conn)
+        return 0;
+    return PQtransactionStatus(s->conn) != PQTRANS_IDLE ||
+           (s->npending && s->pending[0].sql == sql_begin);
+}
+
+/* The server closed the connection since its last answer (a restart, a failover, an
+ * administrator): what it sent is read without waiting. 1 when it is gone. */
+static int went_away(struct vn__pg *s)
+{
+    struct pollfd p = {.fd = PQsocket(s->conn), .events = POLLIN};
+
+    for (int i = 0; i < 4 && PQstatus(s->conn) == CONNECTION_OK && poll(&p, 1, 0) > 0; i++)
+        if (!PQconsumeInput(s->conn))
+            break;
+    return PQstatus(s->conn) != CONNECTION_OK;
+}
+
+/*
+ * BEGIN is deferred (sent with the transaction's first statement) and the writer lock taken
+ * lazily, by the first statement that needs it (vn__pg_writer_lock): every statement but the
+ * batch's ids read and a repeat's row (lock_free), and every savepoint of a guarded
+ * transaction, so that the lock is never taken inside a savepoint a job could roll back.
+ * A transaction of repeats only never takes it (docs/STORE.md).
+ */
 static int pg_begin(struct vn_store *st)
 {
-    static const char begin[] = "BEGIN";
-    static const char writer[] =
-        "SELECT pg_advisory_xact_lock(" VN_PG_LOCK_WRITER ", hashtext(coalesce(current_schema(), "
-        "'')))";
     struct vn__pg *s = vn__pg(st);
     int rc;
 
@@ -519,47 +550,45 @@ static int pg_begin(struct vn_store *st)
         vn__store_set_error(st, "database '%s' is open read-only", s->shown);
         return VN_ESTORE;
     }
-    if (s->conn && PQtransactionStatus(s->conn) != PQTRANS_IDLE &&
-        PQstatus(s->conn) == CONNECTION_OK) {
+    if (begun(s) && PQstatus(s->conn) == CONNECTION_OK) {
         vn__store_set_error(st, "a transaction is already open on this handle");
         return VN_ESTORE;
     }
     s->txn_ms = 0;
     s->npending = 0;
     s->optimistic = 0;
+    s->lock_wanted = 0;
+    s->tick_wanted = 0;
     vn__pg_known_clear(s);
-    /* BEGIN and the writer lock in one round trip (BEGIN deferred, exec.c), on a connection
-     * made sure of first: a reconnect forgets what was deferred. */
+    /* A connection made sure of first (a reconnect forgets what was deferred): one the server
+     * closed since the last statement is replaced now, when nothing has begun. */
     rc = vn__pg_ensure(s);
-    if (!rc)
-        rc = vn__pg_defer(s, begin);
-    if (!rc)
-        rc = simple(s, writer);
-    if (rc == VN_EUNAVAIL && (!s->conn || PQstatus(s->conn) == CONNECTION_BAD)) {
-        /* The server went away since the last statement (a restart, a failover): nothing
-         * began, so a new connection can simply try again. */
-        s->npending = 0;
+    if (!rc && went_away(s))
         rc = vn__pg_ensure(s);
-        if (!rc)
-            rc = vn__pg_defer(s, begin);
-        if (!rc)
-            rc = simple(s, writer);
-    }
-    if (rc) {
-        char keep[VN_ERROR_MSG_MAX];
-
-        memcpy(keep, s->base.last_error, sizeof(keep));
-        simple(s, "ROLLBACK");
-        memcpy(s->base.last_error, keep, sizeof(keep));
-        if (strstr(keep, "55P03"))
-            vn__store_set_error(st, "database is locked: another writer held it past "
-                                    "busy_timeout");
+    if (!rc)
+        rc = vn__pg_defer(s, sql_begin);
+    if (rc)
         return rc;
-    }
+    s->lock_wanted = 1;
     s->lost = 0;
     s->txn_ms = vn_now_ms();
     vn_time_iso(s->txn_ms, s->txn_iso);
     return 0;
+}
+
+int vn__pg_writer_lock(struct vn__pg *s)
+{
+    int tick = s->tick_wanted, rc, at;
+
+    s->lock_wanted = 0;
+    s->tick_wanted = 0;
+    /* Right after a BEGIN not sent yet, before anything else deferred; it goes to the server
+     * with the statement at hand (exec.c), in one pipeline or sent ahead with it. */
+    at = s->npending && s->pending[0].sql == sql_begin ? 1 : 0;
+    rc = vn__pg_defer_at(s, at, sql_writer);
+    if (!rc && tick)
+        rc = vn__pg_defer_at(s, at + 1, vn__pg_sql_tick);
+    return rc;
 }
 
 static int pg_rollback(struct vn_store *st)
@@ -569,6 +598,8 @@ static int pg_rollback(struct vn_store *st)
     s->changes_seq = 0;
     s->npending = 0;
     s->optimistic = 0;
+    s->lock_wanted = 0;
+    s->tick_wanted = 0;
     vn__pg_known_clear(s);
     if (s->ahead)
         vn__pg_flush_pending(s); /* out of pipeline mode; their failure is why we are here */
@@ -585,6 +616,17 @@ static int pg_commit(struct vn_store *st)
     PGresult *res;
     int rc;
 
+    if (s->txn_ms && s->npending && s->pending[0].sql == sql_begin && !s->ahead) {
+        /* BEGIN not sent yet: no statement ran (what is deferred after it, the writer lock or
+         * savepoint commands, changes nothing), so there is nothing to commit. */
+        s->npending = 0;
+        s->txn_ms = 0;
+        s->optimistic = 0;
+        s->lock_wanted = 0;
+        s->tick_wanted = 0;
+        vn__pg_known_clear(s);
+        return 0;
+    }
     if (!s->conn || PQtransactionStatus(s->conn) == PQTRANS_IDLE) {
         if (!s->txn_ms) {
             vn__store_set_error(st, "cannot commit: no transaction is open");
@@ -601,7 +643,11 @@ static int pg_commit(struct vn_store *st)
     /* COMMIT ends every savepoint: a deferred RELEASE (or a SAVEPOINT no statement followed)
      * need not be sent. */
     s->npending = 0;
-    rc = vn__pg_changes_flush(s); /* the change log, in this transaction (api.c) */
+    /* A transaction that never took the writer lock wrote nothing that marks a change (every
+     * such statement takes it first): no flush, no seq. */
+    rc = s->lock_wanted ? 0 : vn__pg_changes_flush(s); /* the change log (api.c) */
+    s->lock_wanted = 0;
+    s->tick_wanted = 0;
     if (rc) {
         char keep[VN_ERROR_MSG_MAX];
 
@@ -642,12 +688,19 @@ static int pg_savepoint(struct vn_store *st)
 {
     struct vn__pg *s = vn__pg(st);
 
-    if (!s->conn || PQtransactionStatus(s->conn) == PQTRANS_IDLE)
+    if (!begun(s))
         return no_transaction(s, "cannot open a savepoint");
     if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
         return lost(s, "cannot open a savepoint");
     if (s->optimistic)
         return 0; /* nothing to undo to: a failure fails the whole transaction */
+    if (s->lock_wanted) {
+        /* Taken before any savepoint: a lock taken inside one would go with its rollback. */
+        int rc = vn__pg_writer_lock(s);
+
+        if (rc)
+            return rc;
+    }
     return vn__pg_defer(s, sql_savepoint);
 }
 
@@ -656,9 +709,9 @@ static int pg_optimistic(struct vn_store *st)
 {
     struct vn__pg *s = vn__pg(st);
 
-    if (!s->txn_ms || !s->conn || PQtransactionStatus(s->conn) == PQTRANS_IDLE)
+    if (!s->txn_ms || !begun(s))
         return no_transaction(s, "cannot run optimistically");
-    if (s->npending) {
+    if (s->npending && !(s->npending == 1 && s->pending[0].sql == sql_begin)) {
         int rc = vn__pg_flush_pending(s); /* a savepoint opened before: sent as it was */
 
         if (rc)
@@ -672,7 +725,7 @@ static int pg_release(struct vn_store *st)
 {
     struct vn__pg *s = vn__pg(st);
 
-    if (!s->conn || PQtransactionStatus(s->conn) == PQTRANS_IDLE)
+    if (!begun(s))
         return no_transaction(s, "cannot release the savepoint");
     if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
         return lost(s, "cannot release the savepoint");
@@ -691,7 +744,7 @@ static int pg_rollback_to(struct vn_store *st)
     struct vn__pg *s = vn__pg(st);
     int rc;
 
-    if (!s->conn || PQtransactionStatus(s->conn) == PQTRANS_IDLE)
+    if (!begun(s))
         return no_transaction(s, "cannot roll back to the savepoint");
     if (s->optimistic) {
         vn__store_set_error(st, "a job failed in an optimistic transaction, which has no "

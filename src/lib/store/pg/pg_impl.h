@@ -49,7 +49,15 @@ struct vn__pg {
     int64_t retry_at_ms; /* a failed reconnect waits for this (monotonic) before the next */
     int64_t backoff_ms;  /* the wait after the next failure: 100 ms doubling to 2 s */
     int no_wrap;         /* a write outside a transaction runs as it is (leases) */
-    int64_t changes_seq; /* the change log's last seq this transaction's flush wrote */
+    /* The writer lock is taken lazily (pg.c vn__pg_writer_lock): lock_wanted from BEGIN until
+     * the transaction's first statement that needs it (every statement but the lock-free ones
+     * below, a savepoint of a guarded transaction); tick_wanted: the writer clock's tick was
+     * asked for meanwhile and goes right after the lock. lock_free: the statement at hand
+     * (the batch's ids read, a repeat's row) needs no lock (known.c, write.c). */
+    int lock_wanted;
+    int tick_wanted;
+    int lock_free;
+    int64_t changes_seq;       /* the change log's last seq this transaction's flush wrote */
     int64_t changes_pruned_ms; /* when the change log was last pruned */
     /* Statements not sent yet, in order (savepoint commands, the change log's renders): they
      * go to the server in one pipeline with the next statement (exec.c), saving a round trip
@@ -162,6 +170,9 @@ int vn__pg_defer(struct vn__pg *s, const char *sql);
 int vn__pg_defer_args(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
                       const Oid *types);
 
+/* vn__pg_defer at position at of the deferred list (0: first), the later ones moved on. */
+int vn__pg_defer_at(struct vn__pg *s, int at, const char *sql);
+
 /* Send the deferred commands now, one by one (before a statement outside the cache, a text
  * run through the simple protocol, a read in single-row mode): 0 or the failure's code. */
 int vn__pg_flush_pending(struct vn__pg *s);
@@ -181,6 +192,14 @@ void vn__pg_col_copy(const PGresult *res, int r, int c, char *out, size_t outlen
 const char *vn__pg_now(struct vn__pg *s);
 
 /* ---- pg.c -------------------------------------------------------------------------------- */
+
+/*
+ * The writer lock that BEGIN left for later (lock_wanted), with the clock tick asked for
+ * meanwhile (tick_wanted): deferred right after a BEGIN not sent yet, or sent ahead in an
+ * optimistic transaction with nothing deferred, so that it reaches the server with the
+ * statement that needs it (no round trip of its own). 0 or the failure's code.
+ */
+int vn__pg_writer_lock(struct vn__pg *s);
 
 /* Commit when rc is 0, else roll back keeping the error: for ops with their own transaction. */
 int vn__pg_finish(struct vn__pg *s, int rc);
@@ -304,6 +323,8 @@ int vn__pg_mutex_fence(struct vn_store *st, const char *name, const char *token,
                        int *held);
 
 /* ---- converge.c (contract 3.1: the writer clock, key history, verification) ------------- */
+/* The writer clock's tick: moves the clock and sets vn.clock for the transaction. */
+extern const char vn__pg_sql_tick[];
 int vn__pg_clock_tick(struct vn_store *st, int64_t *clock);
 int vn__pg_clock(struct vn_store *st, int64_t *clock);
 int vn__pg_key_state(struct vn_store *st, enum vn_mirror_table table, const char *uid,
