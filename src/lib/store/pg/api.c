@@ -122,151 +122,10 @@ static int api_keys_version(struct vn_store *st, int64_t *version)
 
 /* ---- the change log: flush at commit --------------------------------------------------- */
 
-/* $1 is the commit's time, $2 the largest seq before this flush (for the lifecycle step). */
-#define OP(present)                                                                                \
-    "CASE WHEN " present " IS NULL THEN 'delete' WHEN d.existed THEN 'update' ELSE 'insert' END"
-#define INSERT_CHANGE "INSERT INTO changes(at, kind, op, uid, key, row) "
-
-/* The kinds marked in change_dirty, as bits (an unknown kind sets them all), and the largest
- * seq before this flush: only the marked kinds' renders run (flush_kinds). */
-#define MARKED_KINDS                                                                               \
-    "SELECT coalesce((SELECT bit_or(CASE kind WHEN 'asset' THEN 1 WHEN 'assignment' THEN 2 "       \
-    "    WHEN 'user' THEN 4 WHEN 'subscription' THEN 8 WHEN 'subscriptionAssignment' THEN 16 "     \
-    "    WHEN 'event' THEN CASE WHEN lifecycle IS NULL THEN 32 ELSE 96 END "                       \
-    "    WHEN 'location' THEN 128 ELSE 255 END) FROM change_dirty), 0), "                          \
-    "  coalesce((SELECT max(seq) FROM changes), 0)"
-
-/* The kind bit of each render below (MARKED_KINDS). */
-static const int render_kinds[] = {1, 2, 2, 4, 8, 16, 32, 64, 128};
-
-/* One statement per kind, rows as the read queries show them (query.c), in key order. */
-/* clang-format off */
-static const char *const renders[] = {
-    INSERT_CHANGE "SELECT $1::timestamptz, 'asset', " OP("a.uid") ", d.uid, "
-    "  json_build_object('uId', d.uid, 'adamId', d.k1, 'pricingParam', d.k2), "
-    "  CASE WHEN a.uid IS NOT NULL THEN json_build_object('uId', a.uid, 'adamId', a.adam_id, "
-    "    'pricingParam', a.pricing_param, 'totalCount', a.total_count, "
-    "    'assignedCount', a.assigned_count, 'availableCount', a.available_count, "
-    "    'needsSync', a.needs_sync, 'updatedAt', vn_iso(a.updated_at)) END "
-    "FROM change_dirty AS d LEFT JOIN assets AS a "
-    "  ON a.uid = d.uid AND a.adam_id = d.k1 AND a.pricing_param = d.k2 "
-    "WHERE d.kind = 'asset' AND (a.uid IS NOT NULL OR d.existed) "
-    "ORDER BY d.uid, length(d.k1), d.k1, d.k2",
-
-    INSERT_CHANGE "SELECT $1::timestamptz, 'assignment', " OP("a.uid") ", d.uid, "
-    "  json_build_object('uId', d.uid, 'adamId', d.k1, 'pricingParam', d.k2, "
-    "    'clientUserId', d.k3), "
-    "  CASE WHEN a.uid IS NOT NULL THEN json_build_object('uId', a.uid, 'adamId', a.adam_id, "
-    "    'pricingParam', a.pricing_param, 'clientUserId', a.client_user_id, "
-    "    'updatedAt', vn_iso(a.updated_at)) END "
-    "FROM change_dirty AS d LEFT JOIN assignments AS a ON a.uid = d.uid AND a.adam_id = d.k1 "
-    "  AND a.pricing_param = d.k2 AND a.client_user_id = d.k3 "
-    "WHERE d.kind = 'assignment' AND d.k3 <> '' AND (a.uid IS NOT NULL OR d.existed) "
-    "ORDER BY d.uid, length(d.k1), d.k1, d.k2, d.k3",
-
-    INSERT_CHANGE "SELECT $1::timestamptz, 'assignment', " OP("a.uid") ", d.uid, "
-    "  json_build_object('uId', d.uid, 'adamId', d.k1, 'pricingParam', d.k2, "
-    "    'serialNumber', d.k4), "
-    "  CASE WHEN a.uid IS NOT NULL THEN json_build_object('uId', a.uid, 'adamId', a.adam_id, "
-    "    'pricingParam', a.pricing_param, 'serialNumber', a.serial_number, "
-    "    'updatedAt', vn_iso(a.updated_at)) END "
-    "FROM change_dirty AS d LEFT JOIN assignments AS a ON a.uid = d.uid AND a.adam_id = d.k1 "
-    "  AND a.pricing_param = d.k2 AND a.serial_number = d.k4 "
-    "WHERE d.kind = 'assignment' AND d.k4 <> '' AND (a.uid IS NOT NULL OR d.existed) "
-    "ORDER BY d.uid, length(d.k1), d.k1, d.k2, d.k4",
-
-    INSERT_CHANGE "SELECT $1::timestamptz, 'user', " OP("u.uid") ", d.uid, "
-    "  json_build_object('uId', d.uid, 'clientUserId', d.k1), "
-    "  CASE WHEN u.uid IS NOT NULL THEN json_build_object('uId', u.uid, "
-    "    'clientUserId', u.client_user_id, 'email', u.email, 'inviteCode', u.invite_code, "
-    "    'idHash', u.id_hash, 'status', u.status, 'updatedAt', vn_iso(u.updated_at)) END "
-    "FROM change_dirty AS d LEFT JOIN users AS u ON u.uid = d.uid AND u.client_user_id = d.k1 "
-    "WHERE d.kind = 'user' AND (u.uid IS NOT NULL OR d.existed) ORDER BY d.uid, d.k1",
-
-    INSERT_CHANGE "SELECT $1::timestamptz, 'subscription', " OP("x.uid") ", d.uid, "
-    "  json_build_object('uId', d.uid, 'adamId', d.k1), "
-    "  CASE WHEN x.uid IS NOT NULL THEN json_build_object('uId', x.uid, 'adamId', x.adam_id, "
-    "    'parentAdamId', x.parent_adam_id, 'counts', json_build_object("
-    "      'available', json_build_object('renewing', x.available_renewing, "
-    "        'expiring', x.available_expiring), "
-    "      'total', json_build_object('renewing', x.total_renewing, "
-    "        'expiring', x.total_expiring)), "
-    "    'updatedAt', vn_iso(x.updated_at)) END "
-    "FROM change_dirty AS d LEFT JOIN subscriptions AS x ON x.uid = d.uid AND x.adam_id = d.k1 "
-    "WHERE d.kind = 'subscription' AND (x.uid IS NOT NULL OR d.existed) "
-    "ORDER BY d.uid, length(d.k1), d.k1",
-
-    INSERT_CHANGE "SELECT $1::timestamptz, 'subscriptionAssignment', " OP("x.uid") ", d.uid, "
-    "  json_build_object('uId', d.uid, 'adamId', d.k1, 'clientUserId', d.k2), "
-    "  CASE WHEN x.uid IS NOT NULL THEN json_build_object('uId', x.uid, 'adamId', x.adam_id, "
-    "    'clientUserId', x.client_user_id, 'renewing', x.renewing, "
-    "    'updatedAt', vn_iso(x.updated_at)) END "
-    "FROM change_dirty AS d LEFT JOIN subscription_assignments AS x "
-    "  ON x.uid = d.uid AND x.adam_id = d.k1 AND x.client_user_id = d.k2 "
-    "WHERE d.kind = 'subscriptionAssignment' AND (x.uid IS NOT NULL OR d.existed) "
-    "ORDER BY d.uid, length(d.k1), d.k1, d.k2",
-
-    /* Events as VN_Q_EVENTS shows them: the notification counters, the errors, the tracking
-     * (left out for an event that is not tracked). */
-    INSERT_CHANGE "SELECT $1::timestamptz, 'event', " OP("coalesce(e.event_id, t.event_id)") ", "
-    "  coalesce(e.uid, t.uid), json_build_object('eventId', d.k1), "
-    "  CASE WHEN coalesce(e.event_id, t.event_id) IS NOT NULL THEN json_build_object("
-    "    'eventId', d.k1, 'uId', coalesce(e.uid, t.uid), "
-    "    'notificationType', coalesce(e.notification_type, CASE t.kind "
-    "      WHEN 'assets' THEN 'ASSET_MANAGEMENT' WHEN 'users' THEN 'USER_MANAGEMENT' "
-    "      WHEN 'subscriptions' THEN 'SUBSCRIPTION_MANAGEMENT' END), "
-    "    'type', coalesce(e.type, t.type), 'notifications', coalesce(e.notifications, 0), "
-    "    'succeeded', coalesce(e.succeeded, 0), 'failed', coalesce(e.failed, 0), "
-    "    'errors', coalesce((SELECT json_agg(json_build_object('errorNumber', r.error_number, "
-    "      'errorMessage', r.error_message, 'count', r.count) ORDER BY r.error_number) "
-    "      FROM event_errors AS r WHERE r.event_id = d.k1), '[]'::json), "
-    "    'tracked', CASE WHEN t.event_id IS NOT NULL THEN true END, "
-    "    'requestedAt', vn_iso(t.requested_at), 'status', t.status, "
-    "    'numRequested', t.num_requested, 'numCompleted', t.num_completed, "
-    "    'expectedItems', t.expected, 'notifiedItems', CASE WHEN t.event_id IS NOT NULL "
-    "      THEN coalesce(e.succeeded, 0) + coalesce(e.failed, 0) END, "
-    "    'failures', t.failures, 'deferred', t.deferred, 'polls', t.polls, "
-    "    'lastPollAt', vn_iso(t.last_poll_at), 'notificationsMissing', t.notifications_missing, "
-    "    'stalled', t.stalled, 'resync', t.resync, 'completedAt', vn_iso(t.completed_at)) END "
-    "FROM change_dirty AS d LEFT JOIN events AS e ON e.event_id = d.k1 "
-    "  LEFT JOIN event_tracking AS t ON t.event_id = d.k1 "
-    "WHERE d.kind = 'event' AND (coalesce(e.event_id, t.event_id) IS NOT NULL OR d.existed) "
-    "ORDER BY d.k1",
-
-    /* An event whose tracking ended (completed, failed) or stalled in this transaction: one
-     * more change, after its update, that says so (the webhooks' event.completed ...). */
-    INSERT_CHANGE "SELECT $1::timestamptz, 'event', d.lifecycle, c.uid, c.key, c.row "
-    "FROM change_dirty AS d JOIN changes AS c ON c.kind = 'event' "
-    "  AND c.key::text = json_build_object('eventId', d.k1)::text AND c.seq > $2::bigint "
-    "WHERE d.kind = 'event' AND d.lifecycle IS NOT NULL AND c.row IS NOT NULL ORDER BY d.k1",
-
-    /* Locations as VN_Q_LOCATIONS shows them. */
-    INSERT_CHANGE "SELECT $1::timestamptz, 'location', " OP("l.uid") ", d.uid, "
-    "  json_build_object('uId', d.uid), "
-    "  CASE WHEN l.uid IS NOT NULL THEN json_build_object('uId', l.uid, 'name', l.name, "
-    "    'tokenCount', (SELECT count(*) FROM location_tokens AS t WHERE t.uid = l.uid AND "
-    "      (t.expires_at IS NULL OR t.expires_at > now())), "
-    "    'lastTestNotificationAt', vn_iso(l.last_test_notification_at), "
-    "    'orgName', l.org_name, "
-    "    'tokenStatus', CASE WHEN l.stoken IS NULL THEN NULL "
-    "      WHEN l.token_status IN ('revoked', 'expired') THEN l.token_status "
-    "      WHEN l.token_expires_at <= now() THEN 'expired' "
-    "      WHEN l.takeover_mdm_info IS NOT NULL THEN 'takeover' "
-    "      WHEN l.token_expires_at <= now() + interval '30 days' THEN 'expiring' "
-    "      ELSE 'ok' END, "
-    "    'tokenExpirationDate', vn_iso(l.token_expires_at), 'tokenError', l.token_error, "
-    "    'notificationUrl', l.notification_url, 'notificationTypes', l.notification_types, "
-    "    'subscribedAt', vn_iso(l.subscribed_at), 'takeover', l.takeover_mdm_info, "
-    "    'lastFullSyncAt', vn_iso(s.last_full_at), 'lastDeltaSyncAt', vn_iso(s.last_delta_at), "
-    "    'lastSyncError', s.last_error, 'lastSyncDrift', s.last_drift) END "
-    "FROM change_dirty AS d LEFT JOIN locations AS l ON l.uid = d.uid "
-    "  LEFT JOIN location_sync AS s ON s.uid = d.uid "
-    "WHERE d.kind = 'location' AND (l.uid IS NOT NULL OR d.existed) ORDER BY d.uid",
-};
-/* clang-format on */
-_Static_assert(sizeof(render_kinds) / sizeof(render_kinds[0]) ==
-                   sizeof(renders) / sizeof(renders[0]),
-               "a kind bit for every render");
+/* The flush in one statement (PostgreSQL migration 11, schema.c: the marked kinds' renders,
+ * rows as the read queries show them (query.c), in key order; the clearing; the last seq):
+ * $1 is the commit's time. It returns the last seq written, 0 when nothing was. */
+static const char sql_flush[] = "SELECT vn_changes_flush($1::timestamptz)";
 
 #define PRUNE_EVERY_MS 60000
 #define PRUNE_CHUNK    "10000"
@@ -309,54 +168,52 @@ static int prune(struct vn__pg *s, int64_t now)
 
 int vn__pg_changes_flush(struct vn__pg *s)
 {
-    static const char any[] = MARKED_KINDS;
-    static const char last[] = "SELECT coalesce(max(seq), 0) FROM changes";
-    static const char clear[] = "DELETE FROM change_dirty";
-    static const Oid types[] = {25, 20};
     struct vn__pg_args a = {0};
-    int64_t now, first;
-    long long marked;
+    int64_t now = vn_now_ms();
     PGresult *res;
-    int rc;
 
     s->changes_seq = 0;
-    res = vn__pg_run(s, any, NULL, NULL);
+    vn__pg_time(&a, now);
+    res = vn__pg_run(s, sql_flush, &a, NULL);
     if (!res)
         return s->stmt_rc;
-    marked = vn__pg_col_ll(res, 0, 0);
-    if (marked == 0) {
-        PQclear(res);
-        return 0;
-    }
-    first = vn__pg_col_ll(res, 0, 1);
-    PQclear(res);
-    now = vn_now_ms();
-    vn__pg_time(&a, now);
-    vn__pg_int(&a, first);
-    /* The marked kinds' renders and the clearing go in one pipeline with the last seq's read
-     * (exec.c): one round trip, a failure of any of them that statement's. a lives until then. */
-    for (size_t i = 0; i < sizeof(renders) / sizeof(renders[0]); i++) {
-        if (!(marked & render_kinds[i]))
-            continue; /* nothing of that kind marked: the render would insert no row */
-        rc = vn__pg_defer_args(s, renders[i], &a, types);
-        if (rc)
-            return rc;
-    }
-    rc = vn__pg_defer(s, clear);
-    if (rc)
-        return rc;
-    res = vn__pg_run(s, last, NULL, NULL);
-    if (!res) {
-        s->npending = 0; /* what was not sent borrows a: never after this return */
-        return s->stmt_rc;
-    }
     s->changes_seq = vn__pg_col_ll(res, 0, 0);
     PQclear(res);
-    if (s->changes_seq <= first)
-        s->changes_seq = 0; /* marks that rendered nothing (a row came and went) */
-    if (now - s->changes_pruned_ms >= PRUNE_EVERY_MS)
-        rc = prune(s, now);
-    return rc;
+    /* Pruned by the writers that log changes (as before the flush was one statement). */
+    return s->changes_seq > 0 && now - s->changes_pruned_ms >= PRUNE_EVERY_MS ? prune(s, now) : 0;
+}
+
+int vn__pg_changes_flush_commit(struct vn__pg *s, PGresult **commit)
+{
+    static const char sql_commit[] = "COMMIT";
+    struct vn__pg_args a = {0};
+    int64_t now = vn_now_ms();
+
+    *commit = NULL;
+    s->changes_seq = 0;
+    if (now - s->changes_pruned_ms >= PRUNE_EVERY_MS) {
+        /* Pruning is due (once a minute): the flush, the prune, then COMMIT on its own. */
+        int rc = vn__pg_changes_flush(s);
+
+        if (rc)
+            return rc;
+        *commit = vn__pg_run(s, sql_commit, NULL, NULL);
+        return *commit ? 0 : s->stmt_rc;
+    }
+    vn__pg_time(&a, now);
+    s->capture = sql_flush;
+    s->kept = NULL;
+    if (vn__pg_defer_args(s, sql_flush, &a, NULL) == 0)
+        *commit = vn__pg_run(s, sql_commit, NULL, NULL);
+    s->npending = 0; /* what was not sent borrows a: never after this return */
+    s->capture = NULL;
+    if (s->kept) {
+        if (*commit)
+            s->changes_seq = vn__pg_col_ll(s->kept, 0, 0);
+        PQclear(s->kept);
+        s->kept = NULL;
+    }
+    return *commit ? 0 : s->stmt_rc;
 }
 
 void vn__pg_changes_committed(struct vn__pg *s)

@@ -199,6 +199,10 @@ static int drain(struct vn__pg *s, int total, PGresult **last, PGresult **failed
                 *last = res;
                 continue;
             }
+            if (s->capture && q == s->keep_q && !s->kept && st == PGRES_TUPLES_OK) {
+                s->kept = res; /* the deferred statement whose rows are wanted (capture) */
+                continue;
+            }
             if (st == PGRES_FATAL_ERROR && !*failed) {
                 *failed = res;
                 continue;
@@ -323,6 +327,10 @@ static PGresult *pipelined(struct vn__pg *s, const char *name, const struct vn__
     }
     s->npending = 0;
     total = s->ahead + n + 1;
+    s->keep_q = -1;
+    for (q = 0; s->capture && q < n; q++)
+        if (s->pending[q].sql == s->capture)
+            s->keep_q = s->ahead + q;
     s->ahead = 0;
     ok = PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF || PQenterPipelineMode(s->conn);
     for (q = 0; ok && q < n; q++) {
@@ -333,7 +341,9 @@ static PGresult *pipelined(struct vn__pg *s, const char *name, const struct vn__
     }
     ok = ok && PQsendQueryPrepared(s->conn, name, a->n, a->val, a->len, a->fmt, 0);
     ok = ok && PQpipelineSync(s->conn);
-    if (!ok || drain(s, total, &mine, &failed) != 0) {
+    ok = ok && drain(s, total, &mine, &failed) == 0;
+    s->keep_q = -1;
+    if (!ok) {
         PQclear(mine);
         s->stmt_rc = pipeline_lost(s, failed);
         PQclear(failed);
@@ -366,8 +376,12 @@ int vn__pg_flush_pending(struct vn__pg *s)
     for (int q = 0; q < n && !rc; q++) {
         PGresult *res = vn__pg_run_typed(s, todo[q].sql, todo[q].a, todo[q].types, NULL);
 
-        if (!res)
+        if (!res) {
             rc = s->stmt_rc;
+        } else if (s->capture && todo[q].sql == s->capture && !s->kept) {
+            s->kept = res; /* wanted: the caller clears it */
+            res = NULL;
+        }
         PQclear(res);
     }
     return rc;

@@ -405,6 +405,7 @@ struct vn_store *vn__store_pg_open(struct vn__store_url *u, const struct vn_stor
     }
     s->base.ops = &pg_ops;
     s->read_only = opts->read_only;
+    s->keep_q = -1;
     vn_strlcpy(s->shown, u->shown, sizeof(s->shown));
     rc = take_params(s, u, err);
     if (!rc) {
@@ -644,24 +645,31 @@ static int pg_commit(struct vn_store *st)
      * need not be sent. */
     s->npending = 0;
     /* A transaction that never took the writer lock wrote nothing that marks a change (every
-     * such statement takes it first): no flush, no seq. */
-    rc = s->lock_wanted ? 0 : vn__pg_changes_flush(s); /* the change log (api.c) */
+     * such statement takes it first): no flush, no seq. Else the change log's flush (api.c)
+     * goes in one pipeline with COMMIT, behind the writes sent ahead: the lock is held from
+     * the first write to COMMIT without waiting for an answer in between. */
+    if (s->lock_wanted) {
+        res = vn__pg_run(s, "COMMIT", NULL, NULL);
+        rc = res ? 0 : s->stmt_rc;
+    } else {
+        rc = vn__pg_changes_flush_commit(s, &res);
+    }
     s->lock_wanted = 0;
     s->tick_wanted = 0;
     if (rc) {
+        /* The flush failed (the transaction is then still open, in error: rolled back here),
+         * or the connection went: the outcome unknown, never acknowledged. */
         char keep[VN_ERROR_MSG_MAX];
 
         memcpy(keep, s->base.last_error, sizeof(keep));
         pg_rollback(st);
         memcpy(s->base.last_error, keep, sizeof(keep));
+        s->changes_seq = 0;
         return rc;
     }
-    res = vn__pg_run(s, "COMMIT", NULL, NULL);
     s->txn_ms = 0;
     s->optimistic = 0;
     vn__pg_known_clear(s);
-    if (!res)
-        return s->stmt_rc; /* the connection went: the outcome is unknown, never acknowledged */
     /* A transaction that had failed answers COMMIT with ROLLBACK, not with an error. */
     rc = strcmp(PQcmdStatus(res), "COMMIT") == 0 ? 0 : lost(s, "cannot commit");
     PQclear(res);

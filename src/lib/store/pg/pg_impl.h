@@ -68,6 +68,11 @@ struct vn__pg {
         const Oid *types;            /* may be NULL */
     } pending[VN__PG_PENDING_MAX];
     int npending;
+    /* A deferred statement whose rows are wanted (capture: its static text): its result is
+     * kept in kept (owned, PQclear) when it runs; keep_q is its place in a pipeline (exec.c). */
+    const char *capture;
+    PGresult *kept;
+    int keep_q;
     /* Optimistic mode (store.h vn_store_optimistic), for the caller's transaction: no
      * savepoints; vn__pg_do sends a write whose result is not needed at once, in pipeline mode,
      * and its answer is read with the next statement's (ahead: how many are unread). */
@@ -365,6 +370,11 @@ int vn__pg_idempotency_finish(struct vn_store *st, const char *scope, const char
 /* The change log, at commit: turn the transaction's change marks into rows of changes, inside
  * the transaction; 0 or the failure's code (the commit then fails). */
 int vn__pg_changes_flush(struct vn__pg *s);
+
+/* The flush and COMMIT in one pipeline (one round trip; with the prune, when it is due, the
+ * flush first): 0 with *commit COMMIT's result (owned: the caller checks its tag, PQclear), or
+ * the failure's code with *commit NULL (the flush's failure, or the connection's). */
+int vn__pg_changes_flush_commit(struct vn__pg *s, PGresult **commit);
 
 /* After a successful COMMIT: tell the process's change observer (store.h) what committed. */
 void vn__pg_changes_committed(struct vn__pg *s);
