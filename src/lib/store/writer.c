@@ -153,7 +153,7 @@ static int run_transaction(struct vn_writer *w, struct vn_wjob *batch, int top_u
     struct vn_store *st = w->st;
     struct vn_wjob *job;
     int64_t t0;
-    int rc, asked = *optimistic;
+    int rc, read, asked = *optimistic;
 
     rc = vn_store_begin(st);
     if (rc) {
@@ -165,26 +165,28 @@ static int run_transaction(struct vn_writer *w, struct vn_wjob *batch, int top_u
     /* One job alone saves nothing by it; a backend without it (or not now): a savepoint each. */
     if (*optimistic && (in_transaction(batch) < 2 || vn_store_optimistic(st) != 0))
         *optimistic = 0;
+    /* The batch's ids first: on PostgreSQL read before the write lock, which a batch of
+     * repeats only never takes (docs/STORE.md). */
+    read = *optimistic;
+    if (read && (rc = known_ids(st, batch)) != 0)
+        goto ids_failed;
     /* The transaction's writer clock value, stamped on every mirror row it changes. */
     rc = vn_store_clock_tick(st, NULL);
     if (rc) {
         snprintf(why, whylen, "cannot move the writer clock: %s", vn_store_last_error(st));
         goto fail;
     }
-    if (top_up && !*optimistic) {
-        /* PostgreSQL takes the write lock lazily: a guarded transaction waits for it here at
-         * the latest (an optimistic one only with its first write, after the ids' read). */
+    if (top_up) {
+        /* PostgreSQL takes the write lock lazily: a batch that will write waits for it in the
+         * tick. What queued meanwhile joins (its ids read too, now under the lock). */
+        size_t before = in_transaction(batch);
+
         join_waiting(w, batch);
-        if (asked && in_transaction(batch) >= 2 && vn_store_optimistic(st) == 0)
+        if (!*optimistic && asked && in_transaction(batch) >= 2 && vn_store_optimistic(st) == 0)
             *optimistic = 1;
-    }
-    if (*optimistic) {
-        rc = known_ids(st, batch);
-        if (rc) {
-            snprintf(why, whylen, "cannot read the batch's notification ids: %s",
-                     vn_store_last_error(st));
-            goto fail;
-        }
+        if (*optimistic && (!read || in_transaction(batch) > before) &&
+            (rc = known_ids(st, batch)) != 0)
+            goto ids_failed;
     }
     for (job = batch; job; job = job->next) {
         struct vn_error err = {0};
@@ -229,6 +231,8 @@ static int run_transaction(struct vn_writer *w, struct vn_wjob *batch, int top_u
         goto fail;
     }
     return 0;
+ids_failed:
+    snprintf(why, whylen, "cannot read the batch's notification ids: %s", vn_store_last_error(st));
 fail:
     *fc = classify(st, rc);
     vn_store_rollback(st);

@@ -51,13 +51,15 @@ int vn__pg_clock_tick(struct vn_store *st, int64_t *clock)
     struct vn__pg *s = vn__pg(st);
     PGresult *res;
 
-    if (!clock && s->lock_wanted && s->optimistic) {
-        /* The writer lock is not taken yet (pg.c): the tick goes with it, if anything of the
-         * transaction needs it. A batch of repeats only stamps nothing and ticks nothing. */
+    if (!clock && s->lock_wanted && s->optimistic && vn__pg_known_all_present(s)) {
+        /* A batch of repeats only (its ids read, every one known): the writer lock is not
+         * taken yet (pg.c), and the tick goes with it should anything need it after all. */
         s->tick_wanted = 1;
         return 0;
     }
-    if (!clock) {
+    /* Else a batch that will write: the tick waits for the writer lock (taken with it), so
+     * that the writer can let what queued meanwhile join the batch. */
+    if (!clock && !s->lock_wanted) {
         /* The writer's tick needs no answer: sent ahead in an optimistic transaction. */
         int sent = vn__pg_send_ahead(s, sql, NULL);
 

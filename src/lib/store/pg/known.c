@@ -51,6 +51,16 @@ struct vn__pg_known *vn__pg_known_find(struct vn__pg *s, const char *id)
     return bsearch(&key, s->known, s->nknown, sizeof(key), by_id);
 }
 
+int vn__pg_known_all_present(struct vn__pg *s)
+{
+    if (!s->optimistic || !s->nknown)
+        return 0;
+    for (size_t i = 0; i < s->nknown; i++)
+        if (!s->known[i].present)
+            return 0;
+    return 1;
+}
+
 /* ids as a PostgreSQL array literal: {"a","b"} with " and \ escaped. */
 int vn__pg_array_literal(struct vn_buf *b, const char *const *ids, size_t n)
 {

@@ -233,6 +233,8 @@ int vn__pg_notifications_known(struct vn_store *st, const char *const *ids, size
 /* The entry of id in the optimistic transaction's set, or NULL (not read: the usual way). */
 struct vn__pg_known *vn__pg_known_find(struct vn__pg *s, const char *id);
 void vn__pg_known_clear(struct vn__pg *s);
+/* Whether the optimistic transaction read its batch's ids and every one is in the ledger. */
+int vn__pg_known_all_present(struct vn__pg *s);
 /* texts as a PostgreSQL array literal ({"a","b"}, " and \ escaped), appended to b. */
 struct vn_buf;
 int vn__pg_array_literal(struct vn_buf *b, const char *const *texts, size_t n);
