@@ -9,7 +9,7 @@
  *
  * A database in memory, or a lock file that cannot be opened (a read-only directory): held at
  * once, as a store of one process only (the file's writers cannot be told apart there anyway).
- * Ownership: the descriptor is the handle's (vn__sq_mutex_close, from sqlite_free).
+ * Ownership: the descriptor is the handle's (closed by sqlite_free).
  */
 #include "sqlite_impl.h"
 
@@ -109,11 +109,4 @@ int vn__sq_mutex_unlock(struct vn_store *st, const char *name, int *lost)
         return VN_ESTORE;
     }
     return 0;
-}
-
-void vn__sq_mutex_close(struct vn__sqlite *s)
-{
-    if (s->mutex_tried && s->mutex_fd >= 0)
-        close(s->mutex_fd);
-    s->mutex_tried = 0;
 }

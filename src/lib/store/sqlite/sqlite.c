@@ -594,7 +594,8 @@ static void sqlite_free(struct vn_store *st)
     struct vn__sqlite *s = vn__sq(st);
 
     close_db(s);
-    vn__sq_mutex_close(s);
+    if (s->mutex_tried && s->mutex_fd >= 0)
+        close(s->mutex_fd); /* mutex.c's lock file: its locks end with it */
     free(s->path);
     free(s);
 }
