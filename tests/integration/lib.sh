@@ -87,6 +87,18 @@ assert_not_contains() {
 }
 
 # wait_for SECONDS COMMAND...: poll until the command succeeds.
+# jq_true [JQ ARGS...]: what `jq -e` should be: true when jq printed something and its last
+# value is neither false nor null. jq 1.6 (Debian 12) exits 0 with -e when no input came, so
+# `cmd | jq -e FILTER` passed when cmd printed nothing. Exported for `bash -c` strings.
+jq_true() {
+    local out
+    out=$(jq -c "$@") || return 1
+    [ -n "$out" ] || return 1
+    out=${out##*$'\n'}
+    [ "$out" != false ] && [ "$out" != null ]
+}
+export -f jq_true
+
 wait_for() {
     local deadline=$((SECONDS + $1))
     shift

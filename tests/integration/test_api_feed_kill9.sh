@@ -74,7 +74,7 @@ FOLLOW_PID=$!
 VN_PIDS+=("$FOLLOW_PID")
 body_asset_count "after-follow" $U 4242 7 >"$T/b.json"
 assert_eq "$(vn_post "$T/b.json" "$tok")" 200 "a notification while following"
-followed() { jq -e 'select(.kind == "asset" and .key.adamId == "4242" and .row.totalCount == 7)' "$T/follow.jsonl" >/dev/null 2>&1; }
+followed() { jq_true 'select(.kind == "asset" and .key.adamId == "4242" and .row.totalCount == 7)' "$T/follow.jsonl" >/dev/null 2>&1; }
 wait_for 10 followed || fail "changes --follow did not print the new change: $(cat "$T/follow.jsonl" "$T/follow.err")"
 kill -TERM "$FOLLOW_PID"
 rc=0; wait "$FOLLOW_PID" || rc=$?

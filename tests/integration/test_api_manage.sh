@@ -54,7 +54,7 @@ wait_event "$EV"
 [ "$(api_get "$READ_KEY" "/v1/events/$EV" "/v1/events/{eventId}")" = 200 ] || fail "GET the event"
 assert_json "$T/a.json" '[.tracked, .status, .numRequested, .notifiedItems]' '[true,"COMPLETE",3,3]' \
     "tracked and complete"
-got_completed() { jq -e --arg e "$EV" 'select(.verified and .type == "event.completed" and
+got_completed() { jq_true --arg e "$EV" 'select(.verified and .type == "event.completed" and
     ((.body | fromjson).data.key.eventId == $e))' "$T/r.jsonl" >/dev/null; }
 wait_for 20 got_completed || fail "no event.completed webhook for $EV: $(cut -c1-200 "$T/r.jsonl")"
 mirror_equals_sim "$LOC_UID" "assets assignments"

@@ -134,7 +134,7 @@ ok "a tampered body, timestamp or id, or another secret: refused by the standard
 recv_start gone --fail-first 1 --fail-status 410
 hook_add gone
 post_counts 21 22
-disabled() { vn_cli webhook list --id "$H_gone" --json | jq -e '.[0].state == "disabled"' >/dev/null; }
+disabled() { vn_cli webhook list --id "$H_gone" --json | jq_true '.[0].state == "disabled"' >/dev/null; }
 wait_for 20 disabled || fail "410 did not disable the endpoint"
 vn_cli webhook list --id "$H_gone" --json >"$T/l.json"
 assert_contains "$T/l.json" "410 Gone" "the reason is given"
@@ -150,7 +150,7 @@ ok "an endpoint that answers 410 is disabled; webhook redeliver sends from that 
 mark=$(vn_cli changes --json | tail -n 1 | jq .seq)
 touch "$T/ok.down"
 post_counts 23 40
-wait_for 20 bash -c "jq -e 'select(.status == 503)' '$T/ok.jsonl' >/dev/null" ||
+wait_for 20 bash -c "jq_true 'select(.status == 503)' '$T/ok.jsonl' >/dev/null" ||
     fail "the receiver was not tried while down"
 kill -9 "$VN_SERVE_PID"
 wait "$VN_SERVE_PID" 2>/dev/null || true

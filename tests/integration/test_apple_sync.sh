@@ -92,10 +92,10 @@ vn_serve_stop
 api POST /assets/associate '{"assets":[{"adamId":"1002"}],"serialNumbers":["SCHED1"]}' >/dev/null
 settle
 vn_serve_start --sync-full-interval 1h --sync-delta-interval 1s
-wait_for 15 sh -c "'$VPPNOTIFY' assignments --db '$VN_DB' --serial SCHED1 --json | jq -e 'length == 1'" ||
+wait_for 15 bash -c "'$VPPNOTIFY' assignments --db '$VN_DB' --serial SCHED1 --json | jq_true 'length == 1'" ||
     fail "the scheduled delta did not bring SCHED1"
 # (vppsim's retry of the request's notification may bring SCHED1 first: wait for the delta.)
-wait_for 15 sh -c "VPPNOTIFY_DB='$VN_DB' '$VPPNOTIFY' location list --json | jq -e '.[0].lastSyncDrift.kind == \"delta\"'" ||
+wait_for 15 bash -c "VPPNOTIFY_DB='$VN_DB' '$VPPNOTIFY' location list --json | jq_true '.[0].lastSyncDrift.kind == \"delta\"'" ||
     true
 vn_cli location list --json >"$T/l.json"
 assert_json "$T/l.json" '.[0].lastSyncDrift.kind' '"delta"' "the schedule ran a delta"

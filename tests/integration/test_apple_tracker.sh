@@ -38,7 +38,7 @@ ok "dropped notifications: Event Status after the quiet period, re-sync, mirror 
 ctl POST /_sim/processing '{"paused":true}' >/dev/null
 ctl POST /_sim/requests '{"reset":true}' >/dev/null
 EV=$(vn_cli assets associate --uid "$LOC_UID" --assets 100 --serials P1,P2,P3,P4,P5 2>/dev/null)
-wait_for 10 sh -c "'$VPPNOTIFY' events --db '$VN_DB' --event-id $EV --json | jq -e '.[0].stalled'" ||
+wait_for 10 bash -c "'$VPPNOTIFY' events --db '$VN_DB' --event-id $EV --json | jq_true '.[0].stalled'" ||
     fail "not reported stalled"
 grep -q "event stalled.*eventId=$EV" "$T/serve.log" || fail "stall not logged"
 sleep 1.2

@@ -18,7 +18,7 @@ assert_json "$T/u.json" '[.[] | [.clientUserId, .email, .status, (.inviteCode | 
     '[["u1","u1@example.com","Registered",true],["u2",null,"Registered",true],["u3",null,"Registered",true]]' \
     "Registered with an invitation code"
 ctl POST /_sim/users/accept "{\"uId\":\"$LOC_UID\",\"clientUserIds\":[\"u1\",\"u2\"]}" >/dev/null
-wait_for 10 sh -c "'$VPPNOTIFY' users --db '$VN_DB' --client-user-id u2 --json | jq -e '.[0].status == \"Associated\"'" ||
+wait_for 10 bash -c "'$VPPNOTIFY' users --db '$VN_DB' --client-user-id u2 --json | jq_true '.[0].status == \"Associated\"'" ||
     fail "USER_ASSOCIATED not applied"
 vn_cli users --uid "$LOC_UID" --client-user-id u1 --json >"$T/u.json"
 assert_json "$T/u.json" '.[0] | [.status, (.idHash | length > 0)]' '["Associated",true]' \
@@ -66,7 +66,7 @@ assert_json "$T/ev.json" '[.status, .stalled, .notifiedItems, .notificationsMiss
     '["COMPLETE",false,1,false]' "completed at the period end"
 vn_cli subscription-assignments --uid "$LOC_UID" --json >"$T/s.json"
 assert_json "$T/s.json" 'length' 0 "the seat is gone"
-wait_for 5 sh -c "'$VPPNOTIFY' subscriptions --db '$VN_DB' --json | jq -e '.[0].counts.total.expiring == 0'" ||
+wait_for 5 bash -c "'$VPPNOTIFY' subscriptions --db '$VN_DB' --json | jq_true '.[0].counts.total.expiring == 0'" ||
     fail "SUBSCRIPTION_COUNT at the period end not applied"
 mirror_equals_sim "$LOC_UID" "subscriptions subscription-assignments"
 ok "subscriptions disassociate --deferred completes at the billing-period end"

@@ -22,7 +22,7 @@ cli=$!
 # first_attempt_failed: vppsim's first delivery of the ASSOCIATE's notification got a 503.
 first_attempt_failed() {
     ctl GET "/_sim/notifications?uId=$LOC_UID&type=ASSET_MANAGEMENT" >/dev/null &&
-        jq -e '[.notifications[] | select(.attempts >= 1 and .lastStatus == 503)] | length >= 1' \
+        jq_true '[.notifications[] | select(.attempts >= 1 and .lastStatus == 503)] | length >= 1' \
             "$T/ctl" >/dev/null
 }
 wait_for 20 first_attempt_failed || fail "vppsim never tried to deliver the ASSOCIATE"

@@ -35,7 +35,7 @@ curl -sS --max-time 60 -o /dev/null -X POST "$SIM/mdm/v2/client/config" \
     -H "Authorization: Bearer $STOKEN" -H 'Content-Type: application/json' \
     --data-binary "{\"notificationUrl\":\"$RECV_URL\",\"notificationAuthToken\":\"$RECV_TOKEN\"}" &
 cc=$!
-wait_for 20 sh -c "curl -sS '$SIM/_sim/processing' | jq -e '.waiting.testNotifications == 1'" ||
+wait_for 20 bash -c "curl -sS '$SIM/_sim/processing' | jq_true '.waiting.testNotifications == 1'" ||
     fail "the Client Config is not waiting"
 assert_eq "$(api GET /users)" 200 "B: another request meanwhile"
 wait "$cc"

@@ -23,8 +23,10 @@ export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"
 apple_location
 apple_import
 api_keys
-# No scheduled Apple work during the test: no syncs, no Event Status polls (the location has no
-# subscription, so its events complete only by polling).
+# No scheduled Apple work during the test: the location synced just now (serve's first sync
+# would be due at once otherwise), no Event Status polls (no subscription: its events complete
+# only by polling).
+vn_cli sync --uid "$LOC_UID" --full >/dev/null 2>"$T/sync.err" || fail "first sync: $(cat "$T/sync.err")"
 vn_serve_start --sync-full-interval 1h --sync-delta-interval 1h --event-quiet 1h \
     --event-poll-interval 1h --apple-timeout 10s
 
@@ -39,10 +41,10 @@ A_PID=$!
 VN_PIDS+=("$A_PID")
 cli_config_done() {
     curl -sS "$SIM/_sim/request-log?afterId=$SINCE" |
-        jq -e '[.entries[] | select((.path | endswith("service/config")) and
+        jq_true '[.entries[] | select((.path | endswith("service/config")) and
                  (.userAgent | test("\\(instance ") | not))] | length > 0' >/dev/null
 }
-in_flight() { curl -sS "$SIM/_sim/request-log" | jq -e '.inFlight >= 1' >/dev/null; }
+in_flight() { curl -sS "$SIM/_sim/request-log" | jq_true '.inFlight >= 1' >/dev/null; }
 wait_for 20 cli_config_done || fail "the CLI did not read Service Config"
 wait_for 10 in_flight || fail "the CLI's request of the location is not in flight"
 
