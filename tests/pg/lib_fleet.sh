@@ -10,6 +10,7 @@
 # fleet_requests_by ID              the location's requests in vppsim's log ($LOG_URL) that
 #                                   carry instance ID in their User-Agent
 # fleet_has_requests ID N           more than N of them (for wait_for)
+# fleet_stop N...                   SIGTERM to each instance N; each must exit 0
 declare -a PID IID API
 
 fleet_serve() {
@@ -43,3 +44,13 @@ fleet_requests_by() {
 }
 
 fleet_has_requests() { [ "$(fleet_requests_by "$1")" -gt "$2" ]; }
+
+fleet_stop() {
+    local n rc
+    for n in "$@"; do
+        kill -TERM "${PID[n]}"
+        rc=0
+        wait "${PID[n]}" || rc=$?
+        [ "$rc" -eq 0 ] || fail "instance $n exited with $rc after SIGTERM (see $T/serve.$n.log)"
+    done
+}

@@ -94,10 +94,5 @@ assert_json "$T/log.json" '.dropped' 0 "the request log kept every request"
 sim_log_one_at_a_time "$T/log.json"
 ok "$(jq '.entries | length' "$T/log.json") requests of the location, one at a time"
 
-for n in 1 2 3; do
-    kill -TERM "${PID[$n]}"
-    rc=0
-    wait "${PID[$n]}" || rc=$?
-    [ "$rc" -eq 0 ] || fail "instance $n exited with $rc after SIGTERM (see $T/serve.$n.log)"
-done
+fleet_stop 1 2 3
 sim_stop

@@ -542,6 +542,17 @@ static int went_away(struct vn__pg *s)
  * transaction, so that the lock is never taken inside a savepoint a job could roll back.
  * A transaction of repeats only never takes it (docs/STORE.md).
  */
+/* Forget what the handle kept of a transaction (deferred commands, optimistic mode, the writer
+ * lock and tick still wanted, the ids read): at BEGIN, and when one ends. */
+static void txn_state_clear(struct vn__pg *s)
+{
+    s->npending = 0;
+    s->optimistic = 0;
+    s->lock_wanted = 0;
+    s->tick_wanted = 0;
+    vn__pg_known_clear(s);
+}
+
 static int pg_begin(struct vn_store *st)
 {
     struct vn__pg *s = vn__pg(st);
@@ -556,11 +567,7 @@ static int pg_begin(struct vn_store *st)
         return VN_ESTORE;
     }
     s->txn_ms = 0;
-    s->npending = 0;
-    s->optimistic = 0;
-    s->lock_wanted = 0;
-    s->tick_wanted = 0;
-    vn__pg_known_clear(s);
+    txn_state_clear(s);
     /* A connection made sure of first (a reconnect forgets what was deferred): one the server
      * closed since the last statement is replaced now, when nothing has begun. */
     rc = vn__pg_ensure(s);
@@ -597,11 +604,7 @@ static int pg_rollback(struct vn_store *st)
     struct vn__pg *s = vn__pg(st);
 
     s->changes_seq = 0;
-    s->npending = 0;
-    s->optimistic = 0;
-    s->lock_wanted = 0;
-    s->tick_wanted = 0;
-    vn__pg_known_clear(s);
+    txn_state_clear(s);
     if (s->ahead)
         vn__pg_flush_pending(s); /* out of pipeline mode; their failure is why we are here */
     s->txn_ms = 0;
@@ -620,12 +623,8 @@ static int pg_commit(struct vn_store *st)
     if (s->txn_ms && s->npending && s->pending[0].sql == sql_begin && !s->ahead) {
         /* BEGIN not sent yet: no statement ran (what is deferred after it, the writer lock or
          * savepoint commands, changes nothing), so there is nothing to commit. */
-        s->npending = 0;
         s->txn_ms = 0;
-        s->optimistic = 0;
-        s->lock_wanted = 0;
-        s->tick_wanted = 0;
-        vn__pg_known_clear(s);
+        txn_state_clear(s);
         return 0;
     }
     if (!s->conn || PQtransactionStatus(s->conn) == PQTRANS_IDLE) {
