@@ -78,7 +78,9 @@ struct vn__api_webhooks {
     uint8_t seal_key[VN_SEAL_KEY_LEN];
     char instance[16];
     pthread_mutex_t lock;
-    pthread_cond_t cond; /* a commit, a stop, a worker ended */
+    pthread_cond_t cond;        /* a stop, a worker ended */
+    pthread_cond_t commit_cond; /* a commit (or a stop), for the threads waiting for one */
+    int commit_waiters;         /* threads in wait_until for a commit: only they are woken */
     int stop;
     uint64_t commits; /* bumped by every commit that logged changes */
     struct worker *workers;
@@ -334,12 +336,16 @@ static int run_update(struct vn_store *st, void *ud)
 }
 
 /* Wait until until_ms (wall clock), or, with on_commit, a commit after seen; or the stop.
- * 1 when stopping. */
+ * 1 when stopping. A commit wakes only the threads waiting for one (commit_cond): under a
+ * stream of group commits (one a millisecond) the supervisor and the workers lingering
+ * between batches would otherwise be woken, and sleep again, once per commit each. */
 static int wait_until(struct vn__api_webhooks *wh, int64_t until_ms, int on_commit, uint64_t seen)
 {
+    pthread_cond_t *cv = on_commit ? &wh->commit_cond : &wh->cond;
     int stop;
 
     pthread_mutex_lock(&wh->lock);
+    wh->commit_waiters += on_commit != 0;
     while (!wh->stop && !(on_commit && wh->commits != seen)) {
         int64_t left = until_ms - vn_now_ms();
         struct timespec ts;
@@ -349,8 +355,9 @@ static int wait_until(struct vn__api_webhooks *wh, int64_t until_ms, int on_comm
         at = vn_mono_ns() + left * 1000000;
         ts.tv_sec = (time_t)(at / 1000000000);
         ts.tv_nsec = (long)(at % 1000000000);
-        pthread_cond_timedwait(&wh->cond, &wh->lock, &ts);
+        pthread_cond_timedwait(cv, &wh->lock, &ts);
     }
+    wh->commit_waiters -= on_commit != 0;
     stop = wh->stop;
     pthread_mutex_unlock(&wh->lock);
     return stop;
@@ -787,6 +794,7 @@ vn__api_webhooks_start(struct vn_api *api, const struct vn_webhook_options *o, s
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&wh->cond, &ca);
+    pthread_cond_init(&wh->commit_cond, &ca);
     pthread_condattr_destroy(&ca);
     if (!o->writer || !o->key_file) {
         vn_error_set(err, VN_EUSAGE, "webhooks need the writer and the key file");
@@ -824,7 +832,8 @@ void vn__api_webhooks_committed(void *ud)
 
     pthread_mutex_lock(&wh->lock);
     wh->commits++;
-    pthread_cond_broadcast(&wh->cond);
+    if (wh->commit_waiters)
+        pthread_cond_broadcast(&wh->commit_cond);
     pthread_mutex_unlock(&wh->lock);
 }
 
@@ -835,6 +844,7 @@ void vn__api_webhooks_stop(struct vn__api_webhooks *wh)
     pthread_mutex_lock(&wh->lock);
     wh->stop = 1;
     pthread_cond_broadcast(&wh->cond);
+    pthread_cond_broadcast(&wh->commit_cond);
     pthread_mutex_unlock(&wh->lock);
     pthread_join(wh->supervisor, NULL);
     wh->started = 0;
@@ -851,6 +861,7 @@ void vn__api_webhooks_free(struct vn__api_webhooks *wh)
     vn_api_store_release(wh->api, wh->st);
     sodium_memzero(wh->seal_key, sizeof(wh->seal_key));
     pthread_cond_destroy(&wh->cond);
+    pthread_cond_destroy(&wh->commit_cond);
     pthread_mutex_destroy(&wh->lock);
     free(wh);
 }
