@@ -9,12 +9,13 @@
 #   tests/pg/cluster.sh stop DIR      stop it (immediate) and remove DIR
 #   tests/pg/cluster.sh kill DIR      stop it the hard way (immediate), keep DIR
 #   tests/pg/cluster.sh restart DIR   start it again after kill (same socket, same data)
+#   tests/pg/cluster.sh bounce DIR    restart it with a fast shutdown (pg_ctl restart -m fast)
 #   tests/pg/cluster.sh psql DIR ...  psql on the database 'vn'
 #
 # Durability is as in production: fsync=on, synchronous_commit=on (never relaxed).
 set -euo pipefail
 
-cmd=${1:?usage: cluster.sh start|url|stop|kill|restart|psql DIR}
+cmd=${1:?usage: cluster.sh start|url|stop|kill|restart|bounce|psql DIR}
 dir=${2:?usage: cluster.sh $cmd DIR}
 shift 2
 
@@ -78,6 +79,10 @@ stop)
     ;;
 kill) as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null ;;
 restart) pg_start ;;
+bounce)
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 restart \
+        >/dev/null
+    ;;
 psql) "$bindir/psql" -X -q -h "$dir/sock" -U vn -d vn "$@" ;;
 *) echo "cluster.sh: unknown command '$cmd'" >&2; exit 2 ;;
 esac

@@ -141,15 +141,16 @@ static size_t count_notifications(struct vn_store *st)
 }
 
 /* The server ends the backend of the handle opened with application_name SCHEMA_tag, as an
- * administrator's pg_terminate_backend or a server crash would. */
+ * administrator's pg_terminate_backend or a server crash would; returns once it has ended
+ * (the server waits for it, up to 10 s), its goodbye sent. */
 static void end_backend(const struct pgfx *f, const char *tag)
 {
     char sql[256];
     PGconn *c = raw();
 
     snprintf(sql, sizeof(sql),
-             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-             "WHERE application_name = '%s_%s'",
+             "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) "
+             "FROM pg_stat_activity WHERE application_name = '%s_%s'",
              f->schema, tag);
     assert_int_equal(raw_int(c, sql), 1);
     PQfinish(c);
@@ -415,6 +416,57 @@ static void test_dropped_connection_loses_the_transaction_then_reconnects(void *
     assert_int_equal(vn_store_reconnect(s), 0);
     assert_int_equal(vn_store_last_class(s), VN_STORE_OK);
     assert_int_equal(count_notifications(s), 2);
+    vn_store_free(s);
+}
+
+/*
+ * After a restart (here: the server ends the session, as a fast or immediate shutdown does)
+ * libpq calls an idle connection good until its next statement fails. A read outside any
+ * transaction then runs once more on a new connection (pg/exec.c run_read): answered, not
+ * "unavailable". A read inside a transaction is not (the transaction died with the
+ * connection), nor is anything when the database is really gone (test_pg_chaos: 503).
+ */
+static void test_read_after_the_server_ended_the_session_runs_again(void **state)
+{
+    struct pgfx *f = *state;
+    struct vn_error err = {0};
+    struct vn_store *s;
+    char url[600];
+    size_t n = 0;
+
+    snprintf(url, sizeof(url), "%s&application_name=%s_reader", f->url, f->schema);
+    s = vn_store_open(url, NULL, &err);
+    assert_non_null(s);
+    assert_int_equal(insert_note(s, "before"), 0);
+    assert_int_equal(count_notifications(s), 1);
+
+    end_backend(f, "reader");
+    assert_int_equal(vn_store_query(s, VN_Q_NOTIFICATIONS, NULL, count_row, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(vn_store_last_class(s), VN_STORE_OK);
+
+    /* Twice in a row, and with a statement this connection never prepared. */
+    end_backend(f, "reader");
+    n = 0;
+    assert_int_equal(vn_store_query(s, VN_Q_ASSETS, NULL, count_row, &n), 0);
+    assert_int_equal(n, 0);
+
+    /* Inside a transaction: lost with the connection, not run again elsewhere. */
+    end_backend(f, "reader");
+    assert_int_equal(vn_store_begin(s), 0);
+    assert_int_equal(insert_note(s, "in-flight"), 0); /* reconnected at BEGIN: works */
+    end_backend(f, "reader");
+    n = 0;
+    assert_int_equal(vn_store_query(s, VN_Q_NOTIFICATIONS, NULL, count_row, &n), VN_EUNAVAIL);
+    assert_int_equal(vn_store_commit(s), VN_EUNAVAIL);
+    assert_int_equal(vn_store_rollback(s), 0);
+
+    /* A write outside a transaction after the end: its own transaction begins on a connection
+     * made sure of (pg.c pg_begin), once. */
+    assert_int_equal(count_notifications(s), 1); /* connected again; in-flight is not there */
+    end_backend(f, "reader");
+    assert_int_equal(insert_note(s, "after"), 0);
+    assert_int_equal(count_notifications(s), 2); /* before, after */
     vn_store_free(s);
 }
 
@@ -903,6 +955,7 @@ int main(void)
         T(test_repeats_commit_while_another_writer_holds_the_lock),
         T(test_failure_without_savepoint_ends_the_transaction_as_retry),
         T(test_dropped_connection_loses_the_transaction_then_reconnects),
+        T(test_read_after_the_server_ended_the_session_runs_again),
         T(test_deferred_savepoints_keep_each_job_alone),
         T(test_optimistic_transactions),
         T(test_optimistic_assignment_writes_answer_from_the_key_read),

@@ -133,6 +133,7 @@ int vn__pg_fail(struct vn__pg *s, const PGresult *res)
 
     if (!msg)
         msg = PQerrorMessage(s->conn);
+    vn_strlcpy(s->sqlstate, state ? state : "", sizeof(s->sqlstate));
     code = PQstatus(s->conn) == CONNECTION_BAD ? VN_EUNAVAIL : classify(state);
     /* A write through a handle we opened read-only is misuse, not a standby. */
     if (s->read_only && state && !strcmp(state, "25006"))
@@ -531,12 +532,72 @@ static int is_write(const char *sql)
     return !strncmp(sql, "INSERT", 6) || !strncmp(sql, "UPDATE", 6) || !strncmp(sql, "DELETE", 6);
 }
 
+/*
+ * Whether sql only reads: it begins with SELECT or WITH, modifies no row (no INSERT, UPDATE or
+ * DELETE in it: a data-modifying CTE) and calls none of the functions with an effect on the
+ * session or the database that this backend uses (settings, advisory locks, sequences, the
+ * change log's flush). Upper case: the backend's SQL spells keywords so, its names are lower
+ * case. A text it wrongly calls a write is only never run twice.
+ */
+static int reads_only(const char *sql)
+{
+    static const char *const effects[] = {"INSERT",      "UPDATE",   "DELETE",  "set_config(",
+                                          "pg_advisory", "nextval(", "setval(", "vn_changes_flush"};
+
+    sql += strspn(sql, " \t\n");
+    if (strncmp(sql, "SELECT", 6) != 0 && strncmp(sql, "WITH", 4) != 0)
+        return 0;
+    for (size_t i = 0; i < sizeof(effects) / sizeof(effects[0]); i++)
+        if (strstr(sql, effects[i]))
+            return 0;
+    return 1;
+}
+
+/* Whether the last failure was the connection's end: libpq's own (no SQLSTATE: "server closed
+ * the connection unexpectedly", the connection known bad), or the server's word that it ends
+ * the session (an administrator's or a crash's shutdown: 57P01, 57P02; class 08). After a
+ * restart libpq may call the connection good until the statement after the one that failed. */
+static int connection_lost(const struct vn__pg *s)
+{
+    if (s->stmt_rc != VN_EUNAVAIL)
+        return 0;
+    if (!s->conn || PQstatus(s->conn) != CONNECTION_OK || !s->sqlstate[0])
+        return 1;
+    return !strcmp(s->sqlstate, "57P01") || !strcmp(s->sqlstate, "57P02") ||
+           !strncmp(s->sqlstate, "08", 2);
+}
+
+/*
+ * A read outside any transaction, on a connection that was open and idle before it, that
+ * failed because the connection was lost: after a PostgreSQL restart libpq calls an idle
+ * connection good until its next statement finds the server gone. The statement only read, so
+ * it runs once more on a new connection (run_typed reconnects, with the usual backoff): a
+ * database that is really down still fails (VN_EUNAVAIL, serve's 503).
+ */
+static PGresult *run_read(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
+                          const Oid *types, long long *changed)
+{
+    int was_open = s->conn && PQstatus(s->conn) == CONNECTION_OK &&
+                   PQtransactionStatus(s->conn) == PQTRANS_IDLE && !s->npending && !s->ahead;
+    PGresult *res;
+
+    s->sqlstate[0] = '\0';
+    res = run_typed(s, sql, a, types, changed);
+    if (res || !was_open || !connection_lost(s))
+        return res;
+    if (s->conn)
+        drop_connection(s);
+    return run_typed(s, sql, a, types, changed);
+}
+
 PGresult *vn__pg_run_typed(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
                            const Oid *types, long long *changed)
 {
     PGresult *res;
     int rc;
 
+    if (!s->txn_ms && !s->no_wrap && !s->connecting && reads_only(sql))
+        return run_read(s, sql, a, types, changed);
     if (s->txn_ms || s->read_only || s->no_wrap || s->connecting || !is_write(sql))
         return run_typed(s, sql, a, types, changed);
     /* A write outside any transaction runs in one of its own, as SQLite's autocommit does: the

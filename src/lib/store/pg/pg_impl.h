@@ -45,6 +45,7 @@ struct vn__pg {
     char txn_iso[VN_TIME_ISO_LEN];
     int lost;            /* the code of the failure that ended the caller's transaction, or 0 */
     int stmt_rc;         /* the code of the last failure of vn__pg_run */
+    char sqlstate[6];    /* the SQLSTATE of the last failure recorded (vn__pg_fail), or "" */
     int connecting;      /* inside connect_db: no reconnect from there */
     int64_t retry_at_ms; /* a failed reconnect waits for this (monotonic) before the next */
     int64_t backoff_ms;  /* the wait after the next failure: 100 ms doubling to 2 s */
