@@ -28,10 +28,11 @@ gone() {
     [ ! -e "/proc/$1" ] || grep -q '^[0-9]* (.*) Z' "/proc/$1/stat"
 }
 
-# post_in_background URL ID: POST an ASSET_COUNT; the status goes to $T/status.ID.
+# post_in_background URL ID [SECONDS]: POST an ASSET_COUNT (giving up after SECONDS, default
+# 60); the status goes to $T/status.ID.
 post_in_background() {
     body_asset_count "$2" $UID1 9 1 >"$T/body.$2"
-    curl -sS -o "$T/resp.$2" -w '%{http_code}' -X POST "$1/notifications" \
+    curl -sS --max-time "${3:-60}" -o "$T/resp.$2" -w '%{http_code}' -X POST "$1/notifications" \
         -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
         --data-binary @"$T/body.$2" >"$T/status.$2" 2>/dev/null &
     CURL_PID=$!
@@ -88,3 +89,44 @@ vn_cli notifications --json >"$T/n.json"
 assert_json "$T/n.json" 'map(select(.notificationId == "err-1")) | length' '1' \
     "the acknowledged notification is stored"
 ok "an error after start answers the suspended connection before freeing the HTTP server"
+
+# ---- 3. clients that gave up while their batch waited: the rest of the batch is answered ----
+# A group commit resumes one connection per HTTP thread (the first of the batch on it), and
+# that thread resumes the others when it runs that connection's callbacks (httpd.c): a first
+# connection whose client has gone must still lead to every other one of its batch being
+# answered. 16 clients give up after a second (posted first, so they lead), 8 wait.
+batches0=$(grep -c 'writer: batch of 1 job(s): 1 urgent' "$T/serve.log" || true)
+vn_serve_start --log-level debug --db-busy-timeout 60s
+db_lock
+post_in_background "$VN_URL" lead-0 # the first batch: it waits for the lock, the rest queue
+wait_for 10 bash -c "[ \$(grep -c 'writer: batch of 1 job(s): 1 urgent' '$T/serve.log') -gt $batches0 ]" ||
+    fail "the first notification never reached the writer"
+lead0=$CURL_PID
+impatient=()
+for i in $(seq 16); do
+    post_in_background "$VN_URL" "gone-$i" 1
+    impatient+=("$CURL_PID")
+done
+patient=()
+for i in $(seq 8); do
+    post_in_background "$VN_URL" "wait-$i"
+    patient+=("$CURL_PID")
+done
+for p in "${impatient[@]}"; do wait "$p" || true; done # each gave up after a second
+db_unlock
+for p in "$lead0" "${patient[@]}"; do wait "$p" || true; done
+for i in 0 $(seq 8); do
+    id=$([ "$i" = 0 ] && echo lead-0 || echo "wait-$i")
+    assert_eq "$(cat "$T/status.$id")" 200 "the answer to $id, in the batch of clients that left"
+    assert_json "$T/resp.$id" '.status' '"applied"' "$id was applied"
+done
+# The HTTP threads still resume their connections afterwards.
+: >"$T/after.cfg"
+for i in $(seq 24); do
+    body_asset_count "after-$i" $UID1 9 1 >"$T/body.after-$i"
+    cfg_add "$T/after.cfg" "$VN_URL/notifications" "$T/body.after-$i" "$TOKEN" /dev/null "%{http_code}"
+done
+curl -sS --no-progress-meter --parallel --parallel-max 24 --max-time 30 -K "$T/after.cfg" >"$T/after.codes"
+assert_eq "$(sort "$T/after.codes" | uniq -c | awk '{print $1":"$2}')" "24:200" "24 answers after, all 200"
+vn_serve_stop
+ok "clients that left while their batch waited: every other connection of it is answered"

@@ -85,6 +85,8 @@ struct request {
     char reason[VN_ERROR_MSG_MAX]; /* why a body was quarantined */
     struct vn_ingest_job job;
     atomic_int job_done;
+    struct vn__resume_slot *slot; /* its thread's (NULL: the writer resumes it itself) */
+    struct request *resume_next;  /* on slot->head */
     struct vn_auth_wait auth_wait;
     atomic_int auth_done;
     int auth_rc; /* why a confirmation could not be queued */
@@ -356,12 +358,92 @@ static enum MHD_Result respond_outcome(struct request *r)
 
 /* ---- the writer's callback and submission ------------------------------------------------ */
 
+/* This thread's slot; with make, one is made when there is none (NULL when all are taken). */
+static struct vn__resume_slot *thread_slot(struct vn_httpd *h, int make)
+{
+    pthread_t self = pthread_self();
+    unsigned n = atomic_load(&h->nslots);
+    struct vn__resume_slot *s = NULL;
+
+    for (unsigned i = 0; i < n; i++)
+        if (pthread_equal(h->slots[i].thread, self))
+            return &h->slots[i];
+    if (!make)
+        return NULL;
+    pthread_mutex_lock(&h->slots_lock);
+    n = atomic_load(&h->nslots);
+    if (n < VN_RESUME_SLOTS) {
+        s = &h->slots[n];
+        s->thread = self;
+        pthread_mutex_init(&s->lock, NULL);
+        s->head = NULL;
+        atomic_store(&s->leader_out, 0);
+        atomic_store(&h->nslots, n + 1);
+    }
+    pthread_mutex_unlock(&h->slots_lock);
+    return s;
+}
+
+/* Take a slot's list (its leader is out no more) and resume every connection of it. */
+static void resume_list(struct vn__resume_slot *s)
+{
+    struct request *r;
+
+    pthread_mutex_lock(&s->lock);
+    r = s->head;
+    s->head = NULL;
+    atomic_store(&s->leader_out, 0);
+    pthread_mutex_unlock(&s->lock);
+    while (r) {
+        struct request *next = r->resume_next;
+        r->resume_next = NULL;
+        MHD_resume_connection(r->conn);
+        r = next;
+    }
+}
+
+void vn__httpd_resume_listed(struct vn_httpd *h)
+{
+    struct vn__resume_slot *s = thread_slot(h, 0);
+
+    if (s && atomic_load(&s->leader_out))
+        resume_list(s);
+}
+
+void vn__httpd_resume_all(struct vn_httpd *h)
+{
+    unsigned n = atomic_load(&h->nslots);
+
+    for (unsigned i = 0; i < n; i++)
+        resume_list(&h->slots[i]);
+}
+
+/*
+ * The writer's callback, after the COMMIT: the first connection of a batch per libmicrohttpd
+ * thread is resumed here, the others are listed for their thread, which resumes them when the
+ * first one's callback runs (vn__httpd_resume_listed). One wake-up and one eventfd write of the
+ * writer per thread and batch, instead of one per notification.
+ */
 static void job_done(struct vn_ingest_job *job)
 {
     struct request *r = job->ud;
+    struct vn__resume_slot *s = r->slot;
+    int lead = 1;
 
     atomic_store(&r->job_done, 1);
-    MHD_resume_connection(r->conn);
+    if (s) {
+        pthread_mutex_lock(&s->lock);
+        lead = !atomic_load(&s->leader_out);
+        if (lead) {
+            atomic_store(&s->leader_out, 1);
+        } else {
+            r->resume_next = s->head;
+            s->head = r;
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (lead)
+        MHD_resume_connection(r->conn);
 }
 
 /* Suspend, then submit (in that order: the writer may resume us at once). */
@@ -371,6 +453,7 @@ static enum MHD_Result submit(struct request *r)
 
     r->job.done = job_done;
     r->job.ud = r;
+    r->slot = thread_slot(r->h, 1);
     r->job.received_ms = vn_now_ms();
     r->phase = PH_WAIT;
     vn_conn_set_phase(r->track, VN_CONN_BUSY);
@@ -708,6 +791,7 @@ enum MHD_Result vn__httpd_handle(void *cls, struct MHD_Connection *conn, const c
     unsigned bad;
 
     (void)conn;
+    vn__httpd_resume_listed(h);
     if (!r)
         return MHD_NO;
     switch (r->phase) {
@@ -761,6 +845,7 @@ void vn__httpd_request_completed(void *cls, struct MHD_Connection *conn, void **
     struct vn_httpd *h = cls;
     struct request *r = *con_cls;
 
+    vn__httpd_resume_listed(h);
     if (!r)
         return;
     /* A kept-alive connection now waits for its next request's headers. */

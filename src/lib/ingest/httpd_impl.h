@@ -14,6 +14,23 @@
 #include <stdint.h>
 
 struct vn_conn;
+struct request;
+
+/*
+ * The connections a group commit answers, resumed by their own libmicrohttpd thread (httpd.c):
+ * the writer resumes one connection per thread (the leader; MHD_resume_connection writes the
+ * thread's eventfd and wakes it), and lists the others on that thread's slot; the thread
+ * resumes the listed ones when it next runs a callback (the leader's comes first). One slot
+ * per libmicrohttpd thread, made when the thread first submits a notification.
+ */
+#define VN_RESUME_SLOTS 64
+
+struct vn__resume_slot {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    struct request *head;  /* done, waiting for their thread to resume them */
+    atomic_int leader_out; /* a leader was resumed and its thread has not taken the list yet */
+};
 
 /* The limits a reload (SIGHUP) may change: each request copies them when it starts (field by
  * field; one that starts during a reload may mix old and new values, which is harmless). */
@@ -42,6 +59,9 @@ struct vn_httpd {
         int64_t window_ms;
         unsigned lines, skipped;
     } authlog;
+    pthread_mutex_t slots_lock; /* adding a slot */
+    atomic_uint nslots;
+    struct vn__resume_slot slots[VN_RESUME_SLOTS];
 };
 
 /* libmicrohttpd's callbacks of a request (httpd.c); cls is the struct vn_httpd. */
@@ -51,6 +71,12 @@ enum MHD_Result vn__httpd_handle(void *cls, struct MHD_Connection *conn, const c
                                  size_t *upload_data_size, void **con_cls);
 void vn__httpd_request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                                  enum MHD_RequestTerminationCode toe);
+
+/* On a libmicrohttpd thread: resume the connections listed on this thread's slot. */
+void vn__httpd_resume_listed(struct vn_httpd *h);
+
+/* Before libmicrohttpd stops (no writer job left): resume every listed connection. */
+void vn__httpd_resume_all(struct vn_httpd *h);
 
 /* The tracker entry of a connection (its socket context), or NULL. */
 struct vn_conn *vn__httpd_track(struct MHD_Connection *conn);

@@ -54,6 +54,7 @@ static void connection_notify(void *cls, struct MHD_Connection *conn, void **soc
         vn_conns_closed(h->conns, *socket_context);
         *socket_context = NULL;
     }
+    vn__httpd_resume_listed(h); /* a leader that closed: its thread still resumes the rest */
 }
 
 /* Every connection needs a descriptor: raise the soft limit when max_connections needs it. */
@@ -177,6 +178,7 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
     h->auth = auth;
     set_live(h, opts);
     pthread_mutex_init(&h->authlog.lock, NULL);
+    pthread_mutex_init(&h->slots_lock, NULL);
     if (opts->writer) {
         struct vn_rejects_options ro = {.max_rows = opts->rejections_max,
                                         .max_age_ms = opts->rejections_max_age_ms};
@@ -297,12 +299,16 @@ void vn_httpd_free(struct vn_httpd *h)
     /* No connection may stay suspended for a token check when libmicrohttpd stops. */
     if (h->auth)
         vn_auth_close_waits(h->auth);
+    vn__httpd_resume_all(h); /* nor one the writer answered while its thread stopped */
     if (h->mhd)
         MHD_stop_daemon(h->mhd);
     vn_conns_free(h->conns); /* after the server: no connection is left */
     vn_rejects_free(h->rejects);
     vn_tls_free(h->tls);
     pthread_mutex_destroy(&h->authlog.lock);
+    for (unsigned i = 0; i < atomic_load(&h->nslots); i++)
+        pthread_mutex_destroy(&h->slots[i].lock);
+    pthread_mutex_destroy(&h->slots_lock);
     free(h->trusted);
     free(h);
 }
