@@ -55,8 +55,13 @@ for (;;) {
     r = await get(`/v1/changes?after=${last}&limit=${args.limit ?? 500}&wait=${stopNow ? 0 : args.wait ?? 2}`);
   } catch (e) {
     await pause(50); // serve restarting: try again
-    if (args["ready-file"] && existsSync(args["ready-file"])) {
-      const addr = readFileSync(args["ready-file"], "utf8").split("\n")[1];
+    if (args["ready-file"]) {
+      let addr;
+      try {
+        addr = readFileSync(args["ready-file"], "utf8").split("\n")[1];
+      } catch {
+        // not there (yet, or any more): the test removes it before it starts serve again
+      }
       if (addr) url = new URL(`${url.protocol}//${addr}`);
     }
     continue;
