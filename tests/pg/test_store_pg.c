@@ -419,6 +419,245 @@ static void test_dropped_connection_loses_the_transaction_then_reconnects(void *
     vn_store_free(s);
 }
 
+/* ---- an optimistic batch's asset adjustments, folded (pg/fold.c) ---------------------------- */
+
+struct counts {
+    long long t, a, v;
+    int ns;
+    long long version; /* the row's line pointer in its page: one more per row version */
+};
+
+static void asset_of(const struct pgfx *f, PGconn *c, const char *adam, struct counts *out)
+{
+    char sql[400];
+    PGresult *r;
+
+    snprintf(sql, sizeof(sql),
+             "SELECT total_count, assigned_count, available_count, needs_sync::int, "
+             "  (ctid::text::point)[1]::bigint FROM %s.assets WHERE adam_id = '%s'",
+             f->schema, adam);
+    r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(r), 1);
+    out->t = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    out->a = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    out->v = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    out->ns = (int)strtol(PQgetvalue(r, 0, 3), NULL, 10);
+    out->version = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+    PQclear(r);
+}
+
+/* An asset row as a sync left it (needs_sync false), written by another client. */
+static void asset_put(const struct pgfx *f, PGconn *c, const char *adam, long long t, long long a,
+                      long long v)
+{
+    char sql[400];
+    PGresult *r;
+
+    snprintf(sql, sizeof(sql),
+             "SET search_path = %s; " /* for the tables' triggers */
+             "INSERT INTO assets(uid, adam_id, pricing_param, total_count, assigned_count, "
+             "  available_count, needs_sync, updated_at) VALUES ('u1', '%s', 'STDQ', %lld, %lld, "
+             "  %lld, false, now()); RESET search_path",
+             f->schema, adam, t, a, v);
+    r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+}
+
+/* One transaction of the n adjustments d (total, assigned, available) of asset adam,
+ * optimistic or guarded: the commit's code. */
+static int adjust_all(struct vn_store *s, const char *adam, const long long (*d)[3], size_t n,
+                      int optimistic)
+{
+    int rc;
+
+    assert_int_equal(vn_store_begin(s), 0);
+    if (optimistic)
+        assert_int_equal(vn_store_optimistic(s), 0);
+    for (size_t i = 0; i < n; i++) {
+        rc = vn_store_asset_adjust(s, "u1", adam, "STDQ", d[i][0], d[i][1], d[i][2]);
+        if (rc) {
+            vn_store_rollback(s);
+            return rc;
+        }
+    }
+    rc = vn_store_commit(s);
+    if (rc)
+        assert_int_equal(vn_store_rollback(s), 0);
+    return rc;
+}
+
+static int total_cb(void *ud, const struct vn_row *row)
+{
+    for (size_t k = 0; k < row->n; k++)
+        if (!strcmp(row->keys[k], "totalCount"))
+            *(long long *)ud = row->vals[k].i;
+    return 0;
+}
+
+/*
+ * An optimistic batch's adjustments of one asset are one statement (one row version), and
+ * leave exactly what the upserts one by one (a guarded batch) leave: a new row, sums, counts
+ * that fall below 0 or assigned above total on the way (needs_sync), a read of the asset in
+ * between (which sees the adjustments so far), ledger inserts in between, two assets. Where an
+ * upsert would have saturated at the int64 limit, the optimistic batch fails (the writer runs
+ * it again guarded) instead of writing another value.
+ */
+static void test_optimistic_asset_adjustments_fold(void **state)
+{
+    static const long long news[][3] = {{5, 0, 5}, {1, 0, 1}, {-2, 0, -2}};
+    static const long long ten[][3] = {{1, 0, 1}, {1, 0, 1}, {1, 0, 1}, {1, 0, 1}, {1, 0, 1},
+                                       {1, 0, 1}, {1, 0, 1}, {1, 0, 1}, {1, 0, 1}, {1, 0, 1}};
+    static const long long below[][3] = {{-15, 0, -15}, {10, 0, 10}};
+    static const long long above[][3] = {{0, 10, -10}, {0, -10, 10}};
+    static const long long quiet[][3] = {{0, 0, 1}, {0, 0, -1}, {0, 1, 0}};
+    static const long long edge[][3] = {{5, 0, 0}, {-5, 0, 0}};
+    static const struct {
+        const char *name;
+        const long long (*d)[3];
+        size_t n;
+        int existing;
+    } cases[] = {{"new", news, 3, 0},
+                 {"ten", ten, 10, 1},
+                 {"below", below, 2, 1},
+                 {"above", above, 2, 1},
+                 {"quiet", quiet, 3, 1}};
+    struct pgfx *f = *state;
+    struct vn_filter flt = {.adam_id = "9001"}; /* a filter takes adamIds only */
+    struct counts ref, got, before;
+    long long seen = 0;
+    char ref_name[32], fold_name[32];
+    PGconn *c = raw();
+
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        snprintf(ref_name, sizeof(ref_name), "ref-%s", cases[k].name);
+        snprintf(fold_name, sizeof(fold_name), "fold-%s", cases[k].name);
+        if (cases[k].existing) {
+            asset_put(f, c, ref_name, 10, 3, 7);
+            asset_put(f, c, fold_name, 10, 3, 7);
+            asset_of(f, c, fold_name, &before);
+        }
+        /* The folded one first: its new row version takes the page's next line pointer. */
+        assert_int_equal(adjust_all(f->st, fold_name, cases[k].d, cases[k].n, 1), 0);
+        asset_of(f, c, fold_name, &got);
+        assert_int_equal(adjust_all(f->st, ref_name, cases[k].d, cases[k].n, 0), 0);
+        asset_of(f, c, ref_name, &ref);
+        assert_int_equal(got.t, ref.t);
+        assert_int_equal(got.a, ref.a);
+        assert_int_equal(got.v, ref.v);
+        assert_int_equal(got.ns, ref.ns);
+        if (cases[k].existing) /* one new version of the row, not one per adjustment */
+            assert_int_equal(got.version, before.version + 1);
+    }
+    asset_of(f, c, "ref-ten", &ref);
+    assert_int_equal(ref.t, 20);
+    assert_int_equal(ref.ns, 0);
+    asset_of(f, c, "ref-below", &ref);
+    assert_int_equal(ref.ns, 1);
+    asset_of(f, c, "ref-above", &ref);
+    assert_int_equal(ref.ns, 1);
+
+    /* At the int64 limit the upserts saturate: the optimistic batch fails and leaves nothing;
+     * the guarded one saturates. */
+    asset_put(f, c, "edge", INT64_MAX - 1, 0, 0);
+    assert_int_not_equal(adjust_all(f->st, "edge", edge, 2, 1), 0);
+    asset_of(f, c, "edge", &got);
+    assert_int_equal(got.t, INT64_MAX - 1);
+    assert_int_equal(got.ns, 0);
+    assert_int_equal(adjust_all(f->st, "edge", edge, 2, 0), 0);
+    asset_of(f, c, "edge", &got);
+    assert_int_equal(got.t, INT64_MAX - 5);
+    assert_int_equal(got.ns, 1);
+
+    /* A read of the asset in between sees the adjustments so far; ledger inserts in between
+     * keep them; two assets. */
+    asset_put(f, c, "9001", 10, 3, 7);
+    asset_put(f, c, "9002", 10, 3, 7);
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_optimistic(f->st), 0);
+    assert_int_equal(vn_store_asset_adjust(f->st, "u1", "9001", "STDQ", 1, 0, 1), 0);
+    assert_int_equal(insert_note(f->st, "fold-1"), 0);
+    assert_int_equal(vn_store_asset_adjust(f->st, "u1", "9002", "STDQ", 2, 0, 2), 0);
+    assert_int_equal(insert_note(f->st, "fold-2"), 0);
+    assert_int_equal(vn_store_asset_adjust(f->st, "u1", "9001", "STDQ", 1, 0, 1), 0);
+    assert_int_equal(vn_store_query(f->st, VN_Q_ASSETS, &flt, total_cb, &seen), 0);
+    assert_int_equal(seen, 12);
+    assert_int_equal(vn_store_asset_adjust(f->st, "u1", "9001", "STDQ", 1, 0, 1), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    asset_of(f, c, "9001", &got);
+    assert_int_equal(got.t, 13);
+    assert_int_equal(got.v, 10);
+    asset_of(f, c, "9002", &got);
+    assert_int_equal(got.t, 12);
+    assert_int_equal(count_notifications(f->st), 2);
+    PQfinish(c);
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/*
+ * Random sequences (as test_store_sqlite's test_optimistic_asset_counts_match_the_upserts,
+ * int64 edges included): one asset adjusted in guarded transactions, its twin in optimistic
+ * ones (run again guarded when the optimistic commit fails, as the writer does), end with the
+ * same counts and needs_sync.
+ */
+static void test_folded_asset_counts_match_the_upserts(void **state)
+{
+    static const long long small[] = {0, 1, -1, 2, -2, 5, -5, 20};
+    static const long long edge[] = {INT64_MAX, INT64_MIN,    INT64_MAX - 1, INT64_MIN + 1,
+                                     1LL << 62, -(1LL << 62), 1000,          -1000};
+    struct pgfx *f = *state;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    const int rounds = 150;
+    int reruns = 0;
+    char sql[400];
+    PGconn *c = raw();
+
+    for (int i = 0; i < rounds; i++) {
+        int steps = 1 + (int)(xorshift(&x) % 4), existing = (int)(xorshift(&x) % 2);
+        long long seq[4][3], t0 = (long long)(xorshift(&x) % 8), a0 = (long long)(xorshift(&x) % 8);
+        char g[16], o[16];
+        PGresult *r;
+
+        snprintf(g, sizeof(g), "g%d", i);
+        snprintf(o, sizeof(o), "o%d", i);
+        for (int k = 0; k < steps; k++)
+            for (int m = 0; m < 3; m++)
+                seq[k][m] = xorshift(&x) % 4 ? small[xorshift(&x) % 8] : edge[xorshift(&x) % 8];
+        if (existing) { /* both start from the same committed row, needs_sync cleared */
+            asset_put(f, c, g, t0, a0, t0 - a0);
+            asset_put(f, c, o, t0, a0, t0 - a0);
+        }
+        assert_int_equal(adjust_all(f->st, g, (const long long(*)[3])seq, (size_t)steps, 0), 0);
+        if (adjust_all(f->st, o, (const long long(*)[3])seq, (size_t)steps, 1) != 0) {
+            reruns++;
+            assert_int_equal(adjust_all(f->st, o, (const long long(*)[3])seq, (size_t)steps, 0), 0);
+        }
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM %s.assets AS g JOIN %s.assets AS o ON o.adam_id = '%s' "
+                 "WHERE g.adam_id = '%s' AND g.total_count = o.total_count AND "
+                 "g.assigned_count = o.assigned_count AND g.available_count = o.available_count "
+                 "AND g.needs_sync = o.needs_sync",
+                 f->schema, f->schema, o, g);
+        r = PQexec(c, sql);
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        if (strcmp(PQgetvalue(r, 0, 0), "1") != 0)
+            fail_msg("round %d: asset %s differs from its guarded twin %s", i, o, g);
+        PQclear(r);
+    }
+    /* Both ways covered: rounds that folded, and rounds at the edges that ran again. */
+    assert_true(reruns > 0);
+    assert_true(reruns < rounds / 2);
+    PQfinish(c);
+}
+
 /*
  * After a restart (here: the server ends the session, as a fast or immediate shutdown does)
  * libpq calls an idle connection good until its next statement fails. A read outside any
@@ -956,6 +1195,8 @@ int main(void)
         T(test_failure_without_savepoint_ends_the_transaction_as_retry),
         T(test_dropped_connection_loses_the_transaction_then_reconnects),
         T(test_read_after_the_server_ended_the_session_runs_again),
+        T(test_optimistic_asset_adjustments_fold),
+        T(test_folded_asset_counts_match_the_upserts),
         T(test_deferred_savepoints_keep_each_job_alone),
         T(test_optimistic_transactions),
         T(test_optimistic_assignment_writes_answer_from_the_key_read),

@@ -6,6 +6,7 @@
 #include "store_impl.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 
 void vn__store_set_error(struct vn_store *st, const char *fmt, ...)
@@ -54,4 +55,34 @@ const char *vn_store_class_name(enum vn_store_class c)
         return "fatal";
     }
     return "unknown";
+}
+
+/* ---- an asset's counts (vn__asset_step) ----------------------------------------------- */
+
+static int overflows(long long col, long long d)
+{
+    return (d > 0 && col > INT64_MAX - d) || (d < 0 && col < INT64_MIN - d);
+}
+
+static long long sat_add(long long col, long long d)
+{
+    if (d > 0 && col > INT64_MAX - d)
+        return INT64_MAX;
+    if (d < 0 && col < INT64_MIN - d)
+        return INT64_MIN;
+    return col + d;
+}
+
+void vn__asset_step(struct vn__asset_counts *c, long long d_total, long long d_assigned,
+                    long long d_available)
+{
+    long long t = sat_add(c->total, d_total), a = sat_add(c->assigned, d_assigned),
+              v = sat_add(c->available, d_available);
+
+    c->needs_sync = c->needs_sync || overflows(c->total, d_total) ||
+                    overflows(c->assigned, d_assigned) || overflows(c->available, d_available) ||
+                    t < 0 || a < 0 || v < 0 || a > t;
+    c->total = t;
+    c->assigned = a;
+    c->available = v;
 }

@@ -234,6 +234,20 @@ struct vn_store_api_ops {
 void vn__store_changes_committed(int64_t last_seq);
 
 /* The common head of every backend's handle. */
+/*
+ * An asset's counts after one adjustment (store.h vn_store_asset_adjust), with the arithmetic
+ * of both backends' upserts: each sum saturates at the int64 limits, and needs_sync turns on
+ * (and stays on) when a sum leaves int64, a count falls below 0 or assigned exceeds total.
+ * store_impl.c; for the backends that fold a batch's adjustments in memory (sqlite/batch.c,
+ * pg/fold.c).
+ */
+struct vn__asset_counts {
+    long long total, assigned, available;
+    int needs_sync;
+};
+void vn__asset_step(struct vn__asset_counts *c, long long d_total, long long d_assigned,
+                    long long d_available);
+
 struct vn_store {
     const struct vn_store_ops *ops;
     enum vn_store_class last_class;    /* of the last failure (vn_store_last_class) */

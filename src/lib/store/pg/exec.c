@@ -447,6 +447,13 @@ static int needs_lock(const struct vn__pg *s, const char *sql)
     return s->lock_wanted && !s->lock_free && !is_control(sql);
 }
 
+/* The optimistic batch's kept asset adjustments go before any statement but the ledger's and
+ * the lock-free ones, which do not look at assets (fold.c). */
+static int fold_first(struct vn__pg *s)
+{
+    return s->send_kept && !s->fold_ok && !s->lock_free ? s->send_kept(s) : 0;
+}
+
 static PGresult *run_typed(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
                            const Oid *types, long long *changed)
 {
@@ -479,6 +486,14 @@ static PGresult *run_typed(struct vn__pg *s, const char *sql, const struct vn__p
         vn__store_set_error(&s->base, "a statement with more than %d arguments", VN__PG_ARGS_MAX);
         s->stmt_rc = VN_ESTORE;
         return NULL;
+    }
+    if (s->send_kept) {
+        int rc = fold_first(s);
+
+        if (rc) {
+            s->stmt_rc = rc;
+            return NULL;
+        }
     }
     if (needs_lock(s, sql)) {
         int rc = vn__pg_writer_lock(s); /* deferred or sent ahead: it goes first */
@@ -691,6 +706,8 @@ int vn__pg_send_ahead_typed(struct vn__pg *s, const char *sql, const struct vn__
         vn__pg_keys_clear(s);
     if (!s->optimistic || !s->txn_ms || !s->conn || PQstatus(s->conn) != CONNECTION_OK)
         return 0;
+    if (s->send_kept && (rc = fold_first(s)) != 0)
+        return rc;
     if (!a)
         a = &none;
     if (a->overflow)
@@ -746,8 +763,10 @@ int vn__pg_exec_text(struct vn__pg *s, const char *sql)
 {
     PGresult *res;
     ExecStatusType status;
-    int rc = needs_lock(s, sql) ? vn__pg_writer_lock(s) : 0;
+    int rc = fold_first(s);
 
+    if (!rc && needs_lock(s, sql))
+        rc = vn__pg_writer_lock(s);
     if (!rc)
         rc = vn__pg_flush_pending(s);
     if (rc)

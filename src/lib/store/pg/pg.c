@@ -546,6 +546,8 @@ static int went_away(struct vn__pg *s)
  * lock and tick still wanted, the ids read): at BEGIN, and when one ends. */
 static void txn_state_clear(struct vn__pg *s)
 {
+    s->nfold = 0; /* the asset adjustments kept (fold.c) */
+    s->send_kept = NULL;
     s->npending = 0;
     s->optimistic = 0;
     s->lock_wanted = 0;
@@ -620,6 +622,18 @@ static int pg_commit(struct vn_store *st)
     PGresult *res;
     int rc;
 
+    if (s->send_kept && s->txn_ms) {
+        /* The kept asset adjustments first (fold.c): sent ahead, in the flush's pipeline. */
+        rc = s->send_kept(s);
+        if (rc) {
+            char keep[VN_ERROR_MSG_MAX];
+
+            memcpy(keep, s->base.last_error, sizeof(keep));
+            pg_rollback(st);
+            memcpy(s->base.last_error, keep, sizeof(keep));
+            return rc;
+        }
+    }
     if (s->txn_ms && s->npending && s->pending[0].sql == sql_begin && !s->ahead) {
         /* BEGIN not sent yet: no statement ran (what is deferred after it, the writer lock or
          * savepoint commands, changes nothing), so there is nothing to commit. */

@@ -28,6 +28,7 @@
 #define VN__PG_KEYS_MAX     (VN__STORE_PARAMS_MAX + 8)
 #define VN__PG_PENDING_MAX  16   /* deferred statements: the change log's flush has 10 */
 #define VN__PG_KEY_TEXT_MAX 1024 /* an assignment key, length-prefixed (last_key) */
+#define VN__PG_FOLD_MAX     16   /* assets whose adjustments one batch keeps (fold.c) */
 
 struct vn__pg {
     struct vn_store base; /* first member: a struct vn_store * points at the whole handle */
@@ -108,6 +109,20 @@ struct vn__pg {
     } * akeys;
     size_t nakeys;
     int key_ops;
+    /* The optimistic transaction's asset adjustments not sent yet (fold.c): per asset, the row
+     * they make when it is new, and their sums and running extremes. fold_ok: the statement at
+     * hand (the ledger's) may run before them (exec.c sends them first otherwise). */
+    struct vn__pg_fold {
+        char uid[64], adam_id[64], pp[32];
+        struct vn__asset_counts fresh;
+        long long sum[3], lo[3], hi[3]; /* total, assigned, available */
+        long long dmax;                 /* the highest running sum of assigned minus total */
+    } fold[VN__PG_FOLD_MAX];
+    size_t nfold;
+    int fold_ok;
+    /* fold.c's sender of the kept adjustments while there are any, else NULL: exec.c and pg.c
+     * call it through this pointer (no file of the backend's core depends on fold.c). */
+    int (*send_kept)(struct vn__pg *s);
     const char *stmt_sql[VN__PG_STMT_MAX]; /* prepared on this connection, by address */
     char shown[VN__STORE_SHOWN_MAX];       /* the URL for messages, without a password */
     char describe[640];
@@ -247,6 +262,15 @@ int vn__pg_send_ahead(struct vn__pg *s, const char *sql, const struct vn__pg_arg
 /* The same with the arguments' types (may be NULL), as vn__pg_run_typed. */
 int vn__pg_send_ahead_typed(struct vn__pg *s, const char *sql, const struct vn__pg_args *a,
                             const Oid *types);
+
+/* ---- fold.c ----------------------------------------------------------------------------- */
+/* Keep an adjustment of an optimistic transaction: 0 kept, 1 when it must run as its own
+ * upsert (no optimistic transaction, a key too long), or the failure's code. */
+int vn__pg_fold_add(struct vn__pg *s, const char *uid, const char *adam_id, const char *pp,
+                    long long d_total, long long d_assigned, long long d_available);
+/* Send the kept adjustments (sent ahead: their answers come with the next statement's): 0 or
+ * the failure's code. */
+int vn__pg_fold_flush(struct vn__pg *s);
 
 /* ---- write.c ----------------------------------------------------------------------------- */
 int vn__pg_notification_insert(struct vn_store *st, const struct vn_notification_record *r);

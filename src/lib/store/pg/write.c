@@ -60,8 +60,11 @@ int vn__pg_notification_insert(struct vn_store *st, const struct vn_notification
         goto dup;
     if (known) {
         /* Absent when the batch read it, under the writer lock: a plain INSERT, sent ahead;
-         * should it conflict after all, it fails the optimistic transaction (known.c). */
+         * should it conflict after all, it fails the optimistic transaction (known.c). The
+         * batch's asset adjustments stay kept (fold.c). */
+        s->fold_ok = 1;
         rc = vn__pg_send_ahead(s, sql_new, &a);
+        s->fold_ok = 0;
         if (rc < 0)
             return rc;
         if (rc > 0) {
@@ -301,7 +304,15 @@ int vn__pg_asset_adjust(struct vn_store *st, const char *uid, const char *adam_i
         "  clock = CASE WHEN excluded.clock <> 0 THEN excluded.clock ELSE t.clock END";
     /* clang-format on */
     struct vn__pg_args a = {0};
+    int rc;
 
+    /* An optimistic batch keeps them, one statement per asset at the end (fold.c). */
+    rc = uid && adam_id
+             ? vn__pg_fold_add(vn__pg(st), uid, adam_id, pricing_param ? pricing_param : "STDQ",
+                               d_total, d_assigned, d_available)
+             : 1;
+    if (rc <= 0)
+        return rc;
     vn__pg_text(&a, uid);
     vn__pg_text(&a, adam_id);
     vn__pg_text(&a, pricing_param ? pricing_param : "STDQ");

@@ -29,33 +29,17 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The upsert's arithmetic (write.c SAT_ADD, OVERFLOWS). */
-static int overflows(long long col, long long d)
-{
-    return (d > 0 && col > INT64_MAX - d) || (d < 0 && col < INT64_MIN - d);
-}
-
-static long long sat_add(long long col, long long d)
-{
-    if (d > 0 && col > INT64_MAX - d)
-        return INT64_MAX;
-    if (d < 0 && col < INT64_MIN - d)
-        return INT64_MIN;
-    return col + d;
-}
-
+/* The upsert's arithmetic (write.c SAT_ADD, OVERFLOWS): store_impl.c, shared with pg/fold.c. */
 void vn__sq_asset_step(struct vn__sq_asset_row *r, long long d_total, long long d_assigned,
                        long long d_available)
 {
-    long long t = sat_add(r->total, d_total), a = sat_add(r->assigned, d_assigned),
-              v = sat_add(r->available, d_available);
+    struct vn__asset_counts c = {r->total, r->assigned, r->available, r->needs_sync};
 
-    r->needs_sync = r->needs_sync || overflows(r->total, d_total) ||
-                    overflows(r->assigned, d_assigned) || overflows(r->available, d_available) ||
-                    t < 0 || a < 0 || v < 0 || a > t;
-    r->total = t;
-    r->assigned = a;
-    r->available = v;
+    vn__asset_step(&c, d_total, d_assigned, d_available);
+    r->total = c.total;
+    r->assigned = c.assigned;
+    r->available = c.available;
+    r->needs_sync = c.needs_sync;
 }
 
 static int copy_key(char *dst, size_t len, const char *src)
