@@ -653,8 +653,8 @@ int vn_store_mutex_unlock(struct vn_store *st, const char *name, int *lost);
  * when token has it now, 0 when another token's fence still runs (the caller waits and tries
  * again); hold_ms 0 gives token's up (*held = 0). Written at once, in a transaction of its
  * own (read-write also on a read-only handle), outside any transaction of the handle. Kept
- * as the lease "requests:<name>" (table leases). SQLite answers held at once without
- * recording anything (no connection to lose there; a killed process's request is not fenced).
+ * as the lease "requests:<name>" (table leases) on PostgreSQL, as a record in the lock file
+ * "<database>-apple.lock" on SQLite (the host's clock; a database in memory: held at once).
  */
 int vn_store_mutex_fence(struct vn_store *st, const char *name, const char *token, int64_t hold_ms,
                          int *held);

@@ -1021,6 +1021,7 @@ static const struct vn_store_ops sqlite_ops = {
     .lease_release = vn__sq_lease_release,
     .mutex_lock = vn__sq_mutex_lock,
     .mutex_unlock = vn__sq_mutex_unlock,
+    .mutex_fence = vn__sq_mutex_fence,
     .table_rows = vn__sq_table_rows,
     .table_insert = vn__sq_table_insert,
     .table_loaded = vn__sq_table_loaded,

@@ -360,6 +360,8 @@ int vn__sq_lease_take(struct vn_store *st, const char *name, const char *holder,
 int vn__sq_lease_release(struct vn_store *st, const char *name, const char *holder);
 int vn__sq_mutex_lock(struct vn_store *st, const char *name, int64_t wait_ms, int *held);
 int vn__sq_mutex_unlock(struct vn_store *st, const char *name, int *lost);
+int vn__sq_mutex_fence(struct vn_store *st, const char *name, const char *token, int64_t hold_ms,
+                       int *held);
 
 /* api.c: the integration API's tables (struct vn_store_api_ops) */
 extern const struct vn_store_api_ops vn__sq_api_ops;
