@@ -208,6 +208,23 @@ static void answer_here(struct conn *cs, int status, const char *msg)
     cs->phase = PH_DONE;
 }
 
+/* The request log's entry of cs's request, answered with status at end_us. */
+static struct sim_reqlog_entry log_entry(const struct conn *cs, int status, int64_t end_us)
+{
+    const struct sim_req *r = &cs->r;
+
+    return (struct sim_reqlog_entry){r->method[0] ? r->method : "?",
+                                     r->route ? r->route : "(unknown)",
+                                     r->path ? r->path : "",
+                                     r->uid,
+                                     status,
+                                     r->apple,
+                                     cs->start_us,
+                                     end_us,
+                                     vn_now_ms(),
+                                     cs->agent};
+}
+
 /* Send the answer, count it and log it. */
 static enum MHD_Result reply(struct conn *cs)
 {
@@ -244,16 +261,7 @@ static enum MHD_Result reply(struct conn *cs)
         cs->in_flight = 0;
         sim_reqlog_end(cs->srv->log);
     }
-    e = (struct sim_reqlog_entry){r->method[0] ? r->method : "?",
-                                  r->route ? r->route : "(unknown)",
-                                  r->path ? r->path : "",
-                                  r->uid,
-                                  r->status,
-                                  r->apple,
-                                  cs->start_us,
-                                  end,
-                                  vn_now_ms(),
-                                  cs->agent};
+    e = log_entry(cs, r->status, end);
     sim_reqlog_record(cs->srv->log, &e);
     vn_log_fields(r->status >= 500 ? VN_LOG_WARN : VN_LOG_DEBUG, "request",
                   (struct vn_log_field[]){VN_LF_S("method", e.method), VN_LF_S("path", e.path),
@@ -344,8 +352,17 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     (void)toe;
     if (!cs)
         return;
-    if (cs->in_flight)
-        sim_reqlog_end(cs->srv->log); /* the connection went before the answer */
+    if (cs->in_flight) {
+        sim_reqlog_end(cs->srv->log);
+        /* The client went before the answer (killed, or it timed out) after the engine had
+         * processed its request: logged all the same, with status 0, ending now (a request
+         * whose body never came in full was never processed: not logged). */
+        if (__atomic_load_n(&cs->phase, __ATOMIC_ACQUIRE) == PH_DONE) {
+            struct sim_reqlog_entry e = log_entry(cs, 0, vn_mono_ns() / 1000);
+
+            sim_reqlog_record(cs->srv->log, &e);
+        }
+    }
     sim_req_release(&cs->r);
     vn_buf_release(&cs->body);
     free(cs);
