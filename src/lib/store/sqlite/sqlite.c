@@ -11,7 +11,9 @@
  * which SQLite does not let us bind: its value is an integer this file computes.
  *
  * The rest of the backend: write.c (ledger, mirror, events, locations), apple.c (the Apple
- * side), query.c (read queries), schema.c (migrations).
+ * side), query.c (read queries), schema.c (migrations); backend.c puts them together. This
+ * file calls none of them: what a transaction must run of theirs (batch.c's rows kept in
+ * memory, api.c's change log) it runs through the hooks backend.c installed.
  */
 #include "sqlite_impl.h"
 
@@ -24,8 +26,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static const struct vn_store_ops sqlite_ops;
 
 #define VN_SQ_BUSY_DEFAULT_MS 5000
 #define VN_SQ_BUSY_MAX_MS     (600LL * 1000) /* as --db-busy-timeout */
@@ -152,7 +152,7 @@ sqlite3_stmt *vn__sq_stmt(struct vn__sqlite *s, enum vn__sq_slot slot, const cha
     }
     /* Asset rows kept in memory (batch.c) go to the table before any other statement. */
     if (s->nassets && !pending_ok(slot)) {
-        rc = vn__sq_assets_flush(s);
+        rc = s->hooks->pending_flush(s);
         if (rc) {
             s->stmt_rc = rc;
             return NULL;
@@ -308,7 +308,7 @@ void vn__sq_abort(struct vn__sqlite *s)
 
     s->txn_ms = 0;
     s->changes_seq = 0;
-    vn__sq_assets_forget(s);
+    s->hooks->pending_forget(s);
     if (sqlite3_get_autocommit(s->db))
         return;
     memcpy(keep, s->base.last_error, sizeof(keep));
@@ -589,7 +589,7 @@ static int migrate(struct vn__sqlite *s, struct vn_error *err)
 
 static void close_db(struct vn__sqlite *s);
 
-static void sqlite_free(struct vn_store *st)
+void vn__sq_free(struct vn_store *st)
 {
     struct vn__sqlite *s = vn__sq(st);
 
@@ -662,8 +662,9 @@ static void sqlite_process_config(void)
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-struct vn_store *vn__store_sqlite_open(struct vn__store_url *u, const struct vn_store_options *opts,
-                                       struct vn_error *err)
+struct vn_store *vn__sq_open(struct vn__store_url *u, const struct vn_store_options *opts,
+                             const struct vn_store_ops *ops, const struct vn__sq_hooks *hooks,
+                             struct vn_error *err)
 {
     const char *path = u->target;
     struct vn__sqlite *s;
@@ -675,7 +676,8 @@ struct vn_store *vn__store_sqlite_open(struct vn__store_url *u, const struct vn_
         vn_error_set(err, -ENOMEM, "cannot open database '%s': out of memory", path);
         return NULL;
     }
-    s->base.ops = &sqlite_ops;
+    s->base.ops = ops;
+    s->hooks = hooks;
     s->iso_sec = -1;
     s->read_only = opts->read_only;
     s->memory = strcmp(path, ":memory:") == 0;
@@ -697,11 +699,11 @@ struct vn_store *vn__store_sqlite_open(struct vn__store_url *u, const struct vn_
         goto fail;
     return &s->base;
 fail:
-    sqlite_free(&s->base);
+    vn__sq_free(&s->base);
     return NULL;
 }
 
-static int sqlite_schema_version(struct vn_store *st, int *current, int *expected)
+int vn__sq_schema_version(struct vn_store *st, int *current, int *expected)
 {
     struct vn__sqlite *s = vn__sq(st);
     long long v = 0, tables;
@@ -715,7 +717,7 @@ static int sqlite_schema_version(struct vn_store *st, int *current, int *expecte
     return rc;
 }
 
-static const char *sqlite_describe(struct vn_store *st)
+const char *vn__sq_describe(struct vn_store *st)
 {
     return vn__sq(st)->describe;
 }
@@ -754,7 +756,7 @@ static int no_transaction(struct vn__sqlite *s, const char *what)
     return VN_ESTORE;
 }
 
-static int sqlite_begin(struct vn_store *st)
+int vn__sq_begin(struct vn_store *st)
 {
     struct vn__sqlite *s = vn__sq(st);
     int rc;
@@ -770,7 +772,7 @@ static int sqlite_begin(struct vn_store *st)
     }
     s->txn_ms = 0; /* a transaction SQLite dropped, and the caller did not roll back */
     s->optimistic = 0;
-    vn__sq_assets_forget(s);
+    s->hooks->pending_forget(s);
     rc = check_file(s);
     if (rc)
         return rc;
@@ -783,19 +785,19 @@ static int sqlite_begin(struct vn_store *st)
     return 0;
 }
 
-static int sqlite_rollback(struct vn_store *st)
+int vn__sq_rollback(struct vn_store *st)
 {
     struct vn__sqlite *s = vn__sq(st);
 
     s->txn_ms = 0;
     s->optimistic = 0;
-    vn__sq_assets_forget(s);
+    s->hooks->pending_forget(s);
     if (sqlite3_get_autocommit(s->db))
         return 0;
     return vn__sq_exec(s, VN_SQ_ROLLBACK, "ROLLBACK");
 }
 
-static int sqlite_commit(struct vn_store *st)
+int vn__sq_commit(struct vn_store *st)
 {
     struct vn__sqlite *s = vn__sq(st);
     int rc;
@@ -809,21 +811,21 @@ static int sqlite_commit(struct vn_store *st)
         s->txn_ms = 0;
         return rc;
     }
-    rc = vn__sq_assets_flush(s); /* asset rows kept in memory (batch.c) */
+    rc = s->hooks->pending_flush(s); /* rows kept in memory (batch.c) */
     if (!rc)
-        rc = vn__sq_changes_flush(s); /* the change log, in this transaction (api.c) */
+        rc = s->hooks->before_commit(s); /* the change log, in this transaction (api.c) */
     if (!rc)
         rc = vn__sq_exec(s, VN_SQ_COMMIT, "COMMIT");
     if (rc)
         vn__sq_abort(s); /* leave the handle reusable; keep why the commit failed */
     else
-        vn__sq_changes_committed(s);
+        s->hooks->committed(s);
     s->txn_ms = 0;
     s->optimistic = 0;
     return rc;
 }
 
-static int sqlite_savepoint(struct vn_store *st)
+int vn__sq_savepoint(struct vn_store *st)
 {
     struct vn__sqlite *s = vn__sq(st);
 
@@ -841,7 +843,7 @@ static int sqlite_savepoint(struct vn_store *st)
  * batch had changed already into its sub-journal (4 KiB each, several per notification), and
  * opens and closes the savepoint's bookkeeping around every job.
  */
-static int sqlite_optimistic(struct vn_store *st)
+int vn__sq_optimistic(struct vn_store *st)
 {
     struct vn__sqlite *s = vn__sq(st);
 
@@ -851,7 +853,7 @@ static int sqlite_optimistic(struct vn_store *st)
     return 0;
 }
 
-static int sqlite_release(struct vn_store *st)
+int vn__sq_release(struct vn_store *st)
 {
     struct vn__sqlite *s = vn__sq(st);
 
@@ -862,7 +864,7 @@ static int sqlite_release(struct vn_store *st)
     return vn__sq_exec(s, VN_SQ_RELEASE, "RELEASE vn_job");
 }
 
-static int sqlite_rollback_to(struct vn_store *st)
+int vn__sq_rollback_to(struct vn_store *st)
 {
     struct vn__sqlite *s = vn__sq(st);
     int rc;
@@ -881,13 +883,13 @@ static int sqlite_rollback_to(struct vn_store *st)
     return rc;
 }
 
-static int sqlite_ping(struct vn_store *st)
+int vn__sq_ping(struct vn_store *st)
 {
     struct vn__sqlite *s = vn__sq(st);
     sqlite3_stmt *q;
     int rc;
 
-    rc = sqlite_begin(st);
+    rc = vn__sq_begin(st);
     if (rc)
         return rc;
     q = vn__sq_stmt(s, VN_SQ_HEALTH,
@@ -914,16 +916,16 @@ static int sqlite_ping(struct vn_store *st)
     rc = q ? vn__sq_done(s, q) : s->stmt_rc;
     if (rc)
         goto out;
-    rc = sqlite_rollback_to(st);
+    rc = vn__sq_rollback_to(st);
 out:
     if (rc) {
         vn__sq_abort(s);
         return rc;
     }
-    return sqlite_commit(st);
+    return vn__sq_commit(st);
 }
 
-static int sqlite_reconnect(struct vn_store *st)
+int vn__sq_reconnect(struct vn_store *st)
 {
     struct vn__sqlite *s = vn__sq(st);
     sqlite3 *old_db = s->db;
@@ -934,7 +936,7 @@ static int sqlite_reconnect(struct vn_store *st)
 
     if (s->memory)
         return 0; /* nothing to lose the connection to */
-    sqlite_rollback(st);
+    vn__sq_rollback(st);
     s->txn_ms = 0;
     /* A database that has gone is not made anew: that would hide the loss. */
     if (stat(s->path, &sb) != 0) {
@@ -957,83 +959,3 @@ static int sqlite_reconnect(struct vn_store *st)
     sqlite3_close(old_db);
     return 0;
 }
-
-static const struct vn_store_ops sqlite_ops = {
-    .name = "sqlite",
-    .free = sqlite_free,
-    .schema_version = sqlite_schema_version,
-    .describe = sqlite_describe,
-    .begin = sqlite_begin,
-    .commit = sqlite_commit,
-    .rollback = sqlite_rollback,
-    .savepoint = sqlite_savepoint,
-    .release = sqlite_release,
-    .rollback_to = sqlite_rollback_to,
-    .optimistic = sqlite_optimistic,
-    .ping = sqlite_ping,
-    .reconnect = sqlite_reconnect,
-    .notification_insert = vn__sq_notification_insert,
-    .notification_repeat = vn__sq_notification_repeat,
-    .notification_set_state = vn__sq_notification_set_state,
-    .notification_body = vn__sq_notification_body,
-    .stored_ids = vn__sq_stored_ids,
-    .quarantine = vn__sq_quarantine,
-    .asset_adjust = vn__sq_asset_adjust,
-    .assignment_insert = vn__sq_assignment_insert,
-    .assignment_delete = vn__sq_assignment_delete,
-    .user_upsert = vn__sq_user_upsert,
-    .subscription_set_counts = vn__sq_subscription_set_counts,
-    .seat_upsert = vn__sq_seat_upsert,
-    .seat_delete = vn__sq_seat_delete,
-    .location_tested = vn__sq_location_tested,
-    .event_note = vn__sq_event_note,
-    .event_failed_item = vn__sq_event_failed_item,
-    .tokens = vn__sq_tokens,
-    .tokens_version = vn__sq_tokens_version,
-    .location_add = vn__sq_location_add,
-    .location_remove = vn__sq_location_remove,
-    .location_rotate = vn__sq_location_rotate,
-    .query = vn__sq_query,
-    .location_unrotate = vn__sq_location_unrotate,
-    .config_ensure = vn__sq_config_ensure,
-    .location_apple = vn__sq_location_apple,
-    .apple_uids = vn__sq_apple_uids,
-    .location_update = vn__sq_location_update,
-    .sync_asset = vn__sq_sync_asset,
-    .sync_assignment = vn__sq_sync_assignment,
-    .sync_user = vn__sq_sync_user,
-    .sync_subscription = vn__sq_sync_subscription,
-    .sync_seat = vn__sq_sync_seat,
-    .sync_sweep = vn__sq_sync_sweep,
-    .sync_state_get = vn__sq_sync_state_get,
-    .sync_state_put = vn__sq_sync_state_put,
-    .event_track = vn__sq_event_track,
-    .events_tracking = vn__sq_events_tracking,
-    .event_tracking_update = vn__sq_event_tracking_update,
-    .api = &vn__sq_api_ops,
-    .event_counts = vn__sq_event_counts,
-    .last_notification = vn__sq_last_notification,
-    .recent_notifications = vn__sq_recent_notifications,
-    .backup = vn__sq_backup,
-    .rejections_add = vn__sq_rejections_add,
-    .rejections = vn__sq_rejections,
-    .lease_take = vn__sq_lease_take,
-    .lease_release = vn__sq_lease_release,
-    .mutex_lock = vn__sq_mutex_lock,
-    .mutex_unlock = vn__sq_mutex_unlock,
-    .mutex_fence = vn__sq_mutex_fence,
-    .table_rows = vn__sq_table_rows,
-    .table_insert = vn__sq_table_insert,
-    .table_loaded = vn__sq_table_loaded,
-    .clock_tick = vn__sq_clock_tick,
-    .clock = vn__sq_clock,
-    .key_state = vn__sq_key_state,
-    .key_event = vn__sq_key_event,
-    .event_send_seq = vn__sq_event_send_seq,
-    .verify_add = vn__sq_verify_add,
-    .verify_list = vn__sq_verify_list,
-    .verify_done = vn__sq_verify_done,
-    .tombstones_purge = vn__sq_tombstones_purge,
-    .seat_count = vn__sq_seat_count,
-    .mark_needs_sync = vn__sq_mark_needs_sync,
-};

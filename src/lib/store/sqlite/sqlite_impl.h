@@ -1,7 +1,8 @@
 /*
  * sqlite_impl.h - private to the SQLite backend's files (src/lib/store/sqlite/).
  *
- * The SQLite backend is split by concern: sqlite.c (the handle, open, migrations, errors,
+ * The SQLite backend is split by concern: backend.c (the operations table: what the files
+ * below are to store.c), sqlite.c (the handle, open, migrations, errors, statements,
  * transactions), schema.c (migration texts), write.c (the ledger, mirror, events, locations),
  * apple.c (the Apple side: sTokens, subscriptions, sync, tracked events), query.c (read
  * queries) and api.c (the integration API's tables: API keys). They share the handle struct and a
@@ -185,6 +186,23 @@ struct vn__sq_asset_row {
     long long total, assigned, available;
 };
 
+struct vn__sqlite;
+
+/*
+ * What the transaction code (sqlite.c) runs on the files above it, installed by backend.c with
+ * the operations table: sqlite.c knows that a write transaction may keep rows in memory and
+ * has a change log to flush, not whose they are, so no file below calls a file above.
+ */
+struct vn__sq_hooks {
+    int (*pending_flush)(struct vn__sqlite *s);   /* rows kept in memory (batch.c) to their
+                                                     tables: before any other statement, and at
+                                                     COMMIT */
+    void (*pending_forget)(struct vn__sqlite *s); /* at BEGIN and ROLLBACK: drop them */
+    int (*before_commit)(struct vn__sqlite *s);   /* last in the transaction (api.c: the change
+                                                     log); a failure fails the commit */
+    void (*committed)(struct vn__sqlite *s);      /* after a successful COMMIT */
+};
+
 struct vn__sqlite {
     struct vn_store base; /* first member: a struct vn_store * points at the whole handle */
     sqlite3 *db;
@@ -203,6 +221,7 @@ struct vn__sqlite {
     char iso_buf[VN_TIME_ISO_LEN];
     char describe[640];
     sqlite3_stmt *stmt[VN_SQ__COUNT];
+    const struct vn__sq_hooks *hooks; /* backend.c's; never NULL */
     /* batch.c: pending asset rows (only while optimistic) */
     struct vn__sq_asset_row assets[VN_SQ_ASSETS_PENDING];
     size_t nassets;
@@ -214,6 +233,25 @@ struct vn__sqlite {
     int mutex_tried, mutex_fd;
     char mutex_name[VN_ID_MAX + 32];
 };
+
+/* sqlite.c: a handle on u's database (created if missing, migrated), answering with ops and
+ * running hooks (both backend.c's, static); NULL with err set. */
+struct vn_store *vn__sq_open(struct vn__store_url *u, const struct vn_store_options *opts,
+                             const struct vn_store_ops *ops, const struct vn__sq_hooks *hooks,
+                             struct vn_error *err);
+/* sqlite.c: the handle's and the transactions' operations (store_impl.h struct vn_store_ops) */
+void vn__sq_free(struct vn_store *st);
+int vn__sq_schema_version(struct vn_store *st, int *current, int *expected);
+const char *vn__sq_describe(struct vn_store *st);
+int vn__sq_begin(struct vn_store *st);
+int vn__sq_commit(struct vn_store *st);
+int vn__sq_rollback(struct vn_store *st);
+int vn__sq_savepoint(struct vn_store *st);
+int vn__sq_release(struct vn_store *st);
+int vn__sq_rollback_to(struct vn_store *st);
+int vn__sq_optimistic(struct vn_store *st);
+int vn__sq_ping(struct vn_store *st);
+int vn__sq_reconnect(struct vn_store *st);
 
 /* The migrations, in order: migration k (1-based) is vn__sqlite_migrations[k - 1]. */
 extern const char *const vn__sqlite_migrations[];
