@@ -115,7 +115,7 @@ lines_at_least() {
 
 # db_lock [DB]: another process holds the database's write lock until db_unlock; returns once
 # the lock is held. SQLite: sqlite3 holds an exclusive lock. PostgreSQL: psql holds the writer
-# lock of the test's schema (the advisory lock of src/lib/store/pg/pg.c, VN_PG_LOCK_WRITER).
+# lock of the test's schema (the advisory lock of src/lib/store/pg/handle.c, VN_PG_LOCK_WRITER).
 # Either reads its commands from a FIFO this shell keeps open (fd 9), so it also ends, rolling
 # back, when the test exits early.
 VN_PG_LOCK_WRITER=1986950002

@@ -7,7 +7,7 @@
  * show it into changes and empties change_dirty, in the same transaction.
  *
  * Several instances: every write that marks a change takes the schema's writer lock first
- * (pg.c, lazily) and holds it to COMMIT, and only a transaction holding it flushes, so
+ * (handle.c, lazily) and holds it to COMMIT, and only a transaction holding it flushes, so
  * transactions that log changes commit one after the other and the seq values one flush takes
  * (an identity) grow in commit order: a reader that has read up to N never later finds a
  * committed change <= N. A rolled-back flush leaves a gap in the numbers, never a reuse.

@@ -738,7 +738,7 @@ int vn__pg_lease_release(struct vn_store *st, const char *name, const char *hold
 
 /* ---- per-name mutual exclusion (store.h vn_store_mutex_lock) ---------------------------- */
 
-/* Advisory lock class 'vnap' (Apple requests; pg.c has 'vnwr' and 'vnmg'); the second key is
+/* Advisory lock class 'vnap' (Apple requests; handle.c has 'vnwr' and 'vnmg'); the second key is
  * the hash of the schema and the name: stores in different schemas never wait for each other,
  * and two names that share a hash only wait for each other needlessly. */
 #define VN_PG_LOCK_MUTEX "1986945392"
@@ -810,7 +810,7 @@ int vn__pg_mutex_unlock(struct vn_store *st, const char *name, int *lost)
         return s->stmt_rc;
     }
     /* false: not held by this connection (a new one since the lock; the server's warning is
-     * quiet, pg.c). */
+     * quiet, handle.c). */
     *lost = !vn__pg_col_bool(res, 0, 0);
     PQclear(res);
     return 0;

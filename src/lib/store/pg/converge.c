@@ -8,7 +8,7 @@
  * The clock is stamped on rows and tombstones by triggers (schema.c, migration 7), so every
  * statement that changes a mirror row is covered without knowing it; this file only moves the
  * clock and reads what the triggers left. The clock moves inside the writer's transaction,
- * right after the writer lock (pg.c vn__pg_writer_lock, held to COMMIT): across instances,
+ * right after the writer lock (handle.c vn__pg_writer_lock, held to COMMIT): across instances,
  * values are taken in commit order.
  */
 #include "pg_impl.h"
@@ -53,7 +53,7 @@ int vn__pg_clock_tick(struct vn_store *st, int64_t *clock)
 
     if (!clock && s->lock_wanted && s->optimistic && vn__pg_known_all_present(s)) {
         /* A batch of repeats only (its ids read, every one known): the writer lock is not
-         * taken yet (pg.c), and the tick goes with it should anything need it after all. */
+         * taken yet (handle.c), and the tick goes with it should anything need it after all. */
         s->tick_wanted = 1;
         return 0;
     }
@@ -151,15 +151,6 @@ int vn__pg_last_key_is(struct vn__pg *s, const char *uid, const struct vn_mirror
 /* ---- the assignment keys of a job, read at once ---------------------------------------- */
 
 #define KEYS_MAX 1024 /* more in one job: the usual way for all */
-
-void vn__pg_keys_clear(struct vn__pg *s)
-{
-    for (size_t i = 0; i < s->nakeys; i++)
-        free(s->akeys[i].text);
-    free(s->akeys);
-    s->akeys = NULL;
-    s->nakeys = 0;
-}
 
 static struct vn__pg_key_entry *keys_find(struct vn__pg *s, const char *uid,
                                           const struct vn_mirror_scope *k)

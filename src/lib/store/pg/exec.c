@@ -2,6 +2,10 @@
  * exec.c - the PostgreSQL backend's statements: arguments, the per-connection cache of
  * prepared statements, results, and the mapping of SQLSTATEs to the store's failure classes
  * (docs/STORE.md).
+ *
+ * The bottom of the backend: it calls no other file of it. What it needs of the session
+ * (handle.c: connecting before a statement outside a transaction, the writer lock before the
+ * first statement that needs it) it runs through the hooks backend.c installed.
  */
 #include "pg_impl.h"
 
@@ -148,6 +152,17 @@ int vn__pg_fail(struct vn__pg *s, const PGresult *res)
 }
 
 /* ---- statements --------------------------------------------------------------------------- */
+
+/* The job's assignment keys read (converge.c): forgotten by any statement that may change
+ * what they said (run_typed, send_ahead_typed) and with the transaction (known.c). */
+void vn__pg_keys_clear(struct vn__pg *s)
+{
+    for (size_t i = 0; i < s->nakeys; i++)
+        free(s->akeys[i].text);
+    free(s->akeys);
+    s->akeys = NULL;
+    s->nakeys = 0;
+}
 
 void vn__pg_forget_statements(struct vn__pg *s)
 {
@@ -429,7 +444,7 @@ int vn__pg_defer(struct vn__pg *s, const char *sql)
 }
 
 /* BEGIN, COMMIT, ROLLBACK [TO], SAVEPOINT, RELEASE: never the first statement that needs the
- * writer lock (pg.c takes it after BEGIN, inside the transaction). */
+ * writer lock (handle.c takes it after BEGIN, inside the transaction). */
 static int is_control(const char *sql)
 {
     static const char *const words[] = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"};
@@ -441,7 +456,7 @@ static int is_control(const char *sql)
     return 0;
 }
 
-/* Whether sql is the transaction's first statement that needs the writer lock (pg.c). */
+/* Whether sql is the transaction's first statement that needs the writer lock (handle.c). */
 static int needs_lock(const struct vn__pg *s, const char *sql)
 {
     return s->lock_wanted && !s->lock_free && !is_control(sql);
@@ -470,7 +485,7 @@ static PGresult *run_typed(struct vn__pg *s, const char *sql, const struct vn__p
         a = &none;
     if (changed)
         *changed = 0;
-    if (!s->txn_ms && vn__pg_ensure(s) != 0) {
+    if (!s->txn_ms && s->hooks->ensure(s) != 0) {
         s->stmt_rc = VN_EUNAVAIL;
         return NULL;
     }
@@ -496,7 +511,7 @@ static PGresult *run_typed(struct vn__pg *s, const char *sql, const struct vn__p
         }
     }
     if (needs_lock(s, sql)) {
-        int rc = vn__pg_writer_lock(s); /* deferred or sent ahead: it goes first */
+        int rc = s->hooks->writer_lock(s); /* deferred or sent ahead: it goes first */
 
         if (rc) {
             s->stmt_rc = rc;
@@ -653,7 +668,7 @@ PGresult *vn__pg_run(struct vn__pg *s, const char *sql, const struct vn__pg_args
 #define AHEAD_MAX 1024
 
 /*
- * In optimistic mode (pg.c), a write whose caller needs only its success: sent now in pipeline
+ * In optimistic mode (handle.c), a write whose caller needs only its success: sent now in pipeline
  * mode, its answer read with the next statement's (a failure then fails the transaction, as the
  * mode says). libpq copies the arguments at once. 1 when sent, 0 when it must run as usual, or
  * the failure's code.
@@ -724,7 +739,7 @@ int vn__pg_send_ahead_typed(struct vn__pg *s, const char *sql, const struct vn__
     if (i < 0)
         return i;
     if (needs_lock(s, sql)) {
-        rc = vn__pg_writer_lock(s); /* deferred: sent ahead just below, before sql */
+        rc = s->hooks->writer_lock(s); /* deferred: sent ahead just below, before sql */
         if (rc)
             return rc;
     }
@@ -766,7 +781,7 @@ int vn__pg_exec_text(struct vn__pg *s, const char *sql)
     int rc = fold_first(s);
 
     if (!rc && needs_lock(s, sql))
-        rc = vn__pg_writer_lock(s);
+        rc = s->hooks->writer_lock(s);
     if (!rc)
         rc = vn__pg_flush_pending(s);
     if (rc)

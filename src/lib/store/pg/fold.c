@@ -26,7 +26,7 @@
  *
  * The kept adjustments are the truth only while no other statement looks at the table: every
  * statement but the ledger's (fold_ok) and the lock-free ones (the ids' read, a repeat's row)
- * sends them first (exec.c), and the commit does (pg.c). Sending them is sending ahead: no
+ * sends them first (exec.c), and the commit does (handle.c). Sending them is sending ahead: no
  * round trip. A rollback or a new transaction forgets them.
  */
 #include "pg_impl.h"

@@ -3,7 +3,7 @@
  * read in one statement, so that the batch's inserts and repeats of those ids are sent ahead
  * (exec.c) instead of each waiting for the database's answer.
  *
- * Why it is right: the set is read before the writer lock (pg.c takes it lazily, with the
+ * Why it is right: the set is read before the writer lock (handle.c takes it lazily, with the
  * batch's first write), so another instance may insert one of the ids between the read and this
  * transaction's COMMIT. Ledger rows are never deleted and their bodies never change, so an id
  * read present stays present with that digest: a repeat answered from the set is right (its row
@@ -14,7 +14,7 @@
  * writer runs again with savepoints and an answer per statement, where it is a duplicate. The
  * set changes only with this transaction's own inserts, which update it as they are sent.
  *
- * The set is a sorted array of owned ids, valid for the transaction that read it (pg.c clears
+ * The set is a sorted array of owned ids, valid for the transaction that read it (handle.c clears
  * it at BEGIN, COMMIT and ROLLBACK). An id not in it is handled the usual way (write.c).
  */
 #include "pg_impl.h"

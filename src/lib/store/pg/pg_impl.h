@@ -1,8 +1,9 @@
 /*
  * pg_impl.h - private to the PostgreSQL backend's files (src/lib/store/pg/).
  *
- * The backend is split by concern like the SQLite one: pg.c (the handle, connecting, session
- * settings, migrations, transactions, the ops table), exec.c (running prepared statements,
+ * The backend is split by concern like the SQLite one: backend.c (the ops table: what the files
+ * below are to store.c), handle.c (the handle, connecting, session settings, migrations,
+ * transactions), exec.c (running prepared statements,
  * their arguments and results, error mapping), schema.c (migration texts), write.c (the
  * ledger, mirror, events, locations), apple.c (the Apple side), converge.c (the writer clock,
  * key history and verification of contract 3.1), query.c (read queries), api.c (API keys, the
@@ -30,9 +31,24 @@
 #define VN__PG_KEY_TEXT_MAX 1024 /* an assignment key, length-prefixed (last_key) */
 #define VN__PG_FOLD_MAX     16   /* assets whose adjustments one batch keeps (fold.c) */
 
+struct vn__pg;
+
+/*
+ * What the files below run of the files above them, installed by backend.c with the operations
+ * table (handle.c vn__pg_open): no file calls a file above itself.
+ */
+struct vn__pg_hooks {
+    int (*ensure)(struct vn__pg *s);      /* handle.c vn__pg_ensure, for exec.c */
+    int (*writer_lock)(struct vn__pg *s); /* handle.c vn__pg_writer_lock, for exec.c */
+    /* api.c vn__pg_changes_flush_commit and vn__pg_changes_committed, for handle.c's commit */
+    int (*flush_commit)(struct vn__pg *s, PGresult **commit);
+    void (*committed)(struct vn__pg *s);
+};
+
 struct vn__pg {
     struct vn_store base; /* first member: a struct vn_store * points at the whole handle */
     PGconn *conn;
+    const struct vn__pg_hooks *hooks; /* backend.c's; never NULL */
     int read_only;
     /* What a (re)connection passes to libpq: keyword/value pairs, owned, NULL-terminated. */
     char *keys[VN__PG_KEYS_MAX + 1];
@@ -51,7 +67,7 @@ struct vn__pg {
     int64_t retry_at_ms; /* a failed reconnect waits for this (monotonic) before the next */
     int64_t backoff_ms;  /* the wait after the next failure: 100 ms doubling to 2 s */
     int no_wrap;         /* a write outside a transaction runs as it is (leases) */
-    /* The writer lock is taken lazily (pg.c vn__pg_writer_lock): lock_wanted from BEGIN until
+    /* The writer lock is taken lazily (handle.c vn__pg_writer_lock): lock_wanted from BEGIN until
      * the transaction's first statement that needs it (every statement but the lock-free ones
      * below, a savepoint of a guarded transaction); tick_wanted: the writer clock's tick was
      * asked for meanwhile and goes right after the lock. lock_free: the statement at hand
@@ -120,7 +136,7 @@ struct vn__pg {
     } fold[VN__PG_FOLD_MAX];
     size_t nfold;
     int fold_ok;
-    /* fold.c's sender of the kept adjustments while there are any, else NULL: exec.c and pg.c
+    /* fold.c's sender of the kept adjustments while there are any, else NULL: exec.c and handle.c
      * call it through this pointer (no file of the backend's core depends on fold.c). */
     int (*send_kept)(struct vn__pg *s);
     const char *stmt_sql[VN__PG_STMT_MAX]; /* prepared on this connection, by address */
@@ -212,7 +228,7 @@ void vn__pg_col_copy(const PGresult *res, int r, int c, char *out, size_t outlen
 /* The ISO time of the caller's transaction (or of now, outside one). Borrowed from s. */
 const char *vn__pg_now(struct vn__pg *s);
 
-/* ---- pg.c -------------------------------------------------------------------------------- */
+/* ---- handle.c -------------------------------------------------------------------------------- */
 
 /*
  * The writer lock that BEGIN left for later (lock_wanted), with the clock tick asked for
@@ -224,6 +240,25 @@ int vn__pg_writer_lock(struct vn__pg *s);
 
 /* Commit when rc is 0, else roll back keeping the error: for ops with their own transaction. */
 int vn__pg_finish(struct vn__pg *s, int rc);
+
+/* handle.c: a handle on u's database (connected, migrated), answering with ops and running
+ * hooks (both backend.c's, static); NULL with err set. */
+struct vn_store *vn__pg_open(struct vn__store_url *u, const struct vn_store_options *opts,
+                             const struct vn_store_ops *ops, const struct vn__pg_hooks *hooks,
+                             struct vn_error *err);
+/* handle.c: the handle's and the transactions' operations (store_impl.h struct vn_store_ops) */
+void vn__pg_free(struct vn_store *st);
+int vn__pg_schema_get(struct vn_store *st, int *current, int *expected);
+const char *vn__pg_describe(struct vn_store *st);
+int vn__pg_begin(struct vn_store *st);
+int vn__pg_commit(struct vn_store *st);
+int vn__pg_rollback(struct vn_store *st);
+int vn__pg_savepoint(struct vn_store *st);
+int vn__pg_release(struct vn_store *st);
+int vn__pg_rollback_to(struct vn_store *st);
+int vn__pg_optimistic(struct vn_store *st);
+int vn__pg_ping(struct vn_store *st);
+int vn__pg_reconnect(struct vn_store *st);
 
 /*
  * Outside the caller's transaction, a connection known to be broken is replaced before the
@@ -240,7 +275,7 @@ void vn__pg_last_key_set(struct vn__pg *s, const char *uid, const struct vn_mirr
                          int present);
 int vn__pg_assignment_keys_known(struct vn_store *st, const char *uid,
                                  const struct vn_mirror_scope *keys, size_t n);
-/* Forget the set of keys read (all of it), or the entry of one key (after its write). */
+/* Forget the set of keys read (all of it: exec.c), or the entry of one key (after its write). */
 void vn__pg_keys_clear(struct vn__pg *s);
 void vn__pg_keys_forget(struct vn__pg *s, const char *uid, const struct vn_mirror_scope *k);
 

@@ -809,9 +809,9 @@ const char *const vn__pg_migrations[] = {
                                                      * order), the clearing and the last seq, so
                                                      * that the commit sends it in one pipeline with
                                                      * COMMIT: with the writer lock taken lazily
-                                                     * (pg.c), a transaction holds the lock from its
-                                                     * first write to COMMIT without waiting for any
-                                                     * answer in between. Returns the last seq
+                                                     * (handle.c), a transaction holds the lock from
+                                                     * its first write to COMMIT without waiting for
+                                                     * any answer in between. Returns the last seq
                                                      * written, or 0 when the marks rendered
                                                      * nothing.
                                                      */

@@ -7,10 +7,10 @@
 #include "sqlite_impl.h"
 
 static const struct vn__sq_hooks sqlite_hooks = {
-    .pending_flush = vn__sq_assets_flush,    /* batch.c */
-    .pending_forget = vn__sq_assets_forget,  /* batch.c */
-    .before_commit = vn__sq_changes_flush,   /* api.c */
-    .committed = vn__sq_changes_committed,   /* api.c */
+    .pending_flush = vn__sq_assets_flush,   /* batch.c */
+    .pending_forget = vn__sq_assets_forget, /* batch.c */
+    .before_commit = vn__sq_changes_flush,  /* api.c */
+    .committed = vn__sq_changes_committed,  /* api.c */
 };
 
 static const struct vn_store_ops sqlite_ops = {

@@ -1,10 +1,11 @@
 /*
- * pg.c - the PostgreSQL backend of store.h: connecting (libpq, the URL's parameters, the
- * session's settings), migrations, transactions, reconnecting, and the ops table.
+ * handle.c - the PostgreSQL backend's handle: connecting (libpq, the URL's parameters, the
+ * session's settings), migrations, transactions and reconnecting. backend.c puts it together
+ * with the other files as the ops table of store.h.
  *
  * One writer at a time, as with SQLite: every write transaction takes a transaction-scoped
  * advisory lock of the schema (the "writer lock") with its first statement that needs it (all
- * but the lock-free reads and repeats: pg_begin, vn__pg_writer_lock) and holds it to COMMIT,
+ * but the lock-free reads and repeats: vn__pg_begin, vn__pg_writer_lock) and holds it to COMMIT,
  * so that the write transactions of several instances run one after the other. Group commit keeps
  * the throughput (one commit per batch of notifications); in exchange no two instances can deadlock
  * or fail each other's serialization, the store's behaviour is the same on both backends, and
@@ -35,8 +36,6 @@
  * each other. */
 #define VN_PG_LOCK_WRITER  "1986950002"
 #define VN_PG_LOCK_MIGRATE "1986947431"
-
-static const struct vn_store_ops pg_ops;
 
 /* ---- connecting ------------------------------------------------------------------------- */
 
@@ -378,7 +377,7 @@ static void close_db(struct vn__pg *s)
     vn__pg_forget_statements(s);
 }
 
-static void pg_free(struct vn_store *st)
+void vn__pg_free(struct vn_store *st)
 {
     struct vn__pg *s = vn__pg(st);
 
@@ -393,8 +392,9 @@ static void pg_free(struct vn_store *st)
     free(s);
 }
 
-struct vn_store *vn__store_pg_open(struct vn__store_url *u, const struct vn_store_options *opts,
-                                   struct vn_error *err)
+struct vn_store *vn__pg_open(struct vn__store_url *u, const struct vn_store_options *opts,
+                             const struct vn_store_ops *ops, const struct vn__pg_hooks *hooks,
+                             struct vn_error *err)
 {
     struct vn__pg *s = calloc(1, sizeof(*s));
     int rc;
@@ -403,7 +403,8 @@ struct vn_store *vn__store_pg_open(struct vn__store_url *u, const struct vn_stor
         vn_error_set(err, -ENOMEM, "cannot open '%s': out of memory", u->shown);
         return NULL;
     }
-    s->base.ops = &pg_ops;
+    s->base.ops = ops;
+    s->hooks = hooks;
     s->read_only = opts->read_only;
     s->keep_q = -1;
     vn_strlcpy(s->shown, u->shown, sizeof(s->shown));
@@ -413,13 +414,13 @@ struct vn_store *vn__store_pg_open(struct vn__store_url *u, const struct vn_stor
         rc = connect_db(s, err);
     }
     if (rc) {
-        pg_free(&s->base);
+        vn__pg_free(&s->base);
         return NULL;
     }
     return &s->base;
 }
 
-static int pg_schema_version(struct vn_store *st, int *current, int *expected)
+int vn__pg_schema_get(struct vn_store *st, int *current, int *expected)
 {
     struct vn__pg *s = vn__pg(st);
     long long v = 0, tables;
@@ -432,12 +433,12 @@ static int pg_schema_version(struct vn_store *st, int *current, int *expected)
     return rc;
 }
 
-static const char *pg_describe(struct vn_store *st)
+const char *vn__pg_describe(struct vn_store *st)
 {
     return vn__pg(st)->describe;
 }
 
-static int pg_reconnect(struct vn_store *st)
+int vn__pg_reconnect(struct vn_store *st)
 {
     struct vn__pg *s = vn__pg(st);
     struct vn_error err = {0};
@@ -476,7 +477,7 @@ int vn__pg_ensure(struct vn__pg *s)
                             (long long)(s->retry_at_ms - now));
         return VN_EUNAVAIL;
     }
-    rc = pg_reconnect(&s->base);
+    rc = vn__pg_reconnect(&s->base);
     if (rc) {
         s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 100;
         if (s->backoff_ms > 2000)
@@ -491,7 +492,7 @@ int vn__pg_ensure(struct vn__pg *s)
 
 /* The caller's transaction failed behind its back (a statement failed without a savepoint, or
  * the connection went): say so and return the class of what ended it, else VN_ERETRY. */
-static int lost(struct vn__pg *s, const char *what)
+static int txn_lost(struct vn__pg *s, const char *what)
 {
     char why[VN_ERROR_MSG_MAX];
     int code = s->lost ? s->lost : VN_ERETRY;
@@ -555,7 +556,7 @@ static void txn_state_clear(struct vn__pg *s)
     vn__pg_known_clear(s);
 }
 
-static int pg_begin(struct vn_store *st)
+int vn__pg_begin(struct vn_store *st)
 {
     struct vn__pg *s = vn__pg(st);
     int rc;
@@ -601,7 +602,7 @@ int vn__pg_writer_lock(struct vn__pg *s)
     return rc;
 }
 
-static int pg_rollback(struct vn_store *st)
+int vn__pg_rollback(struct vn_store *st)
 {
     struct vn__pg *s = vn__pg(st);
 
@@ -616,7 +617,7 @@ static int pg_rollback(struct vn_store *st)
     return simple(s, "ROLLBACK");
 }
 
-static int pg_commit(struct vn_store *st)
+int vn__pg_commit(struct vn_store *st)
 {
     struct vn__pg *s = vn__pg(st);
     PGresult *res;
@@ -629,7 +630,7 @@ static int pg_commit(struct vn_store *st)
             char keep[VN_ERROR_MSG_MAX];
 
             memcpy(keep, s->base.last_error, sizeof(keep));
-            pg_rollback(st);
+            vn__pg_rollback(st);
             memcpy(s->base.last_error, keep, sizeof(keep));
             return rc;
         }
@@ -647,11 +648,11 @@ static int pg_commit(struct vn_store *st)
             return VN_ESTORE;
         }
         s->txn_ms = 0;
-        return lost(s, "cannot commit");
+        return txn_lost(s, "cannot commit");
     }
     if (PQtransactionStatus(s->conn) == PQTRANS_INERROR) {
-        rc = lost(s, "cannot commit");
-        pg_rollback(st);
+        rc = txn_lost(s, "cannot commit");
+        vn__pg_rollback(st);
         return rc;
     }
     /* COMMIT ends every savepoint: a deferred RELEASE (or a SAVEPOINT no statement followed)
@@ -665,7 +666,7 @@ static int pg_commit(struct vn_store *st)
         res = vn__pg_run(s, "COMMIT", NULL, NULL);
         rc = res ? 0 : s->stmt_rc;
     } else {
-        rc = vn__pg_changes_flush_commit(s, &res);
+        rc = s->hooks->flush_commit(s, &res); /* api.c: the change log's flush, with COMMIT */
     }
     s->lock_wanted = 0;
     s->tick_wanted = 0;
@@ -675,7 +676,7 @@ static int pg_commit(struct vn_store *st)
         char keep[VN_ERROR_MSG_MAX];
 
         memcpy(keep, s->base.last_error, sizeof(keep));
-        pg_rollback(st);
+        vn__pg_rollback(st);
         memcpy(s->base.last_error, keep, sizeof(keep));
         s->changes_seq = 0;
         return rc;
@@ -684,10 +685,10 @@ static int pg_commit(struct vn_store *st)
     s->optimistic = 0;
     vn__pg_known_clear(s);
     /* A transaction that had failed answers COMMIT with ROLLBACK, not with an error. */
-    rc = strcmp(PQcmdStatus(res), "COMMIT") == 0 ? 0 : lost(s, "cannot commit");
+    rc = strcmp(PQcmdStatus(res), "COMMIT") == 0 ? 0 : txn_lost(s, "cannot commit");
     PQclear(res);
     if (!rc)
-        vn__pg_changes_committed(s);
+        s->hooks->committed(s);
     else
         s->changes_seq = 0;
     return rc;
@@ -700,19 +701,19 @@ static const char sql_release[] = "RELEASE SAVEPOINT vn_job";
 static int no_transaction(struct vn__pg *s, const char *what)
 {
     if (s->txn_ms)
-        return lost(s, what);
+        return txn_lost(s, what);
     vn__store_set_error(&s->base, "%s: no transaction is open", what);
     return VN_ESTORE;
 }
 
-static int pg_savepoint(struct vn_store *st)
+int vn__pg_savepoint(struct vn_store *st)
 {
     struct vn__pg *s = vn__pg(st);
 
     if (!begun(s))
         return no_transaction(s, "cannot open a savepoint");
     if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
-        return lost(s, "cannot open a savepoint");
+        return txn_lost(s, "cannot open a savepoint");
     if (s->optimistic)
         return 0; /* nothing to undo to: a failure fails the whole transaction */
     if (s->lock_wanted) {
@@ -726,7 +727,7 @@ static int pg_savepoint(struct vn_store *st)
 }
 
 /* store.h vn_store_optimistic: until the transaction ends. */
-static int pg_optimistic(struct vn_store *st)
+int vn__pg_optimistic(struct vn_store *st)
 {
     struct vn__pg *s = vn__pg(st);
 
@@ -742,14 +743,14 @@ static int pg_optimistic(struct vn_store *st)
     return 0;
 }
 
-static int pg_release(struct vn_store *st)
+int vn__pg_release(struct vn_store *st)
 {
     struct vn__pg *s = vn__pg(st);
 
     if (!begun(s))
         return no_transaction(s, "cannot release the savepoint");
     if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
-        return lost(s, "cannot release the savepoint");
+        return txn_lost(s, "cannot release the savepoint");
     if (s->optimistic)
         return 0;
     /* A savepoint not sent yet saw no statement: it simply need not be sent. */
@@ -760,7 +761,7 @@ static int pg_release(struct vn_store *st)
     return vn__pg_defer(s, sql_release);
 }
 
-static int pg_rollback_to(struct vn_store *st)
+int vn__pg_rollback_to(struct vn_store *st)
 {
     struct vn__pg *s = vn__pg(st);
     int rc;
@@ -790,14 +791,14 @@ int vn__pg_finish(struct vn__pg *s, int rc)
     char keep[VN_ERROR_MSG_MAX];
 
     if (!rc)
-        return pg_commit(&s->base);
+        return vn__pg_commit(&s->base);
     memcpy(keep, s->base.last_error, sizeof(keep));
-    pg_rollback(&s->base);
+    vn__pg_rollback(&s->base);
     memcpy(s->base.last_error, keep, sizeof(keep));
     return rc;
 }
 
-static int pg_ping(struct vn_store *st)
+int vn__pg_ping(struct vn_store *st)
 {
     static const char health[] = "INSERT INTO health(id, at) VALUES (1, $1) "
                                  "ON CONFLICT(id) DO UPDATE SET at = excluded.at";
@@ -807,7 +808,7 @@ static int pg_ping(struct vn_store *st)
     struct vn__pg_args a = {0};
     int rc;
 
-    rc = pg_begin(st);
+    rc = vn__pg_begin(st);
     if (rc)
         return rc;
     vn__pg_text(&a, s->txn_iso);
@@ -821,88 +822,6 @@ static int pg_ping(struct vn_store *st)
         rc = vn__pg_do(s, probe, &a, NULL);
     }
     if (!rc)
-        rc = pg_rollback_to(st);
+        rc = vn__pg_rollback_to(st);
     return vn__pg_finish(s, rc);
 }
-
-static const struct vn_store_ops pg_ops = {
-    .name = "postgresql",
-    .free = pg_free,
-    .schema_version = pg_schema_version,
-    .describe = pg_describe,
-    .begin = pg_begin,
-    .commit = pg_commit,
-    .rollback = pg_rollback,
-    .savepoint = pg_savepoint,
-    .release = pg_release,
-    .rollback_to = pg_rollback_to,
-    .optimistic = pg_optimistic,
-    .notifications_known = vn__pg_notifications_known,
-    .ping = pg_ping,
-    .reconnect = pg_reconnect,
-    .notification_insert = vn__pg_notification_insert,
-    .notification_repeat = vn__pg_notification_repeat,
-    .notification_set_state = vn__pg_notification_set_state,
-    .notification_body = vn__pg_notification_body,
-    .stored_ids = vn__pg_stored_ids,
-    .quarantine = vn__pg_quarantine,
-    .asset_adjust = vn__pg_asset_adjust,
-    .assignment_insert = vn__pg_assignment_insert,
-    .assignment_delete = vn__pg_assignment_delete,
-    .user_upsert = vn__pg_user_upsert,
-    .subscription_set_counts = vn__pg_subscription_set_counts,
-    .seat_upsert = vn__pg_seat_upsert,
-    .seat_delete = vn__pg_seat_delete,
-    .location_tested = vn__pg_location_tested,
-    .event_note = vn__pg_event_note,
-    .event_failed_item = vn__pg_event_failed_item,
-    .tokens = vn__pg_tokens,
-    .tokens_version = vn__pg_tokens_version,
-    .location_add = vn__pg_location_add,
-    .location_remove = vn__pg_location_remove,
-    .location_rotate = vn__pg_location_rotate,
-    .query = vn__pg_query,
-    .location_unrotate = vn__pg_location_unrotate,
-    .config_ensure = vn__pg_config_ensure,
-    .location_apple = vn__pg_location_apple,
-    .apple_uids = vn__pg_apple_uids,
-    .location_update = vn__pg_location_update,
-    .sync_asset = vn__pg_sync_asset,
-    .sync_assignment = vn__pg_sync_assignment,
-    .sync_user = vn__pg_sync_user,
-    .sync_subscription = vn__pg_sync_subscription,
-    .sync_seat = vn__pg_sync_seat,
-    .sync_sweep = vn__pg_sync_sweep,
-    .sync_state_get = vn__pg_sync_state_get,
-    .sync_state_put = vn__pg_sync_state_put,
-    .event_track = vn__pg_event_track,
-    .events_tracking = vn__pg_events_tracking,
-    .event_tracking_update = vn__pg_event_tracking_update,
-    .event_counts = vn__pg_event_counts,
-    .last_notification = vn__pg_last_notification,
-    .recent_notifications = vn__pg_recent_notifications,
-    .backup = vn__pg_backup,
-    .rejections_add = vn__pg_rejections_add,
-    .rejections = vn__pg_rejections,
-    .lease_take = vn__pg_lease_take,
-    .lease_release = vn__pg_lease_release,
-    .mutex_lock = vn__pg_mutex_lock,
-    .mutex_unlock = vn__pg_mutex_unlock,
-    .mutex_fence = vn__pg_mutex_fence,
-    .table_rows = vn__pg_table_rows,
-    .table_insert = vn__pg_table_insert,
-    .table_loaded = vn__pg_table_loaded,
-    .api = &vn__pg_api_ops,
-    .clock_tick = vn__pg_clock_tick,
-    .clock = vn__pg_clock,
-    .key_state = vn__pg_key_state,
-    .key_event = vn__pg_key_event,
-    .assignment_keys_known = vn__pg_assignment_keys_known,
-    .event_send_seq = vn__pg_event_send_seq,
-    .verify_add = vn__pg_verify_add,
-    .verify_list = vn__pg_verify_list,
-    .verify_done = vn__pg_verify_done,
-    .tombstones_purge = vn__pg_tombstones_purge,
-    .seat_count = vn__pg_seat_count,
-    .mark_needs_sync = vn__pg_mark_needs_sync,
-};
