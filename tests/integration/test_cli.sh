@@ -123,12 +123,14 @@ vn_serve_stop
 wide_cmds=$(while read -r cmd; do
     # shellcheck disable=SC2086
     # (into a file first: grep -q would stop reading early, and pipefail count the SIGPIPE)
-    "$VPPNOTIFY" $cmd -h >"$T/wh"
+    # (a failure said here: a command substitution does not stop the script with set -e)
+    "$VPPNOTIFY" $cmd -h >"$T/wh" 2>"$T/whe" || fail "'$cmd -h' failed: $(cat "$T/whe")"
     if grep -q -- '--wide' "$T/wh"; then echo "$cmd"; fi
 done <<<"$cmds")
-echo "$wide_cmds" | grep -qx events || fail "events takes --wide"
-echo "$wide_cmds" | grep -qx "location list" || fail "location list takes --wide"
-echo "$wide_cmds" | grep -qx sync || fail "sync takes --wide"
+[ -n "$wide_cmds" ] || fail "no command's help lists --wide (or a help failed)"
+grep -qx events <<<"$wide_cmds" || fail "events takes --wide"
+grep -qx "location list" <<<"$wide_cmds" || fail "location list takes --wide"
+grep -qx sync <<<"$wide_cmds" || fail "sync takes --wide"
 checked=0
 while read -r cmd; do
     [ "$cmd" = sync ] && continue # needs Apple: test_demo.sh checks its table
