@@ -16,6 +16,7 @@
 #     sent again (same webhook-id): at most one batch, none before the kill.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../integration/lib_api.sh"
+. "$(dirname "$0")/lib_fleet.sh" # fleet_stop (its fleet_serve runs Apple work this test has not)
 [ -n "${VN_TEST_PG:-}" ] || fail "needs VN_TEST_PG (run through ctest: pg.integration.*)"
 
 U=2049000000000777
@@ -137,10 +138,5 @@ vn_cli webhook list --id "$H" --json >"$T/l.json"
 assert_json "$T/l.json" '.[0] | [.state, .cursor]' "[\"active\",$(tail -n1 "$T/all.seq")]" "the endpoint's state"
 ok "$total messages: each verified, first arrivals in sequence order with no gap; $dups sent twice around the kill, none otherwise"
 
-for n in "${others[@]}"; do
-    kill -TERM "${PID[$n]}"
-    rc=0
-    wait "${PID[$n]}" || rc=$?
-    [ "$rc" -eq 0 ] || fail "instance $n exited with $rc after SIGTERM (see $T/serve.$n.log)"
-done
+fleet_stop "${others[@]}"
 ok "the other instances stopped cleanly"
