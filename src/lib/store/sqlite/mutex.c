@@ -172,6 +172,13 @@ static int slot_write(int fd, off_t at, const struct fence_slot *f)
     return pwrite(fd, b, sizeof(b), at) == (ssize_t)sizeof(b) ? 0 : -1;
 }
 
+static int fence_failed(struct vn__sqlite *s, const char *name, int err)
+{
+    vn__store_set_error(&s->base, "cannot write the fence of '%s' in '%s-apple.lock': %s", name,
+                        s->path, strerror(err));
+    return VN_ESTORE;
+}
+
 int vn__sq_mutex_fence(struct vn_store *st, const char *name, const char *token, int64_t hold_ms,
                        int *held)
 {
@@ -181,7 +188,7 @@ int vn__sq_mutex_fence(struct vn_store *st, const char *name, const char *token,
     off_t at = FENCE_BASE + (off_t)(hash % MUTEX_BYTES) * FENCE_SLOT;
     int64_t now = vn_now_ms();
     struct fence_slot f;
-    int rc = 0, mine, other_runs;
+    int rc, err = 0, mine, other_runs;
 
     *held = 0;
     if (strlen(token) >= FENCE_TOKEN) {
@@ -193,38 +200,28 @@ int vn__sq_mutex_fence(struct vn_store *st, const char *name, const char *token,
         *held = hold_ms > 0; /* one process only: nothing to fence */
         return 0;
     }
-    while (set_range_lock(fd, at, FENCE_SLOT, F_WRLCK, F_OFD_SETLKW) != 0) {
-        if (errno != EINTR)
-            goto fail;
+    while ((rc = set_range_lock(fd, at, FENCE_SLOT, F_WRLCK, F_OFD_SETLKW)) != 0 && errno == EINTR)
+        ;
+    if (rc)
+        return fence_failed(s, name, errno);
+    rc = slot_read(fd, at, &f);
+    if (!rc) {
+        mine = f.hash == hash && strcmp(f.token, token) == 0;
+        other_runs = !mine && f.token[0] && f.expires_ms > now; /* any name's: slots are shared */
+        if (hold_ms > 0 && !other_runs) {
+            memset(&f, 0, sizeof(f));
+            f.expires_ms = now + hold_ms;
+            f.hash = hash;
+            vn_strlcpy(f.token, token, sizeof(f.token));
+            rc = slot_write(fd, at, &f);
+            *held = rc == 0;
+        } else if (hold_ms == 0 && mine) {
+            memset(&f, 0, sizeof(f));
+            rc = slot_write(fd, at, &f);
+        }
     }
-    if (slot_read(fd, at, &f) != 0)
-        goto fail_locked;
-    mine = f.hash == hash && strcmp(f.token, token) == 0;
-    other_runs = !mine && f.token[0] && f.expires_ms > now; /* any name's: a slot is shared */
-    if (hold_ms > 0 && !other_runs) {
-        memset(&f, 0, sizeof(f));
-        f.expires_ms = now + hold_ms;
-        f.hash = hash;
-        vn_strlcpy(f.token, token, sizeof(f.token));
-        if (slot_write(fd, at, &f) != 0)
-            goto fail_locked;
-        *held = 1;
-    } else if (hold_ms == 0 && mine) {
-        memset(&f, 0, sizeof(f));
-        if (slot_write(fd, at, &f) != 0)
-            goto fail_locked;
-    }
-    goto out;
-fail_locked:
-    rc = errno;
+    if (rc)
+        err = errno ? errno : EIO;
     set_range_lock(fd, at, FENCE_SLOT, F_UNLCK, F_OFD_SETLK);
-    errno = rc;
-fail:
-    vn__store_set_error(st, "cannot write the fence of '%s' in '%s-apple.lock': %s", name, s->path,
-                        strerror(errno));
-    *held = 0;
-    return VN_ESTORE;
-out:
-    set_range_lock(fd, at, FENCE_SLOT, F_UNLCK, F_OFD_SETLK);
-    return rc;
+    return rc ? fence_failed(s, name, err) : 0;
 }
