@@ -261,6 +261,18 @@ out:
 }
 
 /* Bring the schema to this build's version (under the migration lock), or check it. */
+/* The session's lock_timeout: 0 or the failure's code. */
+static int set_lock_timeout(struct vn__pg *s, long long ms)
+{
+    static const char sql[] = "SELECT set_config('lock_timeout', $1, false)";
+    struct vn__pg_args a = {0};
+    char v[32];
+
+    snprintf(v, sizeof(v), "%lldms", ms);
+    vn__pg_text(&a, v);
+    return vn__pg_do(s, sql, &a, NULL);
+}
+
 static int migrate(struct vn__pg *s, struct vn_error *err)
 {
     static const char lock[] =
@@ -272,10 +284,25 @@ static int migrate(struct vn__pg *s, struct vn_error *err)
     int rc;
 
     if (!s->read_only) {
-        rc = vn__pg_do(s, lock, NULL, NULL);
+        /* Another process may be migrating the schema (instances started together, one
+         * migration taking long): wait for it as long as a statement may run, not only
+         * busy_timeout, then wait as usual again. */
+        int restored;
+
+        rc = set_lock_timeout(s, s->statement_timeout_ms > s->lock_timeout_ms
+                                     ? s->statement_timeout_ms
+                                     : s->lock_timeout_ms);
+        if (!rc)
+            rc = vn__pg_do(s, lock, NULL, NULL);
         if (rc)
             return vn_error_set(err, rc, "cannot lock '%s' for its migrations: %s", s->shown,
                                 s->base.last_error);
+        restored = set_lock_timeout(s, s->lock_timeout_ms);
+        if (restored) {
+            rc = vn_error_set(err, restored, "cannot set up the session on '%s': %s", s->shown,
+                              s->base.last_error);
+            goto out;
+        }
     }
     rc = read_version(s, &v, &tables);
     if (rc) {
