@@ -110,6 +110,25 @@ mirror_equals_sim() {
     done
 }
 
+# sim_log_last_id: the id of vppsim's last request-log entry now (0: none), for afterId= later.
+sim_log_last_id() {
+    curl -sS "$SIM/_sim/request-log" | jq '[.entries[].id] | max // 0'
+}
+
+# sim_cli_configs SINCE: how many Service Config reads vppsim logged after entry SINCE from the
+# CLI (a User-Agent without "(instance ", which serve's carries).
+sim_cli_configs() {
+    curl -sS "$SIM/_sim/request-log?afterId=$1" |
+        jq '[.entries[] | select((.path | endswith("service/config")) and
+             (.userAgent | test("\\(instance ") | not))] | length'
+}
+sim_cli_configs_at_least() { [ "$(sim_cli_configs "$1")" -ge "$2" ]; }
+
+# sim_in_flight: vppsim holds at least one /mdm/v2 request unanswered now (e.g. latencyMs).
+sim_in_flight() {
+    curl -sS "$SIM/_sim/request-log" | jq_true '.inFlight >= 1' >/dev/null
+}
+
 # sim_log_one_at_a_time LOG.json: vppsim's request log (GET /_sim/request-log of one location)
 # shows no two requests overlapping in time (each entry's startMs..endMs); else fail, naming a
 # pair (userAgent and path of each).

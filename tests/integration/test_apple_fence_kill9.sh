@@ -21,7 +21,7 @@ vn_cli sync --uid "$LOC_UID" --full >/dev/null 2>"$T/sync.err" || fail "first sy
 vn_serve_start --sync-full-interval 1h --sync-delta-interval 1h --event-quiet 1h \
     --event-poll-interval 1h
 assert_eq "$(api_user_create warm)" 200 "users/create through the API" # serve learns Service Config
-SINCE=$(curl -sS "$SIM/_sim/request-log" | jq '[.entries[].id] | max // 0')
+SINCE=$(sim_log_last_id)
 assert_eq "$(ctl POST /_sim/faults '{"latencyMs":5000}')" 200 "vppsim holds every answer 5 s"
 
 # The CLI: its Service Config first (no location: no fence), then the location's request.
@@ -30,14 +30,8 @@ VPPNOTIFY_DB="$T/vn.db" "$VPPNOTIFY" users create --uid "$LOC_UID" --client-user
     --apple-timeout 6s >"$T/a.out" 2>"$T/a.err" &
 A_PID=$!
 VN_PIDS+=("$A_PID")
-cli_config_done() {
-    curl -sS "$SIM/_sim/request-log?afterId=$SINCE" |
-        jq_true '[.entries[] | select((.path | endswith("service/config")) and
-                 (.userAgent | test("\\(instance ") | not))] | length > 0' >/dev/null
-}
-in_flight() { curl -sS "$SIM/_sim/request-log" | jq_true '.inFlight >= 1' >/dev/null; }
-wait_for 30 cli_config_done || fail "the CLI did not read Service Config"
-wait_for 10 in_flight || fail "the CLI's request of the location is not in flight"
+wait_for 30 sim_cli_configs_at_least "$SINCE" 1 || fail "the CLI did not read Service Config"
+wait_for 10 sim_in_flight || fail "the CLI's request of the location is not in flight"
 kill -KILL "$A_PID"
 wait "$A_PID" 2>/dev/null || true
 

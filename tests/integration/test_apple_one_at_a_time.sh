@@ -16,21 +16,15 @@ vn_serve_start --sync-full-interval 1h --sync-delta-interval 1h --event-quiet 1h
     --event-poll-interval 1h
 api_user_create warm >/dev/null # serve and the CLI learn Service Config before requests are slowed down
 vn_cli users create --uid "$LOC_UID" --client-user-ids warm-cli >/dev/null 2>&1 || fail "users create"
-SINCE=$(curl -sS "$SIM/_sim/request-log" | jq '[.entries[].id] | max // 0')
+SINCE=$(sim_log_last_id)
 assert_eq "$(ctl POST /_sim/faults '{"latencyMs":1000}')" 200 "vppsim holds every answer 1 s"
 # The CLI's Service Config comes first (no location: no fence); the API's request is sent the
 # moment it is answered, so that the two requests of the location start together.
-cli_configs() {
-    curl -sS "$SIM/_sim/request-log?afterId=$SINCE" |
-        jq '[.entries[] | select((.path | endswith("service/config")) and
-             (.userAgent | test("\\(instance ") | not))] | length'
-}
-configs_at_least() { [ "$(cli_configs)" -ge "$1" ]; }
 for round in 1 2; do
     vn_cli users create --uid "$LOC_UID" --client-user-ids "cli-$round" >"$T/cli.$round" \
         2>"$T/cli.$round.err" &
     cli=$!
-    wait_for 10 configs_at_least "$round" || fail "the CLI did not read Service Config"
+    wait_for 10 sim_cli_configs_at_least "$SINCE" "$round" || fail "the CLI did not read Service Config"
     api_user_create "api-$round" >"$T/st.api-$round"
     wait "$cli" || fail "the CLI's users create: $(cat "$T/cli.$round.err")"
     assert_eq "$(cat "$T/st.api-$round")" 200 "users/create through the API beside the CLI"

@@ -32,26 +32,20 @@ vn_serve_start --sync-full-interval 1h --sync-delta-interval 1h --event-quiet 1h
 
 # serve learns Service Config before requests are slowed down.
 assert_eq "$(api_user_create warm)" 200 "users/create through the API"
-SINCE=$(curl -sS "$SIM/_sim/request-log" | jq '[.entries[].id] | max // 0')
+SINCE=$(sim_log_last_id)
 assert_eq "$(ctl POST /_sim/faults '{"latencyMs":5000}')" 200 "vppsim holds every answer 5 s"
 
 # A: the CLI. Its Service Config first (no lock: no location), then the location's request.
 vn_cli users create --uid "$LOC_UID" --client-user-ids cli-a >"$T/a.out" 2>"$T/a.err" &
 A_PID=$!
 VN_PIDS+=("$A_PID")
-cli_config_done() {
-    curl -sS "$SIM/_sim/request-log?afterId=$SINCE" |
-        jq_true '[.entries[] | select((.path | endswith("service/config")) and
-                 (.userAgent | test("\\(instance ") | not))] | length > 0' >/dev/null
-}
-in_flight() { curl -sS "$SIM/_sim/request-log" | jq_true '.inFlight >= 1' >/dev/null; }
-wait_for 20 cli_config_done || fail "the CLI did not read Service Config"
-wait_for 10 in_flight || fail "the CLI's request of the location is not in flight"
+wait_for 20 sim_cli_configs_at_least "$SINCE" 1 || fail "the CLI did not read Service Config"
+wait_for 10 sim_in_flight || fail "the CLI's request of the location is not in flight"
 
 # The database goes away and comes back while A's request is held.
 bash "$CLUSTER" kill "$PG"
 bash "$CLUSTER" restart "$PG"
-in_flight || fail "A's request ended before the database was back: the test proves nothing; slower vppsim needed"
+sim_in_flight || fail "A's request ended before the database was back: the test proves nothing; slower vppsim needed"
 
 # B: serve's API, for the same location, while A's request may still be in flight: answered at
 # the first try (its reads find the connection the restart broke and reconnect: pg/exec.c).
