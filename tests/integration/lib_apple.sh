@@ -110,6 +110,14 @@ mirror_equals_sim() {
     done
 }
 
+# vn_serve_start_quiet [SERVE OPTION...]: serve with no scheduled Apple work during the test
+# (syncs and Event Status polls an hour away), so that vppsim's request log holds only the
+# requests the test makes.
+vn_serve_start_quiet() {
+    vn_serve_start --sync-full-interval 1h --sync-delta-interval 1h --event-quiet 1h \
+        --event-poll-interval 1h "$@"
+}
+
 # sim_log_last_id: the id of vppsim's last request-log entry now (0: none), for afterId= later.
 sim_log_last_id() {
     curl -sS "$SIM/_sim/request-log" | jq '[.entries[].id] | max // 0'

@@ -18,8 +18,7 @@ apple_location
 apple_import
 api_keys
 vn_cli sync --uid "$LOC_UID" --full >/dev/null 2>"$T/sync.err" || fail "first sync: $(cat "$T/sync.err")"
-vn_serve_start --sync-full-interval 1h --sync-delta-interval 1h --event-quiet 1h \
-    --event-poll-interval 1h
+vn_serve_start_quiet
 assert_eq "$(api_user_create warm)" 200 "users/create through the API" # serve learns Service Config
 SINCE=$(sim_log_last_id)
 assert_eq "$(ctl POST /_sim/faults '{"latencyMs":5000}')" 200 "vppsim holds every answer 5 s"

@@ -12,8 +12,7 @@ export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"
 apple_location
 apple_import
 api_keys
-vn_serve_start --sync-full-interval 1h --sync-delta-interval 1h --event-quiet 1h \
-    --event-poll-interval 1h
+vn_serve_start_quiet
 api_user_create warm >/dev/null # serve and the CLI learn Service Config before requests are slowed down
 vn_cli users create --uid "$LOC_UID" --client-user-ids warm-cli >/dev/null 2>&1 || fail "users create"
 SINCE=$(sim_log_last_id)

@@ -27,8 +27,7 @@ api_keys
 # would be due at once otherwise), no Event Status polls (no subscription: its events complete
 # only by polling).
 vn_cli sync --uid "$LOC_UID" --full >/dev/null 2>"$T/sync.err" || fail "first sync: $(cat "$T/sync.err")"
-vn_serve_start --sync-full-interval 1h --sync-delta-interval 1h --event-quiet 1h \
-    --event-poll-interval 1h --apple-timeout 10s
+vn_serve_start_quiet --apple-timeout 10s
 
 # serve learns Service Config before requests are slowed down.
 assert_eq "$(api_user_create warm)" 200 "users/create through the API"
