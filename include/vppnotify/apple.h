@@ -33,6 +33,11 @@ struct vn_apple;
 #define VN_APPLE_DEFAULT_URL "https://vpp.itunes.apple.com/mdm/v2"
 #define VN_APPLE_MAX_TYPES   16
 
+/* The wait of a call for its location's lock (vn_apple_options.lock_wait_ms): the default,
+ * and the value that means "do not wait". */
+#define VN_APPLE_LOCK_WAIT_MS 60000
+#define VN_APPLE_NO_WAIT      (-1)
+
 struct vn_apple_options {
     const char *base_url;         /* e.g. VN_APPLE_DEFAULT_URL; https, or http on loopback */
     long long timeout_ms;         /* whole request; default 30 s */
@@ -41,6 +46,10 @@ struct vn_apple_options {
     long long backoff_ms;         /* base of the exponential backoff; default 1 s */
     long long backoff_max_ms;     /* the most one backoff waits; default 60 s */
     long long retry_after_max_ms; /* the most a Retry-After is honoured; default 5 min */
+    long long lock_wait_ms;       /* how long a session's call waits for its location's lock
+                                   * before its request (session.h; the client only keeps
+                                   * it, so that every caller on it waits alike); 0: default
+                                   * VN_APPLE_LOCK_WAIT_MS; VN_APPLE_NO_WAIT: not at all */
     const char *instance;         /* serve's instance id (lease.h), sent in the User-Agent
                                    * "vppnotify/VERSION (instance ID)"; NULL: none; copied */
 };
@@ -100,6 +109,9 @@ void vn_apple_cancel(struct vn_apple *a);
 
 /* 1 once vn_apple_cancel was called. */
 int vn_apple_cancelled(struct vn_apple *a);
+
+/* The options' lock_wait_ms in milliseconds: 0 for VN_APPLE_NO_WAIT. */
+long long vn_apple_lock_wait_ms(const struct vn_apple *a);
 
 /*
  * Make one call, with the retries described above. On success returns 0 and *out, the parsed

@@ -40,9 +40,6 @@ int vn_mdm_info_load(struct vn_store *st, struct vn_writer *w, struct vn_mdm_inf
 /* {"id", "name", "metadata"} (owned). */
 json_t *vn_mdm_info_json(const struct vn_mdm_info *m);
 
-/* The default bound of the wait for a location's lock (vn_session_call). */
-#define VN_SESSION_LOCK_WAIT_MS 60000
-
 /* Where sessions find the client and the sealing key. The key is read on first need. */
 struct vn_session_env {
     struct vn_apple *apple;   /* borrowed */
@@ -50,8 +47,6 @@ struct vn_session_env {
     struct vn_writer *writer; /* borrowed; NULL: each session makes an inline one */
     struct vn_leases *leases; /* borrowed; NULL: calls need no lease (the CLI). serve: a
                                * session calls Apple only while its location's lease is held */
-    int64_t lock_wait_ms;     /* how long a call waits for its location's lock (below); 0:
-                               * VN_SESSION_LOCK_WAIT_MS */
     int have_key;
     uint8_t key[VN_SEAL_KEY_LEN];
 };
@@ -67,7 +62,6 @@ struct vn_session {
     int record;                   /* 1: the location exists in the store with this sToken */
     struct vn_location_apple loc; /* the location as read at open (loc.stoken owned) */
     struct vn_leases *leases;     /* borrowed from the env, or NULL */
-    int64_t lock_wait_ms;
 };
 
 /*
@@ -101,15 +95,17 @@ void vn_session_release(struct vn_session *s);
  * routes, the CLI) holds the store's mutex "location:<uId>" (store.h vn_store_mutex_lock, on
  * the session's store handle) from before the request until its answer, retries included:
  * on PostgreSQL, Apple never sees two requests of one location at once from the processes
- * sharing the database. The call waits in line for it up to lock_wait_ms: past that
- * VN_ERETRY without a request ("another process is calling Apple for the location"); the
- * store unavailable: its failure (VN_EUNAVAIL), without a request. A session with leases
- * checks its lease again once it has the lock.
+ * sharing the database. The call waits in line for it up to the Apple client's lock wait
+ * (apple.h vn_apple_lock_wait_ms: --apple-lock-wait, 0: not at all): past that VN_ERETRY
+ * without a request, the message naming the location, the wait, and what to do ("another
+ * process or instance is calling Apple for it ... try again later, or allow a longer wait:
+ * --apple-lock-wait"); the store unavailable: its failure (VN_EUNAVAIL), without a request. A
+ * session with leases checks its lease again once it has the lock.
  *
  * And before each attempt it takes the mutex's fence (store.h vn_store_mutex_fence) under a
  * token of the call's own, for as long as the attempt can last, given up after the answer: a
  * request that outlived its caller's mutex (the connection broke, the process died) still
- * keeps the next caller waiting (up to lock_wait_ms; then VN_ERETRY without a request).
+ * keeps the next caller waiting (up to the same lock wait; then VN_ERETRY without a request).
  */
 int vn_session_call(struct vn_session *s, const char *method, const char *endpoint,
                     const char *path, const char *query, const json_t *body, json_t **out,

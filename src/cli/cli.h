@@ -19,6 +19,12 @@
 #define VN_EXIT_FAIL  1
 #define VN_EXIT_USAGE 2
 
+/* The options of talking to Apple, in every command that does (and serve): list them in a
+ * command's option names (struct vn_command.opts). */
+#define VN_CLI_APPLE_OPTS                                                                          \
+    "apple-url", "apple-timeout", "apple-attempts", "apple-backoff", "apple-retry-max",            \
+        "apple-lock-wait", "apple-config-refresh", "key-file"
+
 /* Room for every row of the option table (options.c checks it at compile time). */
 #define VN_CLI_OPTS_MAX 160
 
@@ -81,6 +87,7 @@ struct vn_cli {
     long long apple_attempts;
     long long apple_backoff_ms;
     long long apple_retry_max_ms;
+    long long apple_lock_wait_ms;
     long long apple_config_refresh_ms;
     char *key_file;
     char *copy_from; /* store copy --from */

@@ -32,6 +32,7 @@ struct vn_apple *vn_cli_apple(const struct vn_cli *c)
         .backoff_ms = c->apple_backoff_ms,
         .backoff_max_ms = c->apple_retry_max_ms < 60000 ? c->apple_retry_max_ms : 60000,
         .retry_after_max_ms = c->apple_retry_max_ms,
+        .lock_wait_ms = c->apple_lock_wait_ms > 0 ? c->apple_lock_wait_ms : VN_APPLE_NO_WAIT,
         .instance = c->instance[0] ? c->instance : NULL,
     };
     struct vn_error err = {0};
@@ -260,9 +261,7 @@ static int cmd_track(struct vn_cli *c, int argc, char **argv)
     return rc;
 }
 
-#define APPLE_OPTS                                                                                 \
-    "apple-url", "apple-timeout", "apple-attempts", "apple-backoff", "apple-retry-max",            \
-        "apple-config-refresh", "key-file"
+#define APPLE_OPTS VN_CLI_APPLE_OPTS
 
 static const char *const o_set_stoken[] = {
     "help", "config", "db", "log-level", "log-format", "uid", "stoken-file", APPLE_OPTS, NULL};

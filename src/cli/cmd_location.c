@@ -168,9 +168,7 @@ out:
     return rc;
 }
 
-#define APPLE_OPTS                                                                                 \
-    "apple-url", "apple-timeout", "apple-attempts", "apple-backoff", "apple-retry-max",            \
-        "apple-config-refresh", "key-file", "log-level", "log-format"
+#define APPLE_OPTS VN_CLI_APPLE_OPTS, "log-level", "log-format"
 
 static const char *const o_add[] = {"help",      "config",     "db",          "uid",
                                     "name",      "token-file", "stoken-file", "public-url",

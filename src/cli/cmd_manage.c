@@ -258,10 +258,7 @@ MANAGE_CMD(cmd_uretire, VN_MO_USERS_RETIRE)
 MANAGE_CMD(cmd_sassoc, VN_MO_SUBS_ASSOCIATE)
 MANAGE_CMD(cmd_sdisassoc, VN_MO_SUBS_DISASSOCIATE)
 
-#define COMMON                                                                                     \
-    "help", "config", "db", "log-level", "log-format", "json", "uid", "apple-url",                 \
-        "apple-timeout", "apple-attempts", "apple-backoff", "apple-retry-max",                     \
-        "apple-config-refresh", "key-file"
+#define COMMON "help", "config", "db", "log-level", "log-format", "json", "uid", VN_CLI_APPLE_OPTS
 
 static const char *const o_assets[] = {
     COMMON,         "assets",          "assets-file",          "serials",

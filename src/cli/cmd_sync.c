@@ -107,22 +107,8 @@ out:
     return rc;
 }
 
-static const char *const o_sync[] = {"help",
-                                     "config",
-                                     "db",
-                                     "log-level",
-                                     "log-format",
-                                     "json",
-                                     "wide",
-                                     "uid",
-                                     "full",
-                                     "apple-url",
-                                     "apple-timeout",
-                                     "apple-attempts",
-                                     "apple-backoff",
-                                     "apple-retry-max",
-                                     "apple-config-refresh",
-                                     "key-file",
+static const char *const o_sync[] = {"help", "config", "db",  "log-level", "log-format",
+                                     "json", "wide",   "uid", "full",      VN_CLI_APPLE_OPTS,
                                      NULL};
 
 const struct vn_command vn_cmd_sync[] = {

@@ -133,6 +133,10 @@ static const struct vn_opt table[] = {
      F(apple_backoff_ms)},
     {"apple-retry-max", VN_OPT_DURATION, "5m", 1, 3600 * SEC, NULL, NULL, "DURATION",
      "the longest wait honoured for one Retry-After or backoff", F(apple_retry_max_ms)},
+    {"apple-lock-wait", VN_OPT_DURATION, "1m", 0, 3600 * SEC, NULL, NULL, "DURATION",
+     "how long a request waits for its location's lock while another process or instance "
+     "calls Apple for it, then fails without calling (0: do not wait)",
+     F(apple_lock_wait_ms)},
     {"apple-config-refresh", VN_OPT_DURATION, "5m", 1 * SEC, 86400 * SEC, NULL, NULL, "DURATION",
      "re-read Apple's Service Config (URLs, limits) when older than this",
      F(apple_config_refresh_ms)},

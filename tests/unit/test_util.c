@@ -158,6 +158,9 @@ static void test_opts_errors_quote_the_value(void **state)
     char *argv2[] = {"prog", "--format", "xml"};
     char *argv3[] = {"prog", "--bogus"};
     char *argv4[] = {"prog", "--n"};
+    char *argv5[] = {"prog", "--timeout", "-1s"};
+    char *argv6[] = {"prog", "--timeout", "2h"};
+    char *argv7[] = {"prog", "--n", "x"};
     struct cfg c;
     struct vn_error err;
     int first;
@@ -171,6 +174,14 @@ static void test_opts_errors_quote_the_value(void **state)
     assert_non_null(strstr(err.msg, "unknown option '--bogus'"));
     assert_int_equal(vn_opts_parse(&table, all, &c, 2, argv4, &first, &err), VN_EUSAGE);
     assert_non_null(strstr(err.msg, "'--n' needs a value"));
+    /* a value that is not a number names the limits too */
+    assert_int_equal(vn_opts_parse(&table, all, &c, 3, argv5, &first, &err), VN_EUSAGE);
+    assert_non_null(strstr(err.msg, "'--timeout' value '-1s': expected a duration"));
+    assert_non_null(strstr(err.msg, "(limits 1ms..1h)"));
+    assert_int_equal(vn_opts_parse(&table, all, &c, 3, argv6, &first, &err), VN_EUSAGE);
+    assert_non_null(strstr(err.msg, "'--timeout' value '2h' is outside 1ms..1h"));
+    assert_int_equal(vn_opts_parse(&table, all, &c, 3, argv7, &first, &err), VN_EUSAGE);
+    assert_non_null(strstr(err.msg, "'--n' value 'x': expected an integer (limits 1..10)"));
     vn_opts_release(&table, &c);
 }
 

@@ -2,7 +2,8 @@
  * Unit tests of the request workflows (workflow_request.h) through the library API: a request
  * split at Apple's limits, sent, and every eventId tracked; duplicates and empty requests
  * refused before anything is sent; a plan that fails part-way reports the eventIds that went
- * out (and they are tracked); a location whose sToken Apple refused makes no call; events
+ * out (and they are tracked); a location whose sToken Apple refused makes no call, nor one
+ * whose lock another process holds past the wait; events
  * track for an event another program started; the same workflow on serve's threaded writer.
  *
  * Apple's side is the real vppsim binary of this build tree on 127.0.0.1 port 0
@@ -218,6 +219,60 @@ static void test_refused_stoken_makes_no_call(void **state)
     vn_stoken_release(&tok);
 }
 
+/* Another process holds the location's lock (here another handle on the database, as the CLI
+ * beside serve): a call that may not wait (--apple-lock-wait 0) fails at once without a
+ * request, and so does one whose wait runs out, each saying which location, how long it
+ * waited and what to do; once the lock is given up the call goes through. */
+static void test_lock_held_elsewhere(void **state)
+{
+    struct wfx *f = *state;
+    struct vn_stoken tok = {0};
+    struct vn_request_result r;
+    struct vn_error err = {0};
+    struct vn_manage_user one = {"u1", NULL, NULL};
+    struct vn_store *other;
+    struct vn_workflow wf = f->wf;
+    char uid[VN_ID_MAX + 1], name[VN_ID_MAX + 16], want[VN_ID_MAX + 64];
+    int held = 0, lost = 0;
+
+    imported(f, uid, &tok);
+    other = vn_store_open(f->db, NULL, &err);
+    assert_non_null(other);
+    snprintf(name, sizeof(name), "location:%s", uid);
+    assert_int_equal(vn_store_mutex_lock(other, name, 0, &held), 0);
+    assert_int_equal(held, 1);
+    struct vn_manage m = {.op = VN_MO_USERS_CREATE, .people = &one, .npeople = 1};
+    snprintf(want, sizeof(want), "location %s: another process or instance is calling Apple", uid);
+
+    wf.apple = apple_new_waiting(f->sim, VN_APPLE_NO_WAIT);
+    assert_int_equal(vn_workflow_request(&wf, uid, &m, NULL, &r, &err), VN_ERETRY);
+    assert_non_null(strstr(err.msg, want));
+    assert_non_null(strstr(err.msg, "waited 0s"));
+    assert_non_null(strstr(err.msg, "try again later, or allow a longer wait with "
+                                    "--apple-lock-wait"));
+    assert_int_equal(r.sent, 0);
+    vn_request_result_release(&r);
+    vn_apple_free(wf.apple);
+
+    wf.apple = apple_new_waiting(f->sim, 200);
+    assert_int_equal(vn_workflow_request(&wf, uid, &m, NULL, &r, &err), VN_ERETRY);
+    assert_non_null(strstr(err.msg, want));
+    assert_non_null(strstr(err.msg, "waited 200ms"));
+    vn_request_result_release(&r);
+    assert_int_equal(sim_requests(f, "POST", "/mdm/v2/users/create"), 0);
+
+    assert_int_equal(vn_store_mutex_unlock(other, name, &lost), 0);
+    assert_int_equal(lost, 0);
+    if (vn_workflow_request(&wf, uid, &m, NULL, &r, &err) != 0)
+        fail_msg("users create once the lock was given up: %s", err.msg);
+    assert_int_equal(r.sent, 1);
+    assert_int_equal(sim_requests(f, "POST", "/mdm/v2/users/create"), 1);
+    vn_request_result_release(&r);
+    vn_apple_free(wf.apple);
+    vn_store_free(other);
+    vn_stoken_release(&tok);
+}
+
 /* An event another program started: tracked, polled once; a second time it is known. */
 static void test_track(void **state)
 {
@@ -292,6 +347,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_partial_failure_names_what_was_sent, wfx_setup,
                                         wfx_teardown),
         cmocka_unit_test_setup_teardown(test_refused_stoken_makes_no_call, wfx_setup, wfx_teardown),
+        cmocka_unit_test_setup_teardown(test_lock_held_elsewhere, wfx_setup, wfx_teardown),
         cmocka_unit_test_setup_teardown(test_track, wfx_setup, wfx_teardown),
         cmocka_unit_test_setup_teardown(test_through_serves_writer, wfx_setup, wfx_teardown),
     };

@@ -306,7 +306,9 @@ static inline void serve_stop(struct wfx *f)
 
 /* ---- the fixture ------------------------------------------------------------------------ */
 
-static inline struct vn_apple *apple_new(const char *sim)
+/* A client of vppsim at sim whose calls wait lock_wait_ms for their location's lock
+ * (apple.h: 0 the default, VN_APPLE_NO_WAIT not at all). */
+static inline struct vn_apple *apple_new_waiting(const char *sim, long long lock_wait_ms)
 {
     char base[128];
     struct vn_error err = {0};
@@ -316,7 +318,8 @@ static inline struct vn_apple *apple_new(const char *sim)
                                  .max_attempts = 1,
                                  .backoff_ms = 10,
                                  .backoff_max_ms = 100,
-                                 .retry_after_max_ms = 100};
+                                 .retry_after_max_ms = 100,
+                                 .lock_wait_ms = lock_wait_ms};
     struct vn_apple *a;
 
     snprintf(base, sizeof(base), "%s/mdm/v2", sim);
@@ -324,6 +327,11 @@ static inline struct vn_apple *apple_new(const char *sim)
     if (!a)
         fail_msg("apple: %s", err.msg);
     return a;
+}
+
+static inline struct vn_apple *apple_new(const char *sim)
+{
+    return apple_new_waiting(sim, 0);
 }
 
 /* A store of its own in dir/name with an inline writer, and a workflow on it and f's Apple. */

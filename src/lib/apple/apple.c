@@ -243,6 +243,10 @@ struct vn_apple *vn_apple_new(const struct vn_apple_options *opts, struct vn_err
         a->o.backoff_max_ms = 60000;
     if (a->o.retry_after_max_ms <= 0)
         a->o.retry_after_max_ms = 300000;
+    if (a->o.lock_wait_ms == 0)
+        a->o.lock_wait_ms = VN_APPLE_LOCK_WAIT_MS;
+    else if (a->o.lock_wait_ms < 0)
+        a->o.lock_wait_ms = 0;
     vn_apple_limits_default(&a->svc.limits);
     pthread_mutex_init(&a->mu, NULL);
     pthread_condattr_init(&ca);
@@ -286,6 +290,11 @@ void vn_apple_cancel(struct vn_apple *a)
     a->cancelled = 1;
     pthread_cond_broadcast(&a->cv);
     pthread_mutex_unlock(&a->mu);
+}
+
+long long vn_apple_lock_wait_ms(const struct vn_apple *a)
+{
+    return a->o.lock_wait_ms; /* set once by vn_apple_new */
 }
 
 int vn_apple_cancelled(struct vn_apple *a)

@@ -85,7 +85,6 @@ int vn_session_open(struct vn_session *s, struct vn_session_env *env, struct vn_
     s->st = st;
     s->w = env->writer;
     s->leases = env->leases;
-    s->lock_wait_ms = env->lock_wait_ms;
     if (!s->w && !(s->w = s->own_w = vn_writer_inline(st)))
         return vn_error_set(err, -ENOMEM, "out of memory");
     vn_strlcpy(s->uid, uid, sizeof(s->uid));
@@ -271,29 +270,41 @@ static int lease_lapsed(struct vn_session *s, struct vn_apple_failure *why)
     return 1;
 }
 
+/* The wait for the location's lock or fence ran out (session.h): VN_ERETRY, why says which
+ * location, what held it, how long this call waited, and what to do. */
+static int lock_busy(struct vn_session *s, const char *what, const char *holds, int64_t wait_ms,
+                     struct vn_apple_failure *why)
+{
+    char waited[32];
+
+    vn_format_duration(wait_ms, waited, sizeof(waited));
+    memset(why, 0, sizeof(*why));
+    why->code = VN_ERETRY;
+    snprintf(why->message, sizeof(why->message),
+             "%s: location %s: another process or instance is calling Apple for it (%s); "
+             "waited %s for it (--apple-lock-wait): no request made; try again later, or "
+             "allow a longer wait with --apple-lock-wait",
+             what, s->uid, holds, waited);
+    return VN_ERETRY;
+}
+
 /* Take the location's mutex (session.h): 0, or the failure (why says it). */
 static int lock_location(struct vn_session *s, const char *name, const char *what,
                          struct vn_apple_failure *why)
 {
-    int64_t wait_ms = s->lock_wait_ms > 0 ? s->lock_wait_ms : VN_SESSION_LOCK_WAIT_MS;
+    int64_t wait_ms = vn_apple_lock_wait_ms(s->apple);
     int held = 0, rc;
 
     rc = vn_store_mutex_lock(s->st, name, wait_ms, &held);
     if (rc == 0 && held)
         return 0;
+    if (!rc)
+        return lock_busy(s, what, "it holds the location's lock in the database", wait_ms, why);
     memset(why, 0, sizeof(*why));
-    if (rc) {
-        why->code = rc;
-        snprintf(why->message, sizeof(why->message),
-                 "%s: location %s: cannot take its lock in the database (no request made): %s",
-                 what, s->uid, vn_store_last_error(s->st));
-    } else {
-        why->code = rc = VN_ERETRY;
-        snprintf(why->message, sizeof(why->message),
-                 "%s: location %s: another process has been calling Apple for it for longer "
-                 "than %lld ms (its lock in the database); no request made, try again later",
-                 what, s->uid, (long long)wait_ms);
-    }
+    why->code = rc;
+    snprintf(why->message, sizeof(why->message),
+             "%s: location %s: cannot take its lock in the database (no request made): %s", what,
+             s->uid, vn_store_last_error(s->st));
     return rc;
 }
 
@@ -325,6 +336,7 @@ static void unlock_location(struct vn_session *s, const char *name, const char *
 
 struct fence {
     struct vn_session *s;
+    const char *what; /* the request, for messages (borrowed) */
     char name[VN_ID_MAX + 24];
     char token[48];
     int taken;
@@ -334,7 +346,7 @@ static int fence_attempt(void *ud, int attempt, int64_t attempt_ms, struct vn_ap
 {
     struct fence *f = ud;
     struct vn_session *s = f->s;
-    int64_t wait_ms = s->lock_wait_ms > 0 ? s->lock_wait_ms : VN_SESSION_LOCK_WAIT_MS;
+    int64_t wait_ms = vn_apple_lock_wait_ms(s->apple);
     int64_t deadline_ns = vn_mono_ns() + wait_ms * 1000000;
     int held = 0, rc;
 
@@ -359,15 +371,11 @@ static int fence_attempt(void *ud, int attempt, int64_t attempt_ms, struct vn_ap
             snprintf(why->message, sizeof(why->message), "location %s: stopped", s->uid);
             return VN_ESHUTDOWN;
         }
-        if (vn_mono_ns() >= deadline_ns) {
-            why->code = VN_ERETRY;
-            snprintf(why->message, sizeof(why->message),
-                     "location %s: another process's request to Apple for it has been in flight "
-                     "for longer than %lld ms (its fence in the database); no request made, try "
-                     "again later",
-                     s->uid, (long long)wait_ms);
-            return VN_ERETRY;
-        }
+        if (vn_mono_ns() >= deadline_ns)
+            return lock_busy(s, f->what,
+                             "its request is still in flight: the location's request fence in "
+                             "the database",
+                             wait_ms, why);
         {
             struct timespec pause = {0, FENCE_POLL_MS * 1000000L};
             nanosleep(&pause, NULL);
@@ -375,13 +383,14 @@ static int fence_attempt(void *ud, int attempt, int64_t attempt_ms, struct vn_ap
     }
 }
 
-static void fence_init(struct fence *f, struct vn_session *s)
+static void fence_init(struct fence *f, struct vn_session *s, const char *what)
 {
     uint8_t r[8];
     char hex[2 * sizeof(r) + 1];
 
     memset(f, 0, sizeof(*f));
     f->s = s;
+    f->what = what;
     snprintf(f->name, sizeof(f->name), "location:%s", s->uid);
     vn_random_bytes(r, sizeof(r));
     vn_hex(r, sizeof(r), hex);
@@ -432,7 +441,7 @@ int vn_session_call(struct vn_session *s, const char *method, const char *endpoi
             unlock_location(s, name, what);
             return VN_ESHUTDOWN;
         }
-        fence_init(&fence, s);
+        fence_init(&fence, s, what);
         req.before_attempt = fence_attempt;
         req.before_attempt_ud = &fence;
     }

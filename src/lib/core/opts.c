@@ -80,11 +80,27 @@ static void list_clear(struct vn_strlist *l)
     l->n = 0;
 }
 
+/* The limits of a number option, "MIN..MAX" as its values are written. */
+static void range_text(const struct vn_opt *o, char *out, size_t outlen)
+{
+    char lo[32], hi[32];
+
+    if (o->type == VN_OPT_DURATION) {
+        vn_format_duration(o->min, lo, sizeof(lo));
+        vn_format_duration(o->max, hi, sizeof(hi));
+    } else {
+        snprintf(lo, sizeof(lo), "%lld", o->min);
+        snprintf(hi, sizeof(hi), "%lld", o->max);
+    }
+    snprintf(out, outlen, "%s..%s", lo, hi);
+}
+
 /* Set one option from text; source says where the text came from, for messages. */
 static int set_value(const struct vn_opt *o, void *cfg, const char *v, const char *source,
                      struct vn_error *err)
 {
     long long n = 0;
+    char range[80];
     int rc = 0;
 
     switch (o->type) {
@@ -111,40 +127,27 @@ static int set_value(const struct vn_opt *o, void *cfg, const char *v, const cha
         return list_add(field(cfg, o), v);
     case VN_OPT_INT:
         rc = vn_parse_ll(v, o->min, o->max, &n);
-        if (rc == VN_EPARSE)
-            return vn_error_set(err, VN_EUSAGE, "%s '--%s' value '%s': expected an integer", source,
-                                o->name, v);
         break;
     case VN_OPT_SIZE:
         rc = vn_parse_size(v, &n);
-        if (rc == VN_EPARSE)
-            return vn_error_set(err, VN_EUSAGE,
-                                "%s '--%s' value '%s': expected a size such as 65536, 64K or 1M",
-                                source, o->name, v);
         break;
     case VN_OPT_DURATION:
         rc = vn_parse_duration_ms(v, &n);
-        if (rc == VN_EPARSE)
-            return vn_error_set(err, VN_EUSAGE,
-                                "%s '--%s' value '%s': expected a duration such as 500ms, 30s, "
-                                "5m or 1h",
-                                source, o->name, v);
         break;
     }
+    range_text(o, range, sizeof(range));
+    if (rc == VN_EPARSE)
+        return vn_error_set(err, VN_EUSAGE, "%s '--%s' value '%s': expected %s (limits %s)", source,
+                            o->name, v,
+                            o->type == VN_OPT_INT    ? "an integer"
+                            : o->type == VN_OPT_SIZE ? "a size such as 65536, 64K or 1M"
+                                                     : "a duration such as 500ms, 30s, 5m or 1h",
+                            range);
     if (rc == 0 && (n < o->min || n > o->max))
         rc = VN_ETOOBIG;
-    if (rc == VN_ETOOBIG) {
-        char lo[32], hi[32];
-        if (o->type == VN_OPT_DURATION) {
-            vn_format_duration(o->min, lo, sizeof(lo));
-            vn_format_duration(o->max, hi, sizeof(hi));
-        } else {
-            snprintf(lo, sizeof(lo), "%lld", o->min);
-            snprintf(hi, sizeof(hi), "%lld", o->max);
-        }
-        return vn_error_set(err, VN_EUSAGE, "%s '--%s' value '%s' is outside %s..%s", source,
-                            o->name, v, lo, hi);
-    }
+    if (rc == VN_ETOOBIG)
+        return vn_error_set(err, VN_EUSAGE, "%s '--%s' value '%s' is outside %s", source, o->name,
+                            v, range);
     if (rc)
         return rc;
     *(long long *)field(cfg, o) = n;
