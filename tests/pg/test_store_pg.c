@@ -258,6 +258,7 @@ static long long clock_of(const struct pgfx *f)
 
 static int repeat_note(struct vn_store *st, const char *id, const char *body, int *conflict);
 static void repeats_of(const struct pgfx *f, const char *id, long long *n, long long *conflicts);
+static long long raw_count(const struct pgfx *f, const char *table);
 
 /*
  * An optimistic batch whose jobs are all repeats of known ids (the writer's calls, in its
@@ -344,6 +345,59 @@ static void test_repeats_commit_while_another_writer_holds_the_lock(void **state
     assert_int_equal(n, 3);
     assert_int_equal(clock_of(f), clock0 + 1); /* the lock's batch ticked */
     vn_store_free(b);
+}
+
+/*
+ * An optimistic batch's repeats of known ids are kept and written together before COMMIT
+ * (known.c): every one lands with its conflict flag, the ones kept before the batch's ids
+ * are read again (jobs that joined the batch) included; a rollback drops them all.
+ */
+static void test_kept_repeats_are_written_whole_or_not_at_all(void **state)
+{
+    struct pgfx *f = *state;
+    const char *first[] = {"r1", "r\"q\\2"}, *again[] = {"r1", "r\"q\\2", "r3"};
+    long long n, conflicts;
+    int conflict = -1;
+
+    assert_int_equal(insert_note(f->st, "r1"), 0);
+    assert_int_equal(insert_note(f->st, "r\"q\\2"), 0);
+
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_optimistic(f->st), 0);
+    assert_int_equal(vn_store_notifications_known(f->st, first, 2), 0);
+    assert_int_equal(repeat_note(f->st, "r1", "{}", &conflict), 0);
+    assert_int_equal(conflict, 0);
+    assert_int_equal(repeat_note(f->st, "r1", "{\"other\":1}", &conflict), 0);
+    assert_int_equal(conflict, 1);
+    assert_int_equal(repeat_note(f->st, "r\"q\\2", "{}", &conflict), 0);
+    /* The batch's ids read again, as when jobs joined it: what was kept is not lost. */
+    assert_int_equal(vn_store_notifications_known(f->st, again, 3), 0);
+    assert_int_equal(repeat_note(f->st, "r1", "{\"x\":2}", &conflict), 0);
+    assert_int_equal(conflict, 1);
+    assert_int_equal(insert_note(f->st, "r3"), 0);
+    assert_int_equal(repeat_note(f->st, "r3", "{}", &conflict), 0);
+    assert_int_equal(conflict, 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    repeats_of(f, "r1", &n, &conflicts);
+    assert_int_equal(n, 3);
+    assert_int_equal(conflicts, 2);
+    repeats_of(f, "r3", &n, &conflicts);
+    assert_int_equal(n, 1);
+    assert_int_equal(conflicts, 0);
+    assert_int_equal(raw_count(f, "notification_repeats"), 5);
+
+    /* Rolled back: none of the batch's repeats. */
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_optimistic(f->st), 0);
+    assert_int_equal(vn_store_notifications_known(f->st, first, 2), 0);
+    assert_int_equal(repeat_note(f->st, "r1", "{}", &conflict), 0);
+    assert_int_equal(repeat_note(f->st, "r\"q\\2", "{}", &conflict), 0);
+    assert_int_equal(vn_store_rollback(f->st), 0);
+    assert_int_equal(raw_count(f, "notification_repeats"), 5);
+    /* And the next transaction of the handle starts with none kept. */
+    assert_int_equal(vn_store_begin(f->st), 0);
+    assert_int_equal(vn_store_commit(f->st), 0);
+    assert_int_equal(raw_count(f, "notification_repeats"), 5);
 }
 
 static void test_failure_without_savepoint_ends_the_transaction_as_retry(void **state)
@@ -792,6 +846,19 @@ static void repeats_of(const struct pgfx *f, const char *id, long long *n, long 
     PQfinish(c);
 }
 
+/* The rows of table in the fixture's schema. */
+static long long raw_count(const struct pgfx *f, const char *table)
+{
+    char sql[200];
+    PGconn *c = raw();
+    long long n;
+
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".%s", f->schema, table);
+    n = raw_int(c, sql);
+    PQfinish(c);
+    return n;
+}
+
 /*
  * Optimistic mode (store.h vn_store_optimistic, the writer's group commit on PostgreSQL): the
  * batch's ids read at once decide inserts and repeats without an answer each, an id twice in
@@ -1237,6 +1304,7 @@ int main(void)
         T(test_describe_says_durability_and_schema),
         T(test_writer_lock_makes_a_second_writer_wait_then_unavailable),
         T(test_repeats_commit_while_another_writer_holds_the_lock),
+        T(test_kept_repeats_are_written_whole_or_not_at_all),
         T(test_failure_without_savepoint_ends_the_transaction_as_retry),
         T(test_dropped_connection_loses_the_transaction_then_reconnects),
         T(test_read_after_the_server_ended_the_session_runs_again),

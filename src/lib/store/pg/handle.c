@@ -650,9 +650,12 @@ int vn__pg_commit(struct vn_store *st)
     PGresult *res;
     int rc;
 
-    if (s->send_kept && s->txn_ms) {
-        /* The kept asset adjustments first (fold.c): sent ahead, in the flush's pipeline. */
-        rc = s->send_kept(s);
+    if ((s->send_kept || s->nrepeats) && s->txn_ms) {
+        /* The kept asset adjustments (fold.c) and repeats (known.c) first: sent ahead, in the
+         * flush's pipeline. */
+        rc = s->send_kept ? s->send_kept(s) : 0;
+        if (!rc)
+            rc = vn__pg_known_repeats_send(s);
         if (rc) {
             char keep[VN_ERROR_MSG_MAX];
 

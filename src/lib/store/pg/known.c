@@ -16,9 +16,16 @@
  *
  * The set is a sorted array of owned ids, valid for the transaction that read it (handle.c clears
  * it at BEGIN, COMMIT and ROLLBACK). An id not in it is handled the usual way (write.c).
+ *
+ * The repeats answered from the set are counted in it (write.c) and written together, one row
+ * each, by one INSERT sent ahead before COMMIT (handle.c) or before the set is read again:
+ * a batch of repeats costs the database one statement instead of one per repeat. Nothing in
+ * the transaction reads notification_repeats, so the rows may come late; a rollback drops
+ * them with the set, and the guarded run that follows writes each again.
  */
 #include "pg_impl.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +45,7 @@ void vn__pg_known_clear(struct vn__pg *s)
     free(s->known);
     s->known = NULL;
     s->nknown = 0;
+    s->nrepeats = 0;
     s->last_key.valid = 0;
     vn__pg_keys_clear(s);
 }
@@ -84,6 +92,56 @@ int vn__pg_array_literal(struct vn_buf *b, const char *const *ids, size_t n)
     return rc;
 }
 
+int vn__pg_known_repeats_send(struct vn__pg *s)
+{
+    static const char sql[] =
+        "INSERT INTO notification_repeats(notification_id, received_at, conflict) "
+        "SELECT u.id, $2::timestamptz, u.c FROM unnest($1::text[], $3::boolean[]) AS u(id, c)";
+    struct vn__pg_args a = {0};
+    struct vn_buf ids, flags;
+    const char **each;
+    size_t n = s->nrepeats, k = 0;
+    int rc = 0;
+
+    if (n == 0)
+        return 0;
+    s->nrepeats = 0; /* before any statement: none of them sends these again */
+    each = malloc(n * sizeof(*each));
+    if (!each)
+        return -ENOMEM;
+    vn_buf_init(&ids, (size_t)1 << 24);
+    vn_buf_init(&flags, (size_t)1 << 24);
+    rc = vn_buf_puts(&flags, "{");
+    for (size_t i = 0; i < s->nknown && !rc; i++) {
+        struct vn__pg_known *e = &s->known[i];
+
+        for (unsigned r = 0; r < e->repeats && k < n && !rc; r++) {
+            each[k] = e->id;
+            /* the differing ones first: which repeat differed does not matter, only how many */
+            rc = vn_buf_puts(&flags,
+                             k ? (r < e->differ ? ",t" : ",f") : (r < e->differ ? "t" : "f"));
+            k++;
+        }
+        e->repeats = e->differ = 0;
+    }
+    if (!rc)
+        rc = vn_buf_puts(&flags, "}");
+    if (!rc)
+        rc = vn__pg_array_literal(&ids, each, k);
+    free(each);
+    if (!rc) {
+        vn__pg_text(&a, vn_buf_str(&ids));
+        vn__pg_text(&a, vn__pg_now(s));
+        vn__pg_text(&a, vn_buf_str(&flags));
+        s->lock_free = 1; /* append-only: no writer lock needed (the top of this file) */
+        rc = vn__pg_do(s, sql, &a, NULL); /* sent ahead when it can be */
+        s->lock_free = 0;
+    }
+    vn_buf_release(&ids);
+    vn_buf_release(&flags);
+    return rc;
+}
+
 int vn__pg_notifications_known(struct vn_store *st, const char *const *ids, size_t n)
 {
     /* One primary-key probe per id, whatever the plan cache decided when the table was small
@@ -100,6 +158,10 @@ int vn__pg_notifications_known(struct vn_store *st, const char *const *ids, size
     size_t k = 0, i;
     int rc;
 
+    /* The repeats kept from the set about to go (a batch whose new jobs are read again). */
+    rc = vn__pg_known_repeats_send(s);
+    if (rc)
+        return rc;
     vn__pg_known_clear(s);
     if (!s->optimistic || n == 0 || n > KNOWN_IDS_MAX)
         return 0;

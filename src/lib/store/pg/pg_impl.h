@@ -101,8 +101,10 @@ struct vn__pg {
         char *id;
         int present; /* in the ledger (before this transaction, or sent ahead in it) */
         uint8_t digest[VN_DIGEST_LEN];
+        unsigned repeats, differ; /* repeats of it answered and kept, not sent yet (known.c) */
     } * known;
     size_t nknown;
+    size_t nrepeats; /* the repeats kept in known: one INSERT for all at COMMIT (known.c) */
     /* The assignment key an optimistic transaction read last (vn__pg_key_state) and whether
      * its row is there: the insert, delete and event stamp of that key that follow send their
      * statements ahead without waiting (converge.c). Any other statement forgets it (exec.c),
@@ -286,6 +288,9 @@ struct vn__pg_known *vn__pg_known_find(struct vn__pg *s, const char *id);
 void vn__pg_known_clear(struct vn__pg *s);
 /* Whether the optimistic transaction read its batch's ids and every one is in the ledger. */
 int vn__pg_known_all_present(struct vn__pg *s);
+/* The optimistic transaction's repeats of known ids, counted in its set and written here with
+ * one statement (sent ahead): before COMMIT and before the set is read again. */
+int vn__pg_known_repeats_send(struct vn__pg *s);
 /* texts as a PostgreSQL array literal ({"a","b"}, " and \ escaped), appended to b. */
 struct vn_buf;
 int vn__pg_array_literal(struct vn_buf *b, const char *const *texts, size_t n);

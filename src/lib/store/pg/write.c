@@ -93,32 +93,22 @@ int vn__pg_notification_repeat(struct vn_store *st, const char *id,
         "INSERT INTO notification_repeats(notification_id, received_at, conflict) "
         "SELECT notification_id, $3, body_sha256 IS DISTINCT FROM $2 FROM notifications "
         "WHERE notification_id = $1 RETURNING conflict";
-    static const char sql_known[] =
-        "INSERT INTO notification_repeats(notification_id, received_at, conflict) "
-        "VALUES ($1, $2, $3)";
     struct vn__pg *s = vn__pg(st);
     struct vn__pg_known *known = vn__pg_known_find(s, id);
     struct vn__pg_args a = {0};
     PGresult *res;
-    int differs, rc;
+    int differs;
 
     if (known && known->present) {
-        /* The optimistic batch knows its first body's digest: no answer needed. */
+        /* The optimistic batch knows its first body's digest: no answer needed, and the row
+         * is kept, written with the batch's other repeats in one statement (known.c). */
         differs = memcmp(known->digest, digest, VN_DIGEST_LEN) != 0;
-        vn__pg_text(&a, id);
-        vn__pg_text(&a, vn__pg_now(s));
-        vn__pg_bool(&a, differs);
-        s->lock_free = 1; /* append-only: no writer lock needed (known.c) */
-        rc = vn__pg_send_ahead(s, sql_known, &a);
-        s->lock_free = 0;
-        if (rc < 0)
-            return rc;
-        if (rc > 0) {
-            if (conflict)
-                *conflict = differs;
-            return 0;
-        }
-        memset(&a, 0, sizeof(a)); /* not sent: the usual way */
+        known->repeats++;
+        known->differ += (unsigned)differs;
+        s->nrepeats++;
+        if (conflict)
+            *conflict = differs;
+        return 0;
     }
     vn__pg_text(&a, id);
     vn__pg_bytes(&a, digest, VN_DIGEST_LEN);
