@@ -6,7 +6,8 @@
  *            [--ready-file F]
  *
  * Opens, round-robin from the --from source addresses (all of 127.0.0.0/8 is loopback on
- * Linux), three kinds of connections and keeps them for --duration:
+ * Linux), three kinds of connections and keeps them for --duration (without --reopen, until
+ * the server has closed every one, if that comes first):
  *   --slow N  a request line, then one more header byte every --interval, never the blank line
  *             that ends the headers (slowloris);
  *   --idle N  connected, sending nothing;
@@ -309,6 +310,9 @@ int main(int argc, char **argv)
             vn_ready_file_write(cfg.ready_file, line);
             ready_written = 1;
         }
+        /* Without --reopen nothing happens once the server closed every connection. */
+        if (np == 0 && !cfg.reopen)
+            break;
         rc = poll(pfd, (nfds_t)np, 50);
         if (rc < 0 && errno != EINTR)
             break;

@@ -9,7 +9,9 @@
  * --test-status. With --token, a request whose
  * Authorization is not "Bearer T" gets 401 (and counts as an attempt). Each request becomes
  * one JSON line in --log: timeMs, notificationId, notificationType, eventId, attempt, status,
- * auth ("ok", "bad", "none"), body (the parsed JSON, or null). SIGTERM/SIGINT: exit 0.
+ * auth ("ok", "bad", "none"), body (the parsed JSON, or null), once --delay has passed.
+ * SIGTERM/SIGINT: exit 0 at once; a request still in its --delay then is dropped unanswered and
+ * unlogged (a receiver that went away), so a test stops a slow receiver without waiting it out.
  */
 #include "vppnotify/buf.h"
 #include "vppnotify/error.h"
@@ -19,6 +21,7 @@
 #include "vppnotify/util.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -71,6 +74,27 @@ static int script[MAX_SCRIPT], nscript;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static json_t *attempts; /* notificationId -> count */
 static FILE *log_out;
+static pthread_cond_t stop_cv; /* with mu; CLOCK_MONOTONIC; signalled when stopping is set */
+static int stopping;           /* under mu: SIGTERM/SIGINT came */
+
+/* Waits --delay, or less if the receiver is stopped meanwhile: 1 then, else 0. */
+static int delay_stopped(void)
+{
+    struct timespec until;
+    int64_t ns;
+    int stopped;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    ns = (int64_t)until.tv_nsec + cfg.delay_ms % 1000 * 1000000;
+    until.tv_sec += (time_t)(cfg.delay_ms / 1000 + ns / 1000000000);
+    until.tv_nsec = (long)(ns % 1000000000);
+    pthread_mutex_lock(&mu);
+    while (!stopping && pthread_cond_timedwait(&stop_cv, &mu, &until) != ETIMEDOUT)
+        ;
+    stopped = stopping;
+    pthread_mutex_unlock(&mu);
+    return stopped;
+}
 
 struct conn {
     struct vn_buf body;
@@ -153,9 +177,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         status = attempt <= nscript ? script[attempt - 1] : (int)cfg.def;
     if (cfg.token && strcmp(auth, "ok") != 0)
         status = 401;
-    if (cfg.delay_ms > 0) {
-        struct timespec ts = {cfg.delay_ms / 1000, (long)(cfg.delay_ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+    if (cfg.delay_ms > 0 && delay_stopped()) {
+        json_decref(body);
+        return MHD_NO; /* stopped during the delay: no answer, no log line */
     }
     line = json_pack("{s:I, s:s?, s:s?, s:s?, s:i, s:i, s:s, s:o}", "timeMs",
                      (json_int_t)vn_now_ms(), "notificationId", nid, "notificationType", type,
@@ -203,6 +227,7 @@ int main(int argc, char **argv)
     const union MHD_DaemonInfo *info;
     char *cert = NULL, *key = NULL;
     sigset_t set;
+    pthread_condattr_t ca;
     int first, sig, rc = 1;
 
     if (vn_opts_parse(&table, allowed, &cfg, argc, argv, &first, &err) != 0) {
@@ -237,6 +262,10 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&stop_cv, &ca);
+    pthread_condattr_destroy(&ca);
     attempts = json_object();
     if (cfg.log && !(log_out = fopen(cfg.log, "ae"))) {
         fprintf(stderr, "vn_recv: cannot open '%s'\n", cfg.log);
@@ -273,9 +302,14 @@ int main(int argc, char **argv)
         vn_ready_file_write(cfg.ready_file, addr);
     }
     sigwait(&set, &sig);
+    pthread_mutex_lock(&mu);
+    stopping = 1;
+    pthread_cond_broadcast(&stop_cv);
+    pthread_mutex_unlock(&mu);
     MHD_stop_daemon(d);
     rc = 0;
 out:
+    pthread_cond_destroy(&stop_cv);
     free(cert);
     free(key);
     if (log_out)
