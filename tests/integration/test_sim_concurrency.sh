@@ -55,9 +55,11 @@ ctl POST /_sim/processing '{"paused":false}' >/dev/null
 settle
 ok "settle timeout"
 
-# A TEST_NOTIFICATION that the receiver answers 2 s later: the Client Config request waits in
-# the engine; the HTTP threads go on answering.
-recv_start --delay 2s
+# A TEST_NOTIFICATION that the receiver answers only once the test lets it (an order, not a
+# time: a fixed delay was outrun by the requests below under load): the Client Config request
+# waits in the engine; the HTTP threads go on answering.
+touch "$T/hold"
+recv_start --hold-while-file "$T/hold"
 curl -sS --max-time 60 -o "$T/cc" -w '%{http_code}' -X POST "$SIM/mdm/v2/client/config" \
     -H "Authorization: Bearer $STOKEN" -H 'Content-Type: application/json' \
     --data-binary "{\"notificationUrl\":\"$RECV_URL\",\"notificationAuthToken\":\"$RECV_TOKEN\"}" \
@@ -68,6 +70,7 @@ for i in $(seq 1 5); do
     assert_eq "$(api GET /users)" 200 "answered while a TEST_NOTIFICATION is out ($i)"
 done
 kill -0 "$cc" 2>/dev/null || fail "the Client Config answered before its TEST_NOTIFICATION did"
+rm "$T/hold"
 wait "$cc" || fail "client config: curl failed"
 assert_eq "$(cat "$T/cc.code")" 200 "Client Config accepted after the slow test"
 assert_json "$T/cc" .notificationUrl "\"$RECV_URL\"" "the new URL is stored"

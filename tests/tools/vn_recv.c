@@ -2,16 +2,17 @@
  * vn_recv.c - a scripted webhook receiver for the integration tests.
  *
  *   vn_recv --listen 127.0.0.1:0 --ready-file F --log FILE.jsonl --script 500,500,200
- *           [--default 200] [--token T] [--delay 0ms]
+ *           [--default 200] [--token T] [--delay 0ms] [--hold-while-file F]
  *
  * Answers each POST with the status the script gives for that notificationId's attempt
  * (attempt 1 -> first entry ...), then --default; a TEST_NOTIFICATION always gets
  * --test-status. With --token, a request whose
  * Authorization is not "Bearer T" gets 401 (and counts as an attempt). Each request becomes
  * one JSON line in --log: timeMs, notificationId, notificationType, eventId, attempt, status,
- * auth ("ok", "bad", "none"), body (the parsed JSON, or null), once --delay has passed.
- * SIGTERM/SIGINT: exit 0 at once; a request still in its --delay then is dropped unanswered and
- * unlogged (a receiver that went away), so a test stops a slow receiver without waiting it out.
+ * auth ("ok", "bad", "none"), body (the parsed JSON, or null), once --delay has passed and
+ * then once F of --hold-while-file does not exist (a test holds answers until it removes F).
+ * SIGTERM/SIGINT: exit 0 at once; a request still held then is dropped unanswered and unlogged
+ * (a receiver that went away), so a test stops a slow receiver without waiting it out.
  */
 #include "vppnotify/buf.h"
 #include "vppnotify/error.h"
@@ -31,13 +32,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_BODY   (4 * 1024 * 1024)
 #define MAX_SCRIPT 64
 #define MAX_IDS    1000000
 
 struct cfg {
-    char *listen, *ready_file, *log, *script, *token, *tls_cert, *tls_key;
+    char *listen, *ready_file, *log, *script, *token, *tls_cert, *tls_key, *hold_file;
     long long def, test_status, delay_ms;
     int help;
 };
@@ -59,15 +61,17 @@ static const struct vn_opt options[] = {
         "status of every TEST_NOTIFICATION (the script does not apply to them)", test_status),
     OPT("token", VN_OPT_STRING, NULL, 0, 0, "T", "require Authorization: Bearer T", token),
     OPT("delay", VN_OPT_DURATION, "0", 0, 600000, "DURATION", "wait before answering", delay_ms),
+    OPT("hold-while-file", VN_OPT_STRING, NULL, 0, 0, "FILE",
+        "then wait until FILE does not exist before answering", hold_file),
     OPT("tls-cert", VN_OPT_STRING, NULL, 0, 0, "FILE", "serve https with this PEM certificate",
         tls_cert),
     OPT("tls-key", VN_OPT_STRING, NULL, 0, 0, "FILE", "the PEM key of --tls-cert", tls_key),
     OPT("help", VN_OPT_FLAG, NULL, 0, 0, NULL, "show this help", help),
 };
 static const struct vn_opt_table table = {options, sizeof(options) / sizeof(options[0])};
-static const char *const allowed[] = {"listen",   "ready-file",  "log",   "script",
-                                      "default",  "test-status", "token", "delay",
-                                      "tls-cert", "tls-key",     "help",  NULL};
+static const char *const allowed[] = {
+    "listen", "ready-file", "log",     "script", "default",         "test-status", "token",
+    "delay",  "tls-cert",   "tls-key", "help",   "hold-while-file", NULL};
 
 static struct cfg cfg;
 static int script[MAX_SCRIPT], nscript;
@@ -77,16 +81,16 @@ static FILE *log_out;
 static pthread_cond_t stop_cv; /* with mu; CLOCK_MONOTONIC; signalled when stopping is set */
 static int stopping;           /* under mu: SIGTERM/SIGINT came */
 
-/* Waits --delay, or less if the receiver is stopped meanwhile: 1 then, else 0. */
-static int delay_stopped(void)
+/* Waits ms milliseconds, or less if the receiver is stopped meanwhile: 1 then, else 0. */
+static int wait_stopped(long long ms)
 {
     struct timespec until;
     int64_t ns;
     int stopped;
 
     clock_gettime(CLOCK_MONOTONIC, &until);
-    ns = (int64_t)until.tv_nsec + cfg.delay_ms % 1000 * 1000000;
-    until.tv_sec += (time_t)(cfg.delay_ms / 1000 + ns / 1000000000);
+    ns = (int64_t)until.tv_nsec + ms % 1000 * 1000000;
+    until.tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
     until.tv_nsec = (long)(ns % 1000000000);
     pthread_mutex_lock(&mu);
     while (!stopping && pthread_cond_timedwait(&stop_cv, &mu, &until) != ETIMEDOUT)
@@ -94,6 +98,18 @@ static int delay_stopped(void)
     stopped = stopping;
     pthread_mutex_unlock(&mu);
     return stopped;
+}
+
+/* Waits --delay, then while --hold-while-file exists (looked at every 10 ms): 1 if the
+ * receiver was stopped meanwhile, else 0. */
+static int hold_stopped(void)
+{
+    if (cfg.delay_ms > 0 && wait_stopped(cfg.delay_ms))
+        return 1;
+    while (cfg.hold_file && access(cfg.hold_file, F_OK) == 0)
+        if (wait_stopped(10))
+            return 1;
+    return 0;
 }
 
 struct conn {
@@ -177,7 +193,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         status = attempt <= nscript ? script[attempt - 1] : (int)cfg.def;
     if (cfg.token && strcmp(auth, "ok") != 0)
         status = 401;
-    if (cfg.delay_ms > 0 && delay_stopped()) {
+    if (hold_stopped()) {
         json_decref(body);
         return MHD_NO; /* stopped during the delay: no answer, no log line */
     }
