@@ -64,7 +64,7 @@ ok "webhook add makes a whsec_ secret (0600) when the file is absent; bad kinds 
 
 # --lease-ttl: on PostgreSQL an endpoint is delivered under a lease (test_pg_webhooks); the
 # instance started again after the kill -9 below takes the dead one's leases over when they lapse.
-vn_serve_start --webhook-backoff 100ms --webhook-timeout 2s --lease-ttl 4s
+vn_serve_start --webhook-backoff 50ms --webhook-timeout 2s --lease-ttl 4s
 post_counts 1 20
 vn_cli location add --uid 2049000000000556 --name other >/dev/null 2>&1
 vn_cli changes --after "$start" --json | jq -c .seq >"$T/all.seq"
@@ -155,7 +155,7 @@ wait_for 20 bash -c "jq_true 'select(.status == 503)' '$T/ok.jsonl' >/dev/null" 
 kill -9 "$VN_SERVE_PID"
 wait "$VN_SERVE_PID" 2>/dev/null || true
 rm -f "$T/ok.down"
-vn_serve_start --webhook-backoff 100ms --webhook-timeout 2s --lease-ttl 4s
+vn_serve_start --webhook-backoff 50ms --webhook-timeout 2s --lease-ttl 4s
 vn_cli changes --after "$start" --json | jq -c .seq >"$T/all.seq"
 wait_for 30 has_taken ok "$(wc -l <"$T/all.seq")" || fail "after the restart: $(taken ok | wc -l) of $(wc -l <"$T/all.seq")"
 taken ok | cmp -s "$T/all.seq" - || fail "after kill -9: not every message once, in order"
