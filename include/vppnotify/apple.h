@@ -110,6 +110,14 @@ void vn_apple_cancel(struct vn_apple *a);
 /* 1 once vn_apple_cancel was called. */
 int vn_apple_cancelled(struct vn_apple *a);
 
+/* Make every wait before a request give up soon (a session's wait for its location's lock
+ * or fence: session.h), while requests already sent run on: serve stopping, before it lets
+ * the API's request in progress finish. vn_apple_cancel implies it. */
+void vn_apple_drain(struct vn_apple *a);
+
+/* 1 once vn_apple_drain or vn_apple_cancel was called. */
+int vn_apple_draining(struct vn_apple *a);
+
 /* The options' lock_wait_ms in milliseconds: 0 for VN_APPLE_NO_WAIT. */
 long long vn_apple_lock_wait_ms(const struct vn_apple *a);
 

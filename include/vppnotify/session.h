@@ -100,7 +100,10 @@ void vn_session_release(struct vn_session *s);
  * without a request, the message naming the location, the wait, and what to do ("another
  * process or instance is calling Apple for it ... try again later, or allow a longer wait:
  * --apple-lock-wait"); the store unavailable: its failure (VN_EUNAVAIL), without a request. A
- * session with leases checks its lease again once it has the lock.
+ * call that has to wait logs so once (info: which location, up to how long), and waits in
+ * slices of 500 ms, giving up (VN_ESHUTDOWN, no request) once its client drains (apple.h
+ * vn_apple_drain: serve stopping). A session with leases checks its lease again once it has
+ * the lock.
  *
  * And before each attempt it takes the mutex's fence (store.h vn_store_mutex_fence) under a
  * token of the call's own, for as long as the attempt can last, given up after the answer: a

@@ -314,6 +314,7 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
     vn_log_info("%s; finishing requests in progress (a second signal exits at once)",
                 sig ? strsignal(sig) : "store failed");
     vn_service_stopping(svc, sig ? strsignal(sig) : "the store failed");
+    vn_apple_drain(apple); /* no new wait for a location's lock; requests sent run on */
     vn_api_quiesce(api, c->shutdown_timeout_ms); /* long polls answered, the rest drained */
     vn_dashboard_detach(dash);
     stop_all(h, worker, ing, writer, c->shutdown_timeout_ms);

@@ -9,9 +9,12 @@
 #   B (--apple-lock-wait 0) fails at once, exit 1, saying which location, that another
 #     process or instance calls Apple for it, how long it waited and what to do; it sends no
 #     users/create;
-#   C (--apple-lock-wait 30s) waits, and succeeds once A is done.
+#   C (--apple-lock-wait 30s) says that it waits, waits, and succeeds once A is done.
+# Then serve (--apple-lock-wait 1h) whose API request waits for the lock another process holds
+# stops at once on SIGTERM (503, no request sent), not after the wait.
 # Bad values of the option are refused, quoting the value and the limits.
 . "$(dirname "$0")/lib_apple.sh"
+. "$(dirname "$0")/lib_api.sh"
 
 users_creates() { # SINCE: the users/create requests vppsim logged after entry SINCE
     curl -sS "$SIM/_sim/request-log?afterId=$1" |
@@ -22,6 +25,20 @@ users_creates_at_least() { [ "$(users_creates "$1")" -ge "$2" ]; }
 a_waits() {
     curl -sS "$SIM/_sim/request-log?afterId=$1" | jq_true '.inFlight == 0 and
         ([.entries[] | select(.path | endswith("users/create"))] | length) == 1' >/dev/null
+}
+# hold_lock SINCE RETRY_AFTER CLIENT_USER_ID: the CLI's users create in the background (A_PID)
+# holds the location's lock through a Retry-After of RETRY_AFTER seconds; returns once it does.
+hold_lock() {
+    assert_eq "$(ctl POST /_sim/faults \
+        "{\"http503\":{\"count\":1,\"retryAfter\":$2,\"path\":\"/mdm/v2/users/create\"}}")" 200 \
+        "vppsim answers the next users/create 503 with Retry-After $2 s"
+    # (not through vn_cli: $! must be the process itself, not a subshell around it)
+    VPPNOTIFY_DB="$VN_DB" "$VPPNOTIFY" users create --uid "$LOC_UID" --client-user-ids "$3" \
+        >"$T/a.out" 2>"$T/a.err" &
+    A_PID=$!
+    VN_PIDS+=("$A_PID")
+    wait_for 20 users_creates_at_least "$1" 1 || fail "A's first users/create did not reach vppsim"
+    a_waits "$1" || fail "A is not waiting out its Retry-After"
 }
 
 for bad in -1s 2h abc; do
@@ -37,16 +54,9 @@ sim_start --event-delay 0
 export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"
 apple_location
 apple_import
+api_keys
 SINCE=$(sim_log_last_id)
-assert_eq "$(ctl POST /_sim/faults \
-    '{"http503":{"count":1,"retryAfter":4,"path":"/mdm/v2/users/create"}}')" 200 \
-    "vppsim answers the next users/create 503 with Retry-After 4 s"
-
-vn_cli users create --uid "$LOC_UID" --client-user-ids holder >"$T/a.out" 2>"$T/a.err" &
-A_PID=$!
-VN_PIDS+=("$A_PID")
-wait_for 20 users_creates_at_least "$SINCE" 1 || fail "A's first users/create did not reach vppsim"
-a_waits "$SINCE" || fail "A is not waiting out its Retry-After"
+hold_lock "$SINCE" 4 holder
 
 rc=0
 vn_cli users create --uid "$LOC_UID" --client-user-ids no-wait --apple-lock-wait 0 \
@@ -61,8 +71,8 @@ assert_contains "$T/b.err" "try again later, or allow a longer wait with --apple
 assert_eq "$(users_creates "$SINCE")" 1 "B sent no users/create"
 ok "with --apple-lock-wait 0 a command fails at once while another process holds the location"
 
-vn_cli users create --uid "$LOC_UID" --client-user-ids waited --apple-lock-wait 30s \
-    >"$T/c.out" 2>"$T/c.err" &
+VPPNOTIFY_DB="$VN_DB" "$VPPNOTIFY" users create --uid "$LOC_UID" --client-user-ids waited \
+    --apple-lock-wait 30s >"$T/c.out" 2>"$T/c.err" &
 C_PID=$!
 VN_PIDS+=("$C_PID")
 # C's Service Config read (no lock) is logged, then C asks for the lock, which A holds.
@@ -74,6 +84,8 @@ assert_eq "$rc" 0 "A's users create: $(cat "$T/a.err")"
 rc=0
 wait "$C_PID" || rc=$?
 assert_eq "$rc" 0 "C's users create, after waiting for the lock: $(cat "$T/c.err")"
+assert_contains "$T/c.err" "location $LOC_UID: another process or instance is calling Apple for it; waiting up to 30s for its lock" \
+    "C said why it waited"
 # (a forced fault is answered before authentication: its entry has no uId)
 curl -sS "$SIM/_sim/request-log?afterId=$SINCE" >"$T/all.json"
 assert_json "$T/all.json" '[.entries[] | select(.path | endswith("users/create")) | .status]' \
@@ -84,3 +96,23 @@ assert_eq "$(ctl POST '/_sim/settle?timeout=30')" 200 "vppsim processed the user
 assert_eq "$(curl -sS "$SIM/_sim/state?uId=$LOC_UID" | jq -c '[.users[].clientUserId]')" \
     '["holder","waited"]' "A's user was created, then C's (and none of B's)"
 ok "with --apple-lock-wait 30s a command waits for the other process and then succeeds"
+
+vn_serve_start_quiet --apple-lock-wait 1h --shutdown-timeout 1s
+SINCE=$(sim_log_last_id)
+hold_lock "$SINCE" 60 holder2
+api_user_create in-serve >"$T/st.in-serve" &
+API_PID=$!
+VN_PIDS+=("$API_PID")
+wait_for 20 grep -qF "waiting up to 1h for its lock" "$T/serve.log" ||
+    fail "serve's API request did not wait for the lock"
+kill -TERM "$VN_SERVE_PID"
+wait_for 20 bash -c "! kill -0 $VN_SERVE_PID" || fail "serve did not stop while its API request waited for the lock"
+a_waits "$SINCE" || fail "A's Retry-After ended before serve stopped: the test proves nothing"
+vn_serve_stop
+wait "$API_PID" || fail "the API request got no answer"
+assert_eq "$(cat "$T/st.in-serve")" 503 "the API request waiting for the lock: $(cat "$T/c.in-serve.json")"
+assert_contains "$T/c.in-serve.json" "stopped while waiting for its lock" "the API's answer says why"
+assert_eq "$(users_creates "$SINCE")" 1 "serve sent no users/create"
+kill -KILL "$A_PID"
+wait "$A_PID" 2>/dev/null || true
+ok "serve waiting for a location's lock (--apple-lock-wait 1h) stops at once on SIGTERM"

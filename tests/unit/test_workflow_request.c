@@ -222,7 +222,8 @@ static void test_refused_stoken_makes_no_call(void **state)
 /* Another process holds the location's lock (here another handle on the database, as the CLI
  * beside serve): a call that may not wait (--apple-lock-wait 0) fails at once without a
  * request, and so does one whose wait runs out, each saying which location, how long it
- * waited and what to do; once the lock is given up the call goes through. */
+ * waited and what to do; a wait of a process that stops is given up; once the lock is given
+ * up the call goes through. */
 static void test_lock_held_elsewhere(void **state)
 {
     struct wfx *f = *state;
@@ -259,8 +260,18 @@ static void test_lock_held_elsewhere(void **state)
     assert_non_null(strstr(err.msg, want));
     assert_non_null(strstr(err.msg, "waited 200ms"));
     vn_request_result_release(&r);
+    vn_apple_free(wf.apple);
+
+    /* serve stopping (vn_apple_drain): a wait of a minute is given up, without a request */
+    wf.apple = apple_new_waiting(f->sim, 60000);
+    vn_apple_drain(wf.apple);
+    assert_int_equal(vn_workflow_request(&wf, uid, &m, NULL, &r, &err), VN_ESHUTDOWN);
+    assert_non_null(strstr(err.msg, "stopped while waiting for its lock"));
+    vn_request_result_release(&r);
+    vn_apple_free(wf.apple);
     assert_int_equal(sim_requests(f, "POST", "/mdm/v2/users/create"), 0);
 
+    wf.apple = apple_new_waiting(f->sim, 200);
     assert_int_equal(vn_store_mutex_unlock(other, name, &lost), 0);
     assert_int_equal(lost, 0);
     if (vn_workflow_request(&wf, uid, &m, NULL, &r, &err) != 0)

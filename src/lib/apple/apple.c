@@ -44,6 +44,7 @@ struct vn_apple {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* a bucket may have room, or we were cancelled */
     int cancelled;
+    int draining; /* vn_apple_drain */
 
     /* Service Config, guarded by mu. */
     struct vn_apple_service svc;
@@ -290,6 +291,23 @@ void vn_apple_cancel(struct vn_apple *a)
     a->cancelled = 1;
     pthread_cond_broadcast(&a->cv);
     pthread_mutex_unlock(&a->mu);
+}
+
+void vn_apple_drain(struct vn_apple *a)
+{
+    pthread_mutex_lock(&a->mu);
+    a->draining = 1;
+    pthread_mutex_unlock(&a->mu);
+}
+
+int vn_apple_draining(struct vn_apple *a)
+{
+    int draining;
+
+    pthread_mutex_lock(&a->mu);
+    draining = a->draining || a->cancelled;
+    pthread_mutex_unlock(&a->mu);
+    return draining;
 }
 
 long long vn_apple_lock_wait_ms(const struct vn_apple *a)

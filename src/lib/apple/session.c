@@ -288,18 +288,49 @@ static int lock_busy(struct vn_session *s, const char *what, const char *holds, 
     return VN_ERETRY;
 }
 
-/* Take the location's mutex (session.h): 0, or the failure (why says it). */
+/* The wait ended because the process stops (apple.h vn_apple_drain): VN_ESHUTDOWN. */
+static int lock_stopped(struct vn_session *s, const char *what, struct vn_apple_failure *why)
+{
+    memset(why, 0, sizeof(*why));
+    why->code = VN_ESHUTDOWN;
+    snprintf(why->message, sizeof(why->message),
+             "%s: location %s: stopped while waiting for its lock (no request made)", what, s->uid);
+    return VN_ESHUTDOWN;
+}
+
+/* A wait for the lock is made of slices this long, so that a process that stops gives it up
+ * soon (no request was made: nothing is lost). On PostgreSQL each slice waits in line again. */
+#define LOCK_SLICE_MS 500
+
+/* Take the location's mutex (session.h): 0, or the failure (why says it). The first try does
+ * not wait; a call that must wait says so once (info), so that a command that seems to hang
+ * tells why. */
 static int lock_location(struct vn_session *s, const char *name, const char *what,
                          struct vn_apple_failure *why)
 {
     int64_t wait_ms = vn_apple_lock_wait_ms(s->apple);
+    int64_t deadline_ns = vn_mono_ns() + wait_ms * 1000000;
     int held = 0, rc;
 
-    rc = vn_store_mutex_lock(s->st, name, wait_ms, &held);
-    if (rc == 0 && held)
+    rc = vn_store_mutex_lock(s->st, name, 0, &held);
+    if (rc == 0 && !held && wait_ms > 0) {
+        char wait[32];
+        vn_format_duration(wait_ms, wait, sizeof(wait));
+        vn_log_info("%s: location %s: another process or instance is calling Apple for it; "
+                    "waiting up to %s for its lock (--apple-lock-wait)",
+                    what, s->uid, wait);
+    }
+    while (rc == 0 && !held) {
+        int64_t left_ms = (deadline_ns - vn_mono_ns()) / 1000000;
+        if (left_ms <= 0)
+            return lock_busy(s, what, "it holds the location's lock in the database", wait_ms, why);
+        if (vn_apple_draining(s->apple))
+            return lock_stopped(s, what, why);
+        rc = vn_store_mutex_lock(s->st, name, left_ms < LOCK_SLICE_MS ? left_ms : LOCK_SLICE_MS,
+                                 &held);
+    }
+    if (rc == 0)
         return 0;
-    if (!rc)
-        return lock_busy(s, what, "it holds the location's lock in the database", wait_ms, why);
     memset(why, 0, sizeof(*why));
     why->code = rc;
     snprintf(why->message, sizeof(why->message),
@@ -366,11 +397,8 @@ static int fence_attempt(void *ud, int attempt, int64_t attempt_ms, struct vn_ap
                      s->uid, vn_store_last_error(s->st));
             return rc;
         }
-        if (vn_apple_cancelled(s->apple)) {
-            why->code = VN_ESHUTDOWN;
-            snprintf(why->message, sizeof(why->message), "location %s: stopped", s->uid);
-            return VN_ESHUTDOWN;
-        }
+        if (vn_apple_draining(s->apple))
+            return lock_stopped(s, f->what, why);
         if (vn_mono_ns() >= deadline_ns)
             return lock_busy(s, f->what,
                              "its request is still in flight: the location's request fence in "
