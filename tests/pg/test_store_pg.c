@@ -1196,6 +1196,80 @@ static void test_open_waits_for_a_long_migration_of_another_process(void **state
     PQfinish(h.c);
 }
 
+/* One of two handles that take and give up the mutex "location:race" over and over, each wait
+ * a few ms, so that many waits time out just as the other gives the lock up. */
+struct contender {
+    const char *url;
+    int iterations, held_times, failures;
+};
+
+static void *contend(void *arg)
+{
+    struct contender *c = arg;
+    struct vn_error err = {0};
+    struct vn_store *st = vn_store_open(c->url, NULL, &err);
+    int held, lost;
+
+    if (!st) {
+        c->failures++;
+        return NULL;
+    }
+    for (int i = 0; i < c->iterations; i++) {
+        held = 0;
+        if (vn_store_mutex_lock(st, "location:race", i % 3, &held) != 0)
+            c->failures++;
+        if (held) {
+            c->held_times++;
+            lost = 0;
+            if (vn_store_mutex_unlock(st, "location:race", &lost) != 0 || lost)
+                c->failures++;
+        }
+    }
+    /* The handle stays open until the count below: a lock left held would still show. */
+    return st;
+}
+
+/* store.h vn_store_mutex_lock: a wait that timed out in the instant PostgreSQL granted the
+ * lock leaves it held by the session although the statement failed (proc.c LockErrorCleanup);
+ * the handle then believed it did not hold it, never gave it up, and every other process
+ * waited for it as long as the connection lived (seen: the chaos run stuck, every location's
+ * request waiting). Once both contenders gave up what they believe they hold, no lock of the
+ * class is held. */
+static void test_mutex_granted_as_its_wait_timed_out_is_kept(void **state)
+{
+    struct pgfx *f = *state;
+    struct contender c[2] = {{f->url, 1000, 0, 0}, {f->url, 1000, 0, 0}};
+    struct vn_store *st[2];
+    pthread_t t[2];
+    PGconn *pc = raw();
+    PGresult *res;
+    char sql[300];
+    void *out;
+
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, contend, &c[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], &out);
+        st[i] = out;
+    }
+    /* this test's lock only: other tests use the cluster meanwhile */
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+             "classid = 1986945392 AND objsubid = 2 AND objid::bigint = "
+             "(hashtext('%s/location:race')::bigint & 4294967295)",
+             f->schema);
+    res = PQexec(pc, sql);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(res, 0, 0), "0");
+    PQclear(res);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(c[i].failures, 0);
+        assert_true(c[i].held_times > 0);
+        vn_store_free(st[i]);
+    }
+    PQfinish(pc);
+}
+
 static void test_read_only_open_of_a_new_schema_is_refused(void **state)
 {
     struct pgfx *f = *state;
@@ -1316,6 +1390,7 @@ int main(void)
         T(test_optimistic_key_set_answers_as_each_read),
         T(test_concurrent_first_opens_migrate_once),
         T(test_open_waits_for_a_long_migration_of_another_process),
+        T(test_mutex_granted_as_its_wait_timed_out_is_kept),
         T(test_read_only_open_of_a_new_schema_is_refused),
         T(test_copy_catalog_covers_every_table_and_column),
         T(test_ledger_refuses_bad_state_and_digest_from_any_client),

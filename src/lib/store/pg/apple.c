@@ -743,6 +743,29 @@ int vn__pg_lease_release(struct vn_store *st, const char *name, const char *hold
  * and two names that share a hash only wait for each other needlessly. */
 #define VN_PG_LOCK_MUTEX "1986945392"
 
+/* 1 when this session holds the mutex name after all, 0 when not, -1 when it cannot tell (the
+ * failure recorded on s). A wait that timed out can have been granted the lock in the same
+ * instant: PostgreSQL then keeps it for the session although the statement failed (proc.c
+ * LockErrorCleanup), and a session-level lock left so would never be given up. */
+static int mutex_granted_anyway(struct vn__pg *s, const char *name)
+{
+    static const char sql[] =
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+        "  AND granted AND objsubid = 2 AND classid = " VN_PG_LOCK_MUTEX
+        "  AND objid::bigint = (hashtext(coalesce(current_schema(), '') || '/' || $1)::bigint "
+        "    & 4294967295)";
+    struct vn__pg_args a = {0};
+    PGresult *res;
+    int granted;
+
+    vn__pg_text(&a, name);
+    if (!(res = vn__pg_run(s, sql, &a, NULL)))
+        return -1;
+    granted = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+    PQclear(res);
+    return granted;
+}
+
 int vn__pg_mutex_lock(struct vn_store *st, const char *name, int64_t wait_ms, int *held)
 {
     /* lock_timeout for this statement's own transaction only (set_config(..., true) outside
@@ -786,6 +809,13 @@ int vn__pg_mutex_lock(struct vn_store *st, const char *name, int64_t wait_ms, in
          * held yet. Anything else is the store's failure. */
         if (!s->conn || PQstatus(s->conn) != CONNECTION_OK || s->stmt_rc != VN_EUNAVAIL)
             return s->stmt_rc;
+        switch (mutex_granted_anyway(s, name)) {
+        case 1:
+            *held = 1;
+            return 0;
+        case -1:
+            return s->stmt_rc;
+        }
         if (left <= chunk)
             return 0;
     }
