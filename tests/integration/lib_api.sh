@@ -4,6 +4,9 @@
 # receiver.
 #
 #   api_keys                      READ_KEY and MANAGE_KEY (api-key add)
+#   apple_api_start [SIM_ARGS]    vppsim (no event delay; SIM_ARGS added), a location imported from
+#                                 it, and the keys: the start of the tests of Apple calls through
+#                                 serve's API beside the CLI (needs lib_apple.sh)
 #   api_get KEY PATH [TEMPLATE]   GET into $T/a.json (and a file of its own); prints the status; records the
 #                                 answer for api_validate under TEMPLATE (default PATH)
 #   api_validate                  every recorded answer against docs/openapi.yaml (ajv)
@@ -19,6 +22,14 @@ api_keys() {
     READ_KEY=$(vn_cli api-key add --name reader --scope read 2>/dev/null) || fail "api-key add read"
     MANAGE_KEY=$(vn_cli api-key add --name manager --scope manage 2>/dev/null) ||
         fail "api-key add manage"
+}
+
+apple_api_start() {
+    sim_start --event-delay 0 "$@"
+    export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"
+    apple_location
+    apple_import
+    api_keys
 }
 
 # api_get KEY PATH [TEMPLATE [METHOD]]: the answer's body is in $T/a.json.

@@ -12,11 +12,7 @@
 . "$(dirname "$0")/lib_apple.sh"
 . "$(dirname "$0")/lib_api.sh"
 
-sim_start --event-delay 0
-export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"
-apple_location
-apple_import
-api_keys
+apple_api_start
 vn_cli sync --uid "$LOC_UID" --full >/dev/null 2>"$T/sync.err" || fail "first sync: $(cat "$T/sync.err")"
 vn_serve_start_quiet
 assert_eq "$(api_user_create warm)" 200 "users/create through the API" # serve learns Service Config

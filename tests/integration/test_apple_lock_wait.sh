@@ -50,11 +50,7 @@ for bad in -1s 2h abc; do
 done
 ok "--apple-lock-wait -1s, 2h and abc are refused, quoting the value and the limits"
 
-sim_start --event-delay 0
-export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"
-apple_location
-apple_import
-api_keys
+apple_api_start
 SINCE=$(sim_log_last_id)
 hold_lock "$SINCE" 4 holder
 

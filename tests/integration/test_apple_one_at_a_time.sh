@@ -7,11 +7,7 @@
 . "$(dirname "$0")/lib_apple.sh"
 . "$(dirname "$0")/lib_api.sh"
 
-sim_start --event-delay 0
-export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"
-apple_location
-apple_import
-api_keys
+apple_api_start
 vn_serve_start_quiet
 api_user_create warm >/dev/null # serve and the CLI learn Service Config before requests are slowed down
 vn_cli users create --uid "$LOC_UID" --client-user-ids warm-cli >/dev/null 2>&1 || fail "users create"

@@ -18,12 +18,8 @@ TTL_MS=2000
 
 pg_own_cluster
 
-sim_start --event-delay 0 --fault-latency 100ms
-export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"
-apple_location
-apple_import
-api_keys
-SINCE=$(curl -sS "$SIM/_sim/request-log" | jq '[.entries[].id] | max // 0')
+apple_api_start --fault-latency 100ms
+SINCE=$(sim_log_last_id)
 LOG_URL="$SIM/_sim/request-log?uId=$LOC_UID&afterId=$SINCE"
 
 source "$(dirname "$0")/lib_fleet.sh"

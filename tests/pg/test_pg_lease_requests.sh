@@ -18,11 +18,7 @@
 [ -n "${VN_TEST_PG:-}" ] || fail "needs VN_TEST_PG (run through ctest: pg.integration.*)"
 TTL_MS=2000
 
-sim_start --event-delay 0 --fault-latency 150ms
-export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"
-apple_location
-apple_import # an sToken, no subscription: Apple sends no notification
-api_keys
+apple_api_start --fault-latency 150ms # an sToken, no subscription: Apple sends no notification
 # What the CLI asked vppsim so far is before the test's window.
 SINCE=$(curl -sS "$SIM/_sim/request-log?uId=$LOC_UID" | jq '[.entries[].id] | max // 0')
 LOG_URL="$SIM/_sim/request-log?uId=$LOC_UID&afterId=$SINCE"

@@ -18,11 +18,7 @@ CLUSTER=${VN_PG_CLUSTER:-$(dirname "$0")/cluster.sh}
 
 pg_own_cluster
 
-sim_start --event-delay 0
-export VPPNOTIFY_APPLE_URL="$SIM/mdm/v2"
-apple_location
-apple_import
-api_keys
+apple_api_start
 # No scheduled Apple work during the test: the location synced just now (serve's first sync
 # would be due at once otherwise), no Event Status polls (no subscription: its events complete
 # only by polling).
