@@ -29,6 +29,12 @@ struct vn_writer;
     "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-CIPHER-ALL:"   \
     "+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:%SERVER_PRECEDENCE"
 
+/* How the HTTP threads wait on their connections (--event-loop). */
+enum vn_httpd_loop {
+    VN_HTTPD_POLL = 0, /* poll(2): cheapest per request with up to a few hundred per thread */
+    VN_HTTPD_EPOLL,    /* epoll(7): for thousands of connections */
+};
+
 struct vn_httpd_options {
     const char *listen;         /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:443"; port 0 ok */
     const char *path;           /* notification path, "/notifications" */
@@ -43,9 +49,10 @@ struct vn_httpd_options {
     int64_t header_timeout_ms; /* a request's headers must arrive within this */
     int64_t read_timeout_ms;   /* the whole body must arrive within this */
     unsigned threads;          /* 0: one per CPU */
-    size_t max_depth;          /* JSON nesting */
-    unsigned retry_after_s;    /* Retry-After of a 503 */
-    size_t quarantine_max;     /* bytes of a non-notification body kept in quarantine */
+    enum vn_httpd_loop event_loop;
+    size_t max_depth;       /* JSON nesting */
+    unsigned retry_after_s; /* Retry-After of a 503 */
+    size_t quarantine_max;  /* bytes of a non-notification body kept in quarantine */
     /* Where rejected requests (401/403) are recorded (docs/SCHEMA.md `rejections`), and
      * how many rows and how old they are kept (0: no limit). NULL: not recorded. Borrowed;
      * the writer must stop after vn_httpd_quiesce and before vn_httpd_free. */
@@ -63,6 +70,10 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
 
 /* The address actually bound ("127.0.0.1:39211"), valid until vn_httpd_free. */
 const char *vn_httpd_address(const struct vn_httpd *h);
+
+/* The event loop the HTTP threads run, "poll" or "epoll" (epoll when poll was asked for and
+ * libmicrohttpd lacks it); static. */
+const char *vn_httpd_event_loop(const struct vn_httpd *h);
 
 /*
  * Apply what a reload (SIGHUP) may change, from new options: the limits max_body, max_depth,

@@ -68,6 +68,7 @@ struct vn_cli {
     long long header_timeout_ms;
     long long read_timeout_ms;
     long long threads;
+    char *event_loop;
     long long max_depth;
     long long retry_after_ms;
     long long queue_max;

@@ -290,9 +290,10 @@ static int cmd_serve(struct vn_cli *c, int argc, char **argv)
         vn_cli_error("serve: %s", err.msg);
         goto out;
     }
-    vn_log_info("listening on %s://%s%s (max body %lld bytes, %s)",
+    vn_log_info("listening on %s://%s%s (max body %lld bytes, %s, event loop %s)",
                 ho.tls_cert_file ? "https" : "http", vn_httpd_address(h), c->path, c->max_body,
-                ho.tls_cert_file ? "TLS" : "plain HTTP: loopback or behind a TLS proxy only");
+                ho.tls_cert_file ? "TLS" : "plain HTTP: loopback or behind a TLS proxy only",
+                vn_httpd_event_loop(h));
     dopt.ingest = ing;
     dopt.health_extra = vn_worker_health;
     dopt.health_ud = worker;
@@ -364,6 +365,7 @@ static const char *const o_serve[] = {"help",
                                       "header-timeout",
                                       "read-timeout",
                                       "threads",
+                                      "event-loop",
                                       "max-depth",
                                       "retry-after",
                                       "queue-max",

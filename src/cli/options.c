@@ -85,6 +85,16 @@ static const struct vn_opt table[] = {
      "a request body must arrive within this", F(read_timeout_ms)},
     {"threads", VN_OPT_INT, "0", 0, 256, NULL, NULL, "N", "HTTP worker threads (0: one per CPU)",
      F(threads)},
+    /* poll by default: libmicrohttpd's epoll loop takes a connection out of its set and puts
+     * it back (two epoll_ctl) for every notification, which waits suspended for its group
+     * commit; poll scans the thread's connections instead, cheaper up to a few hundred per
+     * thread (docs/PERFORMANCE.md, session 8: +7 % notifications/s with 64 connections,
+     * half as many with 1,000 idle ones). */
+    {"event-loop", VN_OPT_CHOICE, "poll", 0, 0, "poll|epoll", NULL, "LOOP",
+     "how the HTTP threads wait on their connections: poll is cheaper per request up to a few "
+     "hundred connections per thread, epoll for more (e.g. thousands of kept-alive or idle "
+     "connections)",
+     F(event_loop)},
     {"max-depth", VN_OPT_INT, "32", 2, 1000, NULL, NULL, "N", "deepest JSON nesting accepted",
      F(max_depth)},
     {"retry-after", VN_OPT_DURATION, "10s", 1 * SEC, 3600 * SEC, NULL, NULL, "DURATION",

@@ -49,6 +49,8 @@ void vn_cli_httpd_options(const struct vn_cli *c, struct vn_httpd_options *ho)
         .header_timeout_ms = c->header_timeout_ms,
         .read_timeout_ms = c->read_timeout_ms,
         .threads = (unsigned)c->threads,
+        .event_loop =
+            c->event_loop && strcmp(c->event_loop, "epoll") == 0 ? VN_HTTPD_EPOLL : VN_HTTPD_POLL,
         .max_depth = (size_t)c->max_depth,
         .retry_after_s = (unsigned)((c->retry_after_ms + 999) / 1000),
         .quarantine_max = (size_t)c->quarantine_max,

@@ -184,15 +184,22 @@ db_sql() {
 # Start `vppnotify serve` in the background. Sets VN_URL (http://127.0.0.1:PORT), VN_SERVE_PID
 # and, when the integration API listens (it does, on port 0, unless the test says
 # --api-listen off), VN_API_URL from the ready file's second line.
-# Extra arguments go to serve. The database defaults to $T/vn.db; logs go to $T/serve.log.
+# Extra arguments go to serve, after those of $VN_SERVE_ARGS (words; set by a test's second
+# run in tests/CMakeLists.txt, e.g. "--event-loop epoll"). The database defaults to $T/vn.db;
+# logs go to $T/serve.log.
 vn_serve_start() {
+    local extra=()
+    [ -z "${VN_SERVE_ARGS:-}" ] || read -ra extra <<<"$VN_SERVE_ARGS"
     rm -f "$T/ready"
     "$VPPNOTIFY" serve --db "${VN_DB:-$T/vn.db}" --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
-        --ready-file "$T/ready" "$@" >>"$T/serve.log" 2>&1 &
+        --ready-file "$T/ready" "${extra[@]}" "$@" >>"$T/serve.log" 2>&1 &
     VN_SERVE_PID=$!
     VN_PIDS+=("$VN_SERVE_PID")
     if ! wait_for 20 test -s "$T/ready"; then
         fail "vppnotify serve did not become ready (see $T/serve.log)"
+    fi
+    if [ -n "${VN_EVENT_LOOP:-}" ] && ! grep -q "event loop $VN_EVENT_LOOP)" "$T/serve.log"; then
+        fail "serve does not say it runs the $VN_EVENT_LOOP event loop (see $T/serve.log)"
     fi
     VN_ADDR=$(head -n1 "$T/ready")
     VN_URL="${VN_SCHEME:-http}://$VN_ADDR"

@@ -41,7 +41,12 @@ vn_serve_stop
 stat() {
     grep 'connections since start' "$T/serve.log" | tail -n1 | grep -o " $1=[0-9]*" | cut -d= -f2
 }
-[ "$(stat half_closed)" -gt 0 ] || fail "half_closed=$(stat half_closed) in the summary"
+# Who closed them: libmicrohttpd's poll loop sees the FIN itself; its epoll loop does not in the
+# middle of headers, and the reaper (conn.c) closes them (tests/CMakeLists.txt runs this test
+# with each loop).
+if [ "${VN_EVENT_LOOP:-poll}" = epoll ]; then
+    [ "$(stat half_closed)" -gt 0 ] || fail "half_closed=$(stat half_closed) in the summary"
+fi
 
 # ---- the header deadline and the per-address limit, one at a time ---------------------------
 # 60 connections from one address with --max-per-ip 40: 20 refused at once; the 40 others send

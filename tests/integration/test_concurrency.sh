@@ -7,6 +7,9 @@ UID1=2049025000431439
 tok=$(vn_new_location $UID1)
 vn_serve_start
 TOKEN=$(cat "$tok")
+# The HTTP threads' event loop (--event-loop; tests/CMakeLists.txt runs this test with each).
+grep -q "event loop ${VN_EVENT_LOOP:-poll})" "$T/serve.log" ||
+    fail "serve does not say it runs the ${VN_EVENT_LOOP:-poll} event loop (see $T/serve.log)"
 
 body_asset_count same-id $UID1 408709785 -3 >"$T/same.json"
 : >"$T/curl.cfg"

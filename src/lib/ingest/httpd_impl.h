@@ -49,6 +49,7 @@ struct vn_httpd {
     struct vn_tls *tls;
     struct live live;
     char address[96];
+    const char *loop; /* "poll" or "epoll": the event loop libmicrohttpd runs */
     atomic_uint in_flight;
     _Atomic int64_t health_logged_ms;
     struct vn_cidr *trusted; /* --trusted-proxy */

@@ -165,7 +165,7 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
 {
     const char *priorities = opts->tls_priorities ? opts->tls_priorities : VN_HTTPD_TLS_PRIORITIES;
     struct vn_httpd *h = calloc(1, sizeof(*h));
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     unsigned threads = opts->threads;
     int lfd = -1, mfd = -1;
 
@@ -208,6 +208,17 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
         flags |= MHD_USE_TLS;
         if (check_priorities(priorities, err) != 0)
             goto fail;
+    }
+    /* Every notification waits suspended for its group commit; libmicrohttpd's epoll loop
+     * takes a suspended connection out of its set and adds it back at resume (two epoll_ctl
+     * per notification), its poll loop does not (docs/PERFORMANCE.md, session 8). */
+    if (opts->event_loop == VN_HTTPD_POLL &&
+        MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES) {
+        flags |= MHD_USE_POLL_INTERNAL_THREAD;
+        h->loop = "poll";
+    } else {
+        flags |= MHD_USE_EPOLL_INTERNAL_THREAD;
+        h->loop = "epoll";
     }
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -276,6 +287,11 @@ fail:
 const char *vn_httpd_address(const struct vn_httpd *h)
 {
     return h->address;
+}
+
+const char *vn_httpd_event_loop(const struct vn_httpd *h)
+{
+    return h->loop;
 }
 
 void vn_httpd_quiesce(struct vn_httpd *h)
