@@ -9,7 +9,8 @@
  * Text:  2026-11-25T19:06:53.123Z info notification id=... type=ASSET_COUNT outcome=applied
  * JSON:  {"ts":"2026-11-25T19:06:53.123Z","level":"info","msg":"notification","id":"..."}
  *
- * Thread-safe: each line is built in a local buffer and written with one write(2).
+ * Thread-safe: each line is built in a local buffer and written with one write(2), or held
+ * with the calling thread's other lines and written with them (vn_log_hold).
  */
 #ifndef VPPNOTIFY_LOG_H
 #define VPPNOTIFY_LOG_H
@@ -27,6 +28,27 @@ void vn_log_setup(enum vn_log_level level, enum vn_log_format format, int fd);
 
 /* Change the level while threads log (a reload). Thread-safe. */
 void vn_log_set_level(enum vn_log_level level);
+
+/*
+ * A per-thread hold: from vn_log_hold() to the matching vn_log_release(), every line of the
+ * calling thread (any level, any caller) is appended to a buffer of that thread instead of
+ * being written, and the release writes them in one write(2) (continued after a partial write
+ * or EINTR). Other threads' lines are not held. Guarantees:
+ *   - a thread's lines keep their order, held or not, and no line is split or dropped: a line
+ *     that does not fit with what is held writes the held lines first;
+ *   - one write carries at most 64 KiB to a regular file and PIPE_BUF (4 KiB) to anything else
+ *     (a pipe, journald's socket), the most that Linux writes there in one piece: another
+ *     thread's line never lands inside ours;
+ *   - holds nest: only the outermost release writes; a release without a hold does nothing;
+ *   - a thread that ends while it holds (returns from its start routine or pthread_exit) has
+ *     its lines written then. exit() does not: the thread that holds must release first.
+ * A held line is late by as long as the hold lasts: a caller holds only across work that
+ * ends by itself (httpd.c: the answers of one group commit on an HTTP thread). The buffer is
+ * the thread's own (64 KiB, allocated at its first hold, freed when it ends); no allocation
+ * per line. Out of memory, a hold does nothing and lines go out one by one.
+ */
+void vn_log_hold(void);
+void vn_log_release(void);
 
 /* "error", "warn", "info", "debug" -> level; 0 or VN_EPARSE. */
 int vn_log_level_parse(const char *s, enum vn_log_level *out);

@@ -5,7 +5,12 @@
 #   2. an error after the HTTP server started (here: the ready file cannot be written) tears
 #      down in the same order as a signal: the suspended connection is answered once its
 #      job is committed, and only then is the HTTP server freed (it used to be freed first:
-#      libmicrohttpd aborts on a daemon stopped with suspended connections).
+#      libmicrohttpd aborts on a daemon stopped with suspended connections);
+#   3. clients that gave up while their batch waited: the rest of the batch is answered, and
+#      every notification of it has its log line (those of the clients that left too, with
+#      client=gone) with no further traffic: an HTTP thread holds the lines of the answers of
+#      one batch and writes them in one write (log.h vn_log_hold), and a connection that has
+#      gone must end its part of that hold as an answered one does.
 source "$(dirname "$0")/lib.sh"
 
 UID1=2049025000431439
@@ -26,6 +31,11 @@ listen_port() {
 # gone PID: the process has exited (a zombie not yet reaped counts as gone).
 gone() {
     [ ! -e "/proc/$1" ] || grep -q '^[0-9]* (.*) Z' "/proc/$1/stat"
+}
+
+# logged_once ID: serve.log has exactly one notification line of ID (for wait_for).
+logged_once() {
+    [ "$(grep -c "notification id=$1 " "$T/serve.log")" = 1 ]
 }
 
 # post_in_background URL ID [SECONDS]: POST an ASSET_COUNT (giving up after SECONDS, default
@@ -120,6 +130,15 @@ for i in 0 $(seq 8); do
     assert_eq "$(cat "$T/status.$id")" 200 "the answer to $id, in the batch of clients that left"
     assert_json "$T/resp.$id" '.status' '"applied"' "$id was applied"
 done
+# Every line of that batch is written with no further request: the answered ones' and those of
+# the clients that left (applied all the same: they will send them again).
+for id in lead-0 $(seq -f 'wait-%g' 8) $(seq -f 'gone-%g' 16); do
+    wait_for 10 logged_once "$id" || fail "no single log line of $id without further traffic"
+done
+for i in $(seq 16); do
+    grep "notification id=gone-$i " "$T/serve.log" | grep -qE 'outcome=applied (status=200|client=gone) ' ||
+        fail "the line of gone-$i: $(grep "notification id=gone-$i " "$T/serve.log")"
+done
 # The HTTP threads still resume their connections afterwards.
 : >"$T/after.cfg"
 for i in $(seq 24); do
@@ -128,5 +147,12 @@ for i in $(seq 24); do
 done
 curl -sS --no-progress-meter --parallel --parallel-max 24 --max-time 30 -K "$T/after.cfg" >"$T/after.codes"
 assert_eq "$(sort "$T/after.codes" | uniq -c | awk '{print $1":"$2}')" "24:200" "24 answers after, all 200"
+for i in $(seq 24); do
+    wait_for 10 logged_once "after-$i" || fail "no single log line of after-$i without further traffic"
+done
+# A single notification, alone on its thread: its line too.
+body_asset_count single-1 $UID1 9 1 >"$T/body.single-1"
+assert_eq "$(vn_post "$T/body.single-1" "$TOKEN")" 200 "a single notification"
+wait_for 10 logged_once single-1 || fail "no log line of a single notification"
 vn_serve_stop
-ok "clients that left while their batch waited: every other connection of it is answered"
+ok "clients that left while their batch waited: every other connection of it is answered; every line is written"

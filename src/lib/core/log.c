@@ -3,11 +3,16 @@
 #include "vppnotify/error.h"
 #include "vppnotify/util.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 _Atomic int vn__log_level = VN_LOG_INFO;
@@ -16,14 +21,38 @@ static int log_fd = 2;
 
 #define LINE_MAX_BYTES  8192
 #define VALUE_MAX_BYTES 512 /* attacker-controlled values are truncated to this */
+#define HOLD_BYTES      (64 * 1024)
+
+/*
+ * The most one write(2) of held lines carries (vn_log_setup): HOLD_BYTES to a regular file
+ * (the kernel writes it whole under the file's lock), PIPE_BUF to anything else (a pipe, a
+ * socket such as journald's, a terminal), where only writes of up to PIPE_BUF are atomic: a
+ * longer one could be split and another thread's line land in the middle of ours.
+ */
+static size_t hold_max = PIPE_BUF;
+
+/* A thread's held lines (vn_log_hold): made at its first hold, freed when it ends. */
+struct hold {
+    unsigned depth; /* nested holds; lines are held while > 0 */
+    size_t len;
+    char buf[HOLD_BYTES];
+};
+
+static __thread struct hold *held;
+static pthread_key_t hold_key;
+static pthread_once_t hold_once = PTHREAD_ONCE_INIT;
+static int hold_key_ok; /* 0: holds do nothing (the key could not be made) */
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void vn_log_setup(enum vn_log_level level, enum vn_log_format format, int fd)
 {
+    struct stat st;
+
     vn__log_level = level;
     log_format = format;
     log_fd = fd;
+    hold_max = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? HOLD_BYTES : PIPE_BUF;
 }
 
 void vn_log_set_level(enum vn_log_level level)
@@ -277,23 +306,104 @@ static void field(struct line *l, const struct vn_log_field *f)
     }
 }
 
+/* Write p whole (a partial write continues; EINTR retries). A failing log loses the line:
+ * there is nowhere to report it. */
+static void write_all(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(log_fd, p, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void hold_flush(struct hold *h)
+{
+    write_all(h->buf, h->len);
+    h->len = 0;
+}
+
+/* A thread ends (its hold's key destructor, on that thread): what it still holds is written
+ * then, and later lines of it (another destructor's) go out one by one. */
+static void hold_end(void *p)
+{
+    struct hold *h = p;
+
+    held = NULL;
+    hold_flush(h);
+    free(h);
+}
+
+static void hold_key_make(void)
+{
+    hold_key_ok = pthread_key_create(&hold_key, hold_end) == 0;
+}
+
+/* A whole line: into the thread's hold if it holds (flushing first what would not fit with
+ * it), else written at once. */
+static void emit(const char *p, size_t n)
+{
+    struct hold *h = held;
+    size_t max = hold_max;
+
+    if (h && h->depth) {
+        if (h->len + n > max)
+            hold_flush(h);
+        if (n <= max) {
+            memcpy(h->buf + h->len, p, n);
+            h->len += n;
+            return;
+        }
+    }
+    write_all(p, n);
+}
+
+void vn_log_hold(void)
+{
+    struct hold *h = held;
+
+    if (!h) {
+        pthread_once(&hold_once, hold_key_make);
+        if (!hold_key_ok)
+            return; /* as below */
+        h = malloc(sizeof(*h));
+        if (!h)
+            return; /* lines go out one by one; the matching release finds nothing held */
+        h->depth = 0;
+        h->len = 0;
+        if (pthread_setspecific(hold_key, h) != 0) {
+            free(h);
+            return;
+        }
+        held = h;
+    }
+    h->depth++;
+}
+
+void vn_log_release(void)
+{
+    struct hold *h = held;
+
+    if (!h || !h->depth)
+        return;
+    if (--h->depth == 0 && h->len)
+        hold_flush(h);
+}
+
 static void finish(struct line *l)
 {
-    ssize_t w;
-    size_t off = 0;
-
     if (log_format == VN_LOG_JSON) {
         if (l->len > sizeof(l->buf) - 3)
             l->len = sizeof(l->buf) - 3;
         puts_(l, "}");
     }
     l->buf[l->len++] = '\n';
-    while (off < l->len) {
-        w = write(log_fd, l->buf + off, l->len - off);
-        if (w <= 0)
-            return;
-        off += (size_t)w;
-    }
+    emit(l->buf, l->len);
 }
 
 void vn__log_printf(enum vn_log_level level, const char *fmt, ...)

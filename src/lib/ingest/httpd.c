@@ -87,6 +87,8 @@ struct request {
     atomic_int job_done;
     struct vn__resume_slot *slot; /* its thread's (NULL: the writer resumes it itself) */
     struct request *resume_next;  /* on slot->head */
+    int in_hold;                  /* counted in slot->held (its thread resumed it from the list) */
+    int logged;                   /* its notification's line is out (log_notification) */
     struct vn_auth_wait auth_wait;
     atomic_int auth_done;
     int auth_rc; /* why a confirmation could not be queued */
@@ -270,7 +272,8 @@ static enum MHD_Result respond_error(struct request *r, unsigned status, const c
     return respond_json(r, status, json_pack("{ss}", "error", msg));
 }
 
-/* The one log line of a notification (contract: id, type, uId, outcome, latency). */
+/* The one log line of a notification (contract: id, type, uId, outcome, latency). status 0:
+ * never answered, the client had closed the connection first (client=gone, no status). */
 static void log_notification(struct request *r, unsigned status)
 {
     const struct vn_notification *n = r->n;
@@ -281,7 +284,8 @@ static void log_notification(struct request *r, unsigned status)
         VN_LF_S("uid", n->uid),
         VN_LF_S("event", n->event_id),
         VN_LF_S("outcome", vn_outcome_name(j->outcome)),
-        VN_LF_I("status", status),
+        status ? VN_LF_I("status", status) : VN_LF_S("status", NULL),
+        VN_LF_S("client", status ? NULL : "gone"),
         VN_LF_I("items", (int64_t)n->n_items),
         VN_LF_S("conflict", j->outcome == VN_OUTCOME_DUPLICATE && j->conflict ? "yes" : NULL),
         VN_LF_S("error", j->outcome == VN_OUTCOME_STORED || j->outcome == VN_OUTCOME_UNAVAILABLE
@@ -293,10 +297,12 @@ static void log_notification(struct request *r, unsigned status)
     };
     enum vn_log_level lvl = VN_LOG_INFO;
 
+    r->logged = 1;
     if (j->outcome == VN_OUTCOME_UNAVAILABLE)
         lvl = VN_LOG_ERROR;
-    else if (j->outcome == VN_OUTCOME_STORED || (j->conflict && j->outcome == VN_OUTCOME_DUPLICATE))
-        lvl = VN_LOG_WARN;
+    else if (!status || j->outcome == VN_OUTCOME_STORED ||
+             (j->conflict && j->outcome == VN_OUTCOME_DUPLICATE))
+        lvl = VN_LOG_WARN; /* unanswered: the sender will send it again */
     vn_log_fields(lvl, "notification", f, (int)(sizeof(f) / sizeof(f[0])));
 }
 
@@ -378,22 +384,36 @@ static struct vn__resume_slot *thread_slot(struct vn_httpd *h, int make)
         pthread_mutex_init(&s->lock, NULL);
         s->head = NULL;
         atomic_store(&s->leader_out, 0);
+        s->held = 0;
         atomic_store(&h->nslots, n + 1);
     }
     pthread_mutex_unlock(&h->slots_lock);
     return s;
 }
 
-/* Take a slot's list (its leader is out no more) and resume every connection of it. */
-static void resume_list(struct vn__resume_slot *s)
+/*
+ * Take a slot's list (its leader is out no more) and resume every connection of it. own: the
+ * caller is the slot's thread, which holds its log until each of them has been answered or
+ * has gone (hold_done); the leader's answer, when it comes in that time, joins the hold too.
+ * Another thread (vn__httpd_resume_all) holds nothing: a hold is the calling thread's.
+ */
+static void resume_list(struct vn__resume_slot *s, int own)
 {
     struct request *r;
+    unsigned n = 0;
 
     pthread_mutex_lock(&s->lock);
     r = s->head;
     s->head = NULL;
     atomic_store(&s->leader_out, 0);
     pthread_mutex_unlock(&s->lock);
+    for (struct request *p = r; own && p; p = p->resume_next) {
+        p->in_hold = 1;
+        n++;
+    }
+    if (n && s->held == 0)
+        vn_log_hold();
+    s->held += n;
     while (r) {
         struct request *next = r->resume_next;
         r->resume_next = NULL;
@@ -402,12 +422,26 @@ static void resume_list(struct vn__resume_slot *s)
     }
 }
 
+/*
+ * A connection of its thread's hold was answered or has gone (on that thread: its handler or
+ * its completed callback, whichever comes first; libmicrohttpd calls one of them for every
+ * resumed connection, also when its thread stops): the last one ends the hold.
+ */
+static void hold_done(struct request *r)
+{
+    if (!r->in_hold)
+        return;
+    r->in_hold = 0;
+    if (--r->slot->held == 0)
+        vn_log_release();
+}
+
 void vn__httpd_resume_listed(struct vn_httpd *h)
 {
     struct vn__resume_slot *s = thread_slot(h, 0);
 
     if (s && atomic_load(&s->leader_out))
-        resume_list(s);
+        resume_list(s, 1);
 }
 
 void vn__httpd_resume_all(struct vn_httpd *h)
@@ -415,7 +449,7 @@ void vn__httpd_resume_all(struct vn_httpd *h)
     unsigned n = atomic_load(&h->nslots);
 
     for (unsigned i = 0; i < n; i++)
-        resume_list(&h->slots[i]);
+        resume_list(&h->slots[i], 0);
 }
 
 /*
@@ -821,10 +855,14 @@ enum MHD_Result vn__httpd_handle(void *cls, struct MHD_Connection *conn, const c
         if (*upload_data_size)
             return on_body(r, upload_data, upload_data_size);
         return on_complete(r);
-    case PH_WAIT:
+    case PH_WAIT: {
+        enum MHD_Result ret;
         if (!atomic_load(&r->job_done))
             return MHD_YES; /* spurious call; still waiting for the writer */
-        return respond_outcome(r);
+        ret = respond_outcome(r);
+        hold_done(r);
+        return ret;
+    }
     case PH_DRAIN:
         r->seen += *upload_data_size;
         if (*upload_data_size == 0 || r->seen > discard_max(r) || vn_mono_ns() > r->drain_end_ns)
@@ -848,6 +886,12 @@ void vn__httpd_request_completed(void *cls, struct MHD_Connection *conn, void **
     vn__httpd_resume_listed(h);
     if (!r)
         return;
+    /* A notification done but never answered: the client closed the connection first (it
+     * will send it again). Its line still says what became of it. */
+    if (r->phase == PH_WAIT && atomic_load(&r->job_done) && r->job.kind == VN_JOB_NOTIFICATION &&
+        !r->logged)
+        log_notification(r, 0);
+    hold_done(r);
     /* A kept-alive connection now waits for its next request's headers. */
     vn_conn_set_phase(r->track, VN_CONN_HEADERS);
     if (r->counted)

@@ -22,6 +22,10 @@ struct request;
  * thread's eventfd and wakes it), and lists the others on that thread's slot; the thread
  * resumes the listed ones when it next runs a callback (the leader's comes first). One slot
  * per libmicrohttpd thread, made when the thread first submits a notification.
+ *
+ * The thread holds its log (log.h vn_log_hold) from taking a list until every connection it
+ * resumed from it has been answered or has gone (held counts them): the lines of a batch's
+ * answers on that thread go out in one write instead of one each.
  */
 #define VN_RESUME_SLOTS 64
 
@@ -30,6 +34,7 @@ struct vn__resume_slot {
     pthread_mutex_t lock;
     struct request *head;  /* done, waiting for their thread to resume them */
     atomic_int leader_out; /* a leader was resumed and its thread has not taken the list yet */
+    unsigned held;         /* its thread only: resumed from its list, not yet answered nor gone */
 };
 
 /* The limits a reload (SIGHUP) may change: each request copies them when it starts (field by
