@@ -8,7 +8,7 @@
 #      libmicrohttpd aborts on a daemon stopped with suspended connections);
 #   3. clients that gave up while their batch waited: the rest of the batch is answered, and
 #      every notification of it has its log line (those of the clients that left too, with
-#      client=gone) with no further traffic: an HTTP thread holds the lines of the answers of
+#      unanswered=connection-closed) with no further traffic: an HTTP thread holds the lines of the answers of
 #      one batch and writes them in one write (log.h vn_log_hold), and a connection that has
 #      gone must end its part of that hold as an answered one does.
 source "$(dirname "$0")/lib.sh"
@@ -136,7 +136,7 @@ for id in lead-0 $(seq -f 'wait-%g' 8) $(seq -f 'gone-%g' 16); do
     wait_for 10 logged_once "$id" || fail "no single log line of $id without further traffic"
 done
 for i in $(seq 16); do
-    grep "notification id=gone-$i " "$T/serve.log" | grep -qE 'outcome=applied (status=200|client=gone) ' ||
+    grep "notification id=gone-$i " "$T/serve.log" | grep -qE 'outcome=applied (status=200|unanswered=connection-closed) ' ||
         fail "the line of gone-$i: $(grep "notification id=gone-$i " "$T/serve.log")"
 done
 # The HTTP threads still resume their connections afterwards.

@@ -273,8 +273,8 @@ static enum MHD_Result respond_error(struct request *r, unsigned status, const c
 }
 
 /* The one log line of a notification (contract: id, type, uId, outcome, latency). status 0:
- * never answered, the client had closed the connection first (client=gone, no status). */
-static void log_notification(struct request *r, unsigned status)
+ * never answered (no status; unanswered= says why). */
+static void log_notification(struct request *r, unsigned status, const char *unanswered)
 {
     const struct vn_notification *n = r->n;
     const struct vn_ingest_job *j = &r->job;
@@ -285,7 +285,7 @@ static void log_notification(struct request *r, unsigned status)
         VN_LF_S("event", n->event_id),
         VN_LF_S("outcome", vn_outcome_name(j->outcome)),
         status ? VN_LF_I("status", status) : VN_LF_S("status", NULL),
-        VN_LF_S("client", status ? NULL : "gone"),
+        VN_LF_S("unanswered", status ? NULL : unanswered),
         VN_LF_I("items", (int64_t)n->n_items),
         VN_LF_S("conflict", j->outcome == VN_OUTCOME_DUPLICATE && j->conflict ? "yes" : NULL),
         VN_LF_S("error", j->outcome == VN_OUTCOME_STORED || j->outcome == VN_OUTCOME_UNAVAILABLE
@@ -347,15 +347,15 @@ static enum MHD_Result respond_outcome(struct request *r)
     switch (j->outcome) {
     case VN_OUTCOME_APPLIED:
     case VN_OUTCOME_DUPLICATE:
-        log_notification(r, MHD_HTTP_OK);
+        log_notification(r, MHD_HTTP_OK, NULL);
         return respond_text(r, MHD_HTTP_OK, ok_body(r->n->id, vn_outcome_name(j->outcome)));
     case VN_OUTCOME_STORED:
-        log_notification(r, MHD_HTTP_ACCEPTED);
+        log_notification(r, MHD_HTTP_ACCEPTED, NULL);
         return respond_json(r, MHD_HTTP_ACCEPTED,
                             json_pack("{ss ss ss}", "status", "stored", "notificationId", r->n->id,
                                       "reason", j->error));
     default:
-        log_notification(r, MHD_HTTP_SERVICE_UNAVAILABLE);
+        log_notification(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL);
         return respond_json(
             r, MHD_HTTP_SERVICE_UNAVAILABLE,
             json_pack("{ss ss}", "error", "not stored; retry later", "notificationId", r->n->id));
@@ -877,6 +877,21 @@ enum MHD_Result vn__httpd_handle(void *cls, struct MHD_Connection *conn, const c
     return MHD_YES;
 }
 
+/* Why a request ended without an answer, as its line says it (unanswered=). libmicrohttpd
+ * reports a client that closed its side as an abort, a read error or "with error", depending
+ * on where it noticed: all three are the connection's end. */
+static const char *unanswered_why(enum MHD_RequestTerminationCode toe)
+{
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return "timeout";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+        return "shutdown";
+    default:
+        return "connection-closed";
+    }
+}
+
 void vn__httpd_request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                                  enum MHD_RequestTerminationCode toe)
 {
@@ -886,11 +901,11 @@ void vn__httpd_request_completed(void *cls, struct MHD_Connection *conn, void **
     vn__httpd_resume_listed(h);
     if (!r)
         return;
-    /* A notification done but never answered: the client closed the connection first (it
-     * will send it again). Its line still says what became of it. */
+    /* A notification done but never answered (the connection ended first: the client gave up,
+     * or serve stopped; it will be sent again). Its line still says what became of it. */
     if (r->phase == PH_WAIT && atomic_load(&r->job_done) && r->job.kind == VN_JOB_NOTIFICATION &&
         !r->logged)
-        log_notification(r, 0);
+        log_notification(r, 0, unanswered_why(toe));
     hold_done(r);
     /* A kept-alive connection now waits for its next request's headers. */
     vn_conn_set_phase(r->track, VN_CONN_HEADERS);
