@@ -20,20 +20,31 @@
 #
 # Output: bench/results/latest.json and latest.md. Knobs: BENCH_SECONDS (default 10),
 # BENCH_THREADS (wrk threads, default 2), BENCH_QUICK=1 (the ingest scenarios only, without
-# the sync scenarios and callgrind; the results stay in the run's temporary directory).
+# the sync scenarios and callgrind; the results go to BENCH_OUT if set, else stay in the run's
+# temporary directory), BENCH_BIN (a vppnotify binary to measure instead of building
+# build-release; with BENCH_QUICK=1), BENCH_SERVE_ARGS (more serve options, words).
+# bench/ab.sh alternates binaries or options with these.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECS=${BENCH_SECONDS:-10}
 WRK_THREADS=${BENCH_THREADS:-2}
 JOBS=$(nproc)
-BIN=build-release/src/cli/vppnotify
+BIN=${BENCH_BIN:-build-release/src/cli/vppnotify}
 OUT=bench/results
 UID1=2049025000431439
+SERVE_ARGS=()
+[ -z "${BENCH_SERVE_ARGS:-}" ] || read -ra SERVE_ARGS <<<"$BENCH_SERVE_ARGS"
 
-echo "== release build"
-cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DVN_TESTS=OFF >/dev/null
-cmake --build build-release -j "$JOBS" >/dev/null
+if [ -n "${BENCH_BIN:-}" ]; then
+    # Another binary: its results must not pass for this tree's (bench/results).
+    [ "${BENCH_QUICK:-0}" = 1 ] || { echo "bench: BENCH_BIN needs BENCH_QUICK=1" >&2; exit 2; }
+    [ -x "$BIN" ] || { echo "bench: BENCH_BIN '$BIN' is not an executable" >&2; exit 2; }
+else
+    echo "== release build"
+    cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DVN_TESTS=OFF >/dev/null
+    cmake --build build-release -j "$JOBS" >/dev/null
+fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/vn-bench.XXXXXX")
 LOAD0=$(cut -d' ' -f1 /proc/loadavg)
@@ -62,7 +73,7 @@ API_KEY=$("$BIN" api-key add --db "$T/bench.db" --name bench --scope read 2>/dev
 # --max-per-ip 0: wrk's 64 connections and the latency probe's all come from 127.0.0.1 (with
 # the default 64 the probe's connection is refused: "socket hang up").
 "$BIN" serve --db "$T/bench.db" --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --max-per-ip 0 \
-    --ready-file "$T/ready" --log-format json >"$T/serve.log" 2>&1 &
+    --ready-file "$T/ready" --log-format json "${SERVE_ARGS[@]}" >"$T/serve.log" 2>&1 &
 SERVE_PID=$!
 pids+=("$SERVE_PID")
 for _ in $(seq 200); do [ -s "$T/ready" ] && break; sleep 0.05; done
@@ -278,9 +289,13 @@ echo "   every 'applied' answer is stored once; counts consistent; integrity ok;
     "$hook_sent asset changes delivered to nginx, every one from seq $hook_lo to $hook_hi"
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then # the ingest scenarios only, results kept apart
-    OUT="$T/results"
+    if [ -n "${BENCH_OUT:-}" ]; then
+        OUT=$BENCH_OUT
+    else
+        OUT="$T/results"
+        keep=1
+    fi
     mkdir -p "$OUT"
-    keep=1
     SYNCJ='{"ingest_during_sync": null, "sync_rss": null}'
 else
     mkdir -p "$T/sync"
@@ -305,7 +320,7 @@ jq -n --argjson ac "$(scen asset_count 1 "$RSS_AC")" \
     --argjson dup "$(scen duplicates 0 "$RSS_DUP")" \
     --argjson ceil "$(scen ceiling 0)" \
     --argjson ipn "$IPN" --argjson lat "$(cat "$T/latency.json")" --argjson syncs "$SYNCJ" \
-    --arg when "$(date -u +%FT%TZ)" --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    --arg when "$(date -u +%FT%TZ)" --arg commit "${BENCH_BIN:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}" \
     --arg cpus "$JOBS" --arg sync "$SYNC" --arg journal "$JOURNAL" --arg secs "$SECS" \
     --argjson load0 "$LOAD0" --argjson load1 "$(cut -d' ' -f1 /proc/loadavg)" '{
     scenarios: {asset_count: $ac, asset_count_bare: ($acb + {feed_consumer: $feed}),
