@@ -7,9 +7,10 @@ UID1=2049025000431439
 tok=$(vn_new_location $UID1)
 vn_serve_start
 TOKEN=$(cat "$tok")
-# The HTTP threads' event loop (--event-loop; tests/CMakeLists.txt runs this test with each).
-grep -q "event loop ${VN_EVENT_LOOP:-poll})" "$T/serve.log" ||
-    fail "serve does not say it runs the ${VN_EVENT_LOOP:-poll} event loop (see $T/serve.log)"
+# The HTTP threads' event loop: poll by default (tests/CMakeLists.txt runs this test with
+# epoll too, and vn_serve_start checks the loop then).
+[ -n "${VN_EVENT_LOOP:-}" ] || grep -q "event loop poll)" "$T/serve.log" ||
+    fail "serve does not say it runs the poll event loop by default (see $T/serve.log)"
 
 body_asset_count same-id $UID1 408709785 -3 >"$T/same.json"
 : >"$T/curl.cfg"
