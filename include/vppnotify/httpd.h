@@ -48,7 +48,7 @@ struct vn_httpd_options {
     unsigned idle_timeout_s;   /* inactivity on a connection */
     int64_t header_timeout_ms; /* a request's headers must arrive within this */
     int64_t read_timeout_ms;   /* the whole body must arrive within this */
-    unsigned threads;          /* 0: one per CPU */
+    unsigned threads;          /* 0: one per CPU but the writer's (at least one) */
     enum vn_httpd_loop event_loop;
     size_t max_depth;       /* JSON nesting */
     unsigned retry_after_s; /* Retry-After of a 503 */
@@ -74,6 +74,10 @@ const char *vn_httpd_address(const struct vn_httpd *h);
 /* The event loop the HTTP threads run, "poll" or "epoll" (epoll when poll was asked for and
  * libmicrohttpd lacks it); static. */
 const char *vn_httpd_event_loop(const struct vn_httpd *h);
+
+/* How many HTTP threads serve (--threads N, or for 0 one per CPU but the writer's: at least
+ * one). */
+unsigned vn_httpd_threads(const struct vn_httpd *h);
 
 /*
  * Apply what a reload (SIGHUP) may change, from new options: the limits max_body, max_depth,

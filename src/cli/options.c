@@ -83,8 +83,8 @@ static const struct vn_opt table[] = {
      F(header_timeout_ms)},
     {"read-timeout", VN_OPT_DURATION, "30s", 100, 3600 * SEC, NULL, NULL, "DURATION",
      "a request body must arrive within this", F(read_timeout_ms)},
-    {"threads", VN_OPT_INT, "0", 0, 256, NULL, NULL, "N", "HTTP worker threads (0: one per CPU)",
-     F(threads)},
+    {"threads", VN_OPT_INT, "0", 0, 256, NULL, NULL, "N",
+     "HTTP worker threads (0: one per CPU but the writer's, at least 1)", F(threads)},
     /* poll by default: libmicrohttpd's epoll loop takes a connection out of its set and puts
      * it back (two epoll_ctl) for every notification, which waits suspended for its group
      * commit; poll scans the thread's connections instead, cheaper up to a few hundred per

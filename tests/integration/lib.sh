@@ -198,7 +198,7 @@ vn_serve_start() {
     if ! wait_for 20 test -s "$T/ready"; then
         fail "vppnotify serve did not become ready (see $T/serve.log)"
     fi
-    if [ -n "${VN_EVENT_LOOP:-}" ] && ! grep -q "event loop $VN_EVENT_LOOP)" "$T/serve.log"; then
+    if [ -n "${VN_EVENT_LOOP:-}" ] && ! grep -q "event loop $VN_EVENT_LOOP," "$T/serve.log"; then
         fail "serve does not say it runs the $VN_EVENT_LOOP event loop (see $T/serve.log)"
     fi
     VN_ADDR=$(head -n1 "$T/ready")

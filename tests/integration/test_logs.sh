@@ -24,6 +24,14 @@ assert_json "$T/third" '.' '"evil\n\u001b[31mid"' "control characters escaped in
 jq -e . "$T/serve.log" >/dev/null || fail "every JSON log line parses"
 ok "JSON log: one parseable line per notification with id, type, uId, outcome, latency"
 
+# The startup line names the HTTP threads: by default one per CPU but the writer's, at least one.
+cpus=$(getconf _NPROCESSORS_ONLN)
+want=$((cpus > 1 ? cpus - 1 : 1))
+[ "$want" = 1 ] && want="1 HTTP thread" || want="$want HTTP threads"
+jq -r 'select(.msg | startswith("listening on")) | .msg' "$T/serve.log" >"$T/listening"
+assert_contains "$T/listening" "$want)" "the default HTTP threads on $cpus CPUs"
+ok "startup line: $want by default on $cpus CPUs"
+
 vn_serve_start
 vn_post "$T/e.json" "$TOKEN" >/dev/null
 vn_serve_stop

@@ -55,6 +55,7 @@ struct vn_httpd {
     struct live live;
     char address[96];
     const char *loop; /* "poll" or "epoll": the event loop libmicrohttpd runs */
+    unsigned threads; /* libmicrohttpd's threads (--threads, or the default) */
     atomic_uint in_flight;
     _Atomic int64_t health_logged_ms;
     struct vn_cidr *trusted; /* --trusted-proxy */

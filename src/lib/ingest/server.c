@@ -220,10 +220,13 @@ struct vn_httpd *vn_httpd_start(const struct vn_httpd_options *opts, struct vn_i
         flags |= MHD_USE_EPOLL_INTERNAL_THREAD;
         h->loop = "epoll";
     }
+    /* One per CPU but the writer's: the writer is the one serial stage of every notification
+     * (docs/PERFORMANCE.md, session 9: on 2 CPUs one HTTP thread serves 4 % more). */
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (unsigned)n : 2;
+        threads = n > 1 ? (unsigned)n - 1 : 1;
     }
+    h->threads = threads;
     /* The socket is bound here, not by libmicrohttpd, so that a failure names the address
      * tried and the real reason (errno of bind), and port 0 reports the port it got. */
     if (vn_listen_socket(opts->listen, 1024, &lfd, h->address, sizeof(h->address), err) != 0)
@@ -292,6 +295,11 @@ const char *vn_httpd_address(const struct vn_httpd *h)
 const char *vn_httpd_event_loop(const struct vn_httpd *h)
 {
     return h->loop;
+}
+
+unsigned vn_httpd_threads(const struct vn_httpd *h)
+{
+    return h->threads;
 }
 
 void vn_httpd_quiesce(struct vn_httpd *h)
