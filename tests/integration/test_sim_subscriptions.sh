@@ -25,7 +25,8 @@ settle
 st=$(api POST /subscriptions/disable)
 assert_apple_error "$st" 400 9818 "disable with subscriptions"
 assert_eq "$(recv_count '.notificationType == "SUBSCRIPTION_COUNT"')" 5 "one SUBSCRIPTION_COUNT per purchase"
-jq -s '[.[] | select(.notificationType == "SUBSCRIPTION_COUNT")][0].body.notification' "$RECV_LOG" >"$T/sc.json"
+# Purchase 11's (deliveries are concurrent: the receiver may log another purchase's first).
+jq -s '[.[] | select(.notificationType == "SUBSCRIPTION_COUNT" and .body.notification.adamId == 11)][0].body.notification' "$RECV_LOG" >"$T/sc.json"
 assert_json "$T/sc.json" '[.adamId, .parentAdamId, .counts]' '[11,99,{"available":{"renewing":2,"expiring":1},"total":{"renewing":2,"expiring":1}}]' "SUBSCRIPTION_COUNT has no assigned"
 ok "enable, disable, purchase"
 
